@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint typecheck pytest bench install install-dev clean browsers
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+
+install-dev: $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+
+demo: install
+	$(RUN) zhida demo
+
+lint: install-dev
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install-dev
+	$(RUN) mypy
+
+pytest: install-dev
+	$(RUN) pytest
+
+test: lint typecheck pytest
+
+bench: install-dev
+	$(RUN) python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .zhida .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""One module per ``zhida`` command group; each exposes ``register(group)``."""

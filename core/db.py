@@ -1,0 +1,94 @@
+"""The database: one SQLAlchemy 2 Core engine per URL, migrations applied with Alembic.
+
+SQLite (a file under the data directory) is the embedded default; PostgreSQL is used when
+``ZHIDA_DATABASE_URL`` says so.  Tables are created only by the migrations in
+``core/migrations/versions`` — never by ``metadata.create_all`` — so both back ends stay equal.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from core.errors import DatabaseError
+from core.settings import get_settings
+
+__all__ = ["MIGRATIONS_DIR", "current_revision", "get_engine", "head_revision", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _normalise(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// URLs would ask for psycopg2.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+@cache
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for ``url`` (default: the configured database), created once per URL."""
+    url = _normalise(url or get_settings().database_url)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if str(path) not in ("", ":memory:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = sa.create_engine(url, future=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise DatabaseError(
+            f"cannot use database URL {url!r}: {exc}; expected 'sqlite:///FILE' or "
+            "'postgresql://USER@HOST:PORT/DB'"
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(_alembic_config(get_engine("sqlite://")))
+    head = script.get_current_head()
+    assert head is not None, "core/migrations has no revisions"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine | None = None, revision: str = "head") -> str:
+    """Apply every migration up to ``revision``; returns the revision now in force."""
+    engine = engine or get_engine()
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+        rev = current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(
+            f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
+            f"{' '.join(str(exc.orig).split())}; "
+            "check ZHIDA_DATABASE_URL and that the server is running"
+        ) from exc
+    return rev or "base"

@@ -1,0 +1,88 @@
+"""One error tree for the whole of Zhida.
+
+Every error a user can cause derives from :class:`ZhidaError` and from the matching built-in
+exception, so callers may catch either.  Messages name the input, what was expected, and how to
+fix it; the CLI prints them on one line and the API maps them to status codes in one place.
+
+>>> err = ValidationError("residents.parquet row 3, field age: expected an integer, found 'x'")
+>>> isinstance(err, ValueError), err.exit_code
+(True, 1)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseError",
+    "DeliveryError",
+    "InputFileError",
+    "NotFoundError",
+    "RuleError",
+    "SchemaError",
+    "ValidationError",
+    "ZhidaError",
+]
+
+
+class ZhidaError(Exception):
+    """Root of every error Zhida raises on purpose.
+
+    ``exit_code`` is what the CLI exits with: 1 for bad input the user can fix, 2 for a problem
+    with the environment (configuration, a server that cannot be reached).
+    """
+
+    exit_code: int = 1
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(ZhidaError, RuntimeError):
+    """A setting is missing or malformed (e.g. ``ZHIDA_DATABASE_URL``)."""
+
+    exit_code = 2
+    http_status = 500
+
+
+class DatabaseError(ZhidaError, RuntimeError):
+    """The database cannot be reached or refused an operation."""
+
+    exit_code = 2
+    http_status = 503
+
+
+class SchemaError(ZhidaError, ValueError):
+    """The profile schema (or an extension of it) is malformed."""
+
+
+class ValidationError(ZhidaError, ValueError):
+    """Incoming records do not match the schema."""
+
+    http_status = 422
+
+
+class InputFileError(ZhidaError, OSError):
+    """A file or directory given by the user is missing or unreadable."""
+
+
+class NotFoundError(ZhidaError, LookupError):
+    """A named thing (policy, subject, run) does not exist."""
+
+    http_status = 404
+
+
+class RuleError(ZhidaError, ValueError):
+    """A policy or rule is malformed; subclasses in :mod:`rules` carry positions."""
+
+    http_status = 422
+
+
+class DeliveryError(ZhidaError, RuntimeError):
+    """A message could not be delivered through a channel."""
+
+    http_status = 502

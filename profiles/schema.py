@@ -1,0 +1,294 @@
+"""The profile schema: declared once in ``profiles/schema/core.yaml``, extended by deployments.
+
+Everything that needs to know the fields derives it from :func:`load_schema`: polars dtypes,
+the rule language's types, validation, the generator and the console.  Nothing else lists them.
+
+>>> schema = load_schema()
+>>> schema.entity("resident").field("age").type
+'integer'
+>>> schema.entity("resident").by_name_zh["年龄"].name
+'age'
+>>> schema.entity("enterprise").key
+'enterprise_id'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import yaml
+
+from core.errors import SchemaError
+
+__all__ = [
+    "CORE_SCHEMA_PATH",
+    "ENTITY_NAMES",
+    "Entity",
+    "Field",
+    "FieldType",
+    "Schema",
+    "load_schema",
+]
+
+CORE_SCHEMA_PATH = Path(__file__).with_name("schema") / "core.yaml"
+ENTITY_NAMES = ("resident", "enterprise", "event")
+
+FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime", "enum", "tags"]
+_FIELD_TYPES: frozenset[str] = frozenset(
+    ("string", "integer", "number", "boolean", "date", "datetime", "enum", "tags")
+)
+_FIELD_KEYS = frozenset(
+    (
+        "name",
+        "name_zh",
+        "type",
+        "values",
+        "unit",
+        "min",
+        "max",
+        "required",
+        "sensitive",
+        "derived",
+        "pattern",
+        "zh",
+        "en",
+    )
+)
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of one entity, with everything the rest of Zhida derives from it."""
+
+    name: str
+    type: FieldType
+    zh: str
+    en: str
+    name_zh: str | None = None
+    values: tuple[str, ...] = ()
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    required: bool = False
+    sensitive: bool = False
+    derived_from: str | None = None
+    pattern: str | None = None
+
+    @property
+    def is_derived(self) -> bool:
+        return self.derived_from is not None
+
+    @property
+    def polars_dtype(self) -> pl.DataType:
+        """The column type of this field in every frame and Parquet file."""
+        match self.type:
+            case "string":
+                return pl.String()
+            case "integer":
+                return pl.Int64()
+            case "number":
+                return pl.Float64()
+            case "boolean":
+                return pl.Boolean()
+            case "date":
+                return pl.Date()
+            case "datetime":
+                return pl.Datetime("us")
+            case "enum":
+                return pl.Enum(list(self.values))
+            case "tags":
+                return pl.List(pl.String())
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A kind of record: ``resident``, ``enterprise`` or ``event``."""
+
+    name: str
+    key: str | None
+    zh: str
+    en: str
+    fields: tuple[Field, ...]
+    by_name: Mapping[str, Field] = field(repr=False, compare=False, default_factory=dict)
+    by_name_zh: Mapping[str, Field] = field(repr=False, compare=False, default_factory=dict)
+
+    def field(self, name: str) -> Field:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise SchemaError(
+                f"{self.name} has no field {name!r}; its fields are: " + ", ".join(self.field_names)
+            ) from None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def stored_fields(self) -> tuple[Field, ...]:
+        """Fields read from input and stored (everything but derived ones)."""
+        return tuple(f for f in self.fields if not f.is_derived)
+
+    @property
+    def derived_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.is_derived)
+
+    def polars_schema(self, *, include_derived: bool = False) -> pl.Schema:
+        """The polars schema of this entity's stored (and optionally derived) columns."""
+        chosen = self.fields if include_derived else self.stored_fields
+        return pl.Schema({f.name: f.polars_dtype for f in chosen})
+
+
+@dataclass(frozen=True)
+class Schema:
+    entities: Mapping[str, Entity]
+    sources: tuple[Path, ...]
+
+    def entity(self, name: str) -> Entity:
+        try:
+            return self.entities[name]
+        except KeyError:
+            raise SchemaError(
+                f"unknown entity {name!r}; expected one of: {', '.join(self.entities)}"
+            ) from None
+
+    @property
+    def resident(self) -> Entity:
+        return self.entities["resident"]
+
+    @property
+    def enterprise(self) -> Entity:
+        return self.entities["enterprise"]
+
+    @property
+    def event(self) -> Entity:
+        return self.entities["event"]
+
+
+def _parse_field(raw: Any, where: str) -> Field:
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"{where}: expected a mapping with name, type, zh and en")
+    unknown = set(raw) - _FIELD_KEYS
+    if unknown:
+        raise SchemaError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_FIELD_KEYS)}"
+        )
+    for key in ("name", "type", "zh", "en"):
+        if key not in raw:
+            raise SchemaError(f"{where}: field is missing {key!r}")
+    name = str(raw["name"])
+    if not _IDENTIFIER.match(name):
+        raise SchemaError(
+            f"{where}: field name {name!r} must be lowercase ASCII letters, digits and '_'"
+        )
+    ftype = str(raw["type"])
+    if ftype not in _FIELD_TYPES:
+        raise SchemaError(
+            f"{where}: field {name!r} has type {ftype!r}; expected one of {sorted(_FIELD_TYPES)}"
+        )
+    values = tuple(str(v) for v in raw.get("values") or ())
+    if ftype == "enum" and not values:
+        raise SchemaError(f"{where}: enum field {name!r} needs a non-empty 'values' list")
+    if ftype != "enum" and values:
+        raise SchemaError(f"{where}: only enum fields take 'values' ({name!r} is {ftype})")
+    derived = raw.get("derived")
+    return Field(
+        name=name,
+        type=ftype,  # type: ignore[arg-type]  # checked against _FIELD_TYPES above
+        zh=str(raw["zh"]),
+        en=str(raw["en"]),
+        name_zh=str(raw["name_zh"]) if raw.get("name_zh") else None,
+        values=values,
+        unit=raw.get("unit"),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        required=bool(raw.get("required", False)),
+        sensitive=bool(raw.get("sensitive", False)),
+        derived_from=str(derived["from"]) if isinstance(derived, Mapping) else None,
+        pattern=raw.get("pattern"),
+    )
+
+
+def _read(path: Path) -> Mapping[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SchemaError(f"cannot read schema file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"schema file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("entities"), Mapping):
+        raise SchemaError(f"schema file {path}: expected a top-level 'entities:' mapping")
+    return doc
+
+
+def _build(docs: Sequence[tuple[Path, Mapping[str, Any]]]) -> Schema:
+    fields: dict[str, list[Field]] = {}
+    meta: dict[str, Mapping[str, Any]] = {}
+    for path, doc in docs:
+        for ename, body in doc["entities"].items():
+            if not isinstance(body, Mapping):
+                raise SchemaError(f"{path}: entity {ename!r} must be a mapping")
+            if ename not in meta:
+                if path != docs[0][0]:
+                    raise SchemaError(
+                        f"{path}: an extension may add fields to {', '.join(ENTITY_NAMES)} "
+                        f"but not a new entity {ename!r}"
+                    )
+                meta[ename] = body
+            known = {f.name for f in fields.setdefault(ename, [])}
+            for i, raw in enumerate(body.get("fields") or ()):
+                f = _parse_field(raw, f"{path}: {ename}.fields[{i}]")
+                if f.name in known:
+                    raise SchemaError(
+                        f"{path}: {ename} field {f.name!r} is declared twice; an extension "
+                        "may add fields but not redefine them"
+                    )
+                known.add(f.name)
+                fields[ename].append(f)
+    entities: dict[str, Entity] = {}
+    for ename, flist in fields.items():
+        body = meta[ename]
+        by_name = {f.name: f for f in flist}
+        by_zh = {f.name_zh: f for f in flist if f.name_zh}
+        for f in flist:
+            if f.derived_from and f.derived_from not in by_name:
+                raise SchemaError(
+                    f"{ename}.{f.name} is derived from {f.derived_from!r}, which is not a field"
+                )
+        key = body.get("key")
+        if key is not None and key not in by_name:
+            raise SchemaError(f"{ename}: key {key!r} is not one of its fields")
+        entities[ename] = Entity(
+            name=ename,
+            key=key,
+            zh=str(body.get("zh", ename)),
+            en=str(body.get("en", ename)),
+            fields=tuple(flist),
+            by_name=by_name,
+            by_name_zh=by_zh,
+        )
+    missing = [e for e in ENTITY_NAMES if e not in entities]
+    if missing:
+        raise SchemaError(f"the schema must declare the entities {missing}")
+    return Schema(entities=entities, sources=tuple(p for p, _ in docs))
+
+
+@cache
+def _load(paths: tuple[Path, ...]) -> Schema:
+    return _build([(p, _read(p)) for p in paths])
+
+
+def load_schema(extensions: Iterable[Path] | None = None) -> Schema:
+    """The core schema plus ``extensions`` (default: ``ZHIDA_SCHEMA_EXTENSIONS``)."""
+    if extensions is None:
+        from core.settings import get_settings
+
+        extensions = get_settings().schema_extensions
+    return _load((CORE_SCHEMA_PATH, *extensions))
