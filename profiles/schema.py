@@ -56,6 +56,7 @@ _FIELD_KEYS = frozenset(
         "sensitive",
         "derived",
         "pattern",
+        "missing",
         "zh",
         "en",
     )
@@ -80,6 +81,7 @@ class Field:
     sensitive: bool = False
     derived_from: str | None = None
     pattern: str | None = None
+    missing: float = 0.0
 
     @property
     def is_derived(self) -> bool:
@@ -213,6 +215,7 @@ def _parse_field(raw: Any, where: str) -> Field:
         sensitive=bool(raw.get("sensitive", False)),
         derived_from=str(derived["from"]) if isinstance(derived, Mapping) else None,
         pattern=raw.get("pattern"),
+        missing=float(raw.get("missing", 0.0)),
     )
 
 

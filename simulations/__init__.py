@@ -1,1 +1,1 @@
-"""simulations."""
+"""Simulations: synthetic populations, behaviour model, reach and what-if simulations."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from api.cli import main
+
+
+def test_generate_then_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pop"
+    argv = ["population", "generate", "--residents", "500", "--enterprises", "50"]
+    assert main([*argv, "--out", str(out), "--as-of", "2026-01-01"]) == 0
+    assert pl.read_parquet(out / "residents.parquet").height == 500
+    assert main(["population", "summary", str(out)]) == 0
+    assert "500 residents" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--residents", "-5"], "must be zero or more"),
+        (["--unknown", "salary=0.1"], "no resident or enterprise field is called 'salary'"),
+        (["--unknown", "monthly_income=2"], "expected a share from 0 to 1"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    code = main(["population", "generate", "--out", str(tmp_path / "x"), *args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert needle in err
+    assert err.count("\n") == 1
+
+
+def test_summary_of_a_missing_directory_says_how_to_make_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["population", "summary", str(tmp_path / "nowhere")]) == 1
+    assert "zhida population generate" in capsys.readouterr().err
