@@ -1,0 +1,174 @@
+"""Compile a checked rule to a polars expression: whole populations at columnar speed.
+
+An eligibility rule becomes a nullable boolean (null = unknown); a benefit rule an amount in
+fen-exact ``Decimal(18, 2)`` (null = unknown).  Polars' ``&``, ``|`` and ``~`` on nullable
+booleans are Kleene's three-valued logic, and comparisons, arithmetic, ``is_in`` and
+``list.contains`` propagate null, which is exactly "unknown in, unknown out"; the ternary is the
+one place that needs care (an unknown condition gives an unknown result).  The same
+sub-expression compiles to an equal polars expression, so a catalog compiled into one query
+shares it (polars' common-subexpression elimination).
+
+>>> import polars as pl
+>>> from datetime import date
+>>> from profiles.schema import load_schema
+>>> from rules.language import parse_rule
+>>> rule = parse_rule("age >= 80 and is_veteran", load_schema().resident)
+>>> frame = pl.DataFrame({"age": [80, 79, None, 90], "is_veteran": [True, True, False, None]})
+>>> frame.select(compile_rule(rule, as_of=date(2026, 1, 1))).to_series().to_list()
+[True, False, False, None]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+import rule_engine.ast as rast
+
+from rules.language import RType, Rule, literal_value
+from rules.numbers import DECIMAL, MONEY, to_number
+
+__all__ = ["compile_rule"]
+
+_CMP = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+
+@dataclass(frozen=True)
+class _Value:
+    expr: pl.Expr
+    rtype: RType
+    is_literal: bool = False
+    literal: Any = None
+
+
+class _Compiler:
+    def __init__(self, rule: Rule, as_of: date) -> None:
+        self.rule = rule
+        self.as_of = as_of
+
+    def number(self, value: _Value) -> pl.Expr:
+        """As a six-place decimal (integers are cast exactly)."""
+        if value.is_literal:
+            return pl.lit(to_number(value.literal), DECIMAL)
+        return value.expr.cast(DECIMAL)
+
+    def compile(self, node: Any) -> _Value:
+        rtype = self.rule.type_of(node)
+        if isinstance(node, rast.SymbolExpression):
+            if node.scope == "built-in":
+                return _Value(pl.lit(self.as_of, pl.Date), rtype, True, self.as_of)
+            return _Value(pl.col(node.name), rtype)
+        if isinstance(node, rast.ArrayExpression):
+            return _Value(pl.lit(None), rtype, True, literal_value(node))
+        if isinstance(node, rast.LiteralExpressionBase):
+            value = literal_value(node)
+            if rtype.kind == "number":
+                if rtype.integer:
+                    return _Value(pl.lit(int(value), pl.Int64), rtype, True, int(value))
+                return _Value(pl.lit(to_number(value), DECIMAL), rtype, True, value)
+            if rtype.kind == "date":
+                return _Value(pl.lit(value, pl.Date), rtype, True, value)
+            return _Value(pl.lit(value), rtype, True, value)
+        if isinstance(node, rast.LogicExpression):
+            left, right = self.compile(node.left).expr, self.compile(node.right).expr
+            return _Value(left & right if node.type == "and" else left | right, rtype)
+        if isinstance(node, rast.UnaryExpression):
+            inner = self.compile(node.right)
+            return _Value(~inner.expr if node.type == "not" else -inner.expr, rtype)
+        if isinstance(node, rast.FuzzyComparisonExpression):
+            return _Value(self._regex(node), rtype)
+        if isinstance(node, rast.ComparisonExpression):  # includes ordering comparisons
+            return _Value(self._compare(node), rtype)
+        if isinstance(
+            node, rast.AddExpression | rast.SubtractExpression | rast.ArithmeticExpression
+        ):
+            return _Value(self._arithmetic(node, rtype), rtype)
+        if isinstance(node, rast.ContainsExpression):
+            return _Value(self._contains(node), rtype)
+        if isinstance(node, rast.TernaryExpression):
+            condition = self.compile(node.condition).expr
+            a, b = self.compile(node.case_true), self.compile(node.case_false)
+            if rtype.kind == "number" and not rtype.integer:
+                then, otherwise = self.number(a), self.number(b)
+            else:
+                then, otherwise = a.expr, b.expr
+            expr = pl.when(condition.is_null()).then(None).when(condition).then(then)
+            return _Value(expr.otherwise(otherwise), rtype)
+        raise AssertionError(f"the checker let through {type(node).__name__}")  # pragma: no cover
+
+    def _side(self, value: _Value, other: _Value) -> pl.Expr:
+        """One side of a comparison, converted so both sides have the same polars type."""
+        if value.rtype.kind == "number":
+            if value.rtype.integer and other.rtype.integer:
+                return value.expr
+            return self.number(value)
+        if value.rtype.kind == "string" and value.rtype.values and not other.is_literal:
+            return value.expr.cast(pl.String)  # enum vs another field: compare as text
+        return value.expr
+
+    def _compare(self, node: Any) -> pl.Expr:
+        left, right = self.compile(node.left), self.compile(node.right)
+        result: pl.Expr = _CMP[node.type](self._side(left, right), self._side(right, left))
+        return result
+
+    def _regex(self, node: Any) -> pl.Expr:
+        subject = self.compile(node.left).expr.cast(pl.String)
+        pattern = str(node.right.value)
+        anchored = node.type.endswith("fzm")  # =~ and !~ match at the start, like re.match
+        found = subject.str.contains(f"^(?:{pattern})" if anchored else pattern)
+        return found if node.type.startswith("eq") else ~found
+
+    def _arithmetic(self, node: Any, rtype: RType) -> pl.Expr:
+        left, right = self.compile(node.left), self.compile(node.right)
+        if rtype.kind == "string":
+            return pl.concat_str(left.expr, right.expr)
+        op = node.type
+        if rtype.integer:
+            a, b = left.expr, right.expr
+        else:
+            a, b = self.number(left), self.number(right)
+        if op == "add":
+            return a + b
+        if op == "sub":
+            return a - b
+        if op == "mul":
+            return a * b
+        divisor = pl.when(b != 0).then(b)  # dividing by zero is unknown
+        if op == "tdiv":
+            return self.number(left) / pl.when(self.number(right) != 0).then(self.number(right))
+        if op == "fdiv":
+            return a // divisor
+        return a % divisor
+
+    def _contains(self, node: Any) -> pl.Expr:
+        member, container = self.compile(node.member), self.compile(node.container)
+        if container.rtype.kind == "tags":
+            return container.expr.list.contains(member.expr)
+        values = list(container.literal)
+        if member.rtype.kind == "number":
+            if member.rtype.integer and all(v == int(v) for v in values):
+                return member.expr.is_in([int(v) for v in values])
+            return self.number(member).is_in(
+                pl.Series([to_number(v) for v in values], dtype=DECIMAL)
+            )
+        if member.rtype.kind == "date":
+            return member.expr.is_in(pl.Series(values, dtype=pl.Date))
+        return member.expr.is_in(values)
+
+
+def compile_rule(rule: Rule, *, as_of: date) -> pl.Expr:
+    """The polars expression of ``rule`` evaluated at ``as_of`` (``$today``)."""
+    value = _Compiler(rule, as_of).compile(rule.expression)
+    if rule.kind == "benefit":
+        amount = _Compiler(rule, as_of).number(value)
+        return amount.round(2, mode="half_away_from_zero").cast(MONEY)
+    return value.expr
