@@ -402,6 +402,22 @@ def _unsupported_tokens(source: Source) -> Iterator[RuleSyntaxError]:
             yield RuleSyntaxError(f"unexpected {token.text!r}{advice}", line=line, col=col)
 
 
+def _unknown_chinese_names(source: Source, entity: Entity) -> Iterator[RuleTypeError]:
+    for token in source.tokens:
+        if token.kind == "symbol" and not token.text.isascii():
+            names = list(entity.by_name_zh)
+            near = difflib.get_close_matches(token.text, names, n=1, cutoff=0.3)
+            hint = (
+                f"did you mean {near[0]!r}?"
+                if near
+                else f"the Chinese names are {', '.join(names)}"
+            )
+            line, col = source.position(token.start)
+            yield RuleTypeError(
+                f"unknown field {token.text!r} for {entity.name}s; {hint}", line=line, col=col
+            )
+
+
 def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -> Rule:
     """Parse and check ``source`` against ``entity``'s fields; raise a positioned error."""
     if not source or not source.strip():
@@ -411,13 +427,21 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
     origin = Source.of(source, entity)
     for problem in _unsupported_tokens(origin):
         raise problem
+    for unknown in _unknown_chinese_names(origin, entity):
+        raise unknown
     try:
         statement = rule_engine.Rule(origin.text).statement
     except rerr.RuleSyntaxError as exc:
         raise _syntax_error(exc, origin) from None
     except (rerr.EvaluationError, rerr.RegexSyntaxError, rerr.DatetimeSyntaxError) as exc:
         line, col = origin.position(0)
-        raise RuleTypeError(f"{exc.message}", line=line, col=col) from None
+        detail = str(getattr(exc, "message", exc))
+        if "arithmetic" in detail:
+            detail = (
+                f"a part made only of numbers cannot be computed ({detail}); "
+                "check divisions by zero"
+            )
+        raise RuleTypeError(detail, line=line, col=col) from None
     except rerr.EngineError as exc:
         raise RuleSyntaxError(str(getattr(exc, "message", exc)), line=1, col=1) from None
     expression = statement.expression

@@ -1,0 +1,185 @@
+"""Evaluate a checked rule for one record, with the compiler's semantics (``rules.numbers``).
+
+``None`` is unknown.  Logic is Kleene's: ``and`` is false if either side is false, unknown if
+either is unknown, else true; ``or`` dually; ``not`` of unknown is unknown; every comparison,
+arithmetic operation, ``in`` and regex match with an unknown operand is unknown; a ternary with
+an unknown condition is unknown.
+
+>>> from datetime import date
+>>> from profiles.schema import load_schema
+>>> from rules.language import parse_rule
+>>> rule = parse_rule("age >= 80 or monthly_income < 3000", load_schema().resident)
+>>> evaluate(rule, {"age": 85, "monthly_income": None}, as_of=date(2026, 1, 1))
+True
+>>> evaluate(rule, {"age": 70, "monthly_income": None}, as_of=date(2026, 1, 1)) is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import rule_engine.ast as rast
+
+from rules.language import Rule, literal_value
+from rules.numbers import divide, floor_divide, modulo, money, multiply, to_number
+
+__all__ = ["evaluate", "evaluate_benefit", "evaluate_node"]
+
+_ARITHMETIC_NODES = (rast.AddExpression, rast.SubtractExpression, rast.ArithmeticExpression)
+
+
+def _kleene_and(a: bool | None, b: bool | None) -> bool | None:
+    if a is False or b is False:
+        return False
+    if a is None or b is None:
+        return None
+    return True
+
+
+def _kleene_or(a: bool | None, b: bool | None) -> bool | None:
+    if a is True or b is True:
+        return True
+    if a is None or b is None:
+        return None
+    return False
+
+
+def _as_date(value: Any) -> Any:
+    return value.date() if isinstance(value, datetime) else value
+
+
+class _Evaluator:
+    def __init__(self, rule: Rule, record: Mapping[str, Any], as_of: date) -> None:
+        self.rule = rule
+        self.record = record
+        self.as_of = as_of
+
+    def number(self, node: Any, value: Any) -> Any:
+        """Integers stay integers only where the checker typed the node as integer."""
+        if value is None:
+            return None
+        if self.rule.type_of(node).integer:
+            return int(value)
+        return to_number(value)
+
+    def value(self, node: Any) -> Any:
+        rtype = self.rule.type_of(node)
+        if isinstance(node, rast.SymbolExpression):
+            if node.scope == "built-in":
+                return self.as_of
+            raw = self.record.get(node.name)
+            if raw is None:
+                return None
+            if rtype.kind == "number":
+                return self.number(node, raw)
+            if rtype.kind == "date":
+                return _as_date(raw)
+            if rtype.kind == "tags":
+                return tuple(raw)
+            return raw
+        if isinstance(node, rast.LiteralExpressionBase):
+            literal = literal_value(node)
+            return self.number(node, literal) if rtype.kind == "number" else literal
+        if isinstance(node, rast.LogicExpression):
+            left, right = self.value(node.left), self.value(node.right)
+            return _kleene_and(left, right) if node.type == "and" else _kleene_or(left, right)
+        if isinstance(node, rast.UnaryExpression):
+            inner = self.value(node.right)
+            if inner is None:
+                return None
+            return (not inner) if node.type == "not" else -inner
+        if isinstance(node, rast.FuzzyComparisonExpression):
+            subject = self.value(node.left)
+            if subject is None:
+                return None
+            pattern = str(node.right.value)
+            found = (re.match if node.type.endswith("fzm") else re.search)(pattern, str(subject))
+            return (found is not None) == node.type.startswith("eq")
+        if isinstance(node, rast.ComparisonExpression):
+            return self._compare(node)
+        if isinstance(node, _ARITHMETIC_NODES):
+            return self._arithmetic(node)
+        if isinstance(node, rast.ContainsExpression):
+            member = self.value(node.member)
+            container = self.value(node.container)
+            if member is None or container is None:
+                return None
+            if isinstance(member, int | Decimal) and not isinstance(member, bool):
+                return to_number(member) in {to_number(v) for v in container}
+            return member in container
+        if isinstance(node, rast.TernaryExpression):
+            condition = self.value(node.condition)
+            if condition is None:
+                return None
+            chosen = node.case_true if condition else node.case_false
+            result = self.value(chosen)
+            if rtype.kind == "number" and not rtype.integer and result is not None:
+                return to_number(result)
+            return result
+        raise AssertionError(f"the checker let through {type(node).__name__}")  # pragma: no cover
+
+    def _compare(self, node: Any) -> bool | None:
+        left, right = self.value(node.left), self.value(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(left, int | Decimal) and not isinstance(left, bool):
+            left, right = Decimal(left), Decimal(right)
+        match node.type:
+            case "eq":
+                return bool(left == right)
+            case "ne":
+                return bool(left != right)
+            case "gt":
+                return bool(left > right)
+            case "ge":
+                return bool(left >= right)
+            case "lt":
+                return bool(left < right)
+            case _:
+                return bool(left <= right)
+
+    def _arithmetic(self, node: Any) -> Any:
+        left, right = self.value(node.left), self.value(node.right)
+        if left is None or right is None:
+            return None
+        op = node.type
+        if isinstance(left, str):
+            return left + right
+        integer = self.rule.type_of(node).integer
+        if not integer or op == "tdiv":
+            left, right = to_number(left), to_number(right)
+        if op == "add":
+            return left + right
+        if op == "sub":
+            return left - right
+        if op == "mul":
+            return left * right if integer else multiply(left, right)
+        if op == "tdiv":
+            return divide(left, right)
+        if right == 0:
+            return None
+        if integer:
+            return left // right if op == "fdiv" else left % right
+        return floor_divide(left, right) if op == "fdiv" else modulo(left, right)
+
+
+def evaluate_node(rule: Rule, node: Any, record: Mapping[str, Any], *, as_of: date) -> Any:
+    """The value of one sub-expression of ``rule`` for ``record``."""
+    return _Evaluator(rule, record, as_of).value(node)
+
+
+def evaluate(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> bool | None:
+    """True, False, or None (unknown) for an eligibility rule."""
+    result = evaluate_node(rule, rule.expression, record, as_of=as_of)
+    return None if result is None else bool(result)
+
+
+def evaluate_benefit(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> Decimal | None:
+    """The amount of a benefit rule in CNY, exact to the fen, or None when unknown."""
+    result = evaluate_node(rule, rule.expression, record, as_of=as_of)
+    return None if result is None else money(to_number(result))
