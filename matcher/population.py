@@ -1,0 +1,69 @@
+"""Read a population directory lazily, in the schema's dtypes, for matching and explaining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from core.errors import InputFileError, ValidationError
+from profiles.schema import Entity, Schema
+
+__all__ = ["POPULATION_FILES", "find_subject", "scan_population"]
+
+POPULATION_FILES = {"resident": "residents.parquet", "enterprise": "enterprises.parquet"}
+
+
+def _conform(frame: pl.LazyFrame, entity: Entity, path: Path) -> pl.LazyFrame:
+    """Columns of ``entity`` in its dtypes; absent fields are unknown for everyone."""
+    present = frame.collect_schema()
+    unknown = [c for c in present.names() if c not in entity.by_name]
+    if unknown:
+        raise ValidationError(
+            f"{path}: unknown column(s) {', '.join(unknown)} for {entity.name}s; "
+            "rename them to schema fields or extend the schema (ZHIDA_SCHEMA_EXTENSIONS)"
+        )
+    if entity.key not in present:
+        raise ValidationError(f"{path}: the key column {entity.key!r} is missing")
+    columns = []
+    for field in entity.stored_fields:
+        if field.name in present:
+            expr = pl.col(field.name)
+            if present[field.name] != field.polars_dtype:
+                expr = expr.cast(field.polars_dtype, strict=True)
+        else:
+            expr = pl.lit(None, dtype=field.polars_dtype)
+        columns.append(expr.alias(field.name))
+    return frame.select(columns)
+
+
+def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
+    """Lazy frames of the residents and enterprises present in ``directory``."""
+    if not directory.is_dir():
+        raise InputFileError(
+            f"population directory {directory} does not exist; make one with "
+            "`zhida population generate --out DIR`"
+        )
+    frames = {}
+    for name, file in POPULATION_FILES.items():
+        path = directory / file
+        if path.is_file():
+            frames[name] = _conform(pl.scan_parquet(path), schema.entity(name), path)
+    if not frames:
+        raise InputFileError(f"{directory} holds neither residents.parquet nor enterprises.parquet")
+    return frames
+
+
+def find_subject(
+    frames: dict[str, pl.LazyFrame], schema: Schema, subject_id: str
+) -> tuple[Entity, dict[str, object]]:
+    """The entity and stored record of ``subject_id`` (a person_id or enterprise_id)."""
+    for name, frame in frames.items():
+        entity = schema.entity(name)
+        assert entity.key is not None
+        rows = frame.filter(pl.col(entity.key) == subject_id).collect()
+        if rows.height:
+            return entity, rows.row(0, named=True)
+    from core.errors import NotFoundError
+
+    raise NotFoundError(f"no resident or enterprise has the id {subject_id!r}")

@@ -1,0 +1,301 @@
+"""Load policy YAML — one file per policy, a directory is a catalog — and check all of it.
+
+Every problem in every file is collected (not just the first) as a positioned error,
+``file:line:col: message``: unknown keys (with the nearest key suggested), missing keys, bad
+ids, modes, audiences and dates, ``valid_until`` before ``valid_from``, duplicate ids, and every
+error of the ``eligibility`` and ``benefit`` expressions, placed where the officer wrote them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import InputFileError, RuleError
+from profiles.schema import Schema, load_schema
+from rules.errors import PolicyError, PositionedRuleError
+from rules.language import parse_rule
+from rules.policy import (
+    AUDIENCES,
+    BENEFIT_PERIODS,
+    MODES,
+    POLICY_KEYS,
+    REQUIRED_KEYS,
+    Policy,
+)
+
+__all__ = ["Catalog", "CatalogError", "load_catalog", "load_policy_text", "policy_files"]
+
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class CatalogError(RuleError):
+    """One or more problems in a catalog; ``problems`` holds each positioned error."""
+
+    def __init__(self, problems: Sequence[PositionedRuleError]) -> None:
+        self.problems = tuple(sorted(problems, key=lambda p: (p.path or "", p.line, p.col)))
+        count = len(self.problems)
+        head = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{head}\n{count} problem{'s' if count != 1 else ''} found")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    policies: tuple[Policy, ...]
+    sources: dict[str, Path]  # policy id -> file
+    texts: dict[str, str]  # policy id -> the YAML text as written
+
+    @property
+    def by_id(self) -> dict[str, Policy]:
+        return {p.id: p for p in self.policies}
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the policies' content hashes, in id order."""
+        digest = hashlib.sha256()
+        for policy in sorted(self.policies, key=lambda p: p.id):
+            digest.update(f"{policy.id}:{policy.content_hash}\n".encode())
+        return digest.hexdigest()
+
+    def in_force(self, on: date) -> tuple[Policy, ...]:
+        return tuple(p for p in self.policies if p.in_force(on))
+
+
+def policy_files(paths: Iterable[Path]) -> list[Path]:
+    """The YAML files named by ``paths`` (directories are searched recursively)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputFileError(
+                f"{path} does not exist; give a policy YAML file or a directory of them"
+            )
+    return files
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _expression_start(node: yaml.ScalarNode, text: str) -> tuple[int, int, int]:
+    """(line, col) of the expression's first character in the file, and the block indent."""
+    line, col = _mark(node)
+    if node.style in ('"', "'"):
+        return line, col + 1, 0
+    if node.style in ("|", ">"):
+        lines = text.splitlines()
+        for number in range(line, len(lines)):
+            content = lines[number]
+            if content.strip():
+                indent = len(content) - len(content.lstrip())
+                return number + 1, indent + 1, indent
+    return line, col, 0
+
+
+class _FileChecker:
+    def __init__(self, path: Path, text: str, schema: Schema) -> None:
+        self.path = path
+        self.text = text
+        self.schema = schema
+        self.problems: list[PositionedRuleError] = []
+
+    def problem(self, node: yaml.Node | None, message: str, policy_id: str | None = None) -> None:
+        line, col = _mark(node) if node is not None else (1, 1)
+        self.problems.append(
+            PolicyError(message, line=line, col=col, path=str(self.path), policy_id=policy_id)
+        )
+
+    def check(self) -> Policy | None:
+        try:
+            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(self.text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            self.problems.append(
+                PolicyError(
+                    f"not valid YAML: {exc.problem}", line=line, col=col, path=str(self.path)
+                )
+            )
+            return None
+        if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+            self.problem(root, "a policy file holds one mapping of keys (id:, title:, ...)")
+            return None
+        nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {
+            str(k.value): (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)
+        }
+        pid = data.get("id") if isinstance(data.get("id"), str) else None
+        for key, (knode, _) in nodes.items():
+            if key not in POLICY_KEYS:
+                near = difflib.get_close_matches(key, POLICY_KEYS, n=1, cutoff=0.6)
+                hint = (
+                    f"did you mean {near[0]!r}?" if near else f"allowed: {', '.join(POLICY_KEYS)}"
+                )
+                self.problem(knode, f"unknown key {key!r}; {hint}", pid)
+        for key in REQUIRED_KEYS:
+            if data.get(key) in (None, ""):
+                self.problem(root, f"missing required key {key!r}", pid)
+        values = {k: data.get(k) for k in POLICY_KEYS}
+        self._check_values(values, nodes, pid)
+        if self.problems:
+            return None
+        materials = values.get("materials") or ()
+        return Policy(
+            **{k: v for k, v in values.items() if k != "materials" and v is not None},
+            materials=tuple(str(m) for m in materials),
+        )
+
+    def _node(self, nodes: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> yaml.Node | None:
+        return nodes[key][1] if key in nodes else None
+
+    def _check_values(
+        self, v: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]], pid: str | None
+    ) -> None:
+        def node(key: str) -> yaml.Node | None:
+            return self._node(nodes, key)
+
+        if v["id"] is not None and (not isinstance(v["id"], str) or not _ID.match(v["id"])):
+            self.problem(
+                node("id"),
+                f"id {v['id']!r} must be lowercase letters, digits and single dashes, "
+                "e.g. bj-elderly-allowance",
+                pid,
+            )
+        for key, allowed in (("audience", AUDIENCES), ("mode", MODES)):
+            if v[key] is not None and v[key] not in allowed:
+                near = difflib.get_close_matches(str(v[key]), allowed, n=1, cutoff=0.5)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                self.problem(
+                    node(key), f"{key} {v[key]!r} is not one of {', '.join(allowed)}{hint}", pid
+                )
+        period = v["benefit_period"]
+        if period is not None and period not in BENEFIT_PERIODS:
+            self.problem(
+                node("benefit_period"),
+                f"benefit_period {period!r} is not one of {', '.join(BENEFIT_PERIODS)}",
+                pid,
+            )
+        if v["benefit"] not in (None, "") and period is None:
+            self.problem(
+                node("benefit"),
+                "a policy with a benefit needs benefit_period: once|month|year",
+                pid,
+            )
+        for key in ("valid_from", "valid_until"):
+            if v[key] is not None and not isinstance(v[key], date):
+                self.problem(
+                    node(key), f"{key} must be a date like 2026-01-01, found {v[key]!r}", pid
+                )
+                v[key] = None
+        if v["valid_from"] and v["valid_until"] and v["valid_until"] < v["valid_from"]:
+            self.problem(
+                node("valid_until"),
+                f"valid_until {v['valid_until']} is before valid_from {v['valid_from']}",
+                pid,
+            )
+        if v["objection_days"] is not None and not (
+            isinstance(v["objection_days"], int) and v["objection_days"] >= 0
+        ):
+            self.problem(
+                node("objection_days"), "objection_days must be a whole number of days", pid
+            )
+        if v["materials"] is not None and not isinstance(v["materials"], list):
+            self.problem(node("materials"), "materials must be a list of strings", pid)
+        for key in ("title", "department", "eligibility", "benefit", "summary", "where"):
+            if v[key] is not None and not isinstance(v[key], str):
+                self.problem(node(key), f"{key} must be text", pid)
+                v[key] = None
+        if v["audience"] in AUDIENCES:
+            self._check_expressions(v, nodes, pid)
+
+    def _check_expressions(
+        self, v: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]], pid: str | None
+    ) -> None:
+        entity = self.schema.entity(v["audience"])
+        for key, kind in (("eligibility", "eligibility"), ("benefit", "benefit")):
+            source = v[key]
+            if not source:
+                continue
+            try:
+                parse_rule(source, entity, kind=kind)  # type: ignore[arg-type]
+            except PositionedRuleError as err:
+                value = nodes[key][1]
+                assert isinstance(value, yaml.ScalarNode)
+                line, col, indent = _expression_start(value, self.text)
+                if err.line == 1:
+                    where = (line, col + err.col - 1)
+                else:
+                    where = (line + err.line - 1, indent + err.col)
+                self.problems.append(
+                    type(err)(
+                        f"{key}: {err.detail}",
+                        line=where[0],
+                        col=where[1],
+                        path=str(self.path),
+                        policy_id=pid,
+                    )
+                )
+
+
+def load_policy_text(text: str, path: Path, schema: Schema | None = None) -> Policy:
+    """One policy from its YAML text; raises :class:`CatalogError` listing every problem."""
+    checker = _FileChecker(path, text, schema or load_schema())
+    policy = checker.check()
+    if policy is None:
+        raise CatalogError(checker.problems)
+    return policy
+
+
+def load_catalog(paths: Iterable[Path], schema: Schema | None = None) -> Catalog:
+    """Every policy under ``paths``; raises :class:`CatalogError` listing every problem."""
+    schema = schema or load_schema()
+    problems: list[PositionedRuleError] = []
+    policies: list[Policy] = []
+    sources: dict[str, Path] = {}
+    texts: dict[str, str] = {}
+    files = policy_files(paths)
+    if not files:
+        raise InputFileError(f"no policy files (*.yaml) under {', '.join(str(p) for p in paths)}")
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(PolicyError(f"cannot read: {exc}", path=str(path)))
+            continue
+        checker = _FileChecker(path, text, schema)
+        policy = checker.check()
+        problems.extend(checker.problems)
+        if policy is None:
+            continue
+        if policy.id in sources:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            assert isinstance(root, yaml.MappingNode)  # checked above
+            id_node = next(v for k, v in root.value if k.value == "id")
+            line, col = _mark(id_node)
+            problems.append(
+                PolicyError(
+                    f"duplicate id {policy.id!r}; it is also defined in {sources[policy.id]}",
+                    line=line,
+                    col=col,
+                    path=str(path),
+                    policy_id=policy.id,
+                )
+            )
+            continue
+        policies.append(policy)
+        sources[policy.id] = path
+        texts[policy.id] = text
+    if problems:
+        raise CatalogError(problems)
+    return Catalog(tuple(policies), sources, texts)
