@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from api.cli import main
+
+CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pop")
+    args = ["population", "generate", "--residents", "3000", "--enterprises", "300"]
+    assert main([*args, "--seed", "2", "--as-of", "2026-06-30", "--out", str(out)]) == 0
+    return out
+
+
+def test_match_writes_the_contract_columns(population: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    argv = ["match", "--population", str(population), "--policies", CATALOG]
+    assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 0
+    pairs = pl.read_parquet(out)
+    assert pairs.columns == ["subject_id", "subject_type", "policy_id", "status", "benefit"]
+    assert set(pairs["status"]) == {"eligible", "maybe"}
+    assert "bj-elderly-allowance-2010" not in set(pairs["policy_id"])  # not in force
+    assert pairs.filter(pl.col("subject_type") == "enterprise").height > 0
+
+
+def test_explain_prints_json_with_clauses(
+    population: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    residents = pl.read_parquet(population / "residents.parquet")
+    old = residents.filter(pl.col("birth_date") < pl.date(1940, 1, 1))["person_id"][0]
+    capsys.readouterr()
+    argv = ["explain", "--population", str(population), "--policies", CATALOG]
+    argv += ["--policy", "bj-elderly-card", "--subject", old, "--as-of", "2026-06-30"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "eligible"
+    assert data["clauses"][0]["text"] == "age >= 60"
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--policy", "nope", "--subject", "P000000001"], "no policy 'nope'"),
+        (["--policy", "bj-elderly-card", "--subject", "nobody"], "no resident or enterprise"),
+        (["--policy", "cn-graduate-hire-subsidy", "--subject", "P000000001"], "is for enterprises"),
+    ],
+)
+def test_explain_errors_are_one_line(
+    population: Path, capsys: pytest.CaptureFixture[str], extra: list[str], needle: str
+) -> None:
+    argv = ["explain", "--population", str(population), "--policies", CATALOG, *extra]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_validate_reports_file_line_col_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "x.yaml").write_text("id: x\ntitle: t\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as info:
+        main(["policies", "validate", str(tmp_path)])
+    assert info.value.code == 1
+    assert f"{tmp_path}/x.yaml:1:1: missing required key" in capsys.readouterr().out
+
+
+def test_validate_the_built_in_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policies", "validate", CATALOG]) == 0
+    assert "policies OK" in capsys.readouterr().out
+
+
+def test_a_population_with_a_bad_value_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pl.DataFrame({"person_id": ["a"], "gender": ["robot"]}).write_parquet(
+        tmp_path / "residents.parquet"
+    )
+    argv = ["match", "--population", str(tmp_path), "--policies", CATALOG]
+    assert main([*argv, "--out", str(tmp_path / "m.parquet")]) == 1
+    assert "does not fit the schema" in capsys.readouterr().err
+    assert not (tmp_path / "m.parquet").exists()

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+
+from matcher.batch import match_population
+from profiles.schema import load_schema
+from rules.policy import Policy
+
+SCHEMA = load_schema()
+ON = date(2026, 6, 30)
+
+
+def policy(pid: str, eligibility: str, benefit: str | None = None, **kw: object) -> Policy:
+    return Policy(
+        id=pid,
+        title=pid,
+        department="d",
+        audience=kw.pop("audience", "resident"),  # type: ignore[arg-type]
+        mode="auto_grant",
+        eligibility=eligibility,
+        benefit=benefit,
+        benefit_period="month" if benefit else None,
+        valid_from=kw.pop("valid_from", date(2020, 1, 1)),  # type: ignore[arg-type]
+        valid_until=kw.pop("valid_until", None),  # type: ignore[arg-type]
+    )
+
+
+RESIDENTS = pl.LazyFrame(
+    {
+        "person_id": ["a", "b", "c"],
+        "birth_date": [date(1940, 1, 1), date(1990, 1, 1), None],
+        "hukou_city": ["北京市", "北京市", "北京市"],
+    }
+)
+
+
+def test_pairs_are_eligible_or_maybe_and_false_gives_no_row() -> None:
+    pairs = match_population(
+        {"resident": RESIDENTS},
+        [policy("old", "age >= 80", "age >= 90 ? 500 : 100")],
+        SCHEMA,
+        as_of=ON,
+    ).collect()
+    assert pairs.sort("subject_id").rows() == [
+        ("a", "resident", "old", "eligible", Decimal("100.00")),
+        ("c", "resident", "old", "maybe", None),
+    ]
+
+
+def test_missing_columns_are_unknown_and_policies_out_of_force_are_skipped() -> None:
+    policies = [
+        policy("income", "monthly_income < 3000"),
+        policy("expired", "age >= 0", valid_until=date(2021, 1, 1)),
+        policy("firm", "employees >= 0", audience="enterprise"),
+    ]
+    pairs = match_population({"resident": RESIDENTS}, policies, SCHEMA, as_of=ON).collect()
+    assert set(pairs["policy_id"]) == {"income"}
+    assert set(pairs["status"]) == {"maybe"}
+
+
+def test_every_policy_is_one_column_of_one_query() -> None:
+    policies = [policy(f"p{i}", f'age >= {60 + i} and hukou_city == "北京市"') for i in range(5)]
+    query = match_population({"resident": RESIDENTS}, policies, SCHEMA, as_of=ON)
+    plan = query.explain()
+    assert plan.count("Parquet SCAN") + plan.count("DF [") == 1  # the population is read once
+    counts = query.collect()["status"].value_counts().sort("status").rows()
+    assert counts == [("eligible", 5), ("maybe", 5)]  # a: all five; c: unknown age

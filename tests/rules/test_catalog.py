@@ -1,0 +1,323 @@
+"""The built-in catalog validates, and each policy behaves at its boundaries."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profiles.schema import load_schema
+from rules.evaluator import evaluate, evaluate_benefit
+from rules.language import parse_rule
+from rules.loader import load_catalog
+
+CATALOG = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"])
+SCHEMA = load_schema()
+ON = date(2026, 6, 30)
+BJ = {"hukou_city": "北京市"}
+OUT = {"hukou_city": "保定市"}
+
+# (policy id, profile, expected result True/False/None, expected benefit or None)
+CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
+    ("bj-elderly-allowance", {"age": 80, **BJ}, True, "100"),
+    ("bj-elderly-allowance", {"age": 79, **BJ}, False, None),
+    ("bj-elderly-allowance", {"age": 90, **BJ}, True, "500"),
+    ("bj-elderly-allowance", {"age": 100, **BJ}, True, "800"),
+    ("bj-elderly-allowance", {"age": 85, **OUT}, False, None),
+    ("bj-elderly-allowance", {"age": None, **BJ}, None, None),
+    ("bj-elderly-allowance", {"age": 85, "hukou_city": None}, None, "100"),
+    (
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 60, **BJ, "subsistence_status": "dibao"},
+        True,
+        "600",
+    ),
+    (
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 60, **BJ, "subsistence_status": "low_income"},
+        True,
+        "400",
+    ),
+    (
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 59, **BJ, "subsistence_status": "dibao"},
+        False,
+        None,
+    ),
+    ("bj-hardship-elderly-care-subsidy", {"age": 70, **BJ, "subsistence_status": None}, None, None),
+    ("bj-disabled-elderly-care-subsidy", {"age": 60, **BJ, "disability_grade": 2}, True, "600"),
+    ("bj-disabled-elderly-care-subsidy", {"age": 60, **BJ, "disability_grade": 3}, False, None),
+    ("cn-severe-disability-care-subsidy", {"disability_grade": 1, **BJ}, True, "300"),
+    ("cn-severe-disability-care-subsidy", {"disability_grade": 2, **BJ}, True, "200"),
+    ("cn-severe-disability-care-subsidy", {"disability_grade": 0, **BJ}, False, None),
+    (
+        "cn-hardship-disability-living-subsidy",
+        {"disability_grade": 3, "subsistence_status": "dibao", **BJ},
+        True,
+        "100",
+    ),
+    (
+        "cn-hardship-disability-living-subsidy",
+        {"disability_grade": 0, "subsistence_status": "dibao", **BJ},
+        False,
+        None,
+    ),
+    ("cn-childcare-subsidy", {"children_under_3": 1}, True, "3600"),
+    ("cn-childcare-subsidy", {"children_under_3": 2}, True, "7200"),
+    ("cn-childcare-subsidy", {"children_under_3": 0}, False, None),
+    ("cn-childcare-subsidy", {"children_under_3": None}, None, None),
+    (
+        "bj-dibao-invitation",
+        {
+            **BJ,
+            "household_income_per_capita": 1394.99,
+            "subsistence_status": "none",
+            "household_size": 2,
+        },
+        True,
+        "0.02",
+    ),
+    (
+        "bj-dibao-invitation",
+        {
+            **BJ,
+            "household_income_per_capita": 1395.0,
+            "subsistence_status": "none",
+            "household_size": 2,
+        },
+        False,
+        None,
+    ),
+    (
+        "bj-dibao-invitation",
+        {
+            **BJ,
+            "household_income_per_capita": 1000.1,
+            "subsistence_status": "none",
+            "household_size": 3,
+        },
+        True,
+        "1184.70",
+    ),
+    (
+        "bj-dibao-invitation",
+        {
+            **BJ,
+            "household_income_per_capita": None,
+            "subsistence_status": "none",
+            "household_size": 3,
+        },
+        None,
+        None,
+    ),
+    ("bj-tekun-support", {"subsistence_status": "tekun"}, True, "2093"),
+    ("bj-winter-heating-subsidy", {"subsistence_status": "low_income", **BJ}, True, "600"),
+    ("cn-veteran-preferential-card", {"is_veteran": True}, True, None),
+    ("cn-veteran-preferential-card", {"is_veteran": None}, None, None),
+    ("bj-veteran-elderly-condolence", {"is_veteran": True, "age": 80}, True, "1000"),
+    ("bj-veteran-elderly-condolence", {"is_veteran": False, "age": None}, False, None),
+    ("cn-unemployment-insurance-benefit", {"employment_status": "unemployed"}, True, None),
+    (
+        "bj-employment-assistance-4050",
+        {"employment_status": "unemployed", **BJ, "gender": "female", "age": 40},
+        True,
+        None,
+    ),
+    (
+        "bj-employment-assistance-4050",
+        {"employment_status": "unemployed", **BJ, "gender": "male", "age": 49},
+        False,
+        None,
+    ),
+    (
+        "bj-employment-assistance-4050",
+        {"employment_status": "unemployed", **BJ, "gender": None, "age": 45},
+        None,
+        None,
+    ),
+    (
+        "bj-employment-assistance-4050",
+        {"employment_status": "unemployed", **BJ, "gender": None, "age": 50},
+        True,
+        None,
+    ),
+    (
+        "bj-flexible-employment-insurance-subsidy",
+        {"employment_status": "self_employed", **BJ, "gender": "male", "age": 50},
+        True,
+        "800",
+    ),
+    (
+        "bj-maternity-allowance",
+        {"tags": ["new_parent"], "employment_status": "employed"},
+        True,
+        None,
+    ),
+    ("bj-maternity-allowance", {"tags": [], "employment_status": "employed"}, False, None),
+    ("bj-maternity-allowance", {"tags": None, "employment_status": "employed"}, None, None),
+    ("bj-premarital-health-check", {"tags": ["newly_married"]}, True, None),
+    ("bj-retiree-community-service", {"tags": ["recently_retired"]}, True, None),
+    ("bj-elderly-card", {"age": 60}, True, None),
+    ("bj-elderly-card", {"age": 59}, False, None),
+    ("bj-assistive-devices-subsidy", {"disability_grade": 2, **BJ}, True, "3000"),
+    ("bj-assistive-devices-subsidy", {"disability_grade": 4, **BJ}, True, "1500"),
+    (
+        "bj-student-hardship-grant",
+        {"employment_status": "student", "subsistence_status": "tekun"},
+        True,
+        "2000",
+    ),
+    ("bj-approaching-80-notice", {"age": 79, **BJ}, True, None),
+    ("bj-approaching-80-notice", {"age": 80, **BJ}, False, None),
+    ("bj-elderly-allowance-2010", {"age": 95, **BJ}, True, "100"),
+    ("bj-long-term-care-insurance", {"age": 60, "disability_grade": 1}, True, "1200"),
+    (
+        "cn-job-stabilization-refund",
+        {
+            "unemployment_insurance_months": 12,
+            "layoff_rate": 0.055,
+            "employees": 100,
+            "size_class": "medium",
+        },
+        True,
+        "21600",
+    ),
+    (
+        "cn-job-stabilization-refund",
+        {
+            "unemployment_insurance_months": 12,
+            "layoff_rate": 0.056,
+            "employees": 100,
+            "size_class": "medium",
+        },
+        False,
+        None,
+    ),
+    (
+        "cn-job-stabilization-refund",
+        {
+            "unemployment_insurance_months": 12,
+            "layoff_rate": 0.2,
+            "employees": 30,
+            "size_class": "small",
+        },
+        True,
+        "6480",
+    ),
+    (
+        "cn-job-stabilization-refund",
+        {
+            "unemployment_insurance_months": 11,
+            "layoff_rate": 0.0,
+            "employees": 100,
+            "size_class": "large",
+        },
+        False,
+        None,
+    ),
+    (
+        "cn-job-stabilization-refund",
+        {
+            "unemployment_insurance_months": 24,
+            "layoff_rate": None,
+            "employees": 500,
+            "size_class": "large",
+        },
+        None,
+        "54000",
+    ),
+    (
+        "cn-graduate-hire-subsidy",
+        {"graduate_hires": 3, "unemployment_insurance_months": 1},
+        True,
+        "4500",
+    ),
+    (
+        "cn-graduate-hire-subsidy",
+        {"graduate_hires": 0, "unemployment_insurance_months": 10},
+        False,
+        None,
+    ),
+    (
+        "cn-micro-small-income-tax-relief",
+        {"size_class": "small", "employees": 300, "annual_revenue": 5000},
+        True,
+        None,
+    ),
+    (
+        "cn-micro-small-income-tax-relief",
+        {"size_class": "small", "employees": 301, "annual_revenue": 5000},
+        False,
+        None,
+    ),
+    (
+        "cn-micro-small-income-tax-relief",
+        {"size_class": "small", "employees": 30, "annual_revenue": None},
+        None,
+        None,
+    ),
+    ("bj-high-tech-award", {"high_tech": True, "tax_credit_rating": "B"}, True, "100000"),
+    ("bj-high-tech-award", {"high_tech": True, "tax_credit_rating": "M"}, False, None),
+    ("bj-specialized-sme-award", {"specialized_sme": True, "size_class": "medium"}, True, "200000"),
+    ("cn-startup-guaranteed-loan", {"age_years": 2, "size_class": "micro"}, True, None),
+    ("cn-startup-guaranteed-loan", {"age_years": 3, "size_class": "micro"}, False, None),
+    ("bj-new-business-service-pack", {"tags": ["new_business"]}, True, None),
+    ("cn-disabled-employment-levy-exemption", {"employees": 30}, True, None),
+    ("cn-disabled-employment-levy-exemption", {"employees": 31}, False, None),
+    (
+        "cn-rd-super-deduction",
+        {"industry_code": "I65", "employees": 499, "annual_revenue": 100},
+        True,
+        None,
+    ),
+    (
+        "cn-rd-super-deduction",
+        {"industry_code": "F51", "employees": 10, "annual_revenue": 100},
+        False,
+        None,
+    ),
+    ("bj-layoff-stabilization-guidance", {"layoff_rate": 0.1, "employees": 20}, True, None),
+    ("bj-a-credit-green-channel", {"tax_credit_rating": "A"}, True, None),
+    ("bj-a-credit-green-channel", {"tax_credit_rating": None}, None, None),
+    (
+        "bj-small-firm-rent-relief-2022",
+        {"size_class": "micro", "annual_revenue": 99.9},
+        True,
+        "5000",
+    ),
+]
+
+
+def test_the_built_in_catalog_validates_and_covers_every_mode_and_audience() -> None:
+    assert len(CATALOG.policies) >= 30
+    assert {p.mode for p in CATALOG.policies} == {"auto_grant", "proactive_push", "fast_track"}
+    assert {p.audience for p in CATALOG.policies} == {"resident", "enterprise"}
+    assert all(p.department and p.basis for p in CATALOG.policies)
+
+
+def test_every_policy_has_boundary_cases() -> None:
+    assert {c[0] for c in CASES} == set(CATALOG.by_id)
+
+
+@pytest.mark.parametrize(("policy_id", "profile", "expected", "benefit"), CASES)
+def test_policy_at_its_boundaries(
+    policy_id: str, profile: dict[str, Any], expected: bool | None, benefit: str | None
+) -> None:
+    policy = CATALOG.by_id[policy_id]
+    entity = SCHEMA.entity(policy.audience)
+    assert evaluate(parse_rule(policy.eligibility, entity), profile, as_of=ON) is expected
+    if policy.benefit and expected is not False:
+        amount = evaluate_benefit(
+            parse_rule(policy.benefit, entity, kind="benefit"), profile, as_of=ON
+        )
+        assert amount == (Decimal(benefit) if benefit is not None else None)
+
+
+def test_in_force_follows_the_validity_dates() -> None:
+    ids = {p.id for p in CATALOG.in_force(ON)}
+    assert "bj-elderly-allowance-2010" not in ids  # retired in 2019
+    assert "bj-long-term-care-insurance" not in ids  # starts in 2027
+    assert "bj-elderly-allowance-2010" in {p.id for p in CATALOG.in_force(date(2015, 1, 1))}

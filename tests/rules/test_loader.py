@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from core.errors import InputFileError
+from rules.loader import CatalogError, load_catalog
+
+GOOD = """\
+id: test-elderly
+title: 测试津贴
+department: 测试局
+audience: resident
+mode: auto_grant
+eligibility: age >= 80
+benefit: '100'
+benefit_period: month
+valid_from: 2020-01-01
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path) -> list[str]:
+    with pytest.raises(CatalogError) as info:
+        load_catalog([tmp_path])
+    return [str(p).replace(str(tmp_path) + "/", "") for p in info.value.problems]
+
+
+def test_a_good_policy_loads(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD)
+    catalog = load_catalog([tmp_path])
+    (policy,) = catalog.policies
+    assert policy.id == "test-elderly"
+    assert policy.valid_from == date(2020, 1, 1)
+    assert catalog.texts["test-elderly"] == GOOD
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("mode: auto_grant", "mode: auto_grnt"), "a.yaml:5:7: mode 'auto_grnt' is not one of"),
+        (("audience: resident", "audience: people"), "a.yaml:4:11: audience 'people'"),
+        (("id: test-elderly", "id: Test_Elderly"), "a.yaml:1:5: id 'Test_Elderly' must be"),
+        (("eligibility:", "eligibilty:"), "unknown key 'eligibilty'; did you mean 'eligibility'?"),
+        (("valid_from: 2020-01-01", "valid_from: soon"), "a.yaml:9:13: valid_from must be a date"),
+        (("benefit_period: month", "benefit_period: week"), "benefit_period 'week' is not one of"),
+        (("title: 测试津贴\n", ""), "a.yaml:1:1: missing required key 'title'"),
+    ],
+)
+def test_each_problem_is_reported_at_its_place(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    write(tmp_path, "a.yaml", GOOD.replace(*change))
+    assert any(p.startswith(expected) or expected in p for p in problems(tmp_path))
+
+
+def test_valid_until_before_valid_from(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD + "valid_until: 2019-12-31\n")
+    assert problems(tmp_path) == [
+        "a.yaml:10:14: valid_until 2019-12-31 is before valid_from 2020-01-01"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('eligibility: employment_status == "retird"', "a.yaml:6:35: eligibility: "),
+        ("eligibility: 'employment_status == \"retird\"'", "a.yaml:6:36: eligibility: "),
+        ('eligibility: |\n  age >= 80 and\n  employment_status == "retird"', "a.yaml:8:24: "),
+    ],
+)
+def test_expression_errors_land_on_the_exact_character(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    write(tmp_path, "a.yaml", GOOD.replace("eligibility: age >= 80", line))
+    (problem,) = problems(tmp_path)
+    assert problem.startswith(expected)
+    assert 'did you mean "retired"?' in problem
+
+
+def test_all_problems_of_all_files_are_collected(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD.replace("mode: auto_grant", "mode: x"))
+    write(tmp_path, "b.yaml", GOOD.replace("age >= 80", "agee >= 80"))
+    write(tmp_path, "c.yaml", GOOD)
+    write(tmp_path, "d.yaml", GOOD)
+    found = problems(tmp_path)
+    assert len(found) == 3
+    assert found[2].startswith("d.yaml:1:5: duplicate id 'test-elderly'")
+
+
+def test_not_yaml_and_missing_paths(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "id: [unclosed\n")
+    assert problems(tmp_path)[0].startswith("a.yaml:2:1: not valid YAML")
+    with pytest.raises(InputFileError, match="does not exist"):
+        load_catalog([tmp_path / "nowhere"])
