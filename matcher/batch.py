@@ -1,18 +1,19 @@
-"""Whole-population matching: every policy of a catalog in one lazy, columnar query.
+"""Whole-population matching: every policy of a catalog in one columnar query per batch.
 
-The population frame gets its derived fields (``age``, ``age_years``) at the as-of date; each
-policy's eligibility becomes a nullable boolean expression (null = unknown, Kleene logic), and
-its benefit an exact decimal.  All of them are computed in one ``select`` — polars shares common
-sub-expressions between policies — and the wide result is unpivoted into one row per
-(subject, policy) that is ``eligible`` or ``maybe``.  Subjects for whom a policy is false for
-certain produce no row, so memory follows the number of pairs, not subjects × policies.
+The population is read in batches of subjects.  Each batch gets its derived fields (``age``,
+``age_years``) at the as-of date and every policy's status as one column of a single query —
+eligibility is a nullable boolean (null = unknown, Kleene logic) and polars computes shared
+sub-expressions once.  Each policy's matched rows (eligible or maybe) then get their benefit,
+an exact decimal, computed on those rows only.  Subjects for whom a policy is false for certain
+produce no row; memory is bounded by the batch, not by the population or the number of pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Protocol
 
 import polars as pl
@@ -22,13 +23,19 @@ from profiles.schema import Entity, Schema
 
 __all__ = [
     "BENEFIT_DTYPE",
+    "DEFAULT_BATCH_ROWS",
     "MATCH_SCHEMA",
     "MatchablePolicy",
     "PolicyPlan",
-    "match_entity",
+    "in_force",
+    "match_batches",
+    "match_frame",
     "match_population",
     "plan_policies",
+    "write_pairs",
 ]
+
+DEFAULT_BATCH_ROWS = 250_000
 
 BENEFIT_DTYPE = pl.Decimal(18, 2)
 STATUS_DTYPE = pl.Enum(["eligible", "maybe"])
@@ -98,51 +105,67 @@ def plan_policies(
     return tuple(plans)
 
 
-def match_entity(
-    frame: pl.LazyFrame, entity: Entity, plans: Sequence[PolicyPlan], *, as_of: date
-) -> pl.LazyFrame:
-    """Pairs (subject, policy) that are eligible or maybe, for one kind of subject.
+def _status_code(eligible: pl.Expr) -> pl.Expr:
+    """1 eligible, 0 maybe, null when false for certain."""
+    return (
+        pl.when(eligible).then(pl.lit(1, pl.Int8)).when(eligible.is_null()).then(pl.lit(0, pl.Int8))
+    )
 
-    ``frame`` has the entity's stored columns (missing ones are unknown for everyone).
-    """
-    mine = [p for p in plans if p.audience == entity.name]
-    if not mine:
-        return pl.LazyFrame(schema=MATCH_SCHEMA)
-    assert entity.key is not None
+
+def _conformed(frame: pl.LazyFrame, entity: Entity, as_of: date) -> pl.LazyFrame:
     present = frame.collect_schema()
     missing = [
         pl.lit(None, dtype=f.polars_dtype).alias(f.name)
         for f in entity.stored_fields
         if f.name not in present
     ]
-    frame = with_derived(frame.with_columns(missing) if missing else frame, entity, as_of=as_of)
-    cells = []
-    for plan in mine:
-        status = (
-            pl.when(plan.eligible)
-            .then(pl.lit("eligible", STATUS_DTYPE))
-            .when(plan.eligible.is_null())
-            .then(pl.lit("maybe", STATUS_DTYPE))
-        )
-        cells.append(
-            pl.when(status.is_not_null())
-            .then(pl.struct(status.alias("status"), plan.benefit.alias("benefit")))
-            .alias(plan.policy_id)
-        )
-    # Cells are named by policy id (ids never contain "_", so they cannot clash with
-    # "subject_id"); the unpivot turns each non-null cell into one pair.
-    return (
-        frame.select(pl.col(entity.key).alias("subject_id"), *cells)
-        .unpivot(index="subject_id", variable_name="policy_id", value_name="cell")
-        .drop_nulls("cell")
-        .select(
-            "subject_id",
-            pl.lit(entity.name, MATCH_SCHEMA["subject_type"]).alias("subject_type"),
-            "policy_id",
-            pl.col("cell").struct.field("status"),
-            pl.col("cell").struct.field("benefit"),
-        )
-    )
+    return with_derived(frame.with_columns(missing) if missing else frame, entity, as_of=as_of)
+
+
+def match_batches(
+    frame: pl.LazyFrame,
+    entity: Entity,
+    plans: Sequence[PolicyPlan],
+    *,
+    as_of: date,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[pl.DataFrame]:
+    """Pairs (subject, policy) that are eligible or maybe, one batch of subjects at a time.
+
+    Each batch is one query computing every policy's status as a column (shared
+    sub-expressions computed once); then each policy's benefit is computed only on the rows it
+    matched.  Memory is bounded by ``batch_rows`` × policies, not by the population.
+    """
+    mine = [p for p in plans if p.audience == entity.name]
+    if not mine:
+        return
+    assert entity.key is not None
+    frame = _conformed(frame, entity, as_of)
+    total = frame.select(pl.len()).collect().item()
+    statuses = [_status_code(p.eligible).alias(f"__s{i}") for i, p in enumerate(mine)]
+    subject_type = pl.lit(entity.name, MATCH_SCHEMA["subject_type"])
+    for offset in range(0, total, batch_rows):
+        batch = frame.slice(offset, batch_rows).with_columns(statuses).collect()
+        parts = []
+        for i, plan in enumerate(mine):
+            code = batch[f"__s{i}"]
+            hit = batch.filter(code.is_not_null())
+            if hit.height == 0:
+                continue
+            parts.append(
+                hit.select(
+                    pl.col(entity.key).alias("subject_id"),
+                    subject_type.alias("subject_type"),
+                    pl.lit(plan.policy_id, pl.String).alias("policy_id"),
+                    pl.when(pl.col(f"__s{i}") == 1)
+                    .then(pl.lit("eligible", STATUS_DTYPE))
+                    .otherwise(pl.lit("maybe", STATUS_DTYPE))
+                    .alias("status"),
+                    plan.benefit.alias("benefit"),
+                )
+            )
+        if parts:
+            yield pl.concat(parts)
 
 
 def match_population(
@@ -151,11 +174,43 @@ def match_population(
     schema: Schema,
     *,
     as_of: date,
-) -> pl.LazyFrame:
-    """All pairs for every kind of subject in ``frames`` (``resident`` and/or ``enterprise``)."""
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[pl.DataFrame]:
+    """All pairs for every kind of subject in ``frames``, batch by batch."""
     plans = plan_policies(policies, schema, as_of=as_of)
-    parts = [
-        match_entity(frame, schema.entity(name), plans, as_of=as_of)
-        for name, frame in frames.items()
-    ]
-    return pl.concat(parts) if parts else pl.LazyFrame(schema=MATCH_SCHEMA)
+    for name, frame in frames.items():
+        yield from match_batches(
+            frame, schema.entity(name), plans, as_of=as_of, batch_rows=batch_rows
+        )
+
+
+def match_frame(
+    frames: dict[str, pl.LazyFrame],
+    policies: Sequence[MatchablePolicy],
+    schema: Schema,
+    *,
+    as_of: date,
+) -> pl.DataFrame:
+    """All pairs in one frame (for tests and small populations)."""
+    batches = list(match_population(frames, policies, schema, as_of=as_of))
+    return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()
+
+
+def write_pairs(batches: Iterable[pl.DataFrame], path: Path) -> int:
+    """Stream ``batches`` into one Parquet file (atomically); returns the number of pairs."""
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".tmp")
+    empty = MATCH_SCHEMA.to_frame().to_arrow()
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, empty.schema) as writer:
+            for batch in batches:
+                table = batch.to_arrow().cast(empty.schema)
+                writer.write_table(table)
+                rows += batch.height
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rows

@@ -40,7 +40,7 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     from api.commands.population_view import print_summary
     from core.db import get_engine, upgrade
     from core.settings import get_settings
-    from matcher.batch import match_population
+    from matcher.batch import match_population, write_pairs
     from matcher.population import scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
@@ -79,8 +79,8 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(Heading("4. Match"))
     started = time.perf_counter()
     matches_path = out / "matches.parquet"
-    pairs = match_population(scan_population(population_dir, schema), in_force, schema, as_of=as_of)
-    pairs.sink_parquet(matches_path)
+    frames = scan_population(population_dir, schema)
+    write_pairs(match_population(frames, in_force, schema, as_of=as_of), matches_path)
     matches = pl.read_parquet(matches_path)
     console.print(
         f"{matches.height:,} matches ({(matches['status'] == 'eligible').sum():,} eligible, "

@@ -46,7 +46,7 @@ def match_cmd(population: Path, policies: tuple[Path, ...], as_of: date, out: Pa
     """
     import polars as pl
 
-    from matcher.batch import match_population
+    from matcher.batch import match_population, write_pairs
     from matcher.population import scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
@@ -58,12 +58,9 @@ def match_cmd(population: Path, policies: tuple[Path, ...], as_of: date, out: Pa
     in_force = catalog.in_force(as_of)
     pairs = match_population(frames, in_force, schema, as_of=as_of)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
     try:
-        pairs.sink_parquet(tmp)
-        tmp.replace(out)
+        write_pairs(pairs, out)
     except pl.exceptions.InvalidOperationError as exc:
-        tmp.unlink(missing_ok=True)
         from core.errors import ValidationError
 
         raise ValidationError(

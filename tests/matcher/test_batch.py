@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from matcher.batch import match_population
+from matcher.batch import match_frame, match_population
 from profiles.schema import load_schema
 from rules.policy import Policy
 
@@ -38,12 +38,12 @@ RESIDENTS = pl.LazyFrame(
 
 
 def test_pairs_are_eligible_or_maybe_and_false_gives_no_row() -> None:
-    pairs = match_population(
+    pairs = match_frame(
         {"resident": RESIDENTS},
         [policy("old", "age >= 80", "age >= 90 ? 500 : 100")],
         SCHEMA,
         as_of=ON,
-    ).collect()
+    )
     assert pairs.sort("subject_id").rows() == [
         ("a", "resident", "old", "eligible", Decimal("100.00")),
         ("c", "resident", "old", "maybe", None),
@@ -56,15 +56,28 @@ def test_missing_columns_are_unknown_and_policies_out_of_force_are_skipped() -> 
         policy("expired", "age >= 0", valid_until=date(2021, 1, 1)),
         policy("firm", "employees >= 0", audience="enterprise"),
     ]
-    pairs = match_population({"resident": RESIDENTS}, policies, SCHEMA, as_of=ON).collect()
+    pairs = match_frame({"resident": RESIDENTS}, policies, SCHEMA, as_of=ON)
     assert set(pairs["policy_id"]) == {"income"}
     assert set(pairs["status"]) == {"maybe"}
 
 
-def test_every_policy_is_one_column_of_one_query() -> None:
+def test_batches_give_the_same_pairs_as_one_pass() -> None:
     policies = [policy(f"p{i}", f'age >= {60 + i} and hukou_city == "北京市"') for i in range(5)]
-    query = match_population({"resident": RESIDENTS}, policies, SCHEMA, as_of=ON)
-    plan = query.explain()
-    assert plan.count("Parquet SCAN") + plan.count("DF [") == 1  # the population is read once
-    counts = query.collect()["status"].value_counts().sort("status").rows()
+    frames = {"resident": RESIDENTS}
+    small = list(match_population(frames, policies, SCHEMA, as_of=ON, batch_rows=1))
+    whole = match_frame(frames, policies, SCHEMA, as_of=ON)
+    assert len(small) == 2  # subjects a and c have pairs; b has none
+    assert pl.concat(small).sort(pl.all()).equals(whole.sort(pl.all()))
+    counts = whole["status"].value_counts().sort("status").rows()
     assert counts == [("eligible", 5), ("maybe", 5)]  # a: all five; c: unknown age
+
+
+def test_all_policies_of_a_batch_are_one_query_sharing_sub_expressions() -> None:
+    from matcher.batch import _conformed, _status_code, plan_policies
+
+    policies = [policy(f"p{i}", f'age >= {60 + i} and hukou_city == "北京市"') for i in range(5)]
+    plans = plan_policies(policies, SCHEMA, as_of=ON)
+    query = _conformed(RESIDENTS, SCHEMA.resident, ON).with_columns(
+        _status_code(p.eligible).alias(p.policy_id) for p in plans
+    )
+    assert "__POLARS_CSER" in query.explain()
