@@ -32,10 +32,13 @@ def _normalise(url: str) -> str:
     return url
 
 
-@cache
 def get_engine(url: str | None = None) -> Engine:
     """The engine for ``url`` (default: the configured database), created once per URL."""
-    url = _normalise(url or get_settings().database_url)
+    return _engine(_normalise(url or get_settings().database_url))
+
+
+@cache
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) not in ("", ":memory:"):

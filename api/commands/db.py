@@ -17,10 +17,13 @@ def db_group() -> None:
 def upgrade_cmd(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from core.db import get_engine, upgrade
+    from profiles.store import add_missing_columns
 
     engine = get_engine()
     rev = upgrade(engine, revision)
     click.echo(f"database {engine.url.render_as_string(hide_password=True)} at revision {rev}")
+    for column in add_missing_columns(engine):
+        click.echo(f"added column {column} for a schema extension")
 
 
 @db_group.command("current")

@@ -1,13 +1,19 @@
-"""Profiles: residents, enterprises and service events (owned by profiles/store.py).
+"""Profiles: residents, enterprises and service events, with columns from the profile schema.
 
 Revision ID: 0002
 Revises: 0001
+
+The columns are those of the core schema and any extension in force when the migration runs;
+fields added by a later extension get their columns from ``zhida db upgrade``
+(``profiles.store.add_missing_columns``).
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+from alembic import op
+
+from profiles.schema import load_schema
+from profiles.tables import profile_tables
 
 revision = "0002"
 down_revision = "0001"
@@ -16,8 +22,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    bind = op.get_bind()
+    for table in profile_tables(load_schema()).values():
+        table.create(bind)
 
 
 def downgrade() -> None:
-    pass
+    bind = op.get_bind()
+    for table in reversed(list(profile_tables(load_schema()).values())):
+        table.drop(bind)

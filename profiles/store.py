@@ -1,0 +1,258 @@
+"""Residents, enterprises and service events in the database: bulk load, upsert, bulk read.
+
+On PostgreSQL, bulk loads go through ADBC — Arrow batches straight into a staging table (COPY
+underneath) — and are merged into the real table with ``INSERT … ON CONFLICT`` in the same
+transaction; bulk reads come back as Arrow, then polars.  On SQLite (the embedded default) the
+same statements run through Python's sqlite3 with ``executemany`` in one transaction: a second
+SQLite library in one process can corrupt the file.  Either way a load is all-or-nothing,
+loading the same file twice changes nothing, and frames come back in the schema's dtypes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.errors import DatabaseError, NotFoundError
+from profiles.schema import Entity, Schema, load_schema
+from profiles.tables import TABLE_NAMES, column_type, profile_tables
+
+__all__ = ["ProfileStore", "add_missing_columns"]
+
+
+@contextmanager
+def _adbc(engine: Engine) -> Iterator[Any]:
+    """An ADBC DB-API connection to the engine's database (not autocommit)."""
+    url = engine.url
+    try:
+        if url.get_backend_name() == "sqlite":
+            import adbc_driver_sqlite.dbapi as driver
+
+            conn = driver.connect(url.database or ":memory:")
+        elif url.get_backend_name() == "postgresql":
+            import adbc_driver_postgresql.dbapi as pg_driver
+
+            uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            conn = pg_driver.connect(uri)
+        else:
+            raise DatabaseError(f"bulk load and read support SQLite and PostgreSQL, not {url}")
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(f"cannot open an ADBC connection to {url!r}: {exc}") from exc
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _to_storage(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
+    """Enums as text, tags as JSON text: what every back end stores alike."""
+    columns = []
+    for f in entity.stored_fields:
+        col = pl.col(f.name)
+        if f.type == "enum":
+            col = col.cast(pl.String)
+        elif f.type == "tags":
+            escaped = col.list.eval(
+                pl.element()
+                .str.replace_all("\\", "\\\\", literal=True)
+                .str.replace_all('"', '\\"', literal=True)
+            )
+            col = (
+                pl.when(col.is_null())
+                .then(None)
+                .otherwise(pl.lit('["') + escaped.list.join('","') + pl.lit('"]'))
+            )
+            col = pl.when(pl.col(f.name).list.len() == 0).then(pl.lit("[]")).otherwise(col)
+        columns.append(col.alias(f.name))
+    return frame.select(columns)
+
+
+def _from_storage(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
+    """Back to the schema's dtypes (SQLite returns dates as text and booleans as integers)."""
+    columns = []
+    for f in entity.stored_fields:
+        col = pl.col(f.name)
+        dtype = frame.schema[f.name]
+        if f.type == "tags":
+            col = col.str.json_decode(pl.List(pl.String))
+        elif f.type == "date" and dtype == pl.String:
+            col = col.str.to_date("%Y-%m-%d")
+        elif f.type == "datetime" and dtype == pl.String:
+            col = col.str.to_datetime(time_unit="us")
+        elif f.type == "boolean" and dtype != pl.Boolean:
+            col = col.cast(pl.Boolean)
+        columns.append(col.cast(f.polars_dtype).alias(f.name))
+    return frame.select(columns)
+
+
+def _sqlite_dtype(field_type: str) -> pl.DataType:
+    """How values come back from Python's sqlite3, before ``_from_storage``."""
+    if field_type == "integer":
+        return pl.Int64()
+    if field_type == "number":
+        return pl.Float64()
+    if field_type == "boolean":
+        return pl.Int8()
+    return pl.String()
+
+
+class ProfileStore:
+    """The profile tables of one database."""
+
+    def __init__(self, engine: Engine, schema: Schema | None = None) -> None:
+        self.engine = engine
+        self.schema = schema or load_schema()
+        self.tables = profile_tables(self.schema)
+
+    def load(self, entity_name: str, frame: pl.DataFrame) -> int:
+        """Merge a validated frame (``profiles.validation.conform``) into its table.
+
+        Residents and enterprises are inserted or updated by key; events already present are
+        skipped.  All or nothing: on any error the table is as it was.
+        """
+        entity = self.schema.entity(entity_name)
+        table = TABLE_NAMES[entity_name]
+        stage = f"_stage_{table}"
+        names = [f.name for f in entity.stored_fields]
+        column_list = ", ".join(f'"{n}"' for n in names)
+        if entity.key:
+            updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != entity.key)
+            conflict = f'ON CONFLICT ("{entity.key}") DO UPDATE SET {updates}'
+        else:
+            conflict = 'ON CONFLICT ("subject_id", "item_code", "occurred_at") DO NOTHING'
+        storage = _to_storage(frame, entity)
+        if self.engine.dialect.name == "sqlite":
+            return self._load_sqlite(entity, storage, column_list, conflict)
+        arrow = storage.to_arrow()
+        with _adbc(self.engine) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.adbc_ingest(stage, arrow, mode="replace", temporary=True)
+                cursor.execute(
+                    f'INSERT INTO "{table}" ({column_list}) '
+                    f"SELECT {self._casts(entity)} FROM {stage} WHERE true {conflict}"
+                )
+                cursor.execute(f"DROP TABLE {stage}")
+                conn.commit()
+            except Exception as exc:
+                conn.rollback()
+                raise DatabaseError(
+                    f"loading {frame.height} {entity_name} records into {table} failed and was "
+                    f"rolled back: {str(exc).splitlines()[0]}"
+                ) from exc
+            finally:
+                cursor.close()
+        return frame.height
+
+    def _load_sqlite(
+        self, entity: Entity, storage: pl.DataFrame, column_list: str, conflict: str
+    ) -> int:
+        # SQLite goes through Python's own sqlite3 (executemany in one transaction): a second
+        # SQLite library in the same process (ADBC's) can corrupt the file through POSIX locks.
+        table = TABLE_NAMES[entity.name]
+        plain = storage.with_columns(
+            pl.col(pl.Date).cast(pl.String),
+            pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"),
+            pl.col(pl.Boolean).cast(pl.Int8),
+        )
+        marks = ", ".join("?" for _ in plain.columns)
+        sql = f'INSERT INTO "{table}" ({column_list}) VALUES ({marks}) {conflict}'
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(sql, list(plain.iter_rows()))
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseError(
+                f"loading {plain.height} {entity.name} records into {table} failed and was "
+                f"rolled back: {' '.join(str(exc.orig).split())}"
+            ) from exc
+        return plain.height
+
+    def _casts(self, entity: Entity) -> str:
+        """The staging columns cast to the table's types (ADBC stages dates as text on SQLite)."""
+        dialect = self.engine.dialect
+        parts = []
+        for f in entity.stored_fields:
+            sql_type = column_type(f).compile(dialect=dialect)
+            parts.append(
+                f'CAST("{f.name}" AS {sql_type})' if dialect.name == "postgresql" else f'"{f.name}"'
+            )
+        return ", ".join(parts)
+
+    def read(self, entity_name: str) -> pl.DataFrame:
+        """The whole table as a polars frame in the schema's dtypes (through Arrow)."""
+        entity = self.schema.entity(entity_name)
+        names = ", ".join(f'"{f.name}"' for f in entity.stored_fields)
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as sconn:
+                rows = sconn.exec_driver_sql(f'SELECT {names} FROM "{TABLE_NAMES[entity_name]}"')
+                raw = pl.DataFrame(
+                    rows.fetchall(),
+                    schema=[(f.name, _sqlite_dtype(f.type)) for f in entity.stored_fields],
+                    orient="row",
+                )
+            return _from_storage(raw, entity)
+        with _adbc(self.engine) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(f'SELECT {names} FROM "{TABLE_NAMES[entity_name]}"')
+                arrow = cursor.fetch_arrow_table()
+            finally:
+                cursor.close()
+        frame = pl.from_arrow(arrow)
+        assert isinstance(frame, pl.DataFrame)
+        return _from_storage(frame, entity)
+
+    def upsert(self, entity_name: str, record: Mapping[str, Any]) -> None:
+        """Insert or update one resident or enterprise (fields not given become unknown)."""
+        entity = self.schema.entity(entity_name)
+        if entity.key is None:
+            raise NotFoundError("events are appended with load(), not upserted")
+        table = self.tables[entity_name]
+        values = {f.name: record.get(f.name) for f in entity.stored_fields}
+        tags = values.get("tags")
+        if tags is not None:
+            values["tags"] = json.dumps(list(tags), ensure_ascii=False)
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        statement = insert(table).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[entity.key],
+            set_={k: statement.excluded[k] for k in values if k != entity.key},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(statement)
+
+    def count(self, entity_name: str) -> int:
+        table = self.tables[entity_name]
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def add_missing_columns(engine: Engine, schema: Schema | None = None) -> list[str]:
+    """Add a column for each schema field a profile table lacks (fields of an extension)."""
+    schema = schema or load_schema()
+    inspector = sa.inspect(engine)
+    added = []
+    with engine.begin() as conn:
+        for name, table in profile_tables(schema).items():
+            if not inspector.has_table(table.name):
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for f in schema.entity(name).stored_fields:
+                if f.name not in have:
+                    sql_type = column_type(f).compile(dialect=engine.dialect)
+                    conn.execute(
+                        sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{f.name}" {sql_type}')
+                    )
+                    added.append(f"{table.name}.{f.name}")
+    return added

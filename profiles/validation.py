@@ -1,0 +1,208 @@
+"""Validate incoming profiles and events against the schema, column by column (vectorised).
+
+Each bad record is reported with its file, row (records counted from 1; a CSV header is not a
+row), field, what was
+expected and what was found.  A file with any bad record is rejected whole — loads are
+all-or-nothing, so nothing half-written stays behind.  Fields a file lacks are unknown for every
+record; columns the schema does not know are an error (with the nearest field suggested);
+derived fields (``age``, ``age_years``) are computed at the as-of date and refused as input.
+
+>>> import polars as pl
+>>> from profiles.schema import load_schema
+>>> raw = pl.DataFrame({"person_id": ["p1", "p2"], "gender": ["female", "femail"]})
+>>> try:
+...     conform(raw, load_schema().resident, source="r.csv")
+... except ValidationError as err:
+...     print(err.problems[0])
+r.csv row 2, field gender: expected one of male, female, found 'femail' (did you mean 'female'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from core.errors import InputFileError
+from core.errors import ValidationError as _BaseValidationError
+from profiles.schema import Entity, Field
+
+__all__ = ["MAX_REPORTED", "Problem", "ValidationError", "conform", "read_records"]
+
+MAX_REPORTED = 20
+_TRUE = ("true", "1", "yes", "y", "t", "是")
+_FALSE = ("false", "0", "no", "n", "f", "否")
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    row: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.row is not None:
+            where += f" row {self.row}"
+        if self.field is not None:
+            where += f", field {self.field}" if self.row is not None else f" field {self.field}"
+        return f"{where}: {self.message}"
+
+
+class ValidationError(_BaseValidationError):
+    """Records that do not fit the schema; ``problems`` lists (up to a limit) each one."""
+
+    def __init__(self, problems: list[Problem], total: int) -> None:
+        self.problems = problems
+        self.total = total
+        shown = "; ".join(str(p) for p in problems[:3])
+        more = f" (and {total - 3} more)" if total > 3 else ""
+        super().__init__(f"{total} problem{'s' if total != 1 else ''}: {shown}{more}")
+
+
+def read_records(path: Path) -> pl.DataFrame:
+    """A Parquet, CSV or JSON file as it is (CSV values as text; types are checked later)."""
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix == ".csv":
+            return pl.read_csv(path, infer_schema=False)
+        if suffix in (".json", ".ndjson", ".jsonl"):
+            text = path.read_text(encoding="utf-8").strip()
+            records = (
+                json.loads(text)
+                if text.startswith("[")
+                else [json.loads(line) for line in text.splitlines() if line.strip()]
+            )
+            return pl.DataFrame(records, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise InputFileError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    raise InputFileError(f"{path}: expected a .parquet, .csv or .json file")
+
+
+def _describe(field: Field) -> str:
+    return {
+        "string": "text",
+        "integer": "a whole number",
+        "number": "a number",
+        "boolean": "true or false",
+        "date": "a date YYYY-MM-DD",
+        "datetime": "a date and time YYYY-MM-DDTHH:MM:SS",
+        "enum": "one of " + ", ".join(field.values),
+        "tags": "a list of tags",
+    }[field.type]
+
+
+def _cast(column: pl.Series, field: Field) -> pl.Series:
+    """``column`` in the field's dtype; values that cannot be converted become null."""
+    target = field.polars_dtype
+    if column.dtype == target:
+        return column
+    if field.type == "enum":
+        text = column.cast(pl.String, strict=False)
+        return text.replace_strict(
+            {v: v for v in field.values}, default=None, return_dtype=pl.String
+        ).cast(target)
+    if field.type == "boolean" and column.dtype == pl.String:
+        lowered = column.str.strip_chars().str.to_lowercase()
+        mapping = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+        return lowered.replace_strict(mapping, default=None, return_dtype=pl.Boolean)
+    if field.type == "date" and column.dtype == pl.String:
+        return column.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    if field.type == "datetime" and column.dtype == pl.String:
+        return column.str.strip_chars().str.to_datetime(strict=False, time_unit="us")
+    if field.type == "tags" and column.dtype == pl.String:
+        split = column.str.strip_chars().str.split(";").list.eval(pl.element().str.strip_chars())
+        return split.list.eval(pl.element().filter(pl.element() != ""))
+    if field.type == "integer" and column.dtype == pl.String:
+        column = column.str.strip_chars()
+        as_float = column.cast(pl.Float64, strict=False)
+        whole = as_float.round(0) == as_float
+        return pl.Series(column.name, as_float).set(~whole.fill_null(True), None).cast(pl.Int64)
+    return column.cast(target, strict=False)
+
+
+def conform(frame: pl.DataFrame, entity: Entity, *, source: str) -> pl.DataFrame:
+    """``frame`` checked and cast to ``entity``'s stored columns; raise listing every problem."""
+    problems: list[Problem] = []
+    total = 0
+
+    def report(row: int | None, field: str | None, message: str) -> None:
+        nonlocal total
+        total += 1
+        if len(problems) < MAX_REPORTED:
+            problems.append(Problem(source, row, field, message))
+
+    for name in frame.columns:
+        if name in entity.by_name and entity.by_name[name].is_derived:
+            f = entity.by_name[name]
+            report(None, name, f"{name} is derived from {f.derived_from} at the as-of date; "
+                   "remove the column")  # fmt: skip
+        elif name not in entity.by_name:
+            near = difflib.get_close_matches(name, entity.field_names, n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            report(None, name, f"unknown field for {entity.name}s{hint} (to add fields, "
+                   "extend the schema with ZHIDA_SCHEMA_EXTENSIONS)")  # fmt: skip
+    rows = pl.Series("row", range(1, frame.height + 1))  # records counted from 1, header excluded
+    columns: list[pl.Series] = []
+    for f in entity.stored_fields:
+        if f.name not in frame.columns:
+            if f.required:
+                report(None, f.name, "required column is missing")
+            columns.append(pl.Series(f.name, [None] * frame.height, dtype=f.polars_dtype))
+            continue
+        raw = frame[f.name]
+        cast = _cast(raw, f)
+        _check_column(raw, cast, f, rows, report)
+        columns.append(cast.alias(f.name))
+    if entity.key and entity.key in frame.columns:
+        key = frame[entity.key].cast(pl.String, strict=False)
+        duplicated = key.is_duplicated() & key.is_not_null()
+        for row, value in zip(rows.filter(duplicated), key.filter(duplicated), strict=True):
+            report(row, entity.key, f"duplicate {entity.key} {value!r}")
+    if total:
+        raise ValidationError(problems, total)
+    return pl.DataFrame(columns)
+
+
+def _check_column(
+    raw: pl.Series, cast: pl.Series, f: Field, rows: pl.Series, report: object
+) -> None:
+    assert callable(report)
+    missing = raw.is_null()
+    if raw.dtype == pl.String:
+        missing = missing | (raw.str.strip_chars() == "")
+    if f.required:
+        for row in rows.filter(missing.fill_null(True)):
+            report(row, f.name, f"a value is required ({_describe(f)})")
+    bad = cast.is_null() & ~missing.fill_null(True)
+    for row, value in zip(rows.filter(bad), raw.filter(bad), strict=True):
+        hint = ""
+        if f.type == "enum":
+            near = difflib.get_close_matches(str(value), f.values, n=1, cutoff=0.5)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+        report(row, f.name, f"expected {_describe(f)}, found {value!r}{hint}")
+    if f.type in ("integer", "number") and (f.min is not None or f.max is not None):
+        low = cast < f.min if f.min is not None else pl.Series([False] * cast.len())
+        high = cast > f.max if f.max is not None else pl.Series([False] * cast.len())
+        out = low.fill_null(False) | high.fill_null(False)
+        for row, value in zip(rows.filter(out), cast.filter(out), strict=True):
+            report(row, f.name, f"{value} is outside {f.min}..{f.max}")
+    if f.pattern and cast.dtype == pl.String:
+        mismatch = ~cast.str.contains(f.pattern).fill_null(True)
+        for row, value in zip(rows.filter(mismatch), cast.filter(mismatch), strict=True):
+            report(
+                row, f.name, f"{value!r} does not have the expected form ({_describe_pattern(f)})"
+            )
+
+
+def _describe_pattern(f: Field) -> str:
+    return f.en if re.search(r"[A-Za-z]", f.en) else f.pattern or ""

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from profiles.schema import load_schema
+from profiles.validation import ValidationError, conform, read_records
+
+RESIDENT = load_schema().resident
+
+
+def problems(frame: pl.DataFrame) -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        conform(frame, RESIDENT, source="r.csv")
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "expected"),
+    [
+        (
+            "household_size",
+            ["2", "x"],
+            "r.csv row 2, field household_size: expected a whole number, found 'x'",
+        ),
+        ("household_size", ["2", "2.5"], "expected a whole number, found '2.5'"),
+        ("household_size", ["2", "99"], "r.csv row 2, field household_size: 99 is outside 1..20"),
+        (
+            "gender",
+            ["male", "femail"],
+            "expected one of male, female, found 'femail' (did you mean 'female'?)",
+        ),
+        (
+            "birth_date",
+            ["2000-01-01", "2000-02-30"],
+            "expected a date YYYY-MM-DD, found '2000-02-30'",
+        ),
+        ("is_veteran", ["true", "perhaps"], "expected true or false, found 'perhaps'"),
+        ("person_id", ["p1", ""], "r.csv row 2, field person_id: a value is required"),
+        ("person_id", ["p1", "p1"], "r.csv row 2, field person_id: duplicate person_id 'p1'"),
+    ],
+)
+def test_bad_values_name_row_field_and_expectation(
+    column: str, values: list[str], expected: str
+) -> None:
+    frame = pl.DataFrame({"person_id": ["p1", "p2"], column: values})
+    assert any(expected in p for p in problems(frame))
+
+
+def test_unknown_and_derived_columns_are_errors() -> None:
+    frame = pl.DataFrame({"person_id": ["p1"], "genderr": ["male"], "age": [3]})
+    found = problems(frame)
+    assert any("r.csv field genderr: unknown field for residents; did you mean 'gender'?" in p
+               for p in found)  # fmt: skip
+    assert any("age is derived from birth_date" in p for p in found)
+
+
+def test_absent_fields_are_unknown_and_text_is_typed() -> None:
+    frame = pl.DataFrame(
+        {"person_id": ["p1"], "birth_date": ["1950-03-04"], "is_veteran": ["是"], "tags": ["a; b"]}
+    )
+    out = conform(frame, RESIDENT, source="r.csv")
+    assert out.schema == RESIDENT.polars_schema()
+    row = out.row(0, named=True)
+    assert row["birth_date"] == date(1950, 3, 4)
+    assert row["is_veteran"] is True
+    assert row["tags"] == ["a", "b"]
+    assert row["monthly_income"] is None
+
+
+def test_many_problems_are_counted_and_a_few_listed() -> None:
+    frame = pl.DataFrame({"person_id": [f"p{i}" for i in range(100)], "gender": ["x"] * 100})
+    with pytest.raises(ValidationError) as info:
+        conform(frame, RESIDENT, source="r.csv")
+    assert info.value.total == 100
+    assert len(info.value.problems) == 20
+    assert str(info.value).startswith("100 problems: r.csv row 1, field gender")
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "json"])
+def test_files_of_each_format_read_the_same(tmp_path: Path, suffix: str) -> None:
+    frame = pl.DataFrame({"person_id": ["p1", "p2"], "household_size": [2, None]})
+    path = tmp_path / f"residents.{suffix}"
+    if suffix == "parquet":
+        frame.write_parquet(path)
+    elif suffix == "csv":
+        frame.write_csv(path)
+    else:
+        frame.write_json(path)
+    out = conform(read_records(path), RESIDENT, source=str(path))
+    assert out["household_size"].to_list() == [2, None]
