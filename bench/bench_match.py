@@ -126,6 +126,7 @@ def run_duckdb(population: str, out: str) -> int:
 
     sql = catalog_sql(bench_policies(), f"{population}/residents.parquet", AS_OF)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet)")
     count = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()
     return int(count[0]) if count else 0
