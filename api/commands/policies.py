@@ -62,5 +62,54 @@ def list_cmd(paths: tuple[Path, ...], as_of: str | None) -> None:
     Console().print(table)
 
 
+@policies_group.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--author", default="admin", show_default=True, help="Recorded as author.")
+@click.option("--note", default="catalog import", show_default=True, help="Change note.")
+def import_cmd(directory: Path, author: str, note: str) -> None:
+    """Publish every policy in DIRECTORY whose document changed (one transaction)."""
+    from core.db import get_engine, upgrade
+    from rules.store import PolicyStore
+
+    engine = get_engine()
+    upgrade(engine)
+    created = PolicyStore(engine).import_catalog(directory, author=author, note=note)
+    for policy_id, version in sorted(created.items()):
+        click.echo(f"published {policy_id} v{version}")
+    click.echo(f"{len(created)} new version(s)")
+
+
+@policies_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Versions in force.")
+def export_cmd(directory: Path, as_of: str | None) -> None:
+    """Write the published catalog (or the one in force on a date) to DIRECTORY."""
+    from api.commands.options import parse_date
+    from core.db import get_engine, upgrade
+    from rules.store import PolicyStore
+
+    engine = get_engine()
+    upgrade(engine)
+    on = parse_date(as_of) if as_of else None
+    written = PolicyStore(engine).export_catalog(directory, on)
+    click.echo(f"wrote {len(written)} policies to {directory}")
+
+
+@policies_group.command("history")
+@click.argument("policy_id")
+def history_cmd(policy_id: str) -> None:
+    """Every version of POLICY_ID: status, author, reviewer, note, content hash."""
+    from core.db import get_engine, upgrade
+    from rules.store import PolicyStore
+
+    engine = get_engine()
+    upgrade(engine)
+    for v in PolicyStore(engine).versions(policy_id):
+        click.echo(
+            f"v{v.version}  {v.status:<9}  {v.created_at:%Y-%m-%d %H:%M}  by {v.author}"
+            f"  reviewed by {v.reviewer or '-'}  rule {v.content_hash[:12]}  {v.change_note}"
+        )
+
+
 def register(group: click.Group) -> None:
     group.add_command(policies_group)
