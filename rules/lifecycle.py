@@ -5,8 +5,8 @@
 >>> try:
 ...     check_reviewer(author="li", reviewer="li")
 ... except LifecycleError as err:
-...     print(str(err)[:44])
-li wrote this version and cannot also approve
+...     print(str(err).split(";")[0])
+li wrote this version and cannot also approve it
 """
 
 from __future__ import annotations
