@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import click
+
+from api.commands.options import as_of_option
 
 __all__ = ["register"]
 
@@ -109,6 +112,110 @@ def history_cmd(policy_id: str) -> None:
             f"v{v.version}  {v.status:<9}  {v.created_at:%Y-%m-%d %H:%M}  by {v.author}"
             f"  reviewed by {v.reviewer or '-'}  rule {v.content_hash[:12]}  {v.change_note}"
         )
+
+
+@policies_group.command("overlap")
+@_paths
+@click.option(
+    "--population",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also compare who the policies reach on this population (Jaccard).",
+)
+@click.option("--threshold", type=float, default=0.8, show_default=True, help="Jaccard cut-off.")
+@as_of_option
+def overlap_cmd(
+    paths: tuple[Path, ...], population: Path | None, threshold: float, as_of: date
+) -> None:
+    """Find rules that never or always hold, equivalent and contained rules, and policies
+    reaching nearly the same people (查重).  "proof" marks results that are exact."""
+    from profiles.derive import with_derived
+    from profiles.schema import load_schema
+    from rules.analysis import overlaps
+    from rules.language import parse_rule
+    from rules.loader import load_catalog
+
+    schema = load_schema()
+    catalog = load_catalog(paths, schema)
+    frames = {}
+    if population is not None:
+        from matcher.population import scan_population
+
+        frames = scan_population(population, schema)
+    found = 0
+    for audience in ("resident", "enterprise"):
+        entity = schema.entity(audience)
+        items = [
+            (p.id, parse_rule(p.eligibility, entity))
+            for p in catalog.in_force(as_of)
+            if p.audience == audience
+        ]
+        frame = None
+        if audience in frames:
+            frame = with_derived(frames[audience], entity, as_of=as_of).collect()
+        for f in overlaps(items, population=frame, threshold=threshold, as_of=as_of):
+            found += 1
+            how = "proof" if f.exact else "checked"
+            joined = (" ⊆ " if f.kind == "contained" else " ~ ").join(f.policies)
+            click.echo(f"{f.kind:<14} {joined}  ({f.detail}; {how})")
+    total = len(catalog.in_force(as_of))
+    click.echo(f"{found} finding(s) among {total} policies in force on {as_of}")
+
+
+@policies_group.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option(
+    "--population", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Population directory to measure who gains and who loses.",
+)  # fmt: skip
+@as_of_option
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write every subject's change (gained, lost, benefit_changed) to this Parquet file.",
+)  # fmt: skip
+def diff_cmd(old: Path, new: Path, population: Path, as_of: date, out: Path | None) -> None:
+    """Compare two catalogs (or two versions of a policy file): what changed, and on the
+    population who gains, who loses, and the change in cost per period."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from matcher.batch import match_frame
+    from matcher.diff import catalog_changes, reach_diff, subject_changes
+    from matcher.population import scan_population
+    from profiles.schema import load_schema
+    from rules.loader import load_catalog
+
+    schema = load_schema()
+    before, after = load_catalog([old], schema), load_catalog([new], schema)
+    changes = catalog_changes(before, after)
+    for c in changes:
+        click.echo(f"{c.change:<8} {c.policy_id}")
+        if c.old_eligibility != c.new_eligibility:
+            click.echo(f"   eligibility: {c.old_eligibility} → {c.new_eligibility}")
+        if c.old_benefit != c.new_benefit:
+            click.echo(f"   benefit:     {c.old_benefit} → {c.new_benefit}")
+    if not changes:
+        click.echo("no policy's rule changed")
+        return
+    ids = {c.policy_id for c in changes}
+    frames = scan_population(population, schema)
+    old_pairs = match_frame(
+        frames, [p for p in before.in_force(as_of) if p.id in ids], schema, as_of=as_of
+    )
+    new_pairs = match_frame(
+        frames, [p for p in after.in_force(as_of) if p.id in ids], schema, as_of=as_of
+    )
+    summary = reach_diff(old_pairs, new_pairs)
+    table = Table(title=f"Reach on {population} as of {as_of}", title_justify="left")
+    for column in summary.columns:
+        table.add_column(column, justify="left" if column == "policy_id" else "right")
+    for row in summary.rows():
+        table.add_row(*(f"{v:,}" if not isinstance(v, str) else v for v in row))
+    Console(width=160).print(table)
+    if out is not None:
+        subject_changes(old_pairs, new_pairs).write_parquet(out)
+        click.echo(f"wrote every subject's change to {out}")
 
 
 def register(group: click.Group) -> None:
