@@ -75,6 +75,7 @@ class PolicyPlan:
     audience: str
     eligible: pl.Expr
     benefit: pl.Expr
+    benefit_fields: frozenset[str] = frozenset()
 
 
 def in_force(policy: MatchablePolicy, as_of: date) -> bool:
@@ -96,12 +97,14 @@ def plan_policies(
             continue
         entity = schema.entity(policy.audience)
         eligible = compile_rule(parse_rule(policy.eligibility, entity), as_of=as_of)
+        fields: frozenset[str] = frozenset()
         if policy.benefit:
             rule = parse_rule(policy.benefit, entity, kind="benefit")
             benefit = compile_rule(rule, as_of=as_of).cast(BENEFIT_DTYPE)
+            fields = rule.fields
         else:
             benefit = pl.lit(None, dtype=BENEFIT_DTYPE)
-        plans.append(PolicyPlan(policy.id, policy.audience, eligible, benefit))
+        plans.append(PolicyPlan(policy.id, policy.audience, eligible, benefit, fields))
     return tuple(plans)
 
 
@@ -149,7 +152,9 @@ def match_batches(
         parts = []
         for i, plan in enumerate(mine):
             code = batch[f"__s{i}"]
-            hit = batch.filter(code.is_not_null())
+            # Narrow first, then filter: only the key, the status and the benefit's inputs.
+            narrow = batch.select(entity.key, f"__s{i}", *sorted(plan.benefit_fields))
+            hit = narrow.filter(code.is_not_null())
             if hit.height == 0:
                 continue
             parts.append(
