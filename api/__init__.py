@@ -1,1 +1,1 @@
-"""api."""
+"""API: the `zhida` CLI (the web API and console come later)."""

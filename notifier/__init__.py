@@ -1,1 +1,1 @@
-"""notifier."""
+"""Notifier: push planning, the outbox ledger, workers, channels (not built yet)."""
