@@ -4,7 +4,9 @@ On PostgreSQL, bulk loads go through ADBC — Arrow batches straight into a stag
 underneath) — and are merged into the real table with ``INSERT … ON CONFLICT`` in the same
 transaction; bulk reads come back as Arrow, then polars.  On SQLite (the embedded default) the
 same statements run through Python's sqlite3 with ``executemany`` in one transaction: a second
-SQLite library in one process can corrupt the file.  Either way a load is all-or-nothing,
+SQLite library writing in one process can corrupt the file.  Bulk reads use ADBC on both, on
+SQLite after closing the engine's pooled connections, so that ADBC's library is the only one
+with the file open while it reads.  Either way a load is all-or-nothing,
 loading the same file twice changes nothing, and frames come back in the schema's dtypes.
 """
 
@@ -91,17 +93,6 @@ def _from_storage(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
             col = col.cast(pl.Boolean)
         columns.append(col.cast(f.polars_dtype).alias(f.name))
     return frame.select(columns)
-
-
-def _sqlite_dtype(field_type: str) -> pl.DataType:
-    """How values come back from Python's sqlite3, before ``_from_storage``."""
-    if field_type == "integer":
-        return pl.Int64()
-    if field_type == "number":
-        return pl.Float64()
-    if field_type == "boolean":
-        return pl.Int8()
-    return pl.String()
 
 
 class ProfileStore:
@@ -191,14 +182,10 @@ class ProfileStore:
         entity = self.schema.entity(entity_name)
         names = ", ".join(f'"{f.name}"' for f in entity.stored_fields)
         if self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as sconn:
-                rows = sconn.exec_driver_sql(f'SELECT {names} FROM "{TABLE_NAMES[entity_name]}"')
-                raw = pl.DataFrame(
-                    rows.fetchall(),
-                    schema=[(f.name, _sqlite_dtype(f.type)) for f in entity.stored_fields],
-                    orient="row",
-                )
-            return _from_storage(raw, entity)
+            # ADBC's SQLite must be the only SQLite library with the file open (see the module
+            # docstring): close the engine's pooled connections first.  The embedded default
+            # is single-user; a server uses PostgreSQL.
+            self.engine.dispose()
         with _adbc(self.engine) as conn:
             cursor = conn.cursor()
             try:
