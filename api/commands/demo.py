@@ -109,6 +109,22 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
 
     console.print(Heading("5. Offers and their reasons"))
     _print_offers(console, matches, population_dir, catalog, as_of)
+
+    console.print(Heading("6. Overlap check (查重)"))
+    from rules.analysis import overlaps
+    from rules.language import parse_rule
+
+    for audience in ("resident", "enterprise"):
+        entity = schema.entity(audience)
+        rules = [
+            (p.id, parse_rule(p.eligibility, entity)) for p in in_force if p.audience == audience
+        ]
+        findings = overlaps(rules)
+        console.print(f"{audience}: {len(findings)} finding(s) among {len(rules)} policies")
+        for f in findings[:4]:
+            console.print(
+                f"  {f.kind}: {' / '.join(titles[pid] for pid in f.policies)} — {f.detail}"
+            )
     console.print(Heading("Done"))
     console.print(
         "Next steps that will join this demo: tags from service history, ranking, push "

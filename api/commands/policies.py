@@ -1,4 +1,4 @@
-"""``zhida policies validate|list``: check and read policy catalogs."""
+"""``zhida policies``: validate, list, compare and check catalogs; versions in the database."""
 
 from __future__ import annotations
 
@@ -57,12 +57,20 @@ def list_cmd(paths: tuple[Path, ...], as_of: str | None) -> None:
     catalog = load_catalog(paths)
     policies = catalog.policies if as_of is None else catalog.in_force(parse_date(as_of))
     table = Table(title=f"{len(policies)} policies", title_justify="left")
-    for column in ("id", "title", "audience", "mode", "department", "valid"):
+    from profiles.schema import load_schema
+    from rules.language import parse_rule
+
+    schema = load_schema()
+    for column in ("id", "title", "audience", "mode", "valid", "fields read"):
         table.add_column(column)
     for p in sorted(policies, key=lambda p: (p.audience, p.id)):
         valid = f"{p.valid_from}…{p.valid_until or ''}"
-        table.add_row(p.id, p.title, p.audience, p.mode, p.department, valid)
-    Console().print(table)
+        entity = schema.entity(p.audience)
+        fields = set(parse_rule(p.eligibility, entity).fields)
+        if p.benefit:
+            fields |= parse_rule(p.benefit, entity, kind="benefit").fields
+        table.add_row(p.id, p.title, p.audience, p.mode, valid, ", ".join(sorted(fields)))
+    Console(width=180).print(table)
 
 
 @policies_group.command("import")

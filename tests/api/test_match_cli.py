@@ -86,3 +86,20 @@ def test_a_population_with_a_bad_value_is_a_clear_error(
     assert main([*argv, "--out", str(tmp_path / "m.parquet")]) == 1
     assert "does not fit the schema" in capsys.readouterr().err
     assert not (tmp_path / "m.parquet").exists()
+
+
+def test_overlap_and_list_commands(population: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["policies", "overlap", CATALOG, "--population", str(population)]
+    assert main([*argv, "--as-of", "2026-06-30"]) == 0
+    out = capsys.readouterr().out
+    assert "contained      bj-elderly-allowance ⊆ bj-elderly-card" in out
+    assert main(["policies", "list", CATALOG]) == 0
+    assert "age, hukou_city" in capsys.readouterr().out
+
+
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["demo", "--residents", "3000", "--enterprises", "300", "--as-of", "2026-06-30"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "matches (" in out and "Overlap check" in out
+    assert pl.read_parquet(tmp_path / "matches.parquet").height > 0
