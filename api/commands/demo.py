@@ -123,7 +123,8 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
         console.print(f"{audience}: {len(findings)} finding(s) among {len(rules)} policies")
         for f in findings[:4]:
             console.print(
-                f"  {f.kind}: {' / '.join(titles[pid] for pid in f.policies)} — {f.detail}"
+                f"  {f.kind}: "
+                + (" ⊆ " if f.kind == "contained" else " ~ ").join(titles[p] for p in f.policies)
             )
     console.print(Heading("Done"))
     console.print(
