@@ -1,7 +1,10 @@
-"""Core: settings, database engine and migrations, clock, the error tree.  No business logic."""
+"""Core: settings, database engine and migrations, clock, the error tree.  No business logic.
+
+The database lives in ``core.db`` (``get_engine``, ``upgrade``), imported where needed: it
+pulls in SQLAlchemy and Alembic, which pure code should not pay for.
+"""
 
 from core.clock import Clock, FixedClock, SystemClock
-from core.db import get_engine, upgrade
 from core.errors import (
     ConfigurationError,
     DatabaseError,
@@ -29,7 +32,5 @@ __all__ = [
     "SystemClock",
     "ValidationError",
     "ZhidaError",
-    "get_engine",
     "get_settings",
-    "upgrade",
 ]

@@ -108,13 +108,6 @@ def plan_policies(
     return tuple(plans)
 
 
-def _status_code(eligible: pl.Expr) -> pl.Expr:
-    """1 eligible, 0 maybe, null when false for certain."""
-    return (
-        pl.when(eligible).then(pl.lit(1, pl.Int8)).when(eligible.is_null()).then(pl.lit(0, pl.Int8))
-    )
-
-
 def _conformed(frame: pl.LazyFrame, entity: Entity, as_of: date) -> pl.LazyFrame:
     present = frame.collect_schema()
     missing = [
@@ -145,24 +138,26 @@ def match_batches(
     assert entity.key is not None
     frame = _conformed(frame, entity, as_of)
     total = frame.select(pl.len()).collect().item()
-    statuses = [_status_code(p.eligible).alias(f"__s{i}") for i, p in enumerate(mine)]
+    eligible = [p.eligible.alias(f"__e{i}") for i, p in enumerate(mine)]
     subject_type = pl.lit(entity.name, MATCH_SCHEMA["subject_type"])
     for offset in range(0, total, batch_rows):
-        batch = frame.slice(offset, batch_rows).with_columns(statuses).collect()
+        batch = frame.slice(offset, batch_rows).with_columns(eligible).collect()
+        key = batch[entity.key]
         parts = []
         for i, plan in enumerate(mine):
-            code = batch[f"__s{i}"]
-            # Narrow first, then filter: only the key, the status and the benefit's inputs.
-            narrow = batch.select(entity.key, f"__s{i}", *sorted(plan.benefit_fields))
-            hit = narrow.filter(code.is_not_null())
-            if hit.height == 0:
+            result = batch[f"__e{i}"]
+            matched = result.fill_null(True)  # eligible or maybe: anything but false for certain
+            if not matched.any():
                 continue
+            part = pl.DataFrame([key.filter(matched).alias("subject_id"), result.filter(matched)])
+            if plan.benefit_fields:  # the benefit's inputs, for the matched rows only
+                part = part.with_columns(batch.select(sorted(plan.benefit_fields)).filter(matched))
             parts.append(
-                hit.select(
-                    pl.col(entity.key).alias("subject_id"),
+                part.select(
+                    "subject_id",
                     subject_type.alias("subject_type"),
                     pl.lit(plan.policy_id, pl.String).alias("policy_id"),
-                    pl.when(pl.col(f"__s{i}") == 1)
+                    pl.when(pl.col(f"__e{i}"))
                     .then(pl.lit("eligible", STATUS_DTYPE))
                     .otherwise(pl.lit("maybe", STATUS_DTYPE))
                     .alias("status"),
@@ -202,20 +197,31 @@ def match_frame(
 
 
 def write_pairs(batches: Iterable[pl.DataFrame], path: Path) -> int:
-    """Stream ``batches`` into one Parquet file (atomically); returns the number of pairs."""
-    import pyarrow.parquet as pq
+    """Stream ``batches`` into one Parquet file (atomically); returns the number of pairs.
+
+    The batches feed a lazy frame (a polars IO source) that polars sinks to Parquet, so the
+    file is written by polars' own multi-threaded writer without holding all pairs at once.
+    """
+    from polars.io.plugins import register_io_source
+
+    counted = [0]
+
+    def source(
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        _batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        for batch in batches:
+            counted[0] += batch.height
+            out = batch if predicate is None else batch.filter(predicate)
+            yield out if with_columns is None else out.select(with_columns)
 
     tmp = path.with_name(path.name + ".tmp")
-    empty = MATCH_SCHEMA.to_frame().to_arrow()
-    rows = 0
     try:
-        with pq.ParquetWriter(tmp, empty.schema) as writer:
-            for batch in batches:
-                table = batch.to_arrow().cast(empty.schema)
-                writer.write_table(table)
-                rows += batch.height
+        register_io_source(source, schema=MATCH_SCHEMA).sink_parquet(tmp)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return rows
+    return counted[0]

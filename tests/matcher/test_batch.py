@@ -73,11 +73,11 @@ def test_batches_give_the_same_pairs_as_one_pass() -> None:
 
 
 def test_all_policies_of_a_batch_are_one_query_sharing_sub_expressions() -> None:
-    from matcher.batch import _conformed, _status_code, plan_policies
+    from matcher.batch import _conformed, plan_policies
 
     policies = [policy(f"p{i}", f'age >= {60 + i} and hukou_city == "北京市"') for i in range(5)]
     plans = plan_policies(policies, SCHEMA, as_of=ON)
     query = _conformed(RESIDENTS, SCHEMA.resident, ON).with_columns(
-        _status_code(p.eligible).alias(p.policy_id) for p in plans
+        p.eligible.alias(p.policy_id) for p in plans
     )
     assert "__POLARS_CSER" in query.explain()
