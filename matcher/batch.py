@@ -35,7 +35,7 @@ __all__ = [
     "write_pairs",
 ]
 
-DEFAULT_BATCH_ROWS = 250_000
+DEFAULT_BATCH_ROWS = 500_000
 
 BENEFIT_DTYPE = pl.Decimal(18, 2)
 STATUS_DTYPE = pl.Enum(["eligible", "maybe"])
