@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.profiles",
     "api.commands.policies",
     "api.commands.match",
+    "api.commands.tags",
     "api.commands.demo",
 )
 

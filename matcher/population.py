@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from core.errors import InputFileError, ValidationError
 from profiles.schema import Entity, Schema
+from profiles.tagging.definitions import TagDefinition
 
-__all__ = ["POPULATION_FILES", "find_subject", "scan_population"]
+__all__ = ["POPULATION_FILES", "attach_tags", "find_subject", "scan_population"]
 
 POPULATION_FILES = {"resident": "residents.parquet", "enterprise": "enterprises.parquet"}
 
@@ -67,3 +70,33 @@ def find_subject(
     from core.errors import NotFoundError
 
     raise NotFoundError(f"no resident or enterprise has the id {subject_id!r}")
+
+
+def attach_tags(
+    frames: dict[str, pl.LazyFrame],
+    directory: Path,
+    schema: Schema,
+    *,
+    as_of: date,
+    tags: Sequence[TagDefinition] | None = None,
+) -> dict[str, pl.LazyFrame]:
+    """Replace each frame's ``tags`` with those computed from ``directory/events.parquet``.
+
+    Without an events file the frames are returned as they are.
+    """
+    from profiles.tagging import compute_tags, load_tags
+
+    path = directory / "events.parquet"
+    if not path.is_file():
+        return frames
+    library = list(tags) if tags is not None else load_tags(schema=schema)
+    events = pl.scan_parquet(path)
+    out = {}
+    for name, frame in frames.items():
+        entity = schema.entity(name)
+        assert entity.key is not None
+        computed = compute_tags(frame, events, library, entity=entity, as_of=as_of)
+        out[name] = frame.drop("tags").join(
+            computed.rename({"subject_id": entity.key}), on=entity.key, how="left"
+        )
+    return out

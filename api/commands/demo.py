@@ -41,7 +41,7 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     from core.db import get_engine, upgrade
     from core.settings import get_settings
     from matcher.batch import match_population, write_pairs
-    from matcher.population import scan_population
+    from matcher.population import attach_tags, scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
     from simulations.population import GenerationSpec, generate_population, summarise
@@ -65,7 +65,26 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(f"generated in {time.perf_counter() - started:.1f}s into {population_dir}")
     print_summary(summarise(population_dir), console)
 
-    console.print(Heading("3. Policy catalog"))
+    console.print(Heading("3. Tags from service history"))
+    from profiles.tagging import compute_tags, load_tags
+
+    library = load_tags(schema=load_schema())
+    tag_counts = []
+    for name in ("resident", "enterprise"):
+        computed = compute_tags(
+            pl.scan_parquet(population_dir / f"{name}s.parquet"),
+            pl.scan_parquet(population_dir / "events.parquet"),
+            library,
+            entity=load_schema().entity(name),
+            as_of=as_of,
+        ).collect()
+        tag_counts += computed.explode("tags").drop_nulls("tags")["tags"].value_counts().rows()
+    console.print(
+        f"{len(library)} tags; "
+        + ", ".join(f"{t} {n:,}" for t, n in sorted(tag_counts, key=lambda r: -r[1]))
+    )
+
+    console.print(Heading("4. Policy catalog"))
     schema = load_schema()
     catalog = load_catalog([CATALOG], schema)
     in_force = catalog.in_force(as_of)
@@ -76,10 +95,12 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
         f"catalog hash {catalog.content_hash[:12]}"
     )
 
-    console.print(Heading("4. Match"))
+    console.print(Heading("5. Match"))
     started = time.perf_counter()
     matches_path = out / "matches.parquet"
-    frames = scan_population(population_dir, schema)
+    frames = attach_tags(
+        scan_population(population_dir, schema), population_dir, schema, as_of=as_of
+    )
     write_pairs(match_population(frames, in_force, schema, as_of=as_of), matches_path)
     matches = pl.read_parquet(matches_path)
     console.print(
@@ -107,10 +128,10 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
         table.add_row(titles[pid], modes_by_id[pid], f"{eligible:,}", f"{maybe:,}", cost_text)
     console.print(table)
 
-    console.print(Heading("5. Offers and their reasons"))
+    console.print(Heading("6. Offers and their reasons"))
     _print_offers(console, matches, population_dir, catalog, as_of)
 
-    console.print(Heading("6. Overlap check (查重)"))
+    console.print(Heading("7. Overlap check (查重)"))
     from rules.analysis import overlaps
     from rules.language import parse_rule
 
@@ -142,7 +163,7 @@ def _print_offers(
     from rich.console import Console
     from rich.panel import Panel
 
-    from matcher.population import find_subject, scan_population
+    from matcher.population import attach_tags, find_subject, scan_population
     from profiles.derive import with_derived
     from profiles.schema import load_schema
     from rules.explainer import explain
@@ -152,7 +173,9 @@ def _print_offers(
     assert isinstance(console, Console) and isinstance(matches, pl.DataFrame)
     assert isinstance(catalog, Catalog)
     schema = load_schema()
-    frames = scan_population(population_dir, schema)
+    frames = attach_tags(
+        scan_population(population_dir, schema), population_dir, schema, as_of=as_of
+    )
     busiest = (
         matches.filter(pl.col("subject_type") == "resident")
         .group_by("subject_id")

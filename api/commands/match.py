@@ -35,7 +35,15 @@ _policies = click.option(
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Pairs file."
 )
-def match_cmd(population: Path, policies: tuple[Path, ...], as_of: date, out: Path) -> None:
+@click.option(
+    "--tags/--no-tags",
+    default=True,
+    show_default=True,
+    help="Compute tags from DIR/events.parquet (the library in profiles/tags/) before matching.",
+)
+def match_cmd(
+    population: Path, policies: tuple[Path, ...], as_of: date, out: Path, tags: bool
+) -> None:
     """Match a whole population against the policies in force on the as-of date.
 
     \b
@@ -47,13 +55,15 @@ def match_cmd(population: Path, policies: tuple[Path, ...], as_of: date, out: Pa
     import polars as pl
 
     from matcher.batch import match_population, write_pairs
-    from matcher.population import scan_population
+    from matcher.population import attach_tags, scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
     schema = load_schema()
     catalog = load_catalog(policies, schema)
     frames = scan_population(population, schema)
+    if tags:
+        frames = attach_tags(frames, population, schema, as_of=as_of)
     started = time.perf_counter()
     in_force = catalog.in_force(as_of)
     pairs = match_population(frames, in_force, schema, as_of=as_of)
@@ -87,7 +97,7 @@ def explain_cmd(
 ) -> None:
     """Explain, clause by clause, why SUBJECT is (not, maybe) eligible for POLICY (JSON)."""
     from core.errors import NotFoundError, ValidationError
-    from matcher.population import find_subject, scan_population
+    from matcher.population import attach_tags, find_subject, scan_population
     from profiles.derive import with_derived
     from profiles.schema import load_schema
     from rules.evaluator import evaluate_benefit
@@ -102,7 +112,8 @@ def explain_cmd(
         raise NotFoundError(
             f"no policy {policy_id!r} in {', '.join(map(str, policies))}; see `zhida policies list`"
         )
-    entity, record = find_subject(scan_population(population, schema), schema, subject_id)
+    frames = attach_tags(scan_population(population, schema), population, schema, as_of=as_of)
+    entity, record = find_subject(frames, schema, subject_id)
     if entity.name != policy.audience:
         raise ValidationError(
             f"{policy_id} is for {policy.audience}s but {subject_id} is a {entity.name}"

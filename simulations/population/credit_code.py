@@ -40,7 +40,9 @@ def generate_codes(rng: np.random.Generator, admin_codes: npt.NDArray[np.str_]) 
     body_digits = (body[:, None] // 10 ** np.arange(7, -1, -1)) % 10
     org_sum = (body_digits * _ORG_WEIGHTS).sum(axis=1)
     org_check = (11 - org_sum % 11) % 11  # 10 -> 'X', 11 -> '0' (handled by the modulo)
-    admin_digits = np.array([[int(c) for c in code] for code in admin_codes], dtype=np.int64)
+    admin_digits = np.array(
+        [[int(c) for c in code] for code in admin_codes], dtype=np.int64
+    ).reshape(n, 6)
     head = np.full((n, 2), [9, 1], dtype=np.int64)  # 9: market regulator, 1: enterprise
     org_check_value = np.where(org_check == 10, _VALUE["X"], org_check)
     values = np.concatenate([head, admin_digits, body_digits, org_check_value[:, None]], axis=1)

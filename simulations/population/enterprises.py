@@ -83,8 +83,10 @@ def generate_enterprises(rng: np.random.Generator, n: int, *, as_of: date) -> pl
 
     codes = generate_codes(rng, np.array([m.DISTRICT_ADMIN_CODES[d] for d in district]))
     word = sample(p.company_words, rng.integers(0, len(p.company_words), size=n))
-    suffix = pl.Series(section).replace_strict(_SUFFIX_BY_SECTION, return_dtype=pl.String)
-    district_short = pl.Series(district).str.strip_suffix("区")
+    suffix = pl.Series(section, dtype=pl.String).replace_strict(
+        _SUFFIX_BY_SECTION, return_dtype=pl.String
+    )
+    district_short = pl.Series(district, dtype=pl.String).str.strip_suffix("区")
     prefix = sample(p.phone_prefixes, rng.integers(0, len(p.phone_prefixes), size=n))
     return pl.DataFrame(
         {

@@ -70,6 +70,15 @@ class _Collector:
         return np.asarray(self.as_of_day - self.rng.integers(1, max_days + 1, size=n))
 
     def frame(self) -> pl.DataFrame:
+        if not self.parts:
+            return pl.DataFrame(
+                schema={
+                    "subject_id": pl.String,
+                    "subject_type": pl.String,
+                    "item_code": pl.String,
+                    "occurred_at": pl.Datetime("us"),
+                }
+            )
         return pl.concat(self.parts).sort("occurred_at", "subject_id", maintain_order=True)
 
 

@@ -40,3 +40,14 @@ def test_summary_of_a_missing_directory_says_how_to_make_one(
 ) -> None:
     assert main(["population", "summary", str(tmp_path / "nowhere")]) == 1
     assert "zhida population generate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("residents", "enterprises"), [(0, 0), (0, 5), (5, 0)])
+def test_empty_parts_of_a_population_are_fine(
+    tmp_path: Path, residents: int, enterprises: int
+) -> None:
+    argv = ["population", "generate", "--residents", str(residents)]
+    argv += ["--enterprises", str(enterprises), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert pl.read_parquet(tmp_path / "residents.parquet").height == residents
+    assert pl.read_parquet(tmp_path / "enterprises.parquet").height == enterprises
