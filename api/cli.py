@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.policies",
     "api.commands.match",
     "api.commands.tags",
+    "api.commands.runs",
     "api.commands.demo",
 )
 

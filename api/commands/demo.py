@@ -128,10 +128,13 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
         table.add_row(titles[pid], modes_by_id[pid], f"{eligible:,}", f"{maybe:,}", cost_text)
     console.print(table)
 
-    console.print(Heading("6. Offers and their reasons"))
+    console.print(Heading("6. What changed since last month (the run diff)"))
+    _print_run_diff(console, population_dir, catalog, schema, as_of, matches_path, out)
+
+    console.print(Heading("7. Offers and their reasons"))
     _print_offers(console, matches, population_dir, catalog, as_of)
 
-    console.print(Heading("7. Overlap check (查重)"))
+    console.print(Heading("8. Overlap check (查重)"))
     from rules.analysis import overlaps
     from rules.language import parse_rule
 
@@ -154,6 +157,59 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
         f"  zhida explain --population {population_dir} --policies {CATALOG} "
         "--policy bj-elderly-allowance --subject <person_id>"
     )
+
+
+def _print_run_diff(
+    console: object, population_dir: Path, catalog: object, schema: object, as_of: date,
+    matches_path: Path, out: Path,
+) -> None:  # fmt: skip
+    """Record last month's run and this one, and show what changed: what triggers pushes."""
+    from datetime import UTC, datetime
+
+    import polars as pl
+    from rich.console import Console
+
+    from core.db import get_engine
+    from core.settings import get_settings
+    from matcher.batch import match_population, write_pairs
+    from matcher.population import attach_tags, scan_population
+    from matcher.runs import RunStore, population_snapshot
+    from profiles.schema import Schema
+    from rules.loader import Catalog
+
+    assert isinstance(console, Console) and isinstance(catalog, Catalog)
+    assert isinstance(schema, Schema)
+    last_month = pl.select(pl.lit(as_of).dt.offset_by("-1mo")).item()
+    earlier = out / "matches-last-month.parquet"
+    frames = attach_tags(
+        scan_population(population_dir, schema), population_dir, schema, as_of=last_month
+    )
+    write_pairs(
+        match_population(frames, catalog.in_force(last_month), schema, as_of=last_month), earlier
+    )
+    store = RunStore(get_engine(), get_settings().data_dir)
+    snapshot = population_snapshot(population_dir)
+    for path, day in ((earlier, last_month), (matches_path, as_of)):
+        run = store.record(
+            path, as_of=day, catalog_hash=catalog.content_hash, population=snapshot,
+            started_at=datetime.now(UTC), seconds=0.0, policies=len(catalog.in_force(day)),
+        )  # fmt: skip
+    changes = store.diff(run.run_id).collect()
+    counts = changes["change"].cast(pl.String).value_counts(sort=True).rows()
+    console.print(
+        f"run {run.run_id} as of {as_of} vs run {run.previous_run_id} as of {last_month}: "
+        + ", ".join(f"{n:,} {c}" for c, n in counts)
+    )
+    titles = {p.id: p.title for p in catalog.policies}
+    top = (
+        changes.filter(pl.col("change").cast(pl.String) == "newly_eligible")
+        .group_by("policy_id")
+        .len()
+        .sort("len", descending=True)
+        .head(5)
+    )
+    for policy_id, n in top.rows():
+        console.print(f"  newly eligible for {titles[policy_id]}: {n:,}")
 
 
 def _print_offers(

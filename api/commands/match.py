@@ -36,13 +36,19 @@ _policies = click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Pairs file."
 )
 @click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Record the run in the database and keep its pairs, to compare with the next run.",
+)
+@click.option(
     "--tags/--no-tags",
     default=True,
     show_default=True,
     help="Compute tags from DIR/events.parquet (the library in profiles/tags/) before matching.",
 )
 def match_cmd(
-    population: Path, policies: tuple[Path, ...], as_of: date, out: Path, tags: bool
+    population: Path, policies: tuple[Path, ...], as_of: date, out: Path, record: bool, tags: bool
 ) -> None:
     """Match a whole population against the policies in force on the as-of date.
 
@@ -84,6 +90,26 @@ def match_cmd(
         f"{len(in_force)} of {len(catalog.policies)} policies in force on {as_of}; "
         f"{summary or 'no matches'}; wrote {out} in {elapsed:.1f}s"
     )
+    if record:
+        from datetime import UTC, datetime
+
+        from core.db import get_engine, upgrade
+        from core.settings import get_settings
+        from matcher.runs import RunStore, population_snapshot
+
+        engine = get_engine()
+        upgrade(engine)
+        run = RunStore(engine, get_settings().data_dir).record(
+            out,
+            as_of=as_of,
+            catalog_hash=catalog.content_hash,
+            population=population_snapshot(population),
+            started_at=datetime.now(UTC),
+            seconds=elapsed,
+            policies=len(in_force),
+        )
+        previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
+        click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))
 
 
 @click.command("explain")

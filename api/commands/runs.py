@@ -1,0 +1,75 @@
+"""``zhida runs list|diff``: recorded match runs and what changed between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["register"]
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """Recorded match runs (``zhida match`` records one each time)."""
+
+
+@runs_group.command("list")
+def list_cmd() -> None:
+    """Every run: as-of date, catalog, population snapshot, counts, time."""
+    from core.db import get_engine, upgrade
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
+    engine = get_engine()
+    upgrade(engine)
+    runs = RunStore(engine, get_settings().data_dir).list()
+    if not runs:
+        click.echo("no runs yet; `zhida match ... --out FILE` records one")
+    for r in runs:
+        click.echo(
+            f"run {r.run_id}  as of {r.as_of}  catalog {r.catalog_hash[:12]}  "
+            f"population {r.population[:12]}  {r.eligible:,} eligible  {r.maybe:,} maybe  "
+            f"{r.policies} policies  {r.seconds:.1f}s  previous {r.previous_run_id or '-'}"
+        )
+
+
+@runs_group.command("diff")
+@click.argument("run_id", type=int, required=False)
+@click.option("--against", type=int, default=None, help="Compare with this run instead.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write every change (subject, policy, change, statuses, benefits) to Parquet.",
+)  # fmt: skip
+def diff_cmd(run_id: int | None, against: int | None, out: Path | None) -> None:
+    """What changed in RUN_ID (default: the latest) since the previous run, per policy."""
+    from core.db import get_engine, upgrade
+    from core.errors import NotFoundError
+    from core.settings import get_settings
+    from matcher.runs import CHANGES, RunStore
+
+    engine = get_engine()
+    upgrade(engine)
+    store = RunStore(engine, get_settings().data_dir)
+    if run_id is None:
+        latest = store.latest()
+        if latest is None:
+            raise NotFoundError("no runs yet; `zhida match ... --out FILE` records one")
+        run_id = latest.run_id
+    changes = store.diff(run_id, against).collect()
+    if out is not None:
+        changes.write_parquet(out)
+    table = (
+        changes.group_by("policy_id", "change")
+        .len()
+        .pivot(on="change", index="policy_id", values="len")
+    )
+    present = [c for c in CHANGES if c in table.columns]
+    click.echo(f"run {run_id}: {changes.height:,} changes")
+    for row in table.sort("policy_id").iter_rows(named=True):
+        parts = ", ".join(f"{row[c]:,} {c}" for c in present if row[c])
+        click.echo(f"  {row['policy_id']}: {parts}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(runs_group)

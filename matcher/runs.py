@@ -1,0 +1,192 @@
+"""Match runs: each run is recorded, and compared with the previous one.
+
+A run records its as-of date, the catalog's content hash, a snapshot id of the population
+(a hash of its files' contents), counts and time; its pairs are kept as a Parquet file under
+the data directory (``runs/<id>.parquet``), which scales to a province where a table of
+pairs per run would not.  ``run_diff`` compares two runs' pairs: what changed for whom —
+this diff is what triggers grants, invitations and revocation notices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.errors import NotFoundError
+
+__all__ = ["CHANGES", "Run", "RunStore", "population_snapshot", "run_diff"]
+
+CHANGES = (
+    "newly_eligible",
+    "newly_maybe",
+    "maybe_to_eligible",
+    "eligible_to_maybe",
+    "no_longer_eligible",
+    "benefit_changed",
+)
+
+_runs = sa.Table(
+    "match_runs",
+    sa.MetaData(),
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date),
+    sa.Column("catalog_hash", sa.String(64)),
+    sa.Column("population", sa.String(64)),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("seconds", sa.Float),
+    sa.Column("policies", sa.Integer),
+    sa.Column("eligible", sa.BigInteger),
+    sa.Column("maybe", sa.BigInteger),
+    sa.Column("pairs_file", sa.Text),
+    sa.Column("previous_run_id", sa.Integer),
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: int
+    as_of: date
+    catalog_hash: str
+    population: str
+    started_at: datetime
+    seconds: float
+    policies: int
+    eligible: int
+    maybe: int
+    pairs_file: Path
+    previous_run_id: int | None
+
+
+def population_snapshot(directory: Path) -> str:
+    """A content hash of a population directory's Parquet files (its snapshot id)."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.parquet")):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def run_diff(old: pl.LazyFrame, new: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (subject, policy) whose status or benefit differs between two runs."""
+    keys = ["subject_id", "subject_type", "policy_id"]
+    columns = [*keys, pl.col("status").cast(pl.String), "benefit"]
+    joined = old.select(columns).join(
+        new.select(columns), on=keys, how="full", coalesce=True, suffix="_new"
+    )
+    was, now = pl.col("status"), pl.col("status_new")
+    change = (
+        pl.when(was.is_null() & (now == "eligible"))
+        .then(pl.lit("newly_eligible"))
+        .when(was.is_null() & (now == "maybe"))
+        .then(pl.lit("newly_maybe"))
+        .when((was == "maybe") & (now == "eligible"))
+        .then(pl.lit("maybe_to_eligible"))
+        .when((was == "eligible") & (now == "maybe"))
+        .then(pl.lit("eligible_to_maybe"))
+        .when(was.is_not_null() & now.is_null())
+        .then(pl.lit("no_longer_eligible"))
+        .when(pl.col("benefit").ne_missing(pl.col("benefit_new")))
+        .then(pl.lit("benefit_changed"))
+    )
+    return (
+        joined.with_columns(change.cast(pl.Enum(list(CHANGES))).alias("change"))
+        .drop_nulls("change")
+        .select(
+            *keys,
+            "change",
+            pl.col("status").alias("old_status"),
+            pl.col("status_new").alias("new_status"),
+            pl.col("benefit").alias("old_benefit"),
+            pl.col("benefit_new").alias("new_benefit"),
+        )
+    )
+
+
+class RunStore:
+    def __init__(self, engine: Engine, data_dir: Path) -> None:
+        self.engine = engine
+        self.directory = data_dir / "runs"
+
+    def record(
+        self, pairs_file: Path, *, as_of: date, catalog_hash: str, population: str,
+        started_at: datetime, seconds: float, policies: int,
+    ) -> Run:  # fmt: skip
+        """Keep a copy of ``pairs_file`` and record the run; the previous run is the latest."""
+        counts = dict(
+            pl.scan_parquet(pairs_file)
+            .group_by(pl.col("status").cast(pl.String))
+            .agg(pl.len())
+            .collect()
+            .rows()
+        )
+        previous = self.latest()
+        with self.engine.begin() as conn:
+            values = {
+                "as_of": as_of,
+                "catalog_hash": catalog_hash,
+                "population": population,
+                "started_at": started_at.astimezone(UTC).replace(tzinfo=None),
+                "seconds": seconds,
+                "policies": policies,
+                "eligible": counts.get("eligible", 0),
+                "maybe": counts.get("maybe", 0),
+                "pairs_file": "",
+                "previous_run_id": previous.run_id if previous else None,
+            }
+            inserted = conn.execute(_runs.insert().values(**values)).inserted_primary_key
+            assert inserted is not None
+            run_id = int(inserted[0])
+            self.directory.mkdir(parents=True, exist_ok=True)
+            kept = self.directory / f"{run_id}.parquet"
+            shutil.copyfile(pairs_file, kept)
+            conn.execute(
+                _runs.update().where(_runs.c.run_id == run_id).values(pairs_file=str(kept))
+            )
+        return self.get(run_id)
+
+    def _run(self, row: sa.Row[tuple[object, ...]]) -> Run:
+        m = row._mapping
+        return Run(
+            run_id=int(m["run_id"]), as_of=m["as_of"], catalog_hash=m["catalog_hash"],
+            population=m["population"], started_at=m["started_at"], seconds=float(m["seconds"]),
+            policies=int(m["policies"]), eligible=int(m["eligible"]), maybe=int(m["maybe"]),
+            pairs_file=Path(m["pairs_file"]), previous_run_id=m["previous_run_id"],
+        )  # fmt: skip
+
+    def get(self, run_id: int) -> Run:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_runs).where(_runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"no match run {run_id}; see `zhida runs list`")
+        return self._run(row)
+
+    def latest(self) -> Run | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_runs).order_by(_runs.c.run_id.desc()).limit(1)).first()
+        return self._run(row) if row is not None else None
+
+    def list(self) -> list[Run]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(_runs).order_by(_runs.c.run_id)).all()
+        return [self._run(r) for r in rows]
+
+    def diff(self, run_id: int, against: int | None = None) -> pl.LazyFrame:
+        """What changed in ``run_id`` compared with ``against`` (default: its previous run)."""
+        run = self.get(run_id)
+        base_id = against if against is not None else run.previous_run_id
+        if base_id is None:
+            raise NotFoundError(f"run {run_id} is the first run; there is nothing to compare")
+        base = self.get(base_id)
+        for r in (run, base):
+            if not r.pairs_file.is_file():
+                raise NotFoundError(f"the pairs of run {r.run_id} ({r.pairs_file}) are gone")
+        return run_diff(pl.scan_parquet(base.pairs_file), pl.scan_parquet(run.pairs_file))

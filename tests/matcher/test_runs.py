@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from api.cli import main
+from matcher.batch import MATCH_SCHEMA
+from matcher.runs import run_diff
+
+CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+
+
+def pairs(rows: list[tuple[str, str, str, int | None]]) -> pl.LazyFrame:
+    data = [(s, "resident", p, st, Decimal(b) if b is not None else None) for s, p, st, b in rows]
+    return pl.LazyFrame(data, schema=MATCH_SCHEMA, orient="row")
+
+
+def test_every_kind_of_change_is_named() -> None:
+    old = pairs(
+        [
+            ("a", "p", "maybe", None),
+            ("b", "p", "eligible", 100),
+            ("c", "p", "eligible", 100),
+            ("d", "p", "eligible", 100),
+            ("f", "p", "eligible", 100),
+        ]
+    )
+    new = pairs(
+        [
+            ("a", "p", "eligible", 100),
+            ("b", "p", "maybe", None),
+            ("c", "p", "eligible", 120),
+            ("e", "p", "eligible", 100),
+            ("g", "p", "maybe", None),
+            ("f", "p", "eligible", 100),
+        ]
+    )
+    changes = dict(run_diff(old, new).select("subject_id", "change").collect().rows())
+    assert changes == {
+        "a": "maybe_to_eligible",
+        "b": "eligible_to_maybe",
+        "c": "benefit_changed",
+        "d": "no_longer_eligible",
+        "e": "newly_eligible",
+        "g": "newly_maybe",
+    }
+
+
+def test_match_records_runs_and_diffs_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pop = tmp_path / "pop"
+    argv = ["population", "generate", "--residents", "3000", "--enterprises", "100"]
+    assert main([*argv, "--out", str(pop), "--as-of", "2026-06-30"]) == 0
+    base = ["match", "--population", str(pop), "--policies", CATALOG]
+    assert main([*base, "--as-of", "2026-01-01", "--out", str(tmp_path / "1.parquet")]) == 0
+    assert main([*base, "--as-of", "2026-06-30", "--out", str(tmp_path / "2.parquet")]) == 0
+    capsys.readouterr()
+    assert main(["runs", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "run 1  as of 2026-01-01" in listed and "previous 1" in listed
+    out = tmp_path / "changes.parquet"
+    assert main(["runs", "diff", "--out", str(out)]) == 0
+    changes = pl.read_parquet(out)
+    assert changes.height > 0
+    assert "newly_eligible" in set(changes["change"].cast(pl.String))
+
+
+def test_diff_of_the_first_run_says_there_is_nothing_to_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runs", "diff"]) == 1
+    assert "no runs yet" in capsys.readouterr().err
