@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.match",
     "api.commands.tags",
     "api.commands.runs",
+    "api.commands.report",
     "api.commands.demo",
 )
 

@@ -169,3 +169,15 @@ def test_events_happen_before_the_as_of_date_to_known_subjects(
     assert set(ev["subject_id"]) <= known
     background = ev.filter(pl.col("item_code") == "social_insurance_payment")
     assert background.height > complete["resident"].height // 2
+
+
+def test_a_complete_population_is_the_same_people_without_unknowns(tmp_path: Path) -> None:
+    generate_population(GenerationSpec(2000, 200, seed=9, as_of=AS_OF), tmp_path / "a")
+    generate_population(GenerationSpec(2000, 200, 9, AS_OF, unknown_scale=0.0), tmp_path / "b")
+    partial = pl.read_parquet(tmp_path / "a" / "residents.parquet")
+    complete = pl.read_parquet(tmp_path / "b" / "residents.parquet")
+    for name in ("monthly_income", "marital_status", "household_size"):
+        known = partial[name].is_not_null()
+        assert known.sum() < partial.height  # some values were hidden
+        assert partial[name].filter(known).equals(complete[name].filter(known))
+    assert complete["monthly_income"].null_count() == 0
