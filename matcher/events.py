@@ -18,6 +18,7 @@ from typing import Any
 
 import rule_engine.ast as rast
 
+from profiles.derive import derive_record
 from profiles.schema import Entity, Schema
 from profiles.tagging.definitions import TagDefinition
 from profiles.tagging.single import subject_tags
@@ -159,20 +160,8 @@ class EventMatcher:
             entity=self.entity, as_of=self.as_of,
         )  # fmt: skip
 
-    def _derived(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        full = dict(record)
-        for f in self.entity.derived_fields:
-            born = record.get(f.derived_from or "")
-            on = self.as_of
-            full[f.name] = (
-                on.year - born.year - ((born.month, born.day) > (on.month, on.day))
-                if born is not None
-                else None
-            )
-        return full
-
     def _rematch(self, subject_id: str, policy_ids: Iterable[str]) -> list[Change]:
-        record = self._derived(self.records[subject_id])
+        record = derive_record(self.records[subject_id], self.entity, as_of=self.as_of)
         current = self.matches[subject_id]
         changes = []
         for pid in sorted(policy_ids):

@@ -14,13 +14,15 @@ such column to a frame, so rules read ``age`` as of the run's date rather than o
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
 
 import polars as pl
 
 from profiles.schema import Entity
 
-__all__ = ["whole_years", "with_derived"]
+__all__ = ["derive_record", "whole_years", "whole_years_between", "with_derived"]
 
 
 def whole_years(column: str, as_of: date) -> pl.Expr:
@@ -54,3 +56,23 @@ def with_derived(frame: pl.LazyFrame, entity: Entity, *, as_of: date) -> pl.Lazy
             expr = pl.lit(None, dtype=field.polars_dtype)
         columns.append(expr.cast(field.polars_dtype).alias(field.name))
     return frame.with_columns(columns) if columns else frame
+
+
+def whole_years_between(born: date, on: date) -> int:
+    """The same rule as :func:`whole_years`, for one value.
+
+    >>> whole_years_between(date(2000, 2, 29), date(2026, 2, 28))
+    25
+    """
+    return on.year - born.year - ((born.month, born.day) > (on.month, on.day))
+
+
+def derive_record(record: Mapping[str, Any], entity: Entity, *, as_of: date) -> dict[str, Any]:
+    """``record`` with ``entity``'s derived fields computed at ``as_of`` (one subject)."""
+    full = dict(record)
+    for field in entity.derived_fields:
+        source = record.get(field.derived_from or "")
+        if isinstance(source, datetime):
+            source = source.date()
+        full[field.name] = whole_years_between(source, as_of) if source is not None else None
+    return full

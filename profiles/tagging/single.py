@@ -19,6 +19,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from profiles.derive import derive_record
 from profiles.schema import Entity
 from profiles.tagging.definitions import Condition, TagDefinition, Window
 
@@ -40,10 +41,6 @@ def _start(as_of: date, window: Window) -> date:
     from profiles.tagging.batch import window_start
 
     return window_start(as_of, window)
-
-
-def _whole_years(born: date, on: date) -> int:
-    return on.year - born.year - ((born.month, born.day) > (on.month, on.day))
 
 
 def _day(value: Any) -> date:
@@ -84,10 +81,7 @@ def subject_tags(
     as_of: date,
 ) -> set[str]:
     """The tags of one subject (its stored fields in ``record``) from its events."""
-    full = dict(record)
-    for f in entity.derived_fields:
-        born = record.get(f.derived_from or "")
-        full[f.name] = _whole_years(_day(born), as_of) if born is not None else None
+    full = derive_record(record, entity, as_of=as_of)
     days: dict[str, list[date]] = {}
     for event in events:
         day = _day(event["occurred_at"])
