@@ -27,6 +27,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.tags",
     "api.commands.runs",
     "api.commands.report",
+    "api.commands.rank",
+    "api.commands.worker",
+    "api.commands.deliveries",
     "api.commands.demo",
 )
 

@@ -7,12 +7,16 @@
 | ``ZHIDA_REDIS_URL``   | unset: in-process workers             | Redis broker for Dramatiq        |
 | ``ZHIDA_TIMEZONE``    | ``Asia/Shanghai``                     | local time for quiet hours, dates|
 | ``ZHIDA_SCHEMA_EXTENSIONS`` | unset                           | extra schema YAML, ``:``-sep.    |
+| ``ZHIDA_PERSONALISATION``   | ``on``                          | ``off``: rules-only order, no    |
+|                       |                                       | ranking by personal traits       |
 
 >>> s = Settings.from_env({"ZHIDA_DATA_DIR": "/srv/zhida"})
 >>> s.database_url
 'sqlite:////srv/zhida/zhida.db'
->>> s.timezone, s.redis_url is None
-('Asia/Shanghai', True)
+>>> s.timezone, s.redis_url is None, s.personalised
+('Asia/Shanghai', True, True)
+>>> Settings.from_env({"ZHIDA_PERSONALISATION": "off"}).personalised
+False
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ class Settings:
     redis_url: str | None
     timezone: str
     schema_extensions: tuple[Path, ...] = field(default=())
+    # China's 2022 algorithmic-recommendation provisions: users may switch off personalised
+    # ranking; operators can switch it off for everyone here.
+    personalised: bool = True
 
     @property
     def tz(self) -> ZoneInfo:
@@ -61,12 +68,19 @@ class Settings:
         extensions = tuple(
             Path(p) for p in env.get("ZHIDA_SCHEMA_EXTENSIONS", "").split(os.pathsep) if p
         )
+        personalisation = env.get("ZHIDA_PERSONALISATION", "on").strip().lower()
+        if personalisation not in ("on", "off"):
+            raise ConfigurationError(
+                f"ZHIDA_PERSONALISATION={personalisation!r} is not 'on' or 'off'; 'off' orders "
+                "offers by rules only, without ranking by personal characteristics"
+            )
         return cls(
             data_dir=data_dir,
             database_url=database_url,
             redis_url=env.get("ZHIDA_REDIS_URL") or None,
             timezone=timezone,
             schema_extensions=extensions,
+            personalised=personalisation == "on",
         )
 
 

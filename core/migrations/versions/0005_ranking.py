@@ -1,0 +1,20 @@
+"""Ranking models: versions, seeds, metrics.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass  # reserved: filled by the change that needs it
+
+
+def downgrade() -> None:
+    pass

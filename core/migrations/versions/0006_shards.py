@@ -1,0 +1,20 @@
+"""Sharded match runs: one row per shard of a run.
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass  # reserved: filled by the change that needs it
+
+
+def downgrade() -> None:
+    pass
