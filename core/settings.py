@@ -9,6 +9,10 @@
 | ``ZHIDA_SCHEMA_EXTENSIONS`` | unset                           | extra schema YAML, ``:``-sep.    |
 | ``ZHIDA_PERSONALISATION``   | ``on``                          | ``off``: rules-only order, no    |
 |                       |                                       | ranking by personal traits       |
+| ``ZHIDA_CONTACT_BUDGET``    | ``2``                           | messages per person per week     |
+| ``ZHIDA_QUIET_HOURS``       | ``sms=21:00-08:00``             | local quiet window per channel   |
+| ``ZHIDA_DELIVERY_ATTEMPTS`` | ``8``                           | attempts before a row is parked  |
+| ``ZHIDA_RETRY_BACKOFF``     | ``30``                          | first retry delay, seconds (x2)  |
 
 >>> s = Settings.from_env({"ZHIDA_DATA_DIR": "/srv/zhida"})
 >>> s.database_url
@@ -17,6 +21,8 @@
 ('Asia/Shanghai', True, True)
 >>> Settings.from_env({"ZHIDA_PERSONALISATION": "off"}).personalised
 False
+>>> Settings.from_env({"ZHIDA_QUIET_HOURS": "sms=22:00-07:30,email=23:00-06:00"}).quiet_hours
+(('sms', '22:00', '07:30'), ('email', '23:00', '06:00'))
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,6 +49,10 @@ class Settings:
     # China's 2022 algorithmic-recommendation provisions: users may switch off personalised
     # ranking; operators can switch it off for everyone here.
     personalised: bool = True
+    contact_budget: int = 2  # messages per person per week, across policies and channels
+    quiet_hours: tuple[tuple[str, str, str], ...] = (("sms", "21:00", "08:00"),)
+    delivery_attempts: int = 8
+    retry_backoff: float = 30.0  # seconds before the first retry; doubled each attempt
 
     @property
     def tz(self) -> ZoneInfo:
@@ -81,7 +92,46 @@ class Settings:
             timezone=timezone,
             schema_extensions=extensions,
             personalised=personalisation == "on",
+            contact_budget=int(_number(env, "ZHIDA_CONTACT_BUDGET", 2, minimum=0)),
+            quiet_hours=_quiet_hours(env.get("ZHIDA_QUIET_HOURS", "sms=21:00-08:00")),
+            delivery_attempts=int(_number(env, "ZHIDA_DELIVERY_ATTEMPTS", 8, minimum=1)),
+            retry_backoff=_number(env, "ZHIDA_RETRY_BACKOFF", 30.0, minimum=0.0),
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    text = env.get(name, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = minimum - 1
+    if value < minimum or (isinstance(default, int) and value != int(value)):
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        raise ConfigurationError(f"{name}={text!r} is not {kind} >= {minimum:g}")
+    return value
+
+
+def _is_hhmm(text: str) -> bool:
+    try:
+        time.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 5
+
+
+def _quiet_hours(text: str) -> tuple[tuple[str, str, str], ...]:
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        channel, _, window = item.partition("=")
+        start, _, end = window.partition("-")
+        times = (start.strip(), end.strip())
+        if not channel.strip() or not all(_is_hhmm(t) for t in times):
+            raise ConfigurationError(
+                f"ZHIDA_QUIET_HOURS item {item!r} is malformed; expected CHANNEL=HH:MM-HH:MM, "
+                "e.g. 'sms=21:00-08:00' (empty: no quiet hours)"
+            )
+        out.append((channel.strip(), *times))
+    return tuple(out)
 
 
 def get_settings() -> Settings:

@@ -1,10 +1,16 @@
-"""Delivery: grants, the outbox ledger, attempts, preferences, receipts.
+"""Delivery: contact points, plans, notices, the outbox ledger, attempts, grants, objections.
 
 Revision ID: 0007
 Revises: 0006
+
+The tables are declared once in ``notifier/tables.py``.
 """
 
 from __future__ import annotations
+
+from alembic import op
+
+from notifier.tables import metadata
 
 revision = "0007"
 down_revision = "0006"
@@ -13,8 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the change that needs it
+    metadata.create_all(op.get_bind())
 
 
 def downgrade() -> None:
-    pass
+    metadata.drop_all(op.get_bind())
