@@ -1,0 +1,388 @@
+"""Stand-ins for the outside world's gateways: an HTTP SMS gateway and an SMTP server.
+
+Both are real servers on 127.0.0.1 (threads of the process that starts them, or a process of
+their own with ``python -m simulations.gateways``) that tests and the demo deliver to.  Like
+real gateways they **de-duplicate nothing**: every request they accept is in their receipts,
+so a test counts exactly-once delivery from what the far side saw, not from what the sender
+believes.  They can be slow and can fail a configurable, seeded share of requests.
+
+The SMS gateway's protocol (what :mod:`notifier.channels.sms_http` speaks)::
+
+    POST /sms   Authorization: Bearer TOKEN      (when the gateway has a token)
+                Idempotency-Key: KEY
+                {"to": "+8613800000000", "text": "...", "sender": "..."}
+      200 {"id": "gw-17"}        accepted
+      400 {"error": "..."}       malformed request or phone number (retrying cannot help)
+      401 {"error": "..."}       wrong or missing token
+      503 {"error": "..."}       simulated failure (``failure_rate``)
+    GET /received                every request as JSON, with the status it was answered with
+    DELETE /received             forget them
+
+>>> with SmsGateway(token="t") as gw:
+...     import httpx
+...     r = httpx.post(gw.url, json={"to": "+8613800000000", "text": "hi"},
+...                    headers={"Authorization": "Bearer t", "Idempotency-Key": "k"})
+...     r.status_code, [x.idempotency_key for x in gw.accepted()]
+(200, ['k'])
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = ["SmsGateway", "SmsReceipt", "SmtpReceipt", "SmtpSink", "main"]
+
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+@dataclass(frozen=True)
+class SmsReceipt:
+    """One request the SMS gateway received, and the status it answered."""
+
+    n: int
+    to: str
+    text: str
+    sender: str | None
+    idempotency_key: str | None
+    status: int
+    accepted: bool  # taken on (200, or taken on and then the answer lost)
+    received_at: float  # time.time()
+
+
+class SmsGateway:
+    """An HTTP SMS gateway on 127.0.0.1 in a background thread.
+
+    ``failure_rate``: that share of requests is answered ``failure_status`` (503) without
+    being accepted.  ``lost_answer_rate``: that share is accepted (counted) and *then* answered
+    500, as when a gateway's answer is lost — the sender cannot know, and a retry is a double
+    unless someone de-duplicates.  ``delay``: seconds to wait before answering (a slow
+    gateway; beyond the client's timeout, a timeout).  All may be changed while it runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        failure_rate: float = 0.0,
+        failure_status: int = 503,
+        lost_answer_rate: float = 0.0,
+        delay: float = 0.0,
+        seed: int = 0,
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.failure_rate = failure_rate
+        self.failure_status = failure_status
+        self.lost_answer_rate = lost_answer_rate
+        self.delay = delay
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._received: list[SmsReceipt] = []
+        self._server = _QuietServer(("127.0.0.1", port), _handler(self))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The URL to POST messages to (``ZHIDA_SMS_GATEWAY_URL``)."""
+        return f"http://127.0.0.1:{self.port}/sms"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
+            name=f"sms-gateway-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- receipts -------------------------------------------------------------------------
+
+    def received(self) -> list[SmsReceipt]:
+        """Every request, in arrival order, with the status it was answered."""
+        with self._lock:
+            return list(self._received)
+
+    def accepted(self) -> list[SmsReceipt]:
+        """The messages the gateway took on (answered 200, or accepted and the answer lost)."""
+        return [r for r in self.received() if r.accepted]
+
+    def accepted_counts(self) -> Counter[str | None]:
+        """How many times each idempotency key was accepted (more than 1 is a double)."""
+        return Counter(r.idempotency_key for r in self.accepted())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    # -- the decision for one request (called by the handler thread) --------------------------
+
+    def _answer(self, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        if self.delay:
+            time.sleep(self.delay)
+        if self.token is not None and headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {"error": "missing or wrong bearer token"}
+        try:
+            payload = json.loads(body)
+            to, text = str(payload["to"]), str(payload["text"])
+            sender = payload.get("sender")
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": "expected a JSON object with 'to' and 'text'"}
+        if not _PHONE.match(to):
+            return 400, {"error": f"'to' is not a phone number: {to!r}"}
+        with self._lock:
+            roll = self._random.random()
+            if roll < self.failure_rate:
+                status, accepted = self.failure_status, False
+            elif roll < self.failure_rate + self.lost_answer_rate:
+                status, accepted = 500, True
+            else:
+                status, accepted = 200, True
+            n = len(self._received) + 1
+            key = headers.get("Idempotency-Key")
+            self._received.append(
+                SmsReceipt(n, to, text, sender, key, status, accepted, time.time())
+            )
+        if status == 200:
+            return 200, {"id": f"gw-{n}"}
+        return status, {"error": "simulated gateway failure"}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and hung up is what a slow gateway is for, not news.
+        pass
+
+
+def _handler(gateway: SmsGateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK hold every answer back ~40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: tests and the demo read the receipts instead
+
+        def _reply(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.split("?")[0] != "/sms":
+                self._reply(404, {"error": f"no such endpoint {self.path!r}; POST to /sms"})
+                return
+            self._reply(*gateway._answer(body, self.headers))
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/received":
+                self._reply(404, {"error": f"no such endpoint {self.path!r}"})
+                return
+            self._reply(200, [asdict(r) for r in gateway.received()])
+
+        def do_DELETE(self) -> None:
+            gateway.clear()
+            self._reply(200, {"cleared": True})
+
+    return Handler
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpReceipt:
+    """One message the SMTP server accepted."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message_id: str | None
+    subject: str
+    body: str
+    received_at: float
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
+
+    ``failure_rate``: that share of messages is refused with ``451`` (try again later);
+    ``refuse``: recipients refused with ``550`` (no such mailbox, permanent).
+    """
+
+    def __init__(
+        self,
+        *,
+        failure_rate: float = 0.0,
+        refuse: frozenset[str] = frozenset(),
+        seed: int = 0,
+        port: int = 0,
+    ) -> None:
+        self.failure_rate = failure_rate
+        self.refuse = refuse
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._received: list[SmtpReceipt] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._controller: Any = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    def start(self) -> Self:
+        from aiosmtpd.controller import Controller
+
+        sock = self._sock
+
+        class _BoundController(Controller):
+            # Serve on the socket bound in __init__: no free-port race, and port 0 works.
+            def _create_server(self) -> Any:
+                return self.loop.create_server(self._factory_invoker, sock=sock)
+
+        self._controller = _BoundController(
+            _SmtpHandler(self), hostname="127.0.0.1", port=self.port
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def received(self) -> list[SmtpReceipt]:
+        with self._lock:
+            return list(self._received)
+
+    def accepted_counts(self) -> Counter[str | None]:
+        """How many times each Message-ID was accepted (more than 1 is a double)."""
+        return Counter(r.message_id for r in self.received())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    def _accept(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> str:
+        with self._lock:
+            if self.failure_rate and self._random.random() < self.failure_rate:
+                return "451 4.3.0 simulated failure, try again later"
+            parsed = email.message_from_bytes(content, policy=email.policy.default)
+            body = parsed.get_body(preferencelist=("plain",))
+            self._received.append(
+                SmtpReceipt(
+                    mail_from=mail_from,
+                    rcpt_tos=tuple(rcpt_tos),
+                    message_id=parsed["Message-ID"],
+                    subject=str(parsed["Subject"] or ""),
+                    body=body.get_content() if body is not None else "",
+                    received_at=time.time(),
+                )
+            )
+        return "250 2.0.0 OK"
+
+
+class _SmtpHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(  # noqa: N802 -- aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.sink.refuse:
+            return f"550 5.1.1 <{address}>: no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 -- aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        content = envelope.original_content or envelope.content
+        return self.sink._accept(envelope.mail_from, list(envelope.rcpt_tos), bytes(content))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both stand-ins in this process until interrupted; print their addresses as JSON."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m simulations.gateways", description=main.__doc__
+    )
+    parser.add_argument("--sms-port", type=int, default=0)
+    parser.add_argument("--smtp-port", type=int, default=0)
+    parser.add_argument("--token", default=None, help="bearer token the SMS gateway requires")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    sms = SmsGateway(
+        token=args.token, failure_rate=args.failure_rate, delay=args.delay, port=args.sms_port
+    )
+    smtp = SmtpSink(failure_rate=args.failure_rate, port=args.smtp_port)
+    with sms, smtp:
+        print(
+            json.dumps({"sms_url": sms.url, "smtp_host": smtp.host, "smtp_port": smtp.port}),
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
