@@ -142,22 +142,24 @@ def match_batches(
     subject_type = pl.lit(entity.name, MATCH_SCHEMA["subject_type"])
     for offset in range(0, total, batch_rows):
         batch = frame.slice(offset, batch_rows).with_columns(eligible).collect()
-        key = batch[entity.key]
+        # eligible or maybe: anything but false for certain
+        matched = [pl.col(f"__e{i}").fill_null(True) for i in range(len(mine))]
+        any_matched = batch.select(m.any().alias(str(i)) for i, m in enumerate(matched)).row(0)
         parts = []
         for i, plan in enumerate(mine):
-            result = batch[f"__e{i}"]
-            matched = result.fill_null(True)  # eligible or maybe: anything but false for certain
-            if not matched.any():
+            if not any_matched[i]:
                 continue
-            part = pl.DataFrame([key.filter(matched).alias("subject_id"), result.filter(matched)])
-            if plan.benefit_fields:  # the benefit's inputs, for the matched rows only
-                part = part.with_columns(batch.select(sorted(plan.benefit_fields)).filter(matched))
+            status = pl.col(f"__e{i}")
+            # The benefit is computed on the policy's matched rows only; polars runs the
+            # parts of one batch in parallel.
             parts.append(
-                part.select(
-                    "subject_id",
+                batch.lazy()
+                .filter(matched[i])
+                .select(
+                    pl.col(entity.key).alias("subject_id"),
                     subject_type.alias("subject_type"),
                     pl.lit(plan.policy_id, pl.String).alias("policy_id"),
-                    pl.when(pl.col(f"__e{i}"))
+                    pl.when(status)
                     .then(pl.lit("eligible", STATUS_DTYPE))
                     .otherwise(pl.lit("maybe", STATUS_DTYPE))
                     .alias("status"),
@@ -165,7 +167,7 @@ def match_batches(
                 )
             )
         if parts:
-            yield pl.concat(parts)
+            yield pl.concat(parts).collect()
 
 
 def match_population(

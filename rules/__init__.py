@@ -1,5 +1,8 @@
 """Rules: policies, the rule language, the compiler to polars, the explainer, versions."""
 
+# First, before anything imports rule-engine: importing grammar_tables installs its cached
+# parser tables (see that module).
+from rules import grammar_tables  # noqa: F401
 from rules.compiler import compile_rule
 from rules.errors import PolicyError, PositionedRuleError, RuleSyntaxError, RuleTypeError
 from rules.evaluator import evaluate, evaluate_benefit

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 import rule_engine
@@ -418,6 +419,12 @@ def _unknown_chinese_names(source: Source, entity: Entity) -> Iterator[RuleTypeE
             )
 
 
+@cache
+def _context() -> rule_engine.Context:
+    # One context for every parse: building one (its builtins) costs as much as the parse.
+    return rule_engine.Context()
+
+
 def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -> Rule:
     """Parse and check ``source`` against ``entity``'s fields; raise a positioned error."""
     if not source or not source.strip():
@@ -430,7 +437,7 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
     for unknown in _unknown_chinese_names(origin, entity):
         raise unknown
     try:
-        statement = rule_engine.Rule(origin.text).statement
+        statement = rule_engine.Rule(origin.text, context=_context()).statement
     except rerr.RuleSyntaxError as exc:
         raise _syntax_error(exc, origin) from None
     except (rerr.EvaluationError, rerr.RegexSyntaxError, rerr.DatetimeSyntaxError) as exc:

@@ -6,10 +6,14 @@ import json
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.commands.options import as_of_option
+
+if TYPE_CHECKING:
+    from profiles.schema import Entity
 
 __all__ = ["register"]
 
@@ -155,7 +159,7 @@ def explain_cmd(
             parse_rule(policy.benefit, entity, kind="benefit"), derived, as_of=as_of
         )
         benefit = None if amount is None else str(amount)
-    output = {
+    output: dict[str, object] = {
         "subject_id": subject_id,
         "subject_type": entity.name,
         "policy_id": policy.id,
@@ -167,7 +171,36 @@ def explain_cmd(
         "benefit_period": policy.benefit_period,
         **{k: v for k, v in explanation.to_dict().items() if k not in ("status",)},
     }
+    if "tags" in rule.fields:
+        output["tag_evidence"] = _tag_evidence(
+            population, policy.eligibility, record, entity, subject_id, as_of=as_of
+        )
     click.echo(json.dumps(output, ensure_ascii=False, indent=2))
+
+
+def _tag_evidence(
+    population: Path,
+    eligibility: str,
+    record: dict[str, object],
+    entity: Entity,
+    subject_id: str,
+    *,
+    as_of: date,
+) -> list[dict[str, object]]:
+    """For each tag the rule names: what it means, whether the subject has it, and the events."""
+    import polars as pl
+
+    from profiles.tagging import load_tags
+    from profiles.tagging.single import tag_evidence
+
+    named = [t for t in load_tags() if f'"{t.id}"' in eligibility or f"'{t.id}'" in eligibility]
+    path = population / "events.parquet"
+    events = (
+        pl.scan_parquet(path).filter(pl.col("subject_id") == subject_id).collect().to_dicts()
+        if path.is_file()
+        else []
+    )
+    return [tag_evidence(record, events, t, entity=entity, as_of=as_of) for t in named]
 
 
 def register(group: click.Group) -> None:

@@ -23,7 +23,7 @@ from profiles.derive import derive_record
 from profiles.schema import Entity
 from profiles.tagging.definitions import Condition, TagDefinition, Window
 
-__all__ = ["subject_tags"]
+__all__ = ["subject_tags", "tag_evidence"]
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
@@ -88,3 +88,45 @@ def subject_tags(
         if day <= as_of:
             days.setdefault(str(event["item_code"]), []).append(day)
     return {t.id for t in tags if t.audience == entity.name and _holds(t.when, full, days, as_of)}
+
+
+def _items(c: Condition) -> set[str]:
+    return set(c.items).union(*(_items(p) for p in c.parts)) if c.parts else set(c.items)
+
+
+def tag_evidence(
+    record: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    tag: TagDefinition,
+    *,
+    entity: Entity,
+    as_of: date,
+) -> dict[str, Any]:
+    """Why one subject has (or lacks) ``tag``: its meaning, owner and the events it read.
+
+    >>> from datetime import datetime
+    >>> from profiles.schema import load_schema
+    >>> from profiles.tagging.definitions import load_tags
+    >>> tag = next(t for t in load_tags() if t.id == "new_parent")
+    >>> events = [{"item_code": "birth_registration", "occurred_at": datetime(2026, 5, 1, 9)}]
+    >>> evidence = tag_evidence({}, events, tag, entity=load_schema().resident,
+    ...                         as_of=date(2026, 6, 30))
+    >>> evidence["has"], evidence["events"]
+    (True, [{'item_code': 'birth_registration', 'date': '2026-05-01'}])
+    """
+    has = tag.id in subject_tags(record, events, [tag], entity=entity, as_of=as_of)
+    wanted = _items(tag.when)
+    read = sorted(
+        (str(e["item_code"]), _day(e["occurred_at"]))
+        for e in events
+        if str(e["item_code"]) in wanted and _day(e["occurred_at"]) <= as_of
+    )
+    return {
+        "tag": tag.id,
+        "name_zh": tag.name_zh,
+        "zh": tag.zh,
+        "en": tag.en,
+        "owner": tag.owner,
+        "has": has,
+        "events": [{"item_code": item, "date": day.isoformat()} for item, day in read],
+    }

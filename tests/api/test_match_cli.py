@@ -44,6 +44,29 @@ def test_explain_prints_json_with_clauses(
     assert data["clauses"][0]["text"] == "age >= 60"
 
 
+def test_explain_shows_the_events_behind_a_tag_the_rule_reads(
+    population: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = pl.read_parquet(population / "events.parquet")
+    births = events.filter(
+        (pl.col("item_code") == "birth_registration")
+        & (pl.col("occurred_at") >= pl.datetime(2026, 1, 1))
+    )
+    parent = births["subject_id"][0]
+    capsys.readouterr()
+    argv = ["explain", "--population", str(population), "--policies", CATALOG]
+    argv += ["--policy", "bj-maternity-allowance", "--subject", parent, "--as-of", "2026-06-30"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    (evidence,) = data["tag_evidence"]
+    assert evidence["tag"] == "new_parent"
+    assert evidence["has"] is True
+    assert evidence["name_zh"] == "新生儿父母"
+    assert {"item_code": "birth_registration", "date": str(births["occurred_at"][0].date())} in (
+        evidence["events"]
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
