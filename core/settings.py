@@ -13,6 +13,17 @@
 | ``ZHIDA_QUIET_HOURS``       | ``sms=21:00-08:00``             | local quiet window per channel   |
 | ``ZHIDA_DELIVERY_ATTEMPTS`` | ``8``                           | attempts before a row is parked  |
 | ``ZHIDA_RETRY_BACKOFF``     | ``30``                          | first retry delay, seconds (x2)  |
+| ``ZHIDA_SMS_GATEWAY_URL``   | unset: no SMS                   | the HTTP SMS gateway's POST URL  |
+| ``ZHIDA_SMS_GATEWAY_TOKEN`` | unset                           | its bearer token (credentials)   |
+| ``ZHIDA_SMS_SIGNATURE``     | ``直达``                        | the signature (签名) of each SMS |
+| ``ZHIDA_SMTP_HOST``         | unset: no e-mail                | SMTP server for e-mail           |
+| ``ZHIDA_SMTP_PORT``         | ``25``                          | its port                         |
+| ``ZHIDA_SMTP_USER``, ``ZHIDA_SMTP_PASSWORD`` | unset          | SMTP login (over STARTTLS)       |
+| ``ZHIDA_SMTP_STARTTLS``     | ``off``                         | ``on``: STARTTLS before login    |
+| ``ZHIDA_MAIL_FROM``         | ``noreply@zhida.local``         | sender address of e-mails        |
+| ``ZHIDA_WEBHOOK_SECRET``    | unset: no webhooks              | HMAC-SHA256 key for webhooks     |
+| ``ZHIDA_CHANNEL_TIMEOUT``   | ``10``                          | seconds per gateway request      |
+| ``ZHIDA_RATE_LIMITS``       | unset: no limits                | per second[/burst], ``sms=50``   |
 
 >>> s = Settings.from_env({"ZHIDA_DATA_DIR": "/srv/zhida"})
 >>> s.database_url
@@ -53,6 +64,19 @@ class Settings:
     quiet_hours: tuple[tuple[str, str, str], ...] = (("sms", "21:00", "08:00"),)
     delivery_attempts: int = 8
     retry_backoff: float = 30.0  # seconds before the first retry; doubled each attempt
+    # Channels (notifier/channels/registry.py builds them from these).
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    sms_signature: str = "直达"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "noreply@zhida.local"
+    webhook_secret: str | None = None
+    channel_timeout: float = 10.0
+    rate_limits: str = ""  # NAME=PER_SECOND[/BURST],...; parsed by notifier.ratelimit
 
     @property
     def tz(self) -> ZoneInfo:
@@ -96,7 +120,26 @@ class Settings:
             quiet_hours=_quiet_hours(env.get("ZHIDA_QUIET_HOURS", "sms=21:00-08:00")),
             delivery_attempts=int(_number(env, "ZHIDA_DELIVERY_ATTEMPTS", 8, minimum=1)),
             retry_backoff=_number(env, "ZHIDA_RETRY_BACKOFF", 30.0, minimum=0.0),
+            sms_gateway_url=env.get("ZHIDA_SMS_GATEWAY_URL") or None,
+            sms_gateway_token=env.get("ZHIDA_SMS_GATEWAY_TOKEN") or None,
+            sms_signature=env.get("ZHIDA_SMS_SIGNATURE") or "直达",
+            smtp_host=env.get("ZHIDA_SMTP_HOST") or None,
+            smtp_port=int(_number(env, "ZHIDA_SMTP_PORT", 25, minimum=1)),
+            smtp_user=env.get("ZHIDA_SMTP_USER") or None,
+            smtp_password=env.get("ZHIDA_SMTP_PASSWORD") or None,
+            smtp_starttls=_on_off(env, "ZHIDA_SMTP_STARTTLS"),
+            mail_from=env.get("ZHIDA_MAIL_FROM") or "noreply@zhida.local",
+            webhook_secret=env.get("ZHIDA_WEBHOOK_SECRET") or None,
+            channel_timeout=_number(env, "ZHIDA_CHANNEL_TIMEOUT", 10.0, minimum=0.001),
+            rate_limits=env.get("ZHIDA_RATE_LIMITS", ""),
         )
+
+
+def _on_off(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "off").strip().lower()
+    if text not in ("on", "off"):
+        raise ConfigurationError(f"{name}={text!r} is not 'on' or 'off'")
+    return text == "on"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
