@@ -42,7 +42,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-__all__ = ["SmsGateway", "SmsReceipt", "SmtpReceipt", "SmtpSink", "main"]
+__all__ = [
+    "SmsGateway",
+    "SmsReceipt",
+    "SmtpReceipt",
+    "SmtpSink",
+    "WebhookReceipt",
+    "WebhookReceiver",
+    "main",
+]
 
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 
@@ -68,7 +76,8 @@ class SmsGateway:
     being accepted.  ``lost_answer_rate``: that share is accepted (counted) and *then* answered
     500, as when a gateway's answer is lost — the sender cannot know, and a retry is a double
     unless someone de-duplicates.  ``delay``: seconds to wait before answering (a slow
-    gateway; beyond the client's timeout, a timeout).  All may be changed while it runs.
+    gateway; beyond the client's timeout, a timeout).  ``refuse``: numbers answered 400 (no
+    such subscriber).  All may be changed while it runs.
     """
 
     def __init__(
@@ -79,10 +88,12 @@ class SmsGateway:
         failure_status: int = 503,
         lost_answer_rate: float = 0.0,
         delay: float = 0.0,
+        refuse: frozenset[str] = frozenset(),
         seed: int = 0,
         port: int = 0,
     ) -> None:
         self.token = token
+        self.refuse = refuse
         self.failure_rate = failure_rate
         self.failure_status = failure_status
         self.lost_answer_rate = lost_answer_rate
@@ -160,6 +171,8 @@ class SmsGateway:
             return 400, {"error": "expected a JSON object with 'to' and 'text'"}
         if not _PHONE.match(to):
             return 400, {"error": f"'to' is not a phone number: {to!r}"}
+        if to in self.refuse:
+            return 400, {"error": f"no such subscriber: {to}"}
         with self._lock:
             roll = self._random.random()
             if roll < self.failure_rate:
@@ -353,6 +366,113 @@ class _SmtpHandler:
     ) -> str:
         content = envelope.original_content or envelope.content
         return self.sink._accept(envelope.mail_from, list(envelope.rcpt_tos), bytes(content))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """One webhook request the receiver took on (its signature checked out)."""
+
+    idempotency_key: str | None
+    document: dict[str, Any]
+    received_at: float
+
+
+class WebhookReceiver:
+    """A department system's webhook endpoint on 127.0.0.1: checks the signature, keeps the rest.
+
+    It verifies every request with :func:`notifier.channels.webhook.verify` against ``secret``;
+    a bad or stale signature is answered 401 and not kept (``refused`` counts them).
+    ``failure_rate``: that share of good requests is answered 503 without being kept.
+    """
+
+    def __init__(self, secret: str, *, failure_rate: float = 0.0, seed: int = 0) -> None:
+        self.secret = secret.encode()
+        self.failure_rate = failure_rate
+        self.refused: list[str] = []
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._received: list[WebhookReceipt] = []
+        self._server = _QuietServer(("127.0.0.1", 0), _webhook_handler(self))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def received(self) -> list[WebhookReceipt]:
+        with self._lock:
+            return list(self._received)
+
+    def _answer(self, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        from notifier.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+        try:
+            verify(
+                self.secret,
+                body,
+                timestamp=headers.get(TIMESTAMP_HEADER),
+                signature=headers.get(SIGNATURE_HEADER),
+                now=time.time(),
+            )
+        except ValueError as exc:
+            with self._lock:
+                self.refused.append(str(exc))
+            return 401, {"error": str(exc)}
+        with self._lock:
+            if self.failure_rate and self._random.random() < self.failure_rate:
+                return 503, {"error": "simulated failure"}
+            self._received.append(
+                WebhookReceipt(headers.get("Idempotency-Key"), json.loads(body), time.time())
+            )
+        return 200, {"ok": True}
+
+
+def _webhook_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, answer = receiver._answer(body, self.headers)
+            data = json.dumps(answer, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
 
 
 def main(argv: list[str] | None = None) -> None:

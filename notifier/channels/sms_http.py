@@ -1,0 +1,109 @@
+"""SMS through an HTTP gateway (the protocol of :mod:`simulations.gateways`).
+
+``POST URL`` with ``{"to", "text", "sender"}`` as JSON, the gateway's bearer token, and the
+message's idempotency key as the ``Idempotency-Key`` header, so a gateway that de-duplicates
+can drop a retry whose first answer was lost.  How failures are classified:
+
+| what happened                                   | error                      |
+|-------------------------------------------------|----------------------------|
+| timeout, connection refused or reset, 5xx       | transient: retry later     |
+| 408 (timeout), 429 (rate limited)               | transient                  |
+| any other 4xx (bad number, bad token, ...)      | permanent, with the answer |
+| no phone number on the message                  | permanent                  |
+
+>>> classify_status(503), classify_status(429), classify_status(400), classify_status(200)
+('transient', 'transient', 'permanent', 'ok')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import httpx
+
+from core.errors import ConfigurationError
+from notifier.channels.base import (
+    OutboundMessage,
+    PermanentDeliveryError,
+    SendResult,
+    TransientDeliveryError,
+)
+
+__all__ = ["SmsHttpChannel", "classify_status"]
+
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def classify_status(status: int) -> Literal["ok", "transient", "permanent"]:
+    """What an HTTP status from a gateway means for the message."""
+    if 200 <= status < 300:
+        return "ok"
+    if status >= 500 or status in (408, 425, 429):
+        return "transient"
+    return "permanent"
+
+
+class SmsHttpChannel:
+    """Sends each message as one request to the gateway; the client is shared by threads."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        sender: str | None = None,
+        timeout: float = 10.0,
+        name: str = "sms",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            parsed = httpx.URL("")
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ConfigurationError(
+                f"SMS gateway URL {url!r} is not an http(s) URL; set ZHIDA_SMS_GATEWAY_URL to "
+                "e.g. 'https://sms.example.gov.cn/send'"
+            )
+        self.sender = sender
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        to = (message.address or "").replace(" ", "").replace("-", "")
+        if not _PHONE.match(to):
+            raise PermanentDeliveryError(
+                f"sms: {message.address!r} is not a phone number (expected digits, optionally "
+                f"with a leading +); fix the contact of subject {message.subject_id}"
+            )
+        payload = {"to": to, "text": message.body}
+        if self.sender:
+            payload["sender"] = self.sender
+        try:
+            response = self._client.post(
+                self.url, json=payload, headers={"Idempotency-Key": message.idempotency_key}
+            )
+        except httpx.TimeoutException as exc:
+            raise TransientDeliveryError(
+                f"sms gateway {self.url} did not answer in time ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientDeliveryError(
+                f"sms gateway {self.url} cannot be reached: {exc or type(exc).__name__}"
+            ) from exc
+        verdict = classify_status(response.status_code)
+        if verdict == "ok":
+            try:
+                provider_id = response.json().get("id")
+            except (ValueError, AttributeError):
+                provider_id = None
+            return SendResult(provider_id=None if provider_id is None else str(provider_id))
+        answer = response.text[:200]
+        error = TransientDeliveryError if verdict == "transient" else PermanentDeliveryError
+        raise error(f"sms gateway {self.url} answered {response.status_code}: {answer}")
+
+    def close(self) -> None:
+        self._client.close()
