@@ -21,7 +21,7 @@ so a flushed Redis loses no work: sweepers re-enqueue what the database says is 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -30,31 +30,57 @@ from core.errors import ConfigurationError
 
 __all__ = ["actor", "configure_broker", "current_broker", "declared_actors", "run_in_process"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Every actor Zhida declares, so a newly configured broker can adopt them all.
 _ACTORS: dict[str, dramatiq.Actor[Any, Any]] = {}
 # Actors are first declared on this placeholder; configure_broker rebinds them.
 _PLACEHOLDER = StubBroker()
 _current: dramatiq.Broker | None = None
+_current_url: str | None = None
 
 
+@overload
 def actor(
-    fn: F | None = None,
+    fn: Callable[P, R],
     *,
     actor_name: str | None = None,
     queue_name: str = "default",
     **options: Any,
-) -> Any:
+) -> dramatiq.Actor[P, R]: ...
+
+
+@overload
+def actor(
+    fn: None = None,
+    *,
+    actor_name: str | None = None,
+    queue_name: str = "default",
+    **options: Any,
+) -> Callable[[Callable[P, R]], dramatiq.Actor[P, R]]: ...
+
+
+def actor(
+    fn: Callable[P, R] | None = None,
+    *,
+    actor_name: str | None = None,
+    queue_name: str = "default",
+    **options: Any,
+) -> dramatiq.Actor[P, R] | Callable[[Callable[P, R]], dramatiq.Actor[P, R]]:
     """Declare a Dramatiq actor bound to whichever broker :func:`configure_broker` installs."""
 
-    def decorate(func: F) -> dramatiq.Actor[Any, Any]:
+    def decorate(func: Callable[P, R]) -> dramatiq.Actor[P, R]:
         name = actor_name or f"{func.__module__}.{func.__name__}"
-        broker = _current or _PLACEHOLDER
         if name in _ACTORS:  # re-import of a module (tests): keep one declaration
             return _ACTORS[name]
-        declared: dramatiq.Actor[Any, Any] = dramatiq.Actor(
-            func, broker=broker, actor_name=name, queue_name=queue_name, priority=0, options=options
+        declared: dramatiq.Actor[P, R] = dramatiq.Actor(
+            func,
+            broker=_current or _PLACEHOLDER,
+            actor_name=name,
+            queue_name=queue_name,
+            priority=0,
+            options=options,
         )
         _ACTORS[name] = declared
         return declared
@@ -69,7 +95,7 @@ def declared_actors() -> dict[str, dramatiq.Actor[Any, Any]]:
 
 def configure_broker(redis_url: str | None) -> dramatiq.Broker:
     """Install the broker for ``redis_url`` (``None``: in-process) and bind every actor to it."""
-    global _current  # noqa: PLW0603 -- the one process-wide broker, like dramatiq's own
+    global _current, _current_url  # noqa: PLW0603 -- one process-wide broker, like dramatiq's
     broker: dramatiq.Broker
     if redis_url:
         from dramatiq.brokers.redis import RedisBroker
@@ -87,16 +113,17 @@ def configure_broker(redis_url: str | None) -> dramatiq.Broker:
     for declared in _ACTORS.values():
         declared.broker = broker
         broker.declare_actor(declared)
-    _current = broker
+    _current, _current_url = broker, redis_url
     return broker
 
 
 def current_broker() -> dramatiq.Broker:
-    """The configured broker; configures the one the settings name on first use."""
-    if _current is None:
-        from core.settings import get_settings
+    """The configured broker; configures the one the settings name if it is not that one."""
+    from core.settings import get_settings
 
-        return configure_broker(get_settings().redis_url)
+    wanted = get_settings().redis_url
+    if _current is None or wanted != _current_url:
+        return configure_broker(wanted)
     return _current
 
 

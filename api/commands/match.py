@@ -51,8 +51,42 @@ _policies = click.option(
     show_default=True,
     help="Compute tags from DIR/events.parquet (the library in profiles/tags/) before matching.",
 )
+@click.option(
+    "--distributed",
+    is_flag=True,
+    help="Cut the run into shards for `zhida worker` processes (in-process without Redis).",
+)
+@click.option(
+    "--shard-rows",
+    type=click.IntRange(min=1),
+    default=250_000,
+    show_default=True,
+    help="Subjects per shard, with --distributed.",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="With --distributed and Redis: wait for the workers (progress bar), or return at once.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="With --distributed: seconds to wait for the workers before giving up.",
+)
 def match_cmd(
-    population: Path, policies: tuple[Path, ...], as_of: date, out: Path, record: bool, tags: bool
+    population: Path,
+    policies: tuple[Path, ...],
+    as_of: date,
+    out: Path,
+    record: bool,
+    tags: bool,
+    distributed: bool,
+    shard_rows: int,
+    wait: bool,
+    timeout: float,
 ) -> None:
     """Match a whole population against the policies in force on the as-of date.
 
@@ -61,6 +95,13 @@ def match_cmd(
       subject_id, subject_type, policy_id, status (eligible|maybe), benefit
     Example:
       zhida match --population pop/ --policies rules/catalog/ --as-of 2026-06-30 --out m.parquet
+
+    \b
+    Province-sized runs: --distributed cuts the population into shards of --shard-rows
+    subjects, one queue message each; `zhida worker` processes on any machine that shares the
+    database (ZHIDA_DATABASE_URL), Redis (ZHIDA_REDIS_URL) and the population directory take
+    them, and the run is recorded when the last shard lands:
+      ZHIDA_REDIS_URL=redis://10.0.0.5:6379/0 zhida match --distributed ... --out m.parquet
     """
     import polars as pl
 
@@ -71,6 +112,15 @@ def match_cmd(
 
     schema = load_schema()
     catalog = load_catalog(policies, schema)
+    if distributed:
+        from api.commands.shards import run_distributed
+
+        run_distributed(
+            population=population, in_force=catalog.in_force(as_of),
+            catalog_hash=catalog.content_hash, as_of=as_of, tags=tags, shard_rows=shard_rows,
+            out=out, wait=wait, timeout=timeout,
+        )  # fmt: skip
+        return
     frames = scan_population(population, schema)
     if tags:
         frames = attach_tags(frames, population, schema, as_of=as_of)

@@ -71,5 +71,14 @@ def diff_cmd(run_id: int | None, against: int | None, out: Path | None) -> None:
         click.echo(f"  {row['policy_id']}: {parts}")
 
 
+@runs_group.command("shards")
+@click.argument("run_key")
+def shards_cmd(run_key: str) -> None:
+    """Progress of a sharded run (`zhida match --distributed`): shards done, pending, failed."""
+    from api.commands.shards import show_shards
+
+    show_shards(run_key)
+
+
 def register(group: click.Group) -> None:
     group.add_command(runs_group)

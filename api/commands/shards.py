@@ -1,0 +1,135 @@
+"""``zhida match --distributed``: a run cut into shards that any worker on any machine takes.
+
+With ``ZHIDA_REDIS_URL`` set the shards go to Redis and ``zhida worker`` processes (on this or
+other machines sharing the database and the population directory) match them; this command
+waits, showing progress, and re-sends shards whose messages were lost.  Without Redis the same
+actors run in this process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["run_distributed", "show_shards"]
+
+_POLL_SECONDS = 0.5
+
+
+def run_distributed(
+    *,
+    population: Path,
+    in_force: tuple[Any, ...],
+    catalog_hash: str,
+    as_of: date,
+    tags: bool,
+    shard_rows: int,
+    out: Path,
+    wait: bool,
+    timeout: float,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from core.broker import current_broker, run_in_process
+    from core.db import get_engine, upgrade
+    from core.errors import DeliveryError, NotFoundError
+    from matcher.shards import SHARD_QUEUE, ShardStore, start_run, sweep
+
+    engine = get_engine()
+    upgrade(engine)
+    broker = current_broker()
+    run_key = start_run(
+        engine, population_dir=population, policies=in_force, catalog_hash=catalog_hash,
+        as_of=as_of, tags=tags, shard_rows=shard_rows,
+    )  # fmt: skip
+    store = ShardStore(engine)
+    total = store.run(run_key).shards
+    click.echo(f"sharded run {run_key}: {total} shards of at most {shard_rows:,} subjects")
+    in_process = not _uses_redis(broker)
+    if in_process:
+        run_in_process(broker, [SHARD_QUEUE])
+    elif not wait:
+        click.echo(f"follow it with: zhida runs shards {run_key}")
+        return
+    deadline = time.monotonic() + timeout
+    last_sweep = time.monotonic()
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), transient=True, disable=in_process,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("shards", total=total)
+        while True:
+            progress = store.progress(run_key)
+            bar.update(task, completed=progress["done"])
+            if progress["failed"]:
+                raise NotFoundError(_failures(store, run_key))
+            if store.run(run_key).run_id is not None:
+                break
+            if in_process:
+                raise DeliveryError(
+                    f"sharded run {run_key} did not complete in process: {progress}"
+                )
+            if time.monotonic() > deadline:
+                raise DeliveryError(
+                    f"sharded run {run_key} is still running after {timeout:.0f}s "
+                    f"({progress['done']} of {total} shards done); are `zhida worker` "
+                    f"processes running? Follow it with: zhida runs shards {run_key}"
+                )
+            if time.monotonic() - last_sweep > 30:  # lost messages (a flushed Redis)
+                sweep(engine, older_than=timedelta(seconds=60))
+                last_sweep = time.monotonic()
+            time.sleep(_POLL_SECONDS)
+    run = store.run(run_key)
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
+    recorded = RunStore(engine, get_settings().data_dir).get(run.run_id or 0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(recorded.pairs_file, out)
+    click.echo(
+        f"{len(in_force)} policies in force on {as_of}; {recorded.eligible:,} eligible, "
+        f"{recorded.maybe:,} maybe; wrote {out}; recorded run {recorded.run_id}"
+    )
+
+
+def _uses_redis(broker: object) -> bool:
+    from dramatiq.brokers.stub import StubBroker
+
+    return not isinstance(broker, StubBroker)
+
+
+def _failures(store: Any, run_key: str) -> str:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT shard_no, error FROM shard_tasks WHERE run_key = :k AND status = 'failed' "
+                "ORDER BY shard_no"
+            ),
+            {"k": run_key},
+        ).all()
+    listed = "; ".join(f"shard {n}: {e}" for n, e in rows[:3])
+    return f"sharded run {run_key}: {len(rows)} shard(s) failed ({listed})"
+
+
+def show_shards(run_key: str) -> None:
+    """Print a sharded run's progress."""
+    from core.db import get_engine, upgrade
+    from matcher.shards import ShardStore
+
+    engine = get_engine()
+    upgrade(engine)
+    store = ShardStore(engine)
+    run = store.run(run_key)
+    p = store.progress(run_key)
+    click.echo(
+        f"sharded run {run_key}: {run.status}; {p['done']} of {run.shards} shards done, "
+        f"{p['pending']} pending, {p['failed']} failed"
+        + (f"; recorded as run {run.run_id}" if run.run_id is not None else "")
+    )

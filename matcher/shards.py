@@ -1,0 +1,565 @@
+"""Sharded matching: one run split by subject range over any number of worker machines.
+
+A province does not fit one process's patience, so a run is cut into shards — contiguous ranges
+of rows of the population's residents and enterprises files — and each shard is one Dramatiq
+message carrying only ``(run_key, shard_no)``.  Any worker on any machine that sees the same
+population directory (shared storage) and database takes a shard, matches its subjects, and
+lands its pairs in the database in one transaction with the shard's ``done`` mark; a shard
+landed twice (a redelivered message) replaces its own pairs, so at-least-once delivery gives
+exactly-once results.  The worker that lands the last shard finishes the run: it exports the
+pairs to the run's Parquet file and records the run like ``zhida match`` does, so run diffs,
+grants and invitations follow the same path.
+
+The run row holds the policies themselves (the rules in force, as JSON), not a path: every
+worker matches against exactly the catalog the run was started with.  The database, not the
+queue, is the truth: :func:`sweep` re-enqueues shards still pending after a flushed Redis or a
+killed worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.broker import actor
+from core.errors import NotFoundError, ValidationError
+from matcher.batch import MATCH_SCHEMA, match_batches, plan_policies, write_pairs
+
+__all__ = [
+    "SHARD_QUEUE",
+    "Shard",
+    "ShardRun",
+    "ShardStore",
+    "finish_run",
+    "match_shard",
+    "plan_shards",
+    "run_shard",
+    "start_run",
+    "sweep",
+]
+
+SHARD_QUEUE = "match_shards"
+DEFAULT_SHARD_ROWS = 250_000
+
+_meta = sa.MetaData()
+_runs = sa.Table(
+    "shard_runs",
+    _meta,
+    sa.Column("run_key", sa.String(36), primary_key=True),
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("as_of", sa.Date),
+    sa.Column("population_dir", sa.Text),
+    sa.Column("population", sa.String(64)),
+    sa.Column("catalog_hash", sa.String(64)),
+    sa.Column("catalog_json", sa.Text),
+    sa.Column("tags", sa.Boolean),
+    sa.Column("shards", sa.Integer),
+    sa.Column("status", sa.String(16)),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("completed_at", sa.DateTime),
+)
+_tasks = sa.Table(
+    "shard_tasks",
+    _meta,
+    sa.Column("run_key", sa.String(36)),
+    sa.Column("shard_no", sa.Integer),
+    sa.Column("entity", sa.String(16)),
+    sa.Column("row_offset", sa.BigInteger),
+    sa.Column("row_count", sa.BigInteger),
+    sa.Column("status", sa.String(16)),
+    sa.Column("attempts", sa.Integer),
+    sa.Column("enqueued_at", sa.DateTime),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("worker", sa.String(128)),
+    sa.Column("pairs", sa.BigInteger),
+    sa.Column("error", sa.Text),
+)
+_PAIR_COLUMNS = ("run_key", "shard_no", "subject_id", "subject_type", "policy_id", "status")
+_pairs = sa.Table(
+    "shard_pairs",
+    _meta,
+    *(sa.Column(name, sa.String) for name in _PAIR_COLUMNS),
+    sa.Column("benefit", sa.Numeric(18, 2)),
+)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Rows ``[row_offset, row_offset + row_count)`` of one entity's population file."""
+
+    shard_no: int
+    entity: str
+    row_offset: int
+    row_count: int
+
+
+@dataclass(frozen=True)
+class ShardRun:
+    run_key: str
+    as_of: date
+    population_dir: Path
+    population: str
+    catalog_hash: str
+    policies: tuple[_RunPolicy, ...]
+    tags: bool
+    shards: int
+    status: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class _RunPolicy:
+    """What matching needs of a policy, as the run stored it (a ``MatchablePolicy``)."""
+
+    id: str
+    audience: str
+    eligibility: str
+    benefit: str | None
+    valid_from: date | None
+    valid_until: date | None
+
+    @classmethod
+    def of(cls, policy: Any) -> _RunPolicy:
+        return cls(
+            policy.id,
+            policy.audience,
+            policy.eligibility,
+            policy.benefit,
+            policy.valid_from,
+            policy.valid_until,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "audience": self.audience,
+            "eligibility": self.eligibility,
+            "benefit": self.benefit,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> _RunPolicy:
+        def day(v: str | None) -> date | None:
+            return date.fromisoformat(v) if v else None
+
+        return cls(
+            data["id"],
+            data["audience"],
+            data["eligibility"],
+            data["benefit"],
+            day(data["valid_from"]),
+            day(data["valid_until"]),
+        )
+
+
+def plan_shards(counts: Mapping[str, int], shard_rows: int) -> list[Shard]:
+    """Cut each entity's rows into contiguous shards of at most ``shard_rows`` rows.
+
+    >>> [(s.shard_no, s.entity, s.row_offset, s.row_count)
+    ...  for s in plan_shards({"resident": 5, "enterprise": 2}, 2)]
+    [(0, 'resident', 0, 2), (1, 'resident', 2, 2), (2, 'resident', 4, 1), (3, 'enterprise', 0, 2)]
+    """
+    if shard_rows < 1:
+        raise ValidationError(f"shard size must be at least 1 row, got {shard_rows}")
+    shards: list[Shard] = []
+    for entity, total in counts.items():
+        for offset in range(0, total, shard_rows):
+            shards.append(Shard(len(shards), entity, offset, min(shard_rows, total - offset)))
+    return shards
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ShardStore:
+    """The database side of sharded runs: runs, their shards, and the pairs shards land."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(
+        self,
+        *,
+        population_dir: Path,
+        population: str,
+        as_of: date,
+        catalog_hash: str,
+        policies: Sequence[Any],
+        tags: bool,
+        shards: Sequence[Shard],
+    ) -> str:
+        """Record a run and its shards (pending) in one transaction; returns the run key."""
+        run_key = str(uuid.uuid4())
+        catalog = json.dumps([_RunPolicy.of(p).to_json() for p in policies], ensure_ascii=False)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                _runs.insert().values(
+                    run_key=run_key, created_at=now, as_of=as_of,
+                    population_dir=str(population_dir.resolve()), population=population,
+                    catalog_hash=catalog_hash, catalog_json=catalog, tags=tags,
+                    shards=len(shards), status="running",
+                )
+            )  # fmt: skip
+            if shards:
+                conn.execute(
+                    _tasks.insert(),
+                    [
+                        {
+                            "run_key": run_key,
+                            "shard_no": s.shard_no,
+                            "entity": s.entity,
+                            "row_offset": s.row_offset,
+                            "row_count": s.row_count,
+                            "status": "pending",
+                            "attempts": 0,
+                            "enqueued_at": now,
+                        }
+                        for s in shards
+                    ],
+                )
+        return run_key
+
+    def run(self, run_key: str) -> ShardRun:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_runs).where(_runs.c.run_key == run_key)).first()
+        if row is None:
+            raise NotFoundError(f"no sharded run {run_key!r}; see `zhida runs shards`")
+        m = row._mapping
+        policies = tuple(_RunPolicy.from_json(p) for p in json.loads(m["catalog_json"]))
+        return ShardRun(
+            run_key=run_key, as_of=m["as_of"], population_dir=Path(m["population_dir"]),
+            population=m["population"], catalog_hash=m["catalog_hash"], policies=policies,
+            tags=bool(m["tags"]), shards=int(m["shards"]), status=m["status"],
+            run_id=m["run_id"],
+        )  # fmt: skip
+
+    def shard(self, run_key: str, shard_no: int) -> tuple[Shard, str]:
+        """A shard and its status."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_tasks).where(
+                    (_tasks.c.run_key == run_key) & (_tasks.c.shard_no == shard_no)
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"run {run_key!r} has no shard {shard_no}")
+        m = row._mapping
+        shard = Shard(m["shard_no"], m["entity"], int(m["row_offset"]), int(m["row_count"]))
+        return shard, str(m["status"])
+
+    def progress(self, run_key: str) -> dict[str, int]:
+        """How many shards are pending, done and failed."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_tasks.c.status, sa.func.count())
+                .where(_tasks.c.run_key == run_key)
+                .group_by(_tasks.c.status)
+            ).all()
+        counts = {"pending": 0, "done": 0, "failed": 0}
+        counts.update({str(status): int(n) for status, n in rows})
+        return counts
+
+    def count_attempt(self, run_key: str, shard_no: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                _tasks.update()
+                .where((_tasks.c.run_key == run_key) & (_tasks.c.shard_no == shard_no))
+                .values(attempts=_tasks.c.attempts + 1)
+            )
+
+    def land(self, run_key: str, shard_no: int, pairs: pl.DataFrame, *, worker: str) -> bool:
+        """Store a shard's pairs and mark it done, in one transaction.
+
+        Returns ``False`` (and changes nothing) when the shard was already done: a redelivered
+        message lands nothing twice.
+        """
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                _tasks.update()
+                .where(
+                    (_tasks.c.run_key == run_key)
+                    & (_tasks.c.shard_no == shard_no)
+                    & (_tasks.c.status != "done")
+                )
+                .values(
+                    status="done",
+                    finished_at=_now(),
+                    worker=worker,
+                    pairs=pairs.height,
+                    error=None,
+                )
+            ).rowcount
+            if done != 1:
+                return False
+            conn.execute(
+                _pairs.delete().where(
+                    (_pairs.c.run_key == run_key) & (_pairs.c.shard_no == shard_no)
+                )
+            )
+            _insert_pairs(conn, run_key, shard_no, pairs)
+        return True
+
+    def fail(self, run_key: str, shard_no: int, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                _tasks.update()
+                .where(
+                    (_tasks.c.run_key == run_key)
+                    & (_tasks.c.shard_no == shard_no)
+                    & (_tasks.c.status == "pending")
+                )
+                .values(status="failed", finished_at=_now(), error=error)
+            )
+
+    def claim_finish(self, run_key: str) -> bool:
+        """Whether this caller is the one to finish the run (all shards done; only one wins)."""
+        not_done = (
+            sa.select(sa.func.count())
+            .select_from(_tasks)
+            .where((_tasks.c.run_key == run_key) & (_tasks.c.status != "done"))
+            .scalar_subquery()
+        )
+        with self.engine.begin() as conn:
+            won = conn.execute(
+                _runs.update()
+                .where((_runs.c.run_key == run_key) & (_runs.c.status == "running"))
+                .where(not_done == 0)
+                .values(status="finishing")
+            ).rowcount
+        return won == 1
+
+    def pairs(self, run_key: str) -> pl.DataFrame:
+        """Every pair the run's shards landed, in shard order, with the contract's dtypes."""
+        query = (
+            sa.select(*(_pairs.c[c] for c in MATCH_SCHEMA.names()), _pairs.c.shard_no)
+            .where(_pairs.c.run_key == run_key)
+            .order_by(_pairs.c.shard_no)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pl.DataFrame(
+            [r[:-1] for r in rows],
+            schema={n: pl.String for n in MATCH_SCHEMA.names()},
+            orient="row",
+        )
+        return frame.with_columns(
+            pl.col("benefit").cast(pl.Decimal(18, 2)),
+            pl.col("status").cast(MATCH_SCHEMA["status"]),
+            pl.col("subject_type").cast(MATCH_SCHEMA["subject_type"]),
+        ).select(MATCH_SCHEMA.names())
+
+    def complete(self, run_key: str, run_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                _runs.update()
+                .where(_runs.c.run_key == run_key)
+                .values(status="complete", run_id=run_id, completed_at=_now())
+            )
+            # The pairs now live in the run's Parquet file; the table was their landing place.
+            conn.execute(_pairs.delete().where(_pairs.c.run_key == run_key))
+
+    def stale(self, older_than: timedelta) -> list[tuple[str, int]]:
+        """Shards still pending whose message was sent more than ``older_than`` ago."""
+        cutoff = _now() - older_than
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_tasks.c.run_key, _tasks.c.shard_no)
+                .join(_runs, _runs.c.run_key == _tasks.c.run_key)
+                .where(
+                    (_tasks.c.status == "pending")
+                    & (_tasks.c.enqueued_at < cutoff)
+                    & (_runs.c.status == "running")
+                )
+            ).all()
+        return [(str(k), int(n)) for k, n in rows]
+
+    def mark_enqueued(self, run_key: str, shard_nos: Sequence[int]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                _tasks.update()
+                .where((_tasks.c.run_key == run_key) & _tasks.c.shard_no.in_(shard_nos))
+                .values(enqueued_at=_now())
+            )
+
+
+def _insert_pairs(conn: Connection, run_key: str, shard_no: int, pairs: pl.DataFrame) -> None:
+    rows = pairs.select(
+        pl.lit(run_key).alias("run_key"),
+        pl.lit(shard_no).alias("shard_no"),
+        "subject_id",
+        pl.col("subject_type").cast(pl.String),
+        "policy_id",
+        pl.col("status").cast(pl.String),
+        pl.col("benefit").cast(pl.String),
+    )
+    if not rows.height:
+        return
+    columns = (*_PAIR_COLUMNS, "benefit")
+    if conn.dialect.name == "postgresql":
+        # COPY inside the same transaction as the shard's done mark.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        names = ", ".join(columns)
+        with cursor.copy(f"COPY shard_pairs ({names}) FROM STDIN") as copy:
+            for row in rows.iter_rows():
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO shard_pairs ({', '.join(columns)}) VALUES ({marks})",
+        list(rows.iter_rows()),
+    )
+
+
+def _frames(run: ShardRun, shard: Shard) -> dict[str, pl.LazyFrame]:
+    from matcher.population import scan_population
+    from profiles.schema import load_schema
+    from profiles.tagging import compute_tags, load_tags
+
+    schema = load_schema()
+    frames = scan_population(run.population_dir, schema)
+    if shard.entity not in frames:
+        raise NotFoundError(
+            f"the population {run.population_dir} has no {shard.entity}s file any more"
+        )
+    frame = frames[shard.entity].slice(shard.row_offset, shard.row_count)
+    events_path = run.population_dir / "events.parquet"
+    if run.tags and events_path.is_file():
+        entity = schema.entity(shard.entity)
+        assert entity.key is not None
+        subjects = frame.select(pl.col(entity.key).alias("subject_id"))
+        events = pl.scan_parquet(events_path).join(subjects, on="subject_id", how="semi")
+        computed = compute_tags(frame, events, load_tags(schema=schema), entity=entity,
+                                as_of=run.as_of)  # fmt: skip
+        frame = frame.drop("tags").join(
+            computed.rename({"subject_id": entity.key}), on=entity.key, how="left"
+        )
+    return {shard.entity: frame}
+
+
+def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
+    """The pairs of one shard: its subjects matched against the run's policies."""
+    from profiles.schema import load_schema
+
+    schema = load_schema()
+    plans = plan_policies(run.policies, schema, as_of=run.as_of)
+    frame = _frames(run, shard)[shard.entity]
+    batches = list(match_batches(frame, schema.entity(shard.entity), plans, as_of=run.as_of))
+    return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@actor(queue_name=SHARD_QUEUE, max_retries=3, min_backoff=1_000, max_backoff=30_000)
+def match_shard(run_key: str, shard_no: int) -> None:
+    """Match one shard and land its pairs; the worker landing the last shard finishes the run."""
+    from core.db import get_engine
+
+    store = ShardStore(get_engine())
+    run = store.run(run_key)
+    shard, status = store.shard(run_key, shard_no)
+    if status == "done":
+        return  # a redelivered message: the shard has landed already
+    store.count_attempt(run_key, shard_no)
+    try:
+        pairs = run_shard(run, shard)
+    except (NotFoundError, ValidationError, OSError, pl.exceptions.PolarsError) as exc:
+        store.fail(run_key, shard_no, f"{type(exc).__name__}: {exc}")
+        return  # bad input will not get better by retrying
+    store.land(run_key, shard_no, pairs, worker=_worker_name())
+    if store.claim_finish(run_key):
+        finish_run(store, run_key)
+
+
+def finish_run(store: ShardStore, run_key: str) -> int:
+    """Export the landed pairs to a pairs file and record the run; returns its run id."""
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
+    run = store.run(run_key)
+    if run.run_id is not None:
+        return run.run_id
+    settings = get_settings()
+    scratch = settings.data_dir / "runs" / f"shards-{run_key}.parquet"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    write_pairs(iter([store.pairs(run_key)]), scratch)
+    with store.engine.connect() as conn:
+        created = conn.execute(
+            sa.select(_runs.c.created_at).where(_runs.c.run_key == run_key)
+        ).scalar_one()
+    recorded = RunStore(store.engine, settings.data_dir).record(
+        scratch,
+        as_of=run.as_of,
+        catalog_hash=run.catalog_hash,
+        population=run.population,
+        started_at=created.replace(tzinfo=UTC),
+        seconds=(_now() - created).total_seconds(),
+        policies=len(run.policies),
+    )
+    scratch.unlink(missing_ok=True)
+    store.complete(run_key, recorded.run_id)
+    return recorded.run_id
+
+
+def start_run(
+    engine: Engine,
+    *,
+    population_dir: Path,
+    policies: Sequence[Any],
+    catalog_hash: str,
+    as_of: date,
+    tags: bool = True,
+    shard_rows: int = DEFAULT_SHARD_ROWS,
+) -> str:
+    """Record a sharded run over ``population_dir`` and send one message per shard."""
+    from matcher.population import scan_population
+    from matcher.runs import population_snapshot
+    from profiles.schema import load_schema
+
+    frames = scan_population(population_dir, load_schema())
+    counts = {name: int(f.select(pl.len()).collect().item()) for name, f in frames.items()}
+    shards = plan_shards(counts, shard_rows)
+    store = ShardStore(engine)
+    run_key = store.create(
+        population_dir=population_dir,
+        population=population_snapshot(population_dir),
+        as_of=as_of,
+        catalog_hash=catalog_hash,
+        policies=policies,
+        tags=tags,
+        shards=shards,
+    )
+    for shard in shards:
+        match_shard.send(run_key, shard.shard_no)
+    if not shards and store.claim_finish(run_key):
+        finish_run(store, run_key)
+    return run_key
+
+
+def sweep(engine: Engine, *, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Re-send shards pending longer than ``older_than`` (lost messages); returns how many."""
+    store = ShardStore(engine)
+    stale = store.stale(older_than)
+    by_run: dict[str, list[int]] = {}
+    for run_key, shard_no in stale:
+        match_shard.send(run_key, shard_no)
+        by_run.setdefault(run_key, []).append(shard_no)
+    for run_key, numbers in by_run.items():
+        store.mark_enqueued(run_key, numbers)
+    return len(stale)

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from api.cli import main
+from core.db import get_engine, upgrade
+from matcher.batch import MATCH_SCHEMA
+from matcher.shards import ShardStore, plan_shards
+
+AS_OF = "2026-06-30"
+CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pop")
+    args = ["population", "generate", "--residents", "4000", "--enterprises", "400"]
+    assert main([*args, "--seed", "5", "--as-of", AS_OF, "--out", str(out)]) == 0
+    return out
+
+
+def _sorted(path: Path) -> pl.DataFrame:
+    return pl.read_parquet(path).sort("subject_id", "policy_id")
+
+
+def _match(population: Path, out: Path, *extra: str) -> int:
+    argv = ["match", "--population", str(population), "--policies", CATALOG]
+    return main([*argv, "--as-of", AS_OF, "--out", str(out), *extra])
+
+
+def test_shards_cover_every_row_once() -> None:
+    shards = plan_shards({"resident": 1001, "enterprise": 10}, 250)
+    residents = [s for s in shards if s.entity == "resident"]
+    assert [s.row_count for s in residents] == [250, 250, 250, 250, 1]
+    assert [s.shard_no for s in shards] == list(range(len(shards)))
+    assert sum(s.row_count for s in shards) == 1011
+
+
+def test_a_shard_landed_twice_keeps_one_copy_of_its_pairs(database_url: str) -> None:
+    engine = get_engine(database_url)
+    upgrade(engine)
+    store = ShardStore(engine)
+    key = store.create(
+        population_dir=Path("."), population="p", as_of=date(2026, 6, 30), catalog_hash="c",
+        policies=[], tags=False, shards=plan_shards({"resident": 2}, 1),
+    )  # fmt: skip
+    pairs = pl.DataFrame(
+        {"subject_id": ["a"], "subject_type": ["resident"], "policy_id": ["x"],
+         "status": ["eligible"], "benefit": ["12.50"]},
+    ).cast(MATCH_SCHEMA)  # fmt: skip
+    assert store.land(key, 0, pairs, worker="w1") is True
+    assert store.land(key, 0, pairs, worker="w2") is False
+    assert store.claim_finish(key) is False  # shard 1 is still pending
+    assert store.land(key, 1, pairs.with_columns(subject_id=pl.lit("b")), worker="w1")
+    assert store.claim_finish(key) is True
+    assert store.claim_finish(key) is False  # only one finisher
+    landed = store.pairs(key)
+    assert landed["subject_id"].to_list() == ["a", "b"]
+    assert str(landed["benefit"][0]) == "12.50"
+    assert store.progress(key) == {"pending": 0, "done": 2, "failed": 0}
+
+
+def test_in_process_sharded_run_equals_the_single_run(population: Path, tmp_path: Path) -> None:
+    assert _match(population, tmp_path / "one.parquet") == 0
+    assert _match(population, tmp_path / "sharded.parquet", "--distributed", "--shard-rows",
+                  "700") == 0  # fmt: skip
+    assert _sorted(tmp_path / "sharded.parquet").equals(_sorted(tmp_path / "one.parquet"))
+
+
+def test_a_missing_population_fails_the_shard_with_a_reason(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moved = tmp_path / "pop"
+    moved.mkdir()
+    for name in ("residents.parquet", "enterprises.parquet"):
+        (moved / name).write_bytes((population / name).read_bytes())
+    from core.broker import configure_broker, run_in_process
+    from matcher.shards import ShardStore as Store
+    from matcher.shards import match_shard, start_run  # noqa: F401 -- declares the actor
+    from profiles.schema import load_schema
+    from rules.loader import load_catalog
+
+    broker = configure_broker(None)
+    engine = get_engine()
+    upgrade(engine)
+    catalog = load_catalog([Path(CATALOG)], load_schema())
+    key = start_run(
+        engine, population_dir=moved, policies=catalog.in_force(date(2026, 6, 30)),
+        catalog_hash=catalog.content_hash, as_of=date(2026, 6, 30), shard_rows=3000,
+    )  # fmt: skip
+    (moved / "enterprises.parquet").unlink()
+    run_in_process(broker, ["match_shards"])
+    progress = Store(engine).progress(key)
+    assert progress["failed"] == 1
+    with engine.connect() as conn:
+        error = conn.execute(
+            sa.text("SELECT error FROM shard_tasks WHERE status = 'failed'")
+        ).scalar_one()
+    assert "enterprise" in error
+
+
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "dramatiq", "api.workers", "--processes", "1", "--threads",
+           "1", "--queues", "match_shards"]  # fmt: skip
+    with log.open("wb") as stderr:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+
+
+@pytest.fixture
+def two_workers(
+    redis_url: str, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
+    import redis
+
+    env = dict(os.environ)
+    env.update(
+        ZHIDA_REDIS_URL=redis_url, ZHIDA_DATABASE_URL=postgres_url,
+        ZHIDA_DATA_DIR=str(tmp_path / "zhida"), CI="",
+    )  # fmt: skip
+    for key in ("ZHIDA_REDIS_URL", "ZHIDA_DATABASE_URL", "ZHIDA_DATA_DIR"):
+        monkeypatch.setenv(key, env[key])
+    upgrade(get_engine(postgres_url))
+    workers = [_worker(env, tmp_path / f"worker{i}.log") for i in (1, 2)]
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 60
+    while client.zcard("dramatiq:__heartbeats__") < 2:  # both consumers are fetching
+        logs = " / ".join((tmp_path / f"worker{i}.log").read_text()[-500:] for i in (1, 2))
+        assert all(w.poll() is None for w in workers), f"a worker died while starting: {logs}"
+        assert time.monotonic() < deadline, "the workers did not start within 60 s"
+        time.sleep(0.2)
+    try:
+        yield redis_url, postgres_url
+    finally:
+        for w in workers:
+            os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
+        client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_worker_processes_share_a_run_and_land_the_single_runs_pairs(
+    population: Path, tmp_path: Path, two_workers: tuple[str, str]
+) -> None:
+    _, postgres_url = two_workers
+    assert _match(population, tmp_path / "one.parquet", "--no-record") == 0
+    argv = ["--distributed", "--shard-rows", "400", "--timeout", "240"]
+    assert _match(population, tmp_path / "sharded.parquet", *argv) == 0
+    assert _sorted(tmp_path / "sharded.parquet").equals(_sorted(tmp_path / "one.parquet"))
+    with get_engine(postgres_url).connect() as conn:
+        workers = conn.execute(sa.text("SELECT DISTINCT worker FROM shard_tasks")).scalars()
+        landed = conn.execute(sa.text("SELECT count(*) FROM shard_pairs")).scalar_one()
+        status = conn.execute(sa.text("SELECT status FROM shard_runs")).scalar_one()
+    assert len(set(workers)) == 2  # both processes took shards
+    assert status == "complete"
+    assert landed == 0  # moved to the run's pairs file
