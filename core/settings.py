@@ -24,6 +24,7 @@
 | ``ZHIDA_WEBHOOK_SECRET``    | unset: no webhooks              | HMAC-SHA256 key for webhooks     |
 | ``ZHIDA_CHANNEL_TIMEOUT``   | ``10``                          | seconds per gateway request      |
 | ``ZHIDA_RATE_LIMITS``       | unset: no limits                | per second[/burst], ``sms=50``   |
+| ``ZHIDA_PUBLIC_URL``        | ``https://zhida.example.gov.cn``| base of links in messages        |
 
 >>> s = Settings.from_env({"ZHIDA_DATA_DIR": "/srv/zhida"})
 >>> s.database_url
@@ -77,6 +78,7 @@ class Settings:
     webhook_secret: str | None = None
     channel_timeout: float = 10.0
     rate_limits: str = ""  # NAME=PER_SECOND[/BURST],...; parsed by notifier.ratelimit
+    public_url: str = "https://zhida.example.gov.cn"  # links in messages: inbox, forms
 
     @property
     def tz(self) -> ZoneInfo:
@@ -132,6 +134,7 @@ class Settings:
             webhook_secret=env.get("ZHIDA_WEBHOOK_SECRET") or None,
             channel_timeout=_number(env, "ZHIDA_CHANNEL_TIMEOUT", 10.0, minimum=0.001),
             rate_limits=env.get("ZHIDA_RATE_LIMITS", ""),
+            public_url=(env.get("ZHIDA_PUBLIC_URL") or "https://zhida.example.gov.cn").rstrip("/"),
         )
 
 
