@@ -1,0 +1,250 @@
+"""The delivery actor: claim a ledger row, render it, send it through its channel, record it.
+
+The queue message carries only the row's id.  :func:`deliver_one` is the whole attempt and can
+be called without a broker (tests, the bench baseline); the ``deliver`` actor wraps it.  What a
+worker needs — the database, the channels, the renderer, the rate limiter, the clock — is one
+:class:`DeliveryRuntime`, built from the settings on first use or installed with
+:func:`configure_delivery` (tests, the demo).
+
+In doubt: when a worker died during an attempt, nobody knows whether the far side took the
+message.  If the channel can say (``lookup(idempotency_key) -> bool | None``, e.g. a provider's
+delivery-status query), a taken message is recorded as delivered instead of being sent again;
+otherwise it is sent again (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from core.broker import actor
+from core.clock import Clock, SystemClock
+from core.errors import ZhidaError
+from notifier.channels.base import (
+    Channel,
+    OutboundMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from notifier.outbox import LedgerRow, Outbox
+
+__all__ = [
+    "QUEUE",
+    "DeliveryRuntime",
+    "Lookup",
+    "Renderer",
+    "configure_delivery",
+    "deliver",
+    "deliver_one",
+    "enqueue",
+    "plain_render",
+    "runtime",
+]
+
+QUEUE = "deliveries"
+# Retries sooner than this go back to the broker with a delay; later ones wait for the sweeper
+# (a long broker delay would be lost with Redis; the ledger's next_attempt_at is not).
+_MAX_BROKER_DELAY = 60.0
+log = logging.getLogger("zhida.delivery")
+
+Renderer = Callable[[LedgerRow], OutboundMessage]
+
+
+@runtime_checkable
+class Lookup(Protocol):
+    """A channel that can tell whether it already took a message (by idempotency key)."""
+
+    def lookup(self, idempotency_key: str) -> bool | None: ...
+
+
+def plain_render(row: LedgerRow) -> OutboundMessage:
+    """A plain-text rendering of a ledger row: titles, purposes and reasons, one per item.
+
+    >>> from datetime import datetime
+    >>> row = LedgerRow(1, "k", "p1", "resident", "inbox", None, "zh", "grant_notice",
+    ...     {"items": [{"title": "高龄津贴", "purpose": "grant_notice",
+    ...                 "reason": ["age >= 80 ✓"]}]},
+    ...     "sending", 1, 8, datetime(2026, 1, 1), datetime(2026, 1, 1), None, None,
+    ...     datetime(2026, 1, 1), None)
+    >>> print(plain_render(row).body)
+    【已为您办理】高龄津贴：age >= 80 ✓
+    """
+    names = {
+        "zh": {"grant_notice": "已为您办理", "revocation_notice": "待遇将终止",
+               "invitation": "您可申请", "fast_track_invitation": "一键申请",
+               "maybe_question": "请补充信息"},
+        "en": {"grant_notice": "Granted", "revocation_notice": "Ending",
+               "invitation": "You may apply", "fast_track_invitation": "Apply in one step",
+               "maybe_question": "Please tell us"},
+    }[row.locale if row.locale in ("zh", "en") else "zh"]  # fmt: skip
+    items = list(row.payload.get("items", []))
+    lines = []
+    for item in items:
+        title = (
+            item.get("title_en") if row.locale == "en" and item.get("title_en") else item["title"]
+        )
+        reason = "；".join(item.get("reason") or [])
+        lines.append(
+            f"【{names.get(item['purpose'], item['purpose'])}】{title}"
+            + (f"：{reason}" if reason else "")
+        )
+    title = items[0]["title"] if len(items) == 1 else f"{len(items)} 项政策消息"
+    return OutboundMessage(
+        ledger_id=row.id, idempotency_key=row.idempotency_key, channel=row.channel,
+        subject_id=row.subject_id, subject_type=row.subject_type, address=row.address,
+        locale=row.locale, title=title, body="\n".join(lines),
+    )  # fmt: skip
+
+
+@dataclass
+class DeliveryRuntime:
+    outbox: Outbox
+    channels: Mapping[str, Channel]
+    render: Renderer = plain_render
+    limiter: Any = None  # a notifier.ratelimit.RateLimiter, or None
+    clock: Clock = field(default_factory=SystemClock)
+    lease: float = 60.0  # seconds a claim holds; more than a channel's timeout
+    backoff: float = 30.0  # first retry delay, doubled per attempt
+    rate_wait: float = 5.0  # longest wait for a rate-limit token before retrying later
+    send_retries: Callable[[int, float], object] | None = None  # (row id, delay s) -> enqueue
+
+
+_runtime: DeliveryRuntime | None = None
+
+
+def configure_delivery(rt: DeliveryRuntime | None) -> DeliveryRuntime | None:
+    """Install the runtime workers in this process use (``None``: rebuild from settings)."""
+    global _runtime  # noqa: PLW0603 -- one runtime per worker process, like the broker
+    _runtime = rt
+    return rt
+
+
+def runtime() -> DeliveryRuntime:
+    """The installed runtime, or one built from the settings."""
+    if _runtime is None:
+        from core.db import get_engine
+        from core.settings import get_settings
+
+        settings = get_settings()
+        configure_delivery(
+            DeliveryRuntime(
+                outbox=Outbox(get_engine()),
+                channels=_channels_from_settings(settings),
+                render=_renderer(),
+                limiter=_limiter(settings),
+                lease=max(60.0, 3 * settings.channel_timeout),
+                backoff=settings.retry_backoff,
+            )
+        )
+    assert _runtime is not None
+    return _runtime
+
+
+def _channels_from_settings(settings: Any) -> Mapping[str, Channel]:
+    try:
+        from notifier.channels import registry  # type: ignore[attr-defined]
+    except ImportError:
+        registry = None
+    if registry is not None:
+        built: Mapping[str, Channel] = registry.channels_from_settings(settings)
+        return built
+    raise ZhidaError("no channel registry (notifier/channels/registry.py) to build channels from")
+
+
+def _renderer() -> Renderer:
+    try:
+        from notifier import render as module  # type: ignore[attr-defined]
+    except ImportError:
+        return plain_render
+    found: Renderer = getattr(module, "render_row", plain_render)
+    return found
+
+
+def _limiter(settings: Any) -> Any:
+    from notifier.ratelimit import MemoryRateLimiter, RedisRateLimiter, parse_rates
+
+    rates = parse_rates(settings.rate_limits)
+    if not rates:
+        return None
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, rates)
+    return MemoryRateLimiter(rates)
+
+
+def deliver_one(row_id: int, rt: DeliveryRuntime | None = None) -> str:
+    """One attempt at row ``row_id``; returns what happened (for logs and tests).
+
+    ``not-claimed`` (not due, already taken or done), ``delivered``, ``reconciled`` (an attempt
+    lost with its worker had reached the far side), ``retry``, ``failed``.
+    """
+    rt = rt or runtime()
+    row = rt.outbox.claim(row_id, now=rt.clock.now(), lease=rt.lease)
+    if row is None:
+        return "not-claimed"
+    channel = rt.channels.get(row.channel)
+    try:
+        if channel is None:
+            raise PermanentDeliveryError(
+                f"channel {row.channel!r} is not configured in this worker; configure it "
+                "(see README, Settings) and replay the row"
+            )
+        in_doubt = bool(row.last_error and " lost: " in row.last_error)
+        if in_doubt and isinstance(channel, Lookup) and channel.lookup(row.idempotency_key):
+            rt.outbox.delivered(row, provider_id="reconciled", now=rt.clock.now())
+            return "reconciled"
+        try:
+            message = rt.render(row)
+        except ZhidaError as exc:
+            raise PermanentDeliveryError(f"cannot render the message: {exc}") from exc
+        if rt.limiter is not None:
+            rt.limiter.acquire(row.channel, timeout=rt.rate_wait)
+        result = channel.send(message)
+    except PermanentDeliveryError as exc:
+        rt.outbox.attempt_failed(row, str(exc), permanent=True, now=rt.clock.now(), base=rt.backoff)
+        log.warning("outbox %s parked: %s", row_id, exc)
+        return "failed"
+    except TransientDeliveryError as exc:
+        return _retry(rt, row, str(exc))
+    except Exception as exc:  # a bug or an unexpected library error: retry, never stall
+        return _retry(rt, row, f"unexpected {type(exc).__name__}: {exc}")
+    rt.outbox.delivered(row, provider_id=result.provider_id, now=rt.clock.now())
+    return "delivered"
+
+
+def _retry(rt: DeliveryRuntime, row: LedgerRow, error: str) -> str:
+    now = rt.clock.now()
+    retry_at = rt.outbox.attempt_failed(row, error, permanent=False, now=now, base=rt.backoff)
+    if retry_at is None:
+        log.warning("outbox %s parked after %s attempts: %s", row.id, row.attempts, error)
+        return "failed"
+    delay = (retry_at - now.astimezone(UTC).replace(tzinfo=None)).total_seconds()
+    if rt.send_retries is not None and delay <= _MAX_BROKER_DELAY:
+        rt.send_retries(row.id, delay)
+    return "retry"
+
+
+@actor(queue_name=QUEUE, max_retries=0, time_limit=300_000)
+def deliver(row_id: int) -> None:
+    """Deliver outbox row ``row_id`` (the message carries only the id)."""
+    deliver_one(row_id)
+
+
+def _send_later(row_id: int, delay: float) -> None:
+    rt = runtime()
+    rt.outbox.mark_enqueued([row_id], now=rt.clock.now())
+    deliver.send_with_options(args=(row_id,), delay=int(delay * 1000))
+
+
+def enqueue(ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Hand rows to the broker (marking them enqueued first); returns how many."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    rt = runtime()
+    rt.outbox.mark_enqueued(ids, now=now or rt.clock.now())
+    for row_id in ids:
+        deliver.send(row_id)
+    return len(ids)

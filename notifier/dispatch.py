@@ -1,0 +1,304 @@
+"""From a run diff to the ledger: plan who is told what, and record it all in one transaction.
+
+The edge around the pure :func:`notifier.planner.plan`: it reads what planning needs (contact
+points, what each subject was told before, the week's sends), plans, and writes — in one
+database transaction — the plan's record (its cause is unique, so a diff is planned once), the
+outbox rows, every decision with its reason (``notices``), the grants opened and ended, and the
+pre-filled application drafts.  Handing the due rows to the broker comes after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.settings import Settings
+from notifier.contacts import ContactStore
+from notifier.evidence import reason_lines
+from notifier.grants import GrantStore, end_date_after, objection_deadline
+from notifier.outbox import Outbox, naive_utc
+from notifier.planner import Plan, PlannedMessage, candidates_from_changes, item_key, plan
+from notifier.steps import DEFAULT_STEPS, Candidate, History, PlanContext, Step, Told
+from notifier.tables import application_drafts, delivery_plans, notices, outbox
+from rules.policy import Policy
+
+__all__ = ["Explain", "PlanSummary", "load_history", "plan_changes", "quiet_hours_of"]
+
+# (subject_id, policy_id) -> the explanation as a dict ({} when unknown)
+Explain = Callable[[str, str], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    cause: str
+    plan_id: int
+    already_planned: bool
+    decisions: Mapping[str, int]  # planned / deferred / suppressed
+    messages: int
+    by_purpose: Mapping[str, int] = field(default_factory=dict)  # items told, by purpose
+    by_channel: Mapping[str, int] = field(default_factory=dict)  # messages, by channel
+    reasons: Mapping[str, int] = field(default_factory=dict)  # "step: reason" -> items
+    due_ids: tuple[int, ...] = ()  # outbox rows to hand to the broker now
+
+
+def quiet_hours_of(settings: Settings) -> dict[str, tuple[time, time]]:
+    return {
+        channel: (time.fromisoformat(start), time.fromisoformat(end))
+        for channel, start, end in settings.quiet_hours
+    }
+
+
+def load_history(conn: Connection, subject_ids: Iterable[str], now: datetime) -> History:
+    """What the subjects were told before, and how many messages each had this week."""
+    ids = sorted(set(subject_ids))
+    last: dict[tuple[str, str], Told] = {}
+    times: Counter[tuple[str, str, str, str]] = Counter()
+    week: dict[str, int] = {}
+    since = naive_utc(now) - timedelta(days=7)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        told = conn.execute(
+            sa.select(
+                notices.c.subject_id,
+                notices.c.policy_id,
+                notices.c.policy_version,
+                notices.c.purpose,
+                notices.c.outcome,
+                notices.c.decided_at,
+            )
+            .where(notices.c.subject_id.in_(chunk), notices.c.decision != "suppressed")
+            .order_by(notices.c.id)
+        )
+        for subject, policy, version, purpose, outcome, at in told:
+            last[(subject, policy)] = Told(purpose, version, outcome, at.replace(tzinfo=UTC))
+            times[(subject, policy, version, purpose)] += 1
+        sent = conn.execute(
+            sa.select(outbox.c.subject_id, sa.func.count())
+            .where(
+                outbox.c.subject_id.in_(chunk),
+                outbox.c.created_at >= since,
+                outbox.c.status != "cancelled",
+            )
+            .group_by(outbox.c.subject_id)
+        )
+        week.update((s, int(n)) for s, n in sent)
+    return History(last, dict(times), week)
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+def _item_payload(
+    c: Candidate, policy: Policy, evidence: Mapping[str, Any], as_of: date
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "policy_id": c.policy_id, "policy_version": c.policy_version, "purpose": c.purpose,
+        "change": c.change, "title": policy.title, "title_en": policy.title_en,
+        "department": policy.department, "mode": policy.mode, "summary": policy.summary,
+        "summary_en": policy.summary_en,
+        "benefit": None if c.new_benefit is None else str(c.new_benefit),
+        "old_benefit": None if c.old_benefit is None else str(c.old_benefit),
+        "benefit_period": policy.benefit_period, "materials": list(policy.materials),
+        "where": policy.where, "apply_url": policy.apply_url, "contact": policy.contact,
+        "reason": reason_lines(evidence), "settle": list(evidence.get("settle", [])),
+        "item_key": item_key(c),
+    }  # fmt: skip
+    if c.purpose == "grant_notice":
+        item["start_date"] = as_of.isoformat()
+        item["objection_until"] = objection_deadline(as_of, policy.objection_days).isoformat()
+    elif c.purpose == "revocation_notice":
+        item["end_date"] = end_date_after(as_of).isoformat()
+    elif c.purpose == "fast_track_invitation":
+        item["draft_token"] = _sha("draft", item_key(c))[:24]
+    return item
+
+
+def plan_changes(
+    engine: Engine,
+    changes: Iterable[Mapping[str, Any]],
+    policies: Mapping[str, Policy],
+    *,
+    cause: str,
+    as_of: date,
+    now: datetime,
+    settings: Settings,
+    run_id: int | None = None,
+    priority: Mapping[tuple[str, str], float] | None = None,
+    explain: Explain | None = None,
+    channels: frozenset[str] = frozenset({"inbox", "sms", "email", "webhook"}),
+    steps: Sequence[Step] = DEFAULT_STEPS,
+) -> PlanSummary:
+    """Plan ``changes`` (run-diff rows) and record everything; a ``cause`` is planned once."""
+    with engine.connect() as conn:
+        done = conn.execute(
+            sa.select(delivery_plans).where(delivery_plans.c.cause == cause)
+        ).mappings().first()  # fmt: skip
+    if done is not None:
+        return PlanSummary(
+            cause, int(done["plan_id"]), True,
+            {"planned": done["items"] - done["deferred"] - done["suppressed"],
+             "deferred": done["deferred"], "suppressed": done["suppressed"]},
+            int(done["messages"]),
+        )  # fmt: skip
+    candidates = candidates_from_changes(changes, policies, priority)
+    subjects = {c.subject_id for c in candidates}
+    with engine.connect() as conn:
+        history = load_history(conn, subjects, now)
+    ctx = PlanContext(
+        now=now, tz=settings.tz, contacts=ContactStore(engine).load(subjects), history=history,
+        weekly_budget=settings.contact_budget, quiet_hours=quiet_hours_of(settings),
+        channels=channels,
+    )  # fmt: skip
+    result = plan(candidates, ctx, steps)
+    explain = explain or (lambda _s, _p: {})
+    evidence = {
+        (c.subject_id, c.policy_id): explain(c.subject_id, c.policy_id)
+        for m in result.messages
+        for c in m.items
+    }
+    with engine.begin() as conn:
+        return _record(conn, result, policies, evidence, cause, run_id, as_of, now, settings)
+
+
+def _record(
+    conn: Connection, result: Plan, policies: Mapping[str, Policy],
+    evidence: Mapping[tuple[str, str], Mapping[str, Any]], cause: str, run_id: int | None,
+    as_of: date, now: datetime, settings: Settings,
+) -> PlanSummary:  # fmt: skip
+    stamp = naive_utc(now)
+    counts = result.counts()
+    inserted = conn.execute(
+        delivery_plans.insert().values(
+            cause=cause,
+            run_id=run_id,
+            planned_at=stamp,
+            items=len(result.decisions),
+            messages=len(result.messages),
+            deferred=counts["deferred"],
+            suppressed=counts["suppressed"],
+        )
+    ).inserted_primary_key
+    assert inserted is not None
+    plan_id = int(inserted[0])
+    rows = []
+    for m in result.messages:
+        items = [
+            _item_payload(c, policies[c.policy_id], evidence.get((c.subject_id, c.policy_id), {}),
+                          as_of)
+            for c in m.items
+        ]  # fmt: skip
+        rows.append(_outbox_row(m, plan_id, items))
+    ids = Outbox.write(conn, rows, now=now, max_attempts=settings.delivery_attempts)
+    message_of = {item_key(c): m.idempotency_key for m in result.messages for c in m.items}
+    grants = GrantStore
+    drafts = []
+    notice_rows = []
+    for c in result.decisions:
+        told = c.decision != "suppressed"
+        key = item_key(c) if told else None
+        policy = policies[c.policy_id]
+        ev = evidence.get((c.subject_id, c.policy_id), {})
+        if told and c.purpose == "grant_notice":
+            grants.open(
+                conn, subject_id=c.subject_id, subject_type=c.subject_type,
+                policy_id=c.policy_id, policy_version=c.policy_version, benefit=c.new_benefit,
+                benefit_period=policy.benefit_period, start=as_of,
+                objection_until=objection_deadline(as_of, policy.objection_days),
+                department=policy.department, evidence=ev, notice_key=key or "", now=now,
+            )  # fmt: skip
+        elif told and c.purpose == "revocation_notice":
+            grants.end(
+                conn, subject_id=c.subject_id, policy_id=c.policy_id,
+                end_date=end_date_after(as_of), notice_key=key or "",
+            )  # fmt: skip
+        elif told and c.purpose == "fast_track_invitation":
+            fields = {
+                name: value
+                for clause in ev.get("clauses", [])
+                for name, value in clause.get("values", {}).items()
+            }
+            drafts.append(
+                {
+                    "token": _sha("draft", key)[:24],
+                    "subject_id": c.subject_id,
+                    "policy_id": c.policy_id,
+                    "policy_version": c.policy_version,
+                    "fields": _json(fields),
+                    "created_at": stamp,
+                }
+            )
+        notice_rows.append(
+            {
+                "plan_id": plan_id,
+                "subject_id": c.subject_id,
+                "subject_type": c.subject_type,
+                "policy_id": c.policy_id,
+                "policy_version": c.policy_version,
+                "change": c.change,
+                "purpose": c.purpose,
+                "outcome": c.outcome,
+                "decision": c.decision,
+                "reason": _reason(c),
+                "item_key": key,
+                "outbox_id": ids.get(message_of[key]) if key else None,
+                "decided_at": stamp,
+            }
+        )
+    if drafts:
+        conn.execute(application_drafts.insert(), drafts)
+    if notice_rows:
+        conn.execute(notices.insert(), notice_rows)
+    due = tuple(
+        ids[m.idempotency_key]
+        for m in result.messages
+        if m.not_before is None or m.not_before <= now
+    )
+    return PlanSummary(
+        cause, plan_id, False, counts, len(result.messages),
+        by_purpose=dict(Counter(c.purpose or "" for c in result.decisions
+                                if c.decision != "suppressed")),
+        by_channel=dict(Counter(m.channel for m in result.messages)),
+        reasons=dict(Counter(f"{c.step}: {_gist(c.reason)}" for c in result.decisions
+                             if c.decision != "planned")),
+        due_ids=due,
+    )  # fmt: skip
+
+
+def _outbox_row(m: PlannedMessage, plan_id: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "idempotency_key": m.idempotency_key, "plan_id": plan_id, "subject_id": m.subject_id,
+        "subject_type": m.subject_type, "channel": m.channel, "address": m.address,
+        "locale": m.locale, "purpose": m.purpose, "not_before": m.not_before,
+        "payload": {"subject_id": m.subject_id, "items": items},
+    }  # fmt: skip
+
+
+def _reason(c: Candidate) -> str:
+    parts = [c.reason or ("planned" if c.decision == "planned" else c.decision)]
+    parts += list(c.notes)
+    return "; ".join(p for p in parts if p)
+
+
+def _gist(reason: str) -> str:
+    """A reason without its dates and figures, so equal reasons count together."""
+    for marker in (": deferred to", " on 20", " (", " since "):
+        reason = reason.split(marker, maxsplit=1)[0]
+    return reason
+
+
+def _json(value: Any) -> str:
+    import json
+
+    def plain(v: Any) -> Any:
+        return str(v) if isinstance(v, Decimal | date) else v
+
+    return json.dumps(value, ensure_ascii=False, default=plain)

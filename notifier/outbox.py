@@ -1,0 +1,384 @@
+"""The outbox ledger: every planned message is a row; workers claim, attempt and record.
+
+The life of a row::
+
+    pending ──claim──▶ sending ──delivered──▶ delivered
+       ▲                  │ transient error, attempts left: back off
+       └──────────────────┤
+                          │ permanent error, or the last attempt failed
+                          ▼
+                       failed (parked until an operator replays or cancels it)
+
+A claim is one conditional ``UPDATE``: only a due ``pending`` row (or a ``sending`` row whose
+lease ran out — its worker died) can be claimed, by one worker, and the attempt is counted in
+the same statement, before anything is sent.  The queue carries only the row's id, so a
+duplicate or a lost queue message changes nothing: a duplicate finds nothing to claim, a lost
+one is re-enqueued by the sweeper.
+
+>>> [round(backoff(n, 30.0)) for n in (1, 2, 3, 10)]
+[30, 60, 120, 3600]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.errors import NotFoundError, ValidationError
+from notifier.tables import delivery_attempts, outbox
+
+__all__ = ["STATUSES", "LedgerRow", "Outbox", "backoff", "naive_utc"]
+
+STATUSES = ("pending", "sending", "delivered", "failed", "cancelled")
+_MAX_BACKOFF = 3600.0
+
+
+def backoff(attempt: int, base: float, cap: float = _MAX_BACKOFF) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): doubling, capped."""
+    return float(min(cap, base * 2.0 ** max(0, attempt - 1)))
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """The ledger stores UTC without a zone (SQLite has none); aware times are converted."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    idempotency_key: str
+    subject_id: str
+    subject_type: str
+    channel: str
+    address: str | None
+    locale: str
+    purpose: str
+    payload: Mapping[str, Any]
+    status: str
+    attempts: int
+    max_attempts: int
+    not_before: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+    provider_id: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, m: Mapping[Any, Any]) -> LedgerRow:
+        return cls(
+            id=int(m["id"]), idempotency_key=m["idempotency_key"], subject_id=m["subject_id"],
+            subject_type=m["subject_type"], channel=m["channel"], address=m["address"],
+            locale=m["locale"], purpose=m["purpose"], payload=json.loads(m["payload"]),
+            status=m["status"], attempts=int(m["attempts"]), max_attempts=int(m["max_attempts"]),
+            not_before=m["not_before"], next_attempt_at=m["next_attempt_at"],
+            last_error=m["last_error"], provider_id=m["provider_id"],
+            created_at=m["created_at"], delivered_at=m["delivered_at"],
+        )  # fmt: skip
+
+
+class Outbox:
+    """The ledger's operations; each is one short transaction (or joins the caller's)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- writing (the planner's edge) ---------------------------------------------------------
+    @staticmethod
+    def write(
+        conn: Connection, rows: Sequence[Mapping[str, Any]], *, now: datetime, max_attempts: int
+    ) -> dict[str, int]:
+        """Insert ``rows`` (outbox columns, ``payload`` a dict) in the caller's transaction.
+
+        Rows whose idempotency key is already in the ledger are skipped; returns key → id of
+        every row in ``rows``.
+        """
+        keys = [r["idempotency_key"] for r in rows]
+        existing = _ids(conn, keys)
+        stamp = naive_utc(now)
+        fresh = []
+        for r in rows:
+            if r["idempotency_key"] in existing:
+                continue
+            due = naive_utc(r["not_before"]) if r.get("not_before") else stamp
+            fresh.append(
+                {
+                    **{k: r[k] for k in ("idempotency_key", "subject_id", "subject_type")},
+                    **{k: r[k] for k in ("channel", "address", "locale", "purpose")},
+                    "plan_id": r.get("plan_id"),
+                    "payload": json.dumps(r["payload"], ensure_ascii=False, default=str),
+                    "status": "pending",
+                    "attempts": 0,
+                    "max_attempts": max_attempts,
+                    "not_before": due,
+                    "next_attempt_at": due,
+                    "created_at": stamp,
+                }
+            )
+        if fresh:
+            conn.execute(outbox.insert(), fresh)
+        return {**existing, **_ids(conn, [f["idempotency_key"] for f in fresh])}
+
+    # -- the worker's side -------------------------------------------------------------------
+    def claim(self, row_id: int, *, now: datetime, lease: float) -> LedgerRow | None:
+        """Take row ``row_id`` for one attempt, counting it; ``None`` if it is not ours to take."""
+        stamp = naive_utc(now)
+        values = {
+            "status": "sending",
+            "attempts": outbox.c.attempts + 1,
+            "lease_until": stamp + timedelta(seconds=lease),
+        }
+        due = outbox.c.next_attempt_at <= stamp
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row_id, outbox.c.status == "pending", due)
+                .values(**values)
+                .returning(*outbox.c)
+            ).first()
+            if row is not None:
+                return LedgerRow.from_row(row._mapping)
+            # A row left 'sending' by a worker that died: its attempt is lost (counted).
+            row = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.id == row_id,
+                    outbox.c.status == "sending",
+                    outbox.c.lease_until < stamp,
+                    outbox.c.attempts < outbox.c.max_attempts,
+                )
+                .values(**values, last_error=_lost(outbox.c.attempts))
+                .returning(*outbox.c)
+            ).first()
+            if row is None:
+                return None
+            taken = LedgerRow.from_row(row._mapping)
+            conn.execute(
+                delivery_attempts.insert().values(
+                    outbox_id=row_id,
+                    attempt=taken.attempts - 1,
+                    finished_at=stamp,
+                    outcome="lost",
+                    error=taken.last_error,
+                )
+            )
+            return taken
+
+    def delivered(self, row: LedgerRow, *, provider_id: str | None, now: datetime) -> bool:
+        """Record success of the attempt ``row`` was claimed for; False if the claim was lost."""
+        stamp = naive_utc(now)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(*_mine(row))
+                .values(
+                    status="delivered",
+                    delivered_at=stamp,
+                    provider_id=provider_id,
+                    lease_until=None,
+                    last_error=None,
+                )
+            ).rowcount
+            conn.execute(
+                delivery_attempts.insert().values(
+                    outbox_id=row.id, attempt=row.attempts, finished_at=stamp, outcome="delivered"
+                )
+            )
+        return bool(done)
+
+    def attempt_failed(
+        self, row: LedgerRow, error: str, *, permanent: bool, now: datetime, base: float
+    ) -> datetime | None:
+        """Record a failed attempt: back off (returns when to retry) or park the row as failed."""
+        stamp = naive_utc(now)
+        last = permanent or row.attempts >= row.max_attempts
+        retry_at = None if last else stamp + timedelta(seconds=backoff(row.attempts, base))
+        if last and not permanent:
+            error = f"{error} (attempt {row.attempts} of {row.max_attempts}: parked)"
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(*_mine(row))
+                .values(
+                    status="failed" if last else "pending",
+                    next_attempt_at=retry_at or row.next_attempt_at,
+                    enqueued_at=None,
+                    lease_until=None,
+                    last_error=error,
+                )
+            )
+            conn.execute(
+                delivery_attempts.insert().values(
+                    outbox_id=row.id,
+                    attempt=row.attempts,
+                    finished_at=stamp,
+                    outcome="permanent" if permanent else "transient",
+                    error=error,
+                )
+            )
+        return retry_at
+
+    # -- the sweeper's side ------------------------------------------------------------------
+    def due(self, *, now: datetime, stale: float, limit: int = 10_000) -> list[int]:
+        """Rows to hand (again) to the broker, marked as enqueued now.
+
+        Due ``pending`` rows never enqueued or enqueued more than ``stale`` seconds ago (the
+        queue message was lost: Redis flushed, a worker killed before acking), and ``sending``
+        rows whose lease ran out.
+        """
+        stamp = naive_utc(now)
+        old = stamp - timedelta(seconds=stale)
+        waiting = sa.and_(
+            outbox.c.status == "pending",
+            outbox.c.next_attempt_at <= stamp,
+            sa.or_(outbox.c.enqueued_at.is_(None), outbox.c.enqueued_at < old),
+        )
+        abandoned = sa.and_(
+            outbox.c.status == "sending",
+            outbox.c.lease_until < stamp,
+            sa.or_(outbox.c.enqueued_at.is_(None), outbox.c.enqueued_at < old),
+        )
+        with self.engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(outbox.c.id)
+                    .where(sa.or_(waiting, abandoned))
+                    .order_by(outbox.c.next_attempt_at, outbox.c.id)
+                    .limit(limit)
+                ).scalars()
+            )
+            for start in range(0, len(ids), 5000):
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(ids[start : start + 5000]))
+                    .values(enqueued_at=stamp)
+                )
+        return [int(i) for i in ids]
+
+    def mark_enqueued(self, ids: Sequence[int], *, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 5000):
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(ids[start : start + 5000]))
+                    .values(enqueued_at=naive_utc(now))
+                )
+
+    def park_lost(self, *, now: datetime) -> int:
+        """Park rows whose last attempt was lost with a dead worker and no attempts are left."""
+        stamp = naive_utc(now)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    outbox.update()
+                    .where(
+                        outbox.c.status == "sending",
+                        outbox.c.lease_until < stamp,
+                        outbox.c.attempts >= outbox.c.max_attempts,
+                    )
+                    .values(
+                        status="failed",
+                        lease_until=None,
+                        last_error=_lost(outbox.c.attempts) + " (no attempts left: parked)",
+                    )
+                ).rowcount
+            )
+
+    # -- the operator's side -----------------------------------------------------------------
+    def get(self, row_id: int) -> LedgerRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.id == row_id)).first()
+        if row is None:
+            raise NotFoundError(f"no outbox row {row_id}; see `zhida deliveries failed`")
+        return LedgerRow.from_row(row._mapping)
+
+    def rows(self, status: str | None = None, *, limit: int = 100) -> list[LedgerRow]:
+        if status is not None and status not in STATUSES:
+            raise ValidationError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        query = sa.select(outbox).order_by(outbox.c.id).limit(limit)
+        if status is not None:
+            query = query.where(outbox.c.status == status)
+        with self.engine.connect() as conn:
+            return [LedgerRow.from_row(r._mapping) for r in conn.execute(query)]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Rows by channel and status."""
+        query = sa.select(outbox.c.channel, outbox.c.status, sa.func.count()).group_by(
+            outbox.c.channel, outbox.c.status
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for channel, status, n in conn.execute(query):
+                out.setdefault(channel, {})[status] = int(n)
+        return out
+
+    def replay(self, ids: Iterable[int] | None, *, now: datetime, attempts: int) -> list[int]:
+        """Give parked rows (``None``: every one) ``attempts`` more attempts, due now."""
+        stamp = naive_utc(now)
+        where = [outbox.c.status == "failed"]
+        wanted = None if ids is None else sorted(set(ids))
+        if wanted is not None:
+            where.append(outbox.c.id.in_(wanted))
+        with self.engine.begin() as conn:
+            found = [int(i) for i in conn.execute(sa.select(outbox.c.id).where(*where)).scalars()]
+            if wanted is not None and (missing := sorted(set(wanted) - set(found))):
+                raise NotFoundError(
+                    f"outbox row(s) {', '.join(map(str, missing))} are not parked as failed; "
+                    "see `zhida deliveries failed`"
+                )
+            if found:
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(found))
+                    .values(
+                        status="pending",
+                        next_attempt_at=stamp,
+                        enqueued_at=None,
+                        max_attempts=outbox.c.attempts + attempts,
+                    )
+                )
+        return found
+
+    def cancel(self, ids: Iterable[int]) -> int:
+        """Cancel parked rows an operator decided not to deliver (they stay in the ledger)."""
+        wanted = sorted(set(ids))
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(wanted), outbox.c.status == "failed")
+                    .values(status="cancelled")
+                ).rowcount
+            )
+
+
+def _ids(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        rows = conn.execute(
+            sa.select(outbox.c.idempotency_key, outbox.c.id).where(
+                outbox.c.idempotency_key.in_(chunk)
+            )
+        )
+        out.update((k, int(i)) for k, i in rows)
+    return out
+
+
+def _mine(row: LedgerRow) -> tuple[sa.ColumnElement[bool], ...]:
+    # Only the attempt that claimed the row may record its outcome.
+    return (outbox.c.id == row.id, outbox.c.status == "sending", outbox.c.attempts == row.attempts)
+
+
+def _lost(attempts: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    return (
+        sa.literal("attempt ")
+        + sa.cast(attempts, sa.String)
+        + sa.literal(" lost: its worker stopped before recording the outcome (lease expired)")
+    )

@@ -1,0 +1,78 @@
+"""The sweeper: the ledger, not the queue, is the truth — re-enqueue what it says is due.
+
+It runs periodically inside every worker process (a daemon thread).  Each pass:
+
+1. parks rows whose worker died during their last allowed attempt;
+2. hands to the broker every row that is due and was never enqueued or was enqueued longer
+   than ``stale`` seconds ago (the queue message was lost: Redis flushed or restarted, a worker
+   killed before it acknowledged), and every row whose claim's lease ran out;
+3. that includes rows deferred by quiet hours whose not-before time has come.
+
+Re-enqueueing a row that is in fact still queued is harmless: the second message finds nothing
+to claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from notifier.actors import DeliveryRuntime
+
+__all__ = ["SweepResult", "Sweeper", "sweep_once"]
+
+log = logging.getLogger("zhida.sweeper")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    enqueued: int
+    parked: int
+
+
+def sweep_once(
+    rt: DeliveryRuntime, send: Callable[[Sequence[int]], object], *, stale: float, limit: int = 5000
+) -> SweepResult:
+    """One pass; ``send`` hands ids to the broker (already marked enqueued)."""
+    now = rt.clock.now()
+    parked = rt.outbox.park_lost(now=now)
+    ids = rt.outbox.due(now=now, stale=stale, limit=limit)
+    if ids:
+        send(ids)
+    return SweepResult(len(ids), parked)
+
+
+class Sweeper:
+    """Calls :func:`sweep_once` every ``interval`` seconds on a daemon thread until stopped."""
+
+    def __init__(
+        self,
+        rt: Callable[[], DeliveryRuntime],
+        send: Callable[[Sequence[int]], object],
+        *,
+        interval: float = 5.0,
+        stale: float = 120.0,
+    ) -> None:
+        self._rt, self._send = rt, send
+        self.interval, self.stale = interval, stale
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="zhida-sweeper", daemon=True)
+
+    def start(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                result = sweep_once(self._rt(), self._send, stale=self.stale)
+                if result.enqueued or result.parked:
+                    log.info("sweeper: %d re-enqueued, %d parked", result.enqueued, result.parked)
+            except Exception:  # a database or Redis hiccup: try again next pass
+                log.exception("sweeper pass failed; retrying in %.0fs", self.interval)
