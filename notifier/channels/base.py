@@ -52,6 +52,9 @@ class OutboundMessage:
     body: str
     template_id: str | None = None  # WeChat-style template messages: id + parameters
     params: Mapping[str, str] = field(default_factory=dict)
+    # The policies the message is about (a digest has several): the inbox and receipts link
+    # reads, clicks and applications back to them for the ranking model's outcome log.
+    policy_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

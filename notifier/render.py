@@ -1,0 +1,410 @@
+"""Render a ledger row's items into a message: Jinja2 templates per language, purpose and channel.
+
+:func:`render` is pure: the items (as the planner stores them in the outbox payload), the
+channel and the language in; a :class:`Rendered` title and body out.  Templates live in
+``notifier/templates/<locale>/<purpose>.<kind>.j2`` (see the README there) and run with
+``StrictUndefined``: a template mistake is a :class:`TemplateRenderError`, a permanent delivery
+failure that names the template and what was missing.
+
+SMS is held to ``max_segments`` segments (GSM-7: 160 characters alone, 153 per part when
+concatenated; UCS-2, i.e. any Chinese: 70 and 67).  When the text is too long, the reason is
+shortened (with an ellipsis) — never the link, and never below what the template needs.
+
+>>> item = {"purpose": "grant_notice", "policy_id": "bj-elderly", "title": "高龄老年人津贴",
+...         "benefit": "100", "benefit_period": "month", "reason": ["age >= 80 ✓"],
+...         "start_date": "2026-03-01", "objection_until": "2026-03-31", "item_key": "ab12"}
+>>> sms = render([item], channel="sms", locale="zh", base_url="https://zd.gov.cn")
+>>> print(sms.body)
+【直达】已为您办理高龄老年人津贴（每月 100 元），依据：age >= 80 ✓。如有异议请于2026-03-31前反馈：https://zd.gov.cn/m/ab12
+>>> sms.segments
+2
+>>> print(render([item], channel="email", locale="en", base_url="https://zd.gov.cn").title)
+Granted: 高龄老年人津贴
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import jinja2
+
+from notifier.channels.base import OutboundMessage, PermanentDeliveryError
+
+__all__ = [
+    "KINDS",
+    "LOCALES",
+    "PURPOSES",
+    "Item",
+    "Rendered",
+    "SmsLength",
+    "TemplateRenderError",
+    "render",
+    "render_row",
+    "sms_length",
+]
+
+TEMPLATES = Path(__file__).with_name("templates")
+LOCALES = ("zh", "en")
+PURPOSES = (
+    "grant_notice",
+    "revocation_notice",
+    "invitation",
+    "fast_track_invitation",
+    "maybe_question",
+    "digest",
+)
+KINDS = {"sms": "sms"}  # every other channel (email, inbox, webhook, memory) gets "text"
+ELLIPSIS = "…"
+
+
+class TemplateRenderError(PermanentDeliveryError):
+    """A template cannot render these items (a mistake in it, or data it needs is missing)."""
+
+
+# --- SMS length -------------------------------------------------------------------------------
+
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED = set("^{}\\[~]|€\f")  # two septets each (escape + character)
+
+
+@dataclass(frozen=True)
+class SmsLength:
+    encoding: Literal["gsm7", "ucs2"]
+    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segments: int
+
+
+def sms_length(text: str) -> SmsLength:
+    """How an SMS of ``text`` is encoded and how many segments it takes.
+
+    >>> sms_length("a" * 160), sms_length("a" * 161).segments
+    (SmsLength(encoding='gsm7', units=160, segments=1), 2)
+    >>> sms_length("{}" * 40).units  # extension characters count twice
+    160
+    >>> [sms_length("您" * n).segments for n in (70, 71, 134, 135)]
+    [1, 2, 2, 3]
+    """
+    if all(c in _GSM7 or c in _GSM7_EXTENDED for c in text):
+        units = sum(2 if c in _GSM7_EXTENDED else 1 for c in text)
+        single, part = 160, 153
+        encoding: Literal["gsm7", "ucs2"] = "gsm7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = 70, 67
+        encoding = "ucs2"
+    segments = 1 if units <= single else math.ceil(units / part)
+    return SmsLength(encoding, units, segments)
+
+
+# --- items ------------------------------------------------------------------------------------
+
+_PERIODS = {
+    "zh": {"month": "每月 {} 元", "year": "每年 {} 元", "once": "一次性 {} 元", None: "{} 元"},
+    "en": {
+        "month": "CNY {} per month",
+        "year": "CNY {} per year",
+        "once": "CNY {} once",
+        None: "CNY {}",
+    },
+}
+
+
+def benefit_text(amount: object, period: str | None, locale: str) -> str | None:
+    """A benefit in words: ``每月 500 元``, ``CNY 1,200 per year``; None when there is none.
+
+    >>> benefit_text("500.00", "month", "zh"), benefit_text(1200, "year", "en")
+    ('每月 500 元', 'CNY 1,200 per year')
+    >>> benefit_text(None, "month", "zh") is None, benefit_text("12.5", "once", "en")
+    (True, 'CNY 12.50 once')
+    """
+    if amount is None or amount == "":
+        return None
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return str(amount)
+    shown = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    if locale == "zh":
+        shown = shown.replace(",", "")
+    pattern = _PERIODS[locale].get(period, _PERIODS[locale][None])
+    return pattern.format(shown)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One notice or offer as templates see it, in the message's language."""
+
+    purpose: str
+    policy_id: str
+    title: str
+    link: str
+    reason: tuple[str, ...] = ()
+    department: str = ""
+    summary: str = ""
+    benefit: str | None = None
+    materials: tuple[str, ...] = ()
+    where: str = ""
+    contact: str = ""
+    start_date: str = ""
+    objection_until: str = ""
+    end_date: str = ""
+    question: str = ""
+
+    @classmethod
+    def from_payload(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        locale: str,
+        base_url: str,
+        field_label: Mapping[str, str] | None = None,
+    ) -> Item:
+        """An outbox payload item (see ``notifier/dispatch.py``) in ``locale``."""
+        missing = [k for k in ("purpose", "title") if not data.get(k)]
+        if missing:
+            raise TemplateRenderError(
+                f"message item {data.get('policy_id', '?')!r} lacks {', '.join(missing)}; "
+                "the planner must store them in the outbox payload"
+            )
+        en = locale == "en"
+        purpose = str(data["purpose"])
+        key = str(data.get("item_key") or data.get("policy_id") or "")
+        if purpose == "fast_track_invitation" and data.get("draft_token"):
+            link = f"{base_url}/apply/{data['draft_token']}"
+        elif purpose == "invitation" and data.get("apply_url"):
+            link = str(data["apply_url"])
+        else:  # notices, questions: the message's own page in the message centre
+            link = f"{base_url}/m/{key}"
+        settle = list(data.get("settle") or [])
+        question = ""
+        if settle:
+            name = str(settle[0].get("field", ""))
+            question = (field_label or {}).get(name, name)
+        return cls(
+            purpose=purpose,
+            policy_id=str(data.get("policy_id", "")),
+            title=str((en and data.get("title_en")) or data["title"]),
+            link=link,
+            reason=tuple(str(r) for r in data.get("reason") or ()),
+            department=str(data.get("department") or ""),
+            summary=str((en and data.get("summary_en")) or data.get("summary") or ""),
+            benefit=benefit_text(data.get("benefit"), data.get("benefit_period"), locale),
+            materials=tuple(str(m) for m in data.get("materials") or ()),
+            where=str(data.get("where") or ""),
+            contact=str(data.get("contact") or ""),
+            start_date=str(data.get("start_date") or ""),
+            objection_until=str(data.get("objection_until") or ""),
+            end_date=str(data.get("end_date") or ""),
+            question=question,
+        )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    template: str  # the template file, for error messages and audit
+    segments: int | None = None  # SMS only
+    template_id: str | None = None  # template messages (webhook): id + parameters
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+@cache
+def _environment(directory: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # plain text: SMS, e-mail text, inbox; the console escapes on display
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+@cache
+def _field_labels(locale: str) -> Mapping[str, str]:
+    from profiles.schema import load_schema
+
+    schema = load_schema()
+    labels: dict[str, str] = {}
+    for entity in ("resident", "enterprise"):
+        for f in schema.entity(entity).fields:
+            labels.setdefault(f.name, f.en if locale == "en" else (f.name_zh or f.zh))
+    return labels
+
+
+def _run(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        text = env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateRenderError(
+            f"no template {exc.name!r} under notifier/templates; add it or use a known purpose "
+            f"({', '.join(PURPOSES)}) and locale ({', '.join(LOCALES)})"
+        ) from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateRenderError(
+            f"template {exc.filename or name} line {exc.lineno}: {exc.message}"
+        ) from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateRenderError(
+            f"template {name} cannot render: {exc}; fix the template or the payload"
+        ) from exc
+    lines = text.strip("\n").split("\n")
+    title = lines[0].strip()
+    body = "\n".join(lines[1:]).strip("\n")
+    if not title or not body:
+        raise TemplateRenderError(
+            f"template {name} rendered an empty {'title' if not title else 'body'}; its first "
+            "line is the title, the rest the body"
+        )
+    return title, body
+
+
+def _shortened(text: str, keep: int) -> str:
+    return text if keep >= len(text) else text[: max(0, keep)].rstrip(" ，,；;") + ELLIPSIS
+
+
+def render(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    channel: str,
+    locale: str,
+    base_url: str = "https://zhida.example.gov.cn",
+    signature: str = "直达",
+    subject_type: str = "resident",
+    max_segments: int = 3,
+    templates: Path = TEMPLATES,
+    field_label: Mapping[str, str] | None = None,
+) -> Rendered:
+    """Render ``items`` (outbox payload items) for ``channel`` in ``locale``."""
+    if locale not in LOCALES:
+        raise TemplateRenderError(
+            f"no templates for language {locale!r}; expected one of {', '.join(LOCALES)}"
+        )
+    if not items:
+        raise TemplateRenderError("a message needs at least one item; the payload has none")
+    labels = _field_labels(locale) if field_label is None else field_label
+    views = [
+        Item.from_payload(i, locale=locale, base_url=base_url, field_label=labels) for i in items
+    ]
+    purpose = views[0].purpose if len(views) == 1 else "digest"
+    kind = KINDS.get(channel, "text")
+    name = f"{locale}/{purpose}.{kind}.j2"
+    context: dict[str, Any] = {
+        "item": views[0],
+        "items": views,
+        "signature": signature,
+        "inbox_url": f"{base_url}/inbox",
+        "enterprise": subject_type == "enterprise",
+    }
+    env = _environment(templates)
+    params = _params(views, purpose, locale)
+    if kind != "sms":
+        title, body = _run(env, name, context)
+        return Rendered(title, body, name, template_id=f"zhida.{purpose}", params=params)
+
+    sep = "; " if locale == "en" else "；"
+    reason = sep.join(r for v in views for r in v.reason)
+    title, body = _run(env, name, {**context, "reason": reason})
+    if sms_length(body).segments > max_segments:
+        # Longest prefix of the reason that fits: binary search on its length.
+        low, high = 0, len(reason) - 1
+        best: str | None = None
+        while low <= high:
+            mid = (low + high) // 2
+            _, candidate = _run(env, name, {**context, "reason": _shortened(reason, mid)})
+            if sms_length(candidate).segments <= max_segments:
+                best, low = candidate, mid + 1
+            else:
+                high = mid - 1
+        if best is None:
+            raise TemplateRenderError(
+                f"SMS from {name} needs {sms_length(body).segments} segments even with the "
+                f"reason cut to nothing; the cap is {max_segments} — shorten the template or "
+                "the policy title, or send it by another channel"
+            )
+        body = best
+    return Rendered(
+        title, body, name, sms_length(body).segments, template_id=f"zhida.{purpose}", params=params
+    )
+
+
+def _params(views: Sequence[Item], purpose: str, locale: str) -> dict[str, str]:
+    """WeChat-style template parameters: a department system fills its own template."""
+    first = views[0]
+    sep = "；" if locale == "zh" else "; "
+    params = {
+        "purpose": purpose,
+        "policy": sep.join(v.title for v in views),
+        "policy_id": ",".join(v.policy_id for v in views),
+        "reason": sep.join(r for v in views for r in v.reason),
+        "link": first.link,
+    }
+    for key in ("benefit", "start_date", "objection_until", "end_date", "question"):
+        value = getattr(first, key)
+        if value and len(views) == 1:
+            params[key] = str(value)
+    return params
+
+
+class _Row(Protocol):
+    """What :func:`render_row` reads of an outbox row (``notifier.outbox.LedgerRow``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def subject_type(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+def render_row(row: _Row) -> OutboundMessage:
+    """The worker's renderer: an outbox row to the message its channel sends."""
+    from core.settings import get_settings
+
+    settings = get_settings()
+    items = list(row.payload.get("items", []))
+    done = render(
+        items,
+        channel=row.channel,
+        locale=row.locale,
+        base_url=settings.public_url,
+        signature=settings.sms_signature,
+        subject_type=row.subject_type,
+    )
+    return OutboundMessage(
+        ledger_id=row.id,
+        idempotency_key=row.idempotency_key,
+        channel=row.channel,
+        subject_id=row.subject_id,
+        subject_type=row.subject_type,
+        address=row.address,
+        locale=row.locale,
+        title=done.title,
+        body=done.body,
+        template_id=done.template_id,
+        params=done.params,
+        policy_ids=tuple(str(i.get("policy_id", "")) for i in items),
+    )
