@@ -10,15 +10,18 @@ from matcher.batch import (
 )
 from matcher.diff import catalog_changes, reach_diff, subject_changes
 from matcher.population import find_subject, scan_population
+from matcher.ranking import RANKED_SCHEMA, rank_offers
 
 __all__ = [
     "MATCH_SCHEMA",
+    "RANKED_SCHEMA",
     "catalog_changes",
     "find_subject",
     "match_batches",
     "match_frame",
     "match_population",
     "plan_policies",
+    "rank_offers",
     "reach_diff",
     "scan_population",
     "subject_changes",

@@ -1,0 +1,103 @@
+"""Every score in plain words: the features that moved it most, in Chinese and English.
+
+A score's raw value (log-odds) is the model's bias plus one additive contribution per feature
+(:meth:`TreeEnsemble.contributions`); the reasons are the largest contributions by size, each
+named with the schema's Chinese field name and the value the subject has.
+
+>>> from matcher.ranking.features import Feature
+>>> age = Feature("resident.age", "年龄", "age", "profile")
+>>> describe(age, 82.0, 0.4)
+'年龄 82 提高得分 (age 82 raises the score)'
+>>> retired = Feature("resident.employment_status=retired", "就业状态", "employment status",
+...                   "onehot", value="retired")
+>>> describe(retired, 0.0, -0.1)
+'就业状态 非 retired 降低得分 (employment status not retired lowers the score)'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.ranking.features import Feature, FeatureSpec
+
+__all__ = ["Reason", "describe", "reason_texts", "top_reasons"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One feature's part in one score (``contribution`` in log-odds)."""
+
+    feature: str
+    value: float
+    contribution: float
+    text: str
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:.2f}"
+
+
+def _value_words(f: Feature, value: float) -> tuple[str, str]:
+    if math.isnan(value):
+        return f"{f.zh} 未知", f"{f.en} unknown"
+    if f.source in ("onehot", "policy") and f.value is not None:
+        if value:
+            return f"{f.zh} {f.value}", f"{f.en} {f.value}"
+        return f"{f.zh} 非 {f.value}", f"{f.en} not {f.value}"
+    if f.source == "tag":
+        return (f"{f.zh}", f"{f.en}") if value else (f"无{f.zh}", f"no {f.en}")
+    if f.source == "pair":
+        return (f.zh, f.en) if value else ("资格已确认", "eligibility confirmed")
+    return f"{f.zh} {_number(value)}", f"{f.en} {_number(value)}"
+
+
+def describe(f: Feature, value: float, contribution: float) -> str:
+    """``feature value raises/lowers the score`` in Chinese, then English in brackets."""
+    zh, en = _value_words(f, value)
+    up = contribution >= 0
+    return f"{zh} {'提高' if up else '降低'}得分 ({en} {'raises' if up else 'lowers'} the score)"
+
+
+def top_reasons(
+    spec: FeatureSpec, x: np.ndarray, contributions: np.ndarray, *, top: int = 3
+) -> list[list[Reason]]:
+    """For each row, the ``top`` features with the largest contributions by size."""
+    if top <= 0 or x.shape[0] == 0:
+        return [[] for _ in range(x.shape[0])]
+    k = min(top, contributions.shape[1])
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
+    out = []
+    for i in range(x.shape[0]):
+        reasons = []
+        for j in order[i]:
+            c = float(contributions[i, j])
+            if c == 0.0:
+                continue
+            f = spec.features[j]
+            reasons.append(Reason(f.name, float(x[i, j]), c, describe(f, float(x[i, j]), c)))
+        out.append(reasons)
+    return out
+
+
+def reason_texts(
+    spec: FeatureSpec, x: np.ndarray, contributions: np.ndarray, *, top: int = 3
+) -> tuple[list[str], int]:
+    """The ``top`` reasons of every row as one flat list, row after row, and the width.
+
+    Every row gets exactly ``width`` texts (a zero contribution still reads "raises"), so the
+    caller can reshape them without a Python list per row.
+    """
+    width = max(0, min(top, contributions.shape[1]))
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :width]
+    rows = np.repeat(np.arange(x.shape[0]), width)
+    cols = order.ravel()
+    values, contribs = x[rows, cols], contributions[rows, cols]
+    features = spec.features
+    texts = [
+        describe(features[j], float(v), float(c))
+        for j, v, c in zip(cols.tolist(), values.tolist(), contribs.tolist(), strict=True)
+    ]
+    return texts, width

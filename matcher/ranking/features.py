@@ -1,0 +1,285 @@
+"""Subject × policy features, every column derived from the profile schema or the catalog.
+
+A :class:`FeatureSpec` is fitted once (which tags are common, which departments, categories
+and policies exist) and stored with the model, so scoring builds exactly the training columns:
+
+* profile fields from the schema: integers, numbers and booleans as they are; enums one-hot
+  over the schema's allowed values; strings, dates and identifiers never (``age`` is there,
+  ``birth_date`` is not).  Sensitive fields (per the schema) can be left out.
+* tags: multi-hot of the tags that at least ``min_tag_count`` pairs carry;
+* the policy: mode, benefit period, audience, department, category and id one-hot, and the
+  pair's benefit annualised (CNY a year) — monotonic: a larger benefit never lowers the score;
+* the pair: ``maybe`` or ``eligible``;
+* past outcomes of the subject (earlier campaigns): pushes, opens, applications, complaints.
+
+Categoricals are encoded explicitly, never as HistGradientBoosting's native categorical splits,
+so each tree path reads one feature at a time and contributions stay additive.  An unknown
+value is NaN (the trees learn where unknowns go), not zero.
+
+>>> spec = FeatureSpec(features=(Feature("resident.age", "年龄", "age", "profile"),))
+>>> spec.names
+('resident.age',)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from core.errors import ValidationError
+from matcher.ranking.policies import annual_benefit, policy_frame
+from profiles.schema import Entity, Schema
+from rules.policy import AUDIENCES, BENEFIT_PERIODS, MODES, Policy
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "Feature",
+    "FeatureSpec",
+    "build_features",
+    "data_hash",
+    "fit_feature_spec",
+    "history_counts",
+]
+
+Source = Literal["profile", "onehot", "tag", "policy", "pair", "history"]
+
+# Past outcomes counted per subject, with their Chinese and English labels.
+HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
+    "pushed": ("既往推送次数", "earlier pushes"),
+    "opened": ("既往打开次数", "earlier opens"),
+    "applied": ("既往申领次数", "earlier applications"),
+    "complained": ("既往投诉次数", "earlier complaints"),
+}
+_POLICY_LABELS = {
+    "mode": ("办理方式", "mode"),
+    "benefit_period": ("发放周期", "benefit period"),
+    "audience": ("对象", "audience"),
+    "department": ("主管部门", "department"),
+    "category": ("政策类别", "category"),
+    "policy_id": ("政策", "policy"),
+}
+_NUMERIC_TYPES = ("integer", "number", "boolean")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model column: its name, Chinese and English labels, source and constraint."""
+
+    name: str
+    zh: str
+    en: str
+    source: Source
+    value: str | None = None  # the category a one-hot column stands for
+    monotonic: int = 0  # +1: may only raise the score
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The columns of the model, in order; stored with it (see ``to_dict``)."""
+
+    features: tuple[Feature, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def monotonic(self) -> tuple[int, ...]:
+        return tuple(f.monotonic for f in self.features)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in vars(f).items() if v is not None and v != 0} for f in self.features
+        ]
+
+    @classmethod
+    def from_dict(cls, rows: Sequence[Mapping[str, Any]]) -> FeatureSpec:
+        try:
+            return cls(tuple(Feature(**row) for row in rows))
+        except TypeError as exc:
+            raise ValidationError(f"a stored feature list is malformed ({exc})") from exc
+
+
+def _profile_features(entity: Entity, *, sensitive: bool) -> list[Feature]:
+    out: list[Feature] = []
+    for field in entity.fields:
+        if (field.sensitive and not sensitive) or field.name == entity.key:
+            continue
+        zh = field.name_zh or field.name
+        en = field.name.replace("_", " ")
+        column = f"{entity.name}.{field.name}"
+        if field.type in _NUMERIC_TYPES:
+            out.append(Feature(column, zh, en, "profile"))
+        elif field.type == "enum":
+            out.extend(Feature(f"{column}={v}", zh, en, "onehot", value=v) for v in field.values)
+    return out
+
+
+def fit_feature_spec(
+    pairs: pl.DataFrame,
+    profiles: Mapping[str, pl.DataFrame],
+    policies: Sequence[Policy],
+    schema: Schema,
+    *,
+    sensitive: bool = True,
+    min_tag_count: int = 50,
+    history: bool = True,
+) -> FeatureSpec:
+    """Choose the columns: schema fields of the entities present, common tags, the catalog."""
+    features: list[Feature] = []
+    for name in sorted(profiles):
+        features.extend(_profile_features(schema.entity(name), sensitive=sensitive))
+    tagged = [
+        profiles[name].select(pl.col(schema.entity(name).key or "").alias("subject_id"), "tags")
+        for name in sorted(profiles)
+        if "tags" in profiles[name].columns
+    ]
+    if tagged:
+        counts = (
+            pairs.select("subject_id")
+            .join(pl.concat(tagged), on="subject_id", how="inner")
+            .explode("tags")
+            .drop_nulls("tags")
+            .group_by("tags")
+            .len()
+            .filter(pl.col("len") >= min_tag_count)
+            .sort("tags")
+        )
+        features.extend(
+            Feature(f"tag:{t}", f"标签 {t}", f"tag {t}", "tag", value=t) for t in counts["tags"]
+        )
+    table = policy_frame(policies)
+    levels: dict[str, Sequence[str]] = {
+        "mode": MODES,
+        "benefit_period": BENEFIT_PERIODS,
+        "audience": AUDIENCES,
+        "department": sorted(set(table["department"].drop_nulls())),
+        "category": sorted(set(table["category"].drop_nulls())),
+        "policy_id": sorted(table["policy_id"]),
+    }
+    for column, values in levels.items():
+        zh, en = _POLICY_LABELS[column]
+        features.extend(Feature(f"policy.{column}={v}", zh, en, "policy", value=v) for v in values)
+    features.append(
+        Feature("policy.annual_benefit", "年化待遇（元）", "annual benefit (CNY)", "policy",
+                monotonic=1)
+    )  # fmt: skip
+    features.append(Feature("pair.maybe", "待确认资格", "eligibility still to confirm", "pair"))
+    if history:
+        for column, (zh, en) in HISTORY_COLUMNS.items():
+            features.append(
+                Feature(f"history.{column}", zh, en, "history",
+                        monotonic=1 if column == "applied" else 0)
+            )  # fmt: skip
+    return FeatureSpec(tuple(features))
+
+
+def history_counts(log: pl.DataFrame) -> pl.DataFrame:
+    """Per subject: how many earlier pushes, opens, applications and complaints."""
+    return log.group_by("subject_id").agg(
+        pl.col(c).cast(pl.Int64).sum().alias(f"history.{c}") for c in HISTORY_COLUMNS
+    )
+
+
+def _joined(
+    pairs: pl.DataFrame,
+    profiles: Mapping[str, pl.DataFrame],
+    policies: Sequence[Policy],
+    schema: Schema,
+    history: pl.DataFrame | None,
+) -> pl.DataFrame:
+    frame = pairs.select("subject_id", "policy_id", "status", "benefit")
+    for name in sorted(profiles):
+        entity = schema.entity(name)
+        assert entity.key is not None
+        prof = profiles[name]
+        keep = [c for c in prof.columns if c != entity.key]
+        frame = frame.join(
+            prof.select(
+                pl.col(entity.key).alias("subject_id"),
+                *(pl.col(c).alias(f"{name}.{c}") for c in keep),
+            ),
+            on="subject_id",
+            how="left",
+        )
+    table = policy_frame(policies)
+    frame = frame.join(
+        table.select("policy_id", *(pl.col(c).alias(f"policy.{c}") for c in table.columns[1:])),
+        on="policy_id",
+        how="left",
+    )
+    if history is not None:
+        frame = frame.join(history_counts(history), on="subject_id", how="left").with_columns(
+            pl.col(f"history.{c}").fill_null(0) for c in HISTORY_COLUMNS
+        )
+    return frame
+
+
+def _expr(f: Feature, frame: pl.DataFrame, profiles: Mapping[str, pl.DataFrame]) -> pl.Expr:
+    columns = frame.columns
+    if f.source == "profile":
+        return pl.col(f.name).cast(pl.Float64) if f.name in columns else pl.lit(float("nan"))
+    if f.source == "onehot":
+        column = f.name.split("=", 1)[0]
+        if column not in columns:
+            return pl.lit(float("nan"))
+        return (pl.col(column).cast(pl.String) == f.value).cast(pl.Float64)
+    if f.source == "tag":
+        lists = [f"{name}.tags" for name in sorted(profiles) if f"{name}.tags" in columns]
+        if not lists:
+            return pl.lit(float("nan"))
+        tags = pl.coalesce(*(pl.col(c) for c in lists))
+        return tags.list.contains(f.value or "").cast(pl.Float64)
+    if f.source == "policy":
+        if f.name == "policy.annual_benefit":
+            return annual_benefit(pl.col("benefit"), pl.col("policy.benefit_period"))
+        column = "policy_id" if f.name.startswith("policy.policy_id=") else f.name.split("=")[0]
+        return (pl.col(column).cast(pl.String) == f.value).fill_null(False).cast(pl.Float64)
+    if f.source == "pair":
+        return (pl.col("status").cast(pl.String) == "maybe").cast(pl.Float64)
+    # history: NaN when no log was given at all, 0 for a subject the log never mentions
+    return pl.col(f.name).cast(pl.Float64) if f.name in columns else pl.lit(float("nan"))
+
+
+def build_features(
+    spec: FeatureSpec,
+    pairs: pl.DataFrame,
+    profiles: Mapping[str, pl.DataFrame],
+    policies: Sequence[Policy],
+    schema: Schema,
+    *,
+    history: pl.DataFrame | None = None,
+) -> np.ndarray:
+    """The feature matrix (float64, NaN = unknown) of ``pairs``, rows in the order of ``pairs``.
+
+    ``profiles`` maps entity names to frames with derived fields and tags; ``history`` is the
+    outcome log of earlier campaigns (None: past outcomes unknown).
+    """
+    missing = [c for c in ("subject_id", "policy_id", "status") if c not in pairs.columns]
+    if missing:
+        raise ValidationError(
+            f"pairs lack the column(s) {', '.join(missing)}; expected a `zhida match` pairs file"
+        )
+    if "benefit" not in pairs.columns:
+        pairs = pairs.with_columns(pl.lit(None, dtype=pl.Float64).alias("benefit"))
+    frame = _joined(pairs, profiles, policies, schema, history)
+    exprs = [_expr(f, frame, profiles).fill_null(float("nan")).alias(f.name) for f in spec.features]
+    return frame.select(exprs).to_numpy().astype(np.float64, copy=False)
+
+
+def data_hash(*arrays: np.ndarray) -> str:
+    """SHA-256 over the bytes of ``arrays`` (the training matrix and labels).
+
+    >>> zeros, ones = np.zeros(2), np.ones(2)
+    >>> data_hash(zeros) == data_hash(np.zeros(2)), data_hash(zeros) == data_hash(ones)
+    (True, False)
+    """
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()

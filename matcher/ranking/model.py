@@ -1,0 +1,210 @@
+"""The response and uplift models: HistGradientBoosting on outcome logs, as plain tree arrays.
+
+* **Response**: P(applied | pushed), fitted on the pushed rows — the take-up an offer can
+  expect once the subject is told; it orders each subject's offers.
+* **Uplift** (T-learner): a second model P(applied | not pushed) on the randomised holdout's
+  untreated rows; predicted uplift = response − control, the take-up the push itself causes.
+
+Training uses the last round of the log as the target and the earlier rounds as each
+subject's history; subjects (not rows) are split into training and held-out sets, so a
+held-out subject's offers are all unseen.  The same seed and data give the same trees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from core.errors import ValidationError
+from matcher.ranking.features import FeatureSpec, build_features, data_hash, fit_feature_spec
+from matcher.ranking.trees import TreeEnsemble, from_sklearn
+from profiles.schema import Schema
+from rules.policy import Policy
+
+__all__ = [
+    "LOG_COLUMNS",
+    "RankingModel",
+    "TrainingData",
+    "TrainingParams",
+    "fit_ensemble",
+    "fit_models",
+    "held_out_subjects",
+    "prepare",
+]
+
+LOG_COLUMNS = ("round", "subject_id", "policy_id", "pushed", "applied")
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """HistGradientBoosting settings (no early stopping: the same seed, the same trees)."""
+
+    max_iter: int = 150
+    learning_rate: float = 0.08
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class RankingModel:
+    """Feature spec, response trees and (for uplift) the untreated arm's trees."""
+
+    spec: FeatureSpec
+    response: TreeEnsemble
+    control: TreeEnsemble | None = None
+
+    def take_up(self, x: np.ndarray) -> np.ndarray:
+        """Predicted probability of taking the offer up once pushed."""
+        return self.response.proba(x)
+
+    def uplift(self, x: np.ndarray) -> np.ndarray:
+        """Predicted take-up gained by pushing: P(apply | push) − P(apply | no push)."""
+        if self.control is None:
+            raise ValidationError(
+                "this model has no uplift part; train it on a log with pushed and not pushed rows"
+            )
+        gained: np.ndarray = self.response.proba(x) - self.control.proba(x)
+        return gained
+
+
+def fit_ensemble(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    monotonic: Sequence[int],
+    params: TrainingParams = TrainingParams(),
+) -> TreeEnsemble:
+    """Fit a HistGradientBoostingClassifier (explicit encodings, monotonic constraints)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if len(np.unique(y)) < 2:
+        raise ValidationError(
+            f"cannot fit a take-up model on {len(y):,} rows that all have the same outcome; "
+            "simulate or collect a larger outcome log"
+        )
+    model = HistGradientBoostingClassifier(
+        max_iter=params.max_iter,
+        learning_rate=params.learning_rate,
+        max_leaf_nodes=params.max_leaf_nodes,
+        min_samples_leaf=params.min_samples_leaf,
+        l2_regularization=params.l2_regularization,
+        monotonic_cst=list(monotonic),
+        categorical_features=None,
+        early_stopping=False,
+        random_state=seed,
+    )
+    model.fit(x, y)
+    return from_sklearn(model)
+
+
+def held_out_subjects(subject_ids: pl.Series, *, seed: int, share: float) -> set[str]:
+    """A seeded random ``share`` of the distinct subjects (the same for the same ids and seed).
+
+    >>> ids = pl.Series([f"s{i}" for i in range(1000)])
+    >>> held = held_out_subjects(ids, seed=1, share=0.3)
+    >>> 250 < len(held) < 350, held == held_out_subjects(ids.reverse(), seed=1, share=0.3)
+    (True, True)
+    """
+    unique = subject_ids.unique().sort().to_list()
+    draw = np.random.default_rng([seed, 3]).random(len(unique))
+    return {s for s, u in zip(unique, draw, strict=True) if u < share}
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingData:
+    """The last round's rows (with features), split by subject, and the history before it."""
+
+    rows: (
+        pl.DataFrame
+    )  # subject_id, subject_type, policy_id, status, benefit, pushed, applied, held_out
+    x: np.ndarray
+    spec: FeatureSpec
+    history: pl.DataFrame
+
+    @property
+    def train(self) -> np.ndarray:
+        return ~self.rows["held_out"].to_numpy()
+
+    def hash(self) -> str:
+        rows = self.rows
+        return data_hash(self.x, rows["pushed"].to_numpy(), rows["applied"].to_numpy())
+
+
+def prepare(
+    log: pl.DataFrame,
+    pairs: pl.DataFrame,
+    profiles: Mapping[str, pl.DataFrame],
+    policies: Sequence[Policy],
+    schema: Schema,
+    *,
+    seed: int,
+    test_share: float = 0.3,
+    sensitive: bool = True,
+) -> TrainingData:
+    """Join the last round of ``log`` with the pairs' benefits and build its features."""
+    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    if missing:
+        raise ValidationError(
+            f"the outcome log lacks {', '.join(missing)}; make one with `zhida rank outcomes`"
+        )
+    if log.height == 0:
+        raise ValidationError("the outcome log is empty; make one with `zhida rank outcomes`")
+    if not 0.0 < test_share < 1.0:
+        raise ValidationError(f"test share {test_share} must be between 0 and 1, e.g. 0.3")
+    last = int(log["round"].max())  # type: ignore[arg-type]
+    history = log.filter(pl.col("round") < last)
+    current = log.filter(pl.col("round") == last).select(
+        "subject_id", "policy_id", "pushed", "applied"
+    )
+    rows = current.join(
+        pairs.select("subject_id", "subject_type", "policy_id", "status", "benefit"),
+        on=["subject_id", "policy_id"],
+        how="inner",
+    ).sort("subject_id", "policy_id")
+    if rows.height < current.height:
+        raise ValidationError(
+            f"{current.height - rows.height:,} rows of the outcome log have no pair in the pairs "
+            "file; pass the pairs the log was simulated from"
+        )
+    held = held_out_subjects(rows["subject_id"], seed=seed, share=test_share)
+    rows = rows.with_columns(pl.col("subject_id").is_in(list(held)).alias("held_out"))
+    train_pairs = rows.filter(~pl.col("held_out"))
+    spec = fit_feature_spec(
+        train_pairs, profiles, policies, schema, sensitive=sensitive, history=history.height > 0
+    )
+    x = build_features(
+        spec, rows, profiles, policies, schema, history=history if history.height else None
+    )
+    return TrainingData(rows=rows, x=x, spec=spec, history=history)
+
+
+def fit_models(
+    data: TrainingData, *, seed: int, params: TrainingParams = TrainingParams()
+) -> RankingModel:
+    """Response trees on the pushed training rows, control trees on the untreated ones."""
+    train = data.train
+    pushed = data.rows["pushed"].to_numpy()
+    applied = data.rows["applied"].to_numpy().astype(np.int8)
+    mono = data.spec.monotonic
+    response = fit_ensemble(
+        data.x[train & pushed], applied[train & pushed], seed=seed, monotonic=mono, params=params
+    )
+    control = None
+    if (train & ~pushed).sum() and len(np.unique(applied[train & ~pushed])) == 2:
+        control = fit_ensemble(
+            data.x[train & ~pushed],
+            applied[train & ~pushed],
+            seed=seed,
+            monotonic=mono,
+            params=params,
+        )
+    return RankingModel(spec=data.spec, response=response, control=control)
