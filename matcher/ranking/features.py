@@ -10,7 +10,8 @@ and policies exist) and stored with the model, so scoring builds exactly the tra
 * the policy: mode, benefit period, audience, department, category and id one-hot, and the
   pair's benefit annualised (CNY a year) — monotonic: a larger benefit never lowers the score;
 * the pair: ``maybe`` or ``eligible``;
-* past outcomes of the subject (earlier campaigns): pushes, opens, applications, complaints.
+* past outcomes of the subject (earlier campaigns): pushes per campaign, open, take-up and
+  complaint rates.
 
 Categoricals are encoded explicitly, never as HistGradientBoosting's native categorical splits,
 so each tree path reads one feature at a time and contributions stay additive.  An unknown
@@ -48,12 +49,12 @@ __all__ = [
 
 Source = Literal["profile", "onehot", "tag", "policy", "pair", "history"]
 
-# Past outcomes counted per subject, with their Chinese and English labels.
+# Past outcomes per subject as rates (so a longer log does not shift them), with labels.
 HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
-    "pushed": ("既往推送次数", "earlier pushes"),
-    "opened": ("既往打开次数", "earlier opens"),
-    "applied": ("既往申领次数", "earlier applications"),
-    "complained": ("既往投诉次数", "earlier complaints"),
+    "pushes": ("既往每轮推送数", "earlier pushes per campaign"),
+    "open_rate": ("既往推送打开率", "earlier open rate"),
+    "apply_rate": ("既往申领率", "earlier take-up rate"),
+    "complaint_rate": ("既往投诉率", "earlier complaint rate"),
 }
 _POLICY_LABELS = {
     "mode": ("办理方式", "mode"),
@@ -174,15 +175,30 @@ def fit_feature_spec(
         for column, (zh, en) in HISTORY_COLUMNS.items():
             features.append(
                 Feature(f"history.{column}", zh, en, "history",
-                        monotonic=1 if column == "applied" else 0)
+                        monotonic=1 if column == "apply_rate" else 0)
             )  # fmt: skip
     return FeatureSpec(tuple(features))
 
 
 def history_counts(log: pl.DataFrame) -> pl.DataFrame:
-    """Per subject: how many earlier pushes, opens, applications and complaints."""
+    """Per subject of an outcome log: pushes per campaign, and open, take-up, complaint rates.
+
+    Rates are per push (opens, complaints) or per offer (take-up); with no push, a rate
+    per push is unknown.
+
+    >>> log = pl.DataFrame({"round": [1, 1, 2], "subject_id": ["a", "a", "a"],
+    ...     "pushed": [True, False, True], "opened": [True, False, False],
+    ...     "applied": [True, True, False], "complained": [False, False, False]})
+    >>> history_counts(log).row(0)
+    ('a', 1.0, 0.5, 0.6666666666666666, 0.0)
+    """
+    pushes = pl.col("pushed").cast(pl.Float64).sum()
+    per_push = pl.when(pushes > 0).then(pushes)
     return log.group_by("subject_id").agg(
-        pl.col(c).cast(pl.Int64).sum().alias(f"history.{c}") for c in HISTORY_COLUMNS
+        (pushes / pl.col("round").n_unique()).alias("history.pushes"),
+        (pl.col("opened").cast(pl.Float64).sum() / per_push).alias("history.open_rate"),
+        pl.col("applied").cast(pl.Float64).mean().alias("history.apply_rate"),
+        (pl.col("complained").cast(pl.Float64).sum() / per_push).alias("history.complaint_rate"),
     )
 
 
@@ -214,8 +230,9 @@ def _joined(
         how="left",
     )
     if history is not None:
+        # a subject the log never mentions was never pushed: 0 pushes, rates unknown
         frame = frame.join(history_counts(history), on="subject_id", how="left").with_columns(
-            pl.col(f"history.{c}").fill_null(0) for c in HISTORY_COLUMNS
+            pl.col("history.pushes").fill_null(0.0)
         )
     return frame
 

@@ -149,8 +149,13 @@ def prepare(
     seed: int,
     test_share: float = 0.3,
     sensitive: bool = True,
+    spec: FeatureSpec | None = None,
 ) -> TrainingData:
-    """Join the last round of ``log`` with the pairs' benefits and build its features."""
+    """Join the last round of ``log`` with the pairs' benefits and build its features.
+
+    ``spec`` (a stored model's) fixes the columns; without it they are fitted on the
+    training subjects.
+    """
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
         raise ValidationError(
@@ -178,9 +183,10 @@ def prepare(
     held = held_out_subjects(rows["subject_id"], seed=seed, share=test_share)
     rows = rows.with_columns(pl.col("subject_id").is_in(list(held)).alias("held_out"))
     train_pairs = rows.filter(~pl.col("held_out"))
-    spec = fit_feature_spec(
-        train_pairs, profiles, policies, schema, sensitive=sensitive, history=history.height > 0
-    )
+    if spec is None:
+        spec = fit_feature_spec(
+            train_pairs, profiles, policies, schema, sensitive=sensitive, history=history.height > 0
+        )
     x = build_features(
         spec, rows, profiles, policies, schema, history=history if history.height else None
     )

@@ -55,7 +55,7 @@ _PAIRS = ("subject_id", "subject_type", "policy_id", "status")
 
 
 def _rules_only(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame:
-    table = policy_frame(policies).select("policy_id", "mode", "benefit_period")
+    table = policy_frame(policies).select("policy_id", "mode", "benefit_period", "has_benefit")
     frame = pairs.join(table, on="policy_id", how="left").with_columns(
         annual_benefit(pl.col("benefit"), pl.col("benefit_period")).alias("_annual"),
         (pl.col("mode").cast(pl.String) == "auto_grant").fill_null(False).alias("_auto"),
@@ -76,6 +76,8 @@ def _rules_only(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame
                 pl.col("_annual").round(0).cast(pl.Int64),
             )
         )
+        .when(pl.col("has_benefit"))
+        .then(pl.lit("待遇金额待定 (benefit amount not yet known)"))
         .otherwise(pl.lit("非现金服务 (a service, no cash benefit)")),
     )
     return frame.sort(

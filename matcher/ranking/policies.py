@@ -37,12 +37,13 @@ POLICY_SCHEMA = pl.Schema(
         "benefit_period": pl.Enum(list(BENEFIT_PERIODS)),
         "department": pl.String(),
         "category": pl.String(),
+        "has_benefit": pl.Boolean(),
     }
 )
 
 
 def policy_frame(policies: Sequence[Policy]) -> pl.DataFrame:
-    """One row per policy: id, titles, audience, mode, benefit period, department, category."""
+    """One row per policy: id, titles, audience, mode, period, department, category, benefit?"""
     rows = [
         {
             "policy_id": p.id,
@@ -53,6 +54,7 @@ def policy_frame(policies: Sequence[Policy]) -> pl.DataFrame:
             "benefit_period": p.benefit_period,
             "department": p.department,
             "category": p.category,
+            "has_benefit": p.benefit is not None,
         }
         for p in policies
     ]
