@@ -10,7 +10,7 @@ produce no row; memory is bounded by the batch, not by the population or the num
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,6 +27,7 @@ __all__ = [
     "MATCH_SCHEMA",
     "MatchablePolicy",
     "PolicyPlan",
+    "Tagger",
     "in_force",
     "match_batches",
     "match_frame",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_ROWS = 500_000
+
+# Given one collected batch of stored records, returns it with its ``tags`` computed.
+Tagger = Callable[[pl.DataFrame, Entity], pl.DataFrame]
 
 BENEFIT_DTYPE = pl.Decimal(18, 2)
 STATUS_DTYPE = pl.Enum(["eligible", "maybe"])
@@ -108,16 +112,6 @@ def plan_policies(
     return tuple(plans)
 
 
-def _conformed(frame: pl.LazyFrame, entity: Entity, as_of: date) -> pl.LazyFrame:
-    present = frame.collect_schema()
-    missing = [
-        pl.lit(None, dtype=f.polars_dtype).alias(f.name)
-        for f in entity.stored_fields
-        if f.name not in present
-    ]
-    return with_derived(frame.with_columns(missing) if missing else frame, entity, as_of=as_of)
-
-
 def match_batches(
     frame: pl.LazyFrame,
     entity: Entity,
@@ -125,23 +119,34 @@ def match_batches(
     *,
     as_of: date,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    tagger: Tagger | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Pairs (subject, policy) that are eligible or maybe, one batch of subjects at a time.
 
     Each batch is one query computing every policy's status as a column (shared
     sub-expressions computed once); then each policy's benefit is computed only on the rows it
-    matched.  Memory is bounded by ``batch_rows`` × policies, not by the population.
+    matched.  Memory is bounded by ``batch_rows`` × policies, not by the population.  With a
+    ``tagger``, each batch's tags are computed from its own subjects' events first.
     """
     mine = [p for p in plans if p.audience == entity.name]
     if not mine:
         return
     assert entity.key is not None
-    frame = _conformed(frame, entity, as_of)
-    total = frame.select(pl.len()).collect().item()
+    present = frame.collect_schema()
+    missing = [
+        pl.lit(None, dtype=f.polars_dtype).alias(f.name)
+        for f in entity.stored_fields
+        if f.name not in present
+    ]
+    stored = frame.with_columns(missing) if missing else frame
+    total = stored.select(pl.len()).collect().item()
     eligible = [p.eligible.alias(f"__e{i}") for i, p in enumerate(mine)]
     subject_type = pl.lit(entity.name, MATCH_SCHEMA["subject_type"])
     for offset in range(0, total, batch_rows):
-        batch = frame.slice(offset, batch_rows).with_columns(eligible).collect()
+        records = stored.slice(offset, batch_rows)
+        if tagger is not None:
+            records = tagger(records.collect(), entity).lazy()
+        batch = with_derived(records, entity, as_of=as_of).with_columns(eligible).collect()
         # eligible or maybe: anything but false for certain
         matched = [pl.col(f"__e{i}").fill_null(True) for i in range(len(mine))]
         any_matched = batch.select(m.any().alias(str(i)) for i, m in enumerate(matched)).row(0)
@@ -177,12 +182,13 @@ def match_population(
     *,
     as_of: date,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    tagger: Tagger | None = None,
 ) -> Iterator[pl.DataFrame]:
     """All pairs for every kind of subject in ``frames``, batch by batch."""
     plans = plan_policies(policies, schema, as_of=as_of)
     for name, frame in frames.items():
         yield from match_batches(
-            frame, schema.entity(name), plans, as_of=as_of, batch_rows=batch_rows
+            frame, schema.entity(name), plans, as_of=as_of, batch_rows=batch_rows, tagger=tagger
         )
 
 

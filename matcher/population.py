@@ -12,7 +12,7 @@ from core.errors import InputFileError, ValidationError
 from profiles.schema import Entity, Schema
 from profiles.tagging.definitions import TagDefinition
 
-__all__ = ["POPULATION_FILES", "attach_tags", "find_subject", "scan_population"]
+__all__ = ["POPULATION_FILES", "EventTagger", "attach_tags", "find_subject", "scan_population"]
 
 POPULATION_FILES = {"resident": "residents.parquet", "enterprise": "enterprises.parquet"}
 
@@ -100,3 +100,49 @@ def attach_tags(
             computed.rename({"subject_id": entity.key}), on=entity.key, how="left"
         )
     return out
+
+
+class EventTagger:
+    """Tags for one batch of subjects at a time, from the events of those subjects only.
+
+    :func:`attach_tags` joins a whole population to its tags lazily, which a batched reader
+    would recompute for every batch; a tagger is given each collected batch instead, reads
+    the events of that batch's subjects (a semi-join, so memory follows the batch) and
+    replaces its ``tags`` column.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        schema: Schema,
+        *,
+        as_of: date,
+        tags: Sequence[TagDefinition] | None = None,
+    ) -> None:
+        from profiles.tagging import load_tags
+
+        self.events_path = directory / "events.parquet"
+        self.library = list(tags) if tags is not None else load_tags(schema=schema)
+        self.as_of = as_of
+
+    @classmethod
+    def for_population(cls, directory: Path, schema: Schema, *, as_of: date) -> EventTagger | None:
+        """A tagger when ``directory`` has an events file, else ``None`` (tags as stored)."""
+        if not (directory / "events.parquet").is_file():
+            return None
+        return cls(directory, schema, as_of=as_of)
+
+    def __call__(self, batch: pl.DataFrame, entity: Entity) -> pl.DataFrame:
+        from profiles.tagging import compute_tags
+
+        assert entity.key is not None
+        keys = batch.select(pl.col(entity.key).alias("subject_id")).lazy()
+        events = pl.scan_parquet(self.events_path).join(keys, on="subject_id", how="semi")
+        computed = compute_tags(
+            batch.lazy(), events, self.library, entity=entity, as_of=self.as_of
+        ).collect()
+        return (
+            batch.drop("tags")
+            .join(computed.rename({"subject_id": entity.key}), on=entity.key, how="left")
+            .select(batch.columns)
+        )

@@ -425,10 +425,10 @@ def _insert_pairs(conn: Connection, run_key: str, shard_no: int, pairs: pl.DataF
     )
 
 
-def _frames(run: ShardRun, shard: Shard) -> dict[str, pl.LazyFrame]:
-    from matcher.population import scan_population
+def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
+    """The pairs of one shard: its subjects matched against the run's policies."""
+    from matcher.population import EventTagger, scan_population
     from profiles.schema import load_schema
-    from profiles.tagging import compute_tags, load_tags
 
     schema = load_schema()
     frames = scan_population(run.population_dir, schema)
@@ -437,28 +437,17 @@ def _frames(run: ShardRun, shard: Shard) -> dict[str, pl.LazyFrame]:
             f"the population {run.population_dir} has no {shard.entity}s file any more"
         )
     frame = frames[shard.entity].slice(shard.row_offset, shard.row_count)
-    events_path = run.population_dir / "events.parquet"
-    if run.tags and events_path.is_file():
-        entity = schema.entity(shard.entity)
-        assert entity.key is not None
-        subjects = frame.select(pl.col(entity.key).alias("subject_id"))
-        events = pl.scan_parquet(events_path).join(subjects, on="subject_id", how="semi")
-        computed = compute_tags(frame, events, load_tags(schema=schema), entity=entity,
-                                as_of=run.as_of)  # fmt: skip
-        frame = frame.drop("tags").join(
-            computed.rename({"subject_id": entity.key}), on=entity.key, how="left"
-        )
-    return {shard.entity: frame}
-
-
-def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
-    """The pairs of one shard: its subjects matched against the run's policies."""
-    from profiles.schema import load_schema
-
-    schema = load_schema()
+    tagger = EventTagger.for_population(run.population_dir, schema, as_of=run.as_of)
     plans = plan_policies(run.policies, schema, as_of=run.as_of)
-    frame = _frames(run, shard)[shard.entity]
-    batches = list(match_batches(frame, schema.entity(shard.entity), plans, as_of=run.as_of))
+    batches = list(
+        match_batches(
+            frame,
+            schema.entity(shard.entity),
+            plans,
+            as_of=run.as_of,
+            tagger=tagger if run.tags else None,
+        )
+    )
     return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()
 
 

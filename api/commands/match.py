@@ -106,7 +106,7 @@ def match_cmd(
     import polars as pl
 
     from matcher.batch import match_population, write_pairs
-    from matcher.population import attach_tags, scan_population
+    from matcher.population import EventTagger, scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
@@ -122,11 +122,10 @@ def match_cmd(
         )  # fmt: skip
         return
     frames = scan_population(population, schema)
-    if tags:
-        frames = attach_tags(frames, population, schema, as_of=as_of)
+    tagger = EventTagger.for_population(population, schema, as_of=as_of) if tags else None
     started = time.perf_counter()
     in_force = catalog.in_force(as_of)
-    pairs = match_population(frames, in_force, schema, as_of=as_of)
+    pairs = match_population(frames, in_force, schema, as_of=as_of, tagger=tagger)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         write_pairs(pairs, out)

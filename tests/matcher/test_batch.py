@@ -73,11 +73,28 @@ def test_batches_give_the_same_pairs_as_one_pass() -> None:
 
 
 def test_all_policies_of_a_batch_are_one_query_sharing_sub_expressions() -> None:
-    from matcher.batch import _conformed, plan_policies
+    from matcher.batch import plan_policies
+    from profiles.derive import with_derived
 
     policies = [policy(f"p{i}", f'age >= {60 + i} and hukou_city == "北京市"') for i in range(5)]
     plans = plan_policies(policies, SCHEMA, as_of=ON)
-    query = _conformed(RESIDENTS, SCHEMA.resident, ON).with_columns(
+    query = with_derived(RESIDENTS, SCHEMA.resident, as_of=ON).with_columns(
         p.eligible.alias(p.policy_id) for p in plans
     )
     assert "__POLARS_CSER" in query.explain()
+
+
+def test_a_tagger_gives_each_batch_its_own_tags() -> None:
+    from profiles.schema import Entity
+
+    seen: list[int] = []
+
+    def tagger(batch: pl.DataFrame, entity: Entity) -> pl.DataFrame:
+        seen.append(batch.height)
+        return batch.with_columns(pl.lit(["new_parent"], pl.List(pl.String)).alias("tags"))
+
+    policies = [policy("p", '"new_parent" in tags')]
+    frames = {"resident": RESIDENTS}
+    pairs = list(match_population(frames, policies, SCHEMA, as_of=ON, batch_rows=2, tagger=tagger))
+    assert seen == [2, 1]  # every batch tagged, none twice
+    assert pl.concat(pairs)["subject_id"].sort().to_list() == ["a", "b", "c"]
