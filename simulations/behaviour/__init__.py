@@ -1,0 +1,24 @@
+"""The behaviour model (true take-up with and without a push) and simulated worlds to test on."""
+
+from simulations.behaviour.propensity import (
+    OUTCOME_COLUMNS,
+    TRUTH_COLUMNS,
+    BehaviourParams,
+    draw_outcomes,
+    simulate_outcomes,
+    true_propensities,
+    with_uplift,
+)
+from simulations.behaviour.world import World, simulate_world
+
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "TRUTH_COLUMNS",
+    "BehaviourParams",
+    "World",
+    "draw_outcomes",
+    "simulate_outcomes",
+    "simulate_world",
+    "true_propensities",
+    "with_uplift",
+]
