@@ -30,7 +30,7 @@ import polars as pl
 from profiles.derive import with_derived
 from profiles.schema import Entity
 
-__all__ = ["FOUR_FIFTHS", "GROUPS", "fairness_report", "rates"]
+__all__ = ["FOUR_FIFTHS", "GROUPS", "coverage_funnel", "fairness_report", "rates"]
 
 FOUR_FIFTHS = 0.8
 GROUPS: dict[str, dict[str, pl.Expr]] = {
@@ -91,6 +91,69 @@ def rates(
     )
 
 
+def _people(subjects: pl.LazyFrame, entity: Entity, as_of: date) -> pl.DataFrame:
+    assert entity.key is not None
+    present = subjects.collect_schema()
+    subjects = subjects.with_columns(
+        pl.lit(None, dtype=f.polars_dtype).alias(f.name)
+        for f in entity.stored_fields
+        if f.name not in present
+    )
+    groups = GROUPS[entity.name]
+    return (
+        with_derived(subjects, entity, as_of=as_of)
+        .select(pl.col(entity.key).alias("subject_id"), *(e.alias(k) for k, e in groups.items()))
+        .collect()
+    )
+
+
+def coverage_funnel(
+    eligible: pl.DataFrame,
+    stages: dict[str, pl.DataFrame],
+    subjects: pl.LazyFrame,
+    entity: Entity,
+    *,
+    as_of: date,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Of the eligible pairs, the share that reached each stage, by group.
+
+    ``eligible`` holds the (subject_id, policy_id) pairs that should be served; each frame of
+    ``stages`` (in order, e.g. matched → ranked into the push budget → reached) holds the
+    pairs that got that far.  One row per (stage, dimension, group) with the rate, its
+    bootstrap interval, the ratio to the best-served group and the four-fifths flag: a group
+    that drops out at one stage shows there.
+
+    >>> import polars as pl
+    >>> from datetime import date
+    >>> from profiles.schema import load_schema
+    >>> people = pl.LazyFrame({"person_id": ["a", "b"], "gender": ["male", "female"]},
+    ...                       schema_overrides={"gender": pl.Enum(["male", "female"])})
+    >>> eligible = pl.DataFrame({"subject_id": ["a", "b"], "policy_id": ["p", "p"]})
+    >>> reached = pl.DataFrame({"subject_id": ["a"], "policy_id": ["p"]})
+    >>> funnel = coverage_funnel(eligible, {"reached": reached}, people,
+    ...                          load_schema().resident, as_of=date(2026, 6, 30))
+    >>> funnel.filter(pl.col("dimension") == "gender").select("group", "rate", "flagged").rows()
+    [('female', 0.0, True), ('male', 1.0, False)]
+    """
+    people = _people(subjects, entity, as_of)
+    units = eligible.select("subject_id", "policy_id").unique()
+    for name, frame in stages.items():
+        hits = frame.select("subject_id", "policy_id", pl.lit(True).alias(name)).unique()
+        units = units.join(hits, on=["subject_id", "policy_id"], how="left").with_columns(
+            pl.col(name).fill_null(False)
+        )
+    units = units.join(people, on="subject_id", how="inner")
+    parts = [
+        rates(units, dimension, stage, seed=seed)
+        .rename({dimension: "group"})
+        .select(pl.lit(stage).alias("stage"), pl.lit(dimension).alias("dimension"), pl.all())
+        for stage in stages
+        for dimension in GROUPS[entity.name]
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
 def fairness_report(
     pairs: pl.DataFrame,
     subjects: pl.LazyFrame,
@@ -105,19 +168,8 @@ def fairness_report(
     ``truth`` holds the pairs of the same run on complete data; with it the rate is coverage,
     without it the confirmed share (see the module docstring).
     """
-    assert entity.key is not None
     groups = GROUPS[entity.name]
-    present = subjects.collect_schema()
-    subjects = subjects.with_columns(
-        pl.lit(None, dtype=f.polars_dtype).alias(f.name)
-        for f in entity.stored_fields
-        if f.name not in present
-    )
-    people = (
-        with_derived(subjects, entity, as_of=as_of)
-        .select(pl.col(entity.key).alias("subject_id"), *(e.alias(k) for k, e in groups.items()))
-        .collect()
-    )
+    people = _people(subjects, entity, as_of)
     mine = pairs.filter(pl.col("subject_type").cast(pl.String) == entity.name)
     if truth is not None:
         eligible = truth.filter(pl.col("status").cast(pl.String) == "eligible").select(

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from api.cli import main
-from matcher.fairness import fairness_report, rates
+from matcher.fairness import coverage_funnel, fairness_report, rates
 from profiles.schema import load_schema
 
 SCHEMA = load_schema()
@@ -102,3 +102,31 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         report["dimension"]
     )
     assert "group(s) flagged" in capsys.readouterr().out
+
+
+def test_the_funnel_shows_the_stage_where_a_group_drops_out() -> None:
+    ids = [f"p{i}" for i in range(200)]
+    people = pl.LazyFrame(
+        {"person_id": ids, "gender": ["male", "female"] * 100},
+        schema_overrides={"gender": pl.Enum(["male", "female"])},
+    )
+    eligible = pl.DataFrame({"subject_id": ids, "policy_id": ["x"] * 200})
+    matched = eligible  # matching serves everyone alike
+    women = [i for n, i in enumerate(ids) if n % 2]
+    men = [i for n, i in enumerate(ids) if not n % 2]
+    # The push budget keeps nine men in ten but only half the women.
+    planned = eligible.filter(pl.col("subject_id").is_in(men[:90] + women[:50]))
+    funnel = coverage_funnel(
+        eligible,
+        {"matched": matched, "planned": planned},
+        people,
+        SCHEMA.resident,
+        as_of=date(2026, 6, 30),
+    )
+    by = {
+        (r["stage"], r["group"]): r
+        for r in funnel.filter(pl.col("dimension") == "gender").iter_rows(named=True)
+    }
+    assert by[("matched", "female")]["rate"] == 1.0 and not by[("matched", "female")]["flagged"]
+    assert by[("planned", "male")]["rate"] == 0.9
+    assert by[("planned", "female")]["rate"] == 0.5 and by[("planned", "female")]["flagged"]
