@@ -1,4 +1,9 @@
-"""Channels: adapters with one interface (:class:`~notifier.channels.base.Channel`)."""
+"""Channels: adapters with one interface (:class:`~notifier.channels.base.Channel`).
+
+``inbox`` (the database message centre), ``sms`` (an HTTP gateway), ``email`` (SMTP),
+``webhook`` (signed POSTs) and ``memory`` (tests); :func:`channels_from_settings` builds them
+by name.  The modules with real connections are imported on first use of their class.
+"""
 
 from notifier.channels.base import (
     Channel,
@@ -7,11 +12,27 @@ from notifier.channels.base import (
     SendResult,
     TransientDeliveryError,
 )
+from notifier.channels.memory import MemoryChannel
+from notifier.channels.registry import (
+    CHANNEL_NAMES,
+    UnavailableChannel,
+    build_channel,
+    channels_from_settings,
+    close_channels,
+    configured_channels,
+)
 
 __all__ = [
+    "CHANNEL_NAMES",
     "Channel",
+    "MemoryChannel",
     "OutboundMessage",
     "PermanentDeliveryError",
     "SendResult",
     "TransientDeliveryError",
+    "UnavailableChannel",
+    "build_channel",
+    "channels_from_settings",
+    "close_channels",
+    "configured_channels",
 ]

@@ -140,30 +140,41 @@ _WORKER = """
 import json, sys, time
 from notifier.ratelimit import Rate, RedisRateLimiter
 limiter = RedisRateLimiter(sys.argv[1], {"sms": Rate(per_second=50, burst=5)})
-start = float(sys.argv[2])
+limiter.try_acquire("warm-up")  # connected and imported: ready
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 while time.time() < start:
     time.sleep(0.001)
 granted = []
 while time.time() < start + 1.5:
     limiter.acquire("sms")
     granted.append(time.time())
-print(json.dumps(granted))
+print(json.dumps(granted), flush=True)
 """
 
 
 @pytest.mark.redis
 @pytest.mark.slow
 def test_two_processes_together_stay_under_the_shared_limit(redis_url: str) -> None:
-    start = time.time() + 1.5  # both processes start hammering at the same moment
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, redis_url, repr(start)],
+            [sys.executable, "-c", _WORKER, redis_url],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(2)
     ]
-    granted = sorted(t for p in procs for t in json.loads(p.communicate(timeout=30)[0]))
+    for p in procs:  # both started and connected before either begins
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    start = time.time() + 0.2
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write(f"{start!r}\n")
+        p.stdin.flush()
+    per_process = [json.loads(p.communicate(timeout=30)[0]) for p in procs]
+    assert all(len(g) > 10 for g in per_process)  # both really took part
+    granted = sorted(t for g in per_process for t in g)
     span = granted[-1] - granted[0]
     # burst + rate x time, with a little slack for the clocks of two processes
     assert len(granted) <= 5 + 50 * span + 2
