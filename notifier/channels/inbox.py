@@ -117,19 +117,24 @@ class InboxChannel:
         }
         try:
             with self.engine.begin() as conn:
-                statement = _insert(conn).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                conn.execute(statement, values)
-                inbox_id = conn.execute(
-                    sa.select(inbox_messages.c.id).where(
-                        inbox_messages.c.idempotency_key == message.idempotency_key
-                    )
-                ).scalar_one()
+                statement = (
+                    _insert(conn)
+                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                    .returning(inbox_messages.c.id)
+                )
+                inbox_id = conn.execute(statement, values).scalar()
+                if inbox_id is None:  # already there: a retry; answer with the same id
+                    inbox_id = conn.execute(
+                        sa.select(inbox_messages.c.id).where(
+                            inbox_messages.c.idempotency_key == message.idempotency_key
+                        )
+                    ).scalar_one()
                 delivered = [
                     Receipt(message.idempotency_key, message.subject_id, message.subject_type,
                             policy, "delivered", now, channel=self.name)
                     for policy in message.policy_ids
                 ]  # fmt: skip
-                ReceiptStore.write(conn, delivered, now=now)
+                ReceiptStore.write(conn, delivered, now=now, count=False)
         except sa.exc.OperationalError as exc:
             raise TransientDeliveryError(
                 f"inbox: the database is unavailable ({' '.join(str(exc.orig).split())[:200]})"
