@@ -212,8 +212,13 @@ def true_propensities(
         traits.append(_resident_traits(profiles["resident"]))
     if "enterprise" in profiles:
         traits.append(_enterprise_traits(profiles["enterprise"]))
-    people = pl.concat(traits) if traits else pl.DataFrame()
-    subject_ids = people["subject_id"].to_list() if traits else []
+    if not traits:
+        raise ValidationError(
+            "no profile for subject(s) of the pairs: no residents or enterprises were given; "
+            "pass the population the pairs were matched from"
+        )
+    people = pl.concat(traits)
+    subject_ids = people["subject_id"].to_list()
     people = people.with_columns(
         pl.col("reach") + pl.Series(_hash_normal(subject_ids, seed, "reach"))
     )

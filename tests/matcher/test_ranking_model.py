@@ -1,0 +1,61 @@
+"""Metric claims, measured on a seeded simulated world (20,000 residents, 2,000 firms).
+
+The figures are real measurements of this run; the margins are about half of what three seeds
+showed (see the report in bench/bench_rank.py for the full table at 50,000 residents).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from matcher.ranking.evaluate import evaluate, format_metrics
+from matcher.ranking.model import TrainingParams, fit_models, prepare
+from simulations.behaviour import simulate_world
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def metrics() -> dict[str, dict[str, float]]:
+    world = simulate_world(residents=20_000, enterprises=2_000, seed=1)
+    data = prepare(world.log, world.pairs, world.profiles, world.policies, world.schema, seed=1)
+    model = fit_models(data, seed=1, params=TrainingParams(max_iter=100))
+    without_truth = evaluate(model, data, seed=1)
+    assert "oracle" not in without_truth["ndcg@5"] and "ndcg@5 expected" not in without_truth
+    return evaluate(model, data, seed=1, truth=world.truth)
+
+
+def test_the_model_orders_offers_better_than_popularity_and_random(
+    metrics: dict[str, dict[str, float]],
+) -> None:
+    observed, expected = metrics["ndcg@5"], metrics["ndcg@5 expected"]
+    assert observed["model"] > observed["popularity"] > observed["random"] + 0.02
+    assert expected["model"] > expected["popularity"] + 0.005
+    assert expected["popularity"] > expected["random"] + 0.03
+
+
+def test_the_oracle_orders_at_least_as_well_as_the_model(
+    metrics: dict[str, dict[str, float]],
+) -> None:
+    assert metrics["ndcg@5"]["oracle"] >= metrics["ndcg@5"]["model"]
+    assert metrics["ndcg@5 expected"]["oracle"] == pytest.approx(1.0)
+    assert metrics["qini"]["oracle"] >= metrics["qini"]["uplift"]
+    assert metrics["uplift@20% expected"]["oracle"] >= metrics["uplift@20% expected"]["uplift"]
+
+
+def test_uplift_model_finds_whom_a_push_helps_better_than_the_response_model(
+    metrics: dict[str, dict[str, float]],
+) -> None:
+    gained = metrics["uplift@20%"]
+    assert gained["uplift"] > gained["response"] + 0.05
+    assert gained["uplift"] > gained["random"] + 0.05
+    expected = metrics["uplift@20% expected"]
+    assert expected["uplift"] > expected["response"] + 0.05
+    assert metrics["qini"]["uplift"] > metrics["qini"]["response"]
+    assert metrics["qini"]["uplift"] > metrics["qini"]["random"] + 0.005
+
+
+def test_the_table_prints_every_row(metrics: dict[str, dict[str, float]]) -> None:
+    text = "\n".join(format_metrics(metrics))
+    for row in ("ndcg@5", "qini", "uplift@20%", "popularity", "oracle", "response"):
+        assert row in text

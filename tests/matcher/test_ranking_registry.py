@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import NotFoundError
+from matcher.ranking.model import RankingModel, TrainingData, TrainingParams, fit_models, prepare
+from matcher.ranking.registry import ModelRegistry, ModelStoreError
+from simulations.behaviour import World, simulate_world
+
+FAST = TrainingParams(max_iter=30)
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return simulate_world(residents=3_000, enterprises=300, seed=9)
+
+
+def _train(world: World, seed: int) -> tuple[TrainingData, RankingModel]:
+    data = prepare(world.log, world.pairs, world.profiles, world.policies, world.schema, seed=seed)
+    return data, fit_models(data, seed=seed, params=FAST)
+
+
+def test_the_same_seed_and_data_give_the_same_predictions(world: World) -> None:
+    first_data, first = _train(world, 4)
+    again_data, again = _train(world, 4)
+    assert first_data.hash() == again_data.hash()
+    assert np.array_equal(first.take_up(first_data.x), again.take_up(again_data.x))
+    assert np.array_equal(first.uplift(first_data.x), again.uplift(again_data.x))
+    other_data, _ = _train(world, 5)  # another seed holds out other subjects
+    assert other_data.hash() != first_data.hash()
+
+
+def test_a_saved_version_loads_back_and_predicts_the_same(world: World, tmp_path: Path) -> None:
+    data, model = _train(world, 4)
+    registry = ModelRegistry(tmp_path / "models")
+    info = registry.save(model, seed=4, data_hash=data.hash(), metrics={"qini": {"uplift": 0.1}})
+    second = registry.save(model, seed=4, data_hash=data.hash(), metrics={})
+    assert (info.version, second.version) == ("v1", "v2")
+    loaded, loaded_info = registry.load("v1")
+    assert np.array_equal(loaded.take_up(data.x), model.take_up(data.x))
+    assert np.array_equal(loaded.uplift(data.x), model.uplift(data.x))
+    assert loaded.spec == model.spec
+    assert loaded_info.metrics == {"qini": {"uplift": 0.1}} and loaded_info.seed == 4
+    meta = json.loads((info.path / "metadata.json").read_text(encoding="utf-8"))
+    for key in ("version", "created", "seed", "features", "training_data_hash", "metrics"):
+        assert key in meta
+    assert [i.version for i in registry.list()] == ["v1", "v2"]
+    assert registry.load()[1].version == "v2"  # the latest by default
+    assert not list((tmp_path / "models").glob(".staging-*"))
+
+
+def test_missing_and_corrupt_models_are_clear_errors(world: World, tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "models")
+    with pytest.raises(NotFoundError, match="zhida rank train"):
+        registry.load()
+    data, model = _train(world, 4)
+    info = registry.save(model, seed=4, data_hash=data.hash(), metrics={})
+    with pytest.raises(NotFoundError, match="v7"):
+        registry.load("v7")
+    blob = (info.path / "model.npz").read_bytes()
+    (info.path / "model.npz").write_bytes(blob[:-10] + b"0123456789")
+    with pytest.raises(ModelStoreError, match="checksum"):
+        registry.load("v1")
+    (info.path / "model.npz").unlink()
+    with pytest.raises(ModelStoreError, match=r"no readable model\.npz"):
+        registry.load("v1")
+    (info.path / "metadata.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelStoreError, match="not JSON"):
+        registry.load("v1")
+    assert registry.list() == []
