@@ -4,7 +4,8 @@ A retried message carries the same Message-ID as the first try, so a mail system
 counting the SMTP server's receipts) can recognise a double.  Each worker thread keeps its
 own connection and checks it with ``NOOP`` before use; a message is handed over at most once
 per :meth:`SmtpChannel.send` — a dropped connection is reopened *before* sending, never by
-sending again.
+sending again.  (``NOOP`` is skipped for a connection used less than ``idle_check`` seconds ago;
+if the server closed it anyway, the send fails transiently before the message was taken.)
 
 | what happened                                          | error                  |
 |--------------------------------------------------------|------------------------|
@@ -27,6 +28,7 @@ import re
 import smtplib
 import ssl
 import threading
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -62,6 +64,7 @@ class SmtpChannel:
         password: str | None = None,
         starttls: bool = False,
         timeout: float = 10.0,
+        idle_check: float = 5.0,
         name: str = "email",
     ) -> None:
         self.name = name
@@ -70,11 +73,16 @@ class SmtpChannel:
         self.domain = mail_from.rpartition("@")[2] or "zhida.local"
         self.user, self.password, self.starttls = user, password, starttls
         self.timeout = timeout
+        self.idle_check = idle_check
         self._local = threading.local()
 
     def _connection(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
         if smtp is not None:
+            # A connection used moments ago is alive; one idle longer may have been closed by
+            # the server, so it is checked (one round trip) before it carries a message.
+            if time.monotonic() - self._local.used < self.idle_check:
+                return smtp
             try:
                 if smtp.noop()[0] == 250:
                     return smtp
@@ -91,6 +99,7 @@ class SmtpChannel:
             smtp.close()
             raise
         self._local.smtp = smtp
+        self._local.used = time.monotonic()
         return smtp
 
     def _drop(self) -> None:
@@ -122,6 +131,7 @@ class SmtpChannel:
         where = f"SMTP server {self.host}:{self.port}"
         try:
             self._connection().send_message(mail)
+            self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
             code, answer = next(iter(exc.recipients.values()))

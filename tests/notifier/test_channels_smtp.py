@@ -135,3 +135,14 @@ def test_message_ids_use_the_key_where_rfc_5322_allows(key: str, expected: str |
         assert mid.startswith("<k-") and mid == message_id(key, "d.cn")
     else:
         assert mid == expected
+
+
+def test_an_idle_connection_is_checked_and_reopened_before_it_carries_a_message() -> None:
+    with SmtpSink() as first:
+        port = first.port
+        channel = SmtpChannel(first.host, port, timeout=5, idle_check=0.0)
+        channel.send(_message("a"))
+    with SmtpSink(port=port) as second:
+        channel.send(_message("b"))  # NOOP finds the old connection dead; no error, no loss
+        assert [r.message_id for r in second.received()] == ["<b@zhida.local>"]
+    channel.close()
