@@ -39,7 +39,11 @@ def _step(what: str) -> Iterator[None]:
     """Say on stderr what is being done and how long it took (the progress of long steps)."""
     click.echo(f"{what} ...", err=True, nl=False)
     started = time.perf_counter()
-    yield
+    try:
+        yield
+    except BaseException:
+        click.echo(" failed", err=True)  # the error follows on its own line
+        raise
     click.echo(f" {time.perf_counter() - started:.1f}s", err=True)
 
 
@@ -173,6 +177,10 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     "--sensitive/--no-sensitive", default=True, show_default=True,
     help="Use the fields the schema marks sensitive (income, disability, assistance).",
 )  # fmt: skip
+@click.option(
+    "--iterations", type=click.IntRange(1, 2000), default=150, show_default=True,
+    help="Boosting iterations (trees) per model.",
+)  # fmt: skip
 @_seed
 def train_cmd(
     population: Path,
@@ -183,6 +191,7 @@ def train_cmd(
     truth: Path | None,
     test_share: float,
     sensitive: bool,
+    iterations: int,
     seed: int,
 ) -> None:
     """Fit the response and uplift models on an outcome log and store them as a new version.
@@ -212,7 +221,7 @@ def train_cmd(
             log, pair_frame, profiles, policy_list, schema,
             seed=seed, test_share=test_share, sensitive=sensitive,
         )  # fmt: skip
-    params = TrainingParams()
+    params = TrainingParams(max_iter=iterations)
     with _step(f"fitting response and uplift models on {int(data.train.sum()):,} offers"):
         model = fit_models(data, seed=seed, params=params)
     with _step(f"evaluating on {int((~data.train).sum()):,} held-out offers"):

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from api.cli import main
+
+CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+AS_OF = ["--as-of", "2026-06-30"]
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pop = tmp_path_factory.mktemp("rank") / "pop"
+    argv = ["population", "generate", "--residents", "4000", "--enterprises", "400", "--seed", "2"]
+    assert main([*argv, "--out", str(pop), *AS_OF]) == 0
+    match = ["match", "--population", str(pop), "--policies", CATALOG, "--no-record"]
+    assert main([*match, "--out", str(pop / "pairs.parquet"), *AS_OF]) == 0
+    return pop
+
+
+def _io(pop: Path) -> list[str]:
+    return ["--population", str(pop), "--pairs", str(pop / "pairs.parquet"), *AS_OF]
+
+
+def test_outcomes_train_list_evaluate_explain(
+    population: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["rank", "outcomes", *_io(population), "--seed", "3", "--share", "0.4"]) == 0
+    out = capsys.readouterr()
+    assert "outcomes.parquet" in out.out and "simulating 2 campaign(s)" in out.err
+    log = pl.read_parquet(population / "outcomes.parquet")
+    assert set(log["round"].unique()) == {1, 2}
+    assert log["pushed"].mean() == pytest.approx(0.4, abs=0.03)
+    assert (population / "truth.parquet").is_file()
+
+    assert main(["rank", "train", *_io(population), "--seed", "3", "--iterations", "40"]) == 0
+    out = capsys.readouterr()
+    assert "model v1:" in out.out and "fitting response and uplift models" in out.err
+    for row in ("ndcg@5", "qini", "uplift@20%", "popularity", "oracle"):
+        assert row in out.out
+
+    assert main(["rank", "list"]) == 0
+    assert capsys.readouterr().out.startswith("v1 ")
+    assert main(["rank", "evaluate", "--version", "v1"]) == 0
+    assert "uplift@20%" in capsys.readouterr().out
+
+    pairs = pl.read_parquet(population / "pairs.parquet")
+    busy = pairs.group_by("subject_id").len().sort("len", "subject_id", descending=[True, False])
+    subject = busy["subject_id"][0]
+    assert main(["rank", "explain", *_io(population), "--subject", subject]) == 0
+    out = capsys.readouterr().out
+    assert "ordered by model v1" in out and "take-up" in out and "the score" in out
+    assert out.count("\n1. ") + out.startswith("1. ") == 1
+
+    monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
+    assert main(["rank", "explain", *_io(population), "--subject", subject]) == 0
+    out = capsys.readouterr().out
+    assert "rules only (not personalised)" in out and "take-up" not in out
+    assert main(["rank", "explain", *_io(population), "--subject", subject, "--personalised"]) == 0
+    assert "ordered by model v1" in capsys.readouterr().out
+
+
+def test_errors_are_one_line(population: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rank", "evaluate"]) == 1
+    assert "no trained model" in capsys.readouterr().err
+    argv = ["rank", "outcomes", "--population", str(population), "--pairs", "nope.parquet"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("zhida: error: pairs file nope.parquet does not exist")
+    assert err.splitlines()[0] == "reading population and pairs ... failed"
+    assert main(["rank", "explain", *_io(population), "--subject", "P999", "--rules-only"]) == 1
+    assert "has no eligible or maybe offer" in capsys.readouterr().err
+    assert main(["rank", "train", *_io(population), "--outcomes", "none.parquet"]) == 1
+    assert "zhida rank outcomes" in capsys.readouterr().err
+    assert main(["rank", "list"]) == 0
+    assert "no models yet" in capsys.readouterr().out
+
+
+def test_every_command_teaches_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("outcomes", "train", "evaluate", "explain"):
+        assert main(["rank", command, "--help"]) == 0
+        assert "Example" in capsys.readouterr().out
+    assert main(["rank", "--help"]) == 0
+    assert "zhida rank train" in capsys.readouterr().out
