@@ -15,6 +15,7 @@
 | ``ZHIDA_RETRY_BACKOFF``     | ``30``                          | first retry delay, seconds (x2)  |
 | ``ZHIDA_SMS_GATEWAY_URL``   | unset: no SMS                   | the HTTP SMS gateway's POST URL  |
 | ``ZHIDA_SMS_GATEWAY_TOKEN`` | unset                           | its bearer token (credentials)   |
+| ``ZHIDA_SMS_STATUS_URL``    | unset                           | its status query by key, if any  |
 | ``ZHIDA_SMS_SIGNATURE``     | ``直达``                        | the signature (签名) of each SMS |
 | ``ZHIDA_SMTP_HOST``         | unset: no e-mail                | SMTP server for e-mail           |
 | ``ZHIDA_SMTP_PORT``         | ``25``                          | its port                         |
@@ -68,6 +69,7 @@ class Settings:
     # Channels (notifier/channels/registry.py builds them from these).
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    sms_status_url: str | None = None  # GET <url>/<idempotency key> -> {"accepted": bool}
     sms_signature: str = "直达"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -124,6 +126,7 @@ class Settings:
             retry_backoff=_number(env, "ZHIDA_RETRY_BACKOFF", 30.0, minimum=0.0),
             sms_gateway_url=env.get("ZHIDA_SMS_GATEWAY_URL") or None,
             sms_gateway_token=env.get("ZHIDA_SMS_GATEWAY_TOKEN") or None,
+            sms_status_url=env.get("ZHIDA_SMS_STATUS_URL") or None,
             sms_signature=env.get("ZHIDA_SMS_SIGNATURE") or "直达",
             smtp_host=env.get("ZHIDA_SMTP_HOST") or None,
             smtp_port=int(_number(env, "ZHIDA_SMTP_PORT", 25, minimum=1)),

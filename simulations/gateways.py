@@ -15,6 +15,8 @@ The SMS gateway's protocol (what :mod:`notifier.channels.sms_http` speaks)::
       400 {"error": "..."}       malformed request or phone number (retrying cannot help)
       401 {"error": "..."}       wrong or missing token
       503 {"error": "..."}       simulated failure (``failure_rate``)
+    GET /status/KEY              {"key": KEY, "accepted": true|false, "count": N}: the
+                                 delivery-status query by idempotency key
     GET /received                every request as JSON, with the status it was answered with
     DELETE /received             forget them
 
@@ -28,6 +30,7 @@ The SMS gateway's protocol (what :mod:`notifier.channels.sms_http` speaks)::
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -41,12 +44,14 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import unquote
 
 __all__ = [
     "SmsGateway",
     "SmsReceipt",
     "SmtpReceipt",
     "SmtpSink",
+    "StandIns",
     "WebhookReceipt",
     "WebhookReceiver",
     "main",
@@ -113,6 +118,11 @@ class SmsGateway:
         """The URL to POST messages to (``ZHIDA_SMS_GATEWAY_URL``)."""
         return f"http://127.0.0.1:{self.port}/sms"
 
+    @property
+    def status_url(self) -> str:
+        """The delivery-status query's base URL (``ZHIDA_SMS_STATUS_URL``); add ``/KEY``."""
+        return f"http://127.0.0.1:{self.port}/status"
+
     def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -124,10 +134,11 @@ class SmsGateway:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
             self._thread.join()
+            self._thread = None
+        self._server.server_close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -228,10 +239,15 @@ def _handler(gateway: SmsGateway) -> type[BaseHTTPRequestHandler]:
             self._reply(*gateway._answer(body, self.headers))
 
         def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/received":
+            path = self.path.split("?")[0]
+            if path.startswith("/status/"):
+                key = unquote(path.removeprefix("/status/"))
+                count = gateway.accepted_counts()[key]
+                self._reply(200, {"key": key, "accepted": count > 0, "count": count})
+            elif path == "/received":
+                self._reply(200, [asdict(r) for r in gateway.received()])
+            else:
                 self._reply(404, {"error": f"no such endpoint {self.path!r}"})
-                return
-            self._reply(200, [asdict(r) for r in gateway.received()])
 
         def do_DELETE(self) -> None:
             gateway.clear()
@@ -410,10 +426,11 @@ class WebhookReceiver:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
             self._thread.join()
+            self._thread = None
+        self._server.server_close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -473,6 +490,88 @@ def _webhook_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class StandIns:
+    """The SMS gateway, the SMTP server and a webhook receiver, started and stopped together.
+
+    :meth:`env` gives the ``ZHIDA_*`` settings that point the channels at them;
+    :meth:`summary` counts what each far side saw — requests, accepted, refused, and doubles
+    (a key accepted more than once), which a correct delivery run keeps at zero.
+    """
+
+    def __init__(
+        self,
+        *,
+        sms_failure_rate: float = 0.0,
+        smtp_failure_rate: float = 0.0,
+        seed: int = 0,
+        token: str = "stand-in-token",
+        webhook_secret: str = "stand-in-secret",
+    ) -> None:
+        self.token = token
+        self.webhook_secret = webhook_secret
+        self.sms = SmsGateway(token=token, failure_rate=sms_failure_rate, seed=seed)
+        self.smtp = SmtpSink(failure_rate=smtp_failure_rate, seed=seed)
+        self.webhook = WebhookReceiver(webhook_secret, seed=seed)
+
+    def __enter__(self) -> Self:
+        self.sms.start()
+        try:
+            self.smtp.start()
+            self.webhook.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for server in (self.webhook, self.smtp, self.sms):
+            with contextlib.suppress(OSError, RuntimeError):  # never started, already stopped
+                server.stop()
+
+    def env(self) -> dict[str, str]:
+        """The settings that send SMS, e-mail and webhooks to the stand-ins."""
+        return {
+            "ZHIDA_SMS_GATEWAY_URL": self.sms.url,
+            "ZHIDA_SMS_GATEWAY_TOKEN": self.token,
+            "ZHIDA_SMS_STATUS_URL": self.sms.status_url,
+            "ZHIDA_SMTP_HOST": self.smtp.host,
+            "ZHIDA_SMTP_PORT": str(self.smtp.port),
+            "ZHIDA_WEBHOOK_SECRET": self.webhook_secret,
+        }
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """What each far side saw."""
+        sms = self.sms.received()
+        sms_keys = self.sms.accepted_counts()
+        mail_keys = self.smtp.accepted_counts()
+        hooks = Counter(r.idempotency_key for r in self.webhook.received())
+        return {
+            "sms": {
+                "requests": len(sms),
+                "accepted": sum(sms_keys.values()),
+                "refused": sum(1 for r in sms if not r.accepted),
+                "doubles": sum(n - 1 for n in sms_keys.values() if n > 1),
+            },
+            "email": {
+                "accepted": sum(mail_keys.values()),
+                "doubles": sum(n - 1 for n in mail_keys.values() if n > 1),
+            },
+            "webhook": {
+                "accepted": sum(hooks.values()),
+                "refused": len(self.webhook.refused),
+                "doubles": sum(n - 1 for n in hooks.values() if n > 1),
+            },
+        }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -87,6 +87,7 @@ def build_channel(name: str, settings: Settings, engine: Engine | None = None) -
             token=settings.sms_gateway_token,
             sender=settings.sms_signature,
             timeout=settings.channel_timeout,
+            status_url=settings.sms_status_url,
         )
     if name == "email":
         from notifier.channels.smtp import SmtpChannel

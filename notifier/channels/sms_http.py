@@ -11,6 +11,10 @@ can drop a retry whose first answer was lost.  How failures are classified:
 | any other 4xx (bad number, bad token, ...)      | permanent, with the answer |
 | no phone number on the message                  | permanent                  |
 
+With a status URL (``ZHIDA_SMS_STATUS_URL``), :meth:`SmsHttpChannel.lookup` asks the gateway
+whether it already took a message, so a worker that died mid-send can record it as delivered
+instead of sending it twice.
+
 >>> classify_status(503), classify_status(429), classify_status(400), classify_status(200)
 ('transient', 'transient', 'permanent', 'ok')
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import quote
 
 import httpx
 
@@ -54,11 +59,13 @@ class SmsHttpChannel:
         token: str | None = None,
         sender: str | None = None,
         timeout: float = 10.0,
+        status_url: str | None = None,
         name: str = "sms",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
         self.url = url
+        self.status_url = status_url.rstrip("/") if status_url else None
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL:
@@ -104,6 +111,23 @@ class SmsHttpChannel:
         answer = response.text[:200]
         error = TransientDeliveryError if verdict == "transient" else PermanentDeliveryError
         raise error(f"sms gateway {self.url} answered {response.status_code}: {answer}")
+
+    def lookup(self, idempotency_key: str) -> bool | None:
+        """Whether the gateway already took the message (``GET STATUS_URL/KEY``).
+
+        None when there is no status URL or no clear answer: the worker in doubt then sends
+        again (at least once) rather than lose the message.
+        """
+        if self.status_url is None:
+            return None
+        try:
+            response = self._client.get(f"{self.status_url}/{quote(idempotency_key, safe='')}")
+            if response.status_code == 404:
+                return False
+            accepted = response.json().get("accepted") if response.is_success else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return accepted if isinstance(accepted, bool) else None
 
     def close(self) -> None:
         self._client.close()

@@ -131,3 +131,16 @@ def test_an_unreadable_success_answer_still_counts_as_sent() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, text="OK"))
     channel = _open("http://gw.test/sms", transport=transport)
     assert channel.send(_message()).provider_id is None
+
+
+def test_lookup_asks_the_gateway_whether_it_took_a_message(gateway: SmsGateway) -> None:
+    channel = _channel(gateway, status_url=gateway.status_url)
+    assert channel.lookup("k1") is False
+    channel.send(_message("k1"))
+    assert channel.lookup("k1") is True
+    assert channel.lookup("a key/with spaces") is False  # quoted into the path
+
+
+def test_lookup_without_a_status_url_or_an_answer_is_unknown(gateway: SmsGateway) -> None:
+    assert _channel(gateway).lookup("k1") is None
+    assert _channel(gateway, status_url="http://127.0.0.1:1/status").lookup("k1") is None

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 import pytest
 
-from simulations.gateways import SmsGateway, SmtpSink
+from simulations.gateways import SmsGateway, SmtpSink, StandIns
 
 PHONE = "+8613800000000"
 
@@ -105,3 +106,39 @@ def test_the_smtp_sink_refuses_temporarily_and_permanently() -> None:
                 smtp.send_message(_mail("<k3@zhida>", to="gone@example.cn"))
             assert refused.value.recipients["gone@example.cn"][0] == 550
         assert sink.received() == []
+
+
+def test_the_status_query_counts_what_was_accepted_under_a_key() -> None:
+    with SmsGateway(lost_answer_rate=1.0) as gw:
+        _post(gw, "k/1")
+        answer = _CLIENT.get(f"{gw.status_url}/k%2F1").json()
+        assert answer == {"key": "k/1", "accepted": True, "count": 1}
+        assert _CLIENT.get(f"{gw.status_url}/nope").json()["accepted"] is False
+
+
+def test_stand_ins_point_every_channel_at_themselves_and_count_doubles(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from notifier.channels.base import OutboundMessage
+    from notifier.channels.registry import channels_from_settings, close_channels
+
+    with StandIns() as world:
+        settings = Settings.from_env({"ZHIDA_DATA_DIR": str(tmp_path), **world.env()})
+        channels = channels_from_settings(settings, names=("sms", "email", "webhook"))
+        addresses = {"sms": "+8613800000000", "email": "a@example.cn", "webhook": world.webhook.url}
+        try:
+            for name, channel in channels.items():
+                message = OutboundMessage(1, f"k-{name}", name, "p1", "resident",
+                                          addresses[name], "zh", "标题", "正文")  # fmt: skip
+                channel.send(message)
+                if name == "sms":
+                    channel.send(message)  # a double, as a worker without the ledger would
+        finally:
+            close_channels(channels)
+        summary = world.summary()
+    assert summary["sms"] == {"requests": 2, "accepted": 2, "refused": 0, "doubles": 1}
+    assert summary["email"] == {"accepted": 1, "doubles": 0}
+    assert summary["webhook"] == {"accepted": 1, "refused": 0, "doubles": 0}
+
+
+def test_stopping_stand_ins_that_never_started_returns_at_once() -> None:
+    StandIns().stop()
