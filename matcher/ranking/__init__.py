@@ -5,7 +5,7 @@ and ``evaluate`` train and measure models on outcome logs; ``ModelRegistry`` sto
 """
 
 from matcher.ranking.evaluate import METRIC_ROWS, evaluate, format_metrics
-from matcher.ranking.explain import Reason, describe, top_reasons
+from matcher.ranking.explain import MODE_LABELS, Reason, describe, reason_texts, top_reasons
 from matcher.ranking.features import (
     Feature,
     FeatureSpec,
@@ -30,6 +30,7 @@ from matcher.ranking.trees import TreeEnsemble, from_sklearn
 
 __all__ = [
     "METRIC_ROWS",
+    "MODE_LABELS",
     "RANKED_SCHEMA",
     "Feature",
     "FeatureSpec",
@@ -57,6 +58,7 @@ __all__ = [
     "prepare",
     "qini",
     "rank_offers",
+    "reason_texts",
     "top_reasons",
     "uplift_at",
 ]

@@ -12,18 +12,29 @@ named with the schema's Chinese field name and the value the subject has.
 ...                   "onehot", value="retired")
 >>> describe(retired, 0.0, -0.1)
 '就业状态 非 retired 降低得分 (employment status not retired lowers the score)'
+>>> mode = Feature("policy.mode=auto_grant", "办理方式", "mode", "policy", value="auto_grant")
+>>> describe(mode, 1.0, 0.3, labels=MODE_LABELS)
+'办理方式 免申即享 提高得分 (mode auto_grant raises the score)'
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from matcher.ranking.features import Feature, FeatureSpec
 
-__all__ = ["Reason", "describe", "reason_texts", "top_reasons"]
+__all__ = ["MODE_LABELS", "Reason", "describe", "reason_texts", "top_reasons"]
+
+# The Chinese names of the delivery modes (the three phrases of the service reform).
+MODE_LABELS: dict[str, str] = {
+    "auto_grant": "免申即享",
+    "proactive_push": "服务找人",
+    "fast_track": "直达快享",
+}
 
 
 @dataclass(frozen=True)
@@ -40,13 +51,14 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:.2f}"
 
 
-def _value_words(f: Feature, value: float) -> tuple[str, str]:
+def _value_words(f: Feature, value: float, labels: Mapping[str, str]) -> tuple[str, str]:
     if math.isnan(value):
         return f"{f.zh} 未知", f"{f.en} unknown"
     if f.source in ("onehot", "policy") and f.value is not None:
+        zh = labels.get(f.value, f.value)
         if value:
-            return f"{f.zh} {f.value}", f"{f.en} {f.value}"
-        return f"{f.zh} 非 {f.value}", f"{f.en} not {f.value}"
+            return f"{f.zh} {zh}", f"{f.en} {f.value}"
+        return f"{f.zh} 非 {zh}", f"{f.en} not {f.value}"
     if f.source == "tag":
         return (f"{f.zh}", f"{f.en}") if value else (f"无{f.zh}", f"no {f.en}")
     if f.source == "pair":
@@ -54,15 +66,25 @@ def _value_words(f: Feature, value: float) -> tuple[str, str]:
     return f"{f.zh} {_number(value)}", f"{f.en} {_number(value)}"
 
 
-def describe(f: Feature, value: float, contribution: float) -> str:
-    """``feature value raises/lowers the score`` in Chinese, then English in brackets."""
-    zh, en = _value_words(f, value)
+def describe(
+    f: Feature, value: float, contribution: float, *, labels: Mapping[str, str] | None = None
+) -> str:
+    """``feature value raises/lowers the score`` in Chinese, then English in brackets.
+
+    ``labels`` gives Chinese names for category values (policy ids to titles, modes).
+    """
+    zh, en = _value_words(f, value, labels or {})
     up = contribution >= 0
     return f"{zh} {'提高' if up else '降低'}得分 ({en} {'raises' if up else 'lowers'} the score)"
 
 
 def top_reasons(
-    spec: FeatureSpec, x: np.ndarray, contributions: np.ndarray, *, top: int = 3
+    spec: FeatureSpec,
+    x: np.ndarray,
+    contributions: np.ndarray,
+    *,
+    top: int = 3,
+    labels: Mapping[str, str] | None = None,
 ) -> list[list[Reason]]:
     """For each row, the ``top`` features with the largest contributions by size."""
     if top <= 0 or x.shape[0] == 0:
@@ -77,13 +99,19 @@ def top_reasons(
             if c == 0.0:
                 continue
             f = spec.features[j]
-            reasons.append(Reason(f.name, float(x[i, j]), c, describe(f, float(x[i, j]), c)))
+            text = describe(f, float(x[i, j]), c, labels=labels)
+            reasons.append(Reason(f.name, float(x[i, j]), c, text))
         out.append(reasons)
     return out
 
 
 def reason_texts(
-    spec: FeatureSpec, x: np.ndarray, contributions: np.ndarray, *, top: int = 3
+    spec: FeatureSpec,
+    x: np.ndarray,
+    contributions: np.ndarray,
+    *,
+    top: int = 3,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[list[str], int]:
     """The ``top`` reasons of every row as one flat list, row after row, and the width.
 
@@ -97,7 +125,7 @@ def reason_texts(
     values, contribs = x[rows, cols], contributions[rows, cols]
     features = spec.features
     texts = [
-        describe(features[j], float(v), float(c))
+        describe(features[j], float(v), float(c), labels=labels)
         for j, v, c in zip(cols.tolist(), values.tolist(), contribs.tolist(), strict=True)
     ]
     return texts, width

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import ValidationError
-from matcher.ranking.explain import reason_texts
+from matcher.ranking.explain import MODE_LABELS, reason_texts
 from matcher.ranking.features import build_features
 from matcher.ranking.model import RankingModel
 from matcher.ranking.policies import annual_benefit, policy_frame
@@ -104,7 +104,8 @@ def _personalised(
     x = build_features(model.spec, pairs, profiles, policies, schema, history=history)
     bias, contributions = model.response.contributions(x)
     score = 1.0 / (1.0 + np.exp(-(bias + contributions.sum(axis=1))))
-    texts, width = reason_texts(model.spec, x, contributions, top=reasons)
+    labels = MODE_LABELS | {p.id: p.title for p in policies}
+    texts, width = reason_texts(model.spec, x, contributions, top=reasons, labels=labels)
     flat = pl.Series("reasons", texts, dtype=pl.String())
     listed = (
         flat.reshape((len(x), width)).cast(pl.List(pl.String()))

@@ -1,5 +1,6 @@
 """The behaviour model (true take-up with and without a push) and simulated worlds to test on."""
 
+from simulations.behaviour.experiment import Experiment, run_experiment
 from simulations.behaviour.propensity import (
     OUTCOME_COLUMNS,
     TRUTH_COLUMNS,
@@ -15,8 +16,10 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "TRUTH_COLUMNS",
     "BehaviourParams",
+    "Experiment",
     "World",
     "draw_outcomes",
+    "run_experiment",
     "simulate_outcomes",
     "simulate_world",
     "true_propensities",

@@ -12,6 +12,7 @@ from simulations.behaviour import (
     TRUTH_COLUMNS,
     World,
     draw_outcomes,
+    run_experiment,
     simulate_outcomes,
     simulate_world,
     true_propensities,
@@ -131,3 +132,16 @@ def test_a_policy_without_a_profile_field_still_gets_a_truth() -> None:
     truth = true_propensities(pairs, {"resident": person}, [policy], seed=1)
     row = truth.row(0, named=True)
     assert 0 < row["p_without"] < row["p_with"] < 1
+
+
+def test_an_experiment_trains_and_measures_every_row_of_the_table(world: World) -> None:
+    from matcher.ranking.evaluate import METRIC_ROWS
+    from matcher.ranking.model import TrainingParams
+
+    experiment = run_experiment(
+        world.pairs, world.profiles, world.policies, world.schema, seed=2,
+        params=TrainingParams(max_iter=20),
+    )  # fmt: skip
+    assert set(experiment.log["round"].unique()) == {1, 2}
+    for metric, columns in METRIC_ROWS:
+        assert set(experiment.metrics[metric]) == set(columns)
