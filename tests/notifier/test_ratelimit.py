@@ -184,3 +184,19 @@ def test_two_processes_together_stay_under_the_shared_limit(redis_url: str) -> N
     for i, t in enumerate(granted):
         in_window = sum(1 for u in granted[i:] if u < t + 0.5)
         assert in_window <= 5 + 25 + 1
+
+
+@pytest.mark.redis
+def test_a_flushed_redis_only_refills_the_bucket(redis_url: str) -> None:
+    import redis
+
+    limiter = RedisRateLimiter(redis_url, {"sms": Rate(per_second=1, burst=1)})
+    try:
+        assert limiter.try_acquire("sms") == 0.0
+        assert limiter.try_acquire("sms") > 0
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()  # the test's own database only
+        client.close()
+        assert limiter.try_acquire("sms") == 0.0
+    finally:
+        limiter.close()
