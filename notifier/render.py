@@ -15,7 +15,7 @@ shortened (with an ellipsis) — never the link, and never below what the templa
 ...         "start_date": "2026-03-01", "objection_until": "2026-03-31", "item_key": "ab12"}
 >>> sms = render([item], channel="sms", locale="zh", base_url="https://zd.gov.cn")
 >>> print(sms.body)
-【直达】已为您办理高龄老年人津贴（每月 100 元），依据：age >= 80 ✓。如有异议请于2026-03-31前反馈：https://zd.gov.cn/m/ab12
+【直达】已为您办理高龄老年人津贴（每月 100 元），依据：年龄 >= 80 ✓。如有异议请于2026-03-31前反馈：https://zd.gov.cn/m/ab12
 >>> sms.segments
 2
 >>> print(render([item], channel="email", locale="en", base_url="https://zd.gov.cn").title)
@@ -25,6 +25,7 @@ Granted: 高龄老年人津贴
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,7 @@ __all__ = [
     "Rendered",
     "SmsLength",
     "TemplateRenderError",
+    "humanise",
     "render",
     "render_row",
     "sms_length",
@@ -139,6 +141,23 @@ def benefit_text(amount: object, period: str | None, locale: str) -> str | None:
     return pattern.format(shown)
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def humanise(line: str, names: Mapping[str, str]) -> str:
+    """A rule clause with field names in words; quoted values are left alone.
+
+    >>> humanise('hukou_city == "北京市" ✓', {"hukou_city": "户籍城市"})
+    '户籍城市 == "北京市" ✓'
+    >>> humanise('"age" in tags and age >= 80', {"age": "年龄"})
+    '"age" in tags and 年龄 >= 80'
+    """
+    parts = line.split('"')
+    for i in range(0, len(parts), 2):  # outside quotes
+        parts[i] = _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), parts[i])
+    return '"'.join(parts)
+
+
 @dataclass(frozen=True)
 class Item:
     """One notice or offer as templates see it, in the message's language."""
@@ -167,8 +186,13 @@ class Item:
         locale: str,
         base_url: str,
         field_label: Mapping[str, str] | None = None,
+        reason_names: Mapping[str, str] | None = None,
     ) -> Item:
-        """An outbox payload item (see ``notifier/dispatch.py``) in ``locale``."""
+        """An outbox payload item (see ``notifier/dispatch.py``) in ``locale``.
+
+        ``field_label`` names the fact a maybe-question asks for; ``reason_names`` replaces
+        field names in the reason's clauses (both default to none).
+        """
         missing = [k for k in ("purpose", "title") if not data.get(k)]
         if missing:
             raise TemplateRenderError(
@@ -194,7 +218,7 @@ class Item:
             policy_id=str(data.get("policy_id", "")),
             title=str((en and data.get("title_en")) or data["title"]),
             link=link,
-            reason=tuple(str(r) for r in data.get("reason") or ()),
+            reason=tuple(humanise(str(r), reason_names or {}) for r in data.get("reason") or ()),
             department=str(data.get("department") or ""),
             summary=str((en and data.get("summary_en")) or data.get("summary") or ""),
             benefit=benefit_text(data.get("benefit"), data.get("benefit_period"), locale),
@@ -296,8 +320,13 @@ def render(
     if not items:
         raise TemplateRenderError("a message needs at least one item; the payload has none")
     labels = _field_labels(locale) if field_label is None else field_label
+    # Clauses read in the message's language: 户籍城市 == "北京市"; "monthly income < 3000".
+    names = {k: v if locale == "zh" else k.replace("_", " ") for k, v in labels.items()}
     views = [
-        Item.from_payload(i, locale=locale, base_url=base_url, field_label=labels) for i in items
+        Item.from_payload(
+            i, locale=locale, base_url=base_url, field_label=labels, reason_names=names
+        )
+        for i in items
     ]
     purpose = views[0].purpose if len(views) == 1 else "digest"
     kind = KINDS.get(channel, "text")
