@@ -254,6 +254,20 @@ class ReceiptStore:
             ).mappings()
             return [_receipt(m) for m in rows]
 
+    def counts(self) -> dict[str, int]:
+        """Receipts by event (``rated`` split into ``rated_good`` and ``rated_bad``)."""
+        event = delivery_receipts.c.event
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(event, delivery_receipts.c.rating, sa.func.count()).group_by(
+                    event, delivery_receipts.c.rating
+                )
+            ).all()
+        out = dict.fromkeys([e for e in EVENTS if e != "rated"] + ["rated_good", "rated_bad"], 0)
+        for name, rating, n in rows:
+            out[f"rated_{rating}" if name == "rated" else name] += int(n)
+        return out
+
     def outcome_log(
         self,
         *,

@@ -125,3 +125,12 @@ def test_malformed_receipts_are_refused_with_the_reason(kwargs: dict[str, str], 
               "policy_id": "bj-a", "occurred_at": AT, **kwargs}  # fmt: skip
     with pytest.raises(ValidationError, match=match):
         Receipt(**values)  # type: ignore[arg-type]
+
+
+def test_counts_by_event_split_ratings(engine: Engine) -> None:
+    store = ReceiptStore(engine)
+    store.record(_r("delivered"), _r("read"), _r("rated", rating="好"),
+                 _r("rated", subject="p2", key="k2", rating="差"))  # fmt: skip
+    counts = store.counts()
+    assert (counts["delivered"], counts["read"], counts["clicked"]) == (1, 1, 0)
+    assert (counts["rated_good"], counts["rated_bad"]) == (1, 1)
