@@ -103,7 +103,24 @@ class InboxChannel:
         self._clock = clock
 
     def send(self, message: OutboundMessage) -> SendResult:
-        now = self._clock()
+        try:
+            with self.engine.begin() as conn:
+                return self.write(conn, message, now=self._clock(), name=self.name)
+        except sa.exc.OperationalError as exc:
+            raise TransientDeliveryError(
+                f"inbox: the database is unavailable ({' '.join(str(exc.orig).split())[:200]})"
+            ) from exc
+
+    @staticmethod
+    def write(
+        conn: Connection, message: OutboundMessage, *, now: datetime, name: str = "inbox"
+    ) -> SendResult:
+        """Deliver ``message`` in the caller's transaction.
+
+        The inbox lives in the ledger's database, so a worker may deliver and record the
+        outcome in one transaction: then the message and the row's ``delivered`` stand or fall
+        together, exactly once by construction, and one commit is saved.
+        """
         values = {
             "idempotency_key": message.idempotency_key,
             "ledger_id": message.ledger_id,
@@ -115,30 +132,24 @@ class InboxChannel:
             "body": message.body,
             "created_at": _naive(now),
         }
-        try:
-            with self.engine.begin() as conn:
-                statement = (
-                    _insert(conn)
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(inbox_messages.c.id)
+        statement = (
+            _insert(conn)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(inbox_messages.c.id)
+        )
+        inbox_id = conn.execute(statement, values).scalar()
+        if inbox_id is None:  # already there: a retry; answer with the same id
+            inbox_id = conn.execute(
+                sa.select(inbox_messages.c.id).where(
+                    inbox_messages.c.idempotency_key == message.idempotency_key
                 )
-                inbox_id = conn.execute(statement, values).scalar()
-                if inbox_id is None:  # already there: a retry; answer with the same id
-                    inbox_id = conn.execute(
-                        sa.select(inbox_messages.c.id).where(
-                            inbox_messages.c.idempotency_key == message.idempotency_key
-                        )
-                    ).scalar_one()
-                delivered = [
-                    Receipt(message.idempotency_key, message.subject_id, message.subject_type,
-                            policy, "delivered", now, channel=self.name)
-                    for policy in message.policy_ids
-                ]  # fmt: skip
-                ReceiptStore.write(conn, delivered, now=now, count=False)
-        except sa.exc.OperationalError as exc:
-            raise TransientDeliveryError(
-                f"inbox: the database is unavailable ({' '.join(str(exc.orig).split())[:200]})"
-            ) from exc
+            ).scalar_one()
+        delivered = [
+            Receipt(message.idempotency_key, message.subject_id, message.subject_type,
+                    policy, "delivered", now, channel=name)
+            for policy in message.policy_ids
+        ]  # fmt: skip
+        ReceiptStore.write(conn, delivered, now=now, count=False)
         return SendResult(provider_id=f"inbox-{inbox_id}")
 
     def lookup(self, idempotency_key: str) -> bool | None:

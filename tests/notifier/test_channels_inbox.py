@@ -123,3 +123,16 @@ def test_an_unreachable_database_is_a_transient_failure() -> None:
     engine = get_engine("postgresql://nobody@127.0.0.1:1/none")
     with pytest.raises(TransientDeliveryError, match="database is unavailable"):
         InboxChannel(engine).send(_message("k1"))
+
+
+def test_a_message_written_in_a_transaction_that_rolls_back_is_not_delivered(
+    engine: Engine,
+) -> None:
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        InboxChannel.write(conn, _message("k1"), now=AT)
+        raise RuntimeError("the worker's outcome update failed")
+    assert InboxStore(engine).messages("p1") == []
+    assert ReceiptStore(engine).for_subject("p1") == []
+    with engine.begin() as conn:
+        InboxChannel.write(conn, _message("k1"), now=AT)
+    assert len(InboxStore(engine).messages("p1")) == 1
