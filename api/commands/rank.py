@@ -315,6 +315,7 @@ def explain_cmd(
     from core.settings import get_settings
     from matcher.ranking.inputs import read_frame
     from matcher.ranking.order import rank_offers
+    from matcher.ranking.report import offer_lines
 
     if personalised is None:
         personalised = get_settings().personalised
@@ -338,16 +339,8 @@ def explain_cmd(
     )  # fmt: skip
     titles = {p.id: p.title for p in policy_list}
     how = f"model {info.version}" if info is not None else "rules only (not personalised)"
-    click.echo(f"{subject_id}: {ranked.height} offer(s), ordered by {how}")
-    for row in ranked.iter_rows(named=True):
-        score = "" if row["score"] is None else f"  take-up {row['score']:.1%}"
-        uplift = "" if row["uplift"] is None else f"  push adds {row['uplift']:+.1%}"
-        click.echo(
-            f"{row['rank']}. {row['policy_id']} {titles.get(row['policy_id'], '')} "
-            f"[{row['status']}]{score}{uplift}"
-        )
-        for reason in row["reasons"]:
-            click.echo(f"     - {reason}")
+    for line in offer_lines(ranked, titles, how=how):
+        click.echo(line)
 
 
 def register(group: click.Group) -> None:

@@ -26,6 +26,7 @@ from matcher.ranking.model import (
 from matcher.ranking.order import RANKED_SCHEMA, rank_offers
 from matcher.ranking.policies import annual_benefit, policy_frame
 from matcher.ranking.registry import ModelInfo, ModelRegistry, ModelStoreError
+from matcher.ranking.report import offer_lines
 from matcher.ranking.trees import TreeEnsemble, from_sklearn
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "held_out_subjects",
     "history_counts",
     "ndcg_at_k",
+    "offer_lines",
     "policy_frame",
     "prepare",
     "qini",

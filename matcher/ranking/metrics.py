@@ -33,12 +33,11 @@ def ndcg_at_k(
     Groups with nothing relevant have no ideal order and are left out; so are groups with a
     single row, which every ordering gets right.
     """
-    ranked = frame.with_columns(pl.col(relevance).cast(pl.Float64).alias("_rel")).with_columns(
-        pl.col(score)
-        .rank("ordinal", descending=True)
-        .over(group, order_by=["policy_id"])
-        .alias("_rank"),
-        pl.col("_rel").sort(descending=True).cum_count().over(group).alias("_pos"),
+    # sorted by policy id first, so "ordinal" ranks break score ties by policy id
+    ranked = (
+        frame.sort(group, "policy_id")
+        .with_columns(pl.col(relevance).cast(pl.Float64).alias("_rel"))
+        .with_columns(pl.col(score).rank("ordinal", descending=True).over(group).alias("_rank"))
     )
     # the ideal DCG pairs the relevances sorted high to low with positions 1, 2, ...
     ideal_rel = pl.col("_rel").sort(descending=True)

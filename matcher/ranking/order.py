@@ -102,16 +102,16 @@ def _personalised(
     reasons: int,
 ) -> pl.DataFrame:
     x = build_features(model.spec, pairs, profiles, policies, schema, history=history)
-    bias, contributions = model.response.contributions(x)
-    score = 1.0 / (1.0 + np.exp(-(bias + contributions.sum(axis=1))))
-    labels = MODE_LABELS | {p.id: p.title for p in policies}
-    texts, width = reason_texts(model.spec, x, contributions, top=reasons, labels=labels)
-    flat = pl.Series("reasons", texts, dtype=pl.String())
-    listed = (
-        flat.reshape((len(x), width)).cast(pl.List(pl.String()))
-        if width and len(x)
-        else pl.Series("reasons", [[]] * len(x), dtype=pl.List(pl.String()))
-    )
+    if reasons > 0 and len(x):
+        bias, contributions = model.response.contributions(x)
+        score = 1.0 / (1.0 + np.exp(-(bias + contributions.sum(axis=1))))
+        labels = MODE_LABELS | {p.id: p.title for p in policies}
+        texts, width = reason_texts(model.spec, x, contributions, top=reasons, labels=labels)
+        listed = pl.Series("reasons", texts, dtype=pl.String()).reshape((len(x), width))
+        listed = listed.cast(pl.List(pl.String()))
+    else:  # scores only: no contributions to compute
+        score = model.take_up(x)
+        listed = pl.Series("reasons", [[]] * len(x), dtype=pl.List(pl.String()))
     frame = pairs.with_columns(
         pl.Series("score", score, dtype=pl.Float64),
         pl.Series("uplift", model.uplift(x) if model.control is not None else [None] * len(x),

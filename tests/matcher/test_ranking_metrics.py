@@ -34,6 +34,12 @@ def test_ndcg_at_k(scores: list[float], relevance: list[int], k: int, expected: 
     assert ndcg_at_k(_offers(scores, relevance), "s", "rel", k=k) == pytest.approx(expected)
 
 
+def test_ndcg_breaks_ties_by_policy_id_whatever_the_row_order() -> None:
+    frame = _offers([1, 1, 1], [1, 0, 0])
+    assert ndcg_at_k(frame, "s", "rel") == 1.0
+    assert ndcg_at_k(frame.reverse(), "s", "rel") == 1.0
+
+
 def test_ndcg_leaves_out_subjects_with_nothing_relevant_or_a_single_offer() -> None:
     frame = pl.concat(
         [

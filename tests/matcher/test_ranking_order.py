@@ -128,3 +128,30 @@ def test_scores_are_the_model_probabilities(world: World, model: RankingModel) -
     joined = ranked.join(expected, on=["subject_id", "policy_id"])
     assert np.allclose(joined["score"].to_numpy(), joined["p"].to_numpy(), atol=1e-12)
     assert np.allclose(joined["uplift"].to_numpy(), joined["u"].to_numpy(), atol=1e-12)
+
+
+def test_scores_without_reasons_and_an_empty_input(world: World, model: RankingModel) -> None:
+    with_reasons = _rank(world, model, personalised=True)
+    plain = _rank(world, model, personalised=True, reasons=0)
+    assert plain["reasons"].list.len().eq(0).all()
+    assert np.allclose(plain["score"].to_numpy(), with_reasons["score"].to_numpy(), atol=1e-12)
+    empty = rank_offers(
+        world.pairs.head(0), policies=world.policies, personalised=True, model=model,
+        profiles=world.profiles, schema=world.schema,
+    )  # fmt: skip
+    assert empty.height == 0 and empty.schema == RANKED_SCHEMA
+
+
+def test_offer_lines_print_each_subject_in_rank_order(world: World, model: RankingModel) -> None:
+    from matcher.ranking.report import offer_lines
+
+    busy = (
+        world.pairs.group_by("subject_id").len().sort("len", "subject_id", descending=[True, False])
+    )
+    subject = busy["subject_id"][0]
+    ranked = _rank(world, model, personalised=True).filter(pl.col("subject_id") == subject)
+    titles = {p.id: p.title for p in world.policies}
+    lines = offer_lines(ranked, titles, how="model v1")
+    assert lines[0] == f"{subject}: {ranked.height} offer(s), ordered by model v1"
+    numbered = [line for line in lines if not line.startswith((" ", subject))]
+    assert [line.split(".")[0] for line in numbered] == [str(i + 1) for i in range(ranked.height)]
