@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -13,6 +14,12 @@ PHONE = "+8613800000000"
 
 
 _CLIENT = httpx.Client(timeout=5)  # one client: a new one per request costs ~40 ms of TLS setup
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_client() -> Iterator[None]:
+    yield
+    _CLIENT.close()
 
 
 def _post(gw: SmsGateway, key: str, *, token: str | None = None, **payload: str) -> httpx.Response:
@@ -142,3 +149,33 @@ def test_stand_ins_point_every_channel_at_themselves_and_count_doubles(tmp_path:
 
 def test_stopping_stand_ins_that_never_started_returns_at_once() -> None:
     StandIns().stop()
+
+
+@pytest.mark.slow
+def test_the_stand_ins_run_as_a_process_of_their_own() -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "simulations.gateways", "--token", "t"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            where = json.loads(proc.stdout.readline())
+            answer = _CLIENT.post(
+                where["sms_url"],
+                json={"to": PHONE, "text": "x"},
+                headers={"Authorization": "Bearer t", "Idempotency-Key": "p1"},
+            )
+            assert answer.status_code == 200
+            received = _CLIENT.get(where["sms_url"].removesuffix("/sms") + "/received").json()
+            assert [r["idempotency_key"] for r in received] == ["p1"]
+            with smtplib.SMTP(where["smtp_host"], where["smtp_port"], timeout=5) as smtp:
+                smtp.send_message(_mail("<p2@zhida>"))
+        finally:
+            proc.send_signal(signal.SIGINT)  # the process ends cleanly on Ctrl-C
+        assert proc.wait(timeout=10) == 0
