@@ -17,6 +17,7 @@
 | ``ZHIDA_SMS_GATEWAY_TOKEN`` | unset                           | its bearer token (credentials)   |
 | ``ZHIDA_SMS_STATUS_URL``    | unset                           | its status query by key, if any  |
 | ``ZHIDA_SMS_SIGNATURE``     | ``直达``                        | the signature (签名) of each SMS |
+| ``ZHIDA_SMS_MAX_SEGMENTS``  | ``3``                           | SMS longer are shortened         |
 | ``ZHIDA_SMTP_HOST``         | unset: no e-mail                | SMTP server for e-mail           |
 | ``ZHIDA_SMTP_PORT``         | ``25``                          | its port                         |
 | ``ZHIDA_SMTP_USER``, ``ZHIDA_SMTP_PASSWORD`` | unset          | SMTP login (over STARTTLS)       |
@@ -71,6 +72,7 @@ class Settings:
     sms_gateway_token: str | None = None
     sms_status_url: str | None = None  # GET <url>/<idempotency key> -> {"accepted": bool}
     sms_signature: str = "直达"
+    sms_max_segments: int = 3  # 70 Chinese characters each (67 when concatenated)
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -128,6 +130,7 @@ class Settings:
             sms_gateway_token=env.get("ZHIDA_SMS_GATEWAY_TOKEN") or None,
             sms_status_url=env.get("ZHIDA_SMS_STATUS_URL") or None,
             sms_signature=env.get("ZHIDA_SMS_SIGNATURE") or "直达",
+            sms_max_segments=int(_number(env, "ZHIDA_SMS_MAX_SEGMENTS", 3, minimum=1)),
             smtp_host=env.get("ZHIDA_SMTP_HOST") or None,
             smtp_port=int(_number(env, "ZHIDA_SMTP_PORT", 25, minimum=1)),
             smtp_user=env.get("ZHIDA_SMTP_USER") or None,

@@ -422,6 +422,7 @@ def render_row(row: _Row) -> OutboundMessage:
         base_url=settings.public_url,
         signature=settings.sms_signature,
         subject_type=row.subject_type,
+        max_segments=settings.sms_max_segments,
     )
     return OutboundMessage(
         ledger_id=row.id,

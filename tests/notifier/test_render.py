@@ -257,9 +257,12 @@ def test_render_row_turns_an_outbox_row_into_the_message_its_channel_sends(
 ) -> None:
     monkeypatch.setenv("ZHIDA_PUBLIC_URL", "https://bj.example.cn/")
     monkeypatch.setenv("ZHIDA_SMS_SIGNATURE", "北京通")
+    monkeypatch.setenv("ZHIDA_SMS_MAX_SEGMENTS", "1")
+    long = _item("invitation", reason=LONG_REASON)
     row = _Row(9, "key9", "p1", "resident", "sms", "+8613800000000", "zh",
-               {"items": [_item("invitation")]})  # fmt: skip
+               {"items": [long]})  # fmt: skip
     message = render_row(row)
+    assert sms_length(message.body).segments == 1
     assert message.body.startswith("【北京通】")
     assert "https://bj.example.cn/m/key-invitation" in message.body
     assert (message.ledger_id, message.idempotency_key, message.address) == (
