@@ -217,9 +217,12 @@ def train_cmd(
             else None
         )
     with _step("building features"):
+        from profiles.tagging import load_tags
+
+        tag_names = {t.id: t.name_zh for t in load_tags(schema=schema)}
         data = prepare(
             log, pair_frame, profiles, policy_list, schema,
-            seed=seed, test_share=test_share, sensitive=sensitive,
+            seed=seed, test_share=test_share, sensitive=sensitive, tag_names=tag_names,
         )  # fmt: skip
     params = TrainingParams(max_iter=iterations)
     with _step(f"fitting response and uplift models on {int(data.train.sum()):,} offers"):

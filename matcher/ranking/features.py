@@ -130,8 +130,13 @@ def fit_feature_spec(
     sensitive: bool = True,
     min_tag_count: int = 50,
     history: bool = True,
+    tag_names: Mapping[str, str] | None = None,
 ) -> FeatureSpec:
-    """Choose the columns: schema fields of the entities present, common tags, the catalog."""
+    """Choose the columns: schema fields of the entities present, common tags, the catalog.
+
+    ``tag_names`` gives each tag's Chinese name (the tag library's ``name_zh``) for reasons.
+    """
+    names = tag_names or {}
     features: list[Feature] = []
     for name in sorted(profiles):
         features.extend(_profile_features(schema.entity(name), sensitive=sensitive))
@@ -152,7 +157,8 @@ def fit_feature_spec(
             .sort("tags")
         )
         features.extend(
-            Feature(f"tag:{t}", f"标签 {t}", f"tag {t}", "tag", value=t) for t in counts["tags"]
+            Feature(f"tag:{t}", f"标签「{names.get(t, t)}」", f"tag {t}", "tag", value=t)
+            for t in counts["tags"]
         )
     table = policy_frame(policies)
     levels: dict[str, Sequence[str]] = {

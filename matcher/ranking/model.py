@@ -154,6 +154,7 @@ def prepare(
     test_share: float = 0.3,
     sensitive: bool = True,
     spec: FeatureSpec | None = None,
+    tag_names: Mapping[str, str] | None = None,
 ) -> TrainingData:
     """Join the last round of ``log`` with the pairs' benefits and build its features.
 
@@ -189,7 +190,13 @@ def prepare(
     train_pairs = rows.filter(~pl.col("held_out"))
     if spec is None:
         spec = fit_feature_spec(
-            train_pairs, profiles, policies, schema, sensitive=sensitive, history=history.height > 0
+            train_pairs,
+            profiles,
+            policies,
+            schema,
+            sensitive=sensitive,
+            history=history.height > 0,
+            tag_names=tag_names,
         )
     x = build_features(
         spec, rows, profiles, policies, schema, history=history if history.height else None
@@ -205,6 +212,11 @@ def fit_models(
     pushed = data.rows["pushed"].to_numpy()
     applied = data.rows["applied"].to_numpy().astype(np.int8)
     mono = data.spec.monotonic
+    if not (train & pushed).any():
+        raise ValidationError(
+            "the outcome log's last campaign pushed none of the training offers; a response "
+            "model needs pushed offers — simulate with `zhida rank outcomes --share 0.5`"
+        )
     response = fit_ensemble(
         data.x[train & pushed], applied[train & pushed], seed=seed, monotonic=mono, params=params
     )

@@ -47,7 +47,13 @@ def run_experiment(
     """Simulate ``rounds`` campaigns pushing ``share`` of the offers, train, and evaluate."""
     truth = true_propensities(pairs, profiles, policies, seed=seed)
     log = simulate_outcomes(truth, share=share, seed=seed, rounds=rounds)
-    data = prepare(log, pairs, profiles, policies, schema, seed=seed, test_share=test_share)
+    from profiles.tagging import load_tags
+
+    tag_names = {t.id: t.name_zh for t in load_tags(schema=schema)}
+    data = prepare(
+        log, pairs, profiles, policies, schema,
+        seed=seed, test_share=test_share, tag_names=tag_names,
+    )  # fmt: skip
     model = fit_models(data, seed=seed, params=params or TrainingParams())
     metrics = evaluate(model, data, seed=seed, truth=truth)
     return Experiment(model, data, metrics, log, truth)
