@@ -10,10 +10,12 @@ an invitation — the control group the ranking model learns uplift from) have n
 :func:`outcomes` is pure: receipts in, the outcome log out, one row per (subject, policy), with
 the columns :mod:`simulations.behaviour` simulates and :mod:`matcher.ranking` trains on::
 
-    round, subject_id, subject_type, policy_id, pushed, opened, applied, ignored, complained
+    round, subject_id, subject_type, policy_id, status, pushed, opened, applied, ignored,
+    complained
 
 ``pushed``: a message about the policy was delivered; ``opened``: read or clicked;
-``ignored``: pushed, and neither applied nor complained (as in the simulation).
+``ignored``: pushed, and neither applied nor complained (as in the simulation); ``status`` is
+null — receipts do not know the match status, the pairs file the log is joined with does.
 
 >>> from datetime import datetime
 >>> at = datetime(2026, 3, 1)
@@ -71,6 +73,7 @@ OUTCOME_COLUMNS: Final = (
     "subject_id",
     "subject_type",
     "policy_id",
+    "status",
     "pushed",
     "opened",
     "applied",
@@ -170,6 +173,7 @@ def _outcome_frame(events: pl.DataFrame, round: int) -> pl.DataFrame:
         )
         .with_columns(
             pl.lit(round, dtype=pl.Int32).alias("round"),
+            pl.lit(None, dtype=pl.String).alias("status"),
             (pl.col("pushed") & ~pl.col("applied") & ~pl.col("complained")).alias("ignored"),
         )
     )

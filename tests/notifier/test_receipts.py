@@ -71,7 +71,7 @@ def test_the_outcome_log_from_the_database_has_the_ranking_columns(engine: Engin
     log = store.outcome_log(round=2)
     assert tuple(log.columns) == OUTCOME_COLUMNS
     assert log.schema["round"] == pl.Int32 and log.schema["pushed"] == pl.Boolean
-    rows = {r[1]: r[4:] for r in log.rows()}
+    rows = {r[1]: r[5:] for r in log.rows()}
     # subject -> (pushed, opened, applied, ignored, complained)
     assert rows == {
         "p1": (True, True, True, False, False),
@@ -134,3 +134,11 @@ def test_counts_by_event_split_ratings(engine: Engine) -> None:
     counts = store.counts()
     assert (counts["delivered"], counts["read"], counts["clicked"]) == (1, 1, 0)
     assert (counts["rated_good"], counts["rated_bad"]) == (1, 1)
+
+
+def test_the_outcome_log_has_the_columns_the_simulation_makes_and_the_ranking_reads() -> None:
+    from matcher.ranking.model import LOG_COLUMNS
+    from simulations.behaviour import OUTCOME_COLUMNS as SIMULATED
+
+    assert OUTCOME_COLUMNS == SIMULATED
+    assert set(LOG_COLUMNS) <= set(OUTCOME_COLUMNS)
