@@ -13,7 +13,7 @@ import click
 
 from api.commands.options import as_of_option
 
-__all__ = ["register"]
+__all__ = ["demo_lines", "register"]
 
 _PAIRS_HINT = "make one with `zhida match --population DIR --policies PATH --out FILE`"
 _LOG_HINT = "make one with `zhida rank outcomes`"
@@ -344,6 +344,64 @@ def explain_cmd(
     how = f"model {info.version}" if info is not None else "rules only (not personalised)"
     for line in offer_lines(ranked, titles, how=how):
         click.echo(line)
+
+
+def demo_lines(
+    matches: Any,
+    population: Path,
+    policies: Any,
+    schema: Any,
+    *,
+    as_of: date,
+    seed: int,
+    subjects: int = 3,
+    personalised: bool | None = None,
+) -> list[str]:
+    """What ``zhida demo`` prints for ranking: the metric table and a few residents' offers.
+
+    Simulates two campaigns over ``matches`` (a pairs frame) with the behaviour model, trains
+    and stores a model version, measures it on held-out residents and firms, and orders the
+    offers of the ``subjects`` residents with the most offers — by the model, or by the rules
+    alone when ``personalised`` (default: ZHIDA_PERSONALISATION) is off.
+    """
+    import polars as pl
+
+    from core.settings import get_settings
+    from matcher.ranking.evaluate import format_metrics
+    from matcher.ranking.inputs import read_profiles
+    from matcher.ranking.order import rank_offers
+    from matcher.ranking.report import offer_lines
+    from simulations.behaviour import run_experiment
+
+    if personalised is None:
+        personalised = get_settings().personalised
+    profiles = read_profiles(population, schema, as_of=as_of)
+    started = time.perf_counter()
+    experiment = run_experiment(matches, profiles, policies, schema, seed=seed)
+    info = _registry().save(
+        experiment.model, seed=seed, data_hash=experiment.data.hash(),
+        metrics=experiment.metrics, extra={"as_of": as_of.isoformat(), "source": "demo"},
+    )  # fmt: skip
+    rows = experiment.data.rows
+    lines = [
+        f"simulated 2 campaigns over {matches.height:,} offers (half pushed at random); "
+        f"trained model {info.version} on {int((~rows['held_out']).sum()):,} offers in "
+        f"{time.perf_counter() - started:.1f}s; measured on "
+        f"{int(rows['held_out'].sum()):,} offers of held-out subjects:",
+        *format_metrics(experiment.metrics),
+    ]
+    residents = matches.filter(pl.col("subject_type") == "resident")
+    busiest = (
+        residents.group_by("subject_id").len().sort(["len", "subject_id"], descending=[True, False])
+    )
+    chosen = busiest["subject_id"].head(subjects).to_list()
+    ranked = rank_offers(
+        matches.filter(pl.col("subject_id").is_in(chosen)), policies=policies,
+        personalised=personalised, model=experiment.model, profiles=profiles, schema=schema,
+        history=experiment.log,
+    )  # fmt: skip
+    how = f"model {info.version}" if personalised else "rules only (not personalised)"
+    return lines + offer_lines(ranked, {p.id: p.title for p in policies}, how=how)
 
 
 def register(group: click.Group) -> None:

@@ -27,7 +27,14 @@ import numpy as np
 
 from matcher.ranking.features import Feature, FeatureSpec
 
-__all__ = ["MODE_LABELS", "Reason", "describe", "reason_texts", "top_reasons"]
+__all__ = [
+    "MODE_LABELS",
+    "FeatureGroups",
+    "Reason",
+    "describe",
+    "reason_texts",
+    "top_reasons",
+]
 
 # The Chinese names of the delivery modes (the three phrases of the service reform).
 MODE_LABELS: dict[str, str] = {
@@ -66,6 +73,11 @@ def _value_words(f: Feature, value: float, labels: Mapping[str, str]) -> tuple[s
     return f"{f.zh} {_number(value)}", f"{f.en} {_number(value)}"
 
 
+def _sentence(zh: str, en: str, contribution: float) -> str:
+    up = contribution >= 0
+    return f"{zh} {'提高' if up else '降低'}得分 ({en} {'raises' if up else 'lowers'} the score)"
+
+
 def describe(
     f: Feature, value: float, contribution: float, *, labels: Mapping[str, str] | None = None
 ) -> str:
@@ -73,9 +85,50 @@ def describe(
 
     ``labels`` gives Chinese names for category values (policy ids to titles, modes).
     """
-    zh, en = _value_words(f, value, labels or {})
-    up = contribution >= 0
-    return f"{zh} {'提高' if up else '降低'}得分 ({en} {'raises' if up else 'lowers'} the score)"
+    return _sentence(*_value_words(f, value, labels or {}), contribution)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureGroups:
+    """The one-hot columns of one field (or policy attribute) as one group; others alone.
+
+    A reason speaks of a field ("mode 免申即享"), not of each of its one-hot columns, and the
+    group's contribution is the sum of its columns' (so additivity is kept).
+    """
+
+    keys: tuple[str, ...]
+    members: tuple[tuple[int, ...], ...]
+    matrix: np.ndarray  # features x groups, 1 where a feature belongs to a group
+
+    @classmethod
+    def of(cls, spec: FeatureSpec) -> FeatureGroups:
+        index: dict[str, list[int]] = {}
+        for i, f in enumerate(spec.features):
+            grouped = f.source in ("onehot", "policy") and f.value is not None
+            index.setdefault(f.name.split("=", 1)[0] if grouped else f.name, []).append(i)
+        matrix = np.zeros((len(spec.features), len(index)))
+        for g, members in enumerate(index.values()):
+            matrix[members, g] = 1.0
+        return cls(tuple(index), tuple(tuple(m) for m in index.values()), matrix)
+
+
+def _group_words(
+    spec: FeatureSpec, members: tuple[int, ...], row: np.ndarray, labels: Mapping[str, str]
+) -> tuple[str, str, float]:
+    """Words for one group's value in one row, and that value (1 for a one-hot group)."""
+    first = spec.features[members[0]]
+    if len(members) == 1:
+        value = float(row[members[0]])
+        return (*_value_words(first, value, labels), value)
+    values = row[list(members)]
+    if np.isnan(values).all():
+        return f"{first.zh} 未知", f"{first.en} unknown", float("nan")
+    active = [m for m, v in zip(members, values, strict=True) if v == 1.0]
+    if not active:
+        return f"{first.zh} 无", f"{first.en} none", 0.0
+    f = spec.features[active[0]]
+    value_zh = labels.get(f.value or "", f.value or "")
+    return f"{f.zh} {value_zh}", f"{f.en} {f.value}", 1.0
 
 
 def top_reasons(
@@ -86,21 +139,24 @@ def top_reasons(
     top: int = 3,
     labels: Mapping[str, str] | None = None,
 ) -> list[list[Reason]]:
-    """For each row, the ``top`` features with the largest contributions by size."""
-    if top <= 0 or x.shape[0] == 0:
-        return [[] for _ in range(x.shape[0])]
-    k = min(top, contributions.shape[1])
-    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :k]
+    """For each row, the ``top`` fields with the largest contributions by size.
+
+    A reason's ``feature`` is the field (one-hot columns grouped); its contributions plus the
+    bias still add up to the raw score.
+    """
+    groups = FeatureGroups.of(spec)
+    grouped = contributions @ groups.matrix
+    k = max(0, min(top, grouped.shape[1]))
+    order = np.argsort(-np.abs(grouped), axis=1, kind="stable")[:, :k]
     out = []
     for i in range(x.shape[0]):
         reasons = []
-        for j in order[i]:
-            c = float(contributions[i, j])
+        for g in order[i]:
+            c = float(grouped[i, g])
             if c == 0.0:
                 continue
-            f = spec.features[j]
-            text = describe(f, float(x[i, j]), c, labels=labels)
-            reasons.append(Reason(f.name, float(x[i, j]), c, text))
+            zh, en, value = _group_words(spec, groups.members[g], x[i], labels or {})
+            reasons.append(Reason(groups.keys[g], value, c, _sentence(zh, en, c)))
         out.append(reasons)
     return out
 
@@ -118,14 +174,14 @@ def reason_texts(
     Every row gets exactly ``width`` texts (a zero contribution still reads "raises"), so the
     caller can reshape them without a Python list per row.
     """
-    width = max(0, min(top, contributions.shape[1]))
-    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :width]
-    rows = np.repeat(np.arange(x.shape[0]), width)
-    cols = order.ravel()
-    values, contribs = x[rows, cols], contributions[rows, cols]
-    features = spec.features
-    texts = [
-        describe(features[j], float(v), float(c), labels=labels)
-        for j, v, c in zip(cols.tolist(), values.tolist(), contribs.tolist(), strict=True)
-    ]
+    groups = FeatureGroups.of(spec)
+    grouped = contributions @ groups.matrix
+    width = max(0, min(top, grouped.shape[1]))
+    order = np.argsort(-np.abs(grouped), axis=1, kind="stable")[:, :width]
+    named = labels or {}
+    texts = []
+    for i, row in enumerate(order):
+        for g in row:
+            zh, en, _ = _group_words(spec, groups.members[g], x[i], named)
+            texts.append(_sentence(zh, en, float(grouped[i, g])))
     return texts, width
