@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.rank",
     "api.commands.worker",
     "api.commands.deliveries",
+    "api.commands.simulate",
     "api.commands.demo",
 )
 
