@@ -14,6 +14,7 @@ The SMS gateway's protocol (what :mod:`notifier.channels.sms_http` speaks)::
       200 {"id": "gw-17"}        accepted
       400 {"error": "..."}       malformed request or phone number (retrying cannot help)
       401 {"error": "..."}       wrong or missing token
+      429 {"error": "..."}       over the gateway's rate limit (``rate_limit``)
       503 {"error": "..."}       simulated failure (``failure_rate``)
     GET /status/KEY              {"key": KEY, "accepted": true|false, "count": N}: the
                                  delivery-status query by idempotency key
@@ -82,7 +83,9 @@ class SmsGateway:
     500, as when a gateway's answer is lost — the sender cannot know, and a retry is a double
     unless someone de-duplicates.  ``delay``: seconds to wait before answering (a slow
     gateway; beyond the client's timeout, a timeout).  ``refuse``: numbers answered 400 (no
-    such subscriber).  All may be changed while it runs.
+    such subscriber).  ``rate_limit``: messages per second (burst: one second's worth) beyond
+which requests are answered 429, as a real gateway polices its clients.  All may be changed
+while it runs.
     """
 
     def __init__(
@@ -94,11 +97,14 @@ class SmsGateway:
         lost_answer_rate: float = 0.0,
         delay: float = 0.0,
         refuse: frozenset[str] = frozenset(),
+        rate_limit: float | None = None,
         seed: int = 0,
         port: int = 0,
     ) -> None:
         self.token = token
         self.refuse = refuse
+        self.rate_limit = rate_limit
+        self._bucket: Any = None
         self.failure_rate = failure_rate
         self.failure_status = failure_status
         self.lost_answer_rate = lost_answer_rate
@@ -186,7 +192,9 @@ class SmsGateway:
             return 400, {"error": f"no such subscriber: {to}"}
         with self._lock:
             roll = self._random.random()
-            if roll < self.failure_rate:
+            if self._over_rate():
+                status, accepted = 429, False
+            elif roll < self.failure_rate:
                 status, accepted = self.failure_status, False
             elif roll < self.failure_rate + self.lost_answer_rate:
                 status, accepted = 500, True
@@ -199,7 +207,18 @@ class SmsGateway:
             )
         if status == 200:
             return 200, {"id": f"gw-{n}"}
+        if status == 429:
+            return 429, {"error": f"more than {self.rate_limit:g} messages per second"}
         return status, {"error": "simulated gateway failure"}
+
+    def _over_rate(self) -> bool:
+        """Whether this request exceeds the gateway's own rate limit (under the lock)."""
+        if self.rate_limit is None:
+            return False
+        from notifier.ratelimit import Rate, take
+
+        self._bucket, wait = take(self._bucket, Rate(self.rate_limit), time.monotonic())
+        return wait > 0
 
 
 class _QuietServer(ThreadingHTTPServer):

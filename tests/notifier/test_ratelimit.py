@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -200,3 +201,57 @@ def test_a_flushed_redis_only_refills_the_bucket(redis_url: str) -> None:
         assert limiter.try_acquire("sms") == 0.0
     finally:
         limiter.close()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_senders_sharing_the_redis_limiter_never_trip_the_gateways_own_limit(
+    redis_url: str,
+) -> None:
+    from notifier.channels.base import OutboundMessage
+    from notifier.channels.sms_http import SmsHttpChannel
+    from simulations.gateways import SmsGateway
+
+    def message(key: str) -> OutboundMessage:
+        return OutboundMessage(1, key, "sms", "p1", "resident", "+8613800000000", "zh", "", "x")
+
+    def send_all(
+        channel: SmsHttpChannel, keys: list[str], limiter: RedisRateLimiter | None
+    ) -> None:
+        for key in keys:
+            if limiter is not None:
+                limiter.acquire("sms")
+            with contextlib.suppress(TransientDeliveryError):  # counted from the receipts
+                channel.send(message(key))
+
+    with SmsGateway(rate_limit=20) as gateway:
+        channels = [SmsHttpChannel(gateway.url) for _ in range(2)]
+        limiters = [RedisRateLimiter(redis_url, {"sms": Rate(per_second=18, burst=5)})
+                    for _ in range(2)]  # fmt: skip
+        try:
+            # Two workers without a shared limit: a burst of 60 trips the gateway.
+            threads = [threading.Thread(target=send_all, args=(c, [f"u{i}-{j}" for j in range(30)],
+                                                               None))
+                       for i, c in enumerate(channels)]  # fmt: skip
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sum(r.status == 429 for r in gateway.received()) >= 20
+            gateway.clear()
+            time.sleep(1.0)  # the gateway's own bucket refills
+            # The same two workers, each with its own limiter object on the shared Redis.
+            threads = [threading.Thread(target=send_all, args=(c, [f"s{i}-{j}" for j in range(20)],
+                                                               limiters[i]))
+                       for i, c in enumerate(channels)]  # fmt: skip
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert [r.status for r in gateway.received()].count(429) == 0
+            assert len(gateway.accepted()) == 40
+        finally:
+            for c in channels:
+                c.close()
+            for lim in limiters:
+                lim.close()

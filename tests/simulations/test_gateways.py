@@ -179,3 +179,11 @@ def test_the_stand_ins_run_as_a_process_of_their_own() -> None:
         finally:
             proc.send_signal(signal.SIGINT)  # the process ends cleanly on Ctrl-C
         assert proc.wait(timeout=10) == 0
+
+
+def test_the_sms_gateway_polices_its_own_rate_limit() -> None:
+    with SmsGateway(rate_limit=5) as gw:
+        statuses = [_post(gw, str(i)).status_code for i in range(10)]
+    assert statuses[:5] == [200] * 5
+    assert statuses.count(429) >= 4
+    assert len(gw.accepted()) == statuses.count(200)
