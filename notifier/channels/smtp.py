@@ -75,6 +75,8 @@ class SmtpChannel:
         self.timeout = timeout
         self.idle_check = idle_check
         self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()  # every thread's connection, for close()
+        self._lock = threading.Lock()
 
     def _connection(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
@@ -100,12 +102,16 @@ class SmtpChannel:
             raise
         self._local.smtp = smtp
         self._local.used = time.monotonic()
+        with self._lock:
+            self._open.add(smtp)
         return smtp
 
     def _drop(self) -> None:
         smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
         self._local.smtp = None
         if smtp is not None:
+            with self._lock:
+                self._open.discard(smtp)
             with contextlib.suppress(OSError):
                 smtp.close()
 
@@ -152,7 +158,13 @@ class SmtpChannel:
         return SendResult(provider_id=mail["Message-ID"])
 
     def close(self) -> None:
-        self._drop()
+        """Close every thread's connection (a thread's next send opens a new one)."""
+        with self._lock:
+            connections, self._open = self._open, set()
+        for smtp in connections:
+            with contextlib.suppress(OSError):
+                smtp.close()
+        self._local = threading.local()
 
 
 def _text(answer: bytes | str) -> str:

@@ -67,11 +67,12 @@ def test_one_connection_per_thread_is_reused_across_sends(
     assert len(sink.received()) == 6
 
 
-def test_threads_share_the_channel(sink: SmtpSink, channel: SmtpChannel) -> None:
+def test_threads_share_the_channel_and_close_closes_every_connection(
+    sink: SmtpSink, channel: SmtpChannel
+) -> None:
     def work(n: int) -> None:
         for i in range(10):
             channel.send(_message(f"t{n}-{i}"))
-        channel.close()
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for t in threads:
@@ -79,6 +80,11 @@ def test_threads_share_the_channel(sink: SmtpSink, channel: SmtpChannel) -> None
     for t in threads:
         t.join()
     assert len(sink.accepted_counts()) == 40
+    assert len(channel._open) == 4
+    channel.close()
+    assert channel._open == set()
+    channel.send(_message("after"))  # and it goes on with a fresh connection
+    assert len(sink.received()) == 41
 
 
 def test_a_temporary_refusal_is_transient(sink: SmtpSink, channel: SmtpChannel) -> None:
