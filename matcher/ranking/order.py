@@ -112,12 +112,13 @@ def _personalised(
     else:  # scores only: no contributions to compute
         score = model.take_up(x)
         listed = pl.Series("reasons", [[]] * len(x), dtype=pl.List(pl.String()))
+    # uplift = P(apply | push) - P(apply | no push); the first term is the score already
+    uplift = score - model.control.proba(x) if model.control is not None else [None] * len(x)
     frame = pairs.with_columns(
         pl.Series("score", score, dtype=pl.Float64),
-        pl.Series("uplift", model.uplift(x) if model.control is not None else [None] * len(x),
-                  dtype=pl.Float64),
+        pl.Series("uplift", uplift, dtype=pl.Float64),
         listed.alias("reasons"),
-    )  # fmt: skip
+    )
     return frame.sort(
         ["subject_id", "score", "policy_id"], descending=[False, True, False]
     ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("subject_id").alias("rank"))
