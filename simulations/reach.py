@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from matcher.batch import match_population
@@ -119,7 +120,7 @@ def _people(
             .select(
                 pl.col(entity.key).alias("subject_id"),
                 reachability(frame, name, contacts).alias("reachable"),
-                *(e.cast(pl.String).alias(k) for k, e in groups.items()),
+                *(e.cast(pl.String).cast(pl.Categorical).alias(k) for k, e in groups.items()),
             )
             .collect()
         )
@@ -270,18 +271,44 @@ def _per_group(both: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
 
 
 def _overlap(new: pl.DataFrame, changed: set[str]) -> pl.DataFrame:
-    """For each changed policy, the other policies its eligible are also eligible for."""
+    """For each changed policy, the other policies its eligible are also eligible for.
+
+    Co-occurrence counts come from a sparse subjects × policies matrix (``AᵀA``): a join of
+    the eligible pairs with themselves would grow with the square of policies per subject.
+    """
+    from scipy import sparse
+
     eligible = new.filter(pl.col("status") == "eligible").select("subject_id", "policy_id")
-    mine = eligible.filter(pl.col("policy_id").is_in(list(changed)))
-    sizes = mine.group_by("policy_id").agg(pl.len().alias("eligible"))
-    shared = (
-        mine.join(eligible, on="subject_id", suffix="_other")
-        .filter(pl.col("policy_id") != pl.col("policy_id_other"))
-        .group_by("policy_id", "policy_id_other")
-        .agg(pl.len().alias("shared"))
-        .join(sizes, on="policy_id")
-        .with_columns((pl.col("shared") / pl.col("eligible")).round(4).alias("share"))
+    empty = pl.DataFrame(
+        schema={"policy_id": pl.String, "other_policy": pl.String, "shared": pl.UInt32,
+                "eligible": pl.UInt32, "share": pl.Float64}
+    )  # fmt: skip
+    if not eligible.height:
+        return empty
+    codes = eligible.select(
+        (pl.col("subject_id").rank("dense") - 1).alias("s"),
+        (pl.col("policy_id").rank("dense") - 1).alias("p"),
+        pl.col("policy_id"),
     )
-    return shared.rename({"policy_id_other": "other_policy"}).sort(
-        ["policy_id", "shared"], descending=[False, True]
+    names = codes.select("p", "policy_id").unique("p").sort("p")["policy_id"].to_list()
+    rows, cols = codes["s"].to_numpy(), codes["p"].to_numpy()
+    matrix = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int32), (rows, cols)),
+        shape=(int(rows.max()) + 1, len(names)),
+    )
+    both = (matrix.T @ matrix).tocoo()
+    pairs = pl.DataFrame({"i": both.row, "j": both.col, "shared": both.data})
+    sizes = np.asarray(matrix.sum(axis=0)).ravel()
+    wanted = [i for i, name in enumerate(names) if name in changed]
+    out = pairs.filter(pl.col("i").is_in(wanted) & (pl.col("i") != pl.col("j"))).with_columns(
+        pl.col("i").replace_strict(list(range(len(names))), names).alias("policy_id"),
+        pl.col("j").replace_strict(list(range(len(names))), names).alias("other_policy"),
+        pl.col("shared").cast(pl.UInt32),
+        pl.col("i").replace_strict(list(range(len(names))), sizes.tolist()).cast(pl.UInt32)
+        .alias("eligible"),
+    )  # fmt: skip
+    return (
+        out.with_columns((pl.col("shared") / pl.col("eligible")).round(4).alias("share"))
+        .select(empty.columns)
+        .sort(["policy_id", "shared"], descending=[False, True])
     )
