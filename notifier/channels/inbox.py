@@ -9,7 +9,7 @@ API and console read: a subject's messages newest first, unread counts, marking 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -219,6 +219,44 @@ class InboxStore:
                 "subject's messages for their ids"
             )
         return InboxMessage.from_row(row)
+
+    def mark_many_read(self, message_ids: Iterable[int], *, at: datetime) -> int:
+        """Mark many messages read in one transaction (with their ``read`` receipts).
+
+        For batch jobs (imports from another message centre, simulations); returns how many
+        were unread.  Messages already read keep their first reading.
+        """
+        ids = sorted(set(message_ids))
+        changed = 0
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 5000):
+                chunk = ids[start : start + 5000]
+                rows = (
+                    conn.execute(
+                        sa.select(inbox_messages).where(
+                            inbox_messages.c.id.in_(chunk), inbox_messages.c.read_at.is_(None)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+                if not rows:
+                    continue
+                unread = [InboxMessage.from_row(m) for m in rows]
+                conn.execute(
+                    inbox_messages.update()
+                    .where(inbox_messages.c.id.in_([m.id for m in unread]))
+                    .values(read_at=_naive(at))
+                )
+                read = [
+                    Receipt(m.idempotency_key, m.subject_id, m.subject_type, policy, "read", at,
+                            channel="inbox")
+                    for m in unread
+                    for policy in m.policy_ids
+                ]  # fmt: skip
+                ReceiptStore.write(conn, read, now=at, count=False)
+                changed += len(unread)
+        return changed
 
     def mark_read(
         self, subject_id: str, message_id: int, *, at: datetime | None = None

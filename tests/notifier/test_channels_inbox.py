@@ -136,3 +136,17 @@ def test_a_message_written_in_a_transaction_that_rolls_back_is_not_delivered(
     with engine.begin() as conn:
         InboxChannel.write(conn, _message("k1"), now=AT)
     assert len(InboxStore(engine).messages("p1")) == 1
+
+
+def test_many_messages_are_marked_read_at_once_keeping_first_readings(engine: Engine) -> None:
+    channel = InboxChannel(engine)
+    for i in range(3):
+        channel.send(_message(f"k{i}"))
+    store = InboxStore(engine)
+    ids = [m.id for m in store.messages("p1")]
+    store.mark_read("p1", ids[0], at=AT)
+    assert store.mark_many_read(ids, at=AT + timedelta(days=1)) == 2
+    assert store.mark_many_read(ids, at=AT + timedelta(days=2)) == 0
+    assert store.get("p1", ids[0]).read_at == AT
+    assert store.unread_count("p1") == 0
+    assert sum(r.event == "read" for r in ReceiptStore(engine).for_subject("p1")) == 3

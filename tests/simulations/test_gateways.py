@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from simulations.gateways import SmsGateway, SmtpSink, StandIns
+from simulations.gateways import SmsGateway, SmtpSink, StandIns, simulate_responses
 
 PHONE = "+8613800000000"
 
@@ -187,3 +189,74 @@ def test_the_sms_gateway_polices_its_own_rate_limit() -> None:
     assert statuses[:5] == [200] * 5
     assert statuses.count(429) >= 4
     assert len(gw.accepted()) == statuses.count(200)
+
+
+def _delivered_world(database_url: str) -> Any:
+    from core.db import get_engine, upgrade
+    from notifier.channels.base import OutboundMessage
+    from notifier.channels.inbox import InboxChannel
+    from notifier.receipts import Receipt, ReceiptStore
+
+    engine = get_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        for i in range(200):
+            message = OutboundMessage(i, f"in-{i}", "inbox", f"R{i}", "resident", None, "zh",
+                                      "t", "b", policy_ids=("bj-a",))  # fmt: skip
+            InboxChannel.write(conn, message, now=AT)
+    ReceiptStore(engine).record(
+        *(Receipt(f"sms-{i}", f"S{i}", "resident", "bj-b", "delivered", AT, channel="sms")
+          for i in range(200))
+    )  # fmt: skip
+    return engine
+
+
+AT = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _inbox(engine: Any) -> list[Any]:
+    import sqlalchemy as sa
+
+    from notifier.channels.inbox import inbox_messages
+
+    with engine.connect() as conn:
+        query = sa.select(inbox_messages.c.idempotency_key, inbox_messages.c.read_at)
+        return list(conn.execute(query).all())
+
+
+def _all_receipts(engine: Any) -> list[Any]:
+    import sqlalchemy as sa
+
+    from notifier.receipts import delivery_receipts
+
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(delivery_receipts)).all())
+
+
+def test_simulated_responses_become_receipts_and_the_outcome_log(database_url: str) -> None:
+    from notifier.channels.inbox import InboxStore
+    from notifier.receipts import ReceiptStore
+
+    engine = _delivered_world(database_url)
+    counts = simulate_responses(engine, seed=3, now=AT)
+    store = ReceiptStore(engine)
+    recorded = store.counts()
+    for event in ("read", "clicked", "applied", "complained", "rated_good", "rated_bad"):
+        assert recorded[event] == counts.get(event, 0), event
+    assert 180 <= counts["read"] <= 300  # 60 % of 400
+    assert counts["applied"] < counts["clicked"] < counts["read"]
+    # inbox reads went through the message centre: exactly those messages are read now
+    inbox_read = {key for key, read_at in _inbox(engine) if read_at is not None}
+    read_receipts = {r.message_key for r in _all_receipts(engine) if r.event == "read"}
+    assert 80 <= len(inbox_read) <= 160
+    assert inbox_read == {k for k in read_receipts if k.startswith("in-")}
+    assert InboxStore(engine).unread_count("R0") in (0, 1)
+    log = store.outcome_log()
+    assert log["opened"].sum() == counts["read"]
+    assert log["pushed"].all()
+
+
+def test_simulated_responses_are_repeatable_by_seed(tmp_path: Path) -> None:
+    first = simulate_responses(_delivered_world(f"sqlite:///{tmp_path / 'a.db'}"), seed=5, now=AT)
+    again = simulate_responses(_delivered_world(f"sqlite:///{tmp_path / 'b.db'}"), seed=5, now=AT)
+    assert first == again
