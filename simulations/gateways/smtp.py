@@ -1,0 +1,141 @@
+"""An SMTP server stand-in (aiosmtpd) that keeps every message it accepts."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = ["SmtpReceipt", "SmtpSink"]
+
+
+@dataclass(frozen=True)
+class SmtpReceipt:
+    """One message the SMTP server accepted."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message_id: str | None
+    subject: str
+    body: str
+    received_at: float
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
+
+    ``failure_rate``: that share of messages is refused with ``451`` (try again later);
+    ``refuse``: recipients refused with ``550`` (no such mailbox, permanent).
+    """
+
+    def __init__(
+        self,
+        *,
+        failure_rate: float = 0.0,
+        refuse: frozenset[str] = frozenset(),
+        seed: int = 0,
+        port: int = 0,
+    ) -> None:
+        self.failure_rate = failure_rate
+        self.refuse = refuse
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._received: list[SmtpReceipt] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._controller: Any = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self._sock.getsockname()[1])
+
+    def start(self) -> Self:
+        from aiosmtpd.controller import Controller
+
+        sock = self._sock
+
+        class _BoundController(Controller):
+            # Serve on the socket bound in __init__: no free-port race, and port 0 works.
+            def _create_server(self) -> Any:
+                return self.loop.create_server(self._factory_invoker, sock=sock)
+
+        self._controller = _BoundController(
+            _SmtpHandler(self), hostname="127.0.0.1", port=self.port
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def received(self) -> list[SmtpReceipt]:
+        with self._lock:
+            return list(self._received)
+
+    def accepted_counts(self) -> Counter[str | None]:
+        """How many times each Message-ID was accepted (more than 1 is a double)."""
+        return Counter(r.message_id for r in self.received())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._received.clear()
+
+    def _accept(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> str:
+        with self._lock:
+            if self.failure_rate and self._random.random() < self.failure_rate:
+                return "451 4.3.0 simulated failure, try again later"
+            parsed = email.message_from_bytes(content, policy=email.policy.default)
+            body = parsed.get_body(preferencelist=("plain",))
+            self._received.append(
+                SmtpReceipt(
+                    mail_from=mail_from,
+                    rcpt_tos=tuple(rcpt_tos),
+                    message_id=parsed["Message-ID"],
+                    subject=str(parsed["Subject"] or ""),
+                    body=body.get_content() if body is not None else "",
+                    received_at=time.time(),
+                )
+            )
+        return "250 2.0.0 OK"
+
+
+class _SmtpHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(  # noqa: N802 -- aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.sink.refuse:
+            return f"550 5.1.1 <{address}>: no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 -- aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        content = envelope.original_content or envelope.content
+        return self.sink._accept(envelope.mail_from, list(envelope.rcpt_tos), bytes(content))

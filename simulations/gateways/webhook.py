@@ -1,0 +1,122 @@
+"""A department system's webhook endpoint stand-in: checks the signature, keeps the rest."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from types import TracebackType
+from typing import Any, Self
+
+from simulations.gateways.sms import QuietServer
+
+__all__ = ["WebhookReceipt", "WebhookReceiver"]
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    """One webhook request the receiver took on (its signature checked out)."""
+
+    idempotency_key: str | None
+    document: dict[str, Any]
+    received_at: float
+
+
+class WebhookReceiver:
+    """A department system's webhook endpoint on 127.0.0.1: checks the signature, keeps the rest.
+
+    It verifies every request with :func:`notifier.channels.webhook.verify` against ``secret``;
+    a bad or stale signature is answered 401 and not kept (``refused`` counts them).
+    ``failure_rate``: that share of good requests is answered 503 without being kept.
+    """
+
+    def __init__(self, secret: str, *, failure_rate: float = 0.0, seed: int = 0) -> None:
+        self.secret = secret.encode()
+        self.failure_rate = failure_rate
+        self.refused: list[str] = []
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._received: list[WebhookReceipt] = []
+        self._server = QuietServer(("127.0.0.1", 0), _webhook_handler(self))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def received(self) -> list[WebhookReceipt]:
+        with self._lock:
+            return list(self._received)
+
+    def _answer(self, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        from notifier.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+        try:
+            verify(
+                self.secret,
+                body,
+                timestamp=headers.get(TIMESTAMP_HEADER),
+                signature=headers.get(SIGNATURE_HEADER),
+                now=time.time(),
+            )
+        except ValueError as exc:
+            with self._lock:
+                self.refused.append(str(exc))
+            return 401, {"error": str(exc)}
+        with self._lock:
+            if self.failure_rate and self._random.random() < self.failure_rate:
+                return 503, {"error": "simulated failure"}
+            self._received.append(
+                WebhookReceipt(headers.get("Idempotency-Key"), json.loads(body), time.time())
+            )
+        return 200, {"ok": True}
+
+
+def _webhook_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, answer = receiver._answer(body, self.headers)
+            data = json.dumps(answer, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
