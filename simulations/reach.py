@@ -254,12 +254,17 @@ def _per_group(both: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
     for dimension in dict.fromkeys(dimensions):
         if dimension not in both.columns:
             continue
-        for frame in (both, both.with_columns(pl.lit(ALL).alias("policy_id"))):
+        per_policy = (
+            both.group_by("policy_id", pl.col(dimension).cast(pl.String).alias("group"))
+            .agg(_measures())
+            .drop_nulls("group")
+        )
+        # Every measure is a sum, so the all-policies rows add up the per-policy ones.
+        measures = [c for c in per_policy.columns if c not in ("policy_id", "group")]
+        overall = per_policy.group_by("group").agg(pl.col(measures).sum())
+        for frame in (per_policy, overall.with_columns(pl.lit(ALL).alias("policy_id"))):
             parts.append(
-                frame.group_by("policy_id", pl.col(dimension).alias("group"))
-                .agg(_measures())
-                .drop_nulls("group")
-                .select(pl.lit(dimension).alias("dimension"), pl.all())
+                frame.select(pl.lit(dimension).alias("dimension"), "policy_id", "group", *measures)
             )
     if not parts:
         return pl.DataFrame()
@@ -286,8 +291,9 @@ def _overlap(new: pl.DataFrame, changed: set[str]) -> pl.DataFrame:
     if not eligible.height:
         return empty
     codes = eligible.select(
-        (pl.col("subject_id").rank("dense") - 1).alias("s"),
-        (pl.col("policy_id").rank("dense") - 1).alias("p"),
+        # Dense codes: rank the categorical's physical integers, not the strings.
+        (pl.col("subject_id").cast(pl.Categorical).to_physical().rank("dense") - 1).alias("s"),
+        (pl.col("policy_id").cast(pl.Categorical).to_physical().rank("dense") - 1).alias("p"),
         pl.col("policy_id"),
     )
     names = codes.select("p", "policy_id").unique("p").sort("p")["policy_id"].to_list()
