@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.errors import ValidationError
+from notifier.channels.base import OutboundMessage
 
 __all__ = [
     "EVENTS",
@@ -248,6 +249,21 @@ class ReceiptStore:
         """Record ``receipts`` in one transaction; returns how many were new."""
         with self.engine.begin() as conn:
             return self.write(conn, receipts, now=now or datetime.now(UTC))
+
+    def delivered(self, message: OutboundMessage, *, at: datetime) -> int:
+        """Record that ``message`` reached its channel: one receipt per policy it is about.
+
+        The worker calls this after a successful send on any channel but the inbox (which
+        records its own, in its own transaction); it makes ``pushed`` in the outcome log.
+        """
+        return self.record(
+            *(
+                Receipt(message.idempotency_key, message.subject_id, message.subject_type,
+                        policy, "delivered", at, channel=message.channel)
+                for policy in message.policy_ids
+            ),
+            now=at,
+        )  # fmt: skip
 
     def for_subject(self, subject_id: str) -> list[Receipt]:
         with self.engine.connect() as conn:

@@ -142,3 +142,15 @@ def test_the_outcome_log_has_the_columns_the_simulation_makes_and_the_ranking_re
 
     assert OUTCOME_COLUMNS == SIMULATED
     assert set(LOG_COLUMNS) <= set(OUTCOME_COLUMNS)
+
+
+def test_a_delivered_message_records_one_receipt_per_policy_once(engine: Engine) -> None:
+    from notifier.channels.base import OutboundMessage
+
+    message = OutboundMessage(1, "k9", "sms", "p1", "resident", "+8613800000000", "zh", "t",
+                              "b", policy_ids=("bj-a", "bj-b"))  # fmt: skip
+    store = ReceiptStore(engine)
+    assert store.delivered(message, at=AT) == 2
+    assert store.delivered(message, at=AT) == 0
+    assert store.outcome_log()["pushed"].to_list() == [True, True]
+    assert {r.channel for r in store.for_subject("p1")} == {"sms"}
