@@ -95,7 +95,7 @@ def declared_actors() -> dict[str, dramatiq.Actor[Any, Any]]:
 
 def configure_broker(redis_url: str | None) -> dramatiq.Broker:
     """Install the broker for ``redis_url`` (``None``: in-process) and bind every actor to it."""
-    global _current, _current_url  # noqa: PLW0603 -- one process-wide broker, like dramatiq's
+    global _current, _current_url  # one process-wide broker, like dramatiq's own
     broker: dramatiq.Broker
     if redis_url:
         from dramatiq.brokers.redis import RedisBroker

@@ -41,7 +41,7 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     from core.db import get_engine, upgrade
     from core.settings import get_settings
     from matcher.batch import match_population, write_pairs
-    from matcher.population import attach_tags, scan_population
+    from matcher.population import EventTagger, scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
     from simulations.population import GenerationSpec, generate_population, summarise
@@ -98,10 +98,13 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(Heading("5. Match"))
     started = time.perf_counter()
     matches_path = out / "matches.parquet"
-    frames = attach_tags(
-        scan_population(population_dir, schema), population_dir, schema, as_of=as_of
+    tagger = EventTagger.for_population(population_dir, schema, as_of=as_of)
+    write_pairs(
+        match_population(
+            scan_population(population_dir, schema), in_force, schema, as_of=as_of, tagger=tagger
+        ),
+        matches_path,
     )
-    write_pairs(match_population(frames, in_force, schema, as_of=as_of), matches_path)
     matches = pl.read_parquet(matches_path)
     console.print(
         f"{matches.height:,} matches ({(matches['status'] == 'eligible').sum():,} eligible, "
@@ -154,12 +157,28 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     _print_fairness(console, out, population_dir, catalog, schema, as_of, matches, residents,
                     enterprises, seed)  # fmt: skip
 
+    from api.commands import demo_steps
+
+    console.print(Heading("10. Ranking: whom to tell what first (排序与增益)"))
+    demo_steps.ranking_step(
+        console, matches, population_dir, in_force, schema, as_of=as_of, seed=seed
+    )
+
+    console.print(Heading("11. The same run in shards (分片, for a province)"))
+    demo_steps.sharding_step(console, population_dir, catalog, matches_path, out, as_of=as_of)
+
+    console.print(Heading("12. Simulating a draft before it is issued (政策推演)"))
+    demo_steps.simulation_step(console, population_dir, CATALOG, out, schema, as_of=as_of)
+
     console.print(Heading("Done"))
     console.print(
-        "Next steps that will join this demo: tags from service history, ranking, push "
-        "planning and delivery. Try:\n"
+        "Try:\n"
         f"  zhida explain --population {population_dir} --policies {CATALOG} "
-        "--policy bj-elderly-allowance --subject <person_id>"
+        "--policy bj-elderly-allowance --subject <person_id>\n"
+        f"  zhida rank explain --population {population_dir} --pairs {matches_path} "
+        "--subject <person_id>\n"
+        f"  zhida simulate reach --population {population_dir} --baseline {CATALOG} "
+        f"--reform {out / 'draft-catalog'}"
     )
 
 

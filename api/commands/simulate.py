@@ -144,16 +144,15 @@ def _contacts_from_db() -> pl.DataFrame | None:
     engine = get_engine()
     if not sa.inspect(engine).has_table("contact_points"):
         return None
-    query = "SELECT subject_id, phone, email, webhook_url, opt_out_channels FROM contact_points"
+    query = (
+        "SELECT subject_id, phone, email, webhook_url, opt_out_channels AS opt_out "
+        "FROM contact_points"
+    )
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(query)).all()
+        rows = [dict(r._mapping) for r in conn.execute(sa.text(query))]
     if not rows:
         return None
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema=["subject_id", "phone", "email", "webhook_url", "opt_out"],
-        orient="row",
-    )
+    frame = pl.DataFrame(rows, infer_schema_length=None)
     out = pl.col("opt_out").fill_null("")
     return frame.select(
         "subject_id",
