@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,6 +47,13 @@ _runs = sa.Table(
     sa.Column("maybe", sa.BigInteger),
     sa.Column("pairs_file", sa.Text),
     sa.Column("previous_run_id", sa.Integer),
+)
+_rule_hashes = sa.Table(
+    "match_run_policies",
+    _runs.metadata,
+    sa.Column("run_id", sa.Integer),
+    sa.Column("policy_id", sa.String(128)),
+    sa.Column("rule_hash", sa.String(64)),
 )
 
 
@@ -119,8 +127,13 @@ class RunStore:
     def record(
         self, pairs_file: Path, *, as_of: date, catalog_hash: str, population: str,
         started_at: datetime, seconds: float, policies: int,
+        rule_hashes: Mapping[str, str] | None = None,
     ) -> Run:  # fmt: skip
-        """Keep a copy of ``pairs_file`` and record the run; the previous run is the latest."""
+        """Keep a copy of ``pairs_file`` and record the run; the previous run is the latest.
+
+        ``rule_hashes`` (policy id → the rule version's content hash) says which version of
+        each policy every pair of the run was matched with.
+        """
         counts = dict(
             pl.scan_parquet(pairs_file)
             .group_by(pl.col("status").cast(pl.String))
@@ -151,7 +164,26 @@ class RunStore:
             conn.execute(
                 _runs.update().where(_runs.c.run_id == run_id).values(pairs_file=str(kept))
             )
+            if rule_hashes:
+                conn.execute(
+                    _rule_hashes.insert(),
+                    [
+                        {"run_id": run_id, "policy_id": pid, "rule_hash": digest}
+                        for pid, digest in sorted(rule_hashes.items())
+                    ],
+                )
         return self.get(run_id)
+
+    def rule_hashes(self, run_id: int) -> dict[str, str]:
+        """Policy id → the rule version (content hash) the run matched with."""
+        self.get(run_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_rule_hashes.c.policy_id, _rule_hashes.c.rule_hash).where(
+                    _rule_hashes.c.run_id == run_id
+                )
+            ).all()
+        return {str(pid): str(digest) for pid, digest in rows}
 
     def _run(self, row: sa.Row[tuple[object, ...]]) -> Run:
         m = row._mapping

@@ -117,6 +117,10 @@ class ShardRun:
     status: str
     run_id: int | None
 
+    @property
+    def rule_hashes(self) -> dict[str, str]:
+        return {p.id: p.rule_hash for p in self.policies if p.rule_hash}
+
 
 @dataclass(frozen=True)
 class _RunPolicy:
@@ -128,6 +132,7 @@ class _RunPolicy:
     benefit: str | None
     valid_from: date | None
     valid_until: date | None
+    rule_hash: str = ""
 
     @classmethod
     def of(cls, policy: Any) -> _RunPolicy:
@@ -138,6 +143,7 @@ class _RunPolicy:
             policy.benefit,
             policy.valid_from,
             policy.valid_until,
+            getattr(policy, "content_hash", ""),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -148,6 +154,7 @@ class _RunPolicy:
             "benefit": self.benefit,
             "valid_from": self.valid_from.isoformat() if self.valid_from else None,
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "rule_hash": self.rule_hash,
         }
 
     @classmethod
@@ -162,6 +169,7 @@ class _RunPolicy:
             data["benefit"],
             day(data["valid_from"]),
             day(data["valid_until"]),
+            data.get("rule_hash", ""),
         )
 
 
@@ -500,6 +508,7 @@ def finish_run(store: ShardStore, run_key: str) -> int:
         started_at=created.replace(tzinfo=UTC),
         seconds=(_now() - created).total_seconds(),
         policies=len(run.policies),
+        rule_hashes=run.rule_hashes,
     )
     scratch.unlink(missing_ok=True)
     store.complete(run_key, recorded.run_id)

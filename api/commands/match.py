@@ -160,6 +160,7 @@ def match_cmd(
             started_at=datetime.now(UTC),
             seconds=elapsed,
             policies=len(in_force),
+            rule_hashes={p.id: p.content_hash for p in in_force},
         )
         previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
         click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))

@@ -69,6 +69,30 @@ def test_match_records_runs_and_diffs_them(
     assert "newly_eligible" in set(changes["change"].cast(pl.String))
 
 
+def test_a_run_records_the_rule_version_of_every_policy_it_matched(tmp_path: Path) -> None:
+    from datetime import date
+
+    from core.db import get_engine
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+    from profiles.schema import load_schema
+    from rules.loader import load_catalog
+
+    pop = tmp_path / "pop"
+    argv = ["population", "generate", "--residents", "500", "--enterprises", "50"]
+    assert main([*argv, "--out", str(pop), "--as-of", "2026-06-30"]) == 0
+    out = tmp_path / "m.parquet"
+    argv = ["match", "--population", str(pop), "--policies", CATALOG, "--as-of", "2026-06-30"]
+    assert main([*argv, "--out", str(out)]) == 0
+    store = RunStore(get_engine(), get_settings().data_dir)
+    latest = store.latest()
+    assert latest is not None
+    hashes = store.rule_hashes(latest.run_id)
+    in_force = load_catalog([Path(CATALOG)], load_schema()).in_force(date(2026, 6, 30))
+    assert hashes == {p.id: p.content_hash for p in in_force}
+    assert set(pl.read_parquet(out)["policy_id"]) <= set(hashes)
+
+
 def test_diff_of_the_first_run_says_there_is_nothing_to_compare(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

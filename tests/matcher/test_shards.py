@@ -77,6 +77,12 @@ def test_in_process_sharded_run_equals_the_single_run(population: Path, tmp_path
     assert _match(population, tmp_path / "sharded.parquet", "--distributed", "--shard-rows",
                   "700") == 0  # fmt: skip
     assert _sorted(tmp_path / "sharded.parquet").equals(_sorted(tmp_path / "one.parquet"))
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
+    store = RunStore(get_engine(), get_settings().data_dir)
+    single, sharded = store.list()[-2:]
+    assert store.rule_hashes(sharded.run_id) == store.rule_hashes(single.run_id) != {}
 
 
 def test_a_missing_population_fails_the_shard_with_a_reason(

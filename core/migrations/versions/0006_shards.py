@@ -1,4 +1,4 @@
-"""Sharded match runs: a run, its shards (one queue message each), and the pairs they land.
+"""Sharded match runs (a run, its shards, the pairs they land); each run's rule versions.
 
 Revision ID: 0006
 Revises: 0005
@@ -58,9 +58,19 @@ def upgrade() -> None:
         sa.Column("benefit", sa.Numeric(18, 2), nullable=True),
     )
     op.create_index("ix_shard_pairs_shard", "shard_pairs", ["run_key", "shard_no"])
+    # The rule version (content hash) of every policy a match run used: a pair's version is
+    # (run, policy) -> rule_hash, kept once per run rather than once per pair.
+    op.create_table(
+        "match_run_policies",
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("match_runs.run_id"), nullable=False),
+        sa.Column("policy_id", sa.String(128), nullable=False),
+        sa.Column("rule_hash", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "policy_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("match_run_policies")
     op.drop_index("ix_shard_pairs_shard", "shard_pairs")
     op.drop_table("shard_pairs")
     op.drop_table("shard_tasks")
