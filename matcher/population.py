@@ -7,12 +7,20 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+from sqlalchemy.engine import Engine
 
 from core.errors import InputFileError, ValidationError
 from profiles.schema import Entity, Schema
 from profiles.tagging.definitions import TagDefinition
 
-__all__ = ["POPULATION_FILES", "EventTagger", "attach_tags", "find_subject", "scan_population"]
+__all__ = [
+    "POPULATION_FILES",
+    "EventTagger",
+    "attach_tags",
+    "find_subject",
+    "read_database",
+    "scan_population",
+]
 
 POPULATION_FILES = {"resident": "residents.parquet", "enterprise": "enterprises.parquet"}
 
@@ -55,6 +63,24 @@ def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
     if not frames:
         raise InputFileError(f"{directory} holds neither residents.parquet nor enterprises.parquet")
     return frames
+
+
+def read_database(engine: Engine, schema: Schema) -> tuple[dict[str, pl.LazyFrame], pl.LazyFrame]:
+    """The residents, enterprises and events loaded into the database (`zhida profiles load`).
+
+    Read whole through Arrow: a district or a city fits; a province is matched from Parquet
+    snapshots in shards (`zhida match --distributed`).
+    """
+    from profiles.store import ProfileStore
+
+    store = ProfileStore(engine, schema)
+    frames = {name: store.read(name).lazy() for name in POPULATION_FILES if store.count(name) > 0}
+    if not frames:
+        raise InputFileError(
+            "the database holds no residents or enterprises; load a population with "
+            "`zhida profiles load DIR` or match files with --population DIR"
+        )
+    return frames, store.read("event").lazy()
 
 
 def find_subject(
@@ -122,8 +148,16 @@ class EventTagger:
         from profiles.tagging import load_tags
 
         self.events_path = directory / "events.parquet"
+        self.events: pl.LazyFrame | None = None  # events held in memory (from the database)
         self.library = list(tags) if tags is not None else load_tags(schema=schema)
         self.as_of = as_of
+
+    @classmethod
+    def from_events(cls, events: pl.LazyFrame, schema: Schema, *, as_of: date) -> EventTagger:
+        """A tagger over an event frame (e.g. read from the database) instead of a file."""
+        tagger = cls(Path(), schema, as_of=as_of)
+        tagger.events = events
+        return tagger
 
     @classmethod
     def for_population(cls, directory: Path, schema: Schema, *, as_of: date) -> EventTagger | None:
@@ -137,7 +171,8 @@ class EventTagger:
 
         assert entity.key is not None
         keys = batch.select(pl.col(entity.key).alias("subject_id")).lazy()
-        events = pl.scan_parquet(self.events_path).join(keys, on="subject_id", how="semi")
+        source = self.events if self.events is not None else pl.scan_parquet(self.events_path)
+        events = source.join(keys, on="subject_id", how="semi")
         computed = compute_tags(
             batch.lazy(), events, self.library, entity=entity, as_of=self.as_of
         ).collect()

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from core.errors import NotFoundError
 
-__all__ = ["CHANGES", "Run", "RunStore", "population_snapshot", "run_diff"]
+__all__ = ["CHANGES", "Run", "RunStore", "frames_snapshot", "population_snapshot", "run_diff"]
 
 CHANGES = (
     "newly_eligible",
@@ -80,6 +80,23 @@ def population_snapshot(directory: Path) -> str:
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
+    return digest.hexdigest()
+
+
+def frames_snapshot(frames: Mapping[str, pl.DataFrame]) -> str:
+    """A content hash of in-memory population frames (e.g. read from the database).
+
+    Rows are sorted first, so the same records in another order have the same snapshot id.
+    """
+    import io
+
+    digest = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name]
+        buffer = io.BytesIO()
+        frame.sort(frame.columns[0]).write_ipc(buffer, compression="uncompressed")
+        digest.update(name.encode())
+        digest.update(buffer.getvalue())
     return digest.hexdigest()
 
 

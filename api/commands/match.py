@@ -33,7 +33,17 @@ _policies = click.option(
 
 
 @click.command("match")
-@_population
+@click.option(
+    "--population",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Population directory (residents.parquet, enterprises.parquet, events.parquet).",
+)
+@click.option(
+    "--from-database",
+    is_flag=True,
+    help="Match the population loaded into the database (`zhida profiles load`) instead.",
+)
 @_policies
 @as_of_option
 @click.option(
@@ -77,7 +87,8 @@ _policies = click.option(
     help="With --distributed: seconds to wait for the workers before giving up.",
 )
 def match_cmd(
-    population: Path,
+    population: Path | None,
+    from_database: bool,
     policies: tuple[Path, ...],
     as_of: date,
     out: Path,
@@ -105,14 +116,25 @@ def match_cmd(
     """
     import polars as pl
 
+    from core.errors import ValidationError
     from matcher.batch import match_population, write_pairs
     from matcher.population import EventTagger, scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
+    if (population is not None) == from_database:
+        raise ValidationError(
+            "say where the population is: --population DIR (Parquet files) or --from-database "
+            "(what `zhida profiles load` loaded), one of the two"
+        )
     schema = load_schema()
     catalog = load_catalog(policies, schema)
     if distributed:
+        if population is None:
+            raise ValidationError(
+                "--distributed shards population files that every worker can read; give "
+                "--population DIR (export the database's population to Parquet first)"
+            )
         from api.commands.shards import run_distributed
 
         run_distributed(
@@ -121,8 +143,19 @@ def match_cmd(
             out=out, wait=wait, timeout=timeout,
         )  # fmt: skip
         return
-    frames = scan_population(population, schema)
-    tagger = EventTagger.for_population(population, schema, as_of=as_of) if tags else None
+    tagger: EventTagger | None = None
+    if population is not None:
+        frames = scan_population(population, schema)
+        if tags:
+            tagger = EventTagger.for_population(population, schema, as_of=as_of)
+    else:
+        from core.db import get_engine, upgrade
+        from matcher.population import read_database
+
+        upgrade(get_engine())
+        frames, events = read_database(get_engine(), schema)
+        if tags:
+            tagger = EventTagger.from_events(events, schema, as_of=as_of)
     started = time.perf_counter()
     in_force = catalog.in_force(as_of)
     pairs = match_population(frames, in_force, schema, as_of=as_of, tagger=tagger)
@@ -130,8 +163,6 @@ def match_cmd(
     try:
         write_pairs(pairs, out)
     except pl.exceptions.InvalidOperationError as exc:
-        from core.errors import ValidationError
-
         raise ValidationError(
             f"the population does not fit the schema ({str(exc).splitlines()[0]}); "
             "check it with `zhida profiles validate`"
@@ -148,15 +179,20 @@ def match_cmd(
 
         from core.db import get_engine, upgrade
         from core.settings import get_settings
-        from matcher.runs import RunStore, population_snapshot
+        from matcher.runs import RunStore, frames_snapshot, population_snapshot
 
         engine = get_engine()
         upgrade(engine)
+        snapshot = (
+            population_snapshot(population)
+            if population is not None
+            else frames_snapshot({k: f.collect() for k, f in frames.items()})
+        )
         run = RunStore(engine, get_settings().data_dir).record(
             out,
             as_of=as_of,
             catalog_hash=catalog.content_hash,
-            population=population_snapshot(population),
+            population=snapshot,
             started_at=datetime.now(UTC),
             seconds=elapsed,
             policies=len(in_force),

@@ -129,3 +129,28 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "ndcg@5" in out and "uplift@20%" in out  # ranking
     assert "identical to the single-process run" in out  # shards
     assert (tmp_path / "simulation" / "report.html").is_file()  # 政策推演
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_match_from_the_database_equals_match_from_the_files(
+    population: Path,
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if backend == "postgres":
+        monkeypatch.setenv("ZHIDA_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    assert main(["profiles", "load", str(population)]) == 0
+    argv = ["match", "--policies", CATALOG, "--as-of", "2026-06-30"]
+    assert main([*argv, "--population", str(population), "--out", str(tmp_path / "f.parquet")]) == 0
+    assert main([*argv, "--from-database", "--out", str(tmp_path / "d.parquet")]) == 0
+    files = pl.read_parquet(tmp_path / "f.parquet").sort("subject_id", "policy_id")
+    database = pl.read_parquet(tmp_path / "d.parquet").sort("subject_id", "policy_id")
+    assert database.equals(files)
+
+
+def test_match_needs_exactly_one_population_source(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["match", "--policies", CATALOG, "--out", "x.parquet"]
+    assert main(argv) == 1
+    assert "--population DIR" in capsys.readouterr().err
