@@ -32,6 +32,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.deliveries",
     "api.commands.simulate",
     "api.commands.demo",
+    "api.commands.serve",
+    "api.commands.users",
+    "api.commands.audit",
 )
 
 

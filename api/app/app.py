@@ -1,0 +1,57 @@
+"""The litestar application: routes, one error shape, OpenAPI at /schema, metrics.
+
+>>> app = create_app(get_engine("sqlite://"), data_dir=Path("/tmp/zhida-doctest"))
+>>> sorted(r.path for r in app.routes if r.path.startswith("/api/v1/policies"))[:2]
+['/api/v1/policies', '/api/v1/policies/drafts']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from sqlalchemy.engine import Engine
+
+from api.app.errors import exception_handlers
+from api.app.metrics import Metrics, metrics_middleware
+from api.app.routes import ROUTES
+from api.app.services import Services
+from core.db import get_engine
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    engine: Engine | None = None, *, data_dir: Path | None = None, population: Path | None = None,
+    secure_cookies: bool = True, hasher: PasswordHasher | None = None,
+) -> Litestar:  # fmt: skip
+    """The app over ``engine`` (default: the configured database, migrated by the caller)."""
+    from core.settings import get_settings
+
+    engine = engine or get_engine()
+    data_dir = data_dir or get_settings().data_dir
+    svc = Services.build(
+        engine, data_dir, population=population, secure_cookies=secure_cookies, hasher=hasher
+    )
+    return Litestar(
+        route_handlers=ROUTES,
+        exception_handlers=exception_handlers,
+        middleware=[metrics_middleware],
+        state=_state(svc),
+        openapi_config=OpenAPIConfig(
+            title="Zhida (直达) API",
+            version="1",
+            description="Policy matching and proactive push: offers, inbox, grants, policies.",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def _state(svc: Services) -> State:
+    return State({"services": svc, "metrics": Metrics()})

@@ -1,0 +1,249 @@
+"""Users, roles, passwords, API tokens and console sessions.
+
+Passwords are hashed with argon2 (argon2-cffi's defaults, RFC 9106's second recommendation).
+API tokens and console sessions are random secrets handed out once; the database keeps only their
+SHA-256 digest, so reading the table does not let anyone in.  A resident or enterprise user is
+linked to one subject (``person_id`` / ``enterprise_id``) and may read only that subject's data.
+
+>>> check_role("officer", department="北京市民政局", subject_id=None)
+>>> try:
+...     check_role("resident", department=None, subject_id=None)
+... except ValidationError as err:
+...     print(str(err).split(";")[0])
+a resident user needs --subject (their person_id)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+
+from api.app.errors import AuthenticationError
+from core.errors import NotFoundError, ValidationError
+
+__all__ = [
+    "ROLES",
+    "SESSION_HOURS",
+    "SUBJECT_ROLES",
+    "User",
+    "UserStore",
+    "check_role",
+    "digest",
+]
+
+ROLES: Final = ("officer", "reviewer", "analyst", "resident", "enterprise", "operator", "admin")
+# A user of these roles is one subject; the value is the subject type they are linked to.
+SUBJECT_ROLES: Final = {"resident": "resident", "enterprise": "enterprise"}
+SESSION_HOURS: Final = 8
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+_MIN_PASSWORD = 8
+
+_metadata = sa.MetaData()
+users = sa.Table(
+    "users",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64)),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("role", sa.String(16)),
+    sa.Column("department", sa.String(128)),
+    sa.Column("subject_id", sa.String(64)),
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("disabled", sa.Boolean),
+)
+api_tokens = sa.Table(
+    "api_tokens",
+    _metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("kind", sa.String(16)),
+    sa.Column("name", sa.String(128)),
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    department: str | None = None
+    subject_id: str | None = None
+
+    @property
+    def subject_type(self) -> str | None:
+        return SUBJECT_ROLES.get(self.role)
+
+
+def digest(secret: str) -> str:
+    """The stored form of a token or session secret.
+
+    >>> digest("abc")[:16]
+    'ba7816bf8f01cfea'
+    """
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def check_role(role: str, *, department: str | None, subject_id: str | None) -> None:
+    """Refuse a role without what it needs: an officer's department, a resident's subject."""
+    if role not in ROLES:
+        raise ValidationError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role in SUBJECT_ROLES and not subject_id:
+        what = "person_id" if role == "resident" else "enterprise_id"
+        raise ValidationError(
+            f"a {role} user needs --subject (their {what}); it is the only data they may read"
+        )
+    if role not in SUBJECT_ROLES and subject_id:
+        raise ValidationError(
+            f"--subject is only for resident and enterprise users, not {role}; drop it"
+        )
+    if role == "officer" and not department:
+        raise ValidationError(
+            "an officer user needs --department (e.g. 北京市民政局); officers act for one"
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _user(m: Any) -> User:
+    return User(int(m["id"]), m["username"], m["role"], m["department"], m["subject_id"])
+
+
+class UserStore:
+    """Users and their credentials in the database (tables of migration 0009)."""
+
+    def __init__(self, engine: Engine, hasher: PasswordHasher | None = None) -> None:
+        self.engine = engine
+        self.hasher = hasher or PasswordHasher()
+
+    def create(
+        self, username: str, password: str, *, role: str, department: str | None = None,
+        subject_id: str | None = None,
+    ) -> User:  # fmt: skip
+        if not _USERNAME.match(username):
+            raise ValidationError(
+                f"username {username!r} is not 2-64 letters, digits or . _ @ -; choose another"
+            )
+        if len(password) < _MIN_PASSWORD:
+            raise ValidationError(
+                f"the password of {username!r} has {len(password)} characters; use at least "
+                f"{_MIN_PASSWORD}"
+            )
+        check_role(role, department=department, subject_id=subject_id)
+        with self.engine.begin() as conn:
+            taken = conn.execute(sa.select(users.c.id).where(users.c.username == username))
+            if taken.first() is not None:
+                raise ValidationError(f"user {username!r} already exists; choose another name")
+            inserted = conn.execute(
+                users.insert().values(
+                    username=username,
+                    password_hash=self.hasher.hash(password),
+                    role=role,
+                    department=department,
+                    subject_id=subject_id,
+                    created_at=_now(),
+                    disabled=False,
+                )
+            ).inserted_primary_key
+        assert inserted is not None
+        return User(int(inserted[0]), username, role, department, subject_id)
+
+    def get(self, username: str) -> User:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.username == username)).mappings()
+            found = row.first()
+        if found is None:
+            raise NotFoundError(f"no user {username!r}; see `zhida users list`")
+        return _user(found)
+
+    def list(self) -> list[User]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users).order_by(users.c.id)).mappings()
+            return [_user(m) for m in rows]
+
+    def authenticate(self, username: str, password: str) -> User:
+        """The user whose password this is; one message for every failure (no user probing)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users).where(users.c.username == username, users.c.disabled.is_(False))
+            ).mappings().first()  # fmt: skip
+        refused = AuthenticationError(
+            "wrong username or password; check both, or ask an admin to reset the password"
+        )
+        if row is None:
+            # Spend the same time as a real check, so timing does not reveal who exists.
+            self.hasher.hash(password)
+            raise refused
+        try:
+            self.hasher.verify(row["password_hash"], password)
+        except (VerificationError, InvalidHashError):
+            raise refused from None
+        if self.hasher.check_needs_rehash(row["password_hash"]):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    users.update()
+                    .where(users.c.id == row["id"])
+                    .values(password_hash=self.hasher.hash(password))
+                )
+        return _user(row)
+
+    def issue(self, user: User, *, kind: str = "token", name: str = "api",
+              hours: float | None = None) -> str:  # fmt: skip
+        """A new secret for ``user`` (``kind`` token or session); shown once, stored hashed."""
+        secret = secrets.token_urlsafe(32)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.insert().values(
+                    token_hash=digest(secret),
+                    user_id=user.id,
+                    kind=kind,
+                    name=name,
+                    created_at=now,
+                    expires_at=None if hours is None else now + timedelta(hours=hours),
+                )
+            )
+        return secret
+
+    def resolve(self, secret: str, *, kind: str) -> User:
+        """The user a token or session secret belongs to, if it is valid now."""
+        now = _now()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(users)
+                .join(api_tokens, api_tokens.c.user_id == users.c.id)
+                .where(
+                    api_tokens.c.token_hash == digest(secret),
+                    api_tokens.c.kind == kind,
+                    api_tokens.c.revoked_at.is_(None),
+                    sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+                    users.c.disabled.is_(False),
+                )
+            ).mappings().first()  # fmt: skip
+        if row is None:
+            what = "session has expired; log in again" if kind == "session" else (
+                "token is unknown, revoked or expired; create one with `zhida users token`"
+            )  # fmt: skip
+            raise AuthenticationError(f"the {what}")
+        return _user(row)
+
+    def revoke(self, secret: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.token_hash == digest(secret))
+                .values(revoked_at=_now())
+            )

@@ -1,0 +1,12 @@
+"""The API's route handlers, one module per area; ``ROUTES`` is what the app mounts."""
+
+from __future__ import annotations
+
+from api.app.routes.ops import OPS_ROUTES
+from api.app.routes.policies import POLICY_ROUTES
+from api.app.routes.session import SESSION_ROUTES
+from api.app.routes.subjects import SUBJECT_ROUTES
+
+__all__ = ["ROUTES"]
+
+ROUTES = [*OPS_ROUTES, *SESSION_ROUTES, *SUBJECT_ROUTES, *POLICY_ROUTES]

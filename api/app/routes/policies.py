@@ -1,0 +1,258 @@
+"""Policies: the catalog, versions, validating a draft, and the four-eyes lifecycle.
+
+Drafting, submitting, approving (= publishing), rejecting and retiring go through
+:class:`rules.store.PolicyStore`, which refuses an approval by the version's own author; an
+officer acts only on policies of their own department.  Every change is audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath, JSONBody
+
+from api.app.access import allow, current_user, source_of
+from api.app.auth import ROLES
+from api.app.errors import ForbiddenError
+from api.app.services import Services, services
+from core.errors import NotFoundError
+from rules.errors import PositionedRuleError
+from rules.loader import CatalogError, load_policy_text
+
+__all__ = [
+    "POLICY_ROUTES",
+    "Draft",
+    "DraftIn",
+    "PolicySummary",
+    "Problem",
+    "Validation",
+    "VersionOut",
+]
+
+_authors = allow("officer", "admin")
+_reviewers = allow("reviewer", "admin")
+_readers = allow("officer", "reviewer", "analyst", "admin")
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    policy_id: str
+    title: str
+    department: str
+    audience: str
+    mode: str
+    valid_from: date
+    valid_until: date | None
+
+
+@dataclass(frozen=True)
+class VersionOut:
+    policy_id: str
+    version: int
+    status: str
+    author: str
+    reviewer: str | None
+    change_note: str
+    created_at: datetime
+    published_at: datetime | None
+    document: str
+
+
+@dataclass(frozen=True)
+class DraftIn:
+    document: str  # the policy's YAML
+    note: str = ""  # change note
+
+
+@dataclass(frozen=True)
+class Draft:
+    policy_id: str
+    version: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    col: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    valid: bool
+    policy_id: str | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+@get("/api/v1/policies", guards=[allow(*ROLES)], sync_to_thread=True, tags=["policies"])
+def list_policies(request: Request[Any, Any, Any]) -> list[PolicySummary]:
+    """Published policies in force today (public information: every role may list them)."""
+    catalog = services(request).policies.catalog(date.today())
+    return [
+        PolicySummary(p.id, p.title, p.department, p.audience, p.mode, p.valid_from, p.valid_until)
+        for p in sorted(catalog.policies, key=lambda p: p.id)
+    ]
+
+
+@get(
+    "/api/v1/policies/{policy_id:str}/versions",
+    guards=[_readers],
+    sync_to_thread=True,
+    tags=["policies"],
+)
+def versions(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> list[VersionOut]:
+    """Every version of a policy, oldest first, with its document and who moved it."""
+    return [
+        VersionOut(v.policy_id, v.version, v.status, v.author, v.reviewer, v.change_note,
+                   v.created_at, v.published_at, v.document)
+        for v in services(request).policies.versions(policy_id)
+    ]  # fmt: skip
+
+
+@post(
+    "/api/v1/policies/validate", guards=[allow("officer", "reviewer", "admin")],
+    status_code=200, sync_to_thread=True, tags=["policies"],
+)  # fmt: skip
+def validate(data: JSONBody[DraftIn]) -> Validation:
+    """Check a draft's YAML: every problem with its line and column (nothing is stored)."""
+    try:
+        policy = load_policy_text(data.document, Path("<draft>"))
+    except CatalogError as err:
+        problems = [
+            Problem(p.line, p.col, p.detail)
+            if isinstance(p, PositionedRuleError)
+            else Problem(1, 1, str(p))
+            for p in err.problems
+        ]
+        ids = {p.policy_id for p in err.problems if getattr(p, "policy_id", None)}
+        return Validation(False, ids.pop() if len(ids) == 1 else None, problems)
+    return Validation(True, policy.id)
+
+
+def _department_of(document: str) -> str:
+    return load_policy_text(document, Path("<draft>")).department
+
+
+def _check_department(request: Request[Any, Any, Any], department: str) -> None:
+    user = current_user(request)
+    if user.role == "officer" and user.department != department:
+        raise ForbiddenError(
+            f"{user.username} is an officer of {user.department}; this policy belongs to "
+            f"{department}, whose officers change it"
+        )
+
+
+def _audit(request: Request[Any, Any, Any], svc: Services, action: str, policy_id: str,
+           **details: Any) -> None:  # fmt: skip
+    user = current_user(request)
+    svc.audit.append(
+        actor=user.username, role=user.role, action=action, entity_type="policy",
+        entity_id=policy_id, source=source_of(request), details=details,
+    )  # fmt: skip
+
+
+@post(
+    "/api/v1/policies/drafts",
+    guards=[_authors],
+    status_code=201,
+    sync_to_thread=True,
+    tags=["policies"],
+)
+def draft(request: Request[Any, Any, Any], data: JSONBody[DraftIn]) -> Draft:
+    """Store a checked draft as the policy's next version (status draft)."""
+    svc = services(request)
+    user = current_user(request)
+    _check_department(request, _department_of(data.document))
+    policy = load_policy_text(data.document, Path("<draft>"))
+    version = svc.policies.draft(data.document, author=user.username, note=data.note)
+    _audit(request, svc, "policy.draft", policy.id, version=version, note=data.note)
+    return Draft(policy.id, version, "draft")
+
+
+def _move(
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int], action: str
+) -> Draft:
+    svc = services(request)
+    user = current_user(request)
+    found = [v for v in svc.policies.versions(policy_id) if v.version == version]
+    if not found:
+        raise NotFoundError(f"policy {policy_id!r} has no version {version}; list its versions")
+    _check_department(request, _department_of(found[0].document))
+    if action == "submit":
+        svc.policies.submit(policy_id, version)
+    elif action == "approve":
+        svc.policies.publish(policy_id, version, reviewer=user.username)
+    elif action == "reject":
+        svc.policies.reject(policy_id, version)
+    else:
+        svc.policies.retire(policy_id, version)
+    status = next(v.status for v in svc.policies.versions(policy_id) if v.version == version)
+    _audit(request, svc, f"policy.{action}", policy_id, version=version, status=status)
+    return Draft(policy_id, version, status)
+
+
+_LIFECYCLE = "/api/v1/policies/{policy_id:str}/versions/{version:int}"
+
+
+@post(
+    f"{_LIFECYCLE}/submit",
+    guards=[_authors],
+    status_code=200,
+    sync_to_thread=True,
+    tags=["policies"],
+)
+def submit(
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int]
+) -> Draft:
+    """Send a draft for review."""
+    return _move(request, policy_id, version, "submit")
+
+
+@post(
+    f"{_LIFECYCLE}/approve",
+    guards=[_reviewers],
+    status_code=200,
+    sync_to_thread=True,
+    tags=["policies"],
+)
+def approve(
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int]
+) -> Draft:
+    """Approve and publish a version under review; its author cannot (four eyes)."""
+    return _move(request, policy_id, version, "approve")
+
+
+@post(
+    f"{_LIFECYCLE}/reject",
+    guards=[_reviewers],
+    status_code=200,
+    sync_to_thread=True,
+    tags=["policies"],
+)
+def reject(
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int]
+) -> Draft:
+    """Send a version under review back to draft."""
+    return _move(request, policy_id, version, "reject")
+
+
+@post(
+    f"{_LIFECYCLE}/retire",
+    guards=[_reviewers],
+    status_code=200,
+    sync_to_thread=True,
+    tags=["policies"],
+)
+def retire(
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int]
+) -> Draft:
+    """Retire a published version."""
+    return _move(request, policy_id, version, "retire")
+
+
+POLICY_ROUTES = [list_policies, versions, validate, draft, submit, approve, reject, retire]

@@ -1,0 +1,223 @@
+"""One subject's own data: offers, inbox, grants, objections, preferences and opt-outs.
+
+Every path names the subject; :func:`~api.app.access.check_subject` keeps a resident or firm to
+its own (another id is a 404, like an id that does not exist).  Reads by anyone other than the
+subject itself are profile reads and go to the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import polars as pl
+from litestar import Request, get, post, put
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from api.app.access import allow, check_subject, current_user, source_of
+from api.app.auth import SUBJECT_ROLES
+from api.app.services import services
+from core.errors import NotFoundError, ValidationError
+from notifier.channels.inbox import InboxMessage
+from notifier.contacts import CHANNELS
+from notifier.grants import Grant, Objection
+
+__all__ = ["SUBJECT_ROUTES", "ObjectionIn", "Offer", "Preferences"]
+
+_subject_guard = allow("resident", "enterprise", "admin")
+_owner_guard = allow("resident", "enterprise")
+
+
+@dataclass(frozen=True)
+class Offer:
+    policy_id: str
+    status: str  # eligible | maybe
+    benefit: Decimal | None
+    run_id: int
+    as_of: date
+
+
+@dataclass(frozen=True)
+class Preferences:
+    channels: list[str] = field(default_factory=list)  # preference order; empty: default order
+    opt_out_channels: list[str] = field(default_factory=list)
+    opt_out_categories: list[str] = field(default_factory=list)  # "*": every invitation
+    locale: str = "zh"
+
+
+@dataclass(frozen=True)
+class ObjectionIn:
+    text: str
+    kind: str = "objection"  # objection | decline
+
+
+def _subject(request: Request[Any, Any, Any], subject_id: FromPath[str], what: str) -> None:
+    """Check the caller may read ``subject_id``; audit it when it is not their own."""
+    user = current_user(request)
+    check_subject(user, subject_id)
+    if user.role not in SUBJECT_ROLES:
+        services(request).audit.append(
+            actor=user.username, role=user.role, action="profile.read", entity_type="subject",
+            entity_id=subject_id, source=source_of(request), details={"what": what},
+        )  # fmt: skip
+
+
+@get(
+    "/api/v1/subjects/{subject_id:str}/offers",
+    guards=[_subject_guard],
+    sync_to_thread=True,
+    tags=["subjects"],
+)
+def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Offer]:
+    """What the subject qualifies for (eligible) or may (maybe) in the latest match run."""
+    _subject(request, subject_id, "offers")
+    run = services(request).runs.latest()
+    if run is None or not run.pairs_file.is_file():
+        return []
+    rows = (
+        pl.scan_parquet(run.pairs_file)
+        .filter(pl.col("subject_id") == subject_id)
+        .select("policy_id", pl.col("status").cast(pl.String), "benefit")
+        .sort("status", "policy_id")
+        .collect()
+        .rows()
+    )
+    return [
+        Offer(pid, status, None if b is None else Decimal(str(b)), run.run_id, run.as_of)
+        for pid, status, b in rows
+    ]
+
+
+@get(
+    "/api/v1/subjects/{subject_id:str}/inbox",
+    guards=[_subject_guard],
+    sync_to_thread=True,
+    tags=["subjects"],
+)
+def inbox(
+    request: Request[Any, Any, Any],
+    subject_id: FromPath[str],
+    unread_only: FromQuery[bool] = False,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    before_id: FromQuery[int | None] = None,
+) -> list[InboxMessage]:
+    """The message centre, newest first; ``before_id`` pages on."""
+    _subject(request, subject_id, "inbox")
+    return services(request).inbox.messages(
+        subject_id, unread_only=unread_only, limit=limit, before_id=before_id
+    )
+
+
+@post(
+    "/api/v1/subjects/{subject_id:str}/inbox/{message_id:int}/read",
+    guards=[_owner_guard], status_code=200, sync_to_thread=True, tags=["subjects"],
+)  # fmt: skip
+def mark_read(
+    request: Request[Any, Any, Any], subject_id: FromPath[str], message_id: FromPath[int]
+) -> InboxMessage:
+    """Mark a message read (the first reading counts as the read receipt)."""
+    _subject(request, subject_id, "inbox")
+    return services(request).inbox.mark_read(subject_id, message_id)
+
+
+@get(
+    "/api/v1/subjects/{subject_id:str}/grants",
+    guards=[_subject_guard],
+    sync_to_thread=True,
+    tags=["subjects"],
+)
+def grants(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Grant]:
+    """免申即享 grants of the subject: benefit, dates, objection window, evidence."""
+    _subject(request, subject_id, "grants")
+    return services(request).grants.of(subject_id)
+
+
+@post(
+    "/api/v1/subjects/{subject_id:str}/grants/{grant_id:int}/objection",
+    guards=[_owner_guard], status_code=201, sync_to_thread=True, tags=["subjects"],
+)  # fmt: skip
+def object_to_grant(
+    request: Request[Any, Any, Any],
+    subject_id: FromPath[str],
+    grant_id: FromPath[int],
+    data: JSONBody[ObjectionIn],
+) -> Objection:
+    """Object to (or decline) one of the subject's grants; routed to its department."""
+    _subject(request, subject_id, "grants")
+    svc = services(request)
+    try:
+        grant = svc.grants.get(grant_id)
+    except NotFoundError:
+        grant = None
+    if grant is None or grant.subject_id != subject_id:
+        raise NotFoundError(f"subject {subject_id!r} has no grant {grant_id}; list its grants")
+    objection = svc.grants.object(grant_id, data.text, kind=data.kind, now=datetime.now(UTC))
+    user = current_user(request)
+    svc.audit.append(
+        actor=user.username, role=user.role, action=f"grant.{data.kind}", entity_type="grant",
+        entity_id=str(grant_id), source=source_of(request),
+        details={"policy_id": grant.policy_id, "objection_id": objection.id},
+    )  # fmt: skip
+    return objection
+
+
+@get(
+    "/api/v1/subjects/{subject_id:str}/preferences",
+    guards=[_subject_guard],
+    sync_to_thread=True,
+    tags=["subjects"],
+)
+def preferences(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> Preferences:
+    """Channels in order of preference and what the subject opted out of."""
+    _subject(request, subject_id, "preferences")
+    contact = services(request).contacts.load([subject_id]).get(subject_id)
+    if contact is None:
+        return Preferences()
+    return Preferences(
+        list(contact.channels), sorted(contact.opt_out_channels),
+        sorted(contact.opt_out_categories), contact.locale,
+    )  # fmt: skip
+
+
+@put(
+    "/api/v1/subjects/{subject_id:str}/preferences",
+    guards=[_owner_guard],
+    sync_to_thread=True,
+    tags=["subjects"],
+)
+def set_preferences(
+    request: Request[Any, Any, Any], subject_id: FromPath[str], data: JSONBody[Preferences]
+) -> Preferences:
+    """Replace the subject's channel order and opt-outs (its addresses are kept)."""
+    _subject(request, subject_id, "preferences")
+    user = current_user(request)
+    svc = services(request)
+    for name in (*data.channels, *data.opt_out_channels):
+        if name not in CHANNELS:
+            raise ValidationError(
+                f"channel {name!r} is not one of {', '.join(CHANNELS)}; fix the preferences"
+            )
+    old = svc.contacts.load([subject_id]).get(subject_id)
+    svc.contacts.replace(
+        [
+            {
+                "subject_id": subject_id,
+                "subject_type": user.subject_type or "resident",
+                "phone": old.phone if old else None,
+                "email": old.email if old else None,
+                "webhook_url": old.webhook_url if old else None,
+                "locale": data.locale,
+                "channels": ",".join(data.channels),
+                "opt_out_channels": ",".join(data.opt_out_channels),
+                "opt_out_categories": ",".join(data.opt_out_categories),
+            }
+        ]
+    )
+    return data
+
+
+SUBJECT_ROUTES = [
+    offers, inbox, mark_read, grants, object_to_grant, preferences, set_preferences,
+]  # fmt: skip

@@ -1,0 +1,55 @@
+"""What the handlers call: the existing stores, built once per app and kept on its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy.engine import Engine
+
+from api.app.audit import AuditLog
+from api.app.auth import UserStore
+from matcher.runs import RunStore
+from notifier.channels.inbox import InboxStore
+from notifier.contacts import ContactStore
+from notifier.grants import GrantStore
+from rules.store import PolicyStore
+
+__all__ = ["Services", "services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    engine: Engine
+    data_dir: Path
+    users: UserStore
+    audit: AuditLog
+    policies: PolicyStore
+    runs: RunStore
+    inbox: InboxStore
+    grants: GrantStore
+    contacts: ContactStore
+    population: Path | None  # the population directory `explain` reads profiles from
+    secure_cookies: bool
+
+    @classmethod
+    def build(
+        cls, engine: Engine, data_dir: Path, *, population: Path | None = None,
+        secure_cookies: bool = True, hasher: PasswordHasher | None = None,
+    ) -> Services:  # fmt: skip
+        return cls(
+            engine=engine, data_dir=data_dir, users=UserStore(engine, hasher),
+            audit=AuditLog(engine),
+            policies=PolicyStore(engine), runs=RunStore(engine, data_dir),
+            inbox=InboxStore(engine), grants=GrantStore(engine), contacts=ContactStore(engine),
+            population=population, secure_cookies=secure_cookies,
+        )  # fmt: skip
+
+
+def services(request: Any) -> Services:
+    """The app's services, from any request or connection."""
+    found = request.app.state["services"]
+    assert isinstance(found, Services)
+    return found

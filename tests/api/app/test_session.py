@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.app.access import SESSION_COOKIE
+from tests.api.app.world import PASSWORD, World
+
+
+def test_login_sets_a_secure_httponly_samesite_strict_session_cookie(world: World) -> None:
+    # The app in the world runs with secure_cookies=False (plain-HTTP test client); the flag
+    # itself is checked on an app built with the default below.
+    response = world.client.post(
+        "/api/v1/login", json={"username": "resident", "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert response.json()["subject_id"] == "P1"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    me = world.client.get("/api/v1/me")
+    assert me.json()["username"] == "resident"
+
+
+def test_the_default_app_marks_the_session_cookie_secure(sqlite_url: str, tmp_path: Path) -> None:
+    from litestar.testing import TestClient
+
+    from api.app.app import create_app
+    from api.app.auth import UserStore
+    from core.db import get_engine, upgrade
+    from tests.api.app.world import FAST
+
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    UserStore(engine, FAST).create("wang", PASSWORD, role="analyst")
+    with TestClient(create_app(engine, data_dir=tmp_path, hasher=FAST)) as client:
+        response = client.post("/api/v1/login", json={"username": "wang", "password": PASSWORD})
+    cookie = response.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_a_wrong_password_is_refused_with_one_message_for_every_failure(world: World) -> None:
+    login = "/api/v1/login"
+    wrong = world.client.post(login, json={"username": "resident", "password": "nope!!!!"})
+    nobody = world.client.post(login, json={"username": "ghost", "password": "nope!!!!"})
+    assert wrong.status_code == nobody.status_code == 401
+    assert wrong.json() == nobody.json()
+    assert SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+
+
+def test_logout_revokes_the_session_not_only_the_cookie(world: World) -> None:
+    world.client.post("/api/v1/login", json={"username": "resident", "password": PASSWORD})
+    secret = world.client.cookies[SESSION_COOKIE]
+    assert world.client.post("/api/v1/logout").status_code == 200
+    world.client.cookies.set(SESSION_COOKIE, secret)  # a stolen copy of the cookie
+    again = world.client.get("/api/v1/me")
+    assert again.status_code == 401
+    assert again.json()["error"]["type"] == "AuthenticationError"
+
+
+def test_a_bearer_token_identifies_the_user_and_a_bad_one_is_refused(world: World) -> None:
+    ok = world.client.get("/api/v1/me", headers=world.as_("officer"))
+    assert ok.json() == {
+        "username": "officer", "role": "officer", "department": "北京市民政局",
+        "subject_id": None, "subject_type": None,
+    }  # fmt: skip
+    bad = world.client.get("/api/v1/me", headers={"Authorization": "Bearer forged"})
+    assert bad.status_code == 401
+    basic = world.client.get("/api/v1/me", headers={"Authorization": "Basic eDp5"})
+    assert basic.status_code == 401
+    assert "Bearer TOKEN" in basic.json()["error"]["message"]
