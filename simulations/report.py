@@ -10,12 +10,16 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from simulations.reach import ALL, Reach
 
-__all__ = ["bar_chart", "write_reach_report"]
+if TYPE_CHECKING:
+    from simulations.timeline import Timeline
+
+__all__ = ["bar_chart", "line_chart", "write_reach_report", "write_timeline_report"]
 
 _COLORS = ("#9aa5b1", "#c0392b")  # before, after
 
@@ -151,6 +155,190 @@ def write_reach_report(reach: Reach, out: Path, *, stamp: Mapping[str, str]) -> 
         f"<h2>Charts · 图表</h2>{''.join(charts)}"
         f"<h2>By group · 按群体</h2>{_table(overall if overall is not None else reach.groups)}"
         f"<h2>Overlap · 重叠</h2>{_table(reach.overlap.head(50))}"
+        "</body></html>"
+    )
+    report = out / "report.html"
+    report.write_text(page, encoding="utf-8")
+    written.append(report)
+    return written
+
+
+_LINE_COLORS = ("#c0392b", "#2e86de", "#27ae60", "#8e44ad", "#9aa5b1")
+
+
+def line_chart(
+    title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], *,
+    width: int = 760, height: int = 220,
+) -> str:  # fmt: skip
+    """A time-series chart as an SVG string: one polyline per series over ``labels`` (dates).
+
+    The largest value of each series is marked and labelled (the peak a deployment must carry).
+
+    >>> svg = line_chart("load", ["d1", "d2", "d3"], {"sms": [1, 5, 2], "inbox": [0, 1, 0]})
+    >>> svg.count("<polyline"), "peak 5" in svg
+    (2, True)
+    """
+    left, right, top_pad, bottom = 50, 20, 40, 30
+    top = max((max(v, default=0) for v in series.values()), default=0) or 1
+    n = max(len(labels), 2)
+    sx = (width - left - right) / (n - 1)
+    sy = (height - top_pad - bottom) / top
+    base = height - bottom
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="{html.escape(title)}">',
+        f'<text x="0" y="16" font-weight="bold">{html.escape(title)}</text>',
+        f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#d9dee3"/>',
+        f'<text x="{left - 4}" y="{top_pad + 4}" font-size="10" text-anchor="end">'
+        f"{top:,.0f}</text>",
+        f'<text x="{left - 4}" y="{base}" font-size="10" text-anchor="end">0</text>',
+    ]
+    if labels:
+        parts.append(f'<text x="{left}" y="{height - 8}" font-size="10">'
+                     f"{html.escape(labels[0])}</text>")  # fmt: skip
+        parts.append(f'<text x="{width - right}" y="{height - 8}" font-size="10" '
+                     f'text-anchor="end">{html.escape(labels[-1])}</text>')  # fmt: skip
+    for k, (name, values) in enumerate(series.items()):
+        color = _LINE_COLORS[k % len(_LINE_COLORS)]
+        x0 = left + k * 110
+        parts.append(f'<rect x="{x0}" y="24" width="10" height="10" fill="{color}"/>')
+        parts.append(f'<text x="{x0 + 14}" y="33" font-size="11">{html.escape(name)}</text>')
+        if not values:
+            continue
+        points = " ".join(
+            f"{left + i * sx:.1f},{base - float(v) * sy:.1f}" for i, v in enumerate(values)
+        )
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" '
+                     'stroke-width="1.2"/>')  # fmt: skip
+        peak = max(range(len(values)), key=lambda i: float(values[i]))
+        px, py = left + peak * sx, base - float(values[peak]) * sy
+        parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}">'
+                     f"<title>{html.escape(name)} peak {float(values[peak]):,.0f} on "
+                     f"{html.escape(labels[peak])}</title></circle>")  # fmt: skip
+        parts.append(f'<text x="{px + 4:.1f}" y="{py - 4:.1f}" font-size="10">'
+                     f"peak {float(values[peak]):,.0f}</text>")  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _ci_text(row: Mapping[str, object]) -> str:
+    mean, lo, hi = row["mean"], row["lo"], row["hi"]
+    assert isinstance(mean, float)
+    if lo is None or hi is None:
+        return f"{mean:,.1f}"
+    assert isinstance(lo, float) and isinstance(hi, float)
+    return f"{mean:,.1f} [{lo:,.1f}, {hi:,.1f}]"
+
+
+def write_timeline_report(timeline: Timeline, out: Path, *, stamp: Mapping[str, str]) -> list[Path]:
+    """Write ``report.html`` and the CSV files of ``timeline`` into ``out``; returns the paths.
+
+    CSVs: ``daily.csv`` (seed, arm, day), ``monthly.csv`` (their sums by month),
+    ``monthly_ci.csv`` (mean and 95 % interval over seeds), ``summary.csv`` (over the horizon,
+    with the push's effect) and ``totals.csv`` (per seed and arm).
+    """
+    from simulations.timeline import CHANNELS, FUNNEL
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "daily.csv": timeline.daily,
+        "monthly.csv": timeline.monthly,
+        "monthly_ci.csv": timeline.monthly_ci,
+        "summary.csv": timeline.summary,
+        "totals.csv": timeline.totals,
+    }
+    written = []
+    for name, frame in files.items():
+        path = out / name
+        frame.write_csv(path)
+        written.append(path)
+    # Charts show the mean over seeds.
+    mean_daily = (
+        timeline.daily.group_by("arm", "date", maintain_order=True)
+        .agg(pl.exclude("seed", "month").mean())
+        .sort("date")
+    )
+    charts = []
+    push = mean_daily.filter(pl.col("arm") == "push")
+    labels = [d.isoformat() for d in push["date"]] if push.height else []
+    if push.height:
+        load = {c: push[f"messages_{c}"].to_list() for c in CHANNELS if push[f"messages_{c}"].sum()}
+        title = "Daily push load by channel (messages) · 每日推送量（按渠道）"
+        fallback = {"messages": push["messages"].to_list()}
+        charts.append(line_chart(title, labels, load or fallback))
+    per_arm = {arm: mean_daily.filter(pl.col("arm") == arm) for arm in timeline.arms}
+    any_arm = next(iter(per_arm.values()))
+    charts.append(line_chart(
+        "Daily applications · 每日申请（办理）",
+        [d.isoformat() for d in any_arm["date"]],
+        {f"applied ({arm})": frame["applied"].to_list() for arm, frame in per_arm.items()},
+    ))  # fmt: skip
+    summary = timeline.summary
+    funnel = {
+        arm: [
+            float(summary.filter((pl.col("arm") == arm) & (pl.col("metric") == m))["mean"]
+                  .sum())
+            for m in FUNNEL
+        ]
+        for arm in timeline.arms
+    }  # fmt: skip
+    charts.append(bar_chart(
+        "Take-up funnel (new eligibilities, mean over seeds) · 转化漏斗",
+        ["eligible 符合条件", "notified 已通知", "read 已读", "applied 已申请", "granted 已享受"],
+        {f"{arm}": values for arm, values in funnel.items()},
+    ))  # fmt: skip
+    monthly = timeline.monthly_ci.filter(pl.col("metric") == "budget").sort("month")
+    months = monthly["month"].unique(maintain_order=True).to_list()
+    charts.append(bar_chart(
+        "Budget spent on new grants by month (CNY) · 每月新增支出（元）", months,
+        {arm: [float(monthly.filter((pl.col("arm") == arm) & (pl.col("month") == m))["mean"]
+                     .sum()) for m in months] for arm in timeline.arms},
+    ))  # fmt: skip
+    rows = []
+    for metric in ("spells", *FUNNEL[1:], "complaints", "budget", "messages", "new_eligible",
+                   "lost"):  # fmt: skip
+        cells = []
+        for arm in (*timeline.arms, "effect"):
+            row = summary.filter((pl.col("arm") == arm) & (pl.col("metric") == metric))
+            cells.append(_ci_text(row.row(0, named=True)) if row.height else "—")
+        rows.append({"metric": metric, **dict(zip((*timeline.arms, "effect"), cells, strict=True))})
+    table = pl.DataFrame(rows)
+    peaks = []
+    if push.height:
+        per_seed = (
+            timeline.daily.filter(pl.col("arm") == "push")
+            .group_by("seed")
+            .agg(
+                pl.col("messages").max().alias("peak_messages_per_day"),
+                pl.col("date").get(pl.col("messages").arg_max()).alias("peak_day"),
+                pl.col("messages").quantile(0.95).alias("p95_messages_per_day"),
+                pl.col("messages").mean().round(1).alias("mean_messages_per_day"),
+            )
+            .sort("seed")
+        )
+        peaks.append(f"<h2>Push load · 推送负载</h2>{_table(per_seed)}")
+    stamp_text = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in stamp.items())
+    pop = " · ".join(f"{k}: {a:,} → {b:,}" for k, (a, b) in timeline.population.items())
+    monthly_table = (
+        timeline.monthly_ci.filter(pl.col("metric").is_in(["new_eligible", "messages", "applied",
+                                                           "granted", "complaints", "budget"]))
+        .with_columns(pl.col("mean", "lo", "hi").round(1))
+        .sort("arm", "metric", "month")
+    )  # fmt: skip
+    page = (
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>政策推演 Timeline</title><style>{_STYLE}</style></head><body>"
+        "<h1>政策推演 · The population over time: eligibility, pushes, take-up</h1>"
+        f'<p class="stamp">{stamp_text}</p>'
+        f"<p>{timeline.start} → {timeline.end}, {len(timeline.seeds)} seed(s); {pop}. "
+        "Figures are means over seeds with 95 % intervals in brackets; "
+        "<b>effect</b> = with push − without, per seed (the take-up the push causes). "
+        "Budget counts payments of grants made during the timeline only.</p>"
+        f"<h2>Over the horizon · 汇总</h2>{_table(table)}"
+        f"<h2>Charts · 图表</h2>{''.join(charts)}"
+        f"{''.join(peaks)}"
+        f"<h2>By month · 按月</h2>{_table(monthly_table)}"
         "</body></html>"
     )
     report = out / "report.html"

@@ -1,0 +1,38 @@
+"""The population over time (``zhida simulate timeline``): life events, matching, pushes, take-up.
+
+``dynamics`` moves the population a day at a time from documented rates, ``engine`` tags,
+matches and plans pushes each day, ``outcomes`` draws what people do with and without a push,
+``montecarlo`` repeats it over seeds with confidence intervals.
+"""
+
+from simulations.timeline.dynamics import RATES, Rates, State
+from simulations.timeline.engine import SeedRun, add_months, load_state, run_seed
+from simulations.timeline.montecarlo import FUNNEL, Timeline, mean_ci, simulate_timeline
+from simulations.timeline.outcomes import (
+    ARMS,
+    CHANNELS,
+    METRICS,
+    Delays,
+    daily_metrics,
+    spell_outcomes,
+)
+
+__all__ = [
+    "ARMS",
+    "CHANNELS",
+    "FUNNEL",
+    "METRICS",
+    "RATES",
+    "Delays",
+    "Rates",
+    "SeedRun",
+    "State",
+    "Timeline",
+    "add_months",
+    "daily_metrics",
+    "load_state",
+    "mean_ci",
+    "run_seed",
+    "simulate_timeline",
+    "spell_outcomes",
+]

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from api.cli import main
+from core.errors import ValidationError
+from profiles.schema import load_schema
+from rules.loader import load_catalog
+from simulations.population import GenerationSpec, generate_population
+from simulations.report import write_timeline_report
+from simulations.timeline import (
+    METRICS,
+    RATES,
+    Timeline,
+    add_months,
+    load_state,
+    run_seed,
+    simulate_timeline,
+)
+from simulations.timeline.dynamics import State, Transitions, apply_day
+
+AS_OF = date(2026, 6, 30)
+CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
+SCHEMA = load_schema()
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("timeline-pop")
+    generate_population(GenerationSpec(1500, 150, seed=5, as_of=AS_OF), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def timeline(population: Path) -> Timeline:
+    catalog = load_catalog([CATALOG], SCHEMA)
+    return simulate_timeline(population, catalog, SCHEMA, as_of=AS_OF, months=2, seeds=[1, 2, 3])
+
+
+def _elders(tmp_path: Path) -> Path:
+    pl.DataFrame(
+        {
+            "person_id": ["P-aug", "P-oct", "P-young"],
+            "gender": ["female", "male", "female"],
+            "birth_date": [date(1946, 8, 15), date(1946, 10, 2), date(1990, 8, 15)],
+            "hukou_city": ["北京市"] * 3,
+            "residence_district": ["西城区"] * 3,
+            "marital_status": ["widowed", "married", "single"],
+            "employment_status": ["retired", "retired", "employed"],
+        }
+    ).write_parquet(tmp_path / "residents.parquet")
+    return tmp_path
+
+
+def test_turning_80_makes_the_elderly_allowance_newly_eligible_on_the_birthday(
+    tmp_path: Path,
+) -> None:
+    policies = load_catalog([CATALOG], SCHEMA).in_force(AS_OF)
+    no_deaths = replace(RATES, death_60_79=0.0, death_80_plus=0.0, death_under_60=0.0)
+    run = run_seed(
+        load_state(_elders(tmp_path), SCHEMA), policies, SCHEMA,
+        start=AS_OF, months=3, seed=1, rates=no_deaths,
+    )  # fmt: skip
+    allowance = run.changes.filter(pl.col("policy_id") == "bj-elderly-allowance").select(
+        "subject_id", pl.col("change").cast(pl.String), "day"
+    )
+    # P-oct turns 80 on 2 October, after the three months end on 30 September.
+    assert allowance.rows() == [("P-aug", "newly_eligible", date(2026, 8, 15))]
+    notice = run.changes.filter(pl.col("policy_id") == "bj-approaching-80-notice")
+    assert ("P-aug", "no_longer_eligible", date(2026, 8, 15)) in notice.select(
+        "subject_id", pl.col("change").cast(pl.String), "day"
+    ).rows()
+    # The grant is planned and told that day.
+    told = run.told.filter(pl.col("policy_id") == "bj-elderly-allowance")
+    assert told.select("subject_id", "day").rows() == [("P-aug", date(2026, 8, 15))]
+
+
+def test_retirement_happens_on_the_birthday_with_its_service_event() -> None:
+    residents = pl.DataFrame(
+        {"person_id": ["M"], "gender": ["male"], "birth_date": [date(1966, 7, 3)],
+         "employment_status": ["employed"], "monthly_income": [9000.0]}
+    ).select(
+        (pl.col(f.name) if f.name in ("person_id", "gender", "birth_date", "employment_status",
+                                      "monthly_income") else pl.lit(None))
+        .cast(f.polars_dtype).alias(f.name)
+        for f in SCHEMA.resident.stored_fields
+    )  # fmt: skip
+    start = State(
+        residents,
+        SCHEMA.enterprise.polars_schema().to_frame(),
+        SCHEMA.event.polars_schema().to_frame(),
+    )
+    empty = Transitions(
+        pl.DataFrame(schema={"day": pl.Date, "kind": pl.String, "subject_id": pl.String}),
+        pl.DataFrame(schema={"__day": pl.Date}),
+        pl.DataFrame(schema={"__day": pl.Date}),
+    )
+    rng = np.random.default_rng(0)
+    before, changed_before = apply_day(start, date(2026, 7, 2), empty, SCHEMA, rng)
+    assert before.residents["employment_status"].cast(pl.String).to_list() == ["employed"]
+    assert changed_before == set()
+    after, changed = apply_day(before, date(2026, 7, 3), empty, SCHEMA, rng)
+    assert after.residents["employment_status"].cast(pl.String).to_list() == ["retired"]
+    assert changed == {"M"}
+    assert after.events["item_code"].cast(pl.String).to_list() == ["retirement_approval"]
+
+
+def test_the_same_seed_gives_the_same_timeline(population: Path, timeline: Timeline) -> None:
+    catalog = load_catalog([CATALOG], SCHEMA)
+    again = simulate_timeline(population, catalog, SCHEMA, as_of=AS_OF, months=2, seeds=[2])
+    first = timeline.daily.filter(pl.col("seed") == 2)
+    assert again.daily.equals(first)
+    other = timeline.daily.filter(pl.col("seed") == 3).drop("seed")
+    assert not first.drop("seed").equals(other)
+
+
+def test_the_push_causes_take_up_the_world_without_it_lacks(timeline: Timeline) -> None:
+    effect = timeline.summary.filter(pl.col("arm") == "effect")
+    applied = effect.filter(pl.col("metric") == "applied").row(0, named=True)
+    assert applied["mean"] > 0
+    assert applied["lo"] > 0  # over three seeds, the interval excludes no effect
+    totals = timeline.totals
+    for seed in timeline.seeds:
+        push, none = (
+            totals.filter((pl.col("seed") == seed) & (pl.col("arm") == arm))["applied"].item()
+            for arm in ("push", "no_push")
+        )
+        assert push > none
+    without = totals.filter(pl.col("arm") == "no_push")
+    assert without["messages"].sum() == 0 and without["complaints"].sum() == 0
+    # Both arms live in the same world.
+    assert (
+        totals.filter(pl.col("arm") == "push")["new_eligible"].to_list()
+        == without["new_eligible"].to_list()
+    )
+
+
+def test_csv_totals_equal_the_daily_sums(timeline: Timeline, tmp_path: Path) -> None:
+    stamp = {"catalog": "c", "population snapshot": "p"}
+    written = write_timeline_report(timeline, tmp_path, stamp=stamp)
+    assert {p.name for p in written} >= {"daily.csv", "monthly.csv", "report.html"}
+    daily = pl.read_csv(tmp_path / "daily.csv")
+    monthly = pl.read_csv(tmp_path / "monthly.csv")
+    totals = pl.read_csv(tmp_path / "totals.csv")
+    metrics = list(METRICS)
+    by_day = daily.group_by("seed", "arm").agg(pl.col(metrics).sum()).sort("seed", "arm")
+    by_month = monthly.group_by("seed", "arm").agg(pl.col(metrics).sum()).sort("seed", "arm")
+    assert by_day.equals(by_month)
+    assert by_day.equals(totals.select("seed", "arm", *metrics).sort("seed", "arm"))
+    assert daily["messages"].sum() > 0
+    page = (tmp_path / "report.html").read_text()
+    assert "population snapshot: p" in page and page.count("<svg") >= 4
+
+
+def test_the_no_push_arm_alone_plans_nothing(population: Path) -> None:
+    catalog = load_catalog([CATALOG], SCHEMA)
+    alone = simulate_timeline(
+        population, catalog, SCHEMA, as_of=AS_OF, months=1, seeds=[1], push=False
+    )
+    assert alone.arms == ("no_push",)
+    assert set(alone.daily["arm"]) == {"no_push"}
+    assert alone.daily["messages"].sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--months", "0"], "--months must be from 1 to 120"), (["--seeds", "0", "--months", "1"],
+      "--seeds must be at least 1")],
+)  # fmt: skip
+def test_bad_arguments_are_one_line_errors(
+    population: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    code = main(["simulate", "timeline", "--population", str(population),
+                 "--policies", str(CATALOG), *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert needle in err
+    assert err.count("\n") == 1
+
+
+def test_simulate_timeline_refuses_a_zero_horizon(population: Path) -> None:
+    with pytest.raises(ValidationError, match="--months"):
+        simulate_timeline(
+            population, load_catalog([CATALOG], SCHEMA), SCHEMA, as_of=AS_OF, months=0,
+            seeds=[1],
+        )  # fmt: skip
+
+
+def test_add_months_clips_to_the_month_end() -> None:
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 6, 30), 12) == date(2027, 6, 30)
