@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +46,8 @@ GENESIS: Final = "0" * 64
 FIELDS: Final = (
     "at", "actor", "role", "action", "entity_type", "entity_id", "source", "details",
 )  # fmt: skip
-_RETRIES = 5
+_RETRIES = 20
+_LOCK = 0x7A68_6964_6100  # the advisory lock key of the audit chain ("zhida" in ASCII, ish)
 
 audit_log = sa.Table(
     "audit_log",
@@ -139,6 +142,9 @@ class AuditLog:
         for _ in range(_RETRIES):
             try:
                 with self.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # One appender at a time across processes, held until commit.
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
                     prev = conn.execute(
                         sa.select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
                     ).scalar_one_or_none()
@@ -150,7 +156,9 @@ class AuditLog:
                 assert new is not None
                 return _entry({**row, "id": new[0], "prev_hash": prev, "hash": digest})
             except sa.exc.IntegrityError:
-                continue  # another writer took this predecessor: chain onto theirs
+                # Another writer took this predecessor (SQLite: no advisory lock): chain onto
+                # theirs after a short random pause.
+                time.sleep(random.uniform(0.001, 0.02))
         raise DatabaseError(
             f"could not append to the audit log after {_RETRIES} attempts (busy writers); retry"
         )

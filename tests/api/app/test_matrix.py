@@ -1,0 +1,111 @@
+"""Every endpoint x every role: allowed or refused, as the table below says.
+
+Allowed means the request got past authentication, the role guard and the subject check (its
+answer may still be a 4xx about the request itself, e.g. 409 for a lifecycle step out of
+order).  Refused means 401, 403, or the 404 a subject check gives for someone else's data.
+The table must name every route of the app: a new endpoint without a row fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from api.app.auth import ROLES
+from tests.api.app.world import CATALOG, USERS, World
+
+DOC = (CATALOG / "bj-elderly-allowance.yaml").read_text(encoding="utf-8")
+EVERYONE = set(ROLES)
+STAFF_READERS = {"officer", "reviewer", "analyst", "admin"}
+OWNER = {"resident"}  # the world's resident owns subject P1
+OWNER_OR_ADMIN = {"resident", "admin"}
+LIFE = "/api/v1/policies/bj-elderly-allowance/versions/1"
+
+# (method, route template, concrete path, JSON body, roles allowed)
+MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
+    ("GET", "/api/v1/me", "/api/v1/me", None, EVERYONE),
+    ("GET", "/api/v1/audit", "/api/v1/audit", None, {"admin"}),
+    ("GET", "/api/v1/subjects/{subject_id}/offers", "/api/v1/subjects/P1/offers", None,
+     OWNER_OR_ADMIN),
+    ("GET", "/api/v1/subjects/{subject_id}/inbox", "/api/v1/subjects/P1/inbox", None,
+     OWNER_OR_ADMIN),
+    ("POST", "/api/v1/subjects/{subject_id}/inbox/{message_id}/read",
+     "/api/v1/subjects/P1/inbox/{msg}/read", None, OWNER),
+    ("GET", "/api/v1/subjects/{subject_id}/grants", "/api/v1/subjects/P1/grants", None,
+     OWNER_OR_ADMIN),
+    ("POST", "/api/v1/subjects/{subject_id}/grants/{grant_id}/objection",
+     "/api/v1/subjects/P1/grants/{grant}/objection", {"text": "异议"}, OWNER),
+    ("GET", "/api/v1/subjects/{subject_id}/preferences", "/api/v1/subjects/P1/preferences", None,
+     OWNER_OR_ADMIN),
+    ("PUT", "/api/v1/subjects/{subject_id}/preferences", "/api/v1/subjects/P1/preferences",
+     {"opt_out_channels": ["sms"]}, OWNER),
+    ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
+    ("GET", "/api/v1/policies/{policy_id}/versions",
+     "/api/v1/policies/bj-elderly-allowance/versions", None, STAFF_READERS),
+    ("POST", "/api/v1/policies/validate", "/api/v1/policies/validate", {"document": DOC},
+     {"officer", "reviewer", "admin"}),
+    ("POST", "/api/v1/policies/drafts", "/api/v1/policies/drafts", {"document": DOC},
+     {"officer", "admin"}),
+    ("POST", "/api/v1/policies/{policy_id}/versions/{version}/submit", f"{LIFE}/submit", None,
+     {"officer", "admin"}),
+    ("POST", "/api/v1/policies/{policy_id}/versions/{version}/approve", f"{LIFE}/approve", None,
+     {"reviewer", "admin"}),
+    ("POST", "/api/v1/policies/{policy_id}/versions/{version}/reject", f"{LIFE}/reject", None,
+     {"reviewer", "admin"}),
+    ("POST", "/api/v1/policies/{policy_id}/versions/{version}/retire", f"{LIFE}/retire", None,
+     {"reviewer", "admin"}),
+]  # fmt: skip
+# Open to anyone, logged in or not.
+PUBLIC = {
+    ("GET", "/health"), ("GET", "/metrics"), ("GET", "/api/v1/roles"),
+    ("POST", "/api/v1/login"), ("POST", "/api/v1/logout"),
+}  # fmt: skip
+# One user per role (the matrix's rows); officer2 is the officer of another department.
+ROLE_USERS = {role: name for name, (role, _, _) in USERS.items() if name[-1] != "2"}
+
+
+def _refused(status: int, body: dict[str, Any]) -> bool:
+    if status in (401, 403):
+        return True
+    return status == 404 and "visible to" in body.get("error", {}).get("message", "")
+
+
+def _call(world: World, method: str, path: str, body: Any, user: str | None) -> Any:
+    path = path.format(msg=world.messages["P1"], grant=world.grants["P1"])
+    headers = world.as_(user) if user else {}
+    return world.client.request(method, path, headers=headers, json=body)
+
+
+def test_the_matrix_names_every_route_of_the_app(world: World) -> None:
+    app = world.client.app
+    routes = {
+        (method, re.sub(r":\w+}", "}", route.path))
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for method in route.methods - {"OPTIONS", "HEAD"}
+        if not route.path.startswith("/schema")
+    }
+    assert routes == {(m, t) for m, t, *_ in MATRIX} | PUBLIC
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_allowed_exactly_the_endpoints_of_its_row(world: World, role: str) -> None:
+    outcome = {}
+    for method, template, path, body, allowed in MATRIX:
+        response = _call(world, method, path, body, ROLE_USERS[role])
+        assert response.status_code != 500, (template, response.text)
+        refused = _refused(response.status_code, response.json())
+        outcome[(method, template)] = ("allowed" if not refused else "refused",
+                                       "allowed" if role in allowed else "refused")  # fmt: skip
+    wrong = {k: v for k, v in outcome.items() if v[0] != v[1]}
+    assert wrong == {}
+
+
+def test_without_credentials_every_non_public_endpoint_is_a_401(world: World) -> None:
+    for method, template, path, body, _ in MATRIX:
+        response = _call(world, method, path, body, None)
+        assert response.status_code == 401, template
+        assert response.json()["error"]["type"] == "AuthenticationError"

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import pytest
+
+from api.app.audit import AuditLog
+from tests.api.app.world import World
+
+PATHS = ["offers", "inbox", "grants", "preferences"]
+
+
+def test_a_resident_reads_their_offers_from_the_latest_run(world: World) -> None:
+    response = world.client.get("/api/v1/subjects/P1/offers", headers=world.as_("resident"))
+    assert response.status_code == 200
+    offers = [(o["policy_id"], o["status"], o["benefit"]) for o in response.json()]
+    assert offers == [
+        ("bj-elderly-allowance", "eligible", "100.0"),
+        ("bj-elderly-card", "maybe", None),
+    ]
+
+
+@pytest.mark.parametrize("what", PATHS)
+def test_a_resident_cannot_read_another_residents_data_by_changing_the_id(
+    world: World, what: str
+) -> None:
+    own = world.client.get(f"/api/v1/subjects/P1/{what}", headers=world.as_("resident"))
+    other = world.client.get(f"/api/v1/subjects/P2/{what}", headers=world.as_("resident"))
+    missing = world.client.get(f"/api/v1/subjects/NOBODY/{what}", headers=world.as_("resident"))
+    assert own.status_code == 200
+    # Another's id answers exactly like an id that does not exist: nothing to probe.
+    assert other.status_code == missing.status_code == 404
+    assert "P2" not in other.text.replace("'P2'", "")  # only the id it was asked about
+    assert other.json()["error"]["type"] == "NotFoundError"
+
+
+def test_a_resident_cannot_touch_another_residents_message_or_grant(world: World) -> None:
+    h = world.as_("resident")
+    theirs_msg, theirs_grant = world.messages["P2"], world.grants["P2"]
+    read = world.client.post(f"/api/v1/subjects/P1/inbox/{theirs_msg}/read", headers=h)
+    objection = world.client.post(
+        f"/api/v1/subjects/P1/grants/{theirs_grant}/objection", headers=h,
+        json={"text": "不是我的", "kind": "objection"},
+    )  # fmt: skip
+    assert read.status_code == objection.status_code == 404
+    # and P2's data is unchanged
+    inbox = world.client.get("/api/v1/subjects/P2/inbox", headers=world.as_("resident2")).json()
+    grants = world.client.get("/api/v1/subjects/P2/grants", headers=world.as_("resident2")).json()
+    assert inbox[0]["read_at"] is None
+    assert grants[0]["status"] == "active"
+
+
+def test_a_resident_marks_their_message_read_and_objects_to_their_grant(world: World) -> None:
+    h = world.as_("resident")
+    read = world.client.post(f"/api/v1/subjects/P1/inbox/{world.messages['P1']}/read", headers=h)
+    assert read.status_code == 200 and read.json()["read_at"] is not None
+    objected = world.client.post(
+        f"/api/v1/subjects/P1/grants/{world.grants['P1']}/objection", headers=h,
+        json={"text": "我已不在本市居住", "kind": "decline"},
+    )  # fmt: skip
+    assert objected.status_code == 201
+    assert (objected.json()["kind"], objected.json()["department"]) == ("decline", "北京市民政局")
+    grants = world.client.get("/api/v1/subjects/P1/grants", headers=h).json()
+    assert grants[0]["status"] == "objected"
+    (entry,) = AuditLog(world.engine).entries(entity_type="grant")
+    assert (entry.actor, entry.action) == ("resident", "grant.decline")
+
+
+def test_an_empty_objection_is_a_422_saying_what_is_missing(world: World) -> None:
+    response = world.client.post(
+        f"/api/v1/subjects/P1/grants/{world.grants['P1']}/objection",
+        headers=world.as_("resident"), json={"text": "  "},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "needs a text" in response.json()["error"]["message"]
+
+
+def test_opting_out_of_sms_is_stored_and_read_back(world: World) -> None:
+    h = world.as_("resident")
+    assert world.client.get("/api/v1/subjects/P1/preferences", headers=h).json() == {
+        "channels": [], "opt_out_channels": [], "opt_out_categories": [], "locale": "zh",
+    }  # fmt: skip
+    body = {"channels": ["inbox", "email"], "opt_out_channels": ["sms"],
+            "opt_out_categories": ["就业"], "locale": "en"}  # fmt: skip
+    assert world.client.put("/api/v1/subjects/P1/preferences", headers=h, json=body).status_code
+    assert world.client.get("/api/v1/subjects/P1/preferences", headers=h).json() == body
+    from notifier.contacts import ContactStore
+
+    contact = ContactStore(world.engine).load(["P1"])["P1"]
+    assert contact.opt_out_channels == frozenset({"sms"})
+
+
+def test_an_unknown_channel_in_preferences_is_refused_and_nothing_is_stored(world: World) -> None:
+    h = world.as_("resident")
+    body = {"opt_out_channels": ["pigeon"]}
+    response = world.client.put("/api/v1/subjects/P1/preferences", headers=h, json=body)
+    assert response.status_code == 422
+    message = response.json()["error"]["message"]
+    assert "'pigeon' is not one of inbox, sms, email, webhook" in message
+    stored = world.client.get("/api/v1/subjects/P1/preferences", headers=h).json()
+    assert stored["opt_out_channels"] == []
+
+
+def test_an_admin_reading_a_subject_is_an_audited_profile_read(world: World) -> None:
+    response = world.client.get("/api/v1/subjects/P2/grants", headers=world.as_("admin"))
+    assert response.status_code == 200
+    (entry,) = AuditLog(world.engine).entries(entity_type="subject")
+    assert (entry.actor, entry.action, entry.entity_id, entry.details) == (
+        "admin", "profile.read", "P2", {"what": "grants"},
+    )  # fmt: skip
+
+
+def test_a_resident_reading_their_own_data_leaves_no_profile_read(world: World) -> None:
+    world.client.get("/api/v1/subjects/P1/grants", headers=world.as_("resident"))
+    assert AuditLog(world.engine).entries(entity_type="subject") == []
