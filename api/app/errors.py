@@ -25,6 +25,7 @@ from core.errors import ZhidaError
 __all__ = [
     "AuthenticationError",
     "ForbiddenError",
+    "UnavailableError",
     "error_body",
     "exception_handlers",
 ]
@@ -42,6 +43,13 @@ class ForbiddenError(ZhidaError, PermissionError):
     """The user is known but their role (or subject) does not allow this."""
 
     http_status = 403
+
+
+class UnavailableError(ZhidaError, RuntimeError):
+    """This server was started without what the request needs (e.g. a population)."""
+
+    exit_code = 2
+    http_status = 503
 
 
 def error_body(status: int, kind: str, message: str, **extra: Any) -> dict[str, Any]:

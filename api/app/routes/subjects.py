@@ -24,9 +24,16 @@ from notifier.channels.inbox import InboxMessage
 from notifier.contacts import CHANNELS
 from notifier.grants import Grant, Objection
 
-__all__ = ["SUBJECT_ROUTES", "ObjectionIn", "Offer", "Preferences"]
+__all__ = [
+    "SUBJECT_ROUTES",
+    "ObjectionIn",
+    "Offer",
+    "Preferences",
+    "check_caller",
+    "subject_guard",
+]
 
-_subject_guard = allow("resident", "enterprise", "admin")
+subject_guard = allow("resident", "enterprise", "admin")
 _owner_guard = allow("resident", "enterprise")
 
 
@@ -53,7 +60,7 @@ class ObjectionIn:
     kind: str = "objection"  # objection | decline
 
 
-def _subject(request: Request[Any, Any, Any], subject_id: FromPath[str], what: str) -> None:
+def check_caller(request: Request[Any, Any, Any], subject_id: str, what: str) -> None:
     """Check the caller may read ``subject_id``; audit it when it is not their own."""
     user = current_user(request)
     check_subject(user, subject_id)
@@ -66,13 +73,13 @@ def _subject(request: Request[Any, Any, Any], subject_id: FromPath[str], what: s
 
 @get(
     "/api/v1/subjects/{subject_id:str}/offers",
-    guards=[_subject_guard],
+    guards=[subject_guard],
     sync_to_thread=True,
     tags=["subjects"],
 )
 def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Offer]:
     """What the subject qualifies for (eligible) or may (maybe) in the latest match run."""
-    _subject(request, subject_id, "offers")
+    check_caller(request, subject_id, "offers")
     run = services(request).runs.latest()
     if run is None or not run.pairs_file.is_file():
         return []
@@ -92,7 +99,7 @@ def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[O
 
 @get(
     "/api/v1/subjects/{subject_id:str}/inbox",
-    guards=[_subject_guard],
+    guards=[subject_guard],
     sync_to_thread=True,
     tags=["subjects"],
 )
@@ -104,7 +111,7 @@ def inbox(
     before_id: FromQuery[int | None] = None,
 ) -> list[InboxMessage]:
     """The message centre, newest first; ``before_id`` pages on."""
-    _subject(request, subject_id, "inbox")
+    check_caller(request, subject_id, "inbox")
     return services(request).inbox.messages(
         subject_id, unread_only=unread_only, limit=limit, before_id=before_id
     )
@@ -118,19 +125,19 @@ def mark_read(
     request: Request[Any, Any, Any], subject_id: FromPath[str], message_id: FromPath[int]
 ) -> InboxMessage:
     """Mark a message read (the first reading counts as the read receipt)."""
-    _subject(request, subject_id, "inbox")
+    check_caller(request, subject_id, "inbox")
     return services(request).inbox.mark_read(subject_id, message_id)
 
 
 @get(
     "/api/v1/subjects/{subject_id:str}/grants",
-    guards=[_subject_guard],
+    guards=[subject_guard],
     sync_to_thread=True,
     tags=["subjects"],
 )
 def grants(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Grant]:
     """免申即享 grants of the subject: benefit, dates, objection window, evidence."""
-    _subject(request, subject_id, "grants")
+    check_caller(request, subject_id, "grants")
     return services(request).grants.of(subject_id)
 
 
@@ -145,7 +152,7 @@ def object_to_grant(
     data: JSONBody[ObjectionIn],
 ) -> Objection:
     """Object to (or decline) one of the subject's grants; routed to its department."""
-    _subject(request, subject_id, "grants")
+    check_caller(request, subject_id, "grants")
     svc = services(request)
     try:
         grant = svc.grants.get(grant_id)
@@ -165,13 +172,13 @@ def object_to_grant(
 
 @get(
     "/api/v1/subjects/{subject_id:str}/preferences",
-    guards=[_subject_guard],
+    guards=[subject_guard],
     sync_to_thread=True,
     tags=["subjects"],
 )
 def preferences(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> Preferences:
     """Channels in order of preference and what the subject opted out of."""
-    _subject(request, subject_id, "preferences")
+    check_caller(request, subject_id, "preferences")
     contact = services(request).contacts.load([subject_id]).get(subject_id)
     if contact is None:
         return Preferences()
@@ -191,7 +198,7 @@ def set_preferences(
     request: Request[Any, Any, Any], subject_id: FromPath[str], data: JSONBody[Preferences]
 ) -> Preferences:
     """Replace the subject's channel order and opt-outs (its addresses are kept)."""
-    _subject(request, subject_id, "preferences")
+    check_caller(request, subject_id, "preferences")
     user = current_user(request)
     svc = services(request)
     for name in (*data.channels, *data.opt_out_channels):

@@ -103,7 +103,7 @@ def _seed(engine: Engine, data_dir: Path, tmp_path: Path) -> tuple[dict[str, int
     return grants, messages
 
 
-def make_world(url: str, tmp_path: Path) -> Iterator[World]:
+def make_world(url: str, tmp_path: Path, population: Path | None = None) -> Iterator[World]:
     engine = get_engine(url)
     upgrade(engine)
     data_dir = tmp_path / "data"
@@ -113,6 +113,8 @@ def make_world(url: str, tmp_path: Path) -> Iterator[World]:
     for name, (role, department, subject) in USERS.items():
         user = users.create(name, PASSWORD, role=role, department=department, subject_id=subject)
         tokens[name] = users.issue(user)
-    app = create_app(engine, data_dir=data_dir, secure_cookies=False, hasher=FAST)
+    app = create_app(
+        engine, data_dir=data_dir, population=population, secure_cookies=False, hasher=FAST
+    )
     with TestClient(app) as client:
         yield World(engine, client, tokens, grants, messages)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from api.app.audit import AuditLog
+from tests.api.app.world import World, make_world
+
+URL = "/api/v1/subjects/{}/offers/bj-elderly-allowance/explain"
+
+
+@pytest.fixture
+def world_with_population(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    population = tmp_path / "pop"
+    population.mkdir()
+    # Only some columns: every absent field is unknown (DESIGN.md).
+    pl.DataFrame(
+        {
+            "person_id": ["P1", "P2"],
+            "birth_date": [date(1940, 5, 1), date(1990, 1, 1)],
+            "hukou_city": ["北京市", None],
+        }
+    ).write_parquet(population / "residents.parquet")
+    yield from make_world(sqlite_url, tmp_path, population)
+
+
+def test_a_resident_sees_why_clause_by_clause(world_with_population: World) -> None:
+    world = world_with_population
+    response = world.client.get(URL.format("P1"), headers=world.as_("resident"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["as_of"], body["policy_title"]) == (
+        "eligible", "2026-03-01", "高龄老年人津贴",
+    )  # fmt: skip
+    assert [(c["text"], c["result"]) for c in body["clauses"]] == [
+        ("age >= 80", True),
+        ('hukou_city == "北京市"', True),
+    ]
+
+
+def test_an_unknown_field_is_named_and_another_residents_explanation_is_hidden(
+    world_with_population: World,
+) -> None:
+    world = world_with_population
+    theirs = world.client.get(URL.format("P2"), headers=world.as_("resident"))
+    assert theirs.status_code == 404
+    own = world.client.get(URL.format("P2"), headers=world.as_("resident2")).json()
+    assert own["status"] == "not_eligible"  # 36 years old: false whatever the hukou
+    assert own["clauses"][0]["result"] is False
+
+
+def test_an_admins_explanation_is_an_audited_profile_read(world_with_population: World) -> None:
+    world = world_with_population
+    assert world.client.get(URL.format("P1"), headers=world.as_("admin")).status_code == 200
+    (entry,) = AuditLog(world.engine).entries(entity_type="subject")
+    assert entry.details == {"what": "explain"}
+
+
+def test_without_a_population_the_server_says_how_to_start_it(world: World) -> None:
+    response = world.client.get(URL.format("P1"), headers=world.as_("resident"))
+    assert response.status_code == 503
+    assert "zhida serve --population DIR" in response.json()["error"]["message"]
