@@ -7,7 +7,13 @@ matches and plans pushes each day, ``outcomes`` draws what people do with and wi
 
 from simulations.timeline.dynamics import RATES, Rates, State
 from simulations.timeline.engine import SeedRun, add_months, load_state, run_seed
-from simulations.timeline.montecarlo import FUNNEL, Timeline, mean_ci, simulate_timeline
+from simulations.timeline.montecarlo import (
+    FUNNEL,
+    Timeline,
+    mean_ci,
+    simulate_timeline,
+    summary_lines,
+)
 from simulations.timeline.outcomes import (
     ARMS,
     CHANNELS,
@@ -35,4 +41,5 @@ __all__ = [
     "run_seed",
     "simulate_timeline",
     "spell_outcomes",
+    "summary_lines",
 ]

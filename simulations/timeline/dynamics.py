@@ -298,7 +298,8 @@ def apply_day(
     Besides the drawn transitions: residents whose age changed today (birthdays — retirement
     at the retirement age) and firms whose age in years changed today are changed subjects.
     """
-    c = today.changes
+    # A transition drawn for someone who has since died (or a firm since removed) lapses.
+    c = today.changes.filter(~pl.col("subject_id").is_in(list(state.gone)))
     r, e = state.residents, state.enterprises
     yesterday = day - timedelta(days=1)
     birthday = r.filter(whole_years("birth_date", day) != whole_years("birth_date", yesterday))

@@ -26,7 +26,7 @@ from simulations.timeline.dynamics import RATES, Rates
 from simulations.timeline.engine import load_state, run_seed
 from simulations.timeline.outcomes import ARMS, METRICS, daily_metrics, spell_outcomes
 
-__all__ = ["FUNNEL", "Timeline", "mean_ci", "simulate_timeline"]
+__all__ = ["FUNNEL", "Timeline", "mean_ci", "simulate_timeline", "summary_lines"]
 
 FUNNEL = ("spells", "notified", "read", "applied", "granted")
 _EFFECT = ("applied", "granted", "budget", "complaints")
@@ -125,3 +125,35 @@ def simulate_timeline(
         monthly=monthly, monthly_ci=mean_ci(monthly, ["arm", "month"], list(METRICS)),
         totals=total, summary=summary, population=population_counts,
     )  # fmt: skip
+
+
+def summary_lines(timeline: Timeline) -> list[str]:
+    """A few lines of plain text: the funnel per arm, the push's effect, the peak push load."""
+
+    def figure(arm: str, metric: str) -> str:
+        row = timeline.summary.filter((pl.col("arm") == arm) & (pl.col("metric") == metric))
+        if not row.height:
+            return "—"
+        mean, lo, hi = row.row(0)[2:]
+        return f"{mean:,.0f}" if lo is None else f"{mean:,.0f} [{lo:,.0f}, {hi:,.0f}]"
+
+    lines = [
+        f"timeline {timeline.start} → {timeline.end}, {len(timeline.seeds)} seed(s); "
+        "mean [95 % interval] over seeds"
+    ]
+    for arm in timeline.arms:
+        funnel = " → ".join(f"{m} {figure(arm, m)}" for m in FUNNEL if figure(arm, m) != "—")
+        lines.append(f"  {arm:<8} {funnel}; budget {figure(arm, 'budget')} CNY")
+    if "push" in timeline.arms:
+        lines.append(
+            f"  the push causes {figure('effect', 'applied')} more applications, "
+            f"{figure('effect', 'granted')} more grants, {figure('effect', 'complaints')} "
+            "complaints"
+        )
+        push = timeline.daily.filter(pl.col("arm") == "push")
+        peak = push.sort("messages", descending=True).row(0, named=True)
+        lines.append(
+            f"  push load: {push['messages'].mean():,.1f} messages a day on average, "
+            f"peak {peak['messages']:,.0f} on {peak['date']} (seed {peak['seed']})"
+        )
+    return lines
