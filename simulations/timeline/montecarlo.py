@@ -152,8 +152,9 @@ def summary_lines(timeline: Timeline) -> list[str]:
         )
         push = timeline.daily.filter(pl.col("arm") == "push")
         peak = push.sort("messages", descending=True).row(0, named=True)
+        average = float(push.select(pl.col("messages").mean()).item() or 0.0)
         lines.append(
-            f"  push load: {push['messages'].mean():,.1f} messages a day on average, "
+            f"  push load: {average:,.1f} messages a day on average, "
             f"peak {peak['messages']:,.0f} on {peak['date']} (seed {peak['seed']})"
         )
     return lines
