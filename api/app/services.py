@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 
 from api.app.audit import AuditLog
 from api.app.auth import UserStore
+from api.app.offers import OfferCache
+from core.db import head_revision
 from matcher.runs import RunStore
 from notifier.channels.inbox import InboxStore
 from notifier.contacts import ContactStore
@@ -33,6 +35,8 @@ class Services:
     contacts: ContactStore
     population: Path | None  # the population directory `explain` reads profiles from
     secure_cookies: bool
+    offers: OfferCache  # the latest run's pairs indexed by subject
+    head_revision: str  # the migrations this code expects (for /health)
 
     @classmethod
     def build(
@@ -44,7 +48,8 @@ class Services:
             audit=AuditLog(engine),
             policies=PolicyStore(engine), runs=RunStore(engine, data_dir),
             inbox=InboxStore(engine), grants=GrantStore(engine), contacts=ContactStore(engine),
-            population=population, secure_cookies=secure_cookies,
+            population=population, secure_cookies=secure_cookies, offers=OfferCache(),
+            head_revision=head_revision(),
         )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from litestar.params import FromQuery, QueryParameter
 from api.app.access import allow, current_user, source_of
 from api.app.audit import AuditEntry
 from api.app.services import services
-from core.db import current_revision, head_revision
+from core.db import current_revision
 
 __all__ = ["OPS_ROUTES", "Health"]
 
@@ -28,13 +28,14 @@ class Health:
 @get("/health", sync_to_thread=True, tags=["ops"])
 def health(request: Request[Any, Any, Any]) -> Response[Health]:
     """Liveness and readiness: the database answers and its migrations are current."""
-    engine = services(request).engine
+    svc = services(request)
+    engine = svc.engine
     try:
         revision = current_revision(engine)
         database = "ok"
     except sa.exc.SQLAlchemyError as exc:
         revision, database = None, f"unreachable: {type(exc).__name__}"
-    head = head_revision()
+    head = svc.head_revision
     ok = database == "ok" and revision == head
     return Response(
         Health("ok" if ok else "degraded", database, revision, head),

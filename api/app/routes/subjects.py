@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-import polars as pl
 from litestar import Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -80,20 +79,14 @@ def check_caller(request: Request[Any, Any, Any], subject_id: str, what: str) ->
 def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Offer]:
     """What the subject qualifies for (eligible) or may (maybe) in the latest match run."""
     check_caller(request, subject_id, "offers")
-    run = services(request).runs.latest()
+    svc = services(request)
+    run = svc.runs.latest()
     if run is None or not run.pairs_file.is_file():
         return []
-    rows = (
-        pl.scan_parquet(run.pairs_file)
-        .filter(pl.col("subject_id") == subject_id)
-        .select("policy_id", pl.col("status").cast(pl.String), "benefit")
-        .sort("status", "policy_id")
-        .collect()
-        .rows()
-    )
+    index = svc.offers.get(run.run_id, run.pairs_file)
     return [
         Offer(pid, status, None if b is None else Decimal(str(b)), run.run_id, run.as_of)
-        for pid, status, b in rows
+        for pid, status, b in index.rows(subject_id)
     ]
 
 

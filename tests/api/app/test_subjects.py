@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
 import pytest
 
 from api.app.audit import AuditLog
+from matcher.runs import RunStore
 from tests.api.app.world import World
 
 PATHS = ["offers", "inbox", "grants", "preferences"]
@@ -111,3 +116,21 @@ def test_an_admin_reading_a_subject_is_an_audited_profile_read(world: World) -> 
 def test_a_resident_reading_their_own_data_leaves_no_profile_read(world: World) -> None:
     world.client.get("/api/v1/subjects/P1/grants", headers=world.as_("resident"))
     assert AuditLog(world.engine).entries(entity_type="subject") == []
+
+
+def test_offers_follow_the_newest_run_once_it_is_recorded(world: World, tmp_path: Path) -> None:
+    h = world.as_("resident")
+    assert len(world.client.get("/api/v1/subjects/P1/offers", headers=h).json()) == 2
+    pairs = tmp_path / "second.parquet"
+    pl.DataFrame(
+        {"subject_id": ["P1"], "subject_type": ["resident"], "policy_id": ["bj-new"],
+         "status": ["maybe"], "benefit": [None]},
+        schema_overrides={"benefit": pl.Float64},
+    ).write_parquet(pairs)  # fmt: skip
+    data_dir = world.client.app.state["services"].data_dir
+    RunStore(world.engine, data_dir).record(
+        pairs, as_of=date(2026, 4, 1), catalog_hash="d" * 64, population="p" * 64,
+        started_at=datetime(2026, 4, 1, tzinfo=UTC), seconds=1.0, policies=1,
+    )  # fmt: skip
+    offers = world.client.get("/api/v1/subjects/P1/offers", headers=h).json()
+    assert [(o["policy_id"], o["as_of"]) for o in offers] == [("bj-new", "2026-04-01")]
