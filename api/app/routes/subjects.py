@@ -218,6 +218,16 @@ def set_preferences(
     return data
 
 
+@get("/api/v1/objections", guards=[allow("officer", "admin")], sync_to_thread=True,
+     tags=["objections"])  # fmt: skip
+def objections(request: Request[Any, Any, Any]) -> list[Objection]:
+    """Objections and declines routed to a department: an officer sees their department's."""
+    user = current_user(request)
+    department = user.department if user.role == "officer" else None
+    return services(request).grants.objections(department)
+
+
 SUBJECT_ROUTES = [
     offers, inbox, mark_read, grants, object_to_grant, preferences, set_preferences,
+    objections,
 ]  # fmt: skip

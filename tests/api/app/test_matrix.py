@@ -44,6 +44,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      OWNER_OR_ADMIN),
     ("PUT", "/api/v1/subjects/{subject_id}/preferences", "/api/v1/subjects/P1/preferences",
      {"opt_out_channels": ["sms"]}, OWNER),
+    ("GET", "/api/v1/objections", "/api/v1/objections", None, {"officer", "admin"}),
     ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
     ("GET", "/api/v1/policies/{policy_id}/versions",
      "/api/v1/policies/bj-elderly-allowance/versions", None, STAFF_READERS),

@@ -134,3 +134,14 @@ def test_offers_follow_the_newest_run_once_it_is_recorded(world: World, tmp_path
     )  # fmt: skip
     offers = world.client.get("/api/v1/subjects/P1/offers", headers=h).json()
     assert [(o["policy_id"], o["as_of"]) for o in offers] == [("bj-new", "2026-04-01")]
+
+
+def test_an_officer_sees_the_objections_routed_to_their_department_only(world: World) -> None:
+    world.client.post(
+        f"/api/v1/subjects/P1/grants/{world.grants['P1']}/objection",
+        headers=world.as_("resident"), json={"text": "金额有误"},
+    )  # fmt: skip
+    mine = world.client.get("/api/v1/objections", headers=world.as_("officer")).json()
+    assert [(o["grant_id"], o["text"]) for o in mine] == [(world.grants["P1"], "金额有误")]
+    other = world.client.get("/api/v1/objections", headers=world.as_("officer2")).json()
+    assert other == []
