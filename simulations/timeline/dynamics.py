@@ -391,7 +391,7 @@ def apply_day(
                                                        p=_BACKGROUND_P)])  # fmt: skip
     events.append(_events(day, "resident", background, items, rng))
     new_events = pl.concat([ev for ev in events if ev.height] or [state.events.head(0)])
-    all_events = pl.concat([state.events, new_events.cast(state.events.schema)])
+    all_events = pl.concat([state.events, new_events.cast(state.events.schema)], rechunk=True)
     changed = set(c["subject_id"].to_list()) | set(birthday["person_id"].to_list())
     changed |= set(anniversary.to_list())
     if born.height:

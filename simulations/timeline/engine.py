@@ -16,6 +16,7 @@ Changes of subjects who died or whose firm was removed end their spells but are 
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -191,6 +192,16 @@ class _Teller:
         self.week.append(sent)
 
 
+def _own(frame: pl.DataFrame) -> pl.DataFrame:
+    """A copy that owns its strings: a filtered slice of a string column keeps the whole
+    original buffers alive, so a small frame kept for the whole run would pin each day's
+    population-sized buffers (memory growing by megabytes a day)."""
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    buffer.seek(0)
+    return pl.read_ipc(buffer)
+
+
 def _spells(opened: pl.DataFrame, closed: pl.DataFrame) -> pl.DataFrame:
     """Pair the k-th opening of a (subject, policy) with its k-th closing."""
     keys = ["subject_id", "policy_id"]
@@ -238,12 +249,14 @@ def run_seed(
             for name, kept in archive.items():
                 key = schema.entity(name).key
                 assert key is not None
-                kept.append(_frame(before, name).filter(pl.col(key).is_in(list(gone))))
+                kept.append(_own(_frame(before, name).filter(pl.col(key).is_in(list(gone)))))
         sweep = day.day == 1
         subset = None if sweep else changed
         new = _match_subjects(state, schema, plans, library, day, subset)
         old = pairs if sweep else pairs.filter(pl.col("subject_id").is_in(list(changed)))
-        diff = run_diff(old.lazy(), new.lazy()).collect().with_columns(pl.lit(day).alias("day"))
+        diff = _own(
+            run_diff(old.lazy(), new.lazy()).collect().with_columns(pl.lit(day).alias("day"))
+        )
         pairs = (
             new
             if sweep
