@@ -42,6 +42,7 @@ __all__ = [
     "enqueue",
     "plain_render",
     "runtime",
+    "send_later",
 ]
 
 QUEUE = "deliveries"
@@ -106,7 +107,7 @@ class DeliveryRuntime:
     render: Renderer = plain_render
     limiter: Any = None  # a notifier.ratelimit.RateLimiter, or None
     clock: Clock = field(default_factory=SystemClock)
-    lease: float = 60.0  # seconds a claim holds; more than a channel's timeout
+    lease: float = 30.0  # seconds a claim holds; well over a channel's timeout
     backoff: float = 30.0  # first retry delay, doubled per attempt
     rate_wait: float = 5.0  # longest wait for a rate-limit token before retrying later
     send_retries: Callable[[int, float], object] | None = None  # (row id, delay s) -> enqueue
@@ -129,36 +130,44 @@ def runtime() -> DeliveryRuntime:
         from core.settings import get_settings
 
         settings = get_settings()
+        engine = get_engine()
         configure_delivery(
             DeliveryRuntime(
-                outbox=Outbox(get_engine()),
-                channels=_channels_from_settings(settings),
+                outbox=Outbox(engine),
+                channels=_channels_from_settings(settings, engine),
                 render=_renderer(),
                 limiter=_limiter(settings),
-                lease=max(60.0, 3 * settings.channel_timeout),
+                lease=max(5.0, 3 * settings.channel_timeout),
                 backoff=settings.retry_backoff,
+                send_retries=send_later,
             )
         )
     assert _runtime is not None
     return _runtime
 
 
-def _channels_from_settings(settings: Any) -> Mapping[str, Channel]:
-    try:
-        from notifier.channels import registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
+def _channels_from_settings(settings: Any, engine: Any) -> Mapping[str, Channel]:
+    registry = _optional("notifier.channels.registry")
     if registry is not None:
-        built: Mapping[str, Channel] = registry.channels_from_settings(settings)
+        built: Mapping[str, Channel] = registry.channels_from_settings(settings, engine)
         return built
     raise ZhidaError("no channel registry (notifier/channels/registry.py) to build channels from")
 
 
-def _renderer() -> Renderer:
+def _optional(name: str) -> Any:
+    """A module of the channels side that may not exist yet in this checkout."""
+    import importlib
+
     try:
-        from notifier import render as module  # type: ignore[attr-defined]
-    except ImportError:
-        return plain_render
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def _renderer() -> Renderer:
+    module = _optional("notifier.render")
     found: Renderer = getattr(module, "render_row", plain_render)
     return found
 
@@ -201,6 +210,15 @@ def deliver_one(row_id: int, rt: DeliveryRuntime | None = None) -> str:
             raise PermanentDeliveryError(f"cannot render the message: {exc}") from exc
         if rt.limiter is not None:
             rt.limiter.acquire(row.channel, timeout=rt.rate_wait)
+        if _same_database(channel, rt.outbox):
+            # The inbox lives in the ledger's database: deliver and record in one commit,
+            # exactly once by construction.
+            with rt.outbox.engine.begin() as conn:
+                now = rt.clock.now()
+                result = channel.write(conn, message, now=now, name=channel.name)  # type: ignore[attr-defined]
+                if not rt.outbox.delivered(row, provider_id=result.provider_id, now=now, conn=conn):
+                    conn.rollback()  # the claim was lost to another attempt: leave it to that one
+            return "delivered"
         result = channel.send(message)
     except PermanentDeliveryError as exc:
         rt.outbox.attempt_failed(row, str(exc), permanent=True, now=rt.clock.now(), base=rt.backoff)
@@ -212,6 +230,15 @@ def deliver_one(row_id: int, rt: DeliveryRuntime | None = None) -> str:
         return _retry(rt, row, f"unexpected {type(exc).__name__}: {exc}")
     rt.outbox.delivered(row, provider_id=result.provider_id, now=rt.clock.now())
     return "delivered"
+
+
+def _same_database(channel: Channel, outbox: Outbox) -> bool:
+    engine = getattr(channel, "engine", None)
+    return (
+        callable(getattr(channel, "write", None))
+        and engine is not None
+        and (engine is outbox.engine or str(engine.url) == str(outbox.engine.url))
+    )
 
 
 def _retry(rt: DeliveryRuntime, row: LedgerRow, error: str) -> str:
@@ -229,22 +256,22 @@ def _retry(rt: DeliveryRuntime, row: LedgerRow, error: str) -> str:
 @actor(queue_name=QUEUE, max_retries=0, time_limit=300_000)
 def deliver(row_id: int) -> None:
     """Deliver outbox row ``row_id`` (the message carries only the id)."""
-    deliver_one(row_id)
+    outcome = deliver_one(row_id)
+    log.debug("outbox %s: %s", row_id, outcome)
 
 
-def _send_later(row_id: int, delay: float) -> None:
-    rt = runtime()
-    rt.outbox.mark_enqueued([row_id], now=rt.clock.now())
+def send_later(row_id: int, delay: float) -> None:
+    """Hand a row back to the broker after a short back-off (marking it enqueued)."""
+    runtime().outbox.mark_enqueued([row_id], now=datetime.now(UTC))
     deliver.send_with_options(args=(row_id,), delay=int(delay * 1000))
 
 
-def enqueue(ids: Iterable[int], *, now: datetime | None = None) -> int:
+def enqueue(ids: Iterable[int], *, outbox: Outbox | None = None) -> int:
     """Hand rows to the broker (marking them enqueued first); returns how many."""
     ids = list(ids)
     if not ids:
         return 0
-    rt = runtime()
-    rt.outbox.mark_enqueued(ids, now=now or rt.clock.now())
+    (outbox or runtime().outbox).mark_enqueued(ids, now=datetime.now(UTC))
     for row_id in ids:
         deliver.send(row_id)
     return len(ids)

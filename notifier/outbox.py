@@ -170,26 +170,31 @@ class Outbox:
             )
             return taken
 
-    def delivered(self, row: LedgerRow, *, provider_id: str | None, now: datetime) -> bool:
-        """Record success of the attempt ``row`` was claimed for; False if the claim was lost."""
-        stamp = naive_utc(now)
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                outbox.update()
-                .where(*_mine(row))
-                .values(
-                    status="delivered",
-                    delivered_at=stamp,
-                    provider_id=provider_id,
-                    lease_until=None,
-                    last_error=None,
-                )
-            ).rowcount
-            conn.execute(
-                delivery_attempts.insert().values(
-                    outbox_id=row.id, attempt=row.attempts, finished_at=stamp, outcome="delivered"
-                )
+    def delivered(
+        self, row: LedgerRow, *, provider_id: str | None, now: datetime,
+        conn: Connection | None = None,
+    ) -> bool:  # fmt: skip
+        """Record success of the attempt ``row`` was claimed for; False if the claim was lost.
+
+        With ``conn``, in the caller's transaction (a channel that lives in this database
+        delivers and records in one commit).
+        """
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.delivered(row, provider_id=provider_id, now=now, conn=own)
+        # The success is on the row itself (attempts, delivered_at); delivery_attempts keeps the
+        # attempts that failed or were lost — one statement less on the hot path.
+        done = conn.execute(
+            outbox.update()
+            .where(*_mine(row))
+            .values(
+                status="delivered",
+                delivered_at=naive_utc(now),
+                provider_id=provider_id,
+                lease_until=None,
+                last_error=None,
             )
+        ).rowcount
         return bool(done)
 
     def attempt_failed(
