@@ -14,6 +14,9 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 
 from api.app.errors import exception_handlers
@@ -23,6 +26,8 @@ from api.app.services import Services
 from core.db import get_engine
 
 __all__ = ["create_app"]
+
+_HERE = Path(__file__).parent
 
 
 def create_app(
@@ -38,7 +43,10 @@ def create_app(
         engine, data_dir, population=population, secure_cookies=secure_cookies, hasher=hasher
     )
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[
+            *ROUTES,
+            create_static_files_router(path="/static", directories=[_HERE / "static"]),
+        ],
         exception_handlers=exception_handlers,
         middleware=[metrics_middleware],
         state=_state(svc),
@@ -49,6 +57,7 @@ def create_app(
             path="/schema",
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
         ),
+        template_config=TemplateConfig(directory=_HERE / "templates", engine=JinjaTemplateEngine),
         debug=False,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
@@ -10,4 +11,11 @@ from api.app.routes.subjects import SUBJECT_ROUTES
 
 __all__ = ["ROUTES"]
 
-ROUTES = [*OPS_ROUTES, *SESSION_ROUTES, *SUBJECT_ROUTES, *EXPLAIN_ROUTES, *POLICY_ROUTES]
+ROUTES = [
+    *OPS_ROUTES,
+    *SESSION_ROUTES,
+    *SUBJECT_ROUTES,
+    *EXPLAIN_ROUTES,
+    *POLICY_ROUTES,
+    *CONSOLE_ROUTES,
+]

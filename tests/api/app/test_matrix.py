@@ -64,7 +64,11 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
 # Open to anyone, logged in or not.
 PUBLIC = {
     ("GET", "/health"), ("GET", "/metrics"), ("GET", "/api/v1/roles"),
-    ("POST", "/api/v1/login"), ("POST", "/api/v1/logout"),
+    ("POST", "/api/v1/login"), ("POST", "/api/v1/logout"), ("GET", "/static/{file_path}"),
+    # Console pages: a stranger is sent to the login page; what each role sees there is
+    # in test_console.py (a resident's page shows only their own subject's data).
+    ("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"),
+    ("POST", "/console/logout"), ("POST", "/console/preferences"),
 }  # fmt: skip
 # One user per role (the matrix's rows); officer2 is the officer of another department.
 ROLE_USERS = {role: name for name, (role, _, _) in USERS.items() if name[-1] != "2"}
