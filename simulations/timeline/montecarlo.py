@@ -3,7 +3,7 @@
 Each seed draws its own future (births, jobs, firms…) and its own behaviour; both arms of a
 seed share that world and those draws, so ``push − no_push`` per seed is the take-up the push
 itself causes.  Intervals are 95 % Student-t intervals of the mean over seeds (none with one
-seed).
+seed); for counts and amounts the lower end is cut at zero.
 
 >>> ci = mean_ci(pl.DataFrame({"g": ["a", "a", "a"], "x": [1.0, 2.0, 3.0]}), ["g"], ["x"])
 >>> [round(v, 4) for v in ci.select("mean", "lo", "hi").row(0)]  # t(0.975, 2) · 1 / √3
@@ -106,7 +106,11 @@ def simulate_timeline(
         pl.col(m).sum() for m in METRICS
     )
     total = pl.concat(totals).select("seed", "arm", "spells", *METRICS)
-    summary = mean_ci(total, ["arm"], ["spells", *METRICS])
+    # Counts and amounts are never negative: an interval's lower end is cut at zero (the
+    # effect, a difference, keeps its sign).
+    summary = mean_ci(total, ["arm"], ["spells", *METRICS]).with_columns(
+        pl.col("lo").clip(lower_bound=0.0)
+    )
     if push:
         wide = total.filter(pl.col("arm") == "push").join(
             total.filter(pl.col("arm") == "no_push"), on="seed", suffix="_none"
@@ -122,7 +126,10 @@ def simulate_timeline(
     }
     return Timeline(
         start=as_of, end=run.end, seeds=tuple(seeds), arms=arms, daily=all_days,
-        monthly=monthly, monthly_ci=mean_ci(monthly, ["arm", "month"], list(METRICS)),
+        monthly=monthly,
+        monthly_ci=mean_ci(monthly, ["arm", "month"], list(METRICS)).with_columns(
+            pl.col("lo").clip(lower_bound=0.0)
+        ),
         totals=total, summary=summary, population=population_counts,
     )  # fmt: skip
 
