@@ -24,7 +24,7 @@ from simulations.timeline import (
     simulate_timeline,
     summary_lines,
 )
-from simulations.timeline.dynamics import State, Transitions, apply_day
+from simulations.timeline.dynamics import State, Transitions, apply_day, draw_month
 
 AS_OF = date(2026, 6, 30)
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
@@ -206,3 +206,27 @@ def test_summary_lines_name_the_funnel_the_effect_and_the_peak(timeline: Timelin
     lines = summary_lines(timeline)
     assert lines[1].startswith("  push     spells")
     assert "the push causes" in lines[3] and "peak" in lines[4]
+
+
+def test_a_birth_adds_a_newborn_a_child_under_3_and_a_birth_registration(
+    population: Path,
+) -> None:
+    state = load_state(population, SCHEMA)
+    many = replace(RATES, births=0.05)  # a year's worth in a month, so the month has some
+    rng = np.random.default_rng(4)
+    first, last = date(2026, 7, 1), date(2026, 7, 31)
+    drawn = draw_month(state, SCHEMA, rng, first, last, many)
+    births = drawn.changes.filter(pl.col("kind") == "birth")
+    assert births.height == drawn.newborns.height > 0
+    day = births["day"].min()
+    today = births.filter(pl.col("day") == day)
+    parent = today["subject_id"][0]
+    before = state.residents.filter(pl.col("person_id") == parent)["children_under_3"].item()
+    after, changed = apply_day(state, day, drawn.on(day), SCHEMA, rng, many)
+    kids = after.residents.filter(pl.col("person_id") == parent)["children_under_3"].item()
+    assert kids == (before or 0) + 1
+    newborns = after.residents.filter(pl.col("birth_date") == day)
+    assert newborns.height == today.height
+    assert set(newborns["person_id"]) <= changed and parent in changed
+    registered = after.events.filter(pl.col("item_code") == "birth_registration")
+    assert parent in set(registered.filter(pl.col("occurred_at").dt.date() == day)["subject_id"])
