@@ -1,8 +1,9 @@
-"""Why a subject is (not, maybe) eligible for a policy, clause by clause.
+"""A subject's profile (一人一档 / 一企一档) and why they are (not, maybe) eligible for a policy.
 
 The profile is read from the population directory ``zhida serve --population`` was given, the
 policy from the published catalog in the database as of the latest match run (today without
-one); the explanation is :func:`rules.explainer.explain`'s.
+one); the explanation is :func:`rules.explainer.explain`'s.  Anyone but the subject sees the
+profile's sensitive fields masked; staff reads are audited as profile reads.
 """
 
 from __future__ import annotations
@@ -15,12 +16,62 @@ import polars as pl
 from litestar import Request, get
 from litestar.params import FromPath
 
+from api.app.access import current_user
 from api.app.errors import UnavailableError
+from api.app.masking import ProfileField, profile_fields
 from api.app.routes.subjects import check_caller, subject_guard
-from api.app.services import services
+from api.app.services import Services, services
 from core.errors import NotFoundError, ValidationError
+from profiles.schema import Entity, Schema
 
-__all__ = ["EXPLAIN_ROUTES", "ExplanationOut"]
+__all__ = ["EXPLAIN_ROUTES", "ExplanationOut", "Profile"]
+
+
+def _as_of(svc: Services) -> date:
+    run = svc.runs.latest()
+    return run.as_of if run is not None else date.today()
+
+
+def _record(
+    svc: Services, schema: Schema, subject_id: str, as_of: date
+) -> tuple[Entity, dict[str, Any]]:
+    from matcher.population import attach_tags, find_subject, scan_population
+
+    if svc.population is None:
+        raise UnavailableError(
+            "profiles and explanations need the population: start the server with "
+            "`zhida serve --population DIR`"
+        )
+    frames = attach_tags(
+        scan_population(svc.population, schema), svc.population, schema, as_of=as_of
+    )
+    return find_subject(frames, schema, subject_id)
+
+
+@dataclass(frozen=True)
+class Profile:
+    subject_id: str
+    subject_type: str
+    as_of: date
+    fields: list[ProfileField]  # in schema order; sensitive ones masked for anyone but the subject
+
+
+@get(
+    "/api/v1/subjects/{subject_id:str}/profile",
+    guards=[subject_guard], sync_to_thread=True, tags=["subjects"],
+)  # fmt: skip
+def profile(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> Profile:
+    """The subject's record as matching sees it (derived fields such as age included)."""
+    from profiles.derive import with_derived
+    from profiles.schema import load_schema
+
+    check_caller(request, subject_id, "profile")
+    svc = services(request)
+    as_of = _as_of(svc)
+    entity, record = _record(svc, load_schema(), subject_id, as_of)
+    derived = with_derived(pl.LazyFrame([record]), entity, as_of=as_of).collect().row(0, named=True)
+    own = current_user(request).subject_id == subject_id
+    return Profile(subject_id, entity.name, as_of, profile_fields(derived, entity, own=own))
 
 
 @dataclass(frozen=True)
@@ -44,7 +95,6 @@ def explain_offer(
     request: Request[Any, Any, Any], subject_id: FromPath[str], policy_id: FromPath[str]
 ) -> ExplanationOut:
     """ "Why am I seeing this": each clause of the rule, true, false or unknown for the subject."""
-    from matcher.population import attach_tags, find_subject, scan_population
     from profiles.derive import with_derived
     from profiles.schema import load_schema
     from rules.explainer import explain
@@ -52,20 +102,12 @@ def explain_offer(
 
     check_caller(request, subject_id, "explain")
     svc = services(request)
-    if svc.population is None:
-        raise UnavailableError(
-            "explanations need the population: start the server with `zhida serve --population DIR`"
-        )
-    run = svc.runs.latest()
-    as_of = run.as_of if run is not None else date.today()
+    as_of = _as_of(svc)
     policy = svc.policies.catalog(as_of).by_id.get(policy_id)
     if policy is None:
         raise NotFoundError(f"no policy {policy_id!r} is published and in force on {as_of}")
     schema = load_schema()
-    frames = attach_tags(
-        scan_population(svc.population, schema), svc.population, schema, as_of=as_of
-    )
-    entity, record = find_subject(frames, schema, subject_id)
+    entity, record = _record(svc, schema, subject_id, as_of)
     if entity.name != policy.audience:
         raise ValidationError(
             f"{policy_id} is for {policy.audience}s but {subject_id} is a {entity.name}"
@@ -79,4 +121,4 @@ def explain_offer(
     )  # fmt: skip
 
 
-EXPLAIN_ROUTES = [explain_offer]
+EXPLAIN_ROUTES = [profile, explain_offer]

@@ -64,3 +64,35 @@ def test_without_a_population_the_server_says_how_to_start_it(world: World) -> N
     response = world.client.get(URL.format("P1"), headers=world.as_("resident"))
     assert response.status_code == 503
     assert "zhida serve --population DIR" in response.json()["error"]["message"]
+
+
+def test_a_resident_reads_their_own_profile_unmasked_with_derived_fields(
+    world_with_population: World,
+) -> None:
+    world = world_with_population
+    response = world.client.get("/api/v1/subjects/P1/profile", headers=world.as_("resident"))
+    assert response.status_code == 200, response.text
+    fields = {f["name"]: f for f in response.json()["fields"]}
+    assert fields["birth_date"]["value"] == "1940-05-01" and not fields["birth_date"]["masked"]
+    assert fields["age"]["value"] == 85  # at the run's as-of date, 2026-03-01
+    assert fields["hukou_city"]["label"] == "户籍城市"
+
+
+def test_an_admin_sees_the_profile_with_sensitive_fields_masked_and_the_read_audited(
+    world_with_population: World,
+) -> None:
+    world = world_with_population
+    response = world.client.get("/api/v1/subjects/P1/profile", headers=world.as_("admin"))
+    fields = {f["name"]: f for f in response.json()["fields"]}
+    assert fields["birth_date"] == {
+        "name": "birth_date", "label": "出生日期", "value": "1940-**-**", "masked": True,
+    }  # fmt: skip
+    assert fields["hukou_city"]["value"] == "北京市"  # not sensitive
+    (entry,) = AuditLog(world.engine).entries(entity_type="subject")
+    assert (entry.actor, entry.action, entry.details) == (
+        "admin",
+        "profile.read",
+        {"what": "profile"},
+    )
+    other = world.client.get("/api/v1/subjects/P1/profile", headers=world.as_("resident2"))
+    assert other.status_code == 404

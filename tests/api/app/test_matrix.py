@@ -38,6 +38,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      OWNER_OR_ADMIN),
     ("POST", "/api/v1/subjects/{subject_id}/grants/{grant_id}/objection",
      "/api/v1/subjects/P1/grants/{grant}/objection", {"text": "异议"}, OWNER),
+    ("GET", "/api/v1/subjects/{subject_id}/profile", "/api/v1/subjects/P1/profile", None,
+     OWNER_OR_ADMIN),
     ("GET", "/api/v1/subjects/{subject_id}/offers/{policy_id}/explain",
      "/api/v1/subjects/P1/offers/bj-elderly-allowance/explain", None, OWNER_OR_ADMIN),
     ("GET", "/api/v1/subjects/{subject_id}/preferences", "/api/v1/subjects/P1/preferences", None,
