@@ -240,6 +240,18 @@ class UserStore:
             raise AuthenticationError(f"the {what}")
         return _user(row)
 
+    def disable(self, username: str) -> User:
+        """Lock a user out: no login, and every token and session of theirs is revoked."""
+        user = self.get(username)
+        with self.engine.begin() as conn:
+            conn.execute(users.update().where(users.c.id == user.id).values(disabled=True))
+            conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
+        return user
+
     def revoke(self, secret: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(

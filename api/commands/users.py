@@ -99,5 +99,22 @@ def token_cmd(username: str, name: str, hours: float | None) -> None:
     click.echo(secret)
 
 
+@users_group.command("disable")
+@click.argument("username")
+def disable_cmd(username: str) -> None:
+    """Lock USERNAME out: no login, every token and session revoked (audited)."""
+    from api.app.audit import AuditLog
+    from api.app.auth import UserStore
+
+    users, audit = _stores()
+    assert isinstance(users, UserStore) and isinstance(audit, AuditLog)
+    users.disable(username)
+    audit.append(
+        actor=_operator(), role="cli", action="user.disable", entity_type="user",
+        entity_id=username, source="cli",
+    )  # fmt: skip
+    click.echo(f"user {username} disabled; their tokens and sessions no longer work")
+
+
 def register(group: click.Group) -> None:
     group.add_command(users_group)

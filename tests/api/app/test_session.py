@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from api.app.access import SESSION_COOKIE
 from tests.api.app.world import PASSWORD, World
 
@@ -68,3 +70,26 @@ def test_a_bearer_token_identifies_the_user_and_a_bad_one_is_refused(world: Worl
     basic = world.client.get("/api/v1/me", headers={"Authorization": "Basic eDp5"})
     assert basic.status_code == 401
     assert "Bearer TOKEN" in basic.json()["error"]["message"]
+
+
+def test_an_expired_token_is_refused(world: World) -> None:
+    from api.app.auth import UserStore
+
+    users = UserStore(world.engine)
+    stale = users.issue(users.get("analyst"), hours=-1)
+    response = world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {stale}"})
+    assert response.status_code == 401
+    assert "expired" in response.json()["error"]["message"]
+
+
+def test_zhida_users_disable_locks_out_tokens_and_logins(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.cli import main
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", str(world.engine.url))
+    assert main(["users", "disable", "analyst"]) == 0
+    assert world.client.get("/api/v1/me", headers=world.as_("analyst")).status_code == 401
+    login = world.client.post("/api/v1/login", json={"username": "analyst", "password": PASSWORD})
+    assert login.status_code == 401
+    assert world.client.get("/api/v1/me", headers=world.as_("officer")).status_code == 200
