@@ -5,9 +5,11 @@ is derived, so turning 80 happens on the day) or a firm's founding anniversary â
 their own events and matched (event-driven: a few hundred subjects a day, not the population).
 On the first day of each month the whole population is tagged and matched again: that sweep
 catches what changes with no event of its own, chiefly tags whose window passes (``newly_married``
-a year after the wedding), so such losses are dated on the 1st.  What changed (``run_diff``)
-becomes planner candidates (``notifier.planner.plan``, the default steps: purpose, dedupe,
-consent, routing, weekly budget, digest, quiet hours), planned at 10:00 Beijing time.
+a year after the wedding), so such losses are dated on the 1st.  A policy's ``valid_from`` and
+the day after its ``valid_until`` are sweeps too: a policy takes effect on its own day.
+What changed (``run_diff``) becomes planner candidates (``notifier.planner.plan``, the
+default steps: purpose, dedupe, consent, routing, weekly budget, digest, quiet hours),
+planned at 10:00 Beijing time.
 
 The run records values only â€” every change, every eligibility spell, every item told and
 every message by channel; :mod:`simulations.timeline.outcomes` draws behaviour from them.
@@ -234,12 +236,18 @@ def run_seed(
     teller = _Teller(policies)
     archive: dict[str, list[pl.DataFrame]] = {"resident": [], "enterprise": []}
     pending: Transitions | None = None
+    boundaries = {p.valid_from for p in policies if p.valid_from} | {
+        p.valid_until + timedelta(days=1) for p in policies if p.valid_until
+    }
     day = start
     while day < end:
         day += timedelta(days=1)
         if day.day == 1 or pending is None:
             drawn = draw_month(state, schema, rng, day, min(month_end(day), end), rates)
             pending = drawn if pending is None else pending.plus(drawn)
+        # A policy coming into or going out of force changes everyone's match that day.
+        sweep = day.day == 1 or day in boundaries
+        if sweep:
             plans = plan_policies(policies, schema, as_of=day)
         before = state
         state, changed = apply_day(state, day, pending.on(day), schema, rng, rates)
@@ -250,7 +258,6 @@ def run_seed(
                 key = schema.entity(name).key
                 assert key is not None
                 kept.append(_own(_frame(before, name).filter(pl.col(key).is_in(list(gone)))))
-        sweep = day.day == 1
         subset = None if sweep else changed
         new = _match_subjects(state, schema, plans, library, day, subset)
         old = pairs if sweep else pairs.filter(pl.col("subject_id").is_in(list(changed)))

@@ -23,7 +23,7 @@ from core.errors import ValidationError
 from profiles.schema import Schema
 from rules.loader import Catalog
 from simulations.timeline.dynamics import RATES, Rates
-from simulations.timeline.engine import load_state, run_seed
+from simulations.timeline.engine import add_months, load_state, run_seed
 from simulations.timeline.outcomes import ARMS, METRICS, daily_metrics, spell_outcomes
 
 __all__ = ["FUNNEL", "Timeline", "mean_ci", "simulate_timeline", "summary_lines"]
@@ -81,10 +81,17 @@ def simulate_timeline(
         raise ValidationError(f"--months must be from 1 to 120, got {months}")
     if not seeds:
         raise ValidationError("--seeds must be at least 1")
-    policies = catalog.in_force(as_of)
+    # Policies in force on any day of the horizon: one issued in month 3 takes effect then.
+    last = add_months(as_of, months)
+    policies = tuple(
+        p for p in catalog.policies
+        if (p.valid_from is None or p.valid_from <= last)
+        and (p.valid_until is None or p.valid_until >= as_of)
+    )  # fmt: skip
     if not policies:
         raise ValidationError(
-            f"no policy of the catalog is in force on {as_of}; check the catalog and --as-of"
+            f"no policy of the catalog is in force between {as_of} and {last}; check the "
+            "catalog's valid_from/valid_until and --as-of"
         )
     initial = load_state(population, schema)
     arms = ARMS if push else ("no_push",)

@@ -230,3 +230,29 @@ def test_a_birth_adds_a_newborn_a_child_under_3_and_a_birth_registration(
     assert set(newborns["person_id"]) <= changed and parent in changed
     registered = after.events.filter(pl.col("item_code") == "birth_registration")
     assert parent in set(registered.filter(pl.col("occurred_at").dt.date() == day)["subject_id"])
+
+
+LATER_POLICY = """\
+id: test-later-senior-card
+title: 晚些时候生效的老年卡
+department: 测试局
+audience: resident
+mode: auto_grant
+eligibility: 'age >= 60'
+benefit_period: once
+valid_from: 2026-08-10
+"""
+
+
+def test_a_policy_issued_during_the_horizon_takes_effect_on_its_day(tmp_path: Path) -> None:
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "later.yaml").write_text(LATER_POLICY)
+    catalog = load_catalog([tmp_path / "catalog"], SCHEMA)
+    no_deaths = replace(RATES, death_60_79=0.0, death_80_plus=0.0, death_under_60=0.0)
+    timeline = simulate_timeline(
+        _elders(tmp_path), catalog, SCHEMA, as_of=AS_OF, months=2, seeds=[1], rates=no_deaths
+    )
+    daily = timeline.daily.filter((pl.col("arm") == "push") & (pl.col("new_eligible") > 0))
+    assert daily.select("date", "new_eligible", "grant_notices").rows() == [
+        (date(2026, 8, 10), 2.0, 2.0)
+    ]
