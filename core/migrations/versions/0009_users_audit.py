@@ -61,9 +61,29 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False, unique=True),
     )
     op.create_index("ix_audit_entity", "audit_log", ["entity_type", "entity_id"])
+    # Append-only in the database itself: changing or deleting an entry needs DDL rights (to
+    # drop these triggers) on top of write access, and the hash chain still shows it.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+            )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION audit_log_append_only()")
     op.drop_table("audit_log")
     op.drop_table("api_tokens")
     op.drop_table("users")

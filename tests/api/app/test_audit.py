@@ -21,6 +21,16 @@ def engine(database_url: str) -> Engine:
     return engine
 
 
+def _allow_tampering(engine: Engine) -> None:
+    """What an attacker with DDL rights would do first: drop the append-only triggers."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP TRIGGER audit_log_append_only ON audit_log"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
+
+
 def _fill(log: AuditLog, n: int = 4) -> None:
     for i in range(n):
         log.append(
@@ -41,9 +51,19 @@ def test_entries_chain_from_the_genesis_and_an_untouched_log_verifies(engine: En
     assert (count, head, broken) == (4, entries[-1].hash, [])
 
 
+def test_the_database_refuses_to_change_or_delete_an_entry(engine: Engine) -> None:
+    log = AuditLog(engine)
+    _fill(log, 2)
+    for statement in (audit_log.update().values(actor="wang"), audit_log.delete()):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+    assert log.verify()[0] == 2
+
+
 def test_an_edited_row_is_flagged(engine: Engine) -> None:
     log = AuditLog(engine)
     _fill(log)
+    _allow_tampering(engine)
     second = sorted(e.id for e in log.entries())[1]
     with engine.begin() as conn:
         conn.execute(audit_log.update().where(audit_log.c.id == second).values(actor="wang"))
@@ -54,6 +74,7 @@ def test_an_edited_row_is_flagged(engine: Engine) -> None:
 def test_a_deleted_row_is_flagged_at_the_entry_after_it(engine: Engine) -> None:
     log = AuditLog(engine)
     _fill(log)
+    _allow_tampering(engine)
     ids = sorted(e.id for e in log.entries())
     with engine.begin() as conn:
         conn.execute(audit_log.delete().where(audit_log.c.id == ids[1]))
@@ -69,6 +90,7 @@ def test_a_rewritten_row_with_a_recomputed_own_hash_still_breaks_the_next_link(
 
     log = AuditLog(engine)
     _fill(log)
+    _allow_tampering(engine)
     ids = sorted(e.id for e in log.entries())
     with engine.begin() as conn:
         row = conn.execute(sa.select(audit_log).where(audit_log.c.id == ids[1])).mappings().one()
@@ -112,6 +134,7 @@ def test_zhida_audit_verify_exits_1_naming_the_tampered_entry(
     _fill(log, 3)
     assert main(["audit", "verify"]) == 0
     assert "intact: 3 entries" in capsys.readouterr().out
+    _allow_tampering(engine)
     with engine.begin() as conn:
         conn.execute(audit_log.update().where(audit_log.c.id == 2).values(details='{"x": 1}'))
     assert main(["audit", "verify"]) == 1
