@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 
 from api.app.audit import AuditLog
-from api.app.auth import UserStore
+from api.app.auth import User, UserStore
+from api.app.errors import AuthenticationError
 from api.app.offers import OfferCache
+from api.app.throttle import LoginThrottle
 from core.db import head_revision
 from matcher.runs import RunStore
 from notifier.channels.inbox import InboxStore
@@ -19,7 +22,7 @@ from notifier.contacts import ContactStore
 from notifier.grants import GrantStore
 from rules.store import PolicyStore
 
-__all__ = ["Services", "services"]
+__all__ = ["Services", "log_in", "services"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Services:
     secure_cookies: bool
     offers: OfferCache  # the latest run's pairs indexed by subject
     head_revision: str  # the migrations this code expects (for /health)
+    throttle: LoginThrottle  # failed logins per username
 
     @classmethod
     def build(
@@ -49,8 +53,21 @@ class Services:
             policies=PolicyStore(engine), runs=RunStore(engine, data_dir),
             inbox=InboxStore(engine), grants=GrantStore(engine), contacts=ContactStore(engine),
             population=population, secure_cookies=secure_cookies, offers=OfferCache(),
-            head_revision=head_revision(),
+            head_revision=head_revision(), throttle=LoginThrottle(),
         )  # fmt: skip
+
+
+def log_in(svc: Services, username: str, password: str) -> User:
+    """Check a password, refusing while the username is locked by failed attempts."""
+    now = time.monotonic()
+    svc.throttle.check(username, now=now)
+    try:
+        user = svc.users.authenticate(username, password)
+    except AuthenticationError:
+        svc.throttle.failed(username, now=now)
+        raise
+    svc.throttle.succeeded(username)
+    return user
 
 
 def services(request: Any) -> Services:

@@ -23,7 +23,8 @@ from api.app.access import SESSION_COOKIE, current_user
 from api.app.auth import SESSION_HOURS, SUBJECT_ROLES, User
 from api.app.errors import AuthenticationError
 from api.app.i18n import LANGUAGES, words
-from api.app.services import Services, services
+from api.app.services import Services, log_in, services
+from api.app.throttle import TooManyAttemptsError
 
 __all__ = ["CONSOLE_ROUTES", "LoginForm", "PreferencesForm"]
 
@@ -77,10 +78,12 @@ async def login_page(request: Request[Any, Any, Any]) -> Template:
 def login_form(request: Request[Any, Any, Any], data: URLEncodedBody[LoginForm]) -> Response[Any]:
     svc = services(request)
     try:
-        user = svc.users.authenticate(data.username, data.password)
+        user = log_in(svc, data.username, data.password)
     except AuthenticationError:
         failed = words(_lang(request))["login_failed"]
         return _page(request, "login.html", status=401, user=None, error=failed)
+    except TooManyAttemptsError as err:
+        return _page(request, "login.html", status=429, user=None, error=err.message)
     secret = svc.users.issue(user, kind="session", name="console", hours=SESSION_HOURS)
     response = Redirect("/console", status_code=303)
     response.set_cookie(

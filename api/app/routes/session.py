@@ -10,7 +10,7 @@ from litestar.params import JSONBody
 
 from api.app.access import SESSION_COOKIE, current_user
 from api.app.auth import ROLES, SESSION_HOURS, User
-from api.app.services import services
+from api.app.services import log_in, services
 
 __all__ = ["SESSION_ROUTES", "Credentials", "Me"]
 
@@ -38,7 +38,7 @@ class Me:
 def login(request: Request[Any, Any, Any], data: JSONBody[Credentials]) -> Response[Me]:
     """Log in with a password: sets the console's session cookie (HttpOnly, SameSite=Strict)."""
     svc = services(request)
-    user = svc.users.authenticate(data.username, data.password)
+    user = log_in(svc, data.username, data.password)
     secret = svc.users.issue(user, kind="session", name="console", hours=SESSION_HOURS)
     response = Response(Me.of(user))
     response.set_cookie(

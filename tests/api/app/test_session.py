@@ -93,3 +93,16 @@ def test_zhida_users_disable_locks_out_tokens_and_logins(
     login = world.client.post("/api/v1/login", json={"username": "analyst", "password": PASSWORD})
     assert login.status_code == 401
     assert world.client.get("/api/v1/me", headers=world.as_("officer")).status_code == 200
+
+
+def test_repeated_wrong_passwords_lock_the_username_for_a_while(world: World) -> None:
+    login = "/api/v1/login"
+    for _ in range(5):
+        wrong = world.client.post(login, json={"username": "officer", "password": "guess-123"})
+        assert wrong.status_code == 401
+    right = world.client.post(login, json={"username": "officer", "password": PASSWORD})
+    assert right.status_code == 429
+    assert "too many failed logins for 'officer'" in right.json()["error"]["message"]
+    # others are not affected
+    other = world.client.post(login, json={"username": "reviewer", "password": PASSWORD})
+    assert other.status_code == 200
