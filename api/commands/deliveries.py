@@ -1,0 +1,248 @@
+"""``zhida deliveries``: plan a run diff into the outbox, watch it, and act on what failed.
+
+\b
+  zhida deliveries plan [--run ID] [--population DIR]   plan the latest run diff; deliver
+  zhida deliveries status                               the ledger by channel and status
+  zhida deliveries failed                               parked rows and why
+  zhida deliveries replay ID... | --all                 give parked rows new attempts
+  zhida deliveries cancel ID...                         keep parked rows undelivered
+  zhida deliveries why SUBJECT [--policy ID]            why was SUBJECT (not) told
+  zhida deliveries contacts --population DIR            synthetic contact points for a population
+  zhida deliveries object GRANT_ID TEXT [--decline]     record an objection to a grant
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["register"]
+
+CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
+
+
+def _engine() -> Any:
+    from core.db import get_engine, upgrade
+
+    engine = get_engine()
+    upgrade(engine)
+    return engine
+
+
+def _deliver(ids: list[int]) -> None:
+    """Hand rows to the workers: Redis when configured, else in-process here and now."""
+    from core.settings import get_settings
+    from notifier.channels.registry import channels_from_settings, close_channels
+
+    settings = get_settings()
+    if settings.redis_url:
+        from core.broker import configure_broker
+        from notifier.actors import enqueue
+
+        configure_broker(settings.redis_url)
+        click.echo(f"{enqueue(ids)} row(s) handed to the workers (`zhida worker` delivers them)")
+        return
+    from notifier.campaign import deliver_in_process
+
+    channels = channels_from_settings(settings, _engine())
+    try:
+        counts = deliver_in_process(settings, channels, ids=ids)
+    finally:
+        close_channels(channels)
+    _print_counts(counts)
+
+
+def _print_counts(counts: dict[str, dict[str, int]] | Any) -> None:
+    for channel, by_status in sorted(counts.items()):
+        click.echo(
+            f"  {channel:<8} " + ", ".join(f"{n:,} {s}" for s, n in sorted(by_status.items()))
+        )
+
+
+@click.group("deliveries")
+def deliveries_group() -> None:
+    """The outbox ledger: plan, deliver, watch, replay (see `zhida worker`)."""
+
+
+@deliveries_group.command("plan")
+@click.option("--run", "run_id", type=int, default=None, help="Run to plan (default: latest).")
+@click.option("--against", type=int, default=None, help="Compare with this run instead.")
+@click.option(
+    "--policies", type=click.Path(exists=True, path_type=Path), default=CATALOG,
+    show_default=True, help="The catalog the runs were matched against.",
+)  # fmt: skip
+@click.option(
+    "--population", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Population directory: quote the reason clause by clause (and keep it as evidence).",
+)  # fmt: skip
+@click.option("--no-deliver", is_flag=True, help="Only plan and record; deliver later.")
+def plan_cmd(
+    run_id: int | None, against: int | None, policies: Path, population: Path | None,
+    no_deliver: bool,
+) -> None:  # fmt: skip
+    """Plan who is told what from a run diff, record it in the outbox, and deliver it."""
+    from core.settings import get_settings
+    from notifier.campaign import plan_run
+    from notifier.channels.registry import configured_channels
+    from rules.loader import load_catalog
+
+    _engine()
+    settings = get_settings()
+    catalog = load_catalog([policies])
+    summary = plan_run(
+        settings, catalog.by_id, run_id=run_id, against=against, population=population,
+        channels=configured_channels(settings),
+    )  # fmt: skip
+    if summary.already_planned:
+        click.echo(f"{summary.cause} was planned before (plan {summary.plan_id}); nothing new")
+        return
+    d = summary.decisions
+    click.echo(
+        f"plan {summary.plan_id} ({summary.cause}): {summary.messages:,} messages; "
+        f"{d['planned']:,} planned, {d['deferred']:,} deferred, {d['suppressed']:,} suppressed"
+    )
+    for reason, n in sorted(summary.reasons.items(), key=lambda kv: -kv[1])[:8]:
+        click.echo(f"  {n:>7,}  {reason}")
+    if not no_deliver:
+        _deliver(list(summary.due_ids))
+
+
+@deliveries_group.command("status")
+def status_cmd() -> None:
+    """The ledger: rows by channel and status, and grants by status."""
+    from notifier.grants import GrantStore
+    from notifier.outbox import Outbox
+
+    engine = _engine()
+    counts = Outbox(engine).counts()
+    if not counts:
+        click.echo("the outbox is empty; `zhida deliveries plan` fills it from a run diff")
+        return
+    _print_counts(counts)
+    grants = GrantStore(engine).counts()
+    if grants:
+        click.echo("grants: " + ", ".join(f"{n:,} {s}" for s, n in sorted(grants.items())))
+
+
+@deliveries_group.command("failed")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+def failed_cmd(limit: int) -> None:
+    """Rows parked as failed, with the reason; they stay until replayed or cancelled."""
+    from notifier.outbox import Outbox
+
+    rows = Outbox(_engine()).rows("failed", limit=limit)
+    if not rows:
+        click.echo("no failed deliveries")
+    for r in rows:
+        click.echo(
+            f"{r.id}  {r.channel:<7} {r.subject_id}  {r.purpose}  attempts {r.attempts}/"
+            f"{r.max_attempts}  {r.last_error}"
+        )
+
+
+@deliveries_group.command("replay")
+@click.argument("ids", type=int, nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Replay every parked row.")
+@click.option("--attempts", type=click.IntRange(1), default=3, show_default=True)
+def replay_cmd(ids: tuple[int, ...], every: bool, attempts: int) -> None:
+    """Give parked rows new attempts, due now, and deliver them."""
+    from core.errors import ValidationError
+    from notifier.outbox import Outbox
+
+    if bool(ids) == every:
+        raise ValidationError("name the rows to replay (see `zhida deliveries failed`) or --all")
+    replayed = Outbox(_engine()).replay(
+        None if every else ids, now=datetime.now(UTC), attempts=attempts
+    )
+    click.echo(f"{len(replayed)} row(s) replayed")
+    if replayed:
+        _deliver(replayed)
+
+
+@deliveries_group.command("cancel")
+@click.argument("ids", type=int, nargs=-1, required=True)
+def cancel_cmd(ids: tuple[int, ...]) -> None:
+    """Cancel parked rows: they stay in the ledger, marked cancelled, and are not delivered."""
+    from notifier.outbox import Outbox
+
+    click.echo(f"{Outbox(_engine()).cancel(ids)} row(s) cancelled")
+
+
+@deliveries_group.command("why")
+@click.argument("subject_id")
+@click.option("--policy", default=None, help="Only this policy.")
+def why_cmd(subject_id: str, policy: str | None) -> None:
+    """Why was SUBJECT_ID told — or not told — about each policy, and what became of it."""
+    import sqlalchemy as sa
+
+    from core.errors import NotFoundError
+    from notifier.tables import notices, outbox
+
+    query = (
+        sa.select(
+            notices.c.decided_at,
+            notices.c.policy_id,
+            notices.c.change,
+            notices.c.purpose,
+            notices.c.decision,
+            notices.c.reason,
+            outbox.c.channel,
+            outbox.c.status,
+        )
+        .select_from(notices.outerjoin(outbox, notices.c.outbox_id == outbox.c.id))
+        .where(notices.c.subject_id == subject_id)
+        .order_by(notices.c.id)
+    )
+    if policy:
+        query = query.where(notices.c.policy_id == policy)
+    with _engine().connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        raise NotFoundError(f"nothing was planned for {subject_id!r}; check the id")
+    for at, pid, change, purpose, decision, reason, channel, status in rows:
+        via = f" → {channel} {status}" if channel else ""
+        click.echo(f"{at:%Y-%m-%d %H:%M} {pid}: {change}, {purpose or '-'}: {decision}{via}")
+        click.echo(f"    {reason}")
+
+
+@deliveries_group.command("contacts")
+@click.option(
+    "--population", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+def contacts_cmd(population: Path, seed: int) -> None:
+    """Give every subject of a (synthetic) population seeded contact points and preferences."""
+    import polars as pl
+
+    from notifier.contacts import ContactStore
+    from simulations.contacts import synthetic_contacts
+
+    def ids(name: str, key: str) -> list[str]:
+        path = population / f"{name}.parquet"
+        return pl.read_parquet(path, columns=[key])[key].to_list() if path.is_file() else []
+
+    rows = synthetic_contacts(
+        ids("residents", "person_id"), ids("enterprises", "enterprise_id"), seed=seed
+    )
+    click.echo(f"{ContactStore(_engine()).replace(rows):,} contact points recorded")
+
+
+@deliveries_group.command("object")
+@click.argument("grant_id", type=int)
+@click.argument("text")
+@click.option("--decline", is_flag=True, help="The subject declines the grant.")
+def object_cmd(grant_id: int, text: str, decline: bool) -> None:
+    """Record an objection to (or a decline of) grant GRANT_ID; it goes to the department."""
+    from notifier.grants import GrantStore
+
+    done = GrantStore(_engine()).object(
+        grant_id, text, kind="decline" if decline else "objection", now=datetime.now(UTC)
+    )
+    click.echo(f"{done.kind} {done.id} on grant {grant_id} routed to {done.department}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(deliveries_group)

@@ -1,0 +1,182 @@
+"""``zhida worker``: Dramatiq worker processes on the Redis broker, each with a sweeper.
+
+The parent process starts ``--processes`` children and restarts any that dies (a crash, an
+out-of-memory kill, SIGKILL); SIGTERM or Ctrl-C stops them all, letting in-flight messages
+finish.  Each child configures the broker from ``ZHIDA_REDIS_URL``, loads every actor module
+(``api.workers``), runs ``--threads`` worker threads and a sweeper thread that re-enqueues
+what the ledger says is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+__all__ = ["register", "serve"]
+
+log = logging.getLogger("zhida.worker")
+
+
+def _load_actors() -> None:
+    import importlib
+
+    from core.broker import configure_broker
+    from core.settings import get_settings
+
+    try:
+        importlib.import_module("api.workers")  # configures the broker, loads every actor
+    except ModuleNotFoundError as exc:
+        if exc.name != "api.workers":
+            raise
+        importlib.import_module("notifier.actors")
+        configure_broker(get_settings().redis_url)
+
+
+def _child(
+    threads: int, queues: Sequence[str], sweep_every: float, stale: float,
+    prepare: Callable[[], Any] | None,
+) -> None:  # fmt: skip
+    import faulthandler
+
+    import dramatiq
+
+    from core.broker import configure_broker, current_broker
+    from core.settings import get_settings
+    from notifier.actors import deliver, runtime
+    from notifier.sweeper import Sweeper
+
+    faulthandler.register(signal.SIGUSR1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s")
+    if os.environ.get("ZHIDA_LOG_DELIVERIES"):
+        logging.getLogger("zhida.delivery").setLevel(logging.DEBUG)
+    for noisy in ("httpx", "alembic", "dramatiq.broker.RedisBroker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The modules were imported before the fork; the broker's connections must be this
+    # process's own.
+    configure_broker(get_settings().redis_url)
+    if prepare is not None:
+        prepare()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    broker = current_broker()
+    worker = dramatiq.Worker(broker, queues=set(queues), worker_threads=threads)
+    worker.start()
+
+    def send(ids: Sequence[int]) -> None:
+        for row_id in ids:
+            deliver.send(row_id)
+
+    sweeper = Sweeper(runtime, send, interval=sweep_every, stale=stale).start()
+    stop.wait()
+    sweeper.stop()
+    worker.stop(timeout=30_000)
+    broker.close()
+
+
+def serve(
+    *, processes: int, threads: int, queues: Sequence[str], sweep_every: float = 5.0,
+    stale: float = 120.0, prepare: Callable[[], Any] | None = None,
+) -> None:  # fmt: skip
+    """Run worker processes until SIGTERM/SIGINT, restarting any that dies."""
+    _load_actors()  # once, before forking: a restarted child is up at once
+    ctx = multiprocessing.get_context("fork")
+    stopping = threading.Event()
+
+    def start() -> Any:
+        p = ctx.Process(
+            target=_child, args=(threads, tuple(queues), sweep_every, stale, prepare), daemon=False
+        )
+        p.start()
+        return p
+
+    children = [start() for _ in range(processes)]
+    click.echo(
+        f"zhida worker: {processes} process(es) × {threads} thread(s) on {', '.join(queues)}; "
+        f"pids {' '.join(str(c.pid) for c in children)}",
+        err=True,
+    )
+    previous = {
+        s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        while not stopping.wait(0.5):
+            for i, child in enumerate(children):
+                if not child.is_alive():
+                    click.echo(
+                        f"zhida worker: process {child.pid} exited ({child.exitcode}); restarting",
+                        err=True,
+                    )
+                    children[i] = start()
+    finally:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 40
+        for child in children:
+            child.join(timeout=max(0.1, deadline - time.monotonic()))
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@click.command("worker")
+@click.option("--processes", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--queue", "queues", multiple=True,
+    help="A queue to consume (repeatable); default: every actor's queue.",
+)  # fmt: skip
+@click.option(
+    "--sweep-every",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between sweeper passes (re-enqueue what the ledger says is due).",
+)
+@click.option(
+    "--stale",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Re-enqueue a due row handed to the broker this many seconds ago.",
+)
+def worker_cmd(
+    processes: int, threads: int, queues: tuple[str, ...], sweep_every: float, stale: float
+) -> None:
+    """Start workers that deliver the outbox (and run every other actor) from Redis.
+
+    \b
+    Needs ZHIDA_REDIS_URL, e.g.:
+      ZHIDA_REDIS_URL=redis://127.0.0.1:6379/0 zhida worker --processes 2 --threads 8
+    Without Redis, `zhida deliveries plan` and `zhida demo` deliver in-process instead.
+    """
+    from core.errors import ConfigurationError
+    from core.settings import get_settings
+
+    if not get_settings().redis_url:
+        raise ConfigurationError(
+            "zhida worker needs a Redis broker: set ZHIDA_REDIS_URL (e.g. "
+            "'redis://127.0.0.1:6379/0'); without Redis, `zhida deliveries plan` delivers "
+            "in-process"
+        )
+    if not queues:
+        try:
+            from api.workers import QUEUES
+
+            queues = tuple(QUEUES)
+        except ModuleNotFoundError:
+            queues = ("deliveries",)
+    serve(processes=processes, threads=threads, queues=queues, sweep_every=sweep_every,
+          stale=stale)  # fmt: skip
+
+
+def register(group: click.Group) -> None:
+    group.add_command(worker_cmd)
