@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -56,6 +57,22 @@ def create_app(
             description="Policy matching and proactive push: offers, inbox, grants, policies.",
             path="/schema",
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="A token from `zhida users token NAME`.",
+                    ),
+                    "Session": SecurityScheme(
+                        type="apiKey",
+                        name="zhida_session",
+                        security_scheme_in="cookie",
+                        description="The console's cookie, set by POST /api/v1/login.",
+                    ),
+                }
+            ),
+            security=[{"BearerToken": []}, {"Session": []}],
         ),
         template_config=TemplateConfig(directory=_HERE / "templates", engine=JinjaTemplateEngine),
         debug=False,
