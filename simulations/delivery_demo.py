@@ -64,13 +64,17 @@ def demo_deliveries(
         path = population / f"{name}.parquet"
         return pl.read_parquet(path, columns=[key])[key].to_list() if path.is_file() else []
 
-    ContactStore(engine).replace(
-        synthetic_contacts(
-            ids("residents", "person_id"), ids("enterprises", "enterprise_id"), seed=seed
-        )
-    )
     started = time.perf_counter()
     with StandIns(sms_failure_rate=sms_failure_rate, seed=seed) as stand_ins:
+        # Firms' department systems: the webhook stand-in (it takes any path).
+        ContactStore(engine).replace(
+            synthetic_contacts(
+                ids("residents", "person_id"),
+                ids("enterprises", "enterprise_id"),
+                seed=seed,
+                webhook_base=stand_ins.webhook.url,
+            )
+        )
         env = {**os.environ, **stand_ins.env(), "ZHIDA_DATABASE_URL": settings.database_url}
         env.pop("ZHIDA_REDIS_URL", None)  # the demo delivers in-process
         local = Settings.from_env(env)

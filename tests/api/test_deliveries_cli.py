@@ -1,0 +1,61 @@
+"""``zhida worker`` and ``zhida deliveries``: clear one-line errors, and the operator's loop."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+
+
+def test_worker_refuses_without_redis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["worker", "--processes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zhida: error: zhida worker needs a Redis broker: set ZHIDA_REDIS_URL")
+    assert err.count("\n") == 1
+
+
+def test_replay_needs_ids_or_all(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deliveries", "replay"]) == 1
+    assert "or --all" in capsys.readouterr().err
+
+
+def test_why_names_an_unknown_subject(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deliveries", "why", "nobody"]) == 1
+    assert "nothing was planned for 'nobody'" in capsys.readouterr().err
+
+
+def test_plan_without_runs_says_how_to_make_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deliveries", "plan"]) == 1
+    assert "no match runs yet" in capsys.readouterr().err
+
+
+def test_an_operator_sees_a_parked_row_replays_it_and_asks_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.db import get_engine, upgrade
+    from core.settings import get_settings
+    from notifier.contacts import ContactStore
+    from notifier.dispatch import plan_changes
+    from rules.loader import load_catalog
+
+    engine = get_engine()
+    upgrade(engine)
+    policies = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"]).by_id
+    ContactStore(engine).replace([{"subject_id": "p1", "phone": "+8613800000001"}])
+    rows = [{"subject_id": s, "subject_type": "resident", "policy_id": "bj-elderly-card",
+             "change": "newly_eligible", "old_status": None, "new_status": "eligible"}
+            for s in ("p1", "p2")]  # fmt: skip
+    plan_changes(
+        engine, rows, policies, cause="cli", as_of=date(2026, 3, 2),
+        now=datetime(2026, 3, 2, 4, 0, tzinfo=UTC), settings=get_settings(),
+    )  # fmt: skip
+    assert main(["deliveries", "status"]) == 0
+    assert "sms      1 pending" in capsys.readouterr().out
+    assert main(["deliveries", "replay", "--all"]) == 0  # nothing parked yet
+    assert "0 row(s) replayed" in capsys.readouterr().out
+    assert main(["deliveries", "why", "p1"]) == 0
+    out = capsys.readouterr().out
+    assert "bj-elderly-card: newly_eligible, invitation: planned → sms pending" in out
