@@ -213,11 +213,17 @@ def deliver_one(row_id: int, rt: DeliveryRuntime | None = None) -> str:
         if _same_database(channel, rt.outbox):
             # The inbox lives in the ledger's database: deliver and record in one commit,
             # exactly once by construction.
-            with rt.outbox.engine.begin() as conn:
-                now = rt.clock.now()
-                result = channel.write(conn, message, now=now, name=channel.name)  # type: ignore[attr-defined]
-                if not rt.outbox.delivered(row, provider_id=result.provider_id, now=now, conn=conn):
-                    conn.rollback()  # the claim was lost to another attempt: leave it to that one
+            try:
+                with rt.outbox.engine.begin() as conn:
+                    now = rt.clock.now()
+                    write = channel.write  # type: ignore[attr-defined]
+                    result = write(conn, message, now=now, name=channel.name)
+                    if not rt.outbox.delivered(
+                        row, provider_id=result.provider_id, now=now, conn=conn
+                    ):
+                        raise _ClaimLost  # another attempt owns the row now: roll back
+            except _ClaimLost:
+                return "not-claimed"
             return "delivered"
         result = channel.send(message)
     except PermanentDeliveryError as exc:
@@ -230,6 +236,10 @@ def deliver_one(row_id: int, rt: DeliveryRuntime | None = None) -> str:
         return _retry(rt, row, f"unexpected {type(exc).__name__}: {exc}")
     rt.outbox.delivered(row, provider_id=result.provider_id, now=rt.clock.now())
     return "delivered"
+
+
+class _ClaimLost(Exception):  # noqa: N818 -- a signal to roll back, never seen outside
+    pass
 
 
 def _same_database(channel: Channel, outbox: Outbox) -> bool:

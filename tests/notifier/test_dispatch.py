@@ -163,3 +163,36 @@ def test_in_process_delivery_reaches_each_channel_once_despite_failures(setup: A
     for channel in channels.values():
         assert set(channel.counts().values()) == {1}
     assert channels["sms"].attempts > 30  # the failures were retried
+
+
+def test_the_inbox_delivers_and_records_in_one_commit_or_not_at_all(setup: Any) -> None:
+    import dataclasses
+
+    from notifier.channels.inbox import InboxChannel, InboxStore
+
+    engine = setup[0]
+    summary = plan(setup, [change(s, "bj-elderly-card") for s in ("p1", "p2")], "inbox")
+    rt = DeliveryRuntime(outbox=Outbox(engine), channels={"inbox": InboxChannel(engine)})
+    first, second = summary.due_ids
+    assert deliver_one(first, rt) == "delivered"
+    assert len(InboxStore(engine).messages("p1")) == 1
+    # A worker whose claim was taken over (its lease ran out) must not record or deliver.
+    taken = Outbox(engine).claim(second, now=datetime.now(UTC), lease=30)
+    assert taken is not None
+    stale = dataclasses.replace(taken, attempts=taken.attempts - 1)
+    rt.outbox = _Reclaimed(Outbox(engine), stale)
+    assert deliver_one(second, rt) == "not-claimed"
+    assert InboxStore(engine).messages("p2") == []
+
+
+class _Reclaimed:
+    """An outbox whose claim hands out a row another attempt has since taken over."""
+
+    def __init__(self, outbox: Outbox, row: Any) -> None:
+        self._outbox, self._row, self.engine = outbox, row, outbox.engine
+
+    def claim(self, *_a: Any, **_k: Any) -> Any:
+        return self._row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outbox, name)
