@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.app.routes.console import CONSOLE_ROUTES
+from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
@@ -17,5 +18,6 @@ ROUTES = [
     *SUBJECT_ROUTES,
     *EXPLAIN_ROUTES,
     *POLICY_ROUTES,
+    *DELIVERY_ROUTES,
     *CONSOLE_ROUTES,
 ]

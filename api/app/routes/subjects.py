@@ -25,6 +25,7 @@ from notifier.grants import Grant, Objection
 
 __all__ = [
     "SUBJECT_ROUTES",
+    "FeedbackIn",
     "ObjectionIn",
     "Offer",
     "Preferences",
@@ -218,6 +219,34 @@ def set_preferences(
     return data
 
 
+@dataclass(frozen=True)
+class FeedbackIn:
+    policy_id: str
+    rating: str  # good | bad (好 | 差)
+    detail: str | None = None
+
+
+@post(
+    "/api/v1/subjects/{subject_id:str}/feedback",
+    guards=[_owner_guard], sync_to_thread=True, status_code=201, tags=["subjects"],
+)  # fmt: skip
+def feedback(
+    request: Request[Any, Any, Any], subject_id: FromPath[str], data: JSONBody[FeedbackIn]
+) -> dict[str, str]:
+    """Rate the service about a policy (好差评); a new rating replaces the previous one."""
+    from notifier.receipts import Receipt, ReceiptStore
+
+    check_caller(request, subject_id, "feedback")
+    user = current_user(request)
+    now = datetime.now(UTC)
+    receipt = Receipt(
+        None, subject_id, user.subject_type or "resident", data.policy_id, "rated", now,
+        rating=data.rating, detail=data.detail,
+    )  # fmt: skip
+    ReceiptStore(services(request).engine).record(receipt, now=now)
+    return {"policy_id": data.policy_id, "rating": str(receipt.rating)}
+
+
 @get("/api/v1/objections", guards=[allow("officer", "admin")], sync_to_thread=True,
      tags=["objections"])  # fmt: skip
 def objections(request: Request[Any, Any, Any]) -> list[Objection]:
@@ -229,5 +258,5 @@ def objections(request: Request[Any, Any, Any]) -> list[Objection]:
 
 SUBJECT_ROUTES = [
     offers, inbox, mark_read, grants, object_to_grant, preferences, set_preferences,
-    objections,
+    feedback, objections,
 ]  # fmt: skip
