@@ -7,6 +7,7 @@ from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
+from api.app.routes.reach import REACH_ROUTES
 from api.app.routes.session import SESSION_ROUTES
 from api.app.routes.subjects import SUBJECT_ROUTES
 
@@ -19,5 +20,6 @@ ROUTES = [
     *EXPLAIN_ROUTES,
     *POLICY_ROUTES,
     *DELIVERY_ROUTES,
+    *REACH_ROUTES,
     *CONSOLE_ROUTES,
 ]

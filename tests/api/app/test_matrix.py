@@ -53,6 +53,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("GET", "/api/v1/deliveries/failed", "/api/v1/deliveries/failed", None, {"operator", "admin"}),
     ("POST", "/api/v1/deliveries/{row_id}/replay", "/api/v1/deliveries/999/replay", None,
      {"operator", "admin"}),
+    ("GET", "/api/v1/reach", "/api/v1/reach", None, STAFF_READERS),
     ("GET", "/api/v1/objections", "/api/v1/objections", None, {"officer", "admin"}),
     ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
     ("GET", "/api/v1/policies/{policy_id}/versions",
