@@ -7,13 +7,14 @@ officer acts only on policies of their own department.  Every change is audited.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app.access import allow, current_user, source_of
 from api.app.auth import ROLES
@@ -30,6 +31,7 @@ __all__ = [
     "PolicySummary",
     "Problem",
     "Validation",
+    "VersionDiff",
     "VersionOut",
 ]
 
@@ -132,6 +134,42 @@ def validate(data: JSONBody[DraftIn]) -> Validation:
         ids = {p.policy_id for p in err.problems if getattr(p, "policy_id", None)}
         return Validation(False, ids.pop() if len(ids) == 1 else None, problems)
     return Validation(True, policy.id)
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    policy_id: str
+    version: int
+    against: int | None  # None: nothing published to compare with
+    diff: str  # unified diff of the YAML documents
+
+
+@get(
+    "/api/v1/policies/{policy_id:str}/versions/{version:int}/diff",
+    guards=[_readers], sync_to_thread=True, tags=["policies"],
+)  # fmt: skip
+def diff(
+    request: Request[Any, Any, Any],
+    policy_id: FromPath[str],
+    version: FromPath[int],
+    against: FromQuery[int | None] = None,
+) -> VersionDiff:
+    """The document of a version against another (default: the newest published before it)."""
+    versions = {v.version: v for v in services(request).policies.versions(policy_id)}
+    if version not in versions:
+        raise NotFoundError(f"policy {policy_id!r} has no version {version}; list its versions")
+    if against is None:
+        published = [n for n, v in versions.items() if v.status == "published" and n != version]
+        against = max(published) if published else None
+    elif against not in versions:
+        raise NotFoundError(f"policy {policy_id!r} has no version {against} to compare with")
+    old = versions[against].document if against is not None else ""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), versions[version].document.splitlines(keepends=True),
+        fromfile=f"{policy_id}@v{against}" if against else "(none)",
+        tofile=f"{policy_id}@v{version}",
+    )  # fmt: skip
+    return VersionDiff(policy_id, version, against, "".join(lines))
 
 
 def _department_of(document: str) -> str:
@@ -255,4 +293,6 @@ def retire(
     return _move(request, policy_id, version, "retire")
 
 
-POLICY_ROUTES = [list_policies, versions, validate, draft, submit, approve, reject, retire]
+POLICY_ROUTES = [
+    list_policies, versions, diff, validate, draft, submit, approve, reject, retire,
+]  # fmt: skip

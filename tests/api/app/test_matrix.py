@@ -58,6 +58,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
     ("GET", "/api/v1/policies/{policy_id}/versions",
      "/api/v1/policies/bj-elderly-allowance/versions", None, STAFF_READERS),
+    ("GET", "/api/v1/policies/{policy_id}/versions/{version}/diff", f"{LIFE}/diff", None,
+     STAFF_READERS),
     ("POST", "/api/v1/policies/validate", "/api/v1/policies/validate", {"document": DOC},
      {"officer", "reviewer", "admin"}),
     ("POST", "/api/v1/policies/drafts", "/api/v1/policies/drafts", {"document": DOC},

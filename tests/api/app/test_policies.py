@@ -113,3 +113,20 @@ def test_an_unknown_policy_or_version_is_a_404(world: World) -> None:
     h = world.as_("reviewer")
     assert world.client.get("/api/v1/policies/nope/versions", headers=h).status_code == 404
     assert _step(world, "reviewer", 99, "approve")[0] == 404
+
+
+def test_a_draft_is_shown_as_a_diff_against_the_published_version(world: World) -> None:
+    version = _draft(world, "officer")
+    response = world.client.get(
+        f"/api/v1/policies/bj-elderly-allowance/versions/{version}/diff",
+        headers=world.as_("reviewer"),
+    )
+    body = response.json()
+    assert (body["version"], body["against"]) == (version, 1)
+    changed = [line for line in body["diff"].splitlines() if line[:1] in "+-"]
+    assert changed == [
+        "--- bj-elderly-allowance@v1",
+        f"+++ bj-elderly-allowance@v{version}",
+        "-eligibility: 'age >= 80 and hukou_city == \"北京市\"'",
+        "+eligibility: 'age >= 79 and hukou_city == \"北京市\"'",
+    ]
