@@ -16,7 +16,7 @@ from typing import Any
 
 from anyio import to_thread
 from litestar import Request, Response, get, post
-from litestar.params import FromQuery, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from api.app.access import SESSION_COOKIE, current_user
@@ -25,6 +25,7 @@ from api.app.errors import AuthenticationError
 from api.app.i18n import LANGUAGES, words
 from api.app.services import Services, log_in, services
 from api.app.throttle import TooManyAttemptsError
+from core.errors import ZhidaError
 
 __all__ = ["CONSOLE_ROUTES", "LoginForm", "PreferencesForm"]
 
@@ -144,6 +145,25 @@ def _home(request: Request[Any, Any, Any], saved: bool) -> Response[Any]:
     )  # fmt: skip
 
 
+@get("/console/why/{policy_id:str}", include_in_schema=False)
+async def why(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> Response[Any]:
+    return await to_thread.run_sync(_why, request, policy_id)
+
+
+def _why(request: Request[Any, Any, Any], policy_id: str) -> Response[Any]:
+    from api.app.routes.explain import explain_for
+
+    user = _user_or_none(request)
+    if user is None or user.subject_id is None:
+        return Redirect("/console/login", status_code=303)
+    try:
+        explanation = explain_for(services(request), user.subject_id, policy_id)
+    except ZhidaError as err:
+        return _page(request, "why.html", status=err.http_status, user=user, error=err.message,
+                     e=None)  # fmt: skip
+    return _page(request, "why.html", user=user, error=None, e=explanation)
+
+
 @post("/console/preferences", include_in_schema=False)
 async def preferences_form(
     request: Request[Any, Any, Any], data: URLEncodedBody[PreferencesForm]
@@ -179,4 +199,4 @@ def _preferences(request: Request[Any, Any, Any], data: PreferencesForm) -> Redi
     return Redirect("/console?saved=true", status_code=303)
 
 
-CONSOLE_ROUTES = [login_page, login_form, logout_form, home, preferences_form]
+CONSOLE_ROUTES = [login_page, login_form, logout_form, home, why, preferences_form]

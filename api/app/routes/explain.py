@@ -24,7 +24,7 @@ from api.app.services import Services, services
 from core.errors import NotFoundError, ValidationError
 from profiles.schema import Entity, Schema
 
-__all__ = ["EXPLAIN_ROUTES", "ExplanationOut", "Profile"]
+__all__ = ["EXPLAIN_ROUTES", "ExplanationOut", "Profile", "explain_for"]
 
 
 def _as_of(svc: Services) -> date:
@@ -95,13 +95,17 @@ def explain_offer(
     request: Request[Any, Any, Any], subject_id: FromPath[str], policy_id: FromPath[str]
 ) -> ExplanationOut:
     """ "Why am I seeing this": each clause of the rule, true, false or unknown for the subject."""
+    check_caller(request, subject_id, "explain")
+    return explain_for(services(request), subject_id, policy_id)
+
+
+def explain_for(svc: Services, subject_id: str, policy_id: str) -> ExplanationOut:
+    """The explanation of ``policy_id`` for ``subject_id`` (the caller checked who may see it)."""
     from profiles.derive import with_derived
     from profiles.schema import load_schema
     from rules.explainer import explain
     from rules.language import parse_rule
 
-    check_caller(request, subject_id, "explain")
-    svc = services(request)
     as_of = _as_of(svc)
     policy = svc.policies.catalog(as_of).by_id.get(policy_id)
     if policy is None:

@@ -34,7 +34,7 @@ def test_a_resident_sees_their_own_offers_grants_and_messages_only(world: World)
     page = world.client.get("/console")
     assert page.status_code == 200
     assert "高龄老年人津贴" in page.text and "符合条件" in page.text
-    assert "/api/v1/subjects/P1/offers/bj-elderly-allowance/explain" in page.text
+    assert "/console/why/bj-elderly-allowance" in page.text
     assert "致 P1" in page.text
     assert "致 P2" not in page.text and "/subjects/P2/" not in page.text
 

@@ -96,3 +96,25 @@ def test_an_admin_sees_the_profile_with_sensitive_fields_masked_and_the_read_aud
     )
     other = world.client.get("/api/v1/subjects/P1/profile", headers=world.as_("resident2"))
     assert other.status_code == 404
+
+
+def test_the_console_explains_an_offer_in_plain_words(world_with_population: World) -> None:
+    from tests.api.app.world import PASSWORD
+
+    world = world_with_population
+    world.client.post("/console/login", data={"username": "resident", "password": PASSWORD})
+    home = world.client.get("/console")
+    assert 'href="/console/why/bj-elderly-allowance"' in home.text
+    page = world.client.get("/console/why/bj-elderly-allowance")
+    assert page.status_code == 200
+    assert "高龄老年人津贴" in page.text and "符合条件" in page.text
+    assert "✓ 满足" in page.text and "age &gt;= 80" in page.text
+
+
+def test_the_console_says_why_it_cannot_explain_without_a_population(world: World) -> None:
+    from tests.api.app.world import PASSWORD
+
+    world.client.post("/console/login", data={"username": "resident", "password": PASSWORD})
+    page = world.client.get("/console/why/bj-elderly-allowance")
+    assert page.status_code == 503
+    assert "zhida serve --population DIR" in page.text

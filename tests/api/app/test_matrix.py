@@ -80,6 +80,7 @@ PUBLIC = {
     # Console pages: a stranger is sent to the login page; what each role sees there is
     # in test_console.py (a resident's page shows only their own subject's data).
     ("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"),
+    ("GET", "/console/why/{policy_id}"),
     ("POST", "/console/logout"), ("POST", "/console/preferences"),
 }  # fmt: skip
 # One user per role (the matrix's rows); officer2 is the officer of another department.
