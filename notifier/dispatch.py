@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from core.errors import ZhidaError
 from core.settings import Settings
 from notifier.contacts import ContactStore
 from notifier.evidence import reason_lines
@@ -30,7 +31,19 @@ from notifier.steps import DEFAULT_STEPS, Candidate, History, PlanContext, Step,
 from notifier.tables import application_drafts, delivery_plans, notices, outbox
 from rules.policy import Policy
 
-__all__ = ["Explain", "PlanSummary", "load_history", "plan_changes", "quiet_hours_of"]
+__all__ = [
+    "Explain",
+    "PlanConflictError",
+    "PlanSummary",
+    "load_history",
+    "plan_changes",
+    "quiet_hours_of",
+]
+
+
+class PlanConflictError(ZhidaError, RuntimeError):
+    """Another planner recorded the same cause first."""
+
 
 # (subject_id, policy_id) -> the explanation as a dict ({} when unknown)
 Explain = Callable[[str, str], Mapping[str, Any]]
@@ -165,8 +178,15 @@ def plan_changes(
         for m in result.messages
         for c in m.items
     }
-    with engine.begin() as conn:
-        return _record(conn, result, policies, evidence, cause, run_id, as_of, now, settings)
+    try:
+        with engine.begin() as conn:
+            return _record(conn, result, policies, evidence, cause, run_id, as_of, now, settings)
+    except sa.exc.IntegrityError as exc:
+        # Two planners raced on the same cause (or key); the one that committed stands.
+        raise PlanConflictError(
+            f"{cause!r} was being planned by someone else at the same time; nothing was "
+            "recorded twice — run the command again to see their plan"
+        ) from exc
 
 
 def _record(
