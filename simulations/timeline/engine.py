@@ -50,8 +50,8 @@ from simulations.timeline.dynamics import (
 __all__ = ["SeedRun", "add_months", "load_state", "run_seed"]
 
 _TZ = ZoneInfo("Asia/Shanghai")
-_CONTACT = {"resident": ("person_id", "phone", "email"),
-            "enterprise": ("enterprise_id", "contact_phone", "contact_email")}  # fmt: skip
+# The phone and e-mail fields of each kind of subject (its key comes from the schema).
+_CONTACT = {"resident": ("phone", "email"), "enterprise": ("contact_phone", "contact_email")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,10 +144,12 @@ def _match_subjects(
     return pl.concat(parts) if parts else MATCH_SCHEMA.to_frame()
 
 
-def _contacts(state: State, subjects: set[str]) -> dict[str, Contact]:
+def _contacts(state: State, schema: Schema, subjects: set[str]) -> dict[str, Contact]:
     out = {}
     wanted = pl.Series(sorted(subjects), dtype=pl.String).implode()
-    for name, (key, phone, email) in _CONTACT.items():
+    for name, (phone, email) in _CONTACT.items():
+        key = schema.entity(name).key
+        assert key is not None
         rows = _frame(state, name).filter(pl.col(key).is_in(wanted)).select(key, phone, email)
         for subject, ph, em in rows.iter_rows():
             out[subject] = Contact(subject, phone=ph or None, email=em or None)
@@ -157,8 +159,9 @@ def _contacts(state: State, subjects: set[str]) -> dict[str, Contact]:
 class _Teller:
     """Plans each day's changes and keeps what was told (the planner's history)."""
 
-    def __init__(self, policies: Sequence[Policy]) -> None:
+    def __init__(self, policies: Sequence[Policy], schema: Schema) -> None:
         self.policies = {p.id: p for p in policies}
+        self.schema = schema
         self.last: dict[tuple[str, str], Told] = {}
         self.times: dict[tuple[str, str, str, str], int] = {}
         self.week: deque[dict[str, int]] = deque(maxlen=7)
@@ -176,8 +179,8 @@ class _Teller:
                 sent_this_week={s: sum(d.get(s, 0) for d in self.week) for s in subjects},
             )  # fmt: skip
             now = datetime.combine(day, time(10), _TZ)
-            result = plan(candidates, PlanContext(now=now, contacts=_contacts(state, subjects),
-                                                  history=history))  # fmt: skip
+            contacts = _contacts(state, self.schema, subjects)
+            result = plan(candidates, PlanContext(now=now, contacts=contacts, history=history))
             for c in result.decisions:
                 if c.decision == "suppressed" or c.purpose is None:
                     continue
@@ -233,7 +236,7 @@ def run_seed(
                            pl.lit(None, pl.Date).alias("start"))]  # fmt: skip
     closed: list[pl.DataFrame] = []
     changes: list[pl.DataFrame] = []
-    teller = _Teller(policies)
+    teller = _Teller(policies, schema)
     archive: dict[str, list[pl.DataFrame]] = {"resident": [], "enterprise": []}
     pending: Transitions | None = None
     boundaries = {p.valid_from for p in policies if p.valid_from} | {
