@@ -195,6 +195,12 @@ def set_preferences(
     check_caller(request, subject_id, "preferences")
     user = current_user(request)
     svc = services(request)
+    for category in data.opt_out_categories:
+        if "," in category or not category.strip():
+            raise ValidationError(
+                f"opt-out category {category!r} is empty or has a comma; give one category "
+                "(e.g. 就业) per list item"
+            )
     for name in (*data.channels, *data.opt_out_channels):
         if name not in CHANNELS:
             raise ValidationError(

@@ -145,3 +145,11 @@ def test_an_officer_sees_the_objections_routed_to_their_department_only(world: W
     assert [(o["grant_id"], o["text"]) for o in mine] == [(world.grants["P1"], "金额有误")]
     other = world.client.get("/api/v1/objections", headers=world.as_("officer2")).json()
     assert other == []
+
+
+def test_an_opt_out_category_with_a_comma_is_refused(world: World) -> None:
+    body = {"opt_out_categories": ["就业,养老"]}
+    h = world.as_("resident")
+    response = world.client.put("/api/v1/subjects/P1/preferences", headers=h, json=body)
+    assert response.status_code == 422
+    assert "one category" in response.json()["error"]["message"]
