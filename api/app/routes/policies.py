@@ -28,6 +28,7 @@ __all__ = [
     "POLICY_ROUTES",
     "Draft",
     "DraftIn",
+    "PolicyOut",
     "PolicySummary",
     "Problem",
     "Validation",
@@ -99,6 +100,44 @@ def list_policies(request: Request[Any, Any, Any]) -> list[PolicySummary]:
         PolicySummary(p.id, p.title, p.department, p.audience, p.mode, p.valid_from, p.valid_until)
         for p in sorted(catalog.policies, key=lambda p: p.id)
     ]
+
+
+@dataclass(frozen=True)
+class PolicyOut:
+    policy_id: str
+    title: str
+    title_en: str | None
+    department: str
+    audience: str
+    mode: str
+    category: str | None
+    eligibility: str
+    benefit: str | None
+    benefit_period: str | None
+    valid_from: date
+    valid_until: date | None
+    basis: str | None
+    summary: str | None
+    materials: list[str]
+    where: str | None
+    apply_url: str | None
+    contact: str | None
+
+
+@get("/api/v1/policies/{policy_id:str}", guards=[allow(*ROLES)], sync_to_thread=True,
+     tags=["policies"])  # fmt: skip
+def get_policy(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> PolicyOut:
+    """One published policy in force today: its rule, benefit and how to apply (public)."""
+    p = services(request).policies.catalog(date.today()).by_id.get(policy_id)
+    if p is None:
+        raise NotFoundError(
+            f"no published policy {policy_id!r} is in force today; GET /api/v1/policies lists them"
+        )
+    return PolicyOut(
+        p.id, p.title, p.title_en, p.department, p.audience, p.mode, p.category, p.eligibility,
+        p.benefit, p.benefit_period, p.valid_from, p.valid_until, p.basis, p.summary,
+        list(p.materials), p.where, p.apply_url, p.contact,
+    )  # fmt: skip
 
 
 @get(
@@ -294,5 +333,5 @@ def retire(
 
 
 POLICY_ROUTES = [
-    list_policies, versions, diff, validate, draft, submit, approve, reject, retire,
+    list_policies, get_policy, versions, diff, validate, draft, submit, approve, reject, retire,
 ]  # fmt: skip

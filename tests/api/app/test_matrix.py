@@ -56,6 +56,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("GET", "/api/v1/reach", "/api/v1/reach", None, STAFF_READERS),
     ("GET", "/api/v1/objections", "/api/v1/objections", None, {"officer", "admin"}),
     ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
+    ("GET", "/api/v1/policies/{policy_id}", "/api/v1/policies/bj-elderly-allowance", None,
+     EVERYONE),
     ("GET", "/api/v1/policies/{policy_id}/versions",
      "/api/v1/policies/bj-elderly-allowance/versions", None, STAFF_READERS),
     ("GET", "/api/v1/policies/{policy_id}/versions/{version}/diff", f"{LIFE}/diff", None,

@@ -30,6 +30,21 @@ def test_every_role_lists_the_published_catalog(world: World) -> None:
     assert [p["policy_id"] for p in response.json()] == ["bj-elderly-allowance"]
 
 
+def test_a_published_policy_reads_with_its_rule_and_how_to_apply(world: World) -> None:
+    response = world.client.get(
+        "/api/v1/policies/bj-elderly-allowance", headers=world.as_("enterprise")
+    )
+    body = response.json()
+    assert (body["title"], body["mode"], body["benefit_period"]) == (
+        "高龄老年人津贴",
+        "auto_grant",
+        "month",
+    )
+    assert body["eligibility"] == 'age >= 80 and hukou_city == "北京市"'
+    missing = world.client.get("/api/v1/policies/bj-nope", headers=world.as_("enterprise"))
+    assert missing.status_code == 404
+
+
 def test_validate_returns_each_problem_with_its_line_and_column(world: World) -> None:
     response = world.client.post(
         "/api/v1/policies/validate", headers=world.as_("officer"), json={"document": TYPO}
