@@ -134,6 +134,13 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(Heading("6. What changed since last month (the run diff)"))
     _print_run_diff(console, population_dir, catalog, schema, as_of, matches_path, out)
 
+    from api.commands import demo_steps
+
+    console.print(Heading("6b. Delivery: grants, invitations and notices (推送)"))
+    demo_steps.delivery_step(console, population_dir, catalog, seed=seed)
+    console.print("Of the offers due, who was planned and who was reached (fairness funnel):")
+    demo_steps.funnel_step(console, population_dir, schema, as_of=as_of)
+
     console.print(Heading("7. Offers and their reasons"))
     _print_offers(console, matches, population_dir, catalog, as_of)
 
@@ -156,8 +163,6 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(Heading("9. Fairness as coverage (防范算法歧视)"))
     _print_fairness(console, out, population_dir, catalog, schema, as_of, matches, residents,
                     enterprises, seed)  # fmt: skip
-
-    from api.commands import demo_steps
 
     console.print(Heading("10. Ranking: whom to tell what first (排序与增益)"))
     demo_steps.ranking_step(

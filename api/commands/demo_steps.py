@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ranking_step", "sharding_step", "simulation_step"]
+__all__ = ["delivery_step", "funnel_step", "ranking_step", "sharding_step", "simulation_step"]
 
 
 def ranking_step(
@@ -118,3 +118,59 @@ def simulation_step(
     }
     paths = write_reach_report(reach, out / "simulation", stamp=stamp)
     console.print(f"report with charts: {paths[-1]}  (zhida simulate reach --help)")
+
+
+def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int) -> None:
+    """Plan the run diff and deliver in-process to the SMS, SMTP and webhook stand-ins."""
+    from core.settings import get_settings
+    from simulations.delivery_demo import demo_deliveries
+
+    with console.status("planning and delivering (SMS gateway failing 10 % of requests)…"):
+        result = demo_deliveries(get_settings(), population_dir, catalog.by_id, seed=seed)
+    plan = result.plan
+    decisions = ", ".join(f"{n:,} {d}" for d, n in sorted(plan.decisions.items()))
+    console.print(f"plan {plan.plan_id} ({plan.cause}): {decisions}; {plan.messages:,} messages")
+    if plan.by_purpose:
+        told = ", ".join(f"{n:,} {p}" for p, n in sorted(plan.by_purpose.items()))
+        console.print(f"  told, by purpose: {told}")
+    if plan.by_channel:
+        channels = ", ".join(f"{n:,} {c}" for c, n in sorted(plan.by_channel.items()))
+        console.print(f"  messages, by channel: {channels}")
+    for reason, n in sorted(plan.reasons.items(), key=lambda r: -r[1])[:4]:
+        console.print(f"  not told, or told later — {reason}: {n:,}")
+    for channel, statuses in sorted(result.ledger.items()):
+        counts = ", ".join(f"{n:,} {s}" for s, n in sorted(statuses.items()))
+        console.print(f"  ledger {channel}: {counts}")
+    for side, received in sorted(result.far_side.items()):
+        console.print(
+            f"  {side} received: " + ", ".join(f"{n:,} {k}" for k, n in sorted(received.items()))
+        )
+    if result.grants:
+        grants = ", ".join(f"{n:,} {s}" for s, n in sorted(result.grants.items()))
+        console.print(f"  grants (免申即享): {grants}")
+    console.print(
+        f"delivered in {result.seconds:.1f}s; ask why someone was (not) told: "
+        "zhida deliveries why <subject_id>"
+    )
+
+
+def funnel_step(console: Any, population_dir: Path, schema: Any, *, as_of: date) -> None:
+    """Of the offers due, the share planned and reached, by group (the four-fifths flag)."""
+    import polars as pl
+
+    from api.commands.report import _delivery_stages
+    from matcher.fairness import coverage_funnel
+
+    _, offers, planned, reached = _delivery_stages()
+    if not offers.height:
+        console.print("no offers were due in this plan")
+        return
+    funnel = coverage_funnel(
+        offers, {"planned": planned, "reached": reached},
+        pl.scan_parquet(population_dir / "residents.parquet"), schema.resident, as_of=as_of,
+    )  # fmt: skip
+    for stage in ("planned", "reached"):
+        part = funnel.filter((pl.col("stage") == stage) & (pl.col("dimension") == "age_band"))
+        bands = ", ".join(f"{r['group']} {r['rate']:.0%}" for r in part.iter_rows(named=True))
+        flagged = funnel.filter((pl.col("stage") == stage) & pl.col("flagged")).height
+        console.print(f"  {stage:<8} by age band: {bands}; {flagged} group(s) flagged")

@@ -76,10 +76,29 @@ def _child(
             deliver.send(row_id)
 
     sweeper = Sweeper(runtime, send, interval=sweep_every, stale=stale).start()
+    threading.Thread(target=_sweep_shards, args=(stop,), daemon=True).start()
     stop.wait()
     sweeper.stop()
     worker.stop(timeout=30_000)
     broker.close()
+
+
+def _sweep_shards(stop: threading.Event, every: float = 60.0) -> None:
+    """Re-send shards of sharded match runs whose messages were lost (a flushed Redis)."""
+    from datetime import timedelta
+
+    from core.db import get_engine
+    from matcher.shards import sweep
+
+    log = logging.getLogger("zhida.shards")
+    while not stop.wait(every):
+        try:
+            resent = sweep(get_engine(), older_than=timedelta(minutes=10))
+        except Exception:  # a sweeper thread must outlive a database hiccup; it logs and retries
+            log.exception("sweeping sharded runs failed; trying again in %.0f s", every)
+            continue
+        if resent:
+            log.info("re-sent %d shard(s) of sharded match runs", resent)
 
 
 def serve(

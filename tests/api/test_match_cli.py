@@ -127,6 +127,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "matches (" in out and "Overlap check" in out
     assert pl.read_parquet(tmp_path / "matches.parquet").height > 0
     assert "ndcg@5" in out and "uplift@20%" in out  # ranking
+    assert "0 doubles" in out and "delivered" in out  # delivery to the stand-ins
     assert "identical to the single-process run" in out  # shards
     assert (tmp_path / "simulation" / "report.html").is_file()  # 政策推演
 
