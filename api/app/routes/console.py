@@ -23,6 +23,7 @@ from api.app.access import SESSION_COOKIE, current_user
 from api.app.auth import SESSION_HOURS, SUBJECT_ROLES, User
 from api.app.errors import AuthenticationError
 from api.app.i18n import LANGUAGES, words
+from api.app.offers import offers_of
 from api.app.services import Services, log_in, services
 from api.app.throttle import TooManyAttemptsError
 from core.errors import ZhidaError
@@ -128,10 +129,8 @@ def _home(request: Request[Any, Any, Any], saved: bool) -> Response[Any]:
         run = svc.runs.latest()
         offers = []
         if run is not None and run.pairs_file.is_file():
-            index = svc.offers.get(run.run_id, run.pairs_file)
-            offers = [
-                {"policy_id": p, "status": s, "benefit": b} for p, s, b in index.rows(subject)
-            ]
+            rows = offers_of(svc.offers, run.run_id, run.pairs_file, subject)
+            offers = [{"policy_id": p, "status": s, "benefit": b} for p, s, b in rows]
         contact = svc.contacts.load([subject]).get(subject)
         return _page(
             request, "subject.html", user=user, offers=offers, titles=_titles(svc),

@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.app.access import allow, check_subject, current_user, source_of
 from api.app.auth import SUBJECT_ROLES
+from api.app.offers import offers_of
 from api.app.services import services
 from core.errors import NotFoundError, ValidationError
 from notifier.channels.inbox import InboxMessage
@@ -84,10 +85,9 @@ def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[O
     run = svc.runs.latest()
     if run is None or not run.pairs_file.is_file():
         return []
-    index = svc.offers.get(run.run_id, run.pairs_file)
     return [
         Offer(pid, status, None if b is None else Decimal(str(b)), run.run_id, run.as_of)
-        for pid, status, b in index.rows(subject_id)
+        for pid, status, b in offers_of(svc.offers, run.run_id, run.pairs_file, subject_id)
     ]
 
 
