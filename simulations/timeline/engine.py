@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -82,11 +83,8 @@ def add_months(day: date, months: int) -> date:
                month_end(first))  # fmt: skip
 
 
-def load_state(directory: Sequence[object] | object, schema: Schema) -> State:
+def load_state(path: Path, schema: Schema) -> State:
     """The population directory in memory, in schema dtypes (the timeline's day 0)."""
-    from pathlib import Path
-
-    path = Path(str(directory))
     frames = scan_population(path, schema)
     residents = frames["resident"].collect() if "resident" in frames else None
     enterprises = frames["enterprise"].collect() if "enterprise" in frames else None
