@@ -62,6 +62,12 @@ _policies = click.option(
     help="Compute tags from DIR/events.parquet (the library in profiles/tags/) before matching.",
 )
 @click.option(
+    "--rank",
+    is_flag=True,
+    help="Also write OUT's offers ranked (score, uplift, rank) to OUT.ranked.parquet, by the "
+    "latest model (`zhida rank train`), or by the rules when ZHIDA_PERSONALISATION=off.",
+)
+@click.option(
     "--distributed",
     is_flag=True,
     help="Cut the run into shards for `zhida worker` processes (in-process without Redis).",
@@ -94,6 +100,7 @@ def match_cmd(
     out: Path,
     record: bool,
     tags: bool,
+    rank: bool,
     distributed: bool,
     shard_rows: int,
     wait: bool,
@@ -200,6 +207,14 @@ def match_cmd(
         )
         previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
         click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))
+    if rank:
+        if population is None:
+            raise ValidationError("--rank reads the profiles from --population DIR")
+        from api.commands.rank import rank_file
+
+        ranked = out.with_name(out.name.removesuffix(".parquet") + ".ranked.parquet")
+        how = rank_file(population, out, policies, as_of, ranked)
+        click.echo(f"ranked the offers by {how} → {ranked}")
 
 
 @click.command("explain")

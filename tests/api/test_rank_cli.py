@@ -62,6 +62,23 @@ def test_outcomes_train_list_evaluate_explain(
     assert main(["rank", "explain", *_io(population), "--subject", subject, "--personalised"]) == 0
     assert "ordered by model v1" in capsys.readouterr().out
 
+    monkeypatch.delenv("ZHIDA_PERSONALISATION")
+    ranked = population / "ranked.parquet"
+    assert main(["rank", "offers", *_io(population), "--out", str(ranked)]) == 0
+    frame = pl.read_parquet(ranked)
+    assert frame.height == pairs.height and frame["score"].null_count() == 0
+    firsts = frame.filter(pl.col("rank") == 1)
+    assert firsts.height == firsts["subject_id"].n_unique() == pairs["subject_id"].n_unique()
+    match = ["match", "--population", str(population), "--policies", CATALOG, "--no-record"]
+    capsys.readouterr()
+    assert main([*match, "--rank", "--out", str(population / "m.parquet"), *AS_OF]) == 0
+    assert "ranked the offers by model v1" in capsys.readouterr().out
+    keys = ["subject_id", "policy_id"]
+    again = pl.read_parquet(population / "m.ranked.parquet").sort(keys)
+    assert again.select(*keys, "score", "rank").equals(
+        frame.sort(keys).select(*keys, "score", "rank")
+    )
+
 
 def test_errors_are_one_line(population: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rank", "evaluate"]) == 1
