@@ -175,7 +175,7 @@ def timeline_cmd(
     from matcher.runs import population_snapshot
     from profiles.schema import load_schema
     from rules.loader import load_catalog
-    from simulations.timeline import add_months, simulate_timeline
+    from simulations.timeline import add_months, simulate_timeline, summary_lines
 
     if seeds < 1:
         raise ValidationError(f"--seeds must be at least 1, got {seeds}")
@@ -217,6 +217,8 @@ def timeline_cmd(
         .sort("arm", "month")
     )
     _print(console, "By month (mean over seeds)", monthly)
+    for line in summary_lines(timeline)[1:]:
+        console.print(line.strip())
     if out is not None:
         from simulations.report import write_timeline_report
 
