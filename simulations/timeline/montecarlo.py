@@ -156,7 +156,9 @@ def summary_lines(timeline: Timeline) -> list[str]:
         "mean [95 % interval] over seeds"
     ]
     for arm in timeline.arms:
-        funnel = " → ".join(f"{m} {figure(arm, m)}" for m in FUNNEL if figure(arm, m) != "—")
+        told = arm != "no_push"  # nobody is notified in the world without push
+        steps = [m for m in FUNNEL if told or m not in ("notified", "read")]
+        funnel = " → ".join(f"{m} {figure(arm, m)}" for m in steps)
         lines.append(f"  {arm:<8} {funnel}; budget {figure(arm, 'budget')} CNY")
     if "push" in timeline.arms:
         lines.append(
