@@ -175,6 +175,9 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(Heading("12. Simulating a draft before it is issued (政策推演)"))
     demo_steps.simulation_step(console, population_dir, CATALOG, out, schema, as_of=as_of)
 
+    console.print(Heading("13. The population over time, with and without push (推演)"))
+    demo_steps.timeline_step(console, catalog, schema, out, as_of=as_of, seed=seed)
+
     console.print(Heading("Done"))
     console.print(
         "Try:\n"

@@ -12,7 +12,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["delivery_step", "funnel_step", "ranking_step", "sharding_step", "simulation_step"]
+__all__ = [
+    "delivery_step",
+    "funnel_step",
+    "ranking_step",
+    "sharding_step",
+    "simulation_step",
+    "timeline_step",
+]
 
 
 def ranking_step(
@@ -174,3 +181,34 @@ def funnel_step(console: Any, population_dir: Path, schema: Any, *, as_of: date)
         bands = ", ".join(f"{r['group']} {r['rate']:.0%}" for r in part.iter_rows(named=True))
         flagged = funnel.filter((pl.col("stage") == stage) & pl.col("flagged")).height
         console.print(f"  {stage:<8} by age band: {bands}; {flagged} group(s) flagged")
+
+
+def timeline_step(
+    console: Any, catalog: Any, schema: Any, out: Path, *, as_of: date, seed: int,
+    residents: int = 5_000,
+) -> None:  # fmt: skip
+    """Three months of a smaller population, day by day, with and without proactive push."""
+    from matcher.runs import population_snapshot
+    from simulations.population import GenerationSpec, generate_population
+    from simulations.report import write_timeline_report
+    from simulations.timeline import simulate_timeline, summary_lines
+
+    small = out / "population-timeline"
+    generate_population(GenerationSpec(residents, residents // 10, seed=seed, as_of=as_of), small)
+    started = time.perf_counter()
+    with console.status(f"3 months of {residents:,} residents, 3 seeds, with and without push…"):
+        timeline = simulate_timeline(
+            small, catalog, schema, as_of=as_of, months=3, seeds=range(seed, seed + 3)
+        )
+    for line in summary_lines(timeline):
+        console.print(line)
+    stamp = {
+        "as of": as_of.isoformat(),
+        "catalog": catalog.content_hash[:16],
+        "population snapshot": population_snapshot(small)[:16],
+    }
+    paths = write_timeline_report(timeline, out / "timeline", stamp=stamp)
+    console.print(
+        f"({time.perf_counter() - started:.0f}s) report with charts: {paths[-1]}  "
+        "(zhida simulate timeline --help)"
+    )
