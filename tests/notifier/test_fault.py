@@ -110,7 +110,7 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(660)
 def test_a_campaign_survives_a_killed_worker_a_flushed_redis_and_a_failing_gateway(
     postgres_url: str,
     redis_url: str,
@@ -149,7 +149,7 @@ def test_a_campaign_survives_a_killed_worker_a_flushed_redis_and_a_failing_gatew
     killed = flushed = False
     started = time.monotonic()
     try:
-        while time.monotonic() - started < 200:
+        while time.monotonic() - started < 540:  # about 3 minutes on a quiet machine
             time.sleep(0.5)
             done = _progress(postgres_url)
             delivered = done.get("delivered", 0)
