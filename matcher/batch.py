@@ -36,7 +36,9 @@ __all__ = [
     "write_pairs",
 ]
 
-DEFAULT_BATCH_ROWS = 500_000
+# A million subjects: 1M x 200 policies peaks near 1 GB; fewer batches mean fewer per-policy
+# parts to plan (1.8 s -> 1.5 s for 1M x 200 against two batches of 500k).
+DEFAULT_BATCH_ROWS = 1_000_000
 
 # Given one collected batch of stored records, returns it with its ``tags`` computed.
 Tagger = Callable[[pl.DataFrame, Entity], pl.DataFrame]

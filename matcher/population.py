@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-from sqlalchemy.engine import Engine
 
 from core.errors import InputFileError, ValidationError
 from profiles.schema import Entity, Schema
 from profiles.tagging.definitions import TagDefinition
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine  # the CLI's start-up stays light without it
 
 __all__ = [
     "POPULATION_FILES",

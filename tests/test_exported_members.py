@@ -18,6 +18,7 @@ def _isort_style(name: str) -> tuple[int, str]:
         "profiles",
         "rules",
         "matcher",
+        "matcher.ranking",
         "notifier",
         "notifier.channels",
         "simulations.population",

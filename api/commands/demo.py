@@ -178,6 +178,9 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     console.print(Heading("13. The population over time, with and without push (推演)"))
     demo_steps.timeline_step(console, catalog, schema, out, as_of=as_of, seed=seed)
 
+    console.print(Heading("14. The console and the API (zhida serve)"))
+    demo_steps.console_step(console, matches, population_dir)
+
     console.print(Heading("Done"))
     console.print(
         "Try:\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "console_step",
     "delivery_step",
     "funnel_step",
     "ranking_step",
@@ -211,4 +212,31 @@ def timeline_step(
     console.print(
         f"({time.perf_counter() - started:.0f}s) report with charts: {paths[-1]}  "
         "(zhida simulate timeline --help)"
+    )
+
+
+def console_step(console: Any, matches: Any, population_dir: Path) -> None:
+    """Seed one demo user per role and say how to open the console and the API."""
+    import polars as pl
+
+    from api.app.audit import AuditLog
+    from api.app.demo import demo_lines, seed_demo_users
+    from core.db import get_engine
+
+    engine = get_engine()
+    residents = matches.filter(pl.col("subject_type") == "resident")
+    firms = matches.filter(pl.col("subject_type") == "enterprise")
+    busiest = (
+        residents.group_by("subject_id").len().sort("len", "subject_id", descending=[True, False])
+    )
+    resident = busiest["subject_id"][0]
+    enterprise = firms["subject_id"].sort()[0] if firms.height else resident
+    users = seed_demo_users(engine, resident_id=resident, enterprise_id=enterprise)
+    for line in demo_lines(users, "http://127.0.0.1:8000"):
+        console.print(line, soft_wrap=True)
+    entries, head, broken = AuditLog(engine).verify()
+    state = "intact" if not broken else f"[red]{len(broken)} broken link(s)[/]"
+    console.print(f"audit log {state}: {entries} entries, head {head[:16]} (zhida audit verify)")
+    console.print(
+        f"start the server with: zhida serve --population {population_dir}", soft_wrap=True
     )
