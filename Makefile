@@ -8,6 +8,10 @@ RUN := $(UV) run --frozen --no-sync
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Installed packages get their bytecode at install time: with PYTHONDONTWRITEBYTECODE set (as
+# on some machines) every `zhida` command would otherwise recompile polars' and numpy's Python
+# layers on start (polars import: 0.5 s -> 0.2 s).
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: demo test lint typecheck pytest bench install install-dev clean browsers
 
