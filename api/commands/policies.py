@@ -190,7 +190,7 @@ def diff_cmd(old: Path, new: Path, population: Path, as_of: date, out: Path | No
 
     from matcher.batch import match_frame
     from matcher.diff import catalog_changes, reach_diff, subject_changes
-    from matcher.population import scan_population
+    from matcher.population import attach_tags, scan_population
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
@@ -207,7 +207,8 @@ def diff_cmd(old: Path, new: Path, population: Path, as_of: date, out: Path | No
         click.echo("no policy's rule changed")
         return
     ids = {c.policy_id for c in changes}
-    frames = scan_population(population, schema)
+    # Tags from the population's events, as `zhida match` computes them.
+    frames = attach_tags(scan_population(population, schema), population, schema, as_of=as_of)
     old_pairs = match_frame(
         frames, [p for p in before.in_force(as_of) if p.id in ids], schema, as_of=as_of
     )

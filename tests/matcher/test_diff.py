@@ -51,3 +51,23 @@ def test_diff_command_reports_who_gains(tmp_path: Path, capsys: pytest.CaptureFi
     changes = pl.read_parquet(out)
     assert set(changes["change"]) == {"gained"}
     assert changes.height > 0
+
+
+def test_diff_command_computes_tags_from_the_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pop = tmp_path / "pop"
+    argv = ["population", "generate", "--residents", "3000", "--enterprises", "10"]
+    assert main([*argv, "--out", str(pop), "--as-of", "2026-06-30"]) == 0
+    new = tmp_path / "new"
+    new.mkdir()
+    rule = '"new_parent" in tags and employment_status == "employed"'
+    for path in CATALOG.glob("*.yaml"):  # any new parent, employed or not
+        text = path.read_text("utf-8").replace(rule, '"new_parent" in tags')
+        (new / path.name).write_text(text, "utf-8")
+    out = tmp_path / "changes.parquet"
+    argv = ["policies", "diff", str(CATALOG), str(new), "--population", str(pop)]
+    assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 0
+    assert "changed  bj-maternity-allowance" in capsys.readouterr().out
+    gained = pl.read_parquet(out).filter(pl.col("change") == "gained")
+    assert gained.height > 0  # the stored tags column is empty: only computed tags give these
