@@ -33,12 +33,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["QuietServer", "SmsGateway", "SmsReceipt"]
+from simulations.gateways.serving import HttpStandIn, QuietServer
+
+__all__ = ["SmsGateway", "SmsReceipt"]
 
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 
@@ -57,7 +58,7 @@ class SmsReceipt:
     received_at: float  # time.time()
 
 
-class SmsGateway:
+class SmsGateway(HttpStandIn):
     """An HTTP SMS gateway on 127.0.0.1 in a background thread.
 
         ``failure_rate``: that share of requests is answered ``failure_status`` (503) without
@@ -95,7 +96,6 @@ class SmsGateway:
         self._lock = threading.Lock()
         self._received: list[SmsReceipt] = []
         self._server = QuietServer(("127.0.0.1", port), _handler(self))
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -110,31 +110,6 @@ class SmsGateway:
     def status_url(self) -> str:
         """The delivery-status query's base URL (``ZHIDA_SMS_STATUS_URL``); add ``/KEY``."""
         return f"http://127.0.0.1:{self.port}/status"
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() returns within 50 ms
-            name=f"sms-gateway-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() would wait forever for a loop never started
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- receipts -------------------------------------------------------------------------
 
@@ -201,14 +176,6 @@ class SmsGateway:
 
         self._bucket, wait = take(self._bucket, Rate(self.rate_limit), time.monotonic())
         return wait > 0
-
-
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and hung up is what a slow gateway is for, not news.
-        pass
 
 
 def _handler(gateway: SmsGateway) -> type[BaseHTTPRequestHandler]:

@@ -10,8 +10,9 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Self
+
+from simulations.gateways.serving import StandIn
 
 __all__ = ["SmtpReceipt", "SmtpSink"]
 
@@ -28,7 +29,7 @@ class SmtpReceipt:
     received_at: float
 
 
-class SmtpSink:
+class SmtpSink(StandIn):
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
 
     ``failure_rate``: that share of messages is refused with ``451`` (try again later);
@@ -82,14 +83,6 @@ class SmtpSink:
             self._controller.stop()
             self._controller = None
         self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def received(self) -> list[SmtpReceipt]:
         with self._lock:

@@ -9,10 +9,9 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from simulations.gateways.sms import QuietServer
+from simulations.gateways.serving import HttpStandIn, QuietServer
 
 __all__ = ["WebhookReceipt", "WebhookReceiver"]
 
@@ -26,7 +25,7 @@ class WebhookReceipt:
     received_at: float
 
 
-class WebhookReceiver:
+class WebhookReceiver(HttpStandIn):
     """A department system's webhook endpoint on 127.0.0.1: checks the signature, keeps the rest.
 
     It verifies every request with :func:`notifier.channels.webhook.verify` against ``secret``;
@@ -42,33 +41,10 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._received: list[WebhookReceipt] = []
         self._server = QuietServer(("127.0.0.1", 0), _webhook_handler(self))
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() would wait forever for a loop never started
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def received(self) -> list[WebhookReceipt]:
         with self._lock:
