@@ -35,8 +35,18 @@ lint: install-dev
 typecheck: install-dev
 	$(RUN) mypy
 
-pytest: install-dev
+pytest: install-dev browsers
 	$(RUN) pytest
+
+# The console's browser tests drive Debian's chromium through Playwright; Playwright's own browser
+# downloads are never used (`playwright install` needs hosts outside the package registries).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browsers:
+	@test -x $(CHROMIUM) || { \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing; install Debian's chromium package" >&2; exit 1; }
 
 test: lint typecheck pytest
 
