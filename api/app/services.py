@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from api.app.audit import AuditLog
 from api.app.auth import User, UserStore
+from api.app.dryrun import DryRunCache
 from api.app.errors import AuthenticationError
 from api.app.offers import OfferCache
 from api.app.throttle import LoginThrottle
@@ -41,6 +42,7 @@ class Services:
     offers: OfferCache  # the latest run's pairs indexed by subject
     head_revision: str  # the migrations this code expects (for /health)
     throttle: LoginThrottle  # failed logins per username
+    dry_runs: DryRunCache  # dry-run results by (document, population, catalog, date)
 
     @classmethod
     def build(
@@ -53,7 +55,7 @@ class Services:
             policies=PolicyStore(engine), runs=RunStore(engine, data_dir),
             inbox=InboxStore(engine), grants=GrantStore(engine), contacts=ContactStore(engine),
             population=population, secure_cookies=secure_cookies, offers=OfferCache(),
-            head_revision=head_revision(), throttle=LoginThrottle(),
+            head_revision=head_revision(), throttle=LoginThrottle(), dry_runs=DryRunCache(),
         )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
+from api.app.routes.dryrun import DRY_RUN_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
@@ -22,4 +23,5 @@ ROUTES = [
     *DELIVERY_ROUTES,
     *REACH_ROUTES,
     *CONSOLE_ROUTES,
+    *DRY_RUN_ROUTES,
 ]

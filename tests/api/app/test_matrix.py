@@ -66,6 +66,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      {"officer", "reviewer", "admin"}),
     ("POST", "/api/v1/policies/drafts", "/api/v1/policies/drafts", {"document": DOC},
      {"officer", "admin"}),
+    ("POST", "/api/v1/policies/dry-run", "/api/v1/policies/dry-run", {"document": DOC},
+     STAFF_READERS),
     ("POST", "/api/v1/policies/{policy_id}/versions/{version}/submit", f"{LIFE}/submit", None,
      {"officer", "admin"}),
     ("POST", "/api/v1/policies/{policy_id}/versions/{version}/approve", f"{LIFE}/approve", None,
