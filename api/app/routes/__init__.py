@@ -6,6 +6,7 @@ from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.dryrun import DRY_RUN_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
+from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
 from api.app.routes.reach import REACH_ROUTES
@@ -24,4 +25,5 @@ ROUTES = [
     *REACH_ROUTES,
     *CONSOLE_ROUTES,
     *DRY_RUN_ROUTES,
+    *INGEST_ROUTES,
 ]

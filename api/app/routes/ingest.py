@@ -1,0 +1,137 @@
+"""Ingestion: profiles (一人一档 / 一企一档) and service events, and the offers they change.
+
+A department's system holds an admin token: ``PUT /api/v1/profiles/{entity}/{id}`` creates or
+replaces a record, ``POST /api/v1/events`` adds a service event; either answers with the offers
+it changed and the notices planned (see :mod:`api.app.ingestion`).  A resident or firm (or an
+admin) reads its own changes since the latest match run at
+``GET /api/v1/subjects/{id}/changes``.  Writes are audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from litestar import Request, Response, get, post, put
+from litestar.params import FromPath, JSONBody
+
+from api.app.access import allow, current_user, source_of
+from api.app.ingestion import Ingested, changes_of, ingest_event, ingest_profile
+from api.app.routes.subjects import check_caller, subject_guard
+from api.app.services import services
+from core.errors import NotFoundError
+
+__all__ = ["INGEST_ROUTES", "IngestOut", "OfferChange", "StoredChange"]
+
+_ingesters = allow("admin")
+
+
+@dataclass(frozen=True)
+class OfferChange:
+    policy_id: str
+    change: str  # newly_eligible | newly_maybe | maybe_to_eligible | eligible_to_maybe | ...
+    old_status: str | None
+    new_status: str | None
+    old_benefit: str | None  # yuan per benefit period, a decimal string
+    new_benefit: str | None
+
+
+@dataclass(frozen=True)
+class IngestOut:
+    subject_id: str
+    subject_type: str
+    cause: str  # "event N" or "profile ID TIME": what the changes and notices are recorded under
+    duplicate: bool  # the same event was sent before; nothing new was stored
+    created: bool  # a new subject (profiles) / a new event (events)
+    changes: list[OfferChange]  # offers changed, as in a run diff
+    planned: dict[str, int]  # the planner's decisions: planned, deferred, suppressed
+    messages: int  # notices written to the outbox
+
+
+def _out(result: Ingested, created: bool) -> IngestOut:
+    return IngestOut(
+        result.subject_id, result.subject_type, result.cause, result.duplicate, created,
+        [OfferChange(**c) for c in result.changes], result.planned, result.messages,
+    )  # fmt: skip
+
+
+def _audit(request: Request[Any, Any, Any], action: str, result: Ingested) -> None:
+    user = current_user(request)
+    services(request).audit.append(
+        actor=user.username, role=user.role, action=action, entity_type="subject",
+        entity_id=result.subject_id, source=source_of(request),
+        details={"cause": result.cause, "changes": len(result.changes)},
+    )  # fmt: skip
+
+
+@put(
+    "/api/v1/profiles/{entity:str}/{subject_id:str}",
+    guards=[_ingesters], sync_to_thread=True, tags=["ingestion"],
+)  # fmt: skip
+def put_profile(
+    request: Request[Any, Any, Any],
+    entity: FromPath[str],
+    subject_id: FromPath[str],
+    data: JSONBody[dict[str, Any]],
+) -> Response[IngestOut]:
+    """Create or replace a resident's or firm's record; fields not sent become unknown.
+
+    Every field is checked against the profile schema (a bad one is named, with what was
+    expected); on any problem nothing is stored.  201 for a new subject, 200 for a replaced one.
+    """
+    if entity not in ("resident", "enterprise"):
+        raise NotFoundError(f"no profile kind {entity!r}; use resident or enterprise")
+    result, created = ingest_profile(services(request), entity, subject_id, data)
+    _audit(request, "profile.write", result)
+    return Response(_out(result, created), status_code=201 if created else 200)
+
+
+@post("/api/v1/events", guards=[_ingesters], sync_to_thread=True, tags=["ingestion"])
+def post_event(
+    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
+) -> Response[IngestOut]:
+    """Add one service event (办件记录): its subject's tags and affected offers are re-matched.
+
+    Body: ``subject_id``, ``subject_type``, ``item_code``, ``occurred_at`` (schema fields).
+    201 with the offers it changed; the same event again is a 200 with ``duplicate`` true.
+    """
+    result = ingest_event(services(request), data)
+    if not result.duplicate:
+        _audit(request, "event.ingest", result)
+    return Response(
+        _out(result, not result.duplicate), status_code=200 if result.duplicate else 201
+    )
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    policy_id: str
+    change: str
+    old_status: str | None
+    new_status: str | None
+    old_benefit: Decimal | None
+    new_benefit: Decimal | None
+    cause: str
+    as_of: date
+    run_id: int | None  # the match run these changes are on top of
+
+
+@get(
+    "/api/v1/subjects/{subject_id:str}/changes",
+    guards=[subject_guard], sync_to_thread=True, tags=["subjects"],
+)  # fmt: skip
+def subject_changes(
+    request: Request[Any, Any, Any], subject_id: FromPath[str]
+) -> list[StoredChange]:
+    """Offers changed by events and profile updates since the latest match run, oldest first."""
+    check_caller(request, subject_id, "changes")
+    fields = StoredChange.__dataclass_fields__
+    return [
+        StoredChange(**{k: v for k, v in row.items() if k in fields})
+        for row in changes_of(services(request), subject_id)
+    ]
+
+
+INGEST_ROUTES = [put_profile, post_event, subject_changes]

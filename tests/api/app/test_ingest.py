@@ -1,0 +1,196 @@
+"""Ingestion: profiles and service events, checked field by field, and the offers they change."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from api.app.ingestion import subject_match_changes
+from notifier.tables import notices, outbox
+from profiles.store import ProfileStore
+from rules.store import PolicyStore
+from tests.api.app.world import CATALOG, World, make_world
+
+NINE = "/api/v1/profiles/resident/P9"
+ELDER = {"gender": "female", "birth_date": "1940-01-01", "hukou_city": "北京市",
+         "employment_status": "retired", "phone": "13800000009"}  # fmt: skip
+PARENT = {"gender": "female", "birth_date": "1994-05-01", "hukou_city": "北京市",
+          "employment_status": "employed"}  # fmt: skip
+
+
+@pytest.fixture
+def ingest_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    for world in make_world(sqlite_url, tmp_path):
+        more = tmp_path / "more"
+        more.mkdir()
+        shutil.copy(CATALOG / "bj-maternity-allowance.yaml", more)
+        PolicyStore(world.engine).import_catalog(more, author="importer", note="seed")
+        yield world
+
+
+def _count(world: World, table: sa.Table, subject: str) -> int:
+    with world.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.subject_id == subject)
+            ).scalar_one()
+        )
+
+
+def _event(item: str = "birth_registration", **extra: Any) -> dict[str, Any]:
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    return {"subject_id": "P9", "subject_type": "resident", "item_code": item,
+            "occurred_at": now.isoformat(), **extra}  # fmt: skip
+
+
+def test_a_new_elder_is_granted_the_allowance_and_told(ingest_world: World) -> None:
+    world = ingest_world
+    response = world.client.put(NINE, json=ELDER, headers=world.as_("admin"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["created"] is True and body["cause"].startswith("profile P9 ")
+    (change,) = [c for c in body["changes"] if c["policy_id"] == "bj-elderly-allowance"]
+    assert (change["change"], change["new_status"], change["new_benefit"]) == (
+        "newly_eligible", "eligible", "100.00",
+    )  # fmt: skip
+    assert body["messages"] >= 1 and body["planned"]["planned"] >= 1
+    assert _count(world, outbox, "P9") == body["messages"]
+    with world.engine.connect() as conn:
+        query = sa.select(notices.c.purpose).where(notices.c.subject_id == "P9")
+        purposes = {r.purpose for r in conn.execute(query)}
+    assert "grant_notice" in purposes  # auto_grant: 免申即享
+    assert ProfileStore(world.engine).count("resident") == 1
+
+
+def test_bad_fields_are_each_named_and_nothing_is_stored(ingest_world: World) -> None:
+    world = ingest_world
+    bad = {**ELDER, "gender": "femail", "birth_date": "1940-13-01", "agee": 3}
+    response = world.client.put(NINE, json=bad, headers=world.as_("admin"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    messages = [p["message"] for p in error["problems"]]
+    assert any(m.startswith("gender:") and "'female'" in m for m in messages)
+    assert any(m.startswith("birth_date:") and "YYYY-MM-DD" in m for m in messages)
+    assert any(m.startswith("agee:") and "'age'" in m for m in messages)
+    assert "was not stored" in error["message"]
+    assert ProfileStore(world.engine).count("resident") == 0
+    assert _count(world, subject_match_changes, "P9") == 0
+
+
+def test_a_derived_field_or_a_different_key_is_refused(ingest_world: World) -> None:
+    world = ingest_world
+    derived = world.client.put(NINE, json={**ELDER, "age": 86}, headers=world.as_("admin"))
+    assert derived.status_code == 422 and "derived" in derived.json()["error"]["message"]
+    other = world.client.put(NINE, json={**ELDER, "person_id": "P8"}, headers=world.as_("admin"))
+    assert other.status_code == 422 and "differs" in other.json()["error"]["message"]
+    kind = world.client.put("/api/v1/profiles/robot/P9", json=ELDER, headers=world.as_("admin"))
+    assert kind.status_code == 404
+
+
+def test_moving_the_hukou_away_ends_the_grant_with_a_revocation_notice(ingest_world: World) -> None:
+    world = ingest_world
+    world.client.put(NINE, json=ELDER, headers=world.as_("admin"))
+    moved = world.client.put(
+        NINE, json={**ELDER, "hukou_city": "上海市"}, headers=world.as_("admin")
+    )
+    assert moved.status_code == 200
+    body = moved.json()
+    assert body["created"] is False
+    assert [(c["policy_id"], c["change"]) for c in body["changes"]] == [
+        ("bj-elderly-allowance", "no_longer_eligible")
+    ]
+    with world.engine.connect() as conn:
+        purposes = [r.purpose for r in conn.execute(
+            sa.select(notices.c.purpose).where(notices.c.subject_id == "P9").order_by(notices.c.id)
+        )]  # fmt: skip
+    assert purposes[-1] == "revocation_notice"
+
+
+def test_a_birth_makes_an_employed_parent_eligible_for_the_maternity_allowance(
+    ingest_world: World,
+) -> None:
+    world = ingest_world
+    assert world.client.put(NINE, json=PARENT, headers=world.as_("admin")).status_code == 201
+    before = _count(world, outbox, "P9")
+    response = world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["cause"].startswith("event ")
+    assert [(c["policy_id"], c["change"], c["new_status"]) for c in body["changes"]] == [
+        ("bj-maternity-allowance", "newly_eligible", "eligible")
+    ]
+    assert body["messages"] == 1 and _count(world, outbox, "P9") == before + 1
+    # The resident's own changes since the latest run; an admin's read is audited.
+    changes = world.client.get("/api/v1/subjects/P9/changes", headers=world.as_("admin")).json()
+    assert [c["change"] for c in changes][-1] == "newly_eligible"
+    assert changes[-1]["cause"] == body["cause"]
+
+
+def test_the_same_event_twice_is_stored_and_told_once(ingest_world: World) -> None:
+    world = ingest_world
+    world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
+    event = _event()
+    first = world.client.post("/api/v1/events", json=event, headers=world.as_("admin")).json()
+    told = _count(world, outbox, "P9")
+    again = world.client.post("/api/v1/events", json=event, headers=world.as_("admin"))
+    assert again.status_code == 200
+    body = again.json()
+    assert body["duplicate"] is True and body["cause"] == first["cause"]
+    assert body["changes"] == first["changes"]
+    assert _count(world, outbox, "P9") == told
+    assert ProfileStore(world.engine).count("event") == 1
+
+
+def test_a_later_event_starts_from_the_changes_already_made(ingest_world: World) -> None:
+    world = ingest_world
+    world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
+    world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
+    # A second birth changes no tag: the parent is already eligible, nothing new to tell.
+    later = _event()
+    later["occurred_at"] = later["occurred_at"][:-2] + "59"
+    body = world.client.post("/api/v1/events", json=later, headers=world.as_("admin")).json()
+    assert body["changes"] == [] and body["messages"] == 0
+
+
+def test_a_bad_event_or_an_unknown_subject_is_refused_and_nothing_is_stored(
+    ingest_world: World,
+) -> None:
+    world = ingest_world
+    typo = world.client.post(
+        "/api/v1/events", json=_event("birth_registraton"), headers=world.as_("admin")
+    )
+    assert typo.status_code == 422
+    (problem,) = typo.json()["error"]["problems"]
+    assert (
+        problem["message"].startswith("item_code:") and "birth_registration" in problem["message"]
+    )
+    unknown = world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
+    assert unknown.status_code == 404 and "PUT /api/v1/profiles" in unknown.text
+    not_json = world.client.post("/api/v1/events", content=b"[1, 2", headers=world.as_("admin"))
+    assert not_json.status_code == 400
+    assert ProfileStore(world.engine).count("event") == 0
+
+
+def test_a_resident_reads_only_their_own_changes(ingest_world: World) -> None:
+    world = ingest_world
+    world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
+    theirs = world.client.get("/api/v1/subjects/P9/changes", headers=world.as_("resident"))
+    assert theirs.status_code == 404
+    own = world.client.get("/api/v1/subjects/P1/changes", headers=world.as_("resident"))
+    assert own.status_code == 200 and own.json() == []
+
+
+def test_writes_are_audited(ingest_world: World) -> None:
+    from api.app.audit import AuditLog
+
+    world = ingest_world
+    world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
+    world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
+    actions = [e.action for e in AuditLog(world.engine).entries(entity_type="subject")]
+    assert "profile.write" in actions and "event.ingest" in actions
