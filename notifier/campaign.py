@@ -16,7 +16,14 @@ from pathlib import Path
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError
 from core.settings import Settings
-from notifier.actors import QUEUE, DeliveryRuntime, configure_delivery, deliver, enqueue
+from notifier.actors import (
+    QUEUE,
+    DeliveryRuntime,
+    configure_delivery,
+    deliver,
+    enqueue,
+    send_batches,
+)
 from notifier.channels.base import Channel
 from notifier.dispatch import PlanSummary, plan_changes
 from notifier.outbox import Outbox
@@ -114,7 +121,7 @@ def deliver_in_process(
         enqueue(ids)
         for _ in range(passes):
             drain()
-            result = sweep_once(rt, lambda due: [deliver.send(i) for i in due], stale=0.0)
+            result = sweep_once(rt, send_batches, stale=0.0)
             if not result.enqueued:
                 break
         drain()

@@ -170,6 +170,71 @@ class Outbox:
             )
             return taken
 
+    def claim_many(
+        self, ids: Sequence[int], *, now: datetime, lease: float, channels: Iterable[str]
+    ) -> list[LedgerRow]:
+        """Take the due ``pending`` rows among ``ids`` on ``channels`` in one statement.
+
+        Each attempt is counted, as in :meth:`claim`.  A row another worker is claiming at
+        this moment is skipped (PostgreSQL's ``SKIP LOCKED``; SQLite has one writer), and rows
+        left ``sending`` by a dead worker are not taken here: they are in doubt and go through
+        :meth:`claim` one by one.  Returns the rows taken, by id.
+        """
+        if not ids:
+            return []
+        stamp = naive_utc(now)
+        locked = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.id.in_(sorted(set(ids))),
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at <= stamp,
+                outbox.c.channel.in_(sorted(set(channels))),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(locked.scalar_subquery()))
+                .values(
+                    status="sending",
+                    attempts=outbox.c.attempts + 1,
+                    lease_until=stamp + timedelta(seconds=lease),
+                )
+                .returning(*outbox.c)
+            ).all()
+        return sorted((LedgerRow.from_row(r._mapping) for r in rows), key=lambda r: r.id)
+
+    @staticmethod
+    def delivered_many(
+        conn: Connection, rows: Sequence[LedgerRow], provider_ids: Mapping[int, str | None],
+        *, now: datetime,
+    ) -> set[int]:  # fmt: skip
+        """Record the success of many claimed attempts in one statement, in ``conn``'s
+        transaction; returns the ids recorded (a row whose claim was lost is not)."""
+        if not rows:
+            return set()
+        provider = sa.case(
+            {r.id: provider_ids.get(r.id) for r in rows}, value=outbox.c.id, else_=sa.null()
+        )
+        done = conn.execute(
+            outbox.update()
+            .where(
+                sa.tuple_(outbox.c.id, outbox.c.attempts).in_([(r.id, r.attempts) for r in rows]),
+                outbox.c.status == "sending",
+            )
+            .values(
+                status="delivered",
+                delivered_at=naive_utc(now),
+                provider_id=provider,
+                lease_until=None,
+                last_error=None,
+            )
+            .returning(outbox.c.id)
+        )
+        return {int(i) for i in done.scalars()}
+
     def delivered(
         self, row: LedgerRow, *, provider_id: str | None, now: datetime,
         conn: Connection | None = None,

@@ -31,11 +31,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import jinja2
 
 from notifier.channels.base import OutboundMessage, PermanentDeliveryError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 __all__ = [
     "KINDS",
@@ -409,11 +412,16 @@ class _Row(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
-def render_row(row: _Row) -> OutboundMessage:
-    """The worker's renderer: an outbox row to the message its channel sends."""
-    from core.settings import get_settings
+def render_row(row: _Row, settings: Settings | None = None) -> OutboundMessage:
+    """The worker's renderer: an outbox row to the message its channel sends.
 
-    settings = get_settings()
+    ``settings`` default to this process's; a worker binds its own once (reading the
+    environment costs more than rendering a short message).
+    """
+    if settings is None:
+        from core.settings import get_settings
+
+        settings = get_settings()
     items = list(row.payload.get("items", []))
     done = render(
         items,

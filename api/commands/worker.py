@@ -50,7 +50,7 @@ def _child(
 
     from core.broker import configure_broker, current_broker
     from core.settings import get_settings
-    from notifier.actors import deliver, runtime
+    from notifier.actors import runtime, send_batches
     from notifier.sweeper import Sweeper
 
     faulthandler.register(signal.SIGUSR1)
@@ -71,11 +71,7 @@ def _child(
     worker = dramatiq.Worker(broker, queues=set(queues), worker_threads=threads)
     worker.start()
 
-    def send(ids: Sequence[int]) -> None:
-        for row_id in ids:
-            deliver.send(row_id)
-
-    sweeper = Sweeper(runtime, send, interval=sweep_every, stale=stale).start()
+    sweeper = Sweeper(runtime, send_batches, interval=sweep_every, stale=stale).start()
     threading.Thread(target=_sweep_shards, args=(stop,), daemon=True).start()
     stop.wait()
     sweeper.stop()

@@ -9,7 +9,7 @@ API and console read: a subject's messages newest first, unread counts, marking 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -121,36 +121,55 @@ class InboxChannel:
         outcome in one transaction: then the message and the row's ``delivered`` stand or fall
         together, exactly once by construction, and one commit is saved.
         """
-        values = {
-            "idempotency_key": message.idempotency_key,
-            "ledger_id": message.ledger_id,
-            "subject_id": message.subject_id,
-            "subject_type": message.subject_type,
-            "policy_ids": ",".join(message.policy_ids),
-            "locale": message.locale,
-            "title": message.title,
-            "body": message.body,
-            "created_at": _naive(now),
-        }
+        return InboxChannel.write_many(conn, [message], now=now, name=name)[message.idempotency_key]
+
+    @staticmethod
+    def write_many(
+        conn: Connection, messages: Sequence[OutboundMessage], *, now: datetime,
+        name: str = "inbox",
+    ) -> dict[str, SendResult]:  # fmt: skip
+        """Deliver ``messages`` in the caller's transaction: one insert for the messages, one
+        for their ``delivered`` receipts.  A message already there (a retry) keeps its first
+        copy and answers with its id.  Returns idempotency key -> result.
+        """
+        if not messages:
+            return {}
+        values = [
+            {
+                "idempotency_key": m.idempotency_key,
+                "ledger_id": m.ledger_id,
+                "subject_id": m.subject_id,
+                "subject_type": m.subject_type,
+                "policy_ids": ",".join(m.policy_ids),
+                "locale": m.locale,
+                "title": m.title,
+                "body": m.body,
+                "created_at": _naive(now),
+            }
+            for m in messages
+        ]
         statement = (
             _insert(conn)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(inbox_messages.c.id)
+            .returning(inbox_messages.c.idempotency_key, inbox_messages.c.id)
         )
-        inbox_id = conn.execute(statement, values).scalar()
-        if inbox_id is None:  # already there: a retry; answer with the same id
-            inbox_id = conn.execute(
-                sa.select(inbox_messages.c.id).where(
-                    inbox_messages.c.idempotency_key == message.idempotency_key
+        ids: dict[str, int] = {k: int(i) for k, i in conn.execute(statement, values).all()}
+        if missing := [m.idempotency_key for m in messages if m.idempotency_key not in ids]:
+            # already there: retries; answer with the first copy's id
+            found = conn.execute(
+                sa.select(inbox_messages.c.idempotency_key, inbox_messages.c.id).where(
+                    inbox_messages.c.idempotency_key.in_(missing)
                 )
-            ).scalar_one()
+            )
+            ids.update((k, int(i)) for k, i in found)
         delivered = [
-            Receipt(message.idempotency_key, message.subject_id, message.subject_type,
-                    policy, "delivered", now, channel=name)
-            for policy in message.policy_ids
+            Receipt(m.idempotency_key, m.subject_id, m.subject_type, policy, "delivered", now,
+                    channel=name)
+            for m in messages
+            for policy in m.policy_ids
         ]  # fmt: skip
         ReceiptStore.write(conn, delivered, now=now, count=False)
-        return SendResult(provider_id=f"inbox-{inbox_id}")
+        return {k: SendResult(provider_id=f"inbox-{i}") for k, i in ids.items()}
 
     def lookup(self, idempotency_key: str) -> bool | None:
         """Whether the inbox already holds the message (for a worker in doubt)."""
