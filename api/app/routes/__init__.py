@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from api.app.routes.console import CONSOLE_ROUTES
+from api.app.routes.console_analyst import ANALYST_ROUTES
+from api.app.routes.console_operator import OPERATOR_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.dryrun import DRY_RUN_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
@@ -24,6 +26,8 @@ ROUTES = [
     *DELIVERY_ROUTES,
     *REACH_ROUTES,
     *CONSOLE_ROUTES,
+    *ANALYST_ROUTES,
+    *OPERATOR_ROUTES,
     *DRY_RUN_ROUTES,
     *INGEST_ROUTES,
 ]

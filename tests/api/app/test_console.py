@@ -41,9 +41,9 @@ def test_a_resident_sees_their_own_offers_grants_and_messages_only(world: World)
 
 def test_a_resident_switches_sms_off_from_the_console(world: World) -> None:
     _login(world, "resident")
-    saved = world.client.post("/console/preferences", data={"sms_off": "1"})
+    saved = world.client.post("/console/preferences", data={"off_channel": "sms"})
     assert saved.status_code == 200 and "已保存" in saved.text
-    assert 'name="sms_off" value="1" checked' in saved.text
+    assert 'name="off_channel" value="sms" checked' in saved.text
     assert ContactStore(world.engine).load(["P1"])["P1"].opt_out_channels == frozenset({"sms"})
     world.client.post("/console/preferences", data={})
     assert ContactStore(world.engine).load(["P1"])["P1"].opt_out_channels == frozenset()

@@ -1,0 +1,101 @@
+"""A rule clause in plain words for residents and firms: field names as the schema names them.
+
+An officer writes ``age >= 80 and hukou_city == "北京市"``; the resident reads
+``年龄 不低于 80`` and ``户籍城市 为 “北京市”``.  The clause is tokenised (strings kept whole),
+each schema field becomes its Chinese name (or its words in English), each operator a word;
+a tag test says "has the tag" with the tag's Chinese name from the tag library.
+
+>>> from profiles.schema import load_schema
+>>> resident = load_schema().entity("resident")
+>>> plain_clause('age >= 80', resident, "zh")
+'年龄 不低于 80'
+>>> plain_clause('hukou_city == "北京市"', resident, "en")
+'hukou city is “北京市”'
+>>> plain_clause('not ("new_parent" in tags)', resident, "zh", {"new_parent": "新生儿父母"})
+'并非 （ 有标签“新生儿父母” ）'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final
+
+from profiles.schema import Entity
+
+__all__ = ["plain_clause", "plain_value"]
+
+_TOKEN = re.compile(
+    r"""(?P<tag>(?P<q>["'])(?P<tagname>[^"']*)(?P=q)\s+in\s+tags\b)"""
+    r"""|(?P<date>d(?P<dq>["'])(?P<day>[^"']*)(?P=dq))"""
+    r"""|(?P<str>(?P<sq>["'])(?P<text>(?:\\.|(?!(?P=sq)).)*)(?P=sq))"""
+    r"""|(?P<name>\$?[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*)"""
+    r"""|(?P<num>\d+(?:\.\d+)?)"""
+    r"""|(?P<op>=~~|=~|>=|<=|==|!=|[<>()\[\],+\-*/%?:])"""
+)
+
+_WORDS: Final[dict[str, dict[str, str]]] = {
+    "zh": {
+        ">=": "不低于", "<=": "不高于", ">": "高于", "<": "低于", "==": "为", "!=": "不为",
+        "=~": "开头符合", "=~~": "包含", "and": "并且", "or": "或者", "not": "并非",
+        "in": "属于", "true": "是", "false": "否", "$today": "评估日", "tags": "标签",
+        "(": "（", ")": "）", "has_tag": "有标签", "?": "则", ":": "否则",
+    },
+    "en": {
+        ">=": "at least", "<=": "at most", ">": "above", "<": "below", "==": "is",
+        "!=": "is not", "=~": "starts like", "=~~": "contains", "and": "and", "or": "or",
+        "not": "not", "in": "in", "true": "yes", "false": "no", "$today": "the assessment day",
+        "tags": "tags", "(": "(", ")": ")", "has_tag": "has the tag", "?": "then",
+        ":": "else",
+    },
+}  # fmt: skip
+
+
+def _field_words(name: str, entity: Entity, lang: str) -> str | None:
+    found = entity.by_name.get(name) or entity.by_name_zh.get(name)
+    if found is None:
+        return None
+    if lang == "zh":
+        return found.name_zh or found.name
+    return found.name.replace("_", " ")
+
+
+def plain_clause(
+    text: str, entity: Entity, lang: str, tag_names: Mapping[str, str] | None = None
+) -> str:
+    """``text`` (one clause of a rule) with fields, operators and tags in words of ``lang``."""
+    words = _WORDS.get(lang, _WORDS["zh"])
+    tag_names = tag_names or {}
+    out: list[str] = []
+    for m in _TOKEN.finditer(text):
+        if m["tag"]:
+            tag = m["tagname"]
+            shown = tag_names.get(tag, tag) if lang == "zh" else tag.replace("_", " ")
+            out.append(f"{words['has_tag']}“{shown}”")
+        elif m["date"]:
+            out.append(m["day"])
+        elif m["str"]:
+            out.append(f"“{m['text']}”")
+        elif m["name"]:
+            name = m["name"]
+            out.append(_field_words(name, entity, lang) or words.get(name.lower(), name))
+        elif m["num"]:
+            out.append(m["num"])
+        else:
+            out.append(words.get(m["op"], m["op"]))
+    return " ".join(out)
+
+
+def plain_value(value: object, lang: str) -> str:
+    """A field value as a resident reads it: unknown, yes/no, lists joined.
+
+    >>> plain_value(None, "zh"), plain_value(True, "en"), plain_value(["a", "b"], "zh")
+    ('未知', 'yes', 'a、b')
+    """
+    if value is None:
+        return "未知" if lang == "zh" else "unknown"
+    if isinstance(value, bool):
+        return _WORDS.get(lang, _WORDS["zh"])["true" if value else "false"]
+    if isinstance(value, list | tuple | set | frozenset):
+        return ("、" if lang == "zh" else ", ").join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,99 @@
+"""The operator's delivery dashboard figures, read from the outbox ledger and the notices.
+
+Throughput is what was delivered in a recent window; the backlog is what is pending or being
+sent, split into what is due and what quiet hours hold back (and until when); what the planner
+suppressed is counted by reason (dates and figures left out, so equal reasons count together).
+Nothing here names a subject: an operator sees rows, channels and reasons.
+
+>>> gist("quiet hours: deferred to 2026-03-02 08:00 (local)"), gist("opted out of sms")
+('quiet hours', 'opted out of sms')
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from notifier.outbox import naive_utc
+from notifier.tables import notices, outbox
+
+__all__ = ["Deferred", "Throughput", "deferred", "gist", "suppressed", "throughput"]
+
+WINDOWS = {"5 min": timedelta(minutes=5), "1 h": timedelta(hours=1)}
+
+
+@dataclass(frozen=True)
+class Throughput:
+    window: str
+    channel: str
+    delivered: int
+    per_minute: float
+
+
+@dataclass(frozen=True)
+class Deferred:
+    channel: str
+    rows: int
+    first_due: datetime  # UTC, naive: the earliest a held row may go
+    last_due: datetime
+
+
+def gist(reason: str) -> str:
+    """A reason without its dates and figures."""
+    for marker in (": deferred to", " on 20", " (", " since ", ": "):
+        reason = reason.split(marker, maxsplit=1)[0]
+    return reason.strip()
+
+
+def throughput(engine: Engine, *, now: datetime) -> list[Throughput]:
+    """Rows delivered per channel in each recent window, and the rate per minute."""
+    out: list[Throughput] = []
+    with engine.connect() as conn:
+        for name, span in WINDOWS.items():
+            since = naive_utc(now) - span
+            query = (
+                sa.select(outbox.c.channel, sa.func.count())
+                .where(outbox.c.status == "delivered", outbox.c.delivered_at >= since)
+                .group_by(outbox.c.channel)
+                .order_by(outbox.c.channel)
+            )
+            minutes = span.total_seconds() / 60
+            out.extend(
+                Throughput(name, channel, int(n), round(int(n) / minutes, 1))
+                for channel, n in conn.execute(query)
+            )
+    return out
+
+
+def deferred(engine: Engine, *, now: datetime) -> list[Deferred]:
+    """Pending rows held back (quiet hours) past ``now``, per channel, with until when."""
+    query = (
+        sa.select(
+            outbox.c.channel, sa.func.count(), sa.func.min(outbox.c.not_before),
+            sa.func.max(outbox.c.not_before),
+        )
+        .where(outbox.c.status == "pending", outbox.c.not_before > naive_utc(now))
+        .group_by(outbox.c.channel)
+        .order_by(outbox.c.channel)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        return [Deferred(c, int(n), first, last) for c, n, first, last in conn.execute(query)]
+
+
+def suppressed(engine: Engine, *, limit: int = 5000) -> list[tuple[str, int]]:
+    """What the planner suppressed, by reason (most frequent first)."""
+    query = (
+        sa.select(notices.c.reason, sa.func.count())
+        .where(notices.c.decision == "suppressed")
+        .group_by(notices.c.reason)
+        .limit(limit)
+    )
+    counts: Counter[str] = Counter()
+    with engine.connect() as conn:
+        for reason, n in conn.execute(query):
+            counts[gist(str(reason))] += int(n)
+    return counts.most_common()

@@ -1,0 +1,297 @@
+"""The analyst's console page: reach of a draft catalog change (政策推演), aggregates only.
+
+The analyst picks a published policy (its YAML is put in the editor) or pastes a draft, and
+runs :func:`simulations.reach.simulate_reach` of the published catalog with the draft in place
+on the server's population.  What comes back is counts and costs by group — never a subject —
+and every count under the k-anonymity threshold is shown as "<10" (its cost too, which would
+otherwise give the count away).  The tables are kept on disk under the data directory for the
+CSV download, which only the analyst who ran it (or an admin) may fetch, audited as a data
+export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import secrets
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from api.app.access import source_of
+from api.app.auth import User
+from api.app.kanon_chart import group_chart
+from api.app.routes.console import _lang, _page, _user_or_none
+from api.app.routes.reach import suppress
+from api.app.services import Services, services
+from core.errors import ZhidaError
+
+__all__ = ["ANALYST_ROUTES", "reach_rows"]
+
+_ROLES: Final = ("analyst", "admin")
+_SIM_ID = re.compile(r"^[0-9a-f]{16}$")
+_MAX_DOCUMENT = 64_000
+# Columns of the group table and CSV, in order; every count is suppressed under k.
+_COUNTS: Final = (
+    "eligible_before", "eligible_after", "maybe_after", "newly_eligible", "no_longer_eligible",
+    "eligible_unreachable",
+)  # fmt: skip
+_COSTS: Final = ("cost_year_before", "cost_year_after")
+
+
+def _analyst(request: Request[Any, Any, Any]) -> User | Response[Any]:
+    user = _user_or_none(request)
+    if user is None:
+        return Redirect("/console/login", status_code=303)
+    if user.role not in _ROLES:
+        return _page(request, "denied.html", status=403, user=user, needed=", ".join(_ROLES))
+    return user
+
+
+def _as_of(svc: Services) -> date:
+    run = svc.runs.latest()
+    return run.as_of if run is not None else date.today()
+
+
+def _form(
+    request: Request[Any, Any, Any], svc: Services, user: User, *, status: int = 200,
+    document: str = "", picked: str | None = None, as_of: date | None = None, **more: Any,
+) -> Template:  # fmt: skip
+    catalog = svc.policies.catalog(as_of or _as_of(svc))
+    return _page(
+        request, "analyst.html", status=status, user=user,
+        policies=sorted(catalog.policies, key=lambda p: p.id), picked=picked,
+        document=document, as_of=(as_of or _as_of(svc)).isoformat(),
+        population=svc.population is not None, **{"problems": [], "result": None, **more},
+    )  # fmt: skip
+
+
+@get("/console/analyst", include_in_schema=False)
+async def analyst_page(
+    request: Request[Any, Any, Any], policy: FromQuery[str | None] = None
+) -> Response[Any]:
+    return await to_thread.run_sync(_analyst_page, request, policy)
+
+
+def _analyst_page(request: Request[Any, Any, Any], policy: str | None) -> Response[Any]:
+    user = _analyst(request)
+    if not isinstance(user, User):
+        return user
+    svc = services(request)
+    catalog = svc.policies.catalog(_as_of(svc))
+    document = catalog.texts.get(policy or "", "")
+    return _form(request, svc, user, document=document, picked=policy)
+
+
+@post("/console/analyst", include_in_schema=False)
+async def analyst_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await request.form()
+    return await to_thread.run_sync(_analyst_run, request, form)
+
+
+def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
+    from rules.loader import CatalogError, load_policy_text
+
+    user = _analyst(request)
+    if not isinstance(user, User):
+        return user
+    svc = services(request)
+    document = str(form.get("document") or "")
+
+    def refuse(status: int, message: str, as_of: date | None = None) -> Template:
+        return _form(request, svc, user, status=status, document=document, as_of=as_of,
+                     problems=[_problem(message)])  # fmt: skip
+
+    try:
+        as_of = date.fromisoformat(str(form.get("as_of") or _as_of(svc).isoformat()))
+    except ValueError:
+        return refuse(422, f"as-of date {form.get('as_of')!r} is not YYYY-MM-DD; fix the date")
+    if not document.strip():
+        return refuse(422, "the draft is empty; pick a published policy or paste one policy's "
+                      "YAML", as_of)  # fmt: skip
+    if len(document) > _MAX_DOCUMENT:
+        return refuse(422, f"the draft is over {_MAX_DOCUMENT:,} characters; paste one policy",
+                      as_of)  # fmt: skip
+    if svc.population is None:
+        return refuse(503, "simulations need the population: start the server with `zhida "
+                      "serve --population DIR`", as_of)  # fmt: skip
+    try:
+        draft = load_policy_text(document, Path("<draft>"))
+    except CatalogError as err:
+        problems = [
+            {"line": getattr(p, "line", 1), "col": getattr(p, "col", 1),
+             "message": getattr(p, "detail", str(p))}
+            for p in err.problems
+        ]  # fmt: skip
+        return _form(request, svc, user, status=422, document=document, as_of=as_of,
+                     problems=problems)  # fmt: skip
+    baseline = svc.policies.catalog(as_of)
+    others = tuple(p for p in baseline.policies if p.id != draft.id)
+    reform = replace(
+        baseline, policies=(*others, draft), texts={**baseline.texts, draft.id: document}
+    )
+    try:
+        result = _simulate(svc, baseline, reform, as_of)
+    except ZhidaError as err:
+        return refuse(err.http_status, err.message, as_of)
+    sim_id = _keep(svc, user, result)
+    svc.audit.append(
+        actor=user.username, role=user.role, action="simulation.run", entity_type="simulation",
+        entity_id=sim_id, source=source_of(request),
+        details={"policy_id": draft.id, "as_of": as_of.isoformat()},
+    )  # fmt: skip
+    shown = {**result, "sim_id": sim_id, "charts": charts(result, _lang(request))}
+    return _form(request, svc, user, document=document, picked=draft.id, as_of=as_of,
+                 result=shown)  # fmt: skip
+
+
+def _problem(message: str) -> dict[str, Any]:
+    return {"line": None, "col": None, "message": message}
+
+
+def _simulate(svc: Services, baseline: Any, reform: Any, as_of: date) -> dict[str, Any]:
+    from profiles.schema import load_schema
+    from simulations.reach import ALL, simulate_reach
+
+    assert svc.population is not None
+    started = time.perf_counter()
+    reach = simulate_reach(svc.population, baseline, reform, load_schema(), as_of=as_of)
+    elapsed = time.perf_counter() - started
+    total = reach.total
+    groups = reach.groups.filter(pl.col("policy_id") == ALL) if reach.groups.height else None
+    overlap = reach.overlap.head(20).rows(named=True) if reach.overlap.height else []
+    return {
+        "as_of": as_of.isoformat(),
+        "subjects": reach.subjects,
+        "seconds": round(elapsed, 2),
+        "changes": [
+            {
+                "policy_id": c.policy_id,
+                "change": c.change,
+                "old": c.old_eligibility,
+                "new": c.new_eligibility,
+            }
+            for c in reach.changes
+        ],
+        "total": reach_rows([total])[0] if total else None,
+        "groups": reach_rows(groups.rows(named=True)) if groups is not None else [],
+        "overlap": [
+            {
+                "policy_id": o["policy_id"],
+                "other_policy": o["other_policy"],
+                "shared": suppress(int(o["shared"])),
+            }
+            for o in overlap
+        ],
+    }
+
+
+def reach_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a reach table made k-anonymous: counts under k shown as "<10", and the costs of
+    a group whose eligible count is suppressed hidden too (a cost is a count times a benefit).
+
+    >>> reach_rows([{"dimension": "district", "group": "西城区", "eligible_before": 3,
+    ...   "eligible_after": 40, "maybe_after": 0, "newly_eligible": 37, "no_longer_eligible": 0,
+    ...   "eligible_unreachable": 2, "cost_year_before": 3600, "cost_year_after": 48000}])[0]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'dimension': 'district', 'group': '西城区', 'eligible_before': '<10', 'eligible_after': 40,
+     'maybe_after': 0, 'newly_eligible': 37, 'no_longer_eligible': 0,
+     'eligible_unreachable': '<10', 'cost_year_before': '—', 'cost_year_after': '48000'}
+    """
+    out = []
+    for row in rows:
+        shown: dict[str, Any] = {"dimension": row.get("dimension"), "group": row.get("group")}
+        for name in _COUNTS:
+            shown[name] = suppress(int(row.get(name) or 0))
+        for name, count in zip(_COSTS, ("eligible_before", "eligible_after"), strict=True):
+            shown[name] = "—" if isinstance(shown[count], str) else str(row.get(name) or 0)
+        out.append(shown)
+    return out
+
+
+def _directory(svc: Services) -> Path:
+    return svc.data_dir / "console" / "simulations"
+
+
+def _keep(svc: Services, user: User, result: dict[str, Any]) -> str:
+    """Write the k-anonymous tables for the download; returns the simulation's id."""
+    sim_id = secrets.token_hex(8)
+    folder = _directory(svc)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = json.dumps({"owner": user.username, **result}, ensure_ascii=False, default=str)
+    tmp = folder / f"{sim_id}.json.tmp"
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(folder / f"{sim_id}.json")  # never a half-written file under the real name
+    return sim_id
+
+
+def _csv(result: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["as_of", "dimension", "group", *_COUNTS, *_COSTS])
+    rows = ([{**result["total"], "dimension": "total", "group": "(all changed)"}]
+            if result.get("total") else [])  # fmt: skip
+    for row in [*rows, *result["groups"]]:
+        writer.writerow([result["as_of"], row["dimension"], row["group"],
+                         *(row[c] for c in (*_COUNTS, *_COSTS))])  # fmt: skip
+    return out.getvalue()
+
+
+@get("/console/analyst/{sim_id:str}/reach.csv", include_in_schema=False)
+async def analyst_csv(request: Request[Any, Any, Any], sim_id: FromPath[str]) -> Response[Any]:
+    return await to_thread.run_sync(_analyst_csv, request, sim_id)
+
+
+def _analyst_csv(request: Request[Any, Any, Any], sim_id: str) -> Response[Any]:
+    user = _analyst(request)
+    if not isinstance(user, User):
+        return user
+    svc = services(request)
+    path = _directory(svc) / f"{sim_id}.json"
+    if not _SIM_ID.match(sim_id) or not path.is_file():
+        return Response("no such simulation; run one on the analyst page\n", status_code=404,
+                        media_type="text/plain")  # fmt: skip
+    result = json.loads(path.read_text(encoding="utf-8"))
+    if result.get("owner") != user.username and user.role != "admin":
+        return Response("no such simulation; run one on the analyst page\n", status_code=404,
+                        media_type="text/plain")  # fmt: skip
+    svc.audit.append(
+        actor=user.username, role=user.role, action="data.export", entity_type="simulation",
+        entity_id=sim_id, source=source_of(request), details={"what": "reach by group (CSV)"},
+    )  # fmt: skip
+    return Response(
+        _csv(result), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="reach-{sim_id}.csv"'},
+    )  # fmt: skip
+
+
+def charts(result: dict[str, Any], lang: str) -> list[str]:
+    """One k-anonymous SVG chart per grouping dimension: eligible before and after."""
+    by_dimension: dict[str, list[dict[str, Any]]] = {}
+    for row in result.get("groups", []):
+        by_dimension.setdefault(str(row["dimension"]), []).append(row)
+    before, after = ("改革前", "改革后") if lang == "zh" else ("before", "after")
+    return [
+        group_chart(
+            dimension,
+            [str(r["group"]) for r in rows],
+            {
+                before: [r["eligible_before"] for r in rows],
+                after: [r["eligible_after"] for r in rows],
+            },
+        )
+        for dimension, rows in by_dimension.items()
+    ]
+
+
+ANALYST_ROUTES = [analyst_page, analyst_run, analyst_csv]

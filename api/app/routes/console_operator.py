@@ -1,0 +1,95 @@
+"""The operator's console page: the delivery dashboard, and replaying what failed.
+
+Throughput (delivered in the last 5 minutes and hour), the backlog by channel and status,
+rows deferred by quiet hours and until when, what the planner suppressed and why, and the
+parked (failed) rows with their last error and a replay button.  Addresses are masked as in
+``GET /api/v1/deliveries/failed``; a replay goes through the same handler as
+``POST /api/v1/deliveries/{id}/replay`` (and is audited there).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from api.app.auth import User
+from api.app.delivery_dashboard import deferred, suppressed, throughput
+from api.app.routes.console import _page, _user_or_none
+from api.app.routes.deliveries import DeliveryRow, replay
+from api.app.services import services
+from core.errors import ZhidaError
+from core.settings import get_settings
+from notifier.outbox import STATUSES, Outbox
+
+__all__ = ["OPERATOR_ROUTES"]
+
+_ROLES: Final = ("operator", "admin")
+_FAILED_SHOWN = 100
+
+
+def _operator(request: Request[Any, Any, Any]) -> User | Response[Any]:
+    user = _user_or_none(request)
+    if user is None:
+        return Redirect("/console/login", status_code=303)
+    if user.role not in _ROLES:
+        return _page(request, "denied.html", status=403, user=user, needed=", ".join(_ROLES))
+    return user
+
+
+def _local(moment: datetime) -> str:
+    tz = get_settings().tz
+    return moment.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+@get("/console/operator", include_in_schema=False)
+async def operator_page(
+    request: Request[Any, Any, Any], replayed: FromQuery[int | None] = None
+) -> Response[Any]:
+    return await to_thread.run_sync(_operator_page, request, replayed, None)
+
+
+def _operator_page(
+    request: Request[Any, Any, Any], replayed: int | None, error: str | None
+) -> Response[Any]:
+    user = _operator(request)
+    if not isinstance(user, User):
+        return user
+    engine = services(request).engine
+    now = datetime.now(UTC)
+    counts = Outbox(engine).counts()
+    failed = [DeliveryRow.of(r) for r in Outbox(engine).rows("failed", limit=_FAILED_SHOWN)]
+    held = deferred(engine, now=now)
+    return _page(
+        request, "operator.html", status=400 if error else 200, user=user,
+        statuses=STATUSES, counts=counts,
+        totals={s: sum(c.get(s, 0) for c in counts.values()) for s in STATUSES},
+        throughput=throughput(engine, now=now),
+        deferred=[(d, _local(d.first_due), _local(d.last_due)) for d in held],
+        suppressed=suppressed(engine), failed=failed, replayed=replayed, error=error,
+        timezone=get_settings().timezone, now=_local(now.replace(tzinfo=None)),
+    )  # fmt: skip
+
+
+@post("/console/operator/replay/{row_id:int}", include_in_schema=False)
+async def operator_replay(request: Request[Any, Any, Any], row_id: FromPath[int]) -> Response[Any]:
+    return await to_thread.run_sync(_operator_replay, request, row_id)
+
+
+def _operator_replay(request: Request[Any, Any, Any], row_id: int) -> Response[Any]:
+    user = _operator(request)
+    if not isinstance(user, User):
+        return user
+    try:
+        # The API's replay handler: only a parked row, a fresh set of attempts, audited.
+        replay.fn(request, row_id=row_id)
+    except ZhidaError as err:
+        return _operator_page(request, None, err.message)
+    return Redirect(f"/console/operator?replayed={row_id}#failed", status_code=303)
+
+
+OPERATOR_ROUTES = [operator_page, operator_replay]

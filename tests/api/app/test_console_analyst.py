@@ -1,0 +1,149 @@
+"""The analyst's page: a reach simulation of a draft, aggregates only, CSV audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from api.app.audit import AuditLog
+from simulations.population import GenerationSpec, generate_population
+from tests.api.app.test_console_subject import login
+from tests.api.app.world import CATALOG, World, make_world
+
+AS_OF = date(2026, 3, 1)
+DRAFT = (CATALOG / "bj-elderly-allowance.yaml").read_text(encoding="utf-8")
+REFORM = DRAFT.replace("age >= 80", "age >= 75")
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("analyst-pop")
+    generate_population(GenerationSpec(3000, 50, seed=11, as_of=AS_OF), out)
+    return out
+
+
+@pytest.fixture
+def sim_world(sqlite_url: str, tmp_path: Path, population: Path) -> Iterator[World]:
+    yield from make_world(sqlite_url, tmp_path, population)
+
+
+def run(world: World, document: str, as_of: str = "2026-03-01") -> tuple[int, str]:
+    response = world.client.post("/console/analyst", data={"document": document, "as_of": as_of})
+    return response.status_code, response.text
+
+
+@pytest.mark.parametrize("username", ["resident", "enterprise", "officer", "operator"])
+def test_only_analysts_and_admins_open_the_analyst_page(world: World, username: str) -> None:
+    login(world, username)
+    page = world.client.get("/console/analyst")
+    assert page.status_code == 403 and "analyst, admin" in page.text
+    assert world.client.post("/console/analyst", data={"document": DRAFT}).status_code == 403
+
+
+def test_a_stranger_is_sent_to_log_in(world: World) -> None:
+    page = world.client.get("/console/analyst", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/console/login")
+
+
+def test_picking_a_published_policy_puts_its_yaml_in_the_editor(world: World) -> None:
+    login(world, "analyst")
+    page = world.client.get("/console/analyst?policy=bj-elderly-allowance")
+    assert page.status_code == 200
+    assert "age &gt;= 80 and hukou_city ==" in page.text
+
+
+def test_a_simulation_shows_charts_and_k_anonymous_tables_and_no_person(
+    sim_world: World, population: Path
+) -> None:
+    world = sim_world
+    login(world, "analyst")
+    status, text = run(world, REFORM)
+    assert status == 200, text
+    assert "<svg" in text and 'aria-label="age_band"' in text and 'id="groups"' in text
+    assert "age &gt;= 80" in text and "age &gt;= 75" in text  # the change, before and after
+    # The 75-79 band is newly eligible; the rows are aggregates only.
+    residents = pl.read_parquet(population / "residents.parquet")
+    for person_id, name in residents.select("person_id", "name").head(3000).rows():
+        assert person_id not in text
+        if name and len(name) >= 3:
+            assert name not in text
+    assert "<10" in text or "&lt;10" in text  # small groups suppressed (3,000 people)
+    (entry,) = AuditLog(world.engine).entries(entity_type="simulation")
+    assert entry.action == "simulation.run" and entry.actor == "analyst"
+
+
+def test_the_csv_is_the_same_k_anonymous_table_and_its_download_is_audited(
+    sim_world: World,
+) -> None:
+    world = sim_world
+    login(world, "analyst")
+    status, text = run(world, REFORM)
+    assert status == 200
+    link = text.split('id="csv" href="', 1)[1].split('"', 1)[0]
+    download = world.client.get(link)
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert rows[0]["dimension"] == "total"
+    bands = {r["group"]: r for r in rows if r["dimension"] == "age_band"}
+    assert "60-79" in bands
+    for row in rows:
+        for column in ("eligible_before", "eligible_after", "newly_eligible"):
+            value = row[column]
+            assert value == "<10" or int(value) == 0 or int(value) >= 10
+    total = rows[0]
+    assert int(total["eligible_after"]) > int(total["eligible_before"])
+    exports = [e for e in AuditLog(world.engine).entries() if e.action == "data.export"]
+    assert [e.entity_id for e in exports] == [link.split("/")[3]]
+
+
+def test_another_analysts_or_an_unknown_simulation_is_not_found(sim_world: World) -> None:
+    world = sim_world
+    login(world, "analyst")
+    _, text = run(world, REFORM)
+    link = text.split('id="csv" href="', 1)[1].split('"', 1)[0]
+    assert world.client.get("/console/analyst/0123456789abcdef/reach.csv").status_code == 404
+    assert world.client.get("/console/analyst/..%2F..%2Fx/reach.csv").status_code == 404
+    login(world, "admin")
+    assert world.client.get(link).status_code == 200  # an admin may, audited
+    login(world, "resident")
+    assert world.client.get(link).status_code == 403
+
+
+def test_a_draft_with_a_typo_is_shown_with_line_and_column(sim_world: World) -> None:
+    world = sim_world
+    login(world, "analyst")
+    status, text = run(world, DRAFT.replace("age >= 80", "agee >= 80"))
+    assert status == 422
+    assert "agee" in text and "age" in text and 'class="problems"' in text
+    assert AuditLog(world.engine).entries(entity_type="simulation") == []
+
+
+@pytest.mark.parametrize(
+    ("document", "as_of", "expected"),
+    [("", "2026-03-01", "the draft is empty"), (DRAFT, "03/01/2026", "is not YYYY-MM-DD")],
+)
+def test_an_empty_draft_or_a_bad_date_is_refused(
+    sim_world: World, document: str, as_of: str, expected: str
+) -> None:
+    login(sim_world, "analyst")
+    status, text = run(sim_world, document, as_of)
+    assert status == 422 and expected in text
+
+
+def test_without_a_population_the_page_says_how_to_start_the_server(world: World) -> None:
+    login(world, "analyst")
+    assert "zhida serve --population" in world.client.get("/console/analyst").text
+    status, text = run(world, REFORM)
+    assert status == 503 and "zhida serve --population DIR" in text
+
+
+def test_the_page_is_english_on_request(sim_world: World) -> None:
+    login(sim_world, "analyst")
+    page = sim_world.client.get("/console/analyst?lang=en")
+    assert "Reach simulation" in page.text and "Run simulation" in page.text
