@@ -8,6 +8,7 @@ threads of this process over the in-process broker; with Redis, planning only en
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from notifier.actors import (
 from notifier.channels.base import Channel
 from notifier.dispatch import PlanSummary, plan_changes
 from notifier.outbox import Outbox
+from notifier.priority import run_priority
 from notifier.sweeper import sweep_once
 from rules.policy import Policy
 
@@ -51,7 +53,12 @@ def plan_run(
     priority: Mapping[tuple[str, str], float] | None = None,
     channels: frozenset[str] | None = None,
 ) -> PlanSummary:
-    """Plan the diff of ``run_id`` (default: the latest run) against its previous run."""
+    """Plan the diff of ``run_id`` (default: the latest run) against its previous run.
+
+    Without ``priority``, offers are ordered by the ranking model when personalisation is on
+    (``ZHIDA_PERSONALISATION``), ``population`` gives the profiles and a model is trained, and
+    by the rules alone otherwise; the summary's ``ordered_by`` says which.
+    """
     from core.db import get_engine
     from matcher.runs import RunStore
 
@@ -62,6 +69,13 @@ def plan_run(
         raise NotFoundError("no match runs yet; `zhida match ... --out FILE` records one")
     base = against if against is not None else run.previous_run_id
     changes = store.diff(run.run_id, base).collect()
+    ordered_by = "given"
+    if priority is None:
+        ranking = run_priority(
+            settings, run, policies, subjects=changes["subject_id"].unique().to_list(),
+            population=population,
+        )  # fmt: skip
+        priority, ordered_by = ranking.priority, ranking.how
     explain = None
     if population is not None:
         from notifier.evidence import PopulationEvidence
@@ -69,12 +83,13 @@ def plan_run(
         evidence = PopulationEvidence(population, policies, as_of=run.as_of)
         evidence.load(changes["subject_id"].unique().to_list())
         explain = evidence
-    return plan_changes(
+    summary = plan_changes(
         engine, changes.iter_rows(named=True), policies, cause=f"run {run.run_id} vs {base}",
         run_id=run.run_id, as_of=run.as_of, now=now or SystemClock().now(), settings=settings,
         priority=priority, explain=explain,
         channels=channels or frozenset({"inbox", "sms", "email", "webhook"}),
     )  # fmt: skip
+    return dataclasses.replace(summary, ordered_by=ordered_by)
 
 
 def deliver_in_process(

@@ -60,6 +60,7 @@ class PlanSummary:
     by_channel: Mapping[str, int] = field(default_factory=dict)  # messages, by channel
     reasons: Mapping[str, int] = field(default_factory=dict)  # "step: reason" -> items
     due_ids: tuple[int, ...] = ()  # outbox rows to hand to the broker now
+    ordered_by: str = ""  # what set the priority of offers: "model v3", "rules only (...)"
 
 
 def quiet_hours_of(settings: Settings) -> dict[str, tuple[time, time]]:

@@ -83,7 +83,15 @@ def plan_cmd(
     run_id: int | None, against: int | None, policies: Path, population: Path | None,
     no_deliver: bool,
 ) -> None:  # fmt: skip
-    """Plan who is told what from a run diff, record it in the outbox, and deliver it."""
+    """Plan who is told what from a run diff, record it in the outbox, and deliver it.
+
+    \b
+    When a person has more offers than one message carries, the most important go first:
+    by the ranking model (ZHIDA_PERSONALISATION=on, --population for the profiles, a model
+    from `zhida rank train`), else by the rules alone; the output says which.
+    Example:
+      zhida deliveries plan --population pop/
+    """
     from core.settings import get_settings
     from notifier.campaign import plan_run
     from notifier.channels.registry import configured_channels
@@ -104,6 +112,8 @@ def plan_cmd(
         f"plan {summary.plan_id} ({summary.cause}): {summary.messages:,} messages; "
         f"{d['planned']:,} planned, {d['deferred']:,} deferred, {d['suppressed']:,} suppressed"
     )
+    if summary.ordered_by:
+        click.echo(f"  offers in order of priority by {summary.ordered_by}")
     for reason, n in sorted(summary.reasons.items(), key=lambda kv: -kv[1])[:8]:
         click.echo(f"  {n:>7,}  {reason}")
     if not no_deliver:

@@ -138,6 +138,8 @@ def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int
     plan = result.plan
     decisions = ", ".join(f"{n:,} {d}" for d, n in sorted(plan.decisions.items()))
     console.print(f"plan {plan.plan_id} ({plan.cause}): {decisions}; {plan.messages:,} messages")
+    if plan.ordered_by:
+        console.print(f"  offers in order of priority by {plan.ordered_by}")
     if plan.by_purpose:
         told = ", ".join(f"{n:,} {p}" for p, n in sorted(plan.by_purpose.items()))
         console.print(f"  told, by purpose: {told}")

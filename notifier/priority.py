@@ -1,0 +1,112 @@
+"""The planner's priority: the ranking model's score of each offer, or the rules-only order.
+
+When a person has more offers than one message carries, the planner keeps the most important
+(essential notices first, then by priority).  :func:`priority_of` is pure: ranked offers
+(``matcher.ranking.rank_offers``) in, (subject, policy) -> priority out, higher told first —
+the model's predicted take-up when personalised, minus the rules-only rank otherwise
+(``ZHIDA_PERSONALISATION=off``).  :func:`run_priority` is its edge: it reads the run's pairs,
+the population's profiles and the latest trained model.
+
+>>> import polars as pl
+>>> ranked = pl.DataFrame({"subject_id": ["a", "a"], "policy_id": ["x", "y"],
+...                        "score": [None, None], "rank": [2, 1]},
+...                       schema_overrides={"score": pl.Float64})
+>>> priority_of(ranked)
+{('a', 'x'): -2.0, ('a', 'y'): -1.0}
+>>> priority_of(ranked.with_columns(pl.Series("score", [0.4, 0.1])))
+{('a', 'x'): 0.4, ('a', 'y'): 0.1}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from core.errors import NotFoundError
+from rules.policy import Policy
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from matcher.runs import Run
+
+__all__ = ["Ranking", "priority_of", "run_priority"]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    priority: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    how: str = ""  # what ordered the offers: "model v3", "rules only (...)"
+
+
+def priority_of(ranked: pl.DataFrame) -> dict[tuple[str, str], float]:
+    """(subject, policy) -> priority: the score where there is one, else minus the rank."""
+    value = pl.coalesce(pl.col("score"), -pl.col("rank").cast(pl.Float64))
+    rows = ranked.select("subject_id", "policy_id", value.alias("p")).iter_rows()
+    return {(s, p): float(v) for s, p, v in rows}
+
+
+def run_priority(
+    settings: Settings,
+    run: Run,
+    policies: Mapping[str, Policy],
+    *,
+    subjects: Collection[str],
+    population: Path | None,
+) -> Ranking:
+    """Rank the offers of ``subjects`` in ``run``: by the latest model when personalisation
+    is on and there are profiles and a trained model, else by the rules alone (saying why)."""
+    from matcher.ranking.order import rank_offers
+
+    pairs = (
+        pl.scan_parquet(run.pairs_file)
+        .filter(
+            pl.col("subject_id").is_in(list(subjects)),
+            pl.col("policy_id").is_in(list(policies)),
+        )
+        .collect()
+    )
+    if "subject_type" not in pairs.columns:
+        pairs = pairs.with_columns(pl.lit("resident").alias("subject_type"))
+    if "benefit" not in pairs.columns:
+        pairs = pairs.with_columns(pl.lit(None, dtype=pl.Float64).alias("benefit"))
+    pairs = pairs.with_columns(pl.col("status").cast(pl.String))
+    listed = list(policies.values())
+    why_not = _why_not_personalised(settings, population)
+    if why_not is None:
+        from matcher.ranking.inputs import read_frame, read_profiles
+        from matcher.ranking.registry import ModelRegistry
+        from profiles.schema import load_schema
+
+        assert population is not None
+        try:
+            model, info = ModelRegistry(settings.data_dir / "models").load()
+        except NotFoundError:
+            why_not = "no trained model yet (`zhida rank train`)"
+        else:
+            schema = load_schema()
+            log = population / "outcomes.parquet"
+            history = (
+                read_frame(log, "outcome log", ("round", "pushed", "applied"), "")
+                if log.is_file()
+                else None
+            )
+            ranked = rank_offers(
+                pairs, policies=listed, personalised=True, model=model,
+                profiles=read_profiles(population, schema, as_of=run.as_of), schema=schema,
+                history=history, reasons=0,
+            )  # fmt: skip
+            return Ranking(priority_of(ranked), f"model {info.version}")
+    ranked = rank_offers(pairs, policies=listed, personalised=False)
+    return Ranking(priority_of(ranked), f"rules only ({why_not})")
+
+
+def _why_not_personalised(settings: Settings, population: Path | None) -> str | None:
+    if not settings.personalised:
+        return "ZHIDA_PERSONALISATION=off"
+    if population is None:
+        return "the model needs the population's profiles: pass --population"
+    return None

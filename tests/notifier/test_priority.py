@@ -1,0 +1,121 @@
+"""Priority in planning: when a person has more offers than one message carries, the ranking's
+order decides which are told — the model's when personalised, the rules' otherwise."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from core.db import get_engine, upgrade
+from core.settings import Settings
+from matcher.runs import RunStore
+from notifier.campaign import plan_run
+from notifier.dispatch import plan_changes
+from notifier.tables import notices
+from rules.policy import Policy
+
+AS_OF = date(2026, 3, 2)
+NOON = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+# Seven offers of one kind; the rules-only order puts the larger benefit first.
+POLICIES = {
+    f"x{i}": Policy(
+        id=f"x{i}",
+        title=f"补贴{i}",
+        department="民政局",
+        audience="resident",
+        mode="proactive_push",
+        eligibility="age > 1",
+        valid_from=date(2020, 1, 1),
+        benefit=str(100 * i),
+        benefit_period="month",
+    )
+    for i in range(1, 8)
+}
+PAIRS = {"subject_id": pl.String, "subject_type": pl.String, "policy_id": pl.String,
+         "status": pl.String, "benefit": pl.Float64}  # fmt: skip
+
+
+def _settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env(
+        {"ZHIDA_DATA_DIR": str(tmp_path), "ZHIDA_DATABASE_URL": f"sqlite:///{tmp_path}/z.db",
+         "ZHIDA_QUIET_HOURS": "", **env}
+    )  # fmt: skip
+
+
+def _two_runs(settings: Settings) -> None:
+    """Run 1: nothing; run 2: p1 eligible for all seven, each with its benefit."""
+    engine = get_engine(settings.database_url)
+    upgrade(engine)
+    store = RunStore(engine, settings.data_dir)
+    for name, rows in (
+        ("before", []),
+        ("after", [("p1", "resident", p, "eligible", 100.0 * int(p[1:])) for p in POLICIES]),
+    ):
+        path = settings.data_dir / f"{name}.parquet"
+        pl.DataFrame(rows, schema=PAIRS, orient="row").write_parquet(path)
+        store.record(
+            path, as_of=AS_OF, catalog_hash="c", population="p", started_at=NOON, seconds=1.0,
+            policies=len(POLICIES),
+        )  # fmt: skip
+
+
+def _told(settings: Settings) -> dict[str, str]:
+    with get_engine(settings.database_url).connect() as conn:
+        rows = conn.execute(sa.select(notices.c.policy_id, notices.c.decision)).all()
+    return {p: d for p, d in rows}
+
+
+def test_rules_only_priority_keeps_the_larger_benefits_in_the_message(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, ZHIDA_PERSONALISATION="off")
+    _two_runs(settings)
+    summary = plan_run(settings, POLICIES, now=NOON, channels=frozenset({"inbox"}))
+    assert summary.ordered_by == "rules only (ZHIDA_PERSONALISATION=off)"
+    told = _told(settings)
+    # Without the ranking the policy ids would decide (x1..x5): the smallest benefits.
+    assert sorted(p for p, d in told.items() if d == "suppressed") == ["x1", "x2"]
+    assert sorted(p for p, d in told.items() if d == "planned") == ["x3", "x4", "x5", "x6", "x7"]
+
+
+@pytest.mark.parametrize(
+    ("population", "why"),
+    [
+        (False, "the model needs the population's profiles: pass --population"),
+        (True, "no trained model yet (`zhida rank train`)"),
+    ],
+)
+def test_personalised_without_what_the_model_needs_falls_back_to_the_rules_and_says_why(
+    tmp_path: Path, population: bool, why: str
+) -> None:
+    settings = _settings(tmp_path)
+    _two_runs(settings)
+    pl.DataFrame({"person_id": ["p1"]}).write_parquet(tmp_path / "residents.parquet")
+    summary = plan_run(
+        settings, POLICIES, now=NOON, channels=frozenset({"inbox"}),
+        population=tmp_path if population else None,
+    )  # fmt: skip
+    assert summary.ordered_by == f"rules only ({why})"
+    assert _told(settings)["x7"] == "planned" and _told(settings)["x1"] == "suppressed"
+
+
+def test_a_given_priority_decides_which_offers_the_message_keeps(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    engine = get_engine(settings.database_url)
+    upgrade(engine)
+    rows: list[dict[str, Any]] = [
+        {"subject_id": "p1", "subject_type": "resident", "policy_id": p,
+         "change": "newly_eligible", "old_status": None, "new_status": "eligible"}
+        for p in POLICIES
+    ]  # fmt: skip
+    # The model prefers the small ones (say, they are what this person takes up).
+    priority = {("p1", p): 1.0 / int(p[1:]) for p in POLICIES}
+    plan_changes(
+        engine, rows, POLICIES, cause="c", as_of=AS_OF, now=NOON, settings=settings,
+        priority=priority, channels=frozenset({"inbox"}),
+    )  # fmt: skip
+    told = _told(settings)
+    assert sorted(p for p, d in told.items() if d == "suppressed") == ["x6", "x7"]
