@@ -7,9 +7,14 @@ period and per year, the overlap with the other policies in force, the same by g
 (district, age band, gender, hukou, household type; firms: size class, industry, district),
 and how many of the eligible cannot be reached (no phone or e-mail on file, or opted out).
 
-Both catalogs are matched in one pass over the population (tags computed once per batch):
-the baseline's changed policies enter under a prefixed id.  Costs are exact decimals; a year
-is twelve months of a monthly benefit, one yearly benefit, or one one-off payment.
+One pass over the population, batch by batch (tags computed once per batch): each batch gets
+the old and the new rule of every changed policy as two status columns beside the subject's
+groups and reachability, so before and after are read off the same row — no join of two
+match results.  Each changed policy's matched rows are then summed by (group combination,
+before/after status, reachable) with costs as integer fen; only these small sums leave the
+batch.  Policies that did not change are evaluated once, and only for the overlaps.  Costs
+are exact: a year is twelve months of a monthly benefit, one yearly benefit, or one one-off
+payment, each side at its own catalog's period.
 """
 
 from __future__ import annotations
@@ -17,26 +22,33 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from matcher.batch import match_population
+from matcher.batch import BENEFIT_DTYPE, DEFAULT_BATCH_ROWS, PolicyPlan, plan_policies
 from matcher.diff import PolicyChange, catalog_changes
 from matcher.fairness import GROUPS
 from matcher.population import EventTagger, scan_population
 from profiles.derive import with_derived
-from profiles.schema import Schema
+from profiles.schema import Entity, Schema
 from rules.loader import Catalog
 from rules.policy import Policy
 
-__all__ = ["ALL", "Reach", "group_columns", "reachability", "simulate_reach"]
+__all__ = ["ALL", "Reach", "group_columns", "reachability", "simulate_reach", "tags_read"]
 
 ALL = "(all changed)"
-_OLD = "__baseline__:"
 _PER_YEAR = {"month": 12, "year": 1, "once": 1}
 _COST = pl.Decimal(20, 2)
+# A subject's status under one rule: no row, maybe, eligible.
+_NONE, _MAYBE, _ELIGIBLE = 0, 1, 2
+_G = "__g:"  # group columns of a batch, apart from the fields the rules read
+_COUNTS = ("eligible_before", "eligible_after", "maybe_before", "maybe_after",
+           "newly_eligible", "no_longer_eligible")  # fmt: skip
+_COSTS = ("cost_period_before", "cost_period_after", "cost_year_before", "cost_year_after")
+MEASURES = (*_COUNTS, *_COSTS, "eligible_unreachable")
 
 # Reach groups: the fairness report's, plus household type for residents.
 _HOUSEHOLD = (
@@ -76,12 +88,6 @@ class Reach:
         return row.row(0, named=True) if row.height else {}
 
 
-def _renamed(policy: Policy) -> Policy:
-    from dataclasses import replace
-
-    return replace(policy, id=_OLD + policy.id)
-
-
 def reachability(subjects: pl.LazyFrame, entity: str, contacts: pl.DataFrame | None) -> pl.Expr:
     """Whether a subject can be reached: a phone or e-mail on file and not opted out of both.
 
@@ -97,34 +103,35 @@ def reachability(subjects: pl.LazyFrame, entity: str, contacts: pl.DataFrame | N
     return pl.coalesce(pl.col("__contact_reachable"), on_file)
 
 
-def _people(
-    frames: dict[str, pl.LazyFrame], schema: Schema, as_of: date, contacts: pl.DataFrame | None
-) -> pl.DataFrame:
-    parts = []
-    for name, frame in frames.items():
-        entity = schema.entity(name)
-        assert entity.key is not None
-        groups = group_columns(name)
-        lazy = frame
-        if contacts is not None:
-            lazy = lazy.join(
-                contacts.lazy().select(
-                    pl.col("subject_id").alias(entity.key),
-                    pl.col("reachable").alias("__contact_reachable"),
-                ),
-                on=entity.key,
-                how="left",
-            )
-        parts.append(
-            with_derived(lazy, entity, as_of=as_of)
-            .select(
-                pl.col(entity.key).alias("subject_id"),
-                reachability(frame, name, contacts).alias("reachable"),
-                *(e.cast(pl.String).cast(pl.Categorical).alias(k) for k, e in groups.items()),
-            )
-            .collect()
+@dataclass(frozen=True)
+class _Rules:
+    """The compiled rules one entity's batches evaluate."""
+
+    changed: tuple[tuple[str, PolicyPlan | None, PolicyPlan | None], ...]  # id, old, new
+    unchanged: tuple[PolicyPlan, ...]  # in force in the reform, for the overlaps only
+
+    @classmethod
+    def of(
+        cls, entity: str, changed: set[str], old: Sequence[PolicyPlan], new: Sequence[PolicyPlan]
+    ) -> _Rules:
+        """``entity``'s rules: a changed policy's old or new side counts where its audience is."""
+        old_by_id = {p.policy_id: p for p in old if p.audience == entity}
+        new_by_id = {p.policy_id: p for p in new if p.audience == entity}
+        return cls(
+            tuple(
+                (pid, old_by_id.get(pid), new_by_id.get(pid))
+                for pid in sorted(changed)
+                if pid in old_by_id or pid in new_by_id
+            ),
+            tuple(p for p in new_by_id.values() if p.policy_id not in changed),
         )
-    return pl.concat(parts, how="diagonal_relaxed")
+
+    @property
+    def in_force(self) -> dict[str, str]:
+        """The reform's policies evaluated in a batch: id -> status column."""
+        ids = [pid for pid, _, new in self.changed if new is not None]
+        ids += [p.policy_id for p in self.unchanged]
+        return {pid: f"__n{pid}" for pid in ids}
 
 
 def simulate_reach(
@@ -136,185 +143,388 @@ def simulate_reach(
     as_of: date,
     contacts: pl.DataFrame | None = None,
     tags: bool = True,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> Reach:
     """Reach, cost, groups and overlaps of ``reform`` against ``baseline`` on ``population``."""
     changes = tuple(catalog_changes(baseline, reform))
     changed = {c.policy_id for c in changes}
     frames = scan_population(population, schema)
-    new_policies = reform.in_force(as_of)
-    old_policies = [_renamed(p) for p in baseline.in_force(as_of) if p.id in changed]
-    tagger = EventTagger.for_population(population, schema, as_of=as_of) if tags else None
-    batches = list(
-        match_population(frames, [*new_policies, *old_policies], schema, as_of=as_of, tagger=tagger)
+    new_plans = plan_policies(reform.in_force(as_of), schema, as_of=as_of)
+    old_plans = plan_policies(
+        [p for p in baseline.in_force(as_of) if p.id in changed], schema, as_of=as_of
     )
-    pairs = (
-        pl.concat(batches)
-        if batches
-        else pl.DataFrame(
-            schema={
-                "subject_id": pl.String,
-                "subject_type": pl.String,
-                "policy_id": pl.String,
-                "status": pl.String,
-                "benefit": _COST,
-            }
-        )
-    ).with_columns(pl.col("status").cast(pl.String), pl.col("subject_type").cast(pl.String))
-    subjects = sum(int(f.select(pl.len()).collect().item()) for f in frames.values())
-    people = _people(frames, schema, as_of, contacts)
-    periods = {p.id: p.benefit_period for p in (*baseline.policies, *reform.policies)}
-
-    old = pairs.filter(pl.col("policy_id").str.starts_with(_OLD)).with_columns(
-        pl.col("policy_id").str.strip_prefix(_OLD)
-    )
-    new = pairs.filter(~pl.col("policy_id").str.starts_with(_OLD))
-    both = _side_by_side(old, new.filter(pl.col("policy_id").is_in(list(changed))), periods)
-    both = both.join(people, on="subject_id", how="left")
-    policies = _per_policy(both, changes)
-    groups = _per_group(both, [g for e in frames for g in group_columns(e)])
-    overlap = _overlap(new, changed)
-    return Reach(changes, policies, groups, overlap, as_of, subjects)
+    evaluated = [*reform.in_force(as_of), *(p for p in baseline.in_force(as_of) if p.id in changed)]
+    tagger = _tagger(population, schema, evaluated, as_of=as_of) if tags else None
+    overlap = _Overlap([p.policy_id for p in new_plans], changed)
+    sums, subjects = [], 0
+    for name, frame in frames.items():
+        entity = schema.entity(name)
+        rules = _Rules.of(name, changed, old_plans, new_plans)
+        stored = _with_missing_fields(frame, entity)
+        total = int(stored.select(pl.len()).collect().item())
+        subjects += total
+        if not rules.changed and not rules.unchanged:
+            continue
+        for offset in range(0, total, batch_rows):
+            records = stored.slice(offset, batch_rows)
+            if tagger is not None:
+                records = tagger(records.collect(), entity).lazy()
+            batch = _evaluate(records, entity, rules, contacts, as_of=as_of)
+            sums.append(_batch_sums(batch, rules, list(group_columns(name))))
+            overlap.add(batch, rules.in_force)
+    table = _measures(sums, _periods(baseline, reform))
+    policies = _per_policy(table, changes)
+    groups = _per_group(table, [g for e in frames for g in group_columns(e)])
+    return Reach(changes, policies, groups, overlap.result(), as_of, subjects)
 
 
-def _side_by_side(
-    old: pl.DataFrame, new: pl.DataFrame, periods: Mapping[str, str | None]
-) -> pl.DataFrame:
-    """One row per (subject, changed policy) matched before or after, with both statuses."""
-    keys = ["subject_id", "policy_id"]
-    per_year = pl.col("policy_id").replace_strict(
-        {pid: _PER_YEAR.get(period or "", 0) for pid, period in periods.items()},
-        default=0,
-        return_dtype=pl.Int64,
-    )
-    joined = old.select(
-        *keys, pl.col("status").alias("status_old"), pl.col("benefit").alias("benefit_old")
-    ).join(
-        new.select(
-            *keys,
-            "subject_type",
-            pl.col("status").alias("status_new"),
-            pl.col("benefit").alias("benefit_new"),
-        ),
-        on=keys,
-        how="full",
-        coalesce=True,
-    )
-    eligible_old = pl.col("status_old") == "eligible"
-    eligible_new = pl.col("status_new") == "eligible"
-    return joined.with_columns(
-        eligible_old.fill_null(False).alias("eligible_old"),
-        eligible_new.fill_null(False).alias("eligible_new"),
-        (pl.col("status_old") == "maybe").fill_null(False).alias("maybe_old"),
-        (pl.col("status_new") == "maybe").fill_null(False).alias("maybe_new"),
-        pl.when(eligible_old).then(pl.col("benefit_old")).cast(_COST).alias("cost_old"),
-        pl.when(eligible_new).then(pl.col("benefit_new")).cast(_COST).alias("cost_new"),
-        per_year.alias("per_year"),
-    )
-
-
-def _measures() -> list[pl.Expr]:
-    e_old, e_new = pl.col("eligible_old"), pl.col("eligible_new")
-    return [
-        e_old.sum().alias("eligible_before"),
-        e_new.sum().alias("eligible_after"),
-        pl.col("maybe_old").sum().alias("maybe_before"),
-        pl.col("maybe_new").sum().alias("maybe_after"),
-        (e_new & ~e_old).sum().alias("newly_eligible"),
-        (e_old & ~e_new).sum().alias("no_longer_eligible"),
-        pl.col("cost_old").sum().fill_null(0).alias("cost_period_before"),
-        pl.col("cost_new").sum().fill_null(0).alias("cost_period_after"),
-        (pl.col("cost_old") * pl.col("per_year")).sum().fill_null(0).alias("cost_year_before"),
-        (pl.col("cost_new") * pl.col("per_year")).sum().fill_null(0).alias("cost_year_after"),
-        (e_new & ~pl.col("reachable").fill_null(False)).sum().alias("eligible_unreachable"),
+def _with_missing_fields(frame: pl.LazyFrame, entity: Entity) -> pl.LazyFrame:
+    """``frame`` with a null column for every stored field it lacks (unknown for everyone)."""
+    present = frame.collect_schema()
+    missing = [
+        pl.lit(None, dtype=f.polars_dtype).alias(f.name)
+        for f in entity.stored_fields
+        if f.name not in present
     ]
+    return frame.with_columns(missing) if missing else frame
 
 
-def _per_policy(both: pl.DataFrame, changes: Sequence[PolicyChange]) -> pl.DataFrame:
+def _evaluate(
+    records: pl.LazyFrame,
+    entity: Entity,
+    rules: _Rules,
+    contacts: pl.DataFrame | None,
+    *,
+    as_of: date,
+) -> pl.DataFrame:
+    """One batch: its groups, reachability and every rule's status column in one query."""
+    assert entity.key is not None
+    if contacts is not None:
+        records = records.join(
+            contacts.lazy().select(
+                pl.col("subject_id").alias(entity.key),
+                pl.col("reachable").alias("__contact_reachable"),
+            ),
+            on=entity.key,
+            how="left",
+        )
+    columns = [
+        reachability(records, entity.name, contacts).fill_null(False).alias("__reachable"),
+        *(e.cast(pl.String).alias(_G + k) for k, e in group_columns(entity.name).items()),
+    ]
+    for pid, old, new in rules.changed:
+        if old is not None:
+            columns.append(old.eligible.alias(f"__o{pid}"))
+        if new is not None:
+            columns.append(new.eligible.alias(f"__n{pid}"))
+    columns += [p.eligible.alias(f"__n{p.policy_id}") for p in rules.unchanged]
+    # Shared sub-expressions of the old and new rules are computed once (polars CSE).
+    return with_derived(records, entity, as_of=as_of).with_columns(columns).collect()
+
+
+def _status(column: str) -> pl.Expr:
+    c = pl.col(column)
+    return (
+        pl.when(c)
+        .then(pl.lit(_ELIGIBLE, pl.UInt8))
+        .when(c.is_null())
+        .then(pl.lit(_MAYBE, pl.UInt8))
+        .otherwise(pl.lit(_NONE, pl.UInt8))
+    )
+
+
+def _fen(plan: PolicyPlan, column: str) -> pl.Expr:
+    """The benefit in integer fen where ``column`` is eligible (null elsewhere)."""
+    exact = plan.benefit.cast(BENEFIT_DTYPE).to_physical().cast(pl.Int64)
+    return pl.when(pl.col(column)).then(exact)
+
+
+def _batch_sums(batch: pl.DataFrame, rules: _Rules, dimensions: list[str]) -> pl.DataFrame:
+    """Per changed policy: subjects and fen by (groups, status before, status after, reachable).
+
+    The group combinations are numbered once per batch; each policy sums its matched rows by
+    one integer key, and the key is turned back into groups on the small result.
+    """
+    columns = [_G + d for d in dimensions]
+    combos = batch.select(columns).unique().with_row_index("__combo")
+    keyed = batch.join(combos, on=columns, how="left", nulls_equal=True).with_columns(
+        (pl.col("__combo").cast(pl.UInt32) * 2 + pl.col("__reachable").cast(pl.UInt32)).alias(
+            "__base"
+        )
+    )
+    parts = []
+    for pid, old, new in rules.changed:
+        o, n = f"__o{pid}", f"__n{pid}"
+        before = _status(o) if old else pl.lit(_NONE, pl.UInt8)
+        after = _status(n) if new else pl.lit(_NONE, pl.UInt8)
+        matched = [pl.col(c).fill_null(True) for c, p in ((o, old), (n, new)) if p is not None]
+        parts.append(
+            keyed.lazy()
+            .filter(pl.any_horizontal(matched))
+            .select(
+                (pl.col("__base") * 9 + before.cast(pl.UInt32) * 3 + after).alias("__key"),
+                (_fen(old, o) if old else pl.lit(None, pl.Int64)).alias("fen_before"),
+                (_fen(new, n) if new else pl.lit(None, pl.Int64)).alias("fen_after"),
+            )
+            .group_by("__key")
+            .agg(pl.len().alias("n"), pl.col("fen_before").sum(), pl.col("fen_after").sum())
+            .with_columns(pl.lit(pid).alias("policy_id"))
+        )
+    if not parts:
+        return pl.DataFrame()
+    summed = pl.concat(pl.collect_all(parts))
+    return (
+        summed.with_columns(
+            (pl.col("__key") // 18).alias("__combo"),
+            (pl.col("__key") // 9 % 2 == 1).alias("reachable"),
+            (pl.col("__key") // 3 % 3).cast(pl.UInt8).alias("before"),
+            (pl.col("__key") % 3).cast(pl.UInt8).alias("after"),
+        )
+        .join(combos.with_columns(pl.col("__combo").cast(pl.UInt32)), on="__combo", how="left")
+        .drop("__key", "__combo")
+        .rename({_G + d: d for d in dimensions})
+    )
+
+
+def _periods(baseline: Catalog, reform: Catalog) -> pl.DataFrame:
+    """Payments per year of each policy, before (baseline) and after (reform)."""
+
+    def per_year(catalog: Catalog) -> dict[str, int]:
+        return {p.id: _PER_YEAR.get(p.benefit_period or "", 0) for p in catalog.policies}
+
+    old, new = per_year(baseline), per_year(reform)
+    ids = sorted(set(old) | set(new))
+    return pl.DataFrame(
+        {"policy_id": ids, "year_before": [old.get(i, 0) for i in ids],
+         "year_after": [new.get(i, 0) for i in ids]},
+        schema={"policy_id": pl.String, "year_before": pl.Int64, "year_after": pl.Int64},
+    )  # fmt: skip
+
+
+def _measures(sums: Sequence[pl.DataFrame], periods: pl.DataFrame) -> pl.DataFrame:
+    """Every measure as a column of the summed rows, so any grouping of them is a plain sum."""
+    parts = [s for s in sums if s.height]
+    if not parts:
+        return pl.DataFrame(schema={"policy_id": pl.String, **{m: pl.Int64 for m in MEASURES}})
+    rows = pl.concat(parts, how="diagonal_relaxed").join(periods, on="policy_id", how="left")
+    n = pl.col("n").cast(pl.Int64)
+    was, now = pl.col("before") == _ELIGIBLE, pl.col("after") == _ELIGIBLE
+
+    def count(condition: pl.Expr) -> pl.Expr:
+        return pl.when(condition).then(n).otherwise(0)
+
+    fen_before, fen_after = pl.col("fen_before").fill_null(0), pl.col("fen_after").fill_null(0)
+    return rows.select(
+        pl.exclude("n", "before", "after", "reachable", "^fen_.*$", "^year_.*$"),
+        count(was).alias("eligible_before"),
+        count(now).alias("eligible_after"),
+        count(pl.col("before") == _MAYBE).alias("maybe_before"),
+        count(pl.col("after") == _MAYBE).alias("maybe_after"),
+        count(now & ~was).alias("newly_eligible"),
+        count(was & ~now).alias("no_longer_eligible"),
+        fen_before.alias("cost_period_before"),
+        fen_after.alias("cost_period_after"),
+        (fen_before * pl.col("year_before").fill_null(0)).alias("cost_year_before"),
+        (fen_after * pl.col("year_after").fill_null(0)).alias("cost_year_after"),
+        count(now & ~pl.col("reachable")).alias("eligible_unreachable"),
+    )
+
+
+def _published(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counts as UInt32 and costs as exact decimals of CNY (the sums are in fen)."""
+    cent = pl.lit(Decimal("0.01"))
+    return frame.with_columns(
+        pl.col(_COUNTS).cast(pl.UInt32),
+        pl.col("eligible_unreachable").cast(pl.UInt32),
+        *((pl.col(c).cast(pl.Decimal(38, 2)) * cent).cast(_COST).alias(c) for c in _COSTS),
+    )
+
+
+def _per_policy(table: pl.DataFrame, changes: Sequence[PolicyChange]) -> pl.DataFrame:
     kinds = pl.DataFrame(
         {"policy_id": [c.policy_id for c in changes], "change": [c.change for c in changes]},
         schema={"policy_id": pl.String, "change": pl.String},
     )
-    per = kinds.join(both.group_by("policy_id").agg(_measures()), on="policy_id", how="left")
+    per = kinds.join(
+        table.group_by("policy_id").agg(pl.col(MEASURES).sum()), on="policy_id", how="left"
+    ).with_columns(pl.col(MEASURES).fill_null(0))
     # The total adds up the changed policies' pairs: a subject gaining two counts twice.
-    total = both.select(_measures()).with_columns(
-        pl.lit(ALL).alias("policy_id"), pl.lit("total").alias("change")
+    total = per.select(
+        pl.lit(ALL).alias("policy_id"), pl.lit("total").alias("change"), pl.col(MEASURES).sum()
     )
-    out = pl.concat([per, total.select(per.columns)], how="vertical_relaxed")
+    out = _published(pl.concat([per, total], how="vertical_relaxed"))
     return out.with_columns(
-        pl.col(pl.UInt32, pl.Int64, pl.UInt64).fill_null(0),
-        pl.col(pl.Decimal).fill_null(0).cast(_COST),
         (pl.col("cost_year_after") - pl.col("cost_year_before"))
         .cast(_COST)
-        .alias("cost_year_delta"),
+        .alias("cost_year_delta")
     )
 
 
-def _per_group(both: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
+def _per_group(table: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
     parts = []
     for dimension in dict.fromkeys(dimensions):
-        if dimension not in both.columns:
+        if dimension not in table.columns:
             continue
         per_policy = (
-            both.group_by("policy_id", pl.col(dimension).cast(pl.String).alias("group"))
-            .agg(_measures())
+            table.group_by("policy_id", pl.col(dimension).alias("group"))
+            .agg(pl.col(MEASURES).sum())
             .drop_nulls("group")
         )
         # Every measure is a sum, so the all-policies rows add up the per-policy ones.
-        measures = [c for c in per_policy.columns if c not in ("policy_id", "group")]
-        overall = per_policy.group_by("group").agg(pl.col(measures).sum())
+        overall = per_policy.group_by("group").agg(pl.col(MEASURES).sum())
         for frame in (per_policy, overall.with_columns(pl.lit(ALL).alias("policy_id"))):
             parts.append(
-                frame.select(pl.lit(dimension).alias("dimension"), "policy_id", "group", *measures)
+                frame.select(pl.lit(dimension).alias("dimension"), "policy_id", "group", *MEASURES)
             )
     if not parts:
         return pl.DataFrame()
-    return (
-        pl.concat(parts, how="vertical_relaxed")
-        .with_columns(pl.col(pl.Decimal).cast(_COST))
-        .sort("policy_id", "dimension", "group")
+    return _published(pl.concat(parts, how="vertical_relaxed")).sort(
+        "policy_id", "dimension", "group"
     )
 
 
-def _overlap(new: pl.DataFrame, changed: set[str]) -> pl.DataFrame:
-    """For each changed policy, the other policies its eligible are also eligible for.
+def _tagger(
+    population: Path, schema: Schema, policies: Sequence[Policy], *, as_of: date
+) -> EventTagger | None:
+    """A tagger computing only the tags the rules can read (none: no tagger at all)."""
+    from profiles.tagging import load_tags
 
-    Co-occurrence counts come from a sparse subjects × policies matrix (``AᵀA``): a join of
-    the eligible pairs with themselves would grow with the square of policies per subject.
+    wanted = tags_read(policies, schema)
+    if wanted is not None and not wanted:
+        return None
+    library = load_tags(schema=schema)
+    if wanted is not None:
+        library = [t for t in library if t.id in wanted]
+    if not (population / "events.parquet").is_file():
+        return None
+    return EventTagger(population, schema, as_of=as_of, tags=library)
+
+
+def tags_read(policies: Sequence[Policy], schema: Schema) -> set[str] | None:
+    """The tag ids the rules of ``policies`` can read; ``None`` when that cannot be told.
+
+    A rule reads tags only as ``"id" in tags``; any other use of the field (a string field
+    as the member) could read any tag.
+
+    >>> from rules.policy import Policy
+    >>> from profiles.schema import load_schema
+    >>> p = Policy(id="p", title="t", department="d", audience="resident", mode="auto_grant",
+    ...            eligibility='"new_parent" in 标签 and age < 40', valid_from=date(2026, 1, 1))
+    >>> tags_read([p], load_schema())
+    {'new_parent'}
     """
-    from scipy import sparse
+    import rule_engine.ast as rast
 
-    eligible = new.filter(pl.col("status") == "eligible").select("subject_id", "policy_id")
-    empty = pl.DataFrame(
-        schema={"policy_id": pl.String, "other_policy": pl.String, "shared": pl.UInt32,
-                "eligible": pl.UInt32, "share": pl.Float64}
-    )  # fmt: skip
-    if not eligible.height:
-        return empty
-    codes = eligible.select(
-        # Dense codes: rank the categorical's physical integers, not the strings.
-        (pl.col("subject_id").cast(pl.Categorical).to_physical().rank("dense") - 1).alias("s"),
-        (pl.col("policy_id").cast(pl.Categorical).to_physical().rank("dense") - 1).alias("p"),
-        pl.col("policy_id"),
-    )
-    names = codes.select("p", "policy_id").unique("p").sort("p")["policy_id"].to_list()
-    rows, cols = codes["s"].to_numpy(), codes["p"].to_numpy()
-    matrix = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.int32), (rows, cols)),
-        shape=(int(rows.max()) + 1, len(names)),
-    )
-    both = (matrix.T @ matrix).tocoo()
-    pairs = pl.DataFrame({"i": both.row, "j": both.col, "shared": both.data})
-    sizes = np.asarray(matrix.sum(axis=0)).ravel()
-    wanted = [i for i, name in enumerate(names) if name in changed]
-    out = pairs.filter(pl.col("i").is_in(wanted) & (pl.col("i") != pl.col("j"))).with_columns(
-        pl.col("i").replace_strict(list(range(len(names))), names).alias("policy_id"),
-        pl.col("j").replace_strict(list(range(len(names))), names).alias("other_policy"),
-        pl.col("shared").cast(pl.UInt32),
-        pl.col("i").replace_strict(list(range(len(names))), sizes.tolist()).cast(pl.UInt32)
-        .alias("eligible"),
-    )  # fmt: skip
-    return (
-        out.with_columns((pl.col("shared") / pl.col("eligible")).round(4).alias("share"))
-        .select(empty.columns)
-        .sort(["policy_id", "shared"], descending=[False, True])
-    )
+    from rules.language import Rule, children, parse_rule
+
+    wanted: set[str] = set()
+    for policy in policies:
+        entity = schema.entity(policy.audience)
+        rules = [parse_rule(policy.eligibility, entity)]
+        if policy.benefit:
+            rules.append(parse_rule(policy.benefit, entity, kind="benefit"))
+        for rule in rules:
+            if "tags" not in rule.fields:
+                continue
+
+            def is_tags(node: object, rule: Rule = rule) -> bool:
+                kind = rule.types.get(id(node))
+                return (
+                    isinstance(node, rast.SymbolExpression)
+                    and kind is not None
+                    and (kind.kind == "tags")
+                )
+
+            stack = [rule.expression]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, rast.ContainsExpression) and is_tags(node.container):
+                    if not isinstance(node.member, rast.StringExpression):
+                        return None
+                    wanted.add(node.member.value)
+                elif is_tags(node):
+                    return None
+                else:
+                    stack.extend(children(node))
+    return wanted
+
+
+class _Overlap:
+    """For each changed policy, how many of its eligible are eligible for each other policy.
+
+    A batch's subjects are reduced to their distinct eligibility patterns (the statuses packed
+    into 64-bit words and grouped: a few thousand patterns for a million subjects), and the
+    co-occurrence counts are ``AᵀWA`` of the sparse patterns × policies matrix weighted by how
+    many subjects share each pattern.  A self-join of the eligible pairs would grow with the
+    square of policies per subject.
+    """
+
+    def __init__(self, policies: Sequence[str], changed: set[str]) -> None:
+        self.policies = list(policies)
+        self.changed = [p for p in self.policies if p in changed]
+        self.shared = np.zeros((len(self.changed), len(self.policies)), dtype=np.int64)
+
+    def add(self, batch: pl.DataFrame, columns: Mapping[str, str]) -> None:
+        """Count one batch; ``columns`` maps policy ids to the batch's status columns."""
+        from scipy import sparse
+
+        ids = list(columns)
+        wanted = [k for k, pid in enumerate(ids) if pid in self.changed]
+        if not wanted:
+            return
+        bits = [pl.col(c).fill_null(False) for c in columns.values()]
+        words = [
+            pl.sum_horizontal(
+                bits[k].cast(pl.UInt64) * pl.lit(1 << (k % 64), pl.UInt64)
+                for k in range(w, min(w + 64, len(bits)))
+            ).alias(f"w{w // 64}")
+            for w in range(0, len(bits), 64)
+        ]
+        patterns = (
+            batch.lazy()
+            .filter(pl.any_horizontal(bits[k] for k in wanted))
+            .select(words)
+            .group_by(pl.all())
+            .agg(pl.len().alias("subjects"))
+            .collect()
+        )
+        if not patterns.height:
+            return
+        pairs = pl.concat(
+            [
+                patterns.lazy().select(
+                    ((pl.col(f"w{k // 64}") // (1 << (k % 64))) % 2 == 1).arg_true().alias("row"),
+                    pl.lit(k, pl.UInt32).alias("policy"),
+                )
+                for k in range(len(ids))
+            ]
+        ).collect()
+        rows, cols = pairs["row"].to_numpy(), pairs["policy"].to_numpy()
+        shape = (patterns.height, len(ids))
+        subjects = patterns["subjects"].to_numpy().astype(np.int64)
+        matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+        weighted = sparse.csr_matrix((subjects[rows], (rows, cols)), shape=shape)
+        counts = (matrix[:, wanted].T @ weighted).toarray()
+        at = {pid: i for i, pid in enumerate(self.policies)}
+        here = [at[pid] for pid in ids]
+        for k, w in enumerate(wanted):
+            self.shared[self.changed.index(ids[w]), here] += counts[k]
+
+    def result(self) -> pl.DataFrame:
+        """``policy_id, other_policy, shared, eligible, share``, most shared first."""
+        at = {pid: i for i, pid in enumerate(self.policies)}
+        rows = [
+            (pid, other, int(self.shared[i, j]), int(self.shared[i, at[pid]]))
+            for i, pid in enumerate(self.changed)
+            for j, other in enumerate(self.policies)
+            if other != pid and self.shared[i, j] > 0
+        ]
+        frame = pl.DataFrame(
+            rows,
+            schema={"policy_id": pl.String, "other_policy": pl.String, "shared": pl.UInt32,
+                    "eligible": pl.UInt32},
+            orient="row",
+        )  # fmt: skip
+        return frame.with_columns(
+            (pl.col("shared") / pl.col("eligible")).round(4).alias("share")
+        ).sort(["policy_id", "shared", "other_policy"], descending=[False, True, False])
