@@ -15,6 +15,7 @@ from api.app.auth import User, UserStore
 from api.app.dryrun import DryRunCache
 from api.app.errors import AuthenticationError
 from api.app.offers import OfferCache
+from api.app.simulations import SimulationRunner
 from api.app.throttle import LoginThrottle
 from core.db import head_revision
 from matcher.runs import RunStore
@@ -43,6 +44,7 @@ class Services:
     head_revision: str  # the migrations this code expects (for /health)
     throttle: LoginThrottle  # failed logins per username
     dry_runs: DryRunCache  # dry-run results by (document, population, catalog, date)
+    simulations: SimulationRunner  # simulations started through the API, run in the background
 
     @classmethod
     def build(
@@ -56,6 +58,7 @@ class Services:
             inbox=InboxStore(engine), grants=GrantStore(engine), contacts=ContactStore(engine),
             population=population, secure_cookies=secure_cookies, offers=OfferCache(),
             head_revision=head_revision(), throttle=LoginThrottle(), dry_runs=DryRunCache(),
+            simulations=SimulationRunner(engine, data_dir),
         )  # fmt: skip
 
 

@@ -8,12 +8,15 @@ from api.app.routes.console_operator import OPERATOR_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.dryrun import DRY_RUN_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
+from api.app.routes.exports import EXPORT_ROUTES
 from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
 from api.app.routes.reach import REACH_ROUTES
 from api.app.routes.session import SESSION_ROUTES
+from api.app.routes.simulations import SIMULATION_ROUTES
 from api.app.routes.subjects import SUBJECT_ROUTES
+from api.app.routes.tags import TAG_ROUTES
 
 __all__ = ["ROUTES"]
 
@@ -30,4 +33,7 @@ ROUTES = [
     *OPERATOR_ROUTES,
     *DRY_RUN_ROUTES,
     *INGEST_ROUTES,
+    *TAG_ROUTES,
+    *SIMULATION_ROUTES,
+    *EXPORT_ROUTES,
 ]

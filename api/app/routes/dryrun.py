@@ -22,7 +22,16 @@ from api.app.errors import UnavailableError
 from api.app.services import Services, services
 from rules.loader import load_policy_text
 
-__all__ = ["DRY_RUN_ROUTES", "DryRun", "DryRunIn", "GroupReach", "Overlap", "Versus"]
+__all__ = [
+    "DRY_RUN_ROUTES",
+    "DryRun",
+    "DryRunIn",
+    "GroupReach",
+    "Overlap",
+    "Versus",
+    "current_as_of",
+    "dry_run_for",
+]
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,8 @@ class DryRun:
     cached: bool = False  # computed earlier (or by a concurrent identical request)
 
 
-def _as_of(svc: Services) -> date:
+def current_as_of(svc: Services) -> date:
+    """The as-of date of the latest match run (today without one)."""
     run = svc.runs.latest()
     return run.as_of if run is not None else date.today()
 
@@ -83,7 +93,7 @@ def dry_run_for(svc: Services, document: str) -> tuple[dict[str, Any], bool]:
             "`zhida serve --population DIR`"
         )
     draft = load_policy_text(document, Path("<draft>"))
-    as_of = _as_of(svc)
+    as_of = current_as_of(svc)
     cache = svc.dry_runs
     fingerprint, published = cache.published.get(svc.engine, as_of)
     population = svc.population

@@ -1,0 +1,116 @@
+"""Simulations (政策推演): an analyst runs reach or timeline simulations; results are kept.
+
+``POST /api/v1/simulations`` records one and starts it in the background (202); its status,
+summary and tables are at ``GET /api/v1/simulations/{id}``; each table downloads as CSV
+(``/tables/{name}``), audited as a data export.  Counts under 10 are shown as "<10".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api.app.access import allow, current_user, source_of
+from api.app.errors import UnavailableError
+from api.app.routes.dryrun import current_as_of
+from api.app.services import services
+from api.app.simulations import SimulationRow, reach_work, reform_of, timeline_work
+from core.errors import ValidationError
+from matcher.diff import catalog_changes
+
+__all__ = ["SIMULATION_ROUTES", "SimulationIn"]
+
+_runners = allow("analyst", "admin")
+_readers = allow("officer", "reviewer", "analyst", "admin")
+
+
+@dataclass(frozen=True)
+class SimulationIn:
+    kind: Literal["reach", "timeline"]
+    # reach: drafts replacing or adding published policies, and published ids to retire
+    documents: list[str] = field(default_factory=list)
+    retire: list[str] = field(default_factory=list)
+    # timeline: months ahead (1-24), seeds (1-10), with the proactive push or without
+    months: int = 3
+    seeds: int = 1
+    push: bool = True
+
+
+@post(
+    "/api/v1/simulations", guards=[_runners], status_code=202, sync_to_thread=True,
+    tags=["simulations"],
+)  # fmt: skip
+def start_simulation(
+    request: Request[Any, Any, Any], data: JSONBody[SimulationIn]
+) -> SimulationRow:
+    """Check the request, record the simulation and start it in the background (202)."""
+    svc = services(request)
+    if svc.population is None:
+        raise UnavailableError(
+            "simulations need the current population: start the server with "
+            "`zhida serve --population DIR`"
+        )
+    as_of = current_as_of(svc)
+    published = svc.dry_runs.published.get(svc.engine, as_of)[1]
+    user = current_user(request)
+    if data.kind == "reach":
+        baseline, reform = reform_of(published, data.documents, data.retire)
+        changed = [c.policy_id for c in catalog_changes(baseline, reform)]
+        params: dict[str, Any] = {"as_of": as_of.isoformat(), "changed": changed}
+        work = reach_work(svc.population, baseline, reform, as_of)
+    else:
+        if not 1 <= data.months <= 24:
+            raise ValidationError(f"months must be from 1 to 24, got {data.months}")
+        if not 1 <= data.seeds <= 10:
+            raise ValidationError(f"seeds must be from 1 to 10, got {data.seeds}")
+        params = {"as_of": as_of.isoformat(), "months": data.months, "seeds": data.seeds,
+                  "push": data.push}  # fmt: skip
+        work = timeline_work(
+            svc.population, published.catalog, as_of, data.months, data.seeds, data.push
+        )
+    return svc.simulations.start(data.kind, params, user.username, work)
+
+
+@get("/api/v1/simulations", guards=[_readers], sync_to_thread=True, tags=["simulations"])
+def list_simulations(
+    request: Request[Any, Any, Any], limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100
+) -> list[SimulationRow]:
+    """Simulations, newest first, with their status and summary."""
+    return services(request).simulations.list(limit)
+
+
+@get(
+    "/api/v1/simulations/{sim_id:int}", guards=[_readers], sync_to_thread=True,
+    tags=["simulations"],
+)  # fmt: skip
+def get_simulation(request: Request[Any, Any, Any], sim_id: FromPath[int]) -> SimulationRow:
+    """One simulation: queued, running, done (with its summary and tables) or failed (why)."""
+    return services(request).simulations.get(sim_id)
+
+
+@get(
+    "/api/v1/simulations/{sim_id:int}/tables/{name:str}", guards=[_readers],
+    sync_to_thread=True, media_type="text/csv", tags=["simulations"],
+)  # fmt: skip
+def simulation_table(
+    request: Request[Any, Any, Any], sim_id: FromPath[int], name: FromPath[str]
+) -> Response[bytes]:
+    """One table of a finished simulation as CSV (an audited data export)."""
+    svc = services(request)
+    path = svc.simulations.table(sim_id, name)
+    user = current_user(request)
+    svc.audit.append(
+        actor=user.username, role=user.role, action="simulation.export",
+        entity_type="simulation", entity_id=str(sim_id), source=source_of(request),
+        details={"table": name},
+    )  # fmt: skip
+    return Response(
+        path.read_bytes(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="simulation-{sim_id}-{name}.csv"'},
+    )  # fmt: skip
+
+
+SIMULATION_ROUTES = [start_simulation, list_simulations, get_simulation, simulation_table]
