@@ -22,13 +22,13 @@ _COLORS: Final = ("#9aa5b1", "#c0392b")  # before, after
 
 def group_chart(
     title: str, labels: Sequence[str], series: Mapping[str, Sequence[int | str]], *,
-    width: int = 560,
+    width: int = 480,
 ) -> str:  # fmt: skip
     """Bars per label and series; a string value (a suppressed count) is a stub with its text."""
     names = list(series)
     numbers = [v for values in series.values() for v in values if isinstance(v, int)]
     top = max(numbers, default=0) or 1
-    bar, gap, left, right = 12, 10, 110, 60
+    bar, gap, left, right = 12, 10, 175, 50
     row = bar * len(names) + gap
     height = 40 + row * len(labels) + 10
     scale = (width - left - right) / top

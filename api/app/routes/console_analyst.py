@@ -30,6 +30,7 @@ from litestar.response import Redirect, Template
 
 from api.app.access import source_of
 from api.app.auth import User
+from api.app.i18n import words
 from api.app.kanon_chart import group_chart
 from api.app.routes.console import _lang, _page, _user_or_none
 from api.app.routes.reach import suppress
@@ -281,9 +282,11 @@ def charts(result: dict[str, Any], lang: str) -> list[str]:
     for row in result.get("groups", []):
         by_dimension.setdefault(str(row["dimension"]), []).append(row)
     before, after = ("改革前", "改革后") if lang == "zh" else ("before", "after")
+    t = words(lang)
+    title = "符合条件人数：按" if lang == "zh" else "Eligible by "
     return [
         group_chart(
-            dimension,
+            title + t.get(f"dim_{dimension}", dimension),
             [str(r["group"]) for r in rows],
             {
                 before: [r["eligible_before"] for r in rows],

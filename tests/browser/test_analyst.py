@@ -1,0 +1,66 @@
+"""An analyst simulates a draft change in the browser: picks a policy, edits it, reads the chart,
+downloads the CSV (audited) — on a desktop and on a phone-width screen."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from api.app.audit import AuditLog
+from tests.browser.conftest import LiveWorld
+
+
+def _simulate(page: Any, live: LiveWorld) -> None:
+    page.goto(live.url("/console/analyst"))
+    page.select_option("#pick-policy", "bj-elderly-allowance")  # loads its YAML (no button)
+    page.wait_for_url("**/console/analyst?policy=bj-elderly-allowance")
+    editor = page.locator("#document")
+    assert "age >= 80" in editor.input_value()
+    editor.fill(editor.input_value().replace("age >= 80", "age >= 70"))
+    page.click("#run")
+    page.wait_for_selector("#result")
+
+
+def test_an_analyst_runs_a_simulation_sees_the_chart_and_downloads_the_csv(
+    analyst_page: Any, live: LiveWorld, tmp_path: Path
+) -> None:
+    page = analyst_page
+    _simulate(page, live)
+    result = page.locator("#result")
+    assert "age >= 70" in result.inner_text()
+    charts = page.locator(".charts svg")
+    assert charts.count() >= 3  # district, age band, gender, ...
+    assert charts.first.bounding_box()["width"] > 100
+    assert page.locator("#groups tbody tr").count() > 3
+    assert live.resident_id not in page.content()  # aggregates only
+    with page.expect_download() as download_info:
+        page.click("#csv")
+    saved = tmp_path / "reach.csv"
+    download_info.value.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert rows[0]["dimension"] == "total" and {"district", "age_band"} <= {
+        r["dimension"] for r in rows
+    }
+    exports = [e for e in AuditLog(live.engine).entries() if e.action == "data.export"]
+    assert exports and exports[0].actor == "analyst"
+
+
+def test_the_analyst_page_fits_a_phone_screen(phone_page_as: Any, live: LiveWorld) -> None:
+    page = phone_page_as("analyst")
+    _simulate(page, live)
+    # Nothing wider than the screen: wide tables scroll inside their own box.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    page.screenshot(path=str(Path(live.data_dir) / "analyst-390.png"), full_page=True)
+
+
+def test_a_draft_with_a_typo_shows_the_line_and_column(analyst_page: Any, live: LiveWorld) -> None:
+    page = analyst_page
+    page.goto(live.url("/console/analyst?policy=bj-elderly-allowance&lang=en"))
+    editor = page.locator("#document")
+    editor.fill(editor.input_value().replace("age >= 80", "agee >= 80"))
+    page.click("#run")
+    problem = page.locator("ul.problems li").first
+    assert "agee" in problem.inner_text() and ":" in problem.inner_text()
