@@ -12,6 +12,7 @@ from api.app.routes.exports import EXPORT_ROUTES
 from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
+from api.app.routes.queues import QUEUE_ROUTES
 from api.app.routes.reach import REACH_ROUTES
 from api.app.routes.session import SESSION_ROUTES
 from api.app.routes.simulations import SIMULATION_ROUTES
@@ -36,4 +37,5 @@ ROUTES = [
     *TAG_ROUTES,
     *SIMULATION_ROUTES,
     *EXPORT_ROUTES,
+    *QUEUE_ROUTES,
 ]

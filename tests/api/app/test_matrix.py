@@ -53,6 +53,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("GET", "/api/v1/deliveries/failed", "/api/v1/deliveries/failed", None, {"operator", "admin"}),
     ("POST", "/api/v1/deliveries/{row_id}/replay", "/api/v1/deliveries/999/replay", None,
      {"operator", "admin"}),
+    ("GET", "/api/v1/deliveries/queues", "/api/v1/deliveries/queues", None,
+     {"operator", "admin"}),
     ("GET", "/api/v1/reach", "/api/v1/reach", None, STAFF_READERS),
     ("GET", "/api/v1/objections", "/api/v1/objections", None, {"officer", "admin"}),
     ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
@@ -86,6 +88,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      STAFF_READERS),
     ("POST", "/api/v1/policies/dry-run", "/api/v1/policies/dry-run", {"document": DOC},
      STAFF_READERS),
+    ("POST", "/api/v1/policies/test", "/api/v1/policies/test",
+     {"document": DOC, "profile": {"age": 85}}, {"officer", "reviewer", "admin"}),
     ("POST", "/api/v1/policies/{policy_id}/versions/{version}/submit", f"{LIFE}/submit", None,
      {"officer", "admin"}),
     ("POST", "/api/v1/policies/{policy_id}/versions/{version}/approve", f"{LIFE}/approve", None,
@@ -104,6 +108,9 @@ PUBLIC = {
     ("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"),
     ("GET", "/console/why/{policy_id}"),
     ("POST", "/console/logout"), ("POST", "/console/preferences"),
+    # The officer console (test_console_officer.py: who gets the pages, who a 403).
+    ("GET", "/console/policies"), ("GET", "/console/policies/new"),
+    ("GET", "/console/policies/{policy_id}"),
 }  # fmt: skip
 # One user per role (the matrix's rows); officer2 is the officer of another department.
 ROLE_USERS = {role: name for name, (role, _, _) in USERS.items() if name[-1] != "2"}
