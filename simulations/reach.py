@@ -109,10 +109,16 @@ class _Rules:
 
     changed: tuple[tuple[str, PolicyPlan | None, PolicyPlan | None], ...]  # id, old, new
     unchanged: tuple[PolicyPlan, ...]  # in force in the reform, for the overlaps only
+    same_benefit: frozenset[str]  # changed policies whose benefit rule did not change
 
     @classmethod
     def of(
-        cls, entity: str, changed: set[str], old: Sequence[PolicyPlan], new: Sequence[PolicyPlan]
+        cls,
+        entity: str,
+        changed: set[str],
+        old: Sequence[PolicyPlan],
+        new: Sequence[PolicyPlan],
+        same_benefit: frozenset[str],
     ) -> _Rules:
         """``entity``'s rules: a changed policy's old or new side counts where its audience is."""
         old_by_id = {p.policy_id: p for p in old if p.audience == entity}
@@ -124,6 +130,7 @@ class _Rules:
                 if pid in old_by_id or pid in new_by_id
             ),
             tuple(p for p in new_by_id.values() if p.policy_id not in changed),
+            same_benefit,
         )
 
     @property
@@ -155,11 +162,14 @@ def simulate_reach(
     )
     evaluated = [*reform.in_force(as_of), *(p for p in baseline.in_force(as_of) if p.id in changed)]
     tagger = _tagger(population, schema, evaluated, as_of=as_of) if tags else None
+    same_benefit = frozenset(
+        c.policy_id for c in changes if c.change == "changed" and c.old_benefit == c.new_benefit
+    )
     overlap = _Overlap([p.policy_id for p in new_plans], changed)
     sums, subjects = [], 0
     for name, frame in frames.items():
         entity = schema.entity(name)
-        rules = _Rules.of(name, changed, old_plans, new_plans)
+        rules = _Rules.of(name, changed, old_plans, new_plans, same_benefit)
         stored = _with_missing_fields(frame, entity)
         total = int(stored.select(pl.len()).collect().item())
         subjects += total
@@ -233,10 +243,14 @@ def _status(column: str) -> pl.Expr:
     )
 
 
+def _fen_of(plan: PolicyPlan) -> pl.Expr:
+    """The benefit in integer fen (the rounded decimal's own integer)."""
+    return plan.benefit.cast(BENEFIT_DTYPE).to_physical().cast(pl.Int64)
+
+
 def _fen(plan: PolicyPlan, column: str) -> pl.Expr:
     """The benefit in integer fen where ``column`` is eligible (null elsewhere)."""
-    exact = plan.benefit.cast(BENEFIT_DTYPE).to_physical().cast(pl.Int64)
-    return pl.when(pl.col(column)).then(exact)
+    return pl.when(pl.col(column)).then(_fen_of(plan))
 
 
 def _batch_sums(batch: pl.DataFrame, rules: _Rules, dimensions: list[str]) -> pl.DataFrame:
@@ -247,24 +261,32 @@ def _batch_sums(batch: pl.DataFrame, rules: _Rules, dimensions: list[str]) -> pl
     """
     columns = [_G + d for d in dimensions]
     combos = batch.select(columns).unique().with_row_index("__combo")
-    keyed = batch.join(combos, on=columns, how="left", nulls_equal=True).with_columns(
-        (pl.col("__combo").cast(pl.UInt32) * 2 + pl.col("__reachable").cast(pl.UInt32)).alias(
-            "__base"
-        )
+    base = (
+        batch.select(*columns, "__reachable")
+        .join(combos, on=columns, how="left", nulls_equal=True, maintain_order="left")
+        .select(pl.col("__combo").cast(pl.UInt32) * 2 + pl.col("__reachable").cast(pl.UInt32))
+        .to_series()
     )
+    keyed = batch.with_columns(base.alias("__base"))
     parts = []
     for pid, old, new in rules.changed:
         o, n = f"__o{pid}", f"__n{pid}"
         before = _status(o) if old else pl.lit(_NONE, pl.UInt8)
         after = _status(n) if new else pl.lit(_NONE, pl.UInt8)
         matched = [pl.col(c).fill_null(True) for c, p in ((o, old), (n, new)) if p is not None]
+        rows = keyed.lazy().filter(pl.any_horizontal(matched))
+        fen_before = _fen(old, o) if old else pl.lit(None, pl.Int64)
+        fen_after = _fen(new, n) if new else pl.lit(None, pl.Int64)
+        if old and new and pid in rules.same_benefit:
+            # One benefit computed for both sides (Decimal arithmetic is the costly part).
+            rows = rows.with_columns(_fen_of(new).alias("__fen"))
+            fen_before = pl.when(pl.col(o)).then(pl.col("__fen"))
+            fen_after = pl.when(pl.col(n)).then(pl.col("__fen"))
         parts.append(
-            keyed.lazy()
-            .filter(pl.any_horizontal(matched))
-            .select(
+            rows.select(
                 (pl.col("__base") * 9 + before.cast(pl.UInt32) * 3 + after).alias("__key"),
-                (_fen(old, o) if old else pl.lit(None, pl.Int64)).alias("fen_before"),
-                (_fen(new, n) if new else pl.lit(None, pl.Int64)).alias("fen_after"),
+                fen_before.alias("fen_before"),
+                fen_after.alias("fen_after"),
             )
             .group_by("__key")
             .agg(pl.len().alias("n"), pl.col("fen_before").sum(), pl.col("fen_after").sum())
@@ -386,18 +408,30 @@ def _per_group(table: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
 def _tagger(
     population: Path, schema: Schema, policies: Sequence[Policy], *, as_of: date
 ) -> EventTagger | None:
-    """A tagger computing only the tags the rules can read (none: no tagger at all)."""
-    from profiles.tagging import load_tags
+    """A tagger computing only the tags the rules can read (none: no tagger at all).
+
+    It reads only the events of the items those tags look at: a tag's conditions count, or
+    look for the absence or the first, of its own items' events, so the others cannot change
+    it.
+    """
+    from profiles.tagging import Condition, load_tags
 
     wanted = tags_read(policies, schema)
-    if wanted is not None and not wanted:
+    events = population / "events.parquet"
+    if (wanted is not None and not wanted) or not events.is_file():
         return None
     library = load_tags(schema=schema)
-    if wanted is not None:
-        library = [t for t in library if t.id in wanted]
-    if not (population / "events.parquet").is_file():
-        return None
-    return EventTagger(population, schema, as_of=as_of, tags=library)
+    if wanted is None:
+        return EventTagger(population, schema, as_of=as_of, tags=library)
+    library = [t for t in library if t.id in wanted]
+
+    def items(condition: Condition) -> set[str]:
+        return set(condition.items).union(*(items(c) for c in condition.parts))
+
+    tagger = EventTagger(population, schema, as_of=as_of, tags=library)
+    read = sorted(set().union(*(items(t.when) for t in library)))
+    tagger.events = pl.scan_parquet(events).filter(pl.col("item_code").cast(pl.String).is_in(read))
+    return tagger
 
 
 def tags_read(policies: Sequence[Policy], schema: Schema) -> set[str] | None:
@@ -415,17 +449,19 @@ def tags_read(policies: Sequence[Policy], schema: Schema) -> set[str] | None:
     """
     import rule_engine.ast as rast
 
-    from rules.language import Rule, children, parse_rule
+    from rules.language import Rule, RuleKind, children, parse_rule
 
     wanted: set[str] = set()
     for policy in policies:
         entity = schema.entity(policy.audience)
-        rules = [parse_rule(policy.eligibility, entity)]
+        names = {n for f in entity.fields if f.type == "tags" for n in (f.name, f.name_zh) if n}
+        texts: list[tuple[str, RuleKind]] = [(policy.eligibility, "eligibility")]
         if policy.benefit:
-            rules.append(parse_rule(policy.benefit, entity, kind="benefit"))
-        for rule in rules:
-            if "tags" not in rule.fields:
-                continue
+            texts.append((policy.benefit, "benefit"))
+        for text, kind in texts:
+            if not any(name in text for name in names):
+                continue  # the field is not named: the rule cannot read tags
+            rule = parse_rule(text, entity, kind=kind)
 
             def is_tags(node: object, rule: Rule = rule) -> bool:
                 kind = rule.types.get(id(node))
