@@ -13,20 +13,20 @@ from notifier.tables import outbox
 from tests.browser.conftest import LiveWorld
 
 
-def _failed_row(live: LiveWorld) -> int:
+def _failed_row(live: LiveWorld, key: str = "browser-failed") -> int:
     with live.engine.begin() as conn:
         ids = Outbox.write(
             conn,
             [
                 {
-                    "idempotency_key": "browser-failed", "subject_id": live.resident_id,
+                    "idempotency_key": key, "subject_id": live.resident_id,
                     "subject_type": "resident", "channel": "sms", "address": "13800138000",
                     "locale": "zh", "purpose": "invitation", "payload": {"items": []},
                 }
             ],
             now=datetime.now(UTC), max_attempts=3,
         )  # fmt: skip
-        row_id = ids["browser-failed"]
+        row_id = ids[key]
         conn.execute(
             sa.update(outbox).where(outbox.c.id == row_id)
             .values(status="failed", attempts=3, last_error="gateway answered 503")
@@ -58,3 +58,13 @@ def test_the_dashboard_switches_to_english(operator_page: Any, live: LiveWorld) 
     page.click("#lang-switch")
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Delivery dashboard"
+
+
+def test_the_dashboard_fits_a_phone_screen(phone_page_as: Any, live: LiveWorld) -> None:
+    _failed_row(live, key="browser-failed-phone")
+    page = phone_page_as("operator")
+    page.goto(live.url("/console/operator"))
+    assert page.locator("article.failed-row").count() >= 1
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    page.screenshot(path=str(live.data_dir / "operator-390.png"), full_page=True)
