@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -192,3 +192,31 @@ def test_an_enterprise_sees_its_own_firms_offer(world: World, tmp_path: Path) ->
     assert "贵企业的消息中心" in page.text
     assert "/console/why/bj-high-tech-award" in page.text and "200000.00" in page.text
     assert "911100000000000002" not in page.text
+
+
+def test_a_grant_can_be_objected_to_within_its_window_and_declined_after_it(
+    world: World,
+) -> None:
+    today = date.today()
+    with world.engine.begin() as conn:
+        GrantStore.open(
+            conn, subject_id="P1", subject_type="resident", policy_id="bj-elderly-card",
+            policy_version="1", benefit=None, benefit_period=None, start=today,
+            objection_until=today + timedelta(days=30), department="北京市民政局",
+            evidence={"clauses": []}, notice_key="n-open", now=AT,
+        )  # fmt: skip
+        GrantStore.open(
+            conn, subject_id="P1", subject_type="resident", policy_id="bj-winter-heating-subsidy",
+            policy_version="1", benefit=None, benefit_period=None, start=today - timedelta(days=60),
+            objection_until=today - timedelta(days=1), department="北京市民政局",
+            evidence={"clauses": []}, notice_key="n-closed", now=AT,
+        )  # fmt: skip
+    grants = {g.policy_id: g.id for g in GrantStore(world.engine).of("P1")}
+    fresh, late = grants["bj-elderly-card"], grants["bj-winter-heating-subsidy"]
+    login(world, "resident")
+    page = world.client.get("/console").text
+    open_card = page.split(f'data-grant="{fresh}"', 1)[1].split("</article>", 1)[0]
+    assert 'value="objection"' in open_card and 'value="decline"' in open_card
+    closed = page.split(f'data-grant="{late}"', 1)[1].split("</article>", 1)[0]
+    assert 'value="objection"' not in closed and 'value="decline"' in closed
+    assert "异议期已于此日结束" in closed
