@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.errors import NotFoundError
 
@@ -145,11 +145,15 @@ class RunStore:
         self, pairs_file: Path, *, as_of: date, catalog_hash: str, population: str,
         started_at: datetime, seconds: float, policies: int,
         rule_hashes: Mapping[str, str] | None = None,
+        within: Callable[[Connection, Run], object] | None = None,
     ) -> Run:  # fmt: skip
         """Keep a copy of ``pairs_file`` and record the run; the previous run is the latest.
 
         ``rule_hashes`` (policy id → the rule version's content hash) says which version of
-        each policy every pair of the run was matched with.
+        each policy every pair of the run was matched with.  ``within(conn, run)`` runs in the
+        transaction that records the run, before it commits — the outbox of the run's diff is
+        written there (``notifier.campaign.record_and_plan``); if anything fails, neither the
+        run nor its copy of the pairs stays.
         """
         counts = dict(
             pl.scan_parquet(pairs_file)
@@ -159,36 +163,45 @@ class RunStore:
             .rows()
         )
         previous = self.latest()
-        with self.engine.begin() as conn:
-            values = {
-                "as_of": as_of,
-                "catalog_hash": catalog_hash,
-                "population": population,
-                "started_at": started_at.astimezone(UTC).replace(tzinfo=None),
-                "seconds": seconds,
-                "policies": policies,
-                "eligible": counts.get("eligible", 0),
-                "maybe": counts.get("maybe", 0),
-                "pairs_file": "",
-                "previous_run_id": previous.run_id if previous else None,
-            }
-            inserted = conn.execute(_runs.insert().values(**values)).inserted_primary_key
-            assert inserted is not None
-            run_id = int(inserted[0])
-            self.directory.mkdir(parents=True, exist_ok=True)
-            kept = self.directory / f"{run_id}.parquet"
-            shutil.copyfile(pairs_file, kept)
-            conn.execute(
-                _runs.update().where(_runs.c.run_id == run_id).values(pairs_file=str(kept))
-            )
-            if rule_hashes:
+        kept: Path | None = None
+        try:
+            with self.engine.begin() as conn:
+                values = {
+                    "as_of": as_of,
+                    "catalog_hash": catalog_hash,
+                    "population": population,
+                    "started_at": started_at.astimezone(UTC).replace(tzinfo=None),
+                    "seconds": seconds,
+                    "policies": policies,
+                    "eligible": counts.get("eligible", 0),
+                    "maybe": counts.get("maybe", 0),
+                    "pairs_file": "",
+                    "previous_run_id": previous.run_id if previous else None,
+                }
+                inserted = conn.execute(_runs.insert().values(**values)).inserted_primary_key
+                assert inserted is not None
+                run_id = int(inserted[0])
+                self.directory.mkdir(parents=True, exist_ok=True)
+                kept = self.directory / f"{run_id}.parquet"
+                shutil.copyfile(pairs_file, kept)
                 conn.execute(
-                    _rule_hashes.insert(),
-                    [
-                        {"run_id": run_id, "policy_id": pid, "rule_hash": digest}
-                        for pid, digest in sorted(rule_hashes.items())
-                    ],
+                    _runs.update().where(_runs.c.run_id == run_id).values(pairs_file=str(kept))
                 )
+                if rule_hashes:
+                    conn.execute(
+                        _rule_hashes.insert(),
+                        [
+                            {"run_id": run_id, "policy_id": pid, "rule_hash": digest}
+                            for pid, digest in sorted(rule_hashes.items())
+                        ],
+                    )
+                if within is not None:
+                    row = conn.execute(sa.select(_runs).where(_runs.c.run_id == run_id)).one()
+                    within(conn, self._run(row))
+        except BaseException:
+            if kept is not None:
+                kept.unlink(missing_ok=True)
+            raise
         return self.get(run_id)
 
     def rule_hashes(self, run_id: int) -> dict[str, str]:

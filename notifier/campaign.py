@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError
@@ -26,13 +29,18 @@ from notifier.actors import (
     send_batches,
 )
 from notifier.channels.base import Channel
-from notifier.dispatch import PlanSummary, plan_changes
+from notifier.dispatch import Explain, PlanConflictError, PlanSummary, plan_changes
 from notifier.outbox import Outbox
 from notifier.priority import run_priority
 from notifier.sweeper import sweep_once
 from rules.policy import Policy
 
-__all__ = ["CampaignSummary", "deliver_in_process", "plan_run"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from matcher.runs import Run
+
+__all__ = ["CampaignSummary", "deliver_in_process", "plan_run", "record_and_plan"]
 
 
 @dataclass(frozen=True)
@@ -72,17 +80,11 @@ def plan_run(
     ordered_by = "given"
     if priority is None:
         ranking = run_priority(
-            settings, run, policies, subjects=changes["subject_id"].unique().to_list(),
-            population=population,
+            settings, run.pairs_file, run.as_of, policies,
+            subjects=changes["subject_id"].unique().to_list(), population=population,
         )  # fmt: skip
         priority, ordered_by = ranking.priority, ranking.how
-    explain = None
-    if population is not None:
-        from notifier.evidence import PopulationEvidence
-
-        evidence = PopulationEvidence(population, policies, as_of=run.as_of)
-        evidence.load(changes["subject_id"].unique().to_list())
-        explain = evidence
+    explain = _evidence(population, policies, run.as_of, changes["subject_id"].unique().to_list())
     summary = plan_changes(
         engine, changes.iter_rows(named=True), policies, cause=f"run {run.run_id} vs {base}",
         run_id=run.run_id, as_of=run.as_of, now=now or SystemClock().now(), settings=settings,
@@ -90,6 +92,84 @@ def plan_run(
         channels=channels or frozenset({"inbox", "sms", "email", "webhook"}),
     )  # fmt: skip
     return dataclasses.replace(summary, ordered_by=ordered_by)
+
+
+def record_and_plan(
+    settings: Settings,
+    pairs_file: Path,
+    policies: Mapping[str, Policy],
+    *,
+    as_of: date,
+    catalog_hash: str,
+    population_id: str,
+    started_at: datetime,
+    seconds: float,
+    rule_hashes: Mapping[str, str] | None = None,
+    population: Path | None = None,
+    now: datetime | None = None,
+    channels: frozenset[str] | None = None,
+) -> tuple[Run, PlanSummary | None]:
+    """Record a match run and plan its diff against the previous run in one transaction.
+
+    The run, its plan, the outbox rows, the notices, grants and drafts are committed together
+    or not at all (DESIGN: the outbox is written with the match results that caused it).
+    The first run has nothing to compare with: recorded, and ``None`` for the plan.
+    """
+    from core.db import get_engine
+    from matcher.runs import RunStore, run_diff
+
+    engine = get_engine(settings.database_url)
+    store = RunStore(engine, settings.data_dir)
+    previous = store.latest()
+    if previous is None:  # the first run: nothing changed yet
+        run = store.record(
+            pairs_file, as_of=as_of, catalog_hash=catalog_hash, population=population_id,
+            started_at=started_at, seconds=seconds, policies=len(rule_hashes or policies),
+            rule_hashes=rule_hashes,
+        )  # fmt: skip
+        return run, None
+    # What can be decided before the transaction is: the diff, the order, the reasons.
+    changes = run_diff(pl.scan_parquet(previous.pairs_file), pl.scan_parquet(pairs_file)).collect()
+    subjects = changes["subject_id"].unique().to_list()
+    ranking = run_priority(
+        settings, pairs_file, as_of, policies, subjects=subjects, population=population
+    )
+    explain = _evidence(population, policies, as_of, subjects)
+    planned: list[PlanSummary] = []
+
+    def plan_in(conn: Connection, run: Run) -> None:
+        if run.previous_run_id != previous.run_id:
+            raise PlanConflictError(
+                f"run {run.previous_run_id} was recorded while run {run.run_id} was being "
+                "planned; nothing was recorded — run the command again"
+            )
+        summary = plan_changes(
+            engine, changes.iter_rows(named=True), policies,
+            cause=f"run {run.run_id} vs {previous.run_id}", run_id=run.run_id, as_of=as_of,
+            now=now or SystemClock().now(), settings=settings, priority=ranking.priority,
+            explain=explain, channels=channels or frozenset({"inbox", "sms", "email", "webhook"}),
+            conn=conn,
+        )  # fmt: skip
+        planned.append(dataclasses.replace(summary, ordered_by=ranking.how))
+
+    run = store.record(
+        pairs_file, as_of=as_of, catalog_hash=catalog_hash, population=population_id,
+        started_at=started_at, seconds=seconds, policies=len(policies),
+        rule_hashes=rule_hashes, within=plan_in,
+    )  # fmt: skip
+    return run, planned[0]
+
+
+def _evidence(
+    population: Path | None, policies: Mapping[str, Policy], as_of: date, subjects: list[str]
+) -> Explain | None:
+    if population is None:
+        return None
+    from notifier.evidence import PopulationEvidence
+
+    evidence = PopulationEvidence(population, policies, as_of=as_of)
+    evidence.load(subjects)
+    return evidence
 
 
 def deliver_in_process(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.errors import ValidationError
 from notifier.steps import Contact
@@ -91,15 +91,22 @@ class ContactStore:
                 conn.execute(contact_points.insert(), values)
         return len(values)
 
-    def load(self, subject_ids: Iterable[str]) -> dict[str, Contact]:
-        """The contacts of ``subject_ids`` that have any (others get the inbox)."""
+    def load(
+        self, subject_ids: Iterable[str], *, conn: Connection | None = None
+    ) -> dict[str, Contact]:
+        """The contacts of ``subject_ids`` that have any (others get the inbox).
+
+        With ``conn``, read in the caller's transaction.
+        """
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.load(subject_ids, conn=own)
         ids = sorted(set(subject_ids))
         out: dict[str, Contact] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), 5000):
-                chunk = ids[start : start + 5000]
-                rows = conn.execute(
-                    sa.select(contact_points).where(contact_points.c.subject_id.in_(chunk))
-                ).mappings()
-                out.update((r["subject_id"], contact_from_row(r)) for r in rows)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            rows = conn.execute(
+                sa.select(contact_points).where(contact_points.c.subject_id.in_(chunk))
+            ).mappings()
+            out.update((r["subject_id"], contact_from_row(r)) for r in rows)
         return out

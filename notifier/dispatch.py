@@ -9,6 +9,7 @@ pre-filled application drafts.  Handing the due rows to the broker comes after t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -150,25 +151,29 @@ def plan_changes(
     explain: Explain | None = None,
     channels: frozenset[str] = frozenset({"inbox", "sms", "email", "webhook"}),
     steps: Sequence[Step] = DEFAULT_STEPS,
+    conn: Connection | None = None,
 ) -> PlanSummary:
-    """Plan ``changes`` (run-diff rows) and record everything; a ``cause`` is planned once."""
-    with engine.connect() as conn:
-        done = conn.execute(
-            sa.select(delivery_plans).where(delivery_plans.c.cause == cause)
-        ).mappings().first()  # fmt: skip
+    """Plan ``changes`` (run-diff rows) and record everything; a ``cause`` is planned once.
+
+    With ``conn``, everything is read and written in the caller's transaction — the one that
+    records the run whose diff this is (:func:`notifier.campaign.record_and_plan`): the run and
+    its outbox rows are committed together or not at all.  Without, in a transaction of its own.
+    """
+    if conn is None:
+        with engine.connect() as own:
+            done = _planned(own, cause)
+    else:
+        done = _planned(conn, cause)
     if done is not None:
-        return PlanSummary(
-            cause, int(done["plan_id"]), True,
-            {"planned": done["items"] - done["deferred"] - done["suppressed"],
-             "deferred": done["deferred"], "suppressed": done["suppressed"]},
-            int(done["messages"]),
-        )  # fmt: skip
+        return done
     candidates = candidates_from_changes(changes, policies, priority)
     subjects = {c.subject_id for c in candidates}
-    with engine.connect() as conn:
-        history = load_history(conn, subjects, now)
+    with contextlib.ExitStack() as stack:
+        reader = conn if conn is not None else stack.enter_context(engine.connect())
+        history = load_history(reader, subjects, now)
+        contacts = ContactStore(engine).load(subjects, conn=reader)
     ctx = PlanContext(
-        now=now, tz=settings.tz, contacts=ContactStore(engine).load(subjects), history=history,
+        now=now, tz=settings.tz, contacts=contacts, history=history,
         weekly_budget=settings.contact_budget, quiet_hours=quiet_hours_of(settings),
         channels=channels,
     )  # fmt: skip
@@ -179,15 +184,32 @@ def plan_changes(
         for m in result.messages
         for c in m.items
     }
+    if conn is not None:
+        return _record(conn, result, policies, evidence, cause, run_id, as_of, now, settings)
     try:
-        with engine.begin() as conn:
-            return _record(conn, result, policies, evidence, cause, run_id, as_of, now, settings)
+        with engine.begin() as own:
+            return _record(own, result, policies, evidence, cause, run_id, as_of, now, settings)
     except sa.exc.IntegrityError as exc:
         # Two planners raced on the same cause (or key); the one that committed stands.
         raise PlanConflictError(
             f"{cause!r} was being planned by someone else at the same time; nothing was "
             "recorded twice — run the command again to see their plan"
         ) from exc
+
+
+def _planned(conn: Connection, cause: str) -> PlanSummary | None:
+    """The summary of ``cause``'s plan if it was planned before."""
+    done = conn.execute(
+        sa.select(delivery_plans).where(delivery_plans.c.cause == cause)
+    ).mappings().first()  # fmt: skip
+    if done is None:
+        return None
+    return PlanSummary(
+        cause, int(done["plan_id"]), True,
+        {"planned": done["items"] - done["deferred"] - done["suppressed"],
+         "deferred": done["deferred"], "suppressed": done["suppressed"]},
+        int(done["messages"]),
+    )  # fmt: skip
 
 
 def _record(

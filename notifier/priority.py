@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,6 @@ from rules.policy import Policy
 
 if TYPE_CHECKING:
     from core.settings import Settings
-    from matcher.runs import Run
 
 __all__ = ["Ranking", "priority_of", "run_priority"]
 
@@ -51,18 +51,20 @@ def priority_of(ranked: pl.DataFrame) -> dict[tuple[str, str], float]:
 
 def run_priority(
     settings: Settings,
-    run: Run,
+    pairs_file: Path,
+    as_of: date,
     policies: Mapping[str, Policy],
     *,
     subjects: Collection[str],
     population: Path | None,
 ) -> Ranking:
-    """Rank the offers of ``subjects`` in ``run``: by the latest model when personalisation
-    is on and there are profiles and a trained model, else by the rules alone (saying why)."""
+    """Rank the offers of ``subjects`` in a run's pairs: by the latest model when
+    personalisation is on and there are profiles and a trained model, else by the rules alone
+    (saying why)."""
     from matcher.ranking.order import rank_offers
 
     pairs = (
-        pl.scan_parquet(run.pairs_file)
+        pl.scan_parquet(pairs_file)
         .filter(
             pl.col("subject_id").is_in(list(subjects)),
             pl.col("policy_id").is_in(list(policies)),
@@ -96,7 +98,7 @@ def run_priority(
             )
             ranked = rank_offers(
                 pairs, policies=listed, personalised=True, model=model,
-                profiles=read_profiles(population, schema, as_of=run.as_of), schema=schema,
+                profiles=read_profiles(population, schema, as_of=as_of), schema=schema,
                 history=history, reasons=0,
             )  # fmt: skip
             return Ranking(priority_of(ranked), f"model {info.version}")

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-__all__ = ["register"]
+__all__ = ["deliver_planned", "register"]
 
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
 
@@ -104,6 +104,12 @@ def plan_cmd(
         settings, catalog.by_id, run_id=run_id, against=against, population=population,
         channels=configured_channels(settings),
     )  # fmt: skip
+    deliver_planned(summary, deliver=not no_deliver)
+
+
+def deliver_planned(summary: Any, *, deliver: bool = True) -> None:
+    """Say what a plan decided, and hand its due rows to the workers (``zhida match --plan``
+    calls it too)."""
     if summary.already_planned:
         click.echo(f"{summary.cause} was planned before (plan {summary.plan_id}); nothing new")
         return
@@ -116,7 +122,7 @@ def plan_cmd(
         click.echo(f"  offers in order of priority by {summary.ordered_by}")
     for reason, n in sorted(summary.reasons.items(), key=lambda kv: -kv[1])[:8]:
         click.echo(f"  {n:>7,}  {reason}")
-    if not no_deliver:
+    if deliver:
         _deliver(list(summary.due_ids))
 
 

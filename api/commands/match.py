@@ -56,6 +56,13 @@ _policies = click.option(
     help="Record the run in the database and keep its pairs, to compare with the next run.",
 )
 @click.option(
+    "--plan",
+    "plan_pushes",
+    is_flag=True,
+    help="Also plan the pushes of what changed since the previous run, recorded in the same "
+    "transaction as the run, and deliver them (as `zhida deliveries plan` does).",
+)
+@click.option(
     "--tags/--no-tags",
     default=True,
     show_default=True,
@@ -99,6 +106,7 @@ def match_cmd(
     as_of: date,
     out: Path,
     record: bool,
+    plan_pushes: bool,
     tags: bool,
     rank: bool,
     distributed: bool,
@@ -133,6 +141,11 @@ def match_cmd(
         raise ValidationError(
             "say where the population is: --population DIR (Parquet files) or --from-database "
             "(what `zhida profiles load` loaded), one of the two"
+        )
+    if plan_pushes and (distributed or not record):
+        raise ValidationError(
+            "--plan records the run and its pushes together; drop --no-record and "
+            "--distributed, or plan later with `zhida deliveries plan`"
         )
     schema = load_schema()
     catalog = load_catalog(policies, schema)
@@ -195,18 +208,36 @@ def match_cmd(
             if population is not None
             else frames_snapshot({k: f.collect() for k, f in frames.items()})
         )
-        run = RunStore(engine, get_settings().data_dir).record(
-            out,
-            as_of=as_of,
-            catalog_hash=catalog.content_hash,
-            population=snapshot,
-            started_at=datetime.now(UTC),
-            seconds=elapsed,
-            policies=len(in_force),
-            rule_hashes={p.id: p.content_hash for p in in_force},
-        )
+        planned = None
+        if plan_pushes:
+            from api.commands.deliveries import deliver_planned
+            from notifier.campaign import record_and_plan
+            from notifier.channels.registry import configured_channels
+
+            run, planned = record_and_plan(
+                get_settings(), out, catalog.by_id, as_of=as_of,
+                catalog_hash=catalog.content_hash, population_id=snapshot,
+                started_at=datetime.now(UTC), seconds=elapsed,
+                rule_hashes={p.id: p.content_hash for p in in_force}, population=population,
+                channels=configured_channels(get_settings()),
+            )  # fmt: skip
+        else:
+            run = RunStore(engine, get_settings().data_dir).record(
+                out,
+                as_of=as_of,
+                catalog_hash=catalog.content_hash,
+                population=snapshot,
+                started_at=datetime.now(UTC),
+                seconds=elapsed,
+                policies=len(in_force),
+                rule_hashes={p.id: p.content_hash for p in in_force},
+            )
         previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
         click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))
+        if plan_pushes and planned is None:
+            click.echo("the first run: nothing to push until the next run changes something")
+        elif planned is not None:
+            deliver_planned(planned)
     if rank:
         if population is None:
             raise ValidationError("--rank reads the profiles from --population DIR")

@@ -59,3 +59,29 @@ def test_an_operator_sees_a_parked_row_replays_it_and_asks_why(
     assert main(["deliveries", "why", "p1"]) == 0
     out = capsys.readouterr().out
     assert "bj-elderly-card: newly_eligible, invitation: planned → sms pending" in out
+
+
+def test_match_plan_records_the_run_and_its_pushes_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+    pop = tmp_path / "pop"
+    args = ["population", "generate", "--residents", "400", "--enterprises", "40", "--seed", "3"]
+    assert main([*args, "--as-of", "2026-06-30", "--out", str(pop)]) == 0
+    match = ["match", "--population", str(pop), "--policies", catalog, "--plan"]
+    assert main([*match, "--as-of", "2025-06-30", "--out", str(tmp_path / "a.parquet")]) == 0
+    assert "the first run: nothing to push" in capsys.readouterr().out
+    assert main([*match, "--as-of", "2026-06-30", "--out", str(tmp_path / "b.parquet")]) == 0
+    out = capsys.readouterr().out
+    assert "recorded run 2" in out and "(run 2 vs 1)" in out
+    assert "offers in order of priority by rules only (no trained model yet" in out
+    assert "inbox" in out and "delivered" in out  # delivered in-process (no Redis)
+    assert main(["deliveries", "plan"]) == 0  # the same diff is not planned twice
+    assert "run 2 vs 1 was planned before" in capsys.readouterr().out
+
+
+def test_match_plan_needs_the_run_recorded(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["match", "--population", "x", "--policies", ".", "--out", "m.parquet", "--plan"]
+    argv += ["--no-record"]
+    assert main(argv) == 1
+    assert "--plan records the run and its pushes together" in capsys.readouterr().err
