@@ -40,12 +40,14 @@ pytest: install-dev browsers
 
 # The console's browser tests drive Debian's chromium through Playwright; Playwright's own browser
 # downloads are never used (`playwright install` needs hosts outside the package registries).
+# A CJK font makes the screenshots of failed tests readable.
 CHROMIUM := /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browsers:
-	@test -x $(CHROMIUM) || { \
+	@test -x $(CHROMIUM) && dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || { \
 	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing; install Debian's chromium package" >&2; exit 1; }
 
 test: lint typecheck pytest

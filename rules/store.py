@@ -177,6 +177,14 @@ class PolicyStore:
             raise NotFoundError(f"no policy {policy_id!r} in the database")
         return [_version(r) for r in rows]
 
+    def all_versions(self) -> list[PolicyVersion]:
+        """Every version of every policy (drafts and retired ones too), by policy and version."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_versions).order_by(_versions.c.policy_id, _versions.c.version)
+            ).all()
+        return [_version(r) for r in rows]
+
     def import_catalog(self, directory: Path, *, author: str, note: str) -> dict[str, int]:
         """Publish every policy under ``directory`` whose document changed; returns the versions.
 

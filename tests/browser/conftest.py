@@ -67,7 +67,7 @@ ARTIFACTS = Path(os.environ.get("ZHIDA_TEST_ARTIFACTS", ROOT / "test-artifacts")
 # Cheap argon2 parameters: the tests check the flow, not the cost.
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "correct-horse"
-RESIDENTS, ENTERPRISES, SEED = 400, 40, 7
+RESIDENTS, ENTERPRISES, SEED = 1500, 100, 7
 
 # username -> (role, department); the resident and firm users get subjects of the population.
 USERS: dict[str, tuple[str, str | None]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.console_analyst import ANALYST_ROUTES
+from api.app.routes.console_officer import OFFICER_CONSOLE_ROUTES
 from api.app.routes.console_operator import OPERATOR_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.dryrun import DRY_RUN_ROUTES
@@ -12,6 +13,7 @@ from api.app.routes.exports import EXPORT_ROUTES
 from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
+from api.app.routes.policy_test import POLICY_TEST_ROUTES
 from api.app.routes.queues import QUEUE_ROUTES
 from api.app.routes.reach import REACH_ROUTES
 from api.app.routes.session import SESSION_ROUTES
@@ -38,4 +40,6 @@ ROUTES = [
     *SIMULATION_ROUTES,
     *EXPORT_ROUTES,
     *QUEUE_ROUTES,
+    *POLICY_TEST_ROUTES,
+    *OFFICER_CONSOLE_ROUTES,
 ]

@@ -1,0 +1,235 @@
+"""The officer console: the policy list with status and reach, and the policy editor.
+
+``/console/policies`` lists every policy in the database — published, in review, drafts and
+retired — with its newest version's status and its reach in the latest match run (counts under
+ten shown as "<10").  ``/console/policies/new`` and ``/console/policies/{id}`` open the editor:
+the YAML with syntax highlighting, validated as the officer types (each problem under its line
+and column), a field picker fed from the profile schema (Chinese names), the test panel
+(``POST /api/v1/policies/test``), the reach preview (``POST /api/v1/policies/dry-run``), the
+diff against the published version, and the lifecycle buttons — all calls to the JSON API
+from ``static/editor.js``; the page itself only renders what the stores hold.
+
+Officers, reviewers and admins use the editor; analysts read the list.  Four eyes are the
+store's rule (the author of a version cannot approve it); the page only explains it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Final
+
+import polars as pl
+from anyio import to_thread
+from litestar import Request, Response, get
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api.app.access import SESSION_COOKIE, current_user
+from api.app.auth import User
+from api.app.errors import AuthenticationError
+from api.app.i18n import LANGUAGES, words
+from api.app.routes.reach import suppress
+from api.app.services import Services, services
+from core.errors import NotFoundError
+from profiles.schema import Entity, Schema
+from rules.store import PolicyVersion
+
+__all__ = ["NEW_POLICY", "OFFICER_CONSOLE_ROUTES", "field_choices", "policy_rows"]
+
+_EDITORS: Final = ("officer", "reviewer", "admin")
+_READERS: Final = ("officer", "reviewer", "analyst", "admin")
+_LANG_COOKIE: Final = "zhida_lang"
+# The words editor.js shows (it gets them from the page, in the page's language).
+_JS_WORDS: Final = ("pol_", "status_", "clause_", "eligible", "maybe", "not_eligible")
+
+NEW_POLICY: Final = """\
+id: bj-new-policy
+title: 新政策
+title_en: A new policy
+department: {department}
+audience: resident
+mode: proactive_push
+eligibility: 'age >= 60 and hukou_city == "北京市"'
+benefit: '100'
+benefit_period: month
+valid_from: 2026-01-01
+"""
+
+
+def _lang(request: Request[Any, Any, Any]) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return str(asked)
+    kept = request.cookies.get(_LANG_COOKIE)
+    return kept if kept in LANGUAGES else "zh"
+
+
+def _page(request: Request[Any, Any, Any], name: str, status: int = 200, **ctx: Any) -> Template:
+    lang = _lang(request)
+    page = Template(name, context={"lang": lang, "t": words(lang), **ctx}, status_code=status)
+    if request.query_params.get("lang") in LANGUAGES:
+        page.set_cookie(_LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return page
+
+
+def _user_or_none(request: Request[Any, Any, Any]) -> User | None:
+    if SESSION_COOKIE not in request.cookies:
+        return None
+    try:
+        return current_user(request)
+    except AuthenticationError:
+        return None
+
+
+def _gate(request: Request[Any, Any, Any], roles: tuple[str, ...]) -> Response[Any] | User:
+    """The user, or the response for someone who is not logged in or not of ``roles``."""
+    user = _user_or_none(request)
+    if user is None:
+        return Redirect("/console/login", status_code=303)
+    if user.role not in roles:
+        return _page(request, "denied.html", status=403, user=user, needed=", ".join(roles))
+    return user
+
+
+def _reach(svc: Services) -> dict[str, tuple[int | str, int | str]]:
+    run = svc.runs.latest()
+    if run is None or not run.pairs_file.is_file():
+        return {}
+    counts = (
+        pl.scan_parquet(run.pairs_file)
+        .group_by("policy_id")
+        .agg(
+            (pl.col("status").cast(pl.String) == "eligible").sum().alias("eligible"),
+            (pl.col("status").cast(pl.String) == "maybe").sum().alias("maybe"),
+        )
+        .collect()
+    )
+    return {p: (suppress(int(e)), suppress(int(m))) for p, e, m in counts.rows()}
+
+
+def policy_rows(
+    versions: list[PolicyVersion], reach: dict[str, tuple[int | str, int | str]]
+) -> list[dict[str, Any]]:
+    """One row per policy: its newest version, the published one, and reach (pure).
+
+    >>> from datetime import date, datetime
+    >>> def v(n, status):
+    ...     return PolicyVersion("p", n, status, "title: 津贴\\n", "h", "c", "li", "",
+    ...                          datetime(2026, 1, 1), None, None, date(2026, 1, 1), None)
+    >>> row = policy_rows([v(1, "published"), v(2, "draft")], {"p": (120, "<10")})[0]
+    >>> row["status"], row["version"], row["published"], row["eligible"], row["title"]
+    ('draft', 2, 1, 120, '津贴')
+    """
+    by_policy: dict[str, list[PolicyVersion]] = defaultdict(list)
+    for v in versions:
+        by_policy[v.policy_id].append(v)
+    rows = []
+    for policy_id, history in sorted(by_policy.items()):
+        newest = max(history, key=lambda v: v.version)
+        published = [v.version for v in history if v.status == "published"]
+        eligible, maybe = reach.get(policy_id, (0, 0))
+        rows.append(
+            {
+                "policy_id": policy_id,
+                "title": _title(newest.document),
+                "status": newest.status,
+                "version": newest.version,
+                "published": max(published) if published else None,
+                "author": newest.author,
+                "eligible": eligible,
+                "maybe": maybe,
+            }
+        )
+    return rows
+
+
+def _title(document: str) -> str:
+    """The ``title:`` of a YAML document without parsing it (drafts may not parse)."""
+    for line in document.splitlines():
+        if line.startswith("title:"):
+            return line.partition(":")[2].strip().strip("'\"")
+    return ""
+
+
+def field_choices(schema: Schema) -> dict[str, list[dict[str, Any]]]:
+    """The field picker's entries per audience, straight from the profile schema.
+
+    >>> from profiles.schema import load_schema
+    >>> age = next(f for f in field_choices(load_schema())["resident"] if f["name"] == "age")
+    >>> age["zh"], age["type"]
+    ('年龄', 'integer')
+    """
+    return {name: _fields(schema.entity(name)) for name in ("resident", "enterprise")}
+
+
+def _fields(entity: Entity) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f.name, "zh": f.name_zh or f.name, "type": f.type, "values": list(f.values),
+            "about_zh": f.zh, "about_en": f.en, "unit": f.unit,
+        }
+        for f in entity.fields
+        if f.name != entity.key
+    ]  # fmt: skip
+
+
+@get("/console/policies", include_in_schema=False)
+async def policy_list(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await to_thread.run_sync(_policy_list, request)
+
+
+def _policy_list(request: Request[Any, Any, Any]) -> Response[Any]:
+    gate = _gate(request, _READERS)
+    if not isinstance(gate, User):
+        return gate
+    svc = services(request)
+    rows = policy_rows(svc.policies.all_versions(), _reach(svc))
+    run = svc.runs.latest()
+    return _page(
+        request, "officer_list.html", user=gate, rows=rows, run=run,
+        can_edit=gate.role in _EDITORS, can_author=gate.role in ("officer", "admin"),
+    )  # fmt: skip
+
+
+@get("/console/policies/new", include_in_schema=False)
+async def new_policy(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await to_thread.run_sync(_editor, request, None)
+
+
+@get("/console/policies/{policy_id:str}", include_in_schema=False)
+async def edit_policy(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> Response[Any]:
+    return await to_thread.run_sync(_editor, request, policy_id)
+
+
+def _editor(request: Request[Any, Any, Any], policy_id: str | None) -> Response[Any]:
+    from profiles.schema import load_schema
+
+    gate = _gate(request, _EDITORS)
+    if not isinstance(gate, User):
+        return gate
+    svc = services(request)
+    history: list[PolicyVersion] = []
+    if policy_id is not None:
+        try:
+            history = svc.policies.versions(policy_id)
+        except NotFoundError as err:
+            return _page(request, "denied.html", status=404, user=gate, needed=err.message)
+    published = [v for v in history if v.status == "published"]
+    document = history[-1].document if history else NEW_POLICY.format(
+        department=gate.department or "北京市民政局"
+    )  # fmt: skip
+    t = words(_lang(request))
+    return _page(
+        request, "officer_editor.html", user=gate, policy_id=policy_id, history=history,
+        document=document, published=published[-1] if published else None,
+        fields=field_choices(load_schema()),
+        history_json=[
+            {"version": v.version, "status": v.status, "author": v.author} for v in history
+        ],
+        js_words={k: v for k, v in t.items() if k.startswith(_JS_WORDS)},
+        can_author=gate.role in ("officer", "admin"),
+        can_review=gate.role in ("reviewer", "admin"),
+    )  # fmt: skip
+
+
+OFFICER_CONSOLE_ROUTES = [policy_list, new_policy, edit_policy]

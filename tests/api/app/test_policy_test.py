@@ -1,0 +1,133 @@
+"""POST /api/v1/policies/test: a draft's clauses for one subject or a typed profile, masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from api.app.audit import AuditLog
+from tests.api.app.world import CATALOG, World, make_world
+
+URL = "/api/v1/policies/test"
+ALLOWANCE = (CATALOG / "bj-elderly-allowance.yaml").read_text(encoding="utf-8")
+BY_INCOME = ALLOWANCE.replace(
+    'age >= 80 and hukou_city == "北京市"', "age >= 80 and monthly_income < 3000"
+)
+AS_OF = date(2026, 3, 1)  # the world's latest run
+
+
+@pytest.fixture
+def pop_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    population = tmp_path / "pop"
+    population.mkdir()
+    pl.DataFrame(
+        {
+            "person_id": ["110101194001010011", "110101199001010022"],
+            "birth_date": [date(1940, 1, 1), date(1990, 1, 1)],
+            "hukou_city": ["北京市", "北京市"],
+            "monthly_income": [3200.0, None],
+        }
+    ).write_parquet(population / "residents.parquet")
+    yield from make_world(sqlite_url, tmp_path, population)
+
+
+def _test(world: World, body: dict[str, Any], user: str = "officer", lang: str = "zh") -> Any:
+    return world.client.post(f"{URL}?lang={lang}", json=body, headers=world.as_(user))
+
+
+def test_a_typed_profile_gets_each_clause_true_false_or_unknown_in_plain_words(
+    world: World,
+) -> None:
+    answer = _test(world, {"document": BY_INCOME, "profile": {"年龄": "85"}})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "maybe" and body["subject"] is None
+    assert [(c["text"], c["value"]) for c in body["clauses"]] == [
+        ("age >= 80", "true"),
+        ("monthly_income < 3000", "unknown"),
+    ]
+    assert body["clauses"][0]["words"] == "年龄 不低于 80"
+    assert body["clauses"][1]["value_words"] == "未知（缺少信息）"
+    assert body["unknown_fields"] == ["monthly_income"]
+
+
+def test_an_eligible_profile_gets_its_benefit(world: World) -> None:
+    body = _test(world, {"document": ALLOWANCE, "profile": {"age": 92, "户籍城市": "北京市"}})
+    assert body.json()["status"] == "eligible"
+    assert body.json()["benefit"] == "500.00" and body.json()["benefit_period"] == "month"
+
+
+def test_english_words_on_request(world: World) -> None:
+    body = _test(world, {"document": ALLOWANCE, "profile": {"age": 70}}, lang="en").json()
+    assert body["status"] == "not_eligible"
+    assert body["clauses"][0]["words"] == "age at least 80"
+    assert body["clauses"][0]["value_words"] == "not met"
+
+
+def test_a_birth_date_gives_the_age_at_the_runs_as_of_date(world: World) -> None:
+    body = _test(world, {"document": ALLOWANCE, "profile": {"birth_date": "1946-03-02"}}).json()
+    assert body["as_of"] == AS_OF.isoformat()
+    assert body["clauses"][0]["values"] == {"age": 79}  # 80 only on 2026-03-02
+
+
+def test_a_subject_is_read_from_the_population_masked_and_audited(pop_world: World) -> None:
+    body = _test(pop_world, {"document": BY_INCOME, "subject_id": "110101194001010011"}).json()
+    assert body["status"] == "not_eligible"
+    assert body["subject"] == "1101**********0011"
+    income = body["clauses"][1]
+    assert income["value"] == "false"
+    assert income["values"] == {"monthly_income": "***"}
+    assert "3200" not in str(body) and income["counterfactual"].endswith("it is ***")
+    entries = AuditLog(pop_world.engine).entries()
+    read = [e for e in entries if e.action == "profile.read"]
+    assert read and read[-1].entity_id == "110101194001010011"
+    assert read[-1].actor == "officer" and read[-1].details["what"] == "policy test"
+
+
+def test_an_unknown_sensitive_value_is_shown_as_unknown(pop_world: World) -> None:
+    body = _test(pop_world, {"document": BY_INCOME, "subject_id": "110101199001010022"}).json()
+    assert body["clauses"][1]["values"] == {"monthly_income": None}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"document": ALLOWANCE}, "give either subject_id"),
+        ({"document": ALLOWANCE, "subject_id": "P1", "profile": {}}, "not both"),
+        ({"document": ALLOWANCE, "profile": {"agee": 80}}, "did you mean 'age'"),
+        ({"document": ALLOWANCE, "profile": {"age": "eighty"}}, "expected a whole number"),
+        ({"document": ALLOWANCE, "profile": {"gender": "m"}}, "expected one of male, female"),
+    ],
+)
+def test_a_bad_request_is_refused_with_how_to_fix_it(
+    world: World, body: dict[str, Any], message: str
+) -> None:
+    answer = _test(world, body)
+    assert answer.status_code == 422
+    assert message in answer.json()["error"]["message"]
+
+
+def test_an_invalid_document_gives_every_problem_with_line_and_column(world: World) -> None:
+    broken = ALLOWANCE.replace("age >= 80", "agee >= 80")
+    answer = _test(world, {"document": broken, "profile": {"age": 80}})
+    assert answer.status_code == 422
+    problems = answer.json()["error"]["problems"]
+    line = broken.splitlines().index(next(x for x in broken.splitlines() if "agee" in x)) + 1
+    assert problems[0]["line"] == line and problems[0]["col"] > 1
+    assert "age" in problems[0]["message"]
+
+
+def test_a_subject_without_a_served_population_is_503_with_what_to_do(world: World) -> None:
+    answer = _test(world, {"document": ALLOWANCE, "subject_id": "P1"})
+    assert answer.status_code == 503
+    assert "type a profile instead" in answer.json()["error"]["message"]
+
+
+def test_a_firm_is_refused_for_a_resident_policy(pop_world: World, tmp_path: Path) -> None:
+    answer = _test(pop_world, {"document": ALLOWANCE, "subject_id": "nobody"})
+    assert answer.status_code == 404
