@@ -111,6 +111,13 @@ PUBLIC = {
     # The officer console (test_console_officer.py: who gets the pages, who a 403).
     ("GET", "/console/policies"), ("GET", "/console/policies/new"),
     ("GET", "/console/policies/{policy_id}"),
+    # The message centre's forms, the analyst's and the operator's pages
+    # (test_console_subject.py, test_console_analyst.py, test_console_operator.py: each role's
+    # access, a 403 page for the wrong role, a stranger sent to log in).
+    ("POST", "/console/grants/{grant_id}/objection"), ("POST", "/console/feedback"),
+    ("GET", "/console/analyst"), ("POST", "/console/analyst"),
+    ("GET", "/console/analyst/{sim_id}/reach.csv"),
+    ("GET", "/console/operator"), ("POST", "/console/operator/replay/{row_id}"),
 }  # fmt: skip
 # One user per role (the matrix's rows); officer2 is the officer of another department.
 ROLE_USERS = {role: name for name, (role, _, _) in USERS.items() if name[-1] != "2"}
