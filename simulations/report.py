@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
@@ -19,9 +20,45 @@ from simulations.reach import ALL, Reach
 if TYPE_CHECKING:
     from simulations.timeline import Timeline
 
-__all__ = ["bar_chart", "line_chart", "write_reach_report", "write_timeline_report"]
+__all__ = [
+    "Chart",
+    "bar_chart",
+    "line_chart",
+    "reach_charts",
+    "timeline_charts",
+    "write_reach_report",
+    "write_timeline_report",
+]
 
 _COLORS = ("#9aa5b1", "#c0392b")  # before, after
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of a report, drawn as inline SVG in the HTML and, on request, as a PNG file.
+
+    ``name`` is the PNG's file stem; ``series`` maps a legend entry to one value per label.
+
+    >>> chart = Chart("cost", "bar", "Cost · 成本", ("a", "b"), {"before": (1, 2)})
+    >>> chart.svg().startswith("<svg")
+    True
+    """
+
+    name: str
+    kind: Literal["bar", "line"]
+    title: str
+    labels: tuple[str, ...]
+    series: Mapping[str, Sequence[float]]
+
+    def svg(self) -> str:
+        draw = bar_chart if self.kind == "bar" else line_chart
+        return draw(self.title, self.labels, self.series)
+
+
+def _write_pngs(charts: Sequence[Chart], out: Path) -> list[Path]:
+    from simulations.report_png import write_png
+
+    return [write_png(chart, out / f"{chart.name}.png") for chart in charts]
 
 
 def _fmt(value: object) -> str:
@@ -97,8 +134,45 @@ svg{max-width:100%;height:auto;display:block;margin:.5rem 0 1rem}
 """
 
 
-def write_reach_report(reach: Reach, out: Path, *, stamp: Mapping[str, str]) -> list[Path]:
-    """Write ``report.html`` and the CSV files of ``reach`` into ``out``; returns the paths."""
+_DIMENSIONS_ZH = {
+    "district": "区", "age_band": "年龄段", "gender": "性别", "hukou": "户籍",
+    "household_type": "家庭类型", "size_class": "企业规模", "industry": "行业门类",
+}  # fmt: skip
+
+
+def reach_charts(reach: Reach) -> list[Chart]:
+    """The reach report's charts: cost per year per policy, eligible by each group dimension."""
+    charts = []
+    policies = reach.policies.filter(pl.col("policy_id") != ALL)
+    if policies.height:
+        charts.append(Chart(
+            "cost_per_year", "bar", "Cost per year (CNY) · 年度成本（元）",
+            tuple(policies["policy_id"].to_list()),
+            {"before 改革前": [float(v) for v in policies["cost_year_before"]],
+             "after 改革后": [float(v) for v in policies["cost_year_after"]]},
+        ))  # fmt: skip
+    overall = reach.groups.filter(pl.col("policy_id") == ALL) if reach.groups.height else None
+    if overall is not None:
+        for dimension in overall["dimension"].unique(maintain_order=True).to_list():
+            part = overall.filter(pl.col("dimension") == dimension).sort("group")
+            title = f"Eligible by {dimension} · 按{_DIMENSIONS_ZH.get(dimension, dimension)}"
+            charts.append(Chart(
+                f"eligible_by_{dimension}", "bar", f"{title}的符合条件人数",
+                tuple(part["group"].to_list()),
+                {"before 改革前": part["eligible_before"].to_list(),
+                 "after 改革后": part["eligible_after"].to_list()},
+            ))  # fmt: skip
+    return charts
+
+
+def write_reach_report(
+    reach: Reach, out: Path, *, stamp: Mapping[str, str], png: bool = False
+) -> list[Path]:
+    """Write ``report.html`` and the CSV files of ``reach`` into ``out``; returns the paths.
+
+    With ``png``, every chart is also a PNG file (``cost_per_year.png``,
+    ``eligible_by_<dimension>.png``).  ``report.html`` is the last path.
+    """
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "policies.csv": reach.policies,
@@ -110,34 +184,10 @@ def write_reach_report(reach: Reach, out: Path, *, stamp: Mapping[str, str]) -> 
         path = out / name
         frame.write_csv(path)
         written.append(path)
-    charts = []
+    charts = reach_charts(reach)
+    if png:
+        written += _write_pngs(charts, out)
     overall = reach.groups.filter(pl.col("policy_id") == ALL) if reach.groups.height else None
-    if overall is not None:
-        for dimension in overall["dimension"].unique(maintain_order=True).to_list():
-            part = overall.filter(pl.col("dimension") == dimension).sort("group")
-            charts.append(
-                bar_chart(
-                    f"Eligible by {dimension} · 按{dimension}的符合条件人数",
-                    part["group"].to_list(),
-                    {
-                        "before 改革前": part["eligible_before"].to_list(),
-                        "after 改革后": part["eligible_after"].to_list(),
-                    },
-                )
-            )
-    policies = reach.policies.filter(pl.col("policy_id") != ALL)
-    if policies.height:
-        charts.insert(
-            0,
-            bar_chart(
-                "Cost per year (CNY) · 年度成本（元）",
-                policies["policy_id"].to_list(),
-                {
-                    "before 改革前": [float(v) for v in policies["cost_year_before"]],
-                    "after 改革后": [float(v) for v in policies["cost_year_after"]],
-                },
-            ),
-        )
     stamp_text = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in stamp.items())
     changes = "".join(
         f"<li><b>{html.escape(c.change)}</b> {html.escape(c.policy_id)}: "
@@ -152,7 +202,7 @@ def write_reach_report(reach: Reach, out: Path, *, stamp: Mapping[str, str]) -> 
         f'<p class="stamp">{stamp_text}</p>'
         f"<h2>Changes · 变化</h2><ul>{changes or '<li>none</li>'}</ul>"
         f"<h2>Per policy · 按政策</h2>{_table(reach.policies)}"
-        f"<h2>Charts · 图表</h2>{''.join(charts)}"
+        f"<h2>Charts · 图表</h2>{''.join(c.svg() for c in charts)}"
         f"<h2>By group · 按群体</h2>{_table(overall if overall is not None else reach.groups)}"
         f"<h2>Overlap · 重叠</h2>{_table(reach.overlap.head(50))}"
         "</body></html>"
@@ -230,14 +280,69 @@ def _ci_text(row: Mapping[str, object]) -> str:
     return f"{mean:,.1f} [{lo:,.1f}, {hi:,.1f}]"
 
 
-def write_timeline_report(timeline: Timeline, out: Path, *, stamp: Mapping[str, str]) -> list[Path]:
+def timeline_charts(timeline: Timeline) -> list[Chart]:
+    """The timeline report's charts (means over seeds): daily push load by channel, daily
+    applications per arm, the take-up funnel and the budget by month."""
+    from simulations.timeline import CHANNELS, FUNNEL
+
+    mean_daily = (
+        timeline.daily.group_by("arm", "date", maintain_order=True)
+        .agg(pl.exclude("seed", "month").mean())
+        .sort("date")
+    )
+    charts = []
+    push = mean_daily.filter(pl.col("arm") == "push")
+    if push.height:
+        load = {c: push[f"messages_{c}"].to_list() for c in CHANNELS if push[f"messages_{c}"].sum()}
+        charts.append(Chart(
+            "push_load", "line", "Daily push load by channel (messages) · 每日推送量（按渠道）",
+            tuple(d.isoformat() for d in push["date"]),
+            load or {"messages": push["messages"].to_list()},
+        ))  # fmt: skip
+    per_arm = {arm: mean_daily.filter(pl.col("arm") == arm) for arm in timeline.arms}
+    any_arm = next(iter(per_arm.values()))
+    charts.append(Chart(
+        "applications", "line", "Daily applications · 每日申请（办理）",
+        tuple(d.isoformat() for d in any_arm["date"]),
+        {f"applied ({arm})": frame["applied"].to_list() for arm, frame in per_arm.items()},
+    ))  # fmt: skip
+    summary = timeline.summary
+    funnel = {
+        arm: [
+            float(summary.filter((pl.col("arm") == arm) & (pl.col("metric") == m))["mean"]
+                  .sum())
+            for m in FUNNEL
+        ]
+        for arm in timeline.arms
+    }  # fmt: skip
+    charts.append(Chart(
+        "funnel", "bar", "Take-up funnel (new eligibilities, mean over seeds) · 转化漏斗",
+        ("eligible 符合条件", "notified 已通知", "read 已读", "applied 已申请", "granted 已享受"),
+        funnel,
+    ))  # fmt: skip
+    monthly = timeline.monthly_ci.filter(pl.col("metric") == "budget").sort("month")
+    months = monthly["month"].unique(maintain_order=True).to_list()
+    charts.append(Chart(
+        "budget_by_month", "bar", "Budget spent on new grants by month (CNY) · 每月新增支出（元）",
+        tuple(str(m) for m in months),
+        {arm: [float(monthly.filter((pl.col("arm") == arm) & (pl.col("month") == m))["mean"]
+                     .sum()) for m in months] for arm in timeline.arms},
+    ))  # fmt: skip
+    return charts
+
+
+def write_timeline_report(
+    timeline: Timeline, out: Path, *, stamp: Mapping[str, str], png: bool = False
+) -> list[Path]:
     """Write ``report.html`` and the CSV files of ``timeline`` into ``out``; returns the paths.
 
     CSVs: ``daily.csv`` (seed, arm, day), ``monthly.csv`` (their sums by month),
     ``monthly_ci.csv`` (mean and 95 % interval over seeds), ``summary.csv`` (over the horizon,
-    with the push's effect) and ``totals.csv`` (per seed and arm).
+    with the push's effect) and ``totals.csv`` (per seed and arm).  With ``png``, every chart
+    is also a PNG file (``push_load.png``, ``applications.png``, ``funnel.png``,
+    ``budget_by_month.png``).  ``report.html`` is the last path.
     """
-    from simulations.timeline import CHANNELS, FUNNEL
+    from simulations.timeline import FUNNEL
 
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -252,48 +357,11 @@ def write_timeline_report(timeline: Timeline, out: Path, *, stamp: Mapping[str, 
         path = out / name
         frame.write_csv(path)
         written.append(path)
-    # Charts show the mean over seeds.
-    mean_daily = (
-        timeline.daily.group_by("arm", "date", maintain_order=True)
-        .agg(pl.exclude("seed", "month").mean())
-        .sort("date")
-    )
-    charts = []
-    push = mean_daily.filter(pl.col("arm") == "push")
-    labels = [d.isoformat() for d in push["date"]] if push.height else []
-    if push.height:
-        load = {c: push[f"messages_{c}"].to_list() for c in CHANNELS if push[f"messages_{c}"].sum()}
-        title = "Daily push load by channel (messages) · 每日推送量（按渠道）"
-        fallback = {"messages": push["messages"].to_list()}
-        charts.append(line_chart(title, labels, load or fallback))
-    per_arm = {arm: mean_daily.filter(pl.col("arm") == arm) for arm in timeline.arms}
-    any_arm = next(iter(per_arm.values()))
-    charts.append(line_chart(
-        "Daily applications · 每日申请（办理）",
-        [d.isoformat() for d in any_arm["date"]],
-        {f"applied ({arm})": frame["applied"].to_list() for arm, frame in per_arm.items()},
-    ))  # fmt: skip
+    charts = timeline_charts(timeline)
+    if png:
+        written += _write_pngs(charts, out)
     summary = timeline.summary
-    funnel = {
-        arm: [
-            float(summary.filter((pl.col("arm") == arm) & (pl.col("metric") == m))["mean"]
-                  .sum())
-            for m in FUNNEL
-        ]
-        for arm in timeline.arms
-    }  # fmt: skip
-    charts.append(bar_chart(
-        "Take-up funnel (new eligibilities, mean over seeds) · 转化漏斗",
-        ["eligible 符合条件", "notified 已通知", "read 已读", "applied 已申请", "granted 已享受"],
-        {f"{arm}": values for arm, values in funnel.items()},
-    ))  # fmt: skip
-    monthly = timeline.monthly_ci.filter(pl.col("metric") == "budget").sort("month")
-    months = monthly["month"].unique(maintain_order=True).to_list()
-    charts.append(bar_chart(
-        "Budget spent on new grants by month (CNY) · 每月新增支出（元）", months,
-        {arm: [float(monthly.filter((pl.col("arm") == arm) & (pl.col("month") == m))["mean"]
-                     .sum()) for m in months] for arm in timeline.arms},
-    ))  # fmt: skip
+    push = timeline.daily.filter(pl.col("arm") == "push")
     rows = []
     for metric in ("spells", *FUNNEL[1:], "complaints", "budget", "messages", "new_eligible",
                    "lost"):  # fmt: skip
@@ -336,7 +404,7 @@ def write_timeline_report(timeline: Timeline, out: Path, *, stamp: Mapping[str, 
         "<b>effect</b> = with push − without, per seed (the take-up the push causes). "
         "Budget counts payments of grants made during the timeline only.</p>"
         f"<h2>Over the horizon · 汇总</h2>{_table(table)}"
-        f"<h2>Charts · 图表</h2>{''.join(charts)}"
+        f"<h2>Charts · 图表</h2>{''.join(c.svg() for c in charts)}"
         f"{''.join(peaks)}"
         f"<h2>By month · 按月</h2>{_table(monthly_table)}"
         "</body></html>"

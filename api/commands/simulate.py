@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
+png_option = click.option(
+    "--png/--no-png", default=True, show_default=True,
+    help="With --out, also write every chart as a PNG file (English labels where no font "
+    "with Chinese glyphs is installed).",
+)  # fmt: skip
+
+
 @click.group("simulate")
 def simulate_group() -> None:
     """Simulate a reform on a population before it is issued: reach, cost, groups."""
@@ -37,15 +44,17 @@ def simulate_group() -> None:
 @as_of_option
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Write report.html (charts and tables) and policies/groups/overlap CSV files here.",
+    help="Write report.html (charts and tables), policies/groups/overlap CSV files and the "
+    "charts as PNG files here.",
 )  # fmt: skip
+@png_option
 @click.option(
     "--contacts/--no-contacts", default=True, show_default=True,
     help="Use the delivery contact points in the database (opt-outs) where a subject has one.",
 )  # fmt: skip
 def reach_cmd(
     population: Path, baseline: tuple[Path, ...], reform: tuple[Path, ...], as_of: date,
-    out: Path | None, contacts: bool,
+    out: Path | None, png: bool, contacts: bool,
 ) -> None:  # fmt: skip
     """Reach and cost of REFORM against BASELINE on a population, per changed policy.
 
@@ -117,7 +126,7 @@ def reach_cmd(
             "reform catalog": after.content_hash[:16],
             "population snapshot": population_snapshot(population)[:16],
         }
-        for path in write_reach_report(reach, out, stamp=stamp):
+        for path in write_reach_report(reach, out, stamp=stamp, png=png):
             console.print(f"wrote {path}")
 
 
@@ -148,11 +157,13 @@ def reach_cmd(
 @as_of_option
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Write report.html (charts) and daily/monthly/summary CSV files here.",
+    help="Write report.html (charts), daily/monthly/summary CSV files and the charts as PNG "
+    "files here.",
 )  # fmt: skip
+@png_option
 def timeline_cmd(
     population: Path, policies: tuple[Path, ...], months: int, seeds: int, seed: int,
-    no_push: bool, as_of: date, out: Path | None,
+    no_push: bool, as_of: date, out: Path | None, png: bool,
 ) -> None:  # fmt: skip
     """Move the population forward day by day and count eligibilities, pushes and take-up.
 
@@ -230,7 +241,7 @@ def timeline_cmd(
             "population snapshot": population_snapshot(population)[:16],
             "push": "no" if no_push else "with and without",
         }
-        for path in write_timeline_report(timeline, out, stamp=stamp):
+        for path in write_timeline_report(timeline, out, stamp=stamp, png=png):
             console.print(f"wrote {path}")
 
 
