@@ -240,3 +240,14 @@ def test_the_policy_list_shows_status_and_reach_in_english_on_a_phone(
 def test_the_editor_is_refused_to_residents(resident_page: Any, live: LiveWorld) -> None:
     response = resident_page.goto(live.url("/console/policies/new"))
     assert response is not None and response.status == 403
+
+
+def test_the_header_leads_an_officer_from_the_console_to_the_policy_list(
+    officer_page: Any, live: LiveWorld
+) -> None:
+    page = officer_page
+    page.goto(live.url("/console"))
+    page.locator("header nav a[href='/console/policies']").click()
+    expect(page).to_have_url(live.url("/console/policies"))
+    page.locator("#new-policy").click()
+    expect(page.locator("#validity")).to_have_class("ok")
