@@ -313,7 +313,26 @@ def _feedback(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
     return Redirect("/console?saved=rating#offers", status_code=303)
 
 
+@post("/console/inbox/{message_id:int}/read", include_in_schema=False)
+async def read_form(request: Request[Any, Any, Any], message_id: FromPath[int]) -> Response[Any]:
+    return await to_thread.run_sync(_read, request, message_id)
+
+
+def _read(request: Request[Any, Any, Any], message_id: int) -> Response[Any]:
+    from api.app.routes.subjects import mark_read
+
+    user = _subject_or_redirect(request)
+    if isinstance(user, Redirect):
+        return user
+    try:
+        # The API's handler: the subject's own message only; the first reading is the receipt.
+        mark_read.fn(request, subject_id=user.subject_id, message_id=message_id)
+    except ZhidaError as err:
+        return _message_centre(request, services(request), user, "", error=err.message)
+    return Redirect(f"/console#message-{message_id}", status_code=303)
+
+
 CONSOLE_ROUTES = [
     login_page, login_form, logout_form, home, why, preferences_form, objection_form,
-    feedback_form,
+    feedback_form, read_form,
 ]  # fmt: skip

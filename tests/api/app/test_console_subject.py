@@ -220,3 +220,22 @@ def test_a_grant_can_be_objected_to_within_its_window_and_declined_after_it(
     closed = page.split(f'data-grant="{late}"', 1)[1].split("</article>", 1)[0]
     assert 'value="objection"' not in closed and 'value="decline"' in closed
     assert "异议期已于此日结束" in closed
+
+
+def test_a_resident_marks_a_message_read_and_the_reading_is_a_receipt(world: World) -> None:
+    login(world, "resident")
+    message = world.messages["P1"]
+    page = world.client.get("/console").text
+    assert f'action="/console/inbox/{message}/read"' in page
+    read = world.client.post(f"/console/inbox/{message}/read")
+    assert read.status_code == 200
+    assert f'action="/console/inbox/{message}/read"' not in read.text
+    receipts = ReceiptStore(world.engine).for_subject("P1")
+    assert [(r.event, r.policy_id) for r in receipts] == [("read", "bj-elderly-allowance")]
+
+
+def test_another_residents_message_cannot_be_marked_read(world: World) -> None:
+    login(world, "resident")
+    response = world.client.post(f"/console/inbox/{world.messages['P2']}/read")
+    assert response.status_code == 400
+    assert ReceiptStore(world.engine).for_subject("P2") == []

@@ -115,6 +115,7 @@ PUBLIC = {
     # (test_console_subject.py, test_console_analyst.py, test_console_operator.py: each role's
     # access, a 403 page for the wrong role, a stranger sent to log in).
     ("POST", "/console/grants/{grant_id}/objection"), ("POST", "/console/feedback"),
+    ("POST", "/console/inbox/{message_id}/read"),
     ("GET", "/console/analyst"), ("POST", "/console/analyst"),
     ("GET", "/console/analyst/{sim_id}/reach.csv"),
     ("GET", "/console/operator"), ("POST", "/console/operator/replay/{row_id}"),
