@@ -8,11 +8,17 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from api.cli import main
+from matcher.batch import match_population
+from matcher.diff import catalog_changes
+from matcher.population import attach_tags, scan_population
+from profiles.derive import with_derived
 from profiles.schema import load_schema
-from rules.loader import load_catalog
-from simulations.reach import ALL, simulate_reach
+from rules.loader import Catalog, load_catalog
+from rules.policy import Policy
+from simulations.reach import ALL, group_columns, reachability, simulate_reach, tags_read
 
 AS_OF = date(2026, 6, 30)
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
@@ -163,3 +169,259 @@ def test_a_reform_with_a_broken_rule_is_refused_with_its_position(
     assert main([*argv, "--reform", str(draft), "--as-of", AS_OF.isoformat()]) == 1
     err = capsys.readouterr().err
     assert "bj-elderly-allowance.yaml:" in err and "did you mean 'age'" in err
+
+
+# --- the one-pass path against a reference written from two plain match runs --------------
+
+
+def _reference(
+    population: Path, baseline: Catalog, reform: Catalog
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Per policy, by group and overlaps from ``match_population`` of each catalog and joins."""
+    changed = {c.policy_id for c in catalog_changes(baseline, reform)}
+    frames = attach_tags(scan_population(population, SCHEMA), population, SCHEMA, as_of=AS_OF)
+
+    def pairs(catalog: Catalog, only: set[str] | None) -> pl.DataFrame:
+        policies = [p for p in catalog.in_force(AS_OF) if only is None or p.id in only]
+        empty = pl.DataFrame(
+            schema={"subject_id": pl.String, "policy_id": pl.String, "status": pl.String,
+                    "benefit": pl.Decimal(18, 2)}
+        )  # fmt: skip
+        found = match_population(frames, policies, SCHEMA, as_of=AS_OF)
+        return pl.concat([*found, empty], how="diagonal_relaxed").select(
+            "subject_id", "policy_id", pl.col("status").cast(pl.String), "benefit"
+        )
+
+    old, new_all = pairs(baseline, changed), pairs(reform, None)
+    new = new_all.filter(pl.col("policy_id").is_in(list(changed)))
+    people = pl.concat(
+        [
+            with_derived(frame, SCHEMA.entity(name), as_of=AS_OF)
+            .select(
+                pl.col(SCHEMA.entity(name).key or "").alias("subject_id"),
+                reachability(frame, name, None).fill_null(False).alias("reachable"),
+                *(e.cast(pl.String).alias(k) for k, e in group_columns(name).items()),
+            )
+            .collect()
+            for name, frame in frames.items()
+        ],
+        how="diagonal_relaxed",
+    )
+    year = {"month": 12, "year": 1, "once": 1}
+    per_year_old = {p.id: year.get(p.benefit_period or "", 0) for p in baseline.policies}
+    per_year_new = {p.id: year.get(p.benefit_period or "", 0) for p in reform.policies}
+    both = (
+        old.rename({"status": "s_old", "benefit": "b_old"})
+        .join(new.rename({"status": "s_new", "benefit": "b_new"}),
+              on=["subject_id", "policy_id"], how="full", coalesce=True)
+        .join(people, on="subject_id", how="left")
+    )  # fmt: skip
+    was, now = pl.col("s_old") == "eligible", pl.col("s_new") == "eligible"
+    cost_old = pl.when(was).then(pl.col("b_old")).cast(pl.Decimal(20, 2))
+    cost_new = pl.when(now).then(pl.col("b_new")).cast(pl.Decimal(20, 2))
+    yr_old = pl.col("policy_id").replace_strict(per_year_old, default=0, return_dtype=pl.Int64)
+    yr_new = pl.col("policy_id").replace_strict(per_year_new, default=0, return_dtype=pl.Int64)
+    measures = [
+        was.fill_null(False).sum().alias("eligible_before"),
+        now.fill_null(False).sum().alias("eligible_after"),
+        (pl.col("s_old") == "maybe").fill_null(False).sum().alias("maybe_before"),
+        (pl.col("s_new") == "maybe").fill_null(False).sum().alias("maybe_after"),
+        (now.fill_null(False) & ~was.fill_null(False)).sum().alias("newly_eligible"),
+        (was.fill_null(False) & ~now.fill_null(False)).sum().alias("no_longer_eligible"),
+        cost_old.sum().alias("cost_period_before"),
+        cost_new.sum().alias("cost_period_after"),
+        (cost_old * yr_old).sum().alias("cost_year_before"),
+        (cost_new * yr_new).sum().alias("cost_year_after"),
+        (now.fill_null(False) & ~pl.col("reachable")).sum().alias("eligible_unreachable"),
+    ]
+    per_policy = both.group_by("policy_id").agg(measures)
+    by_group = pl.concat(
+        [
+            both.group_by("policy_id", pl.col(d).alias("group"))
+            .agg(measures)
+            .drop_nulls("group")
+            .with_columns(pl.lit(d).alias("dimension"))
+            for d in dict.fromkeys(d for e in frames for d in group_columns(e))
+        ],
+        how="diagonal_relaxed",
+    )
+    eligible = new_all.filter(pl.col("status") == "eligible")
+    overlap = (
+        eligible.filter(pl.col("policy_id").is_in(list(changed)))
+        .join(eligible, on="subject_id", suffix="_other")
+        .filter(pl.col("policy_id") != pl.col("policy_id_other"))
+        .group_by("policy_id", pl.col("policy_id_other").alias("other_policy"))
+        .agg(pl.len().alias("shared"))
+    )
+    return per_policy, by_group, overlap
+
+
+def _reform_of_every_kind(tmp: Path) -> Path:
+    """Every kind of change: thresholds, benefit only, period, tags rule, firms, added, removed."""
+    draft = tmp / "every-kind"
+    shutil.copytree(CATALOG, draft)
+
+    def edit(name: str, old: str, new: str) -> None:
+        path = draft / f"{name}.yaml"
+        text = path.read_text()
+        assert old in text, (name, old)
+        path.write_text(text.replace(old, new, 1))
+
+    edit("bj-elderly-allowance", "age >= 80", "age >= 75")
+    edit("bj-elderly-allowance", "benefit_period: month", "benefit_period: year")
+    edit(
+        "bj-maternity-allowance",
+        '"new_parent" in tags',
+        '("new_parent" in tags or children_under_3 >= 2)',
+    )
+    (draft / "test-unemployed-top-up.yaml").write_text(NEW_POLICY)
+    (draft / "bj-winter-heating-subsidy.yaml").unlink()
+    firm = next(p for p in sorted(draft.glob("*.yaml")) if "audience: enterprise" in p.read_text()
+                and "benefit:" in p.read_text())  # fmt: skip
+    text = firm.read_text()
+    benefit = next(line for line in text.splitlines() if line.startswith("benefit:"))
+    firm.write_text(text.replace(benefit, "benefit: '1234.5'"))
+    return draft
+
+
+def test_the_one_pass_equals_two_match_runs_joined(population: Path, tmp_path: Path) -> None:
+    baseline = load_catalog([CATALOG], SCHEMA)
+    reform = load_catalog([_reform_of_every_kind(tmp_path)], SCHEMA)
+    kinds = {c.change for c in catalog_changes(baseline, reform)}
+    assert kinds == {"added", "removed", "changed"}
+    per_policy, by_group, overlap = _reference(population, baseline, reform)
+    # Small batches: the sums of many batches must add up like one.
+    for rows in (1_000_000, 700):
+        reach = simulate_reach(population, baseline, reform, SCHEMA, as_of=AS_OF, batch_rows=rows)
+        got = reach.policies.filter(pl.col("policy_id") != ALL)
+        want = got.select("policy_id").join(per_policy, on="policy_id", how="left")
+        columns = [c for c in per_policy.columns if c != "policy_id"]
+        assert_frame_equal(
+            got.select("policy_id", *columns).sort("policy_id"),
+            want.select("policy_id", *columns)
+            .sort("policy_id")
+            .with_columns(pl.col(pl.Decimal).fill_null(0).cast(pl.Decimal(20, 2))),
+            check_dtypes=False,
+        )
+        groups = reach.groups.filter(pl.col("policy_id") != ALL)
+        assert_frame_equal(
+            groups.select("dimension", "policy_id", "group", *columns)
+            .sort("dimension", "policy_id", "group"),
+            by_group.select("dimension", "policy_id", "group", *columns)
+            .with_columns(pl.col(pl.Decimal).fill_null(0).cast(pl.Decimal(20, 2)))
+            .sort("dimension", "policy_id", "group"),
+            check_dtypes=False,
+        )  # fmt: skip
+        assert_frame_equal(
+            reach.overlap.select("policy_id", "other_policy", "shared").sort(pl.all()),
+            overlap.sort(pl.all()),
+            check_dtypes=False,
+        )
+    allowance = reach.policies.filter(pl.col("policy_id") == "bj-elderly-allowance").row(
+        0, named=True
+    )
+    # Each side's cost per year at its own period: 12 monthly payments before, one after.
+    assert allowance["cost_year_before"] == 12 * allowance["cost_period_before"] > 0
+    assert allowance["cost_year_after"] == allowance["cost_period_after"] > 0
+
+
+def test_a_reform_changing_only_a_benefit_keeps_reach_and_changes_cost(
+    population: Path, tmp_path: Path
+) -> None:
+    draft = tmp_path / "benefit"
+    shutil.copytree(CATALOG, draft)
+    path = draft / "bj-elderly-allowance.yaml"
+    path.write_text(path.read_text().replace("800", "900"))
+    reach = simulate_reach(
+        population, load_catalog([CATALOG], SCHEMA), load_catalog([draft], SCHEMA), SCHEMA,
+        as_of=AS_OF,
+    )  # fmt: skip
+    row = reach.policies.filter(pl.col("policy_id") == "bj-elderly-allowance").row(0, named=True)
+    assert row["eligible_before"] == row["eligible_after"] > 0
+    assert row["newly_eligible"] == row["no_longer_eligible"] == 0
+    centenarians = _sql(
+        population, f"SELECT count(*) FROM r WHERE {AGE} >= 100 AND hukou_city = '北京市'"
+    )
+    assert row["cost_year_delta"] == 12 * 100 * centenarians
+
+
+def test_groups_and_overlaps_equal_sql_group_bys(population: Path, reform: Path) -> None:
+    reach = simulate_reach(
+        population, load_catalog([CATALOG], SCHEMA), load_catalog([reform], SCHEMA), SCHEMA,
+        as_of=AS_OF,
+    )  # fmt: skip
+    where = f"{AGE} >= 75 AND hukou_city = '北京市'"
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW r AS SELECT * FROM read_parquet('{population}/residents.parquet')")
+    by_district = dict(
+        con.execute(
+            f"SELECT residence_district, count(*) FROM r WHERE {where} "
+            "AND residence_district IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    got = reach.groups.filter(
+        (pl.col("policy_id") == "bj-elderly-allowance") & (pl.col("dimension") == "district")
+    )
+    assert dict(zip(got["group"], got["eligible_after"], strict=True)) == by_district
+    cost = dict(
+        con.execute(
+            f"SELECT CASE WHEN {AGE} < 80 THEN '60-79' ELSE '80+' END, sum(12 * CASE WHEN "
+            f"{AGE} >= 100 THEN 800 WHEN {AGE} >= 90 THEN 500 ELSE 100 END) FROM r "
+            f"WHERE {where} GROUP BY 1"
+        ).fetchall()
+    )
+    ages = reach.groups.filter(
+        (pl.col("policy_id") == "bj-elderly-allowance") & (pl.col("dimension") == "age_band")
+    )
+    assert {g: Decimal(c) for g, c in zip(ages["group"], ages["cost_year_after"], strict=True)
+            if c} == {g: Decimal(c) for g, c in cost.items()}  # fmt: skip
+    # The top-up's eligible who are also eligible for the Beijing dibao invitation, by SQL.
+    pair = reach.overlap.filter(
+        (pl.col("policy_id") == "test-unemployed-top-up")
+        & (pl.col("other_policy") == "bj-dibao-invitation")
+    ).row(0, named=True)
+    top_up = "employment_status = 'unemployed' AND monthly_income < 2000"
+    dibao = (
+        "hukou_city = '北京市' AND household_income_per_capita < 1395 "
+        "AND subsistence_status = 'none'"
+    )
+    assert pair["eligible"] == _sql(population, f"SELECT count(*) FROM r WHERE {top_up}")
+    assert pair["shared"] == _sql(population, f"SELECT count(*) FROM r WHERE {top_up} AND {dibao}")
+    assert pair["shared"] > 0
+
+
+@pytest.mark.parametrize(
+    ("rule", "read"),
+    [
+        ('"new_parent" in tags and age < 40', {"new_parent"}),
+        ('"a" in 标签 or not ("b" in tags)', {"a", "b"}),
+        ("age >= 80", set()),
+        ('"tags" in ["tags"]', set()),  # a string that looks like the field reads no tag
+        ("residence_district in tags", None),  # any tag could be read: all are computed
+    ],
+)
+def test_the_tags_a_rule_reads(rule: str, read: set[str] | None) -> None:
+    policy = Policy(id="p", title="t", department="d", audience="resident",
+                    mode="auto_grant", eligibility=rule, valid_from=date(2026, 1, 1))  # fmt: skip
+    assert tags_read([policy], SCHEMA) == read
+
+
+def test_the_report_has_a_png_per_chart_unless_told_not_to(
+    population: Path, reform: Path, tmp_path: Path
+) -> None:
+    from matplotlib.image import imread
+
+    argv = ["simulate", "reach", "--population", str(population), "--baseline", str(CATALOG)]
+    argv += ["--reform", str(reform), "--as-of", AS_OF.isoformat(), "--no-contacts"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    pngs = sorted(p.name for p in (tmp_path / "a").glob("*.png"))
+    # The reform changes resident policies only: the residents' five dimensions.
+    assert pngs == [
+        "cost_per_year.png", "eligible_by_age_band.png", "eligible_by_district.png",
+        "eligible_by_gender.png", "eligible_by_household_type.png", "eligible_by_hukou.png",
+    ]  # fmt: skip
+    pixels = imread(tmp_path / "a" / "eligible_by_district.png")
+    assert pixels.shape[1] > 600 and (pixels[..., :3] < 0.5).any()  # drawn, not blank
+    assert main([*argv, "--out", str(tmp_path / "b"), "--no-png"]) == 0
+    assert not list((tmp_path / "b").glob("*.png"))
+    assert (tmp_path / "b" / "report.html").is_file()
