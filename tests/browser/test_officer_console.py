@@ -251,3 +251,13 @@ def test_the_header_leads_an_officer_from_the_console_to_the_policy_list(
     expect(page).to_have_url(live.url("/console/policies"))
     page.locator("#new-policy").click()
     expect(page.locator("#validity")).to_have_class("ok")
+
+
+def test_the_editor_speaks_english_on_request(page_as: Any, live: LiveWorld) -> None:
+    page = page_as("officer", lang="en")
+    page.goto(live.url("/console/policies/new"))
+    expect(page.locator("#validity")).to_contain_text("Valid")
+    editor = page.locator("#document")
+    editor.fill(editor.input_value().replace("mode: proactive_push", "mode: proactive"))
+    expect(page.locator("#problems li")).to_contain_text("line 6, column")
+    expect(page.locator("#submit-review")).to_have_text("Submit for review")

@@ -16,6 +16,7 @@ store's rule (the author of a version cannot approve it); the page only explains
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any, Final
 
 import polars as pl
@@ -52,7 +53,7 @@ mode: proactive_push
 eligibility: 'age >= 60 and hukou_city == "北京市"'
 benefit: '100'
 benefit_period: month
-valid_from: 2026-01-01
+valid_from: {start}
 """
 
 
@@ -119,6 +120,8 @@ def policy_rows(
     >>> row = policy_rows([v(1, "published"), v(2, "draft")], {"p": (120, "<10")})[0]
     >>> row["status"], row["version"], row["published"], row["eligible"], row["title"]
     ('draft', 2, 1, 120, '津贴')
+    >>> policy_rows([v(1, "draft")], {})[0]["eligible"]
+    '—'
     """
     by_policy: dict[str, list[PolicyVersion]] = defaultdict(list)
     for v in versions:
@@ -127,7 +130,8 @@ def policy_rows(
     for policy_id, history in sorted(by_policy.items()):
         newest = max(history, key=lambda v: v.version)
         published = [v.version for v in history if v.status == "published"]
-        eligible, maybe = reach.get(policy_id, (0, 0))
+        # A policy never published was never matched: no reach to show, rather than a 0.
+        eligible, maybe = reach.get(policy_id, (0, 0)) if published else ("—", "—")
         rows.append(
             {
                 "policy_id": policy_id,
@@ -215,8 +219,10 @@ def _editor(request: Request[Any, Any, Any], policy_id: str | None) -> Response[
         except NotFoundError as err:
             return _page(request, "denied.html", status=404, user=gate, needed=err.message)
     published = [v for v in history if v.status == "published"]
+    # A new policy starts valid from January 1st, so it is in force on the latest run's date.
+    start = date.today().replace(month=1, day=1).isoformat()
     document = history[-1].document if history else NEW_POLICY.format(
-        department=gate.department or "北京市民政局"
+        department=gate.department or "北京市民政局", start=start
     )  # fmt: skip
     t = words(_lang(request))
     return _page(
