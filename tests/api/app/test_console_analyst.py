@@ -148,3 +148,10 @@ def test_the_page_is_english_on_request(sim_world: World) -> None:
     login(sim_world, "analyst")
     page = sim_world.client.get("/console/analyst?lang=en")
     assert "Reach simulation" in page.text and "Run simulation" in page.text
+
+
+def test_an_unchanged_policy_says_there_is_nothing_to_simulate(sim_world: World) -> None:
+    login(sim_world, "analyst")
+    status, text = run(sim_world, DRAFT)
+    assert status == 200 and "没有需要推演的变化" in text
+    assert 'id="csv"' not in text and "<svg" not in text
