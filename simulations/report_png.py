@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from simulations.report import Chart
 
-__all__ = ["MAX_BARS", "cjk_font", "latin_label", "write_png"]
+__all__ = ["MAX_BARS", "cjk_font", "draw", "latin_label", "write_png"]
 
 # A bar chart of more labels than this shows the largest ones and says so in its title.
 MAX_BARS = 40
@@ -81,17 +81,24 @@ def latin_label(text: str) -> str:
 
 def write_png(chart: Chart, path: Path) -> Path:
     """Draw ``chart`` into ``path`` (a PNG); returns the path."""
-    from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = draw(chart)
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def draw(chart: Chart) -> Figure:
+    """``chart`` as a matplotlib figure (no pyplot state), labelled for the fonts installed."""
+    from matplotlib import rc_context
 
     font = cjk_font()
     text: Callable[[str], str] = str if font else latin_label
     families = ["DejaVu Sans", font] if font else ["DejaVu Sans"]
+    # Text objects keep their font properties, so the figure may be saved outside the context.
     with rc_context({"font.family": families, "axes.unicode_minus": False}):
-        figure = _bars(chart, text) if chart.kind == "bar" else _lines(chart, text)
-        FigureCanvasAgg(figure)
-        figure.savefig(path, dpi=110)
-    return path
+        return _bars(chart, text) if chart.kind == "bar" else _lines(chart, text)
 
 
 def _number(value: float, _: object = None) -> str:

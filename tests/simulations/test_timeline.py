@@ -147,8 +147,11 @@ def test_the_push_causes_take_up_the_world_without_it_lacks(timeline: Timeline) 
 @pytest.mark.slow  # the shared three-seed timeline takes a few seconds
 def test_csv_totals_equal_the_daily_sums(timeline: Timeline, tmp_path: Path) -> None:
     stamp = {"catalog": "c", "population snapshot": "p"}
-    written = write_timeline_report(timeline, tmp_path, stamp=stamp)
+    written = write_timeline_report(timeline, tmp_path, stamp=stamp, png=True)
     assert {p.name for p in written} >= {"daily.csv", "monthly.csv", "report.html"}
+    assert written[-1].name == "report.html"
+    pngs = {p.name for p in written if p.suffix == ".png"}
+    assert pngs == {"push_load.png", "applications.png", "funnel.png", "budget_by_month.png"}
     daily = pl.read_csv(tmp_path / "daily.csv")
     monthly = pl.read_csv(tmp_path / "monthly.csv")
     totals = pl.read_csv(tmp_path / "totals.csv")
