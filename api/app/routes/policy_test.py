@@ -83,6 +83,8 @@ def _coerce(f: Field, raw: Any) -> Any:
     """``raw`` (as typed, often a string) as a value of ``f``'s type; ValueError if it is not."""
     if raw is None or raw == "":
         return None
+    if isinstance(raw, dict | list) and f.type != "tags":
+        raise ValueError("one value, not a list or an object")
     text = str(raw).strip()
     match f.type:
         case "integer":
@@ -91,9 +93,12 @@ def _coerce(f: Field, raw: Any) -> Any:
             return int(text)
         case "number":
             try:
-                return Decimal(text)
+                number = Decimal(text)
             except InvalidOperation:
                 raise ValueError("a number") from None
+            if not number.is_finite():
+                raise ValueError("a finite number")
+            return number
         case "boolean":
             if isinstance(raw, bool):
                 return raw
@@ -112,7 +117,7 @@ def _coerce(f: Field, raw: Any) -> Any:
             return text
         case "tags":
             items = raw if isinstance(raw, list) else text.replace("，", ",").split(",")
-            return frozenset(str(t).strip() for t in items if str(t).strip())
+            return frozenset(str(t).strip() for t in items if t is not None and str(t).strip())
         case _:
             return text
 

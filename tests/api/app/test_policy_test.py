@@ -102,6 +102,11 @@ def test_an_unknown_sensitive_value_is_shown_as_unknown(pop_world: World) -> Non
         ({"document": ALLOWANCE, "profile": {"agee": 80}}, "did you mean 'age'"),
         ({"document": ALLOWANCE, "profile": {"age": "eighty"}}, "expected a whole number"),
         ({"document": ALLOWANCE, "profile": {"gender": "m"}}, "expected one of male, female"),
+        ({"document": ALLOWANCE, "profile": {"monthly_income": "NaN"}}, "a finite number"),
+        ({"document": ALLOWANCE, "profile": {"birth_date": "1940-13-01"}}, "a date YYYY-MM-DD"),
+        ({"document": ALLOWANCE, "profile": {"is_veteran": "maybe"}}, "true or false"),
+        ({"document": ALLOWANCE, "profile": {"hukou_city": ["北京市"]}}, "not a list"),
+        ({"document": "id: [", "profile": {"age": 80}}, ""),
     ],
 )
 def test_a_bad_request_is_refused_with_how_to_fix_it(
@@ -131,3 +136,12 @@ def test_a_subject_without_a_served_population_is_503_with_what_to_do(world: Wor
 def test_a_firm_is_refused_for_a_resident_policy(pop_world: World, tmp_path: Path) -> None:
     answer = _test(pop_world, {"document": ALLOWANCE, "subject_id": "nobody"})
     assert answer.status_code == 404
+
+
+def test_typed_tags_are_read_as_a_set_and_named_in_words(world: World) -> None:
+    doc = ALLOWANCE.replace('age >= 80 and hukou_city == "北京市"', '"new_parent" in tags')
+    body = _test(world, {"document": doc, "profile": {"标签": "new_parent， other"}}).json()
+    assert body["status"] == "eligible"
+    assert body["clauses"][0]["words"] == "有标签“新生儿父母”"
+    none = _test(world, {"document": doc, "profile": {"tags": []}}).json()
+    assert none["status"] == "not_eligible"  # a known, empty tag set: not unknown
