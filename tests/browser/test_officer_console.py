@@ -261,3 +261,28 @@ def test_the_editor_speaks_english_on_request(page_as: Any, live: LiveWorld) -> 
     editor.fill(editor.input_value().replace("mode: proactive_push", "mode: proactive"))
     expect(page.locator("#problems li")).to_contain_text("line 6, column")
     expect(page.locator("#submit-review")).to_have_text("Submit for review")
+
+
+def test_the_test_panel_reads_a_subject_with_sensitive_values_masked(
+    officer_page: Any, live: LiveWorld
+) -> None:
+    page = officer_page
+    page.goto(live.url("/console/policies/new"))
+    editor = page.locator("#document")
+    rule = "age >= 18 and monthly_income < 999999999"
+    editor.fill(_document("bj-browser-masked", rule))
+    expect(page.locator("#validity")).to_have_class("ok")
+    page.locator("input[name=test-mode][value=subject]").check()
+    expect(page.locator("#test-profile")).to_be_hidden()
+    page.locator("#test-subject").fill(live.resident_id)
+    page.click("#run-test")
+    status = page.locator("#test-status")
+    expect(status).to_be_visible()
+    shown = page.locator("#test-result").inner_text()
+    assert live.resident_id not in shown
+    assert live.resident_id[:4] in status.inner_text()  # the id masked: its ends kept
+    income = live.resident()["monthly_income"]
+    row = page.locator("#test-result tbody tr").nth(1)
+    expect(row).to_contain_text("月收入 = " + ("?" if income is None else "***"))
+    if income is not None and income >= 1000:
+        assert f"{income:g}" not in shown and f"{income:.1f}" not in shown
