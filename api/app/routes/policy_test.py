@@ -31,7 +31,7 @@ from api.app.errors import UnavailableError
 from api.app.i18n import LANGUAGES, words
 from api.app.masking import mask
 from api.app.services import Services, services
-from core.errors import ValidationError
+from core.errors import NotFoundError, ValidationError
 from profiles.schema import Entity, Field, Schema
 
 __all__ = [
@@ -184,17 +184,25 @@ def _as_of(svc: Services) -> date:
 def _subject_record(
     svc: Services, schema: Schema, subject_id: str, as_of: date
 ) -> tuple[Entity, dict[str, Any]]:
-    from matcher.population import attach_tags, find_subject, scan_population
+    """The subject's record with its tags as of ``as_of``, computed from its own events only
+    (not the whole population's, as a scan joined to every subject's tags would)."""
+    import polars as pl
+
+    from matcher.population import EventTagger, scan_population
 
     if svc.population is None:
         raise UnavailableError(
             "testing against a subject needs the population: start the server with "
             "`zhida serve --population DIR`, or type a profile instead"
         )
-    frames = attach_tags(
-        scan_population(svc.population, schema), svc.population, schema, as_of=as_of
-    )
-    return find_subject(frames, schema, subject_id)
+    tagger = EventTagger.for_population(svc.population, schema, as_of=as_of)
+    for name, frame in scan_population(svc.population, schema).items():
+        entity = schema.entity(name)
+        rows = frame.filter(pl.col(entity.key or "") == subject_id).collect()
+        if rows.height:
+            tagged = tagger(rows.head(1), entity) if tagger is not None else rows
+            return entity, tagged.row(0, named=True)
+    raise NotFoundError(f"no resident or enterprise has the id {subject_id!r}; check the id")
 
 
 def _lang(request: Request[Any, Any, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,14 @@ def pop_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
             "monthly_income": [3200.0, None],
         }
     ).write_parquet(population / "residents.parquet")
+    pl.DataFrame(
+        {
+            "subject_id": ["110101199001010022"],
+            "subject_type": ["resident"],
+            "item_code": ["birth_registration"],
+            "occurred_at": [datetime(2026, 1, 5, 10, 0)],
+        }
+    ).write_parquet(population / "events.parquet")
     yield from make_world(sqlite_url, tmp_path, population)
 
 
@@ -145,3 +153,10 @@ def test_typed_tags_are_read_as_a_set_and_named_in_words(world: World) -> None:
     assert body["clauses"][0]["words"] == "有标签“新生儿父母”"
     none = _test(world, {"document": doc, "profile": {"tags": []}}).json()
     assert none["status"] == "not_eligible"  # a known, empty tag set: not unknown
+
+
+def test_a_subjects_tags_come_from_its_own_service_events(pop_world: World) -> None:
+    doc = ALLOWANCE.replace('age >= 80 and hukou_city == "北京市"', '"new_parent" in tags')
+    parent = _test(pop_world, {"document": doc, "subject_id": "110101199001010022"}).json()
+    other = _test(pop_world, {"document": doc, "subject_id": "110101194001010011"}).json()
+    assert (parent["status"], other["status"]) == ("eligible", "not_eligible")
