@@ -16,12 +16,14 @@
 | ``ZHIDA_SMS_GATEWAY_URL``   | unset: no SMS                   | the HTTP SMS gateway's POST URL  |
 | ``ZHIDA_SMS_GATEWAY_TOKEN`` | unset                           | its bearer token (credentials)   |
 | ``ZHIDA_SMS_STATUS_URL``    | unset                           | its status query by key, if any  |
+| ``ZHIDA_SMS_REPORTS_URL``   | unset                           | its delivery reports, to poll    |
 | ``ZHIDA_SMS_SIGNATURE``     | ``直达``                        | the signature (签名) of each SMS |
 | ``ZHIDA_SMS_MAX_SEGMENTS``  | ``3``                           | SMS longer are shortened         |
 | ``ZHIDA_SMTP_HOST``         | unset: no e-mail                | SMTP server for e-mail           |
 | ``ZHIDA_SMTP_PORT``         | ``25``                          | its port                         |
 | ``ZHIDA_SMTP_USER``, ``ZHIDA_SMTP_PASSWORD`` | unset          | SMTP login (over STARTTLS)       |
 | ``ZHIDA_SMTP_STARTTLS``     | ``off``                         | ``on``: STARTTLS before login    |
+| ``ZHIDA_SMTP_STATUS_URL``   | unset: in doubt, park           | the relay's query by Message-ID  |
 | ``ZHIDA_MAIL_FROM``         | ``noreply@zhida.local``         | sender address of e-mails        |
 | ``ZHIDA_WEBHOOK_SECRET``    | unset: no webhooks              | HMAC-SHA256 key for webhooks     |
 | ``ZHIDA_CHANNEL_TIMEOUT``   | ``10``                          | seconds per gateway request      |
@@ -71,6 +73,7 @@ class Settings:
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
     sms_status_url: str | None = None  # GET <url>/<idempotency key> -> {"accepted": bool}
+    sms_reports_url: str | None = None  # GET <url>?after=N -> delivery reports (polled)
     sms_signature: str = "直达"
     sms_max_segments: int = 3  # 70 Chinese characters each (67 when concatenated)
     smtp_host: str | None = None
@@ -78,6 +81,7 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    smtp_status_url: str | None = None  # GET <url>/<Message-ID> -> {"accepted": bool}
     mail_from: str = "noreply@zhida.local"
     webhook_secret: str | None = None
     channel_timeout: float = 10.0
@@ -129,6 +133,7 @@ class Settings:
             sms_gateway_url=env.get("ZHIDA_SMS_GATEWAY_URL") or None,
             sms_gateway_token=env.get("ZHIDA_SMS_GATEWAY_TOKEN") or None,
             sms_status_url=env.get("ZHIDA_SMS_STATUS_URL") or None,
+            sms_reports_url=env.get("ZHIDA_SMS_REPORTS_URL") or None,
             sms_signature=env.get("ZHIDA_SMS_SIGNATURE") or "直达",
             sms_max_segments=int(_number(env, "ZHIDA_SMS_MAX_SEGMENTS", 3, minimum=1)),
             smtp_host=env.get("ZHIDA_SMTP_HOST") or None,
@@ -136,6 +141,7 @@ class Settings:
             smtp_user=env.get("ZHIDA_SMTP_USER") or None,
             smtp_password=env.get("ZHIDA_SMTP_PASSWORD") or None,
             smtp_starttls=_on_off(env, "ZHIDA_SMTP_STARTTLS"),
+            smtp_status_url=env.get("ZHIDA_SMTP_STATUS_URL") or None,
             mail_from=env.get("ZHIDA_MAIL_FROM") or "noreply@zhida.local",
             webhook_secret=env.get("ZHIDA_WEBHOOK_SECRET") or None,
             channel_timeout=_number(env, "ZHIDA_CHANNEL_TIMEOUT", 10.0, minimum=0.001),

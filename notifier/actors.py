@@ -8,8 +8,10 @@ worker needs — the database, the channels, the renderer, the rate limiter, the
 
 In doubt: when a worker died during an attempt, nobody knows whether the far side took the
 message.  If the channel can say (``lookup(idempotency_key) -> bool | None``, e.g. a provider's
-delivery-status query), a taken message is recorded as delivered instead of being sent again;
-otherwise it is sent again (at least once).
+delivery-status query), a taken message is recorded as delivered instead of being sent again.
+When it cannot, the channel decides (``in_doubt``): ``"resend"`` (the default: at least once —
+the SMS gateway and webhooks de-duplicate by the Idempotency-Key header) or ``"park"`` (at most
+once — e-mail: the row is parked with the reason, for an operator to replay).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from notifier.channels.base import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from notifier.outbox import LedgerRow, Outbox
+from notifier.outbox import LedgerRow, Outbox, in_doubt
 
 __all__ = [
     "BATCH",
@@ -218,10 +220,19 @@ def _attempt(rt: DeliveryRuntime, row: LedgerRow) -> str:
                 f"channel {row.channel!r} is not configured in this worker; configure it "
                 "(see README, Settings) and replay the row"
             )
-        in_doubt = bool(row.last_error and " lost: " in row.last_error)
-        if in_doubt and isinstance(channel, Lookup) and channel.lookup(row.idempotency_key):
-            rt.outbox.delivered(row, provider_id="reconciled", now=rt.clock.now())
-            return "reconciled"
+        if in_doubt(row):
+            taken = channel.lookup(row.idempotency_key) if isinstance(channel, Lookup) else None
+            if taken:
+                rt.outbox.delivered(row, provider_id="reconciled", now=rt.clock.now())
+                return "reconciled"
+            if taken is None and getattr(channel, "in_doubt", "resend") == "park":
+                hint = getattr(channel, "doubt_hint", "")
+                raise PermanentDeliveryError(
+                    f"in doubt: attempt {row.attempts - 1} was cut off with its worker and "
+                    f"{row.channel} cannot say whether it went out{'; ' + hint if hint else ''}"
+                    f" — parked rather than risk sending it twice; `zhida deliveries replay "
+                    f"{row.id}` sends it again (same Message-ID)"
+                )
         try:
             message = rt.render(row)
         except ZhidaError as exc:

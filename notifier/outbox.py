@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.errors import NotFoundError, ValidationError
 from notifier.tables import delivery_attempts, outbox
 
-__all__ = ["STATUSES", "LedgerRow", "Outbox", "backoff", "naive_utc"]
+__all__ = ["STATUSES", "LedgerRow", "Outbox", "backoff", "in_doubt", "naive_utc"]
 
 STATUSES = ("pending", "sending", "delivered", "failed", "cancelled")
 _MAX_BACKOFF = 3600.0
@@ -42,6 +42,13 @@ _MAX_BACKOFF = 3600.0
 def backoff(attempt: int, base: float, cap: float = _MAX_BACKOFF) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based): doubling, capped."""
     return float(min(cap, base * 2.0 ** max(0, attempt - 1)))
+
+
+def in_doubt(row: LedgerRow) -> bool:
+    """Whether ``row``'s previous attempt was cut off with its worker (a lost lease), so the
+    far side may or may not have the message.  A replayed row is not: the operator decided."""
+    error = row.last_error or ""
+    return error.startswith("attempt ") and " lost: " in error
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -411,6 +418,9 @@ class Outbox:
                         next_attempt_at=stamp,
                         enqueued_at=None,
                         max_attempts=outbox.c.attempts + attempts,
+                        # the operator's decision settles a doubt: the next attempt sends
+                        last_error=sa.literal("replayed; before: ")
+                        + sa.func.coalesce(outbox.c.last_error, ""),
                     )
                 )
         return found

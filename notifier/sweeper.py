@@ -6,7 +6,8 @@ It runs periodically inside every worker process (a daemon thread).  Each pass:
 2. hands to the broker every row that is due and was never enqueued or was enqueued longer
    than ``stale`` seconds ago (the queue message was lost: Redis flushed or restarted, a worker
    killed before it acknowledged), and every row whose claim's lease ran out;
-3. that includes rows deferred by quiet hours whose not-before time has come.
+3. that includes rows deferred by quiet hours whose not-before time has come;
+4. polls the gateways' delivery reports (SMS: reached the handset or not) into receipts.
 
 Re-enqueueing a row that is in fact still queued is harmless: the second message finds nothing
 to claim.
@@ -19,7 +20,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.errors import DeliveryError
 from notifier.actors import DeliveryRuntime
+from notifier.reports import ReportsRecorded, poll_reports
 
 __all__ = ["SweepResult", "Sweeper", "sweep_once"]
 
@@ -30,6 +33,7 @@ log = logging.getLogger("zhida.sweeper")
 class SweepResult:
     enqueued: int
     parked: int
+    reports: int = 0  # delivery reports recorded
 
 
 def sweep_once(
@@ -41,7 +45,12 @@ def sweep_once(
     ids = rt.outbox.due(now=now, stale=stale, limit=limit)
     if ids:
         send(ids)
-    return SweepResult(len(ids), parked)
+    try:
+        got = poll_reports(rt.outbox.engine, rt.channels, now=now)
+    except DeliveryError as exc:  # the gateway's reports are down: ask again next pass
+        log.warning("delivery reports: %s", exc)
+        got = ReportsRecorded()
+    return SweepResult(len(ids), parked, got.delivered + got.failed)
 
 
 class Sweeper:
@@ -72,7 +81,10 @@ class Sweeper:
         while not self._stop.wait(self.interval):
             try:
                 result = sweep_once(self._rt(), self._send, stale=self.stale)
-                if result.enqueued or result.parked:
-                    log.info("sweeper: %d re-enqueued, %d parked", result.enqueued, result.parked)
+                if result.enqueued or result.parked or result.reports:
+                    log.info(
+                        "sweeper: %d re-enqueued, %d parked, %d delivery reports",
+                        result.enqueued, result.parked, result.reports,
+                    )  # fmt: skip
             except Exception:  # a database or Redis hiccup: try again next pass
                 log.exception("sweeper pass failed; retrying in %.0fs", self.interval)

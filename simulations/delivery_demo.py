@@ -3,15 +3,16 @@
 Seeds contact points for the population, starts the SMS gateway, SMTP server and webhook
 receiver stand-ins on 127.0.0.1 (the SMS gateway failing a share of requests, so retries show),
 plans with every channel configured, delivers on worker threads of this process over the
-in-process broker, and returns what was granted, invited, deferred and suppressed, and why —
-with what the far sides themselves received.
+in-process broker (the sweeper polling the SMS gateway's delivery reports), and returns what
+was granted, invited, deferred and suppressed, and why — with what the far sides themselves
+received and the receipts recorded.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class DeliveryDemo:
     grants: Mapping[str, int]  # grant status -> count
     far_side: Mapping[str, Mapping[str, int]]  # what the stand-ins received (doubles: 0)
     seconds: float
+    receipts: Mapping[str, int] = field(default_factory=dict)  # event -> count (delivered: …)
 
 
 def demo_deliveries(
@@ -54,6 +56,7 @@ def demo_deliveries(
     )
     from notifier.contacts import ContactStore
     from notifier.grants import GrantStore
+    from notifier.receipts import ReceiptStore
     from simulations.contacts import synthetic_contacts
     from simulations.gateways import StandIns
 
@@ -88,5 +91,6 @@ def demo_deliveries(
             close_channels(channels)
         far_side = stand_ins.summary()
     return DeliveryDemo(
-        summary, ledger, GrantStore(engine).counts(), far_side, time.perf_counter() - started
-    )
+        summary, ledger, GrantStore(engine).counts(), far_side, time.perf_counter() - started,
+        ReceiptStore(engine).counts(),
+    )  # fmt: skip

@@ -3,6 +3,7 @@
 \b
   zhida deliveries plan [--run ID] [--population DIR]   plan the latest run diff; deliver
   zhida deliveries status                               the ledger by channel and status
+  zhida deliveries reports                              poll the SMS delivery reports now
   zhida deliveries failed                               parked rows and why
   zhida deliveries replay ID... | --all                 give parked rows new attempts
   zhida deliveries cancel ID...                         keep parked rows undelivered
@@ -124,6 +125,38 @@ def deliver_planned(summary: Any, *, deliver: bool = True) -> None:
         click.echo(f"  {n:>7,}  {reason}")
     if deliver:
         _deliver(list(summary.due_ids))
+
+
+@deliveries_group.command("reports")
+def reports_cmd() -> None:
+    """Poll the gateways' delivery reports now and record them as receipts.
+
+    \b
+    Workers poll them on every sweep; this is for deployments without workers (cron).
+    Needs ZHIDA_SMS_REPORTS_URL, e.g.:
+      ZHIDA_SMS_REPORTS_URL=https://sms.example.gov.cn/reports zhida deliveries reports
+    """
+    from core.errors import ConfigurationError
+    from core.settings import get_settings
+    from notifier.channels.registry import channels_from_settings, close_channels
+    from notifier.reports import poll_reports
+
+    settings = get_settings()
+    if not (settings.sms_gateway_url and settings.sms_reports_url):
+        raise ConfigurationError(
+            "no delivery reports to poll: set ZHIDA_SMS_GATEWAY_URL and ZHIDA_SMS_REPORTS_URL "
+            "(the gateway's delivery-report query)"
+        )
+    engine = _engine()
+    channels = channels_from_settings(settings, engine, names=("sms",))
+    try:
+        got = poll_reports(engine, channels, now=datetime.now(UTC))
+    finally:
+        close_channels(channels)
+    click.echo(
+        f"{got.delivered:,} delivered, {got.failed:,} not delivered"
+        + (f", {got.unknown:,} for messages not in this ledger" if got.unknown else "")
+    )
 
 
 @deliveries_group.command("status")

@@ -155,6 +155,11 @@ def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int
         console.print(
             f"  {side} received: " + ", ".join(f"{n:,} {k}" for k, n in sorted(received.items()))
         )
+    if result.receipts.get("delivered"):
+        console.print(
+            f"  receipts: {result.receipts['delivered']:,} delivered (inbox, and the SMS "
+            "gateway's delivery reports) — the ranking model's outcome log"
+        )
     if result.grants:
         grants = ", ".join(f"{n:,} {s}" for s, n in sorted(result.grants.items()))
         console.print(f"  grants (免申即享): {grants}")

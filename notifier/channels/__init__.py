@@ -7,6 +7,7 @@ by name.  The modules with real connections are imported on first use of their c
 
 from notifier.channels.base import (
     Channel,
+    DeliveryReport,
     OutboundMessage,
     PermanentDeliveryError,
     SendResult,
@@ -25,6 +26,7 @@ from notifier.channels.registry import (
 __all__ = [
     "CHANNEL_NAMES",
     "Channel",
+    "DeliveryReport",
     "MemoryChannel",
     "OutboundMessage",
     "PermanentDeliveryError",

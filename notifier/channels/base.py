@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from core.errors import DeliveryError
 
 __all__ = [
     "Channel",
+    "DeliveryReport",
     "OutboundMessage",
     "PermanentDeliveryError",
     "SendResult",
@@ -62,6 +64,17 @@ class SendResult:
     """What the far side said: its id for the message, if it gave one."""
 
     provider_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What a gateway later said about a message it took: reached the handset, or not."""
+
+    idempotency_key: str
+    status: str  # delivered | failed
+    at: datetime  # aware
+    provider_id: str | None = None
+    detail: str | None = None  # the gateway's reason for a failure
 
 
 @runtime_checkable

@@ -88,6 +88,7 @@ def build_channel(name: str, settings: Settings, engine: Engine | None = None) -
             sender=settings.sms_signature,
             timeout=settings.channel_timeout,
             status_url=settings.sms_status_url,
+            reports_url=settings.sms_reports_url,
         )
     if name == "email":
         from notifier.channels.smtp import SmtpChannel
@@ -101,6 +102,7 @@ def build_channel(name: str, settings: Settings, engine: Engine | None = None) -
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout=settings.channel_timeout,
+            status_url=settings.smtp_status_url,
         )
     if name == "webhook":
         from notifier.channels.webhook import WebhookChannel

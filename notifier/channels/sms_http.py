@@ -13,7 +13,12 @@ can drop a retry whose first answer was lost.  How failures are classified:
 
 With a status URL (``ZHIDA_SMS_STATUS_URL``), :meth:`SmsHttpChannel.lookup` asks the gateway
 whether it already took a message, so a worker that died mid-send can record it as delivered
-instead of sending it twice.
+instead of sending it twice.  With a reports URL (``ZHIDA_SMS_REPORTS_URL``),
+:meth:`SmsHttpChannel.reports` polls the gateway's delivery reports (did the message reach the
+handset), as Aliyun's QuerySendDetails or Tencent's PullSmsSendStatus do::
+
+    GET REPORTS_URL?after=N
+      {"reports": [{"seq", "id", "key", "status", "at", "detail"}, ...], "next": M}
 
 >>> classify_status(503), classify_status(429), classify_status(400), classify_status(200)
 ('transient', 'transient', 'permanent', 'ok')
@@ -22,6 +27,7 @@ instead of sending it twice.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -29,6 +35,7 @@ import httpx
 
 from core.errors import ConfigurationError
 from notifier.channels.base import (
+    DeliveryReport,
     OutboundMessage,
     PermanentDeliveryError,
     SendResult,
@@ -60,12 +67,15 @@ class SmsHttpChannel:
         sender: str | None = None,
         timeout: float = 10.0,
         status_url: str | None = None,
+        reports_url: str | None = None,
         name: str = "sms",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
         self.url = url
         self.status_url = status_url.rstrip("/") if status_url else None
+        self.reports_url = reports_url
+        self._after = 0  # the last delivery report taken (each process polls for itself)
         try:
             parsed = httpx.URL(url)
         except httpx.InvalidURL:
@@ -128,6 +138,36 @@ class SmsHttpChannel:
         except (httpx.HTTPError, ValueError, AttributeError):
             return None
         return accepted if isinstance(accepted, bool) else None
+
+    def reports(self) -> list[DeliveryReport]:
+        """The delivery reports since the last poll (none without a reports URL).
+
+        A failed poll raises :class:`TransientDeliveryError` and the next one asks again from
+        the same place; recording reports is idempotent, so asking twice is harmless.
+        """
+        if self.reports_url is None:
+            return []
+        try:
+            response = self._client.get(self.reports_url, params={"after": self._after})
+            response.raise_for_status()
+            answer = response.json()
+            found = [
+                DeliveryReport(
+                    idempotency_key=str(r["key"]),
+                    status="delivered" if r["status"] == "delivered" else "failed",
+                    at=datetime.fromtimestamp(float(r["at"]), UTC),
+                    provider_id=None if r.get("id") is None else str(r["id"]),
+                    detail=r.get("detail"),
+                )
+                for r in answer["reports"]
+            ]
+            after = int(answer["next"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise TransientDeliveryError(
+                f"sms gateway reports {self.reports_url} cannot be read: {exc}"
+            ) from exc
+        self._after = max(self._after, after)
+        return found
 
     def close(self) -> None:
         self._client.close()

@@ -1,7 +1,15 @@
 """E-mail over SMTP (smtplib), with the idempotency key as the Message-ID.
 
 A retried message carries the same Message-ID as the first try, so a mail system (or a test
-counting the SMTP server's receipts) can recognise a double.  Each worker thread keeps its
+counting the SMTP server's receipts) can recognise a double.
+
+In doubt — a worker died during an attempt, so nobody knows whether the server took the
+message — SMTP itself cannot be asked.  With ``ZHIDA_SMTP_STATUS_URL`` (the relay's, or its
+provider's, query by Message-ID: ``GET URL/<Message-ID>`` -> ``{"accepted": bool}``, which
+relays that log Message-IDs can answer) :meth:`SmtpChannel.lookup` asks, and a message taken is
+recorded as delivered, one not taken is sent.  Without it the channel is at most once
+(``in_doubt = "park"``): the row is parked with the reason, and an operator's replay sends it
+again under the same Message-ID.  Each worker thread keeps its
 own connection and checks it with ``NOOP`` before use; a message is handed over at most once
 per :meth:`SmtpChannel.send` — a dropped connection is reopened *before* sending, never by
 sending again.  (``NOOP`` is skipped for a connection used less than ``idle_check`` seconds ago;
@@ -31,6 +39,10 @@ import threading
 import time
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Final
+from urllib.parse import quote
+
+import httpx
 
 from notifier.channels.base import (
     OutboundMessage,
@@ -65,9 +77,11 @@ class SmtpChannel:
         starttls: bool = False,
         timeout: float = 10.0,
         idle_check: float = 5.0,
+        status_url: str | None = None,
         name: str = "email",
     ) -> None:
         self.name = name
+        self.status_url = status_url.rstrip("/") if status_url else None
         self.host, self.port = host, port
         self.mail_from = mail_from
         self.domain = mail_from.rpartition("@")[2] or "zhida.local"
@@ -156,6 +170,25 @@ class SmtpChannel:
                 f"{where} cannot be reached or hung up: {exc or type(exc).__name__}"
             ) from exc
         return SendResult(provider_id=mail["Message-ID"])
+
+    # An attempt in doubt that lookup cannot settle is parked, never sent again.
+    in_doubt: Final = "park"
+    doubt_hint: Final = "set ZHIDA_SMTP_STATUS_URL so the relay can be asked"
+
+    def lookup(self, idempotency_key: str) -> bool | None:
+        """Whether the relay took the message (``GET STATUS_URL/<Message-ID>``); None when
+        there is no status URL or no clear answer."""
+        if self.status_url is None:
+            return None
+        mid = message_id(idempotency_key, self.domain)
+        try:
+            response = httpx.get(f"{self.status_url}/{quote(mid, safe='')}", timeout=self.timeout)
+            if response.status_code == 404:
+                return False
+            accepted = response.json().get("accepted") if response.is_success else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return accepted if isinstance(accepted, bool) else None
 
     def close(self) -> None:
         """Close every thread's connection (a thread's next send opens a new one)."""

@@ -12,6 +12,10 @@ The SMS gateway's protocol (what :mod:`notifier.channels.sms_http` speaks)::
       503 {"error": "..."}       simulated failure (``failure_rate``)
     GET /status/KEY              {"key": KEY, "accepted": true|false, "count": N}: the
                                  delivery-status query by idempotency key
+    GET /reports?after=N         {"reports": [{"seq", "id", "key", "to", "status", "at",
+                                 "detail"}], "next": M}: delivery reports (reached the
+                                 handset: "delivered", or "failed") of messages taken after
+                                 report N, ``report_delay`` seconds after each was taken
     GET /received                every request as JSON, with the status it was answered with
     DELETE /received             forget them
 
@@ -35,7 +39,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from simulations.gateways.serving import HttpStandIn, QuietServer
 
@@ -56,6 +60,7 @@ class SmsReceipt:
     status: int
     accepted: bool  # taken on (200, or taken on and then the answer lost)
     received_at: float  # time.time()
+    reaches: bool = True  # an accepted message reaches the handset (its delivery report)
 
 
 class SmsGateway(HttpStandIn):
@@ -67,8 +72,10 @@ class SmsGateway(HttpStandIn):
         unless someone de-duplicates.  ``delay``: seconds to wait before answering (a slow
         gateway; beyond the client's timeout, a timeout).  ``refuse``: numbers answered 400 (no
         such subscriber).  ``rate_limit``: messages per second (burst: one second's worth) beyond
-    which requests are answered 429, as a real gateway polices its clients.  All may be changed
-    while it runs.
+    which requests are answered 429, as a real gateway polices its clients.
+    ``undeliverable_rate``: that share of accepted messages never reaches the handset (phone
+    off, number out of service) and is reported ``failed``; ``report_delay``: seconds from
+    taking a message to its delivery report.  All may be changed while it runs.
     """
 
     def __init__(
@@ -81,6 +88,8 @@ class SmsGateway(HttpStandIn):
         delay: float = 0.0,
         refuse: frozenset[str] = frozenset(),
         rate_limit: float | None = None,
+        undeliverable_rate: float = 0.0,
+        report_delay: float = 0.0,
         seed: int = 0,
         port: int = 0,
     ) -> None:
@@ -92,6 +101,8 @@ class SmsGateway(HttpStandIn):
         self.failure_status = failure_status
         self.lost_answer_rate = lost_answer_rate
         self.delay = delay
+        self.undeliverable_rate = undeliverable_rate
+        self.report_delay = report_delay
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._received: list[SmsReceipt] = []
@@ -110,6 +121,28 @@ class SmsGateway(HttpStandIn):
     def status_url(self) -> str:
         """The delivery-status query's base URL (``ZHIDA_SMS_STATUS_URL``); add ``/KEY``."""
         return f"http://127.0.0.1:{self.port}/status"
+
+    @property
+    def reports_url(self) -> str:
+        """The delivery reports to poll (``ZHIDA_SMS_REPORTS_URL``)."""
+        return f"http://127.0.0.1:{self.port}/reports"
+
+    def reports(self, after: int = 0, *, now: float | None = None) -> dict[str, Any]:
+        """The delivery reports of messages taken after request ``after`` whose report is due.
+
+        Reports come in the order messages were taken and are due in that order, so ``next``
+        never skips one still to come.
+        """
+        due = (time.time() if now is None else now) - self.report_delay
+        out = [
+            {"seq": r.n, "id": f"gw-{r.n}", "key": r.idempotency_key, "to": r.to,
+             "status": "delivered" if r.reaches else "failed",
+             "at": r.received_at + self.report_delay,
+             "detail": None if r.reaches else "handset unreachable"}
+            for r in self.accepted()
+            if r.n > after and r.received_at <= due
+        ]  # fmt: skip
+        return {"reports": out, "next": out[-1]["seq"] if out else after}
 
     # -- receipts -------------------------------------------------------------------------
 
@@ -157,10 +190,11 @@ class SmsGateway(HttpStandIn):
                 status, accepted = 500, True
             else:
                 status, accepted = 200, True
+            reaches = not accepted or self._random.random() >= self.undeliverable_rate
             n = len(self._received) + 1
             key = headers.get("Idempotency-Key")
             self._received.append(
-                SmsReceipt(n, to, text, sender, key, status, accepted, time.time())
+                SmsReceipt(n, to, text, sender, key, status, accepted, time.time(), reaches)
             )
         if status == 200:
             return 200, {"id": f"gw-{n}"}
@@ -212,6 +246,14 @@ def _handler(gateway: SmsGateway) -> type[BaseHTTPRequestHandler]:
                 key = unquote(path.removeprefix("/status/"))
                 count = gateway.accepted_counts()[key]
                 self._reply(200, {"key": key, "accepted": count > 0, "count": count})
+            elif path == "/reports":
+                query = parse_qs(urlsplit(self.path).query)
+                try:
+                    after = int((query.get("after") or ["0"])[0])
+                except ValueError:
+                    self._reply(400, {"error": "'after' is not a whole number"})
+                    return
+                self._reply(200, gateway.reports(after))
             elif path == "/received":
                 self._reply(200, [asdict(r) for r in gateway.received()])
             else:

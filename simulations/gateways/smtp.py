@@ -1,18 +1,27 @@
-"""An SMTP server stand-in (aiosmtpd) that keeps every message it accepts."""
+"""An SMTP server stand-in (aiosmtpd) that keeps every message it accepts.
+
+Beside it, on its own HTTP port, the relay's query by Message-ID that a worker in doubt asks
+(``ZHIDA_SMTP_STATUS_URL``)::
+
+    GET /status/<Message-ID, URL-quoted>   {"message_id": ..., "accepted": true|false, "count": N}
+"""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
 import random
 import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
+from urllib.parse import unquote
 
-from simulations.gateways.serving import StandIn
+from simulations.gateways.serving import HttpStandIn, QuietServer, StandIn
 
 __all__ = ["SmtpReceipt", "SmtpSink"]
 
@@ -53,6 +62,7 @@ class SmtpSink(StandIn):
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
         self._controller: Any = None
+        self._status = _StatusServer(self)
 
     @property
     def host(self) -> str:
@@ -61,6 +71,11 @@ class SmtpSink(StandIn):
     @property
     def port(self) -> int:
         return int(self._sock.getsockname()[1])
+
+    @property
+    def status_url(self) -> str:
+        """The query by Message-ID (``ZHIDA_SMTP_STATUS_URL``); add ``/<Message-ID>``."""
+        return f"http://127.0.0.1:{self._status.port}/status"
 
     def start(self) -> Self:
         from aiosmtpd.controller import Controller
@@ -76,9 +91,11 @@ class SmtpSink(StandIn):
             _SmtpHandler(self), hostname="127.0.0.1", port=self.port
         )
         self._controller.start()
+        self._status.start()
         return self
 
     def stop(self) -> None:
+        self._status.stop()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -132,3 +149,38 @@ class _SmtpHandler:
     ) -> str:
         content = envelope.original_content or envelope.content
         return self.sink._accept(envelope.mail_from, list(envelope.rcpt_tos), bytes(content))
+
+
+class _StatusServer(HttpStandIn):
+    """``GET /status/<Message-ID>``: did the sink accept it, and how often."""
+
+    def __init__(self, sink: SmtpSink) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path.startswith("/status/"):
+                    mid = unquote(path.removeprefix("/status/"))
+                    count = sink.accepted_counts()[mid]
+                    status, payload = (
+                        200,
+                        {"message_id": mid, "accepted": count > 0, "count": count},
+                    )
+                else:
+                    status, payload = 404, {"error": f"no such endpoint {self.path!r}"}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])

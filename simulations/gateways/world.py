@@ -67,8 +67,10 @@ class StandIns:
             "ZHIDA_SMS_GATEWAY_URL": self.sms.url,
             "ZHIDA_SMS_GATEWAY_TOKEN": self.token,
             "ZHIDA_SMS_STATUS_URL": self.sms.status_url,
+            "ZHIDA_SMS_REPORTS_URL": self.sms.reports_url,
             "ZHIDA_SMTP_HOST": self.smtp.host,
             "ZHIDA_SMTP_PORT": str(self.smtp.port),
+            "ZHIDA_SMTP_STATUS_URL": self.smtp.status_url,
             "ZHIDA_WEBHOOK_SECRET": self.webhook_secret,
         }
 

@@ -85,3 +85,27 @@ def test_match_plan_needs_the_run_recorded(capsys: pytest.CaptureFixture[str]) -
     argv += ["--no-record"]
     assert main(argv) == 1
     assert "--plan records the run and its pushes together" in capsys.readouterr().err
+
+
+def test_reports_says_which_settings_it_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deliveries", "reports"]) == 2
+    assert "set ZHIDA_SMS_GATEWAY_URL and ZHIDA_SMS_REPORTS_URL" in capsys.readouterr().err
+
+
+def test_reports_polls_the_gateway_and_counts_what_it_said(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    from simulations.gateways import SmsGateway
+
+    with SmsGateway() as gateway:
+        for key in ("a", "b"):
+            httpx.post(gateway.url, json={"to": "+8613800000001", "text": "hi"},
+                       headers={"Idempotency-Key": key})  # fmt: skip
+        monkeypatch.setenv("ZHIDA_SMS_GATEWAY_URL", gateway.url)
+        monkeypatch.setenv("ZHIDA_SMS_REPORTS_URL", gateway.reports_url)
+        assert main(["deliveries", "reports"]) == 0
+    assert "0 delivered, 0 not delivered, 2 for messages not in this ledger" in (
+        capsys.readouterr().out
+    )

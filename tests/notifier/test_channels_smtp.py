@@ -152,3 +152,28 @@ def test_an_idle_connection_is_checked_and_reopened_before_it_carries_a_message(
         channel.send(_message("b"))  # NOOP finds the old connection dead; no error, no loss
         assert [r.message_id for r in second.received()] == ["<b@zhida.local>"]
     channel.close()
+
+
+def test_lookup_asks_the_relay_whether_it_took_the_message_id(sink: SmtpSink) -> None:
+    asking = SmtpChannel(sink.host, sink.port, mail_from="noreply@zhida.gov.cn",
+                         status_url=sink.status_url)  # fmt: skip
+    try:
+        assert asking.lookup("k1") is False
+        asking.send(_message("k1"))
+        assert asking.lookup("k1") is True
+        assert asking.lookup("subject 7/policy x") is False  # a hashed Message-ID, quoted
+    finally:
+        asking.close()
+
+
+def test_without_a_status_url_lookup_cannot_say_and_doubt_parks(channel: SmtpChannel) -> None:
+    assert channel.lookup("k1") is None
+    assert channel.in_doubt == "park" and "ZHIDA_SMTP_STATUS_URL" in channel.doubt_hint
+
+
+def test_an_unreachable_status_url_cannot_say() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    channel = SmtpChannel("127.0.0.1", 1, status_url=f"http://127.0.0.1:{port}/status")
+    assert channel.lookup("k1") is None

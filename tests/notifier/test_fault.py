@@ -5,18 +5,14 @@ counted from the SMS gateway's and the SMTP server's own receipts."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,37 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = int(os.environ.get("FAULT_MESSAGES", "10000"))
 
 
-def _status_server(gateway: SmsGateway, sink: SmtpSink) -> ThreadingHTTPServer:
-    """GET /<channel>/<key> -> {"accepted": bool}: the far side's delivery-status query."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            _, channel, key = self.path.split("/")
-            if channel == "sms":
-                accepted = gateway.accepted_counts()[key] > 0
-            else:
-                accepted = sink.accepted_counts()[message_id(key, "zhida.local")] > 0
-            body = json.dumps({"accepted": accepted}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @pytest.fixture
-def stand_ins() -> Iterator[tuple[SmsGateway, SmtpSink, str]]:
+def stand_ins() -> Iterator[tuple[SmsGateway, SmtpSink]]:
     with SmsGateway(failure_rate=0.3, seed=7) as gateway, SmtpSink() as sink:
-        server = _status_server(gateway, sink)
-        yield gateway, sink, f"http://127.0.0.1:{server.server_address[1]}"
-        server.shutdown()
-        server.server_close()
+        yield gateway, sink
 
 
 def _plan_campaign(settings: Settings) -> tuple[list[int], dict[str, str]]:
@@ -114,7 +83,7 @@ def _children(pid: int) -> list[int]:
 def test_a_campaign_survives_a_killed_worker_a_flushed_redis_and_a_failing_gateway(
     postgres_url: str,
     redis_url: str,
-    stand_ins: tuple[SmsGateway, SmtpSink, str],
+    stand_ins: tuple[SmsGateway, SmtpSink],
     tmp_path: Path,
 ) -> None:
     import redis
@@ -123,11 +92,12 @@ def test_a_campaign_survives_a_killed_worker_a_flushed_redis_and_a_failing_gatew
     from notifier.actors import enqueue
     from notifier.outbox import Outbox
 
-    gateway, sink, status_url = stand_ins
+    gateway, sink = stand_ins
     env = {
         **os.environ,
         "ZHIDA_DATABASE_URL": postgres_url, "ZHIDA_REDIS_URL": redis_url,
-        "ZHIDA_SMS_GATEWAY_URL": gateway.url, "ZHIDA_SMTP_HOST": sink.host,
+        "ZHIDA_SMS_GATEWAY_URL": gateway.url, "ZHIDA_SMS_STATUS_URL": gateway.status_url,
+        "ZHIDA_SMTP_HOST": sink.host, "ZHIDA_SMTP_STATUS_URL": sink.status_url,
         "ZHIDA_SMTP_PORT": str(sink.port), "ZHIDA_QUIET_HOURS": "", "ZHIDA_CHANNEL_TIMEOUT": "2",
         "ZHIDA_DELIVERY_ATTEMPTS": "15", "ZHIDA_RETRY_BACKOFF": "0.2", "FAULT_LEASE": "5",
     }  # fmt: skip
@@ -142,7 +112,7 @@ def test_a_campaign_survives_a_killed_worker_a_flushed_redis_and_a_failing_gatew
     log = log_path.open("w")
     worker = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("fault_worker.py")),
-         "--status-url", status_url, "--processes", "2", "--threads", "8", "--stale", "20"],
+         "--processes", "2", "--threads", "8", "--stale", "20"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True,
         start_new_session=True,
     )  # fmt: skip

@@ -1,0 +1,108 @@
+"""A worker died mid-send: the far side may or may not have the message.  A channel that can
+be asked is asked; e-mail that cannot is parked (at most once); the rest is sent again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.clock import FixedClock
+from core.db import get_engine, upgrade
+from notifier.actors import DeliveryRuntime, deliver_one, plain_render
+from notifier.channels.memory import MemoryChannel
+from notifier.channels.smtp import SmtpChannel
+from notifier.outbox import Outbox
+from simulations.gateways import SmtpSink
+
+T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+LATER = T0 + timedelta(minutes=5)  # the dead worker's lease has run out
+
+
+@pytest.fixture
+def ledger(sqlite_url: str) -> Iterator[Outbox]:
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    yield Outbox(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as s:
+        yield s
+
+
+def cut_off(ledger: Outbox, channel: str, address: str) -> int:
+    """A row whose first attempt was claimed by a worker that then died."""
+    row = {"idempotency_key": f"{channel}-k", "subject_id": "p1", "subject_type": "resident",
+           "channel": channel, "address": address, "locale": "zh", "purpose": "invitation",
+           "payload": {"items": [{"title": "北京通", "purpose": "invitation"}]}}  # fmt: skip
+    with ledger.engine.begin() as conn:
+        rid = Outbox.write(conn, [row], now=T0, max_attempts=3)[row["idempotency_key"]]
+    assert ledger.claim(rid, now=T0, lease=30) is not None
+    return rid
+
+
+def runtime(ledger: Outbox, **channels: object) -> DeliveryRuntime:
+    return DeliveryRuntime(
+        outbox=ledger, channels=channels,  # type: ignore[arg-type]
+        render=plain_render, clock=FixedClock(LATER),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def smtp(sink: SmtpSink) -> Iterator[Callable[..., SmtpChannel]]:
+    made: list[SmtpChannel] = []
+
+    def make(*, asking: bool) -> SmtpChannel:
+        status_url = sink.status_url if asking else None
+        made.append(SmtpChannel(sink.host, sink.port, status_url=status_url))
+        return made[-1]
+
+    yield make
+    for channel in made:
+        channel.close()
+
+
+def test_email_in_doubt_without_a_status_query_is_parked_then_replayed_once(
+    ledger: Outbox, sink: SmtpSink, smtp: Callable[..., SmtpChannel]
+) -> None:
+    rid = cut_off(ledger, "email", "p1@mail.example.cn")
+    rt = runtime(ledger, email=smtp(asking=False))
+    assert deliver_one(rid, rt) == "failed"
+    parked = ledger.get(rid)
+    assert parked.status == "failed" and (parked.last_error or "").startswith("in doubt:")
+    assert "ZHIDA_SMTP_STATUS_URL" in (parked.last_error or "")
+    assert f"zhida deliveries replay {rid}" in (parked.last_error or "")
+    assert sink.received() == []  # not sent: at most once
+    ledger.replay([rid], now=LATER, attempts=1)
+    assert deliver_one(rid, rt) == "delivered"  # the operator's replay settles the doubt
+    assert sink.accepted_counts() == {"<email-k@zhida.local>": 1}
+
+
+def test_email_in_doubt_that_the_relay_took_is_recorded_not_sent_again(
+    ledger: Outbox, sink: SmtpSink, smtp: Callable[..., SmtpChannel]
+) -> None:
+    rid = cut_off(ledger, "email", "p1@mail.example.cn")
+    channel = smtp(asking=True)
+    channel.send(plain_render(ledger.get(rid)))  # the dead worker's send got through
+    assert deliver_one(rid, runtime(ledger, email=channel)) == "reconciled"
+    assert sink.accepted_counts() == {"<email-k@zhida.local>": 1}
+    assert ledger.get(rid).status == "delivered"
+
+
+def test_email_in_doubt_that_the_relay_never_took_is_sent(
+    ledger: Outbox, sink: SmtpSink, smtp: Callable[..., SmtpChannel]
+) -> None:
+    rid = cut_off(ledger, "email", "p1@mail.example.cn")
+    assert deliver_one(rid, runtime(ledger, email=smtp(asking=True))) == "delivered"
+    assert sink.accepted_counts() == {"<email-k@zhida.local>": 1}
+
+
+def test_a_channel_that_resends_in_doubt_sends_again(ledger: Outbox) -> None:
+    rid = cut_off(ledger, "sms", "+8613800000001")
+    sms = MemoryChannel("sms")
+    assert deliver_one(rid, runtime(ledger, sms=sms)) == "delivered"
+    assert sms.counts() == {"sms-k": 1}
