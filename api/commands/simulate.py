@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,7 +128,9 @@ def reach_cmd(
             "reform catalog": after.content_hash[:16],
             "population snapshot": population_snapshot(population)[:16],
         }
-        for path in write_reach_report(reach, out, stamp=stamp, png=png):
+        with _writing(out):
+            written = write_reach_report(reach, out, stamp=stamp, png=png)
+        for path in written:
             console.print(f"wrote {path}")
 
 
@@ -241,8 +245,24 @@ def timeline_cmd(
             "population snapshot": population_snapshot(population)[:16],
             "push": "no" if no_push else "with and without",
         }
-        for path in write_timeline_report(timeline, out, stamp=stamp, png=png):
+        with _writing(out):
+            written = write_timeline_report(timeline, out, stamp=stamp, png=png)
+        for path in written:
             console.print(f"wrote {path}")
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """A report that cannot be written is a one-line error naming the directory."""
+    from core.errors import InputFileError
+
+    try:
+        yield
+    except OSError as exc:
+        raise InputFileError(
+            f"cannot write the report into {out}: {exc.strerror or exc}; "
+            "give --out a directory you can write to"
+        ) from exc
 
 
 def _print(console: object, title: str, frame: pl.DataFrame) -> None:

@@ -425,3 +425,15 @@ def test_the_report_has_a_png_per_chart_unless_told_not_to(
     assert main([*argv, "--out", str(tmp_path / "b"), "--no-png"]) == 0
     assert not list((tmp_path / "b").glob("*.png"))
     assert (tmp_path / "b" / "report.html").is_file()
+
+
+def test_a_report_that_cannot_be_written_is_a_one_line_error(
+    population: Path, reform: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    argv = ["simulate", "reach", "--population", str(population), "--baseline", str(CATALOG)]
+    argv += ["--reform", str(reform), "--as-of", AS_OF.isoformat(), "--no-contacts"]
+    assert main([*argv, "--out", str(tmp_path / "a-file" / "report")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zhida: error: cannot write the report into") and "\n" not in err
+    assert "--out" in err
