@@ -6,6 +6,7 @@ from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.console_analyst import ANALYST_ROUTES
 from api.app.routes.console_officer import OFFICER_CONSOLE_ROUTES
 from api.app.routes.console_operator import OPERATOR_ROUTES
+from api.app.routes.console_subject import SUBJECT_CONSOLE_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.dryrun import DRY_RUN_ROUTES
 from api.app.routes.explain import EXPLAIN_ROUTES
@@ -34,6 +35,7 @@ ROUTES = [
     *CONSOLE_ROUTES,
     *ANALYST_ROUTES,
     *OPERATOR_ROUTES,
+    *SUBJECT_CONSOLE_ROUTES,
     *DRY_RUN_ROUTES,
     *INGEST_ROUTES,
     *TAG_ROUTES,

@@ -1,0 +1,241 @@
+"""The resident's and firm's own console page (消息中心) and its forms.
+
+Offers (eligible / maybe, amount), 免申即享 grants and notices; "why am I seeing this" with each
+clause in plain words and the subject's own values; objecting to or declining a grant, opting
+out per channel and per category, the personalisation choice, rating 好/差 and marking a message
+read.  Each form goes through the JSON endpoint's own handler (its checks, its audit entry), so
+the page and the API cannot drift apart; an error comes back as the page with the message.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api.app.auth import SUBJECT_ROLES, User
+from api.app.offers import offers_of
+from api.app.routes.console import _lang, _page, _user_or_none
+from api.app.services import Services, services
+from core.errors import ZhidaError
+from core.settings import get_settings
+from notifier.contacts import CHANNELS
+
+__all__ = ["SUBJECT_CONSOLE_ROUTES", "message_centre"]
+
+# The inbox is every subject's last resort; the others can be switched off.
+_OPTIONAL_CHANNELS = tuple(c for c in CHANNELS if c != "inbox")
+
+
+def message_centre(
+    request: Request[Any, Any, Any], svc: Services, user: User, saved: str, error: str | None = None
+) -> Template:
+    """The resident's or firm's own page: offers, grants, notices, preferences, ratings."""
+    from notifier.receipts import ReceiptStore
+    from profiles.personalisation import PersonalisationStore
+
+    assert user.subject_id is not None
+    subject = user.subject_id
+    run = svc.runs.latest()
+    offers = []
+    if run is not None and run.pairs_file.is_file():
+        rows = offers_of(svc.offers, run.run_id, run.pairs_file, subject)
+        offers = [{"policy_id": p, "status": s, "benefit": b} for p, s, b in rows]
+    catalog = svc.policies.catalog(date.today())
+    audience = user.subject_type or SUBJECT_ROLES[user.role]
+    categories = sorted(
+        {p.category for p in catalog.policies if p.category and p.audience == audience}
+    )
+    contact = svc.contacts.load([subject]).get(subject)
+    ratings = {
+        r.policy_id: r.rating for r in ReceiptStore(svc.engine).for_subject(subject)
+        if r.event == "rated"
+    }  # fmt: skip
+    return _page(
+        request, "subject.html", status=400 if error else 200, user=user, offers=offers,
+        titles={p.id: p.title for p in catalog.policies}, grants=svc.grants.of(subject),
+        messages=svc.inbox.messages(subject, limit=20), channels=_OPTIONAL_CHANNELS,
+        off_channels=contact.opt_out_channels if contact else frozenset(),
+        categories=categories,
+        off_categories=contact.opt_out_categories if contact else frozenset(),
+        personalised=PersonalisationStore(svc.engine).personalised(
+            subject, default=get_settings().personalised
+        ),
+        ratings=ratings, saved=saved, error=error, today=date.today(),
+    )  # fmt: skip
+
+
+@get("/console/why/{policy_id:str}", include_in_schema=False)
+async def why(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> Response[Any]:
+    return await to_thread.run_sync(_why, request, policy_id)
+
+
+def _why(request: Request[Any, Any, Any], policy_id: str) -> Response[Any]:
+    from api.app.routes.explain import explain_for
+
+    user = _user_or_none(request)
+    if user is None or user.subject_id is None:
+        return Redirect("/console/login", status_code=303)
+    svc = services(request)
+    try:
+        explanation = explain_for(svc, user.subject_id, policy_id)
+    except ZhidaError as err:
+        return _page(request, "why.html", status=err.http_status, user=user, error=err.message,
+                     e=None, clauses=[])  # fmt: skip
+    return _page(
+        request, "why.html", user=user, error=None, e=explanation,
+        clauses=_plain_clauses(explanation.clauses, user, _lang(request)),
+        unknown=[_field_label(f, user, _lang(request)) for f in explanation.unknown_fields],
+    )  # fmt: skip
+
+
+def _plain_clauses(clauses: list[dict[str, Any]], user: User, lang: str) -> list[dict[str, Any]]:
+    """Each clause in words, with the subject's own values beside it (it is their data)."""
+    from api.app.clause_words import plain_clause, plain_value
+    from profiles.schema import load_schema
+    from profiles.tagging.definitions import load_tags
+
+    entity = load_schema().entity(user.subject_type or SUBJECT_ROLES[user.role])
+    tags = {t.id: t.name_zh for t in load_tags()}
+    return [
+        {
+            "words": plain_clause(c["text"], entity, lang, tags),
+            "text": c["text"],
+            "result": c["result"],
+            "values": [
+                (_field_label(name, user, lang), plain_value(value, lang))
+                for name, value in (c.get("values") or {}).items()
+                if name != "tags"
+            ],
+        }
+        for c in clauses
+    ]
+
+
+def _field_label(name: str, user: User, lang: str) -> str:
+    from profiles.schema import load_schema
+
+    entity = load_schema().entity(user.subject_type or SUBJECT_ROLES[user.role])
+    found = entity.by_name.get(name)
+    if found is None:
+        return name
+    return (found.name_zh or name) if lang == "zh" else name.replace("_", " ")
+
+
+def _subject_or_redirect(request: Request[Any, Any, Any]) -> User | Redirect:
+    user = _user_or_none(request)
+    if user is None or user.subject_id is None or user.role not in SUBJECT_ROLES:
+        return Redirect("/console/login", status_code=303)
+    return user
+
+
+@post("/console/preferences", include_in_schema=False)
+async def preferences_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await request.form()
+    return await to_thread.run_sync(_preferences, request, form)
+
+
+def _preferences(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
+    """Opt out per channel and per category, and the personalisation choice, in one form."""
+    from api.app.routes.subjects import Preferences, set_preferences
+    from profiles.personalisation import PersonalisationStore
+
+    user = _subject_or_redirect(request)
+    if isinstance(user, Redirect):
+        return user
+    svc = services(request)
+    subject = user.subject_id
+    assert subject is not None
+    old = svc.contacts.load([subject]).get(subject)
+    off_channels = [c for c in form.getall("off_channel", []) if c]
+    if form.get("sms_off"):  # the form of the first console, kept for old bookmarks
+        off_channels.append("sms")
+    wanted = Preferences(
+        channels=list(old.channels) if old else [],
+        opt_out_channels=sorted(set(off_channels)),
+        opt_out_categories=sorted({c for c in form.getall("off_category", []) if c}),
+        locale=old.locale if old else _lang(request),
+    )
+    try:
+        # The same handler as PUT /api/v1/subjects/{id}/preferences: one set of checks.
+        set_preferences.fn(request, subject_id=subject, data=wanted)
+    except ZhidaError as err:
+        return message_centre(request, svc, user, "", error=err.message)
+    PersonalisationStore(svc.engine).choose(
+        subject, user.subject_type or SUBJECT_ROLES[user.role],
+        personalised=form.get("personalised") == "on",
+    )  # fmt: skip
+    return Redirect("/console?saved=preferences#preferences", status_code=303)
+
+
+@post("/console/grants/{grant_id:int}/objection", include_in_schema=False)
+async def objection_form(request: Request[Any, Any, Any], grant_id: FromPath[int]) -> Response[Any]:
+    form = await request.form()
+    return await to_thread.run_sync(_objection, request, grant_id, form)
+
+
+def _objection(request: Request[Any, Any, Any], grant_id: int, form: Any) -> Response[Any]:
+    from api.app.routes.subjects import ObjectionIn, object_to_grant
+
+    user = _subject_or_redirect(request)
+    if isinstance(user, Redirect):
+        return user
+    kind = "decline" if form.get("kind") == "decline" else "objection"
+    text = str(form.get("text") or "").strip()
+    if kind == "decline" and not text:
+        text = "不再领取 / declined"
+    try:
+        # The objection endpoint's own handler: ownership check, store, audit entry.
+        object_to_grant.fn(request, subject_id=user.subject_id, grant_id=grant_id,
+                           data=ObjectionIn(text=text, kind=kind))  # fmt: skip
+    except ZhidaError as err:
+        return message_centre(request, services(request), user, "", error=err.message)
+    return Redirect(f"/console?saved={kind}#grants", status_code=303)
+
+
+@post("/console/feedback", include_in_schema=False)
+async def feedback_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await request.form()
+    return await to_thread.run_sync(_feedback, request, form)
+
+
+def _feedback(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
+    from api.app.routes.subjects import FeedbackIn, feedback
+
+    user = _subject_or_redirect(request)
+    if isinstance(user, Redirect):
+        return user
+    data = FeedbackIn(policy_id=str(form.get("policy_id") or ""), rating=str(form.get("rating")))
+    try:
+        feedback.fn(request, subject_id=user.subject_id, data=data)
+    except ZhidaError as err:
+        return message_centre(request, services(request), user, "", error=err.message)
+    return Redirect("/console?saved=rating#offers", status_code=303)
+
+
+@post("/console/inbox/{message_id:int}/read", include_in_schema=False)
+async def read_form(request: Request[Any, Any, Any], message_id: FromPath[int]) -> Response[Any]:
+    return await to_thread.run_sync(_read, request, message_id)
+
+
+def _read(request: Request[Any, Any, Any], message_id: int) -> Response[Any]:
+    from api.app.routes.subjects import mark_read
+
+    user = _subject_or_redirect(request)
+    if isinstance(user, Redirect):
+        return user
+    try:
+        # The API's handler: the subject's own message only; the first reading is the receipt.
+        mark_read.fn(request, subject_id=user.subject_id, message_id=message_id)
+    except ZhidaError as err:
+        return message_centre(request, services(request), user, "", error=err.message)
+    return Redirect(f"/console#message-{message_id}", status_code=303)
+
+
+SUBJECT_CONSOLE_ROUTES = [
+    why, preferences_form, objection_form, feedback_form, read_form,
+]  # fmt: skip
