@@ -110,28 +110,51 @@ class _Rules:
     changed: tuple[tuple[str, PolicyPlan | None, PolicyPlan | None], ...]  # id, old, new
     unchanged: tuple[PolicyPlan, ...]  # in force in the reform, for the overlaps only
     same_benefit: frozenset[str]  # changed policies whose benefit rule did not change
+    # A benefit formula several changed policies share is computed once per batch, as a
+    # column: ("old" | "new", policy id) -> column, and column -> its fen expression.
+    benefit_columns: Mapping[tuple[str, str], str]
+    shared_benefits: Mapping[str, pl.Expr]
 
     @classmethod
     def of(
         cls,
         entity: str,
-        changed: set[str],
+        changes: Sequence[PolicyChange],
         old: Sequence[PolicyPlan],
         new: Sequence[PolicyPlan],
-        same_benefit: frozenset[str],
     ) -> _Rules:
         """``entity``'s rules: a changed policy's old or new side counts where its audience is."""
         old_by_id = {p.policy_id: p for p in old if p.audience == entity}
         new_by_id = {p.policy_id: p for p in new if p.audience == entity}
-        return cls(
-            tuple(
-                (pid, old_by_id.get(pid), new_by_id.get(pid))
-                for pid in sorted(changed)
-                if pid in old_by_id or pid in new_by_id
-            ),
-            tuple(p for p in new_by_id.values() if p.policy_id not in changed),
-            same_benefit,
+        ids = {c.policy_id for c in changes}
+        changed = tuple(
+            (pid, old_by_id.get(pid), new_by_id.get(pid))
+            for pid in sorted(ids)
+            if pid in old_by_id or pid in new_by_id
         )
+        texts = {("old", c.policy_id): c.old_benefit for c in changes}
+        texts |= {("new", c.policy_id): c.new_benefit for c in changes}
+        users: dict[str, set[str]] = {}
+        plans: dict[str, PolicyPlan] = {}
+        for pid, *sides in changed:
+            for side, plan in zip(("old", "new"), sides, strict=True):
+                text = texts[side, pid]
+                if plan is not None and text and plan.benefit_fields:  # constants cost nothing
+                    users.setdefault(text, set()).add(pid)
+                    plans.setdefault(text, plan)
+        shared = {
+            text: f"__b{i}" for i, text in enumerate(t for t, u in users.items() if len(u) > 1)
+        }
+        return cls(
+            changed,
+            tuple(p for p in new_by_id.values() if p.policy_id not in ids),
+            frozenset(
+                c.policy_id for c in changes
+                if c.change == "changed" and c.old_benefit == c.new_benefit
+            ),
+            {key: shared[text] for key, text in texts.items() if text in shared},
+            {column: _fen_of(plans[text]) for text, column in shared.items()},
+        )  # fmt: skip
 
     @property
     def in_force(self) -> dict[str, str]:
@@ -162,14 +185,11 @@ def simulate_reach(
     )
     evaluated = [*reform.in_force(as_of), *(p for p in baseline.in_force(as_of) if p.id in changed)]
     tagger = _tagger(population, schema, evaluated, as_of=as_of) if tags else None
-    same_benefit = frozenset(
-        c.policy_id for c in changes if c.change == "changed" and c.old_benefit == c.new_benefit
-    )
     overlap = _Overlap([p.policy_id for p in new_plans], changed)
     sums, subjects = [], 0
     for name, frame in frames.items():
         entity = schema.entity(name)
-        rules = _Rules.of(name, changed, old_plans, new_plans, same_benefit)
+        rules = _Rules.of(name, changes, old_plans, new_plans)
         stored = _with_missing_fields(frame, entity)
         total = int(stored.select(pl.len()).collect().item())
         subjects += total
@@ -228,6 +248,7 @@ def _evaluate(
         if new is not None:
             columns.append(new.eligible.alias(f"__n{pid}"))
     columns += [p.eligible.alias(f"__n{p.policy_id}") for p in rules.unchanged]
+    columns += [fen.alias(column) for column, fen in rules.shared_benefits.items()]
     # Shared sub-expressions of the old and new rules are computed once (polars CSE).
     return with_derived(records, entity, as_of=as_of).with_columns(columns).collect()
 
@@ -248,9 +269,14 @@ def _fen_of(plan: PolicyPlan) -> pl.Expr:
     return plan.benefit.cast(BENEFIT_DTYPE).to_physical().cast(pl.Int64)
 
 
-def _fen(plan: PolicyPlan, column: str) -> pl.Expr:
-    """The benefit in integer fen where ``column`` is eligible (null elsewhere)."""
-    return pl.when(pl.col(column)).then(_fen_of(plan))
+def _fen(plan: PolicyPlan | None, column: str, shared: str | None) -> pl.Expr:
+    """The benefit in integer fen where ``column`` is eligible (null elsewhere).
+
+    ``shared`` names the batch's column of a benefit formula computed once for many policies.
+    """
+    if plan is None:
+        return pl.lit(None, pl.Int64)
+    return pl.when(pl.col(column)).then(pl.col(shared) if shared else _fen_of(plan))
 
 
 def _batch_sums(batch: pl.DataFrame, rules: _Rules, dimensions: list[str]) -> pl.DataFrame:
@@ -275,9 +301,9 @@ def _batch_sums(batch: pl.DataFrame, rules: _Rules, dimensions: list[str]) -> pl
         after = _status(n) if new else pl.lit(_NONE, pl.UInt8)
         matched = [pl.col(c).fill_null(True) for c, p in ((o, old), (n, new)) if p is not None]
         rows = keyed.lazy().filter(pl.any_horizontal(matched))
-        fen_before = _fen(old, o) if old else pl.lit(None, pl.Int64)
-        fen_after = _fen(new, n) if new else pl.lit(None, pl.Int64)
-        if old and new and pid in rules.same_benefit:
+        fen_before = _fen(old, o, rules.benefit_columns.get(("old", pid)))
+        fen_after = _fen(new, n, rules.benefit_columns.get(("new", pid)))
+        if old and new and pid in rules.same_benefit and ("new", pid) not in rules.benefit_columns:
             # One benefit computed for both sides (Decimal arithmetic is the costly part).
             rows = rows.with_columns(_fen_of(new).alias("__fen"))
             fen_before = pl.when(pl.col(o)).then(pl.col("__fen"))

@@ -275,6 +275,14 @@ def _reform_of_every_kind(tmp: Path) -> Path:
         '("new_parent" in tags or children_under_3 >= 2)',
     )
     (draft / "test-unemployed-top-up.yaml").write_text(NEW_POLICY)
+    # Two added policies sharing one benefit formula (computed once per batch for both).
+    for n, age in enumerate((70, 85)):
+        (draft / f"test-shared-{n}.yaml").write_text(
+            NEW_POLICY.replace("test-unemployed-top-up", f"test-shared-{n}")
+            .replace('\'employment_status == "unemployed" and monthly_income < 2000\'',
+                     f"age >= {age}")
+            .replace("'500'", "'household_size * 10 + age'")
+        )  # fmt: skip
     (draft / "bj-winter-heating-subsidy.yaml").unlink()
     firm = next(p for p in sorted(draft.glob("*.yaml")) if "audience: enterprise" in p.read_text()
                 and "benefit:" in p.read_text())  # fmt: skip
