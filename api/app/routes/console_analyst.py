@@ -151,7 +151,12 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
         entity_id=sim_id, source=source_of(request),
         details={"policy_id": draft.id, "as_of": as_of.isoformat()},
     )  # fmt: skip
-    shown = {**result, "sim_id": sim_id, "charts": charts(result, _lang(request))}
+    # A draft not valid on the as-of date matches no one: say so rather than show only zeros.
+    valid = f"{draft.valid_from} – {draft.valid_until or '…'}"
+    shown = {
+        **result, "sim_id": sim_id, "charts": charts(result, _lang(request)),
+        "not_in_force": None if draft.in_force(as_of) else valid,
+    }  # fmt: skip
     return _form(request, svc, user, document=document, picked=draft.id, as_of=as_of,
                  result=shown)  # fmt: skip
 

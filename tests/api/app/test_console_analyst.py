@@ -155,3 +155,12 @@ def test_an_unchanged_policy_says_there_is_nothing_to_simulate(sim_world: World)
     status, text = run(sim_world, DRAFT)
     assert status == 200 and "没有需要推演的变化" in text
     assert 'id="csv"' not in text and "<svg" not in text
+
+
+def test_a_draft_not_in_force_on_the_as_of_date_is_said_to_match_no_one(sim_world: World) -> None:
+    login(sim_world, "analyst")
+    later = REFORM.replace("valid_from: 2020-01-01", "valid_from: 2030-01-01")
+    status, text = run(sim_world, later)
+    assert status == 200 and "不在有效期内" in text and "2030-01-01 – …" in text
+    status, text = run(sim_world, REFORM)
+    assert status == 200 and "不在有效期内" not in text
