@@ -104,7 +104,8 @@ def test_the_dashboard_shows_throughput_backlog_deferred_suppressed_and_failed(
     assert "weekly contact budget used</td><td>2</td>" in suppressed
     assert "opted out of invitations in category 养老</td><td>1</td>" in suppressed
     failed = text.split('id="failed"', 1)[1].split("</section>", 1)[0]
-    assert f"#{ids['failed']}" in failed and "gateway said 503 three times" in failed
+    assert f"#{ids['failed']} · 短信 · 政策邀请" in failed
+    assert "gateway said 503 three times" in failed
     assert "1380***1234" in failed and "13800001234" not in text  # the address is masked
     assert "P1" not in text  # an operator sees rows, not people
 
