@@ -239,3 +239,16 @@ def test_another_residents_message_cannot_be_marked_read(world: World) -> None:
     response = world.client.post(f"/console/inbox/{world.messages['P2']}/read")
     assert response.status_code == 400
     assert ReceiptStore(world.engine).for_subject("P2") == []
+
+
+def test_the_message_centres_forms_work_on_postgresql(pg_world: World) -> None:
+    world = pg_world
+    login(world, "resident")
+    world.client.post("/console/preferences", data={"off_channel": "sms"})
+    assert PersonalisationStore(world.engine).opted_out(["P1", "P2"]) == {"P1"}
+    assert ContactStore(world.engine).load(["P1"])["P1"].opt_out_channels == frozenset({"sms"})
+    declined = world.client.post(
+        f"/console/grants/{world.grants['P1']}/objection", data={"kind": "decline"}
+    )
+    assert declined.status_code == 200
+    assert [o.kind for o in GrantStore(world.engine).objections()] == ["decline"]
