@@ -129,6 +129,15 @@ class _FileChecker:
                 )
             )
             return None
+        except yaml.YAMLError as exc:  # e.g. a control character: the reader refuses it
+            position = getattr(exc, "position", 0) or 0
+            before = self.text[:position]
+            line, col = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+            self.problems.append(
+                PolicyError(f"not valid YAML: {exc}".split("\n")[0], line=line, col=col,
+                            path=str(self.path))
+            )  # fmt: skip
+            return None
         if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
             self.problem(root, "a policy file holds one mapping of keys (id:, title:, ...)")
             return None

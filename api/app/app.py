@@ -22,8 +22,10 @@ from sqlalchemy.engine import Engine
 
 from api.app.errors import exception_handlers
 from api.app.metrics import Metrics, metrics_middleware
+from api.app.openapi_errors import document_errors
 from api.app.routes import ROUTES
 from api.app.services import Services
+from api.app.timestamps import UtcResponse
 from core.db import get_engine
 
 __all__ = ["create_app"]
@@ -43,12 +45,13 @@ def create_app(
     svc = Services.build(
         engine, data_dir, population=population, secure_cookies=secure_cookies, hasher=hasher
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *ROUTES,
             create_static_files_router(path="/static", directories=[_HERE / "static"]),
         ],
         exception_handlers=exception_handlers,
+        response_class=UtcResponse,
         middleware=[metrics_middleware],
         state=_state(svc),
         openapi_config=OpenAPIConfig(
@@ -77,6 +80,8 @@ def create_app(
         template_config=TemplateConfig(directory=_HERE / "templates", engine=JinjaTemplateEngine),
         debug=False,
     )
+    document_errors(app.openapi_schema)  # the one error shape, on every operation
+    return app
 
 
 def _state(svc: Services) -> State:

@@ -19,6 +19,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions import ValidationException as LitestarValidation
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DataError
 
 from core.errors import ZhidaError
 
@@ -110,8 +111,25 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     )
 
 
+def _does_not_fit(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # A number beyond the database's integers (an id of 30 digits), a text longer than its
+    # column: the request's fault, not the server's.
+    return Response(
+        error_body(
+            422,
+            "ValidationError",
+            "a value in the request does not fit the database (a number beyond 2**63 - 1 or "
+            "a text too long); check the ids and fields sent",
+        ),
+        status_code=422,
+        media_type=MediaType.JSON,
+    )
+
+
 exception_handlers: ExceptionHandlersMap = {
     ZhidaError: _zhida,
     HTTPException: _http,
+    OverflowError: _does_not_fit,
+    DataError: _does_not_fit,
     Exception: _internal,
 }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from api.app.access import allow, current_user, source_of
 from api.app.errors import UnavailableError
@@ -22,6 +22,9 @@ from core.errors import ValidationError
 from matcher.diff import catalog_changes
 
 __all__ = ["SIMULATION_ROUTES", "SimulationIn"]
+
+# An id the database can hold (a larger one is simply not found, not a 500).
+SimId = Annotated[int, Parameter(ge=1, le=2**53)]
 
 _runners = allow("analyst", "admin")
 _readers = allow("officer", "reviewer", "analyst", "admin")
@@ -86,7 +89,7 @@ def list_simulations(
     "/api/v1/simulations/{sim_id:int}", guards=[_readers], sync_to_thread=True,
     tags=["simulations"],
 )  # fmt: skip
-def get_simulation(request: Request[Any, Any, Any], sim_id: FromPath[int]) -> SimulationRow:
+def get_simulation(request: Request[Any, Any, Any], sim_id: SimId) -> SimulationRow:
     """One simulation: queued, running, done (with its summary and tables) or failed (why)."""
     return services(request).simulations.get(sim_id)
 
@@ -96,7 +99,7 @@ def get_simulation(request: Request[Any, Any, Any], sim_id: FromPath[int]) -> Si
     sync_to_thread=True, media_type="text/csv", tags=["simulations"],
 )  # fmt: skip
 def simulation_table(
-    request: Request[Any, Any, Any], sim_id: FromPath[int], name: FromPath[str]
+    request: Request[Any, Any, Any], sim_id: SimId, name: FromPath[str]
 ) -> Response[bytes]:
     """One table of a finished simulation as CSV (an audited data export)."""
     svc = services(request)

@@ -251,3 +251,14 @@ def test_the_cache_keeps_the_newest_entries() -> None:
         flight.get(key, lambda: 1)
     assert flight.get("a", lambda: 2) == (2, False)  # "a" was the oldest and left
     assert flight.get("c", lambda: 3) == (1, True)
+
+
+def test_a_control_character_is_a_422_at_its_position_not_a_500(pop_world: World) -> None:
+    document = ALLOWANCE.replace("title: 高龄老年人津贴", "title: 高龄\x17老年人津贴")
+    response = pop_world.client.post(
+        URL, json={"document": document}, headers=pop_world.as_("officer")
+    )
+    assert response.status_code == 422
+    (problem,) = response.json()["error"]["problems"]
+    assert (problem["line"], problem["col"]) == (3, 10)
+    assert "not valid YAML" in problem["message"]
