@@ -7,9 +7,11 @@ run, on the same Redis and database:
 - a bare Dramatiq no-op actor with the same processes and threads (the broker's ceiling);
 - the same inbox sends straight to the channel from 16 threads, without ledger or queue.
 
-Rates are measured between the first and the last delivery (worker start-up is excluded).
+Rates are measured between the first and the last delivery (worker start-up is excluded);
+each figure is the median of ``--repeat`` runs, the ledger and no-op runs taking turns.
 
-Run: ``.venv/bin/python -m bench.bench_delivery [--messages N] [--processes 2] [--threads 8]``
+Run: ``.venv/bin/python -m bench.bench_delivery [--messages N] [--processes 2] [--threads 8]
+[--repeat 3]``
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -116,7 +119,8 @@ def _through_workers(url: str, n: int, processes: int, threads: int) -> float:
     finally:
         _stop(worker)
     engine.dispose()
-    return float(count) / max(1e-6, (last - first).total_seconds())
+    seconds = float((last - first).total_seconds())
+    return float(count) / max(1e-6, seconds)
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
@@ -186,26 +190,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(
         argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else []
     )
-    schema, url = _schema()
-    try:
-        ledger = _through_workers(url, args.messages, args.processes, args.threads)
-        noop = _noop(args.messages, args.processes, args.threads)
-        direct = _straight_to_channel(url, args.messages, args.processes * args.threads)
-    finally:
-        _drop(schema)
+    ledger, noop, direct = [], [], []
+    for _ in range(max(1, args.repeat)):
+        schema, url = _schema()  # a fresh ledger each time: same table sizes in every run
+        try:
+            ledger.append(_through_workers(url, args.messages, args.processes, args.threads))
+            noop.append(_noop(args.messages, args.processes, args.threads))
+            direct.append(_straight_to_channel(url, args.messages, args.processes * args.threads))
+        finally:
+            _drop(schema)
     print(
         json.dumps(
             {
                 "messages": args.messages,
                 "processes": args.processes,
                 "threads": args.threads,
-                "inbox_through_ledger_and_workers_per_s": round(ledger),
-                "baseline_bare_dramatiq_noop_per_s": round(noop),
-                "baseline_inbox_send_without_ledger_per_s": round(direct),
+                "runs": len(ledger),
+                "inbox_through_ledger_and_workers_per_s": round(statistics.median(ledger)),
+                "baseline_bare_dramatiq_noop_per_s": round(statistics.median(noop)),
+                "baseline_inbox_send_without_ledger_per_s": round(statistics.median(direct)),
                 "goal_per_s": 2000,
+                "samples": {
+                    "ledger": [round(x) for x in ledger],
+                    "noop": [round(x) for x in noop],
+                    "direct": [round(x) for x in direct],
+                },
             },
             indent=2,
         )

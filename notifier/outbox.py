@@ -193,7 +193,7 @@ class Outbox:
         locked = (
             sa.select(outbox.c.id)
             .where(
-                outbox.c.id.in_(sorted(set(ids))),
+                _one_of(outbox.c.id, sorted(set(ids)), self.engine.dialect.name),
                 outbox.c.status == "pending",
                 outbox.c.next_attempt_at <= stamp,
                 outbox.c.channel.in_(sorted(set(channels))),
@@ -222,6 +222,18 @@ class Outbox:
         transaction; returns the ids recorded (a row whose claim was lost is not)."""
         if not rows:
             return set()
+        if conn.dialect.name == "postgresql":
+            # Three arrays instead of a CASE of every id: a short statement psycopg can cache.
+            done = conn.execute(
+                _DELIVERED_MANY,
+                {
+                    "now": naive_utc(now),
+                    "ids": [r.id for r in rows],
+                    "attempts": [r.attempts for r in rows],
+                    "providers": [provider_ids.get(r.id) for r in rows],
+                },
+            )
+            return {int(i) for i in done.scalars()}
         provider = sa.case(
             {r.id: provider_ids.get(r.id) for r in rows}, value=outbox.c.id, else_=sa.null()
         )
@@ -436,6 +448,29 @@ class Outbox:
                     .values(status="cancelled")
                 ).rowcount
             )
+
+
+def _one_of(
+    column: sa.ColumnElement[Any], values: Sequence[int], dialect: str
+) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter however many."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.BigInteger)))
+    return column.in_(list(values))
+
+
+_DELIVERED_MANY = sa.text(
+    """
+    UPDATE outbox SET status = 'delivered', delivered_at = :now, provider_id = v.provider_id,
+                      lease_until = NULL, last_error = NULL
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:providers AS text[]))
+         AS v(id, attempts, provider_id)
+    WHERE outbox.id = v.id AND outbox.attempts = v.attempts AND outbox.status = 'sending'
+    RETURNING outbox.id
+    """
+)
 
 
 def _ids(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
