@@ -68,7 +68,9 @@ class SingleFlight(Generic[T]):
     """Results by key, newest ``maxsize`` kept; one computation per key at a time.
 
     Errors are not kept: the next caller computes again.  ``slots`` bounds how many distinct
-    keys compute at once (the others wait for a slot).
+    keys compute at once (the others wait for a slot).  :meth:`aget` is the same for async
+    callers: a caller waiting on another's computation holds no thread, so a server's thread
+    pool stays free for other requests while a million residents are matched.
     """
 
     def __init__(self, maxsize: int = 64, slots: int = 1) -> None:
@@ -76,36 +78,74 @@ class SingleFlight(Generic[T]):
         self._done: OrderedDict[Hashable, T] = OrderedDict()
         self._running: dict[Hashable, Future[T]] = {}
         self._slots = threading.BoundedSemaphore(slots)
+        self._nslots = slots
+        self._limiter: Any = None  # anyio.CapacityLimiter, made in the event loop
         self.maxsize = maxsize
         self.computed = 0  # how many computations ran (for tests and the bench)
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> tuple[T, bool]:
-        """The value of ``key`` and whether it came from the cache (or another's computation)."""
+    def _claim(self, key: Hashable) -> tuple[bool, Any, Future[T] | None]:
+        """(hit, cached value, the future to wait on — None when the caller must compute)."""
         with self._lock:
             if key in self._done:
                 self._done.move_to_end(key)
-                return self._done[key], True
+                return True, self._done[key], None
             future = self._running.get(key)
-            owner = future is None
-            if future is None:
-                future = self._running[key] = Future()
-        if not owner:
+            if future is not None:
+                return False, None, future
+            self._running[key] = Future()
+            return False, None, None
+
+    def _compute(self, compute: Callable[[], T]) -> T:
+        with self._slots:
+            return compute()
+
+    def _settle(self, key: Hashable, value: Any = None, error: BaseException | None = None) -> None:
+        with self._lock:
+            future = self._running.pop(key)
+            if error is None:
+                self.computed += 1
+                self._done[key] = value
+                while len(self._done) > self.maxsize:
+                    self._done.popitem(last=False)
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> tuple[T, bool]:
+        """The value of ``key`` and whether it came from the cache (or another's computation)."""
+        hit, value, future = self._claim(key)
+        if hit:
+            return value, True
+        if future is not None:
             return future.result(), True
         try:
-            with self._slots:
-                value = compute()
+            value = self._compute(compute)
         except BaseException as exc:
-            with self._lock:
-                del self._running[key]
-            future.set_exception(exc)
+            self._settle(key, error=exc)
             raise
-        with self._lock:
-            self.computed += 1
-            self._done[key] = value
-            while len(self._done) > self.maxsize:
-                self._done.popitem(last=False)
-            del self._running[key]
-        future.set_result(value)
+        self._settle(key, value)
+        return value, False
+
+    async def aget(self, key: Hashable, compute: Callable[[], T]) -> tuple[T, bool]:
+        """:meth:`get` for async callers: the computation runs on a worker thread."""
+        import asyncio
+
+        import anyio.to_thread
+
+        hit, value, future = self._claim(key)
+        if hit:
+            return value, True
+        if future is not None:
+            return await asyncio.wrap_future(future), True
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._nslots)
+        try:
+            value = await anyio.to_thread.run_sync(self._compute, compute, limiter=self._limiter)
+        except BaseException as exc:
+            self._settle(key, error=exc)
+            raise
+        self._settle(key, value)
         return value, False
 
 

@@ -8,11 +8,13 @@ computation.  An invalid document is a 422 with every problem's line and column.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from litestar import Request, post
 from litestar.params import JSONBody
 
@@ -85,8 +87,8 @@ def current_as_of(svc: Services) -> date:
     return run.as_of if run is not None else date.today()
 
 
-def dry_run_for(svc: Services, document: str) -> tuple[dict[str, Any], bool]:
-    """The dry-run figures of ``document`` and whether they were cached (raises on bad input)."""
+def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
+    """The cache key of ``document`` and the computation of its figures (raises on bad input)."""
     if svc.population is None:
         raise UnavailableError(
             "a dry-run needs the current population: start the server with "
@@ -98,23 +100,31 @@ def dry_run_for(svc: Services, document: str) -> tuple[dict[str, Any], bool]:
     fingerprint, published = cache.published.get(svc.engine, as_of)
     population = svc.population
     key = (document_hash(document), cache.snapshot(population), fingerprint, as_of)
-    return cache.results.get(
-        key, lambda: compute_dry_run(draft, published, population, as_of=as_of)
-    )
+    return key, lambda: compute_dry_run(draft, published, population, as_of=as_of)
+
+
+def dry_run_for(svc: Services, document: str) -> tuple[dict[str, Any], bool]:
+    """The dry-run figures of ``document`` and whether they were cached (raises on bad input)."""
+    key, compute = _prepare(svc, document)
+    return svc.dry_runs.results.get(key, compute)
 
 
 @post(
     "/api/v1/policies/dry-run", guards=[allow("officer", "reviewer", "analyst", "admin")],
-    status_code=200, sync_to_thread=True, tags=["policies"],
+    status_code=200, tags=["policies"],
 )  # fmt: skip
-def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> DryRun:
+async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> DryRun:
     """Reach, cost by group, change against the published version and overlaps of a draft.
 
     Counts under 10 are shown as "<10".  Nothing is stored; the same document on the same
     population and catalog is answered from a cache.
     """
+    # Async, so that requests waiting for a computation (their own or an identical one) hold
+    # no thread of the server's pool: /health and the other endpoints stay responsive.
     started = time.perf_counter()
-    figures, cached = dry_run_for(services(request), data.document)
+    svc = services(request)
+    key, compute = await anyio.to_thread.run_sync(_prepare, svc, data.document)
+    figures, cached = await svc.dry_runs.results.aget(key, compute)
     versus = figures["versus_published"]
     return DryRun(
         policy_id=figures["policy_id"], entity=figures["entity"],

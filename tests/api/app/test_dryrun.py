@@ -262,3 +262,29 @@ def test_a_control_character_is_a_422_at_its_position_not_a_500(pop_world: World
     (problem,) = response.json()["error"]["problems"]
     assert (problem["line"], problem["col"]) == (3, 10)
     assert "not valid YAML" in problem["message"]
+
+
+def test_async_waiters_share_one_computation_and_leave_the_event_loop_free() -> None:
+    import asyncio
+
+    flight: SingleFlight[int] = SingleFlight()
+    ticks = []
+
+    def slow() -> int:
+        time.sleep(0.3)
+        return 7
+
+    async def ticker() -> None:
+        for _ in range(5):
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.03)
+
+    async def main() -> list[tuple[int, bool]]:
+        waiting = asyncio.gather(*(flight.aget("k", slow) for _ in range(20)))
+        results, _ = await asyncio.gather(waiting, ticker())
+        return list(results)
+
+    results = asyncio.run(main())
+    assert flight.computed == 1
+    assert sorted(results) == [(7, False)] + [(7, True)] * 19
+    assert len(ticks) == 5 and ticks[-1] - ticks[0] < 0.25  # ticked while the thread computed
