@@ -73,8 +73,8 @@ def simulate_reach(
         stored = with_missing_fields(frame, entity)
         total = int(stored.select(pl.len()).collect().item())
         subjects += total
-        if not rules.changed and not rules.unchanged:
-            continue
+        if not rules.changed:
+            continue  # nothing of this entity changed: no sums, no overlaps to count
         for offset in range(0, total, batch_rows):
             records = stored.slice(offset, batch_rows)
             if tagger is not None:
