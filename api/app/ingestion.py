@@ -105,6 +105,19 @@ def _conformed(record: Mapping[str, Any], entity: Entity, what: str) -> dict[str
     return row
 
 
+_MAX_ID = 64  # the length of subject ids in the match, change and outbox tables
+
+
+def _check_id(subject_id: str, field: str, what: str) -> None:
+    if not 0 < len(subject_id) <= _MAX_ID:
+        raise IngestError(
+            what,
+            [FieldProblem(field, f"{field}: expected 1 to {_MAX_ID} characters, found "
+                                 f"{len(subject_id)}")],
+            1,
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SubjectState:
     entity: Entity
@@ -324,6 +337,7 @@ def ingest_profile(
             ],
             1,
         )
+    _check_id(subject_id, entity.key, "profile")
     record = _conformed({**body, entity.key: subject_id}, entity, "profile")
     as_of = today(svc)
     state = load_state(svc, schema, subject_id, entity_name)
@@ -356,6 +370,7 @@ def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
     schema = load_schema()
     event = _conformed(body, schema.event, "event")
     subject_id, entity_name = str(event["subject_id"]), str(event["subject_type"])
+    _check_id(subject_id, "subject_id", "event")
     store = ProfileStore(svc.engine, schema)
     table = store.tables["event"]
     same = sa.and_(

@@ -14,7 +14,7 @@ __all__ = ["register"]
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option(
     "--population", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-    help="Population directory (for explanations of one subject's result).",
+    help="Population directory: profiles, explanations, tags, dry-runs, simulations, exports.",
 )  # fmt: skip
 @click.option(
     "--insecure-cookies", is_flag=True,

@@ -194,3 +194,30 @@ def test_writes_are_audited(ingest_world: World) -> None:
     world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
     actions = [e.action for e in AuditLog(world.engine).entries(entity_type="subject")]
     assert "profile.write" in actions and "event.ingest" in actions
+
+
+@pytest.fixture
+def pg_ingest_world(postgres_url: str, tmp_path: Path) -> Iterator[World]:
+    for world in make_world(postgres_url, tmp_path):
+        more = tmp_path / "more"
+        more.mkdir()
+        shutil.copy(CATALOG / "bj-maternity-allowance.yaml", more)
+        PolicyStore(world.engine).import_catalog(more, author="importer", note="seed")
+        yield world
+
+
+def test_on_postgresql_a_birth_changes_the_offer_once_and_a_too_long_id_is_a_422(
+    pg_ingest_world: World,
+) -> None:
+    world = pg_ingest_world
+    assert world.client.put(NINE, json=PARENT, headers=world.as_("admin")).status_code == 201
+    event = _event()
+    first = world.client.post("/api/v1/events", json=event, headers=world.as_("admin")).json()
+    assert [c["change"] for c in first["changes"]] == ["newly_eligible"]
+    again = world.client.post("/api/v1/events", json=event, headers=world.as_("admin")).json()
+    assert again["duplicate"] is True and _count(world, outbox, "P9") == first["messages"]
+    long_id = "/api/v1/profiles/resident/" + "P" * 100  # ids are at most 64 characters
+    response = world.client.put(long_id, json=PARENT, headers=world.as_("admin"))
+    assert response.status_code == 422, response.text
+    assert "1 to 64 characters" in response.json()["error"]["message"]
+    assert ProfileStore(world.engine).count("resident") == 1
