@@ -95,6 +95,11 @@ class SingleFlight(Generic[T]):
             self._running[key] = Future()
             return False, None, None
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether ``key``'s value is kept (it may be evicted right after)."""
+        with self._lock:
+            return key in self._done
+
     def _compute(self, compute: Callable[[], T]) -> T:
         with self._slots:
             return compute()

@@ -94,13 +94,20 @@ def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[
             "a dry-run needs the current population: start the server with "
             "`zhida serve --population DIR`"
         )
-    draft = load_policy_text(document, Path("<draft>"))
     as_of = current_as_of(svc)
     cache = svc.dry_runs
     fingerprint, published = cache.published.get(svc.engine, as_of)
     population = svc.population
     key = (document_hash(document), cache.snapshot(population), fingerprint, as_of)
-    return key, lambda: compute_dry_run(draft, published, population, as_of=as_of)
+    if key not in cache.results:
+        # A bad document is refused now, not after waiting for a computation slot.
+        load_policy_text(document, Path("<draft>"))
+
+    def compute() -> dict[str, Any]:
+        draft = load_policy_text(document, Path("<draft>"))
+        return compute_dry_run(draft, published, population, as_of=as_of)
+
+    return key, compute
 
 
 def dry_run_for(svc: Services, document: str) -> tuple[dict[str, Any], bool]:
