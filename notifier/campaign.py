@@ -8,7 +8,9 @@ threads of this process over the in-process broker; with Redis, planning only en
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from core.clock import Clock, SystemClock
-from core.errors import NotFoundError
+from core.errors import DeliveryError, NotFoundError
 from core.settings import Settings
 from notifier.actors import (
     QUEUE,
@@ -32,6 +34,8 @@ from notifier.channels.base import Channel
 from notifier.dispatch import Explain, PlanConflictError, PlanSummary, plan_changes
 from notifier.outbox import Outbox
 from notifier.priority import run_priority
+from notifier.render import render_row
+from notifier.reports import poll_reports
 from notifier.sweeper import sweep_once
 from rules.policy import Policy
 
@@ -186,7 +190,8 @@ def deliver_in_process(
     One worker thread by default: SQLite takes one writer at a time, and more threads only
     queue on its lock.  A few sweeper passes follow, so rows whose short back-off has passed
     get another go; rows deferred to a later window (quiet hours) stay pending for a worker to
-    send then.
+    send then.  Messages are rendered from the templates, as a worker does, and the gateways'
+    delivery reports are polled at the end.
     """
     import dramatiq
     from dramatiq.brokers.stub import StubBroker
@@ -198,6 +203,7 @@ def deliver_in_process(
     outbox = Outbox(get_engine(settings.database_url))
     rt = DeliveryRuntime(
         outbox=outbox, channels=channels, clock=clock or SystemClock(),
+        render=functools.partial(render_row, settings=settings),
         backoff=min(settings.retry_backoff, 0.5),
         send_retries=lambda row_id, delay: deliver.send_with_options(
             args=(row_id,), delay=int(delay * 1000)
@@ -220,6 +226,8 @@ def deliver_in_process(
             if not result.enqueued:
                 break
         drain()
+        with contextlib.suppress(DeliveryError):  # the reports of the last sends, if any yet
+            poll_reports(outbox.engine, channels, now=rt.clock.now())
     finally:
         worker.stop()
         configure_delivery(None)
