@@ -221,3 +221,25 @@ def test_on_postgresql_a_birth_changes_the_offer_once_and_a_too_long_id_is_a_422
     assert response.status_code == 422, response.text
     assert "1 to 64 characters" in response.json()["error"]["message"]
     assert ProfileStore(world.engine).count("resident") == 1
+
+
+def test_a_subject_of_the_served_population_starts_from_its_file_and_the_latest_run(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    import polars as pl
+
+    population = tmp_path / "pop"
+    population.mkdir()
+    pl.DataFrame(
+        {"person_id": ["P1"], "birth_date": [datetime(1940, 5, 1).date()], "hukou_city": ["北京市"]}
+    ).write_parquet(population / "residents.parquet")
+    for world in make_world(sqlite_url, tmp_path, population):
+        # The latest run has P1 eligible for the allowance; the file knows P1: not a new subject.
+        moved = {"birth_date": "1940-05-01", "hukou_city": "上海市"}
+        response = world.client.put(
+            "/api/v1/profiles/resident/P1", json=moved, headers=world.as_("admin")
+        )
+        assert response.status_code == 200, response.text
+        assert [(c["policy_id"], c["change"]) for c in response.json()["changes"]] == [
+            ("bj-elderly-allowance", "no_longer_eligible")
+        ]
