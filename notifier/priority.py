@@ -60,7 +60,9 @@ def run_priority(
 ) -> Ranking:
     """Rank the offers of ``subjects`` in a run's pairs: by the latest model when
     personalisation is on and there are profiles and a trained model, else by the rules alone
-    (saying why)."""
+    (saying why).  A subject who switched personalised ranking off
+    (:class:`profiles.personalisation.PersonalisationStore`) is ordered by the rules alone
+    whatever the deployment's setting."""
     from matcher.ranking.order import rank_offers
 
     pairs = (
@@ -78,6 +80,11 @@ def run_priority(
     pairs = pairs.with_columns(pl.col("status").cast(pl.String))
     listed = list(policies.values())
     why_not = _why_not_personalised(settings, population)
+    declined: set[str] = set()
+    if why_not is None:
+        declined = _declined(settings, subjects)
+        if declined and declined >= set(subjects):
+            why_not = "every subject here switched personalised ranking off"
     if why_not is None:
         from matcher.ranking.inputs import read_frame, read_profiles
         from matcher.ranking.registry import ModelRegistry
@@ -96,14 +103,29 @@ def run_priority(
                 if log.is_file()
                 else None
             )
+            own = pl.col("subject_id").is_in(list(declined))
             ranked = rank_offers(
-                pairs, policies=listed, personalised=True, model=model,
+                pairs.filter(~own), policies=listed, personalised=True, model=model,
                 profiles=read_profiles(population, schema, as_of=as_of), schema=schema,
                 history=history, reasons=0,
             )  # fmt: skip
-            return Ranking(priority_of(ranked), f"model {info.version}")
+            priority = priority_of(ranked)
+            how = f"model {info.version}"
+            if declined:  # their own choice: these subjects' offers by the rules alone
+                rules = rank_offers(pairs.filter(own), policies=listed, personalised=False)
+                priority.update(priority_of(rules))
+                how += f"; rules only for {len(declined)} who switched personalisation off"
+            return Ranking(priority, how)
     ranked = rank_offers(pairs, policies=listed, personalised=False)
     return Ranking(priority_of(ranked), f"rules only ({why_not})")
+
+
+def _declined(settings: Settings, subjects: Collection[str]) -> set[str]:
+    """Of ``subjects``, those who switched personalised ranking off themselves."""
+    from core.db import get_engine
+    from profiles.personalisation import PersonalisationStore
+
+    return PersonalisationStore(get_engine(settings.database_url)).opted_out(subjects)
 
 
 def _why_not_personalised(settings: Settings, population: Path | None) -> str | None:

@@ -119,3 +119,22 @@ def test_a_given_priority_decides_which_offers_the_message_keeps(tmp_path: Path)
     )  # fmt: skip
     told = _told(settings)
     assert sorted(p for p, d in told.items() if d == "suppressed") == ["x6", "x7"]
+
+
+def test_a_subject_who_switched_personalisation_off_is_ordered_by_the_rules(
+    tmp_path: Path,
+) -> None:
+    from profiles.personalisation import PersonalisationStore
+
+    settings = _settings(tmp_path)  # personalisation on for the deployment
+    _two_runs(settings)
+    pl.DataFrame({"person_id": ["p1"]}).write_parquet(tmp_path / "residents.parquet")
+    PersonalisationStore(get_engine(settings.database_url)).choose(
+        "p1", "resident", personalised=False
+    )
+    summary = plan_run(
+        settings, POLICIES, now=NOON, channels=frozenset({"inbox"}), population=tmp_path
+    )
+    # Without the choice this would read "no trained model yet": the choice is consulted first.
+    assert summary.ordered_by == "rules only (every subject here switched personalised ranking off)"
+    assert _told(settings)["x7"] == "planned" and _told(settings)["x1"] == "suppressed"
