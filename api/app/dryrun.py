@@ -4,7 +4,7 @@ A dry-run matches the draft beside the published catalog (:func:`simulations.rea
 and reads off what an officer needs before submitting: eligible and maybe, cost per period and
 per year, the same by group, who gains and who loses against the published version, and which
 published policies share its eligible subjects.  Counts under :data:`K_ANONYMITY` are shown as
-``"<10"``.
+``"<10"``, and the cost of so few eligible as ``"—"`` (it would give the count away).
 
 The draft's validity dates are ignored: the preview answers "if this rule applied on the as-of
 date", so a draft starting next year still shows its reach.
@@ -211,6 +211,19 @@ def _money(value: Any) -> str:
     return str(Decimal(str(value or 0)).quantize(Decimal("0.01")))
 
 
+HIDDEN: Final = "—"
+
+
+def _cost(value: Any, eligible: int) -> str:
+    """The cost in yuan, or ``"—"`` when the eligible count is suppressed: a cost is a count
+    times a benefit, so it would give the count away.
+
+    >>> _cost(1200, 12), _cost(1200, 5), _cost(0, 0)
+    ('1200.00', '—', '0.00')
+    """
+    return HIDDEN if isinstance(suppress(eligible), str) else _money(value)
+
+
 def compute_dry_run(
     draft: Policy, published: Published, population: Path, *, as_of: date
 ) -> dict[str, Any]:
@@ -231,6 +244,7 @@ def compute_dry_run(
     row = reach.policies.filter(pl.col("policy_id") == draft.id)
     totals: dict[str, Any] = row.row(0, named=True) if row.height else {}
     entity = draft.audience
+    eligible = int(totals.get("eligible_after", 0))
     versus = None
     if old is not None:
         versus = {
@@ -243,10 +257,10 @@ def compute_dry_run(
         "entity": entity,
         "as_of": as_of.isoformat(),
         "population": _population_size(population, entity),
-        "eligible": suppress(int(totals.get("eligible_after", 0))),
+        "eligible": suppress(eligible),
         "maybe": suppress(int(totals.get("maybe_after", 0))),
-        "cost_per_period": _money(totals.get("cost_period_after")),
-        "cost_per_year": _money(totals.get("cost_year_after")),
+        "cost_per_period": _cost(totals.get("cost_period_after"), eligible),
+        "cost_per_year": _cost(totals.get("cost_year_after"), eligible),
         "period": draft.benefit_period or "",
         "by_group": _by_group(reach.groups, draft.id, DIMENSIONS[entity]),
         "versus_published": versus,
@@ -280,7 +294,7 @@ def _by_group(
                 "group": str(r["group"]),
                 "eligible": suppress(int(r["eligible_after"])),
                 "maybe": suppress(int(r["maybe_after"])),
-                "cost_per_year": _money(r["cost_year_after"]),
+                "cost_per_year": _cost(r["cost_year_after"], int(r["eligible_after"])),
             }
         )
     return out

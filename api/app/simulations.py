@@ -4,8 +4,8 @@ An analyst starts a reach simulation of a draft catalog change (drafts replacing
 published policies, ids retired) or a timeline run; either is a row in ``simulations`` (queued
 → running → done | failed) and runs on this server's background thread, one at a time (each
 holds a population's worth of columns).  Its tables are written as CSV under
-``$ZHIDA_DATA_DIR/simulations/<id>/`` with counts under 10 shown as "<10" — analysts see
-aggregates only — and its summary is kept in the row.
+``$ZHIDA_DATA_DIR/simulations/<id>/`` with counts under 10 shown as "<10" and the costs of so
+few eligible as "—" — analysts see aggregates only — and its summary is kept in the row.
 
 A row left queued or running by a server that stopped is marked failed ("interrupted") when the
 next server starts its runner: simulations run inside the server process, so no one else could
@@ -78,22 +78,40 @@ def _now() -> datetime:
 
 
 def k_anonymous(frame: pl.DataFrame, k: int = K_ANONYMITY) -> pl.DataFrame:
-    """Subject counts under ``k`` (but not zero) shown as ``"<k"``; other columns unchanged.
+    """Subject counts under ``k`` (but not zero) shown as ``"<k"``, and the costs of so few
+    eligible as ``"—"`` (a cost is a count times a benefit); other columns unchanged.
 
-    >>> k_anonymous(pl.DataFrame({"eligible_after": [3, 12, 0], "cost": [1, 2, 3]})).rows()
-    [('<10', 1), ('12', 2), ('0', 3)]
+    >>> k_anonymous(pl.DataFrame({"eligible_after": [3, 12, 0],
+    ...                           "cost_year_after": [3600, 14400, 0]})).rows()
+    [('<10', '—'), ('12', '14400'), ('0', '0')]
     """
     counts = [
         c
         for c, dtype in frame.schema.items()
         if c.startswith(_COUNT_PREFIXES) and dtype.is_integer()
     ]
+
+    def small(column: str) -> pl.Expr:
+        if column not in frame.columns:
+            return pl.lit(False)
+        return (pl.col(column) > 0) & (pl.col(column) < k)
+
+    costs = []
+    for c in frame.columns:
+        if not c.startswith("cost_"):
+            continue
+        hide = (
+            small("eligible_before") if c.endswith("_before")
+            else small("eligible_after") if c.endswith("_after")
+            else small("eligible_before") | small("eligible_after")
+        )  # fmt: skip
+        costs.append(pl.when(hide).then(pl.lit("—")).otherwise(pl.col(c).cast(pl.String)).alias(c))
     return frame.with_columns(
-        pl.when((pl.col(c) > 0) & (pl.col(c) < k))
-        .then(pl.lit(f"<{k}"))
-        .otherwise(pl.col(c).cast(pl.String))
-        .alias(c)
-        for c in counts
+        *costs,
+        *(
+            pl.when(small(c)).then(pl.lit(f"<{k}")).otherwise(pl.col(c).cast(pl.String)).alias(c)
+            for c in counts
+        ),
     )
 
 

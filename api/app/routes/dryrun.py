@@ -46,7 +46,7 @@ class GroupReach:
     group: str
     eligible: int | str  # "<10" for small groups
     maybe: int | str
-    cost_per_year: str  # yuan, a decimal string
+    cost_per_year: str  # yuan, a decimal string; "—" when the group's eligible are under 10
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class DryRun:
     population: int  # subjects evaluated
     eligible: int | str
     maybe: int | str
-    cost_per_period: str  # yuan, a decimal string
+    cost_per_period: str  # yuan, a decimal string; "—" when the eligible are under 10
     cost_per_year: str
     period: str  # once | month | year ("" without a benefit)
     by_group: dict[str, list[GroupReach]]  # residents: district, age_band; firms: district,

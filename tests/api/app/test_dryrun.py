@@ -131,7 +131,12 @@ def test_groups_are_counted_by_district_and_age_band_and_small_ones_are_suppress
     assert eligible_75_79 == 5  # 75..79, Beijing hukou: under the k-anonymity threshold
     assert bands["60-79"]["eligible"] == "<10"
     assert bands["60-79"]["maybe"] == "<10"
-    assert Decimal(bands["60-79"]["cost_per_year"]) == Decimal(5 * 100 * 12)
+    assert bands["60-79"]["cost_per_year"] == "—"  # 6000 would say there are five
+    assert Decimal(bands["80+"]["cost_per_year"]) == sum(
+        (800 if _age(r["birth_date"]) >= 100 else 500 if _age(r["birth_date"]) >= 90 else 100) * 12
+        for r in new["eligible"]
+        if _age(r["birth_date"]) >= 80
+    )
     assert bands["80+"]["eligible"] == len(new["eligible"]) - 5
 
 
@@ -288,3 +293,11 @@ def test_async_waiters_share_one_computation_and_leave_the_event_loop_free() -> 
     assert flight.computed == 1
     assert sorted(results) == [(7, False)] + [(7, True)] * 19
     assert len(ticks) == 5 and ticks[-1] - ticks[0] < 0.25  # ticked while the thread computed
+
+
+def test_the_cost_of_fewer_than_ten_eligible_is_hidden(pop_world: World) -> None:
+    from_93 = ALLOWANCE.replace("age >= 80 and", "age >= 93 and")  # two Beijing residents
+    body = pop_world.client.post(
+        URL, json={"document": from_93}, headers=pop_world.as_("officer")
+    ).json()
+    assert (body["eligible"], body["cost_per_period"], body["cost_per_year"]) == ("<10", "—", "—")

@@ -83,6 +83,8 @@ def test_an_analyst_runs_a_reach_simulation_and_downloads_its_tables(sim_world: 
     counts = [v for r in _csv(groups.text) for k, v in r.items()
               if k.startswith(("eligible", "maybe", "newly", "no_longer"))]  # fmt: skip
     assert "<10" in counts  # 75-79 with a Beijing hukou: 5 newly eligible
+    for r in _csv(groups.text):  # the cost of so few would give their count away
+        assert (r["cost_year_after"] == "—") == (r["eligible_after"] == "<10")
     assert all(v == "<10" or int(v) == 0 or int(v) >= 10 for v in counts)
     exports = AuditLog(world.engine).entries(entity_type="simulation")
     assert sorted((e.action, e.details["table"]) for e in exports) == [
