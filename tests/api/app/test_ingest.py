@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +152,10 @@ def test_a_later_event_starts_from_the_changes_already_made(ingest_world: World)
     world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
     world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
     # A second birth changes no tag: the parent is already eligible, nothing new to tell.
-    later = _event()
-    later["occurred_at"] = later["occurred_at"][:-2] + "59"
+    later = _event()  # an hour earlier: another event (a second birth), not a resend
+    later["occurred_at"] = (
+        datetime.fromisoformat(later["occurred_at"]) - timedelta(hours=1)
+    ).isoformat()
     body = world.client.post("/api/v1/events", json=later, headers=world.as_("admin")).json()
     assert body["changes"] == [] and body["messages"] == 0
 
