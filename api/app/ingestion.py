@@ -291,9 +291,13 @@ def changes_of(svc: Services, subject_id: str, *, cause: str | None = None) -> l
 
 def _plan(
     svc: Services, rows: list[dict[str, Any]], catalog: Catalog, record: Mapping[str, Any],
-    entity: Entity, cause: str, run_id: int | None, as_of: date,
+    entity: Entity, cause: str, run_id: int | None, as_of: date, conn: Connection | None = None,
 ) -> tuple[dict[str, int], int]:  # fmt: skip
-    """Plan the notices ``rows`` call for (once per cause); the decisions and messages."""
+    """Plan the notices ``rows`` call for (once per cause); the decisions and messages.
+
+    With ``conn``, the outbox rows are written in the caller's transaction — the one that
+    stores the record or event and the changes it caused (DESIGN: nothing is planned for a
+    change that was not stored, and no stored change is left unplanned)."""
     if not rows:
         return {"planned": 0, "deferred": 0, "suppressed": 0}, 0
     from core.settings import get_settings
@@ -312,7 +316,7 @@ def _plan(
 
     summary = plan_changes(
         svc.engine, rows, catalog.by_id, cause=cause, as_of=as_of, now=datetime.now(UTC),
-        settings=get_settings(), run_id=run_id, explain=why,
+        settings=get_settings(), run_id=run_id, explain=why, conn=conn,
     )  # fmt: skip
     return dict(summary.decisions), summary.messages
 
@@ -359,7 +363,9 @@ def ingest_profile(
         conn.execute(sa.delete(table).where(table.c[entity.key] == subject_id))
         conn.execute(table.insert().values(values))
         _store_changes(conn, rows, cause, state.run_id, as_of)
-    planned, messages = _plan(svc, rows, catalog, current, entity, cause, state.run_id, as_of)
+        planned, messages = _plan(
+            svc, rows, catalog, current, entity, cause, state.run_id, as_of, conn
+        )
     return Ingested(subject_id, entity_name, cause, False, _plain(rows), planned, messages), created
 
 
@@ -399,13 +405,15 @@ def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
             assert inserted is not None
             cause = f"event {int(inserted[0])}"
             _store_changes(conn, rows, cause, state.run_id, as_of)
+            current = matcher.records[subject_id]
+            planned, messages = _plan(
+                svc, rows, catalog, current, state.entity, cause, state.run_id, as_of, conn
+            )
     except sa.exc.IntegrityError:
         # The same event arrived twice at once: the other request stored it.
         with svc.engine.connect() as conn:
             existing = conn.execute(sa.select(table.c.event_id).where(same)).scalar_one()
         return _replayed(svc, subject_id, entity_name, f"event {existing}")
-    current = matcher.records[subject_id]
-    planned, messages = _plan(svc, rows, catalog, current, state.entity, cause, state.run_id, as_of)
     return Ingested(subject_id, entity_name, cause, False, _plain(rows), planned, messages)
 
 

@@ -132,6 +132,32 @@ def test_a_birth_makes_an_employed_parent_eligible_for_the_maternity_allowance(
     assert changes[-1]["cause"] == body["cause"]
 
 
+def test_a_failure_while_planning_stores_neither_the_event_nor_its_changes(
+    ingest_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event, the changes it caused and their outbox rows commit together or not at all."""
+    import notifier.dispatch
+
+    world = ingest_world
+    assert world.client.put(NINE, json=PARENT, headers=world.as_("admin")).status_code == 201
+    before = {t.name: _count(world, t, "P9") for t in (outbox, subject_match_changes)}
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the planner fell over")
+
+    monkeypatch.setattr(notifier.dispatch, "plan_changes", broken)
+    response = world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
+    assert response.status_code == 500
+    assert "Traceback" not in response.text
+    events = ProfileStore(world.engine).tables["event"]
+    assert _count(world, events, "P9") == 0
+    assert {t.name: _count(world, t, "P9") for t in (outbox, subject_match_changes)} == before
+    monkeypatch.undo()  # the client sends it again: now stored, changed and told once
+    again = world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin"))
+    assert again.status_code == 201, again.text
+    assert again.json()["messages"] == 1
+
+
 def test_the_same_event_twice_is_stored_and_told_once(ingest_world: World) -> None:
     world = ingest_world
     world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
