@@ -14,6 +14,7 @@ from api.commands.options import as_of_option
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.progress import Progress
 
 __all__ = ["register"]
 
@@ -84,10 +85,12 @@ def reach_cmd(
     schema = load_schema()
     before, after = load_catalog(baseline, schema), load_catalog(reform, schema)
     started = time.perf_counter()
-    with Console(stderr=True).status("matching both catalogs…"):
+    with _bar() as bar:
+        task = bar.add_task("matching both catalogs, batch by batch", total=None)
         reach = simulate_reach(
             population, before, after, schema, as_of=as_of,
             contacts=_contacts_from_db() if contacts else None,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )  # fmt: skip
     elapsed = time.perf_counter() - started
     console = Console(width=180)
@@ -184,7 +187,6 @@ def timeline_cmd(
     import time
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from core.errors import ValidationError
     from matcher.runs import population_snapshot
@@ -200,10 +202,7 @@ def timeline_cmd(
     catalog = load_catalog(policies, schema)
     days = (add_months(as_of, months) - as_of).days
     started = time.perf_counter()
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-    ) as bar:  # fmt: skip
+    with _bar() as bar:
         task = bar.add_task(f"simulating {seeds} × {days} days", total=seeds * days)
         timeline = simulate_timeline(
             population, catalog, schema, as_of=as_of, months=months,
@@ -249,6 +248,18 @@ def timeline_cmd(
             written = write_timeline_report(timeline, out, stamp=stamp, png=png)
         for path in written:
             console.print(f"wrote {path}")
+
+
+def _bar() -> Progress:
+    """A progress bar on stderr (done of total, elapsed), gone when done; a terminal only."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    return Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+    )  # fmt: skip
 
 
 @contextmanager

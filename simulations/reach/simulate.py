@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -54,8 +55,13 @@ def simulate_reach(
     contacts: pl.DataFrame | None = None,
     tags: bool = True,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Reach:
-    """Reach, cost, groups and overlaps of ``reform`` against ``baseline`` on ``population``."""
+    """Reach, cost, groups and overlaps of ``reform`` against ``baseline`` on ``population``.
+
+    ``progress(done, total)`` is called with the batches read so far and the batches to read:
+    once before the first (``done`` 0), then after each batch.
+    """
     changes = tuple(catalog_changes(baseline, reform))
     changed = {c.policy_id for c in changes}
     frames = scan_population(population, schema)
@@ -66,15 +72,24 @@ def simulate_reach(
     evaluated = [*new_policies, *old_policies]
     tagger = event_tagger(population, schema, evaluated, as_of=as_of) if tags else None
     overlap = Overlap([p.policy_id for p in new_plans], changed)
-    sums, subjects = [], 0
+    # Rows per entity first (parquet metadata), so the number of batches is known up front.
+    entities = []
     for name, frame in frames.items():
         entity = schema.entity(name)
-        rules = BatchRules.of(name, changes, old_plans, new_plans)
         stored = with_missing_fields(frame, entity)
         total = int(stored.select(pl.len()).collect().item())
-        subjects += total
+        rules = BatchRules.of(name, changes, old_plans, new_plans)
+        entities.append((name, entity, stored, total, rules))
+    subjects = sum(e[3] for e in entities)
+    # Nothing of an entity changed: no sums, no overlaps to count, so none of its batches.
+    batches = sum(-(-total // batch_rows) for *_, total, rules in entities if rules.changed)
+    done = 0
+    if progress is not None:
+        progress(done, batches)
+    sums = []
+    for name, entity, stored, total, rules in entities:
         if not rules.changed:
-            continue  # nothing of this entity changed: no sums, no overlaps to count
+            continue
         for offset in range(0, total, batch_rows):
             records = stored.slice(offset, batch_rows)
             if tagger is not None:
@@ -82,6 +97,9 @@ def simulate_reach(
             batch = evaluate(records, entity, rules, contacts, as_of=as_of)
             sums.append(batch_sums(batch, rules, list(group_columns(name))))
             overlap.add(batch, rules.in_force)
+            done += 1
+            if progress is not None:
+                progress(done, batches)
     table = measures(sums, periods(baseline, reform))
     policies = per_policy(table, changes)
     groups = per_group(table, [g for e in frames for g in group_columns(e)])

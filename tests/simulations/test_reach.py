@@ -149,8 +149,9 @@ def test_cli_prints_the_reach_and_writes_the_report(
     argv = ["simulate", "reach", "--population", str(population), "--baseline", str(CATALOG)]
     argv += ["--reform", str(reform), "--as-of", AS_OF.isoformat(), "--out", str(out)]
     assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "test-unemployed-top-up" in printed and "newly_eligible" in printed
+    printed = capsys.readouterr()
+    assert "test-unemployed-top-up" in printed.out and "newly_eligible" in printed.out
+    assert printed.err == ""  # the progress bar is for a terminal only
     page = (out / "report.html").read_text()
     assert page.count("<svg") >= 5  # cost per policy and eligible by each dimension
     assert "bj-elderly-allowance" in page
@@ -445,3 +446,17 @@ def test_a_report_that_cannot_be_written_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert err.startswith("zhida: error: cannot write the report into") and "\n" not in err
     assert "--out" in err
+
+
+def test_progress_counts_the_batches_and_leaves_the_figures_unchanged(
+    population: Path, reform: Path
+) -> None:
+    baseline, after = load_catalog([CATALOG], SCHEMA), load_catalog([reform], SCHEMA)
+    calls: list[tuple[int, int]] = []
+    told = simulate_reach(population, baseline, after, SCHEMA, as_of=AS_OF, batch_rows=2_000,
+                          progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    quiet = simulate_reach(population, baseline, after, SCHEMA, as_of=AS_OF, batch_rows=2_000)
+    # Only residents' policies change: 6,000 residents in 3 batches; the firms are not read.
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    for name in ("policies", "groups", "overlap"):
+        assert_frame_equal(getattr(told, name), getattr(quiet, name))
