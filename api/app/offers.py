@@ -6,6 +6,11 @@ filtered scan of a province's pairs file costs milliseconds and scales with its 
 run is picked up on the next request after it is recorded; while one request builds its index
 (seconds for millions of pairs) the others scan the file instead of waiting.
 
+"My offers" (:func:`current_offers`) is the run's rows with the changes ingested since it was
+recorded laid over them (``subject_match_changes``, written by :mod:`api.app.ingestion`): an
+ingested event or profile that makes a subject newly eligible adds its offer, one that ends an
+eligibility removes it, without waiting for the next run.
+
 >>> index = OfferIndex.from_frame(7, pl.DataFrame({"subject_id": ["b", "a", "b"],
 ...     "policy_id": ["x", "y", "z"], "status": ["maybe", "eligible", "eligible"],
 ...     "benefit": [None, 1.0, 2.0]}))
@@ -18,12 +23,29 @@ run is picked up on the next request after it is recorded; while one request bui
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+import sqlalchemy as sa
 
-__all__ = ["OfferCache", "OfferIndex", "offers_of", "scan_rows"]
+if TYPE_CHECKING:
+    from api.app.services import Services
+    from matcher.runs import Run
+
+__all__ = [
+    "CurrentOffer",
+    "OfferCache",
+    "OfferIndex",
+    "current_offers",
+    "offers_of",
+    "overlay",
+    "scan_rows",
+]
 
 Row = tuple[str, str, float | None]
 
@@ -102,3 +124,63 @@ def offers_of(cache: OfferCache, run_id: int, path: Path, subject_id: str) -> li
     """A subject's offers in a run: from the index, or by a scan while it is being built."""
     index = cache.get(run_id, path)
     return index.rows(subject_id) if index is not None else scan_rows(path, subject_id)
+
+
+@dataclass(frozen=True)
+class CurrentOffer:
+    policy_id: str
+    status: str  # eligible | maybe
+    benefit: Decimal | None
+    as_of: date | None  # the run's date, or the day the change was ingested
+    cause: str | None  # None: from the run; else the ingested profile or event that set it
+
+
+def overlay(
+    rows: Iterable[Row], changes: Iterable[Mapping[str, Any]], run_as_of: date | None
+) -> list[CurrentOffer]:
+    """The run's ``rows`` with ``changes`` (oldest first) applied: eligible first, then by policy.
+
+    A change with no new status ends the offer; any other sets it.
+
+    >>> run = [("a", "eligible", 1.0), ("b", "maybe", None)]
+    >>> later = [{"policy_id": "b", "new_status": None, "new_benefit": None,
+    ...           "as_of": date(2026, 3, 5), "cause": "event 7"},
+    ...          {"policy_id": "c", "new_status": "eligible", "new_benefit": Decimal("9.50"),
+    ...           "as_of": date(2026, 3, 5), "cause": "event 7"}]
+    >>> [(o.policy_id, o.status, o.benefit, o.cause) for o in overlay(run, later, None)]
+    [('a', 'eligible', Decimal('1.0'), None), ('c', 'eligible', Decimal('9.50'), 'event 7')]
+    """
+    offers = {
+        pid: CurrentOffer(pid, status, None if b is None else Decimal(str(b)), run_as_of, None)
+        for pid, status, b in rows
+    }
+    for c in changes:
+        pid = str(c["policy_id"])
+        if c["new_status"] is None:
+            offers.pop(pid, None)
+        else:
+            benefit = c["new_benefit"]
+            offers[pid] = CurrentOffer(
+                pid, str(c["new_status"]), None if benefit is None else Decimal(str(benefit)),
+                c["as_of"], str(c["cause"]),
+            )  # fmt: skip
+    return sorted(offers.values(), key=lambda o: (o.status, o.policy_id))
+
+
+def current_offers(svc: Services, subject_id: str) -> tuple[Run | None, list[CurrentOffer]]:
+    """The latest run and ``subject_id``'s offers now: that run's, and what was ingested since."""
+    from api.app.ingestion import subject_match_changes as t
+
+    run = svc.runs.latest()
+    rows: list[Row] = []
+    if run is not None and run.pairs_file.is_file():
+        rows = offers_of(svc.offers, run.run_id, run.pairs_file, subject_id)
+    since = t.c.run_id.is_(None) if run is None else t.c.run_id == run.run_id
+    query = (
+        sa.select(t.c.policy_id, t.c.new_status, t.c.new_benefit, t.c.as_of, t.c.cause)
+        .where(t.c.subject_id == subject_id, since)
+        .order_by(t.c.id)
+    )
+    with svc.engine.connect() as conn:
+        changes = list(conn.execute(query).mappings())
+    return run, overlay(rows, changes, run.as_of if run else None)

@@ -18,7 +18,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.app.auth import SUBJECT_ROLES, User
-from api.app.offers import offers_of
+from api.app.offers import current_offers
 from api.app.routes.console import _lang, _page, _user_or_none
 from api.app.services import Services, services
 from core.errors import ZhidaError
@@ -40,11 +40,10 @@ def message_centre(
 
     assert user.subject_id is not None
     subject = user.subject_id
-    run = svc.runs.latest()
-    offers = []
-    if run is not None and run.pairs_file.is_file():
-        rows = offers_of(svc.offers, run.run_id, run.pairs_file, subject)
-        offers = [{"policy_id": p, "status": s, "benefit": b} for p, s, b in rows]
+    offers = [
+        {"policy_id": o.policy_id, "status": o.status, "benefit": o.benefit}
+        for o in current_offers(svc, subject)[1]
+    ]
     catalog = svc.policies.catalog(date.today())
     audience = user.subject_type or SUBJECT_ROLES[user.role]
     categories = sorted(

@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.app.access import allow, check_subject, current_user, source_of
 from api.app.auth import SUBJECT_ROLES
-from api.app.offers import offers_of
+from api.app.offers import current_offers
 from api.app.services import services
 from core.errors import NotFoundError, ValidationError
 from notifier.channels.inbox import InboxMessage
@@ -43,8 +43,9 @@ class Offer:
     policy_id: str
     status: str  # eligible | maybe
     benefit: Decimal | None
-    run_id: int
-    as_of: date
+    run_id: int | None  # the latest match run (None before the first one)
+    as_of: date | None  # the run's date, or the day an ingested change set the offer
+    cause: str | None = None  # the ingested profile or event that set it since the run
 
 
 @dataclass(frozen=True)
@@ -79,16 +80,13 @@ def check_caller(request: Request[Any, Any, Any], subject_id: str, what: str) ->
     tags=["subjects"],
 )
 def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Offer]:
-    """What the subject qualifies for (eligible) or may (maybe) in the latest match run."""
+    """What the subject qualifies for (eligible) or may (maybe): the latest match run's offers
+    with the changes ingested since (a profile or service event) applied, each such offer
+    naming its ``cause``."""
     check_caller(request, subject_id, "offers")
-    svc = services(request)
-    run = svc.runs.latest()
-    if run is None or not run.pairs_file.is_file():
-        return []
-    return [
-        Offer(pid, status, None if b is None else Decimal(str(b)), run.run_id, run.as_of)
-        for pid, status, b in offers_of(svc.offers, run.run_id, run.pairs_file, subject_id)
-    ]
+    run, current = current_offers(services(request), subject_id)
+    run_id = run.run_id if run else None
+    return [Offer(o.policy_id, o.status, o.benefit, run_id, o.as_of, o.cause) for o in current]
 
 
 @get(

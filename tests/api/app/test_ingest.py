@@ -271,3 +271,56 @@ def test_a_subject_of_the_served_population_starts_from_its_file_and_the_latest_
         assert [(c["policy_id"], c["change"]) for c in response.json()["changes"]] == [
             ("bj-elderly-allowance", "no_longer_eligible")
         ]
+
+
+def _offers(world: World, subject: str) -> dict[str, dict[str, Any]]:
+    response = world.client.get(f"/api/v1/subjects/{subject}/offers", headers=world.as_("admin"))
+    assert response.status_code == 200, response.text
+    return {o["policy_id"]: o for o in response.json()}
+
+
+def _offers_follow_what_was_ingested_since_the_run(world: World) -> None:
+    # The latest run has P1 eligible for the allowance; moving the hukou away ends it now.
+    assert _offers(world, "P1")["bj-elderly-allowance"]["status"] == "eligible"
+    moved = {"birth_date": "1940-05-01", "hukou_city": "上海市"}
+    response = world.client.put(
+        "/api/v1/profiles/resident/P1", json=moved, headers=world.as_("admin")
+    )
+    assert response.status_code == 201, response.text
+    after = _offers(world, "P1")
+    assert "bj-elderly-allowance" not in after
+    assert after["bj-elderly-card"]["cause"] is None  # untouched: still the run's
+    # P9 is in no run; a birth makes the employed parent newly eligible for the allowance.
+    world.client.put(NINE, json=PARENT, headers=world.as_("admin"))
+    assert "bj-maternity-allowance" not in _offers(world, "P9")
+    event = world.client.post("/api/v1/events", json=_event(), headers=world.as_("admin")).json()
+    (change,) = event["changes"]
+    offer = _offers(world, "P9")["bj-maternity-allowance"]
+    assert (offer["status"], offer["benefit"], offer["cause"]) == (
+        change["new_status"], change["new_benefit"], event["cause"],
+    )  # fmt: skip
+
+
+def test_my_offers_add_a_newly_eligible_offer_and_drop_an_ended_one(ingest_world: World) -> None:
+    _offers_follow_what_was_ingested_since_the_run(ingest_world)
+
+
+def test_on_postgresql_my_offers_follow_what_was_ingested(pg_ingest_world: World) -> None:
+    _offers_follow_what_was_ingested_since_the_run(pg_ingest_world)
+
+
+def test_the_message_centre_shows_the_offers_as_of_the_ingested_changes(
+    ingest_world: World,
+) -> None:
+    from tests.api.app.test_console_subject import login
+
+    world = ingest_world
+    login(world, "resident")  # P1
+    assert 'data-policy="bj-elderly-allowance"' in world.client.get("/console").text
+    world.client.put(
+        "/api/v1/profiles/resident/P1", json={"birth_date": "1940-05-01", "hukou_city": "上海市"},
+        headers=world.as_("admin"),
+    )  # fmt: skip
+    page = world.client.get("/console").text
+    assert 'data-policy="bj-elderly-allowance"' not in page
+    assert 'data-policy="bj-elderly-card"' in page
