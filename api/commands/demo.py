@@ -179,7 +179,15 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     demo_steps.timeline_step(console, catalog, schema, out, as_of=as_of, seed=seed)
 
     console.print(Heading("14. The console and the API (zhida serve)"))
-    demo_steps.console_step(console, matches, population_dir)
+    users = demo_steps.console_step(console, matches, population_dir)
+
+    console.print(Heading("15. The API in use: a dry-run, a test panel, a birth registration"))
+    from api.commands.demo_api import api_lines
+
+    draft = out / "draft-catalog" / "bj-elderly-allowance.yaml"  # written by step 12
+    with console.status("publishing the catalog, dry-running, ingesting an event…"):
+        for line in api_lines(engine, settings, population_dir, CATALOG, draft, users, seed=seed):
+            console.print(line, soft_wrap=True)
 
     console.print(Heading("Done"))
     console.print(

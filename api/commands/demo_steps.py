@@ -1,4 +1,4 @@
-"""The later steps of ``zhida demo``: ranking, a sharded run, delivery, a policy simulation.
+"""The later steps of ``zhida demo``: ranking, a sharded run, delivery, simulations, the console.
 
 Each step takes what the earlier steps produced and prints what a person would want to see;
 ``api/commands/demo.py`` calls them in order.
@@ -124,8 +124,9 @@ def simulation_step(
         "reform catalog": reform.content_hash[:16],
         "population snapshot": population_snapshot(population_dir)[:16],
     }
-    paths = write_reach_report(reach, out / "simulation", stamp=stamp)
+    paths = write_reach_report(reach, out / "simulation", stamp=stamp, png=True)
     console.print(f"report with charts: {paths[-1]}  (zhida simulate reach --help)")
+    _print_pngs(console, paths)
 
 
 def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int) -> None:
@@ -155,6 +156,13 @@ def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int
         console.print(
             f"  {side} received: " + ", ".join(f"{n:,} {k}" for k, n in sorted(received.items()))
         )
+    reached, undeliverable = _handset_reports()
+    sent = result.ledger.get("sms", {}).get("delivered", 0)
+    console.print(
+        f"  SMS delivery reports (polled from the gateway): {reached:,} of {sent:,} sent "
+        f"reached the handset, {undeliverable:,} undeliverable, "
+        f"{max(sent - reached - undeliverable, 0):,} not reported yet (zhida deliveries reports)"
+    )
     if result.receipts.get("delivered"):
         console.print(
             f"  receipts: {result.receipts['delivered']:,} delivered (inbox, and the SMS "
@@ -167,6 +175,24 @@ def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int
         f"delivered in {result.seconds:.1f}s; ask why someone was (not) told: "
         "zhida deliveries why <subject_id>"
     )
+
+
+def _handset_reports() -> tuple[int, int]:
+    """SMS messages the gateway reported as reached, and as not reached, the handset."""
+    import sqlalchemy as sa
+
+    from core.db import get_engine
+    from notifier.receipts import delivery_receipts as receipts
+    from notifier.tables import outbox
+
+    reached = sa.select(sa.func.count(sa.distinct(receipts.c.message_key))).where(
+        receipts.c.channel == "sms", receipts.c.event == "delivered"
+    )
+    failed = sa.select(sa.func.count()).where(
+        outbox.c.channel == "sms", outbox.c.last_error.like("delivery report: not delivered%")
+    )
+    with get_engine().connect() as conn:
+        return int(conn.execute(reached).scalar_one()), int(conn.execute(failed).scalar_one())
 
 
 def funnel_step(console: Any, population_dir: Path, schema: Any, *, as_of: date) -> None:
@@ -215,15 +241,25 @@ def timeline_step(
         "catalog": catalog.content_hash[:16],
         "population snapshot": population_snapshot(small)[:16],
     }
-    paths = write_timeline_report(timeline, out / "timeline", stamp=stamp)
+    paths = write_timeline_report(timeline, out / "timeline", stamp=stamp, png=True)
     console.print(
         f"({time.perf_counter() - started:.0f}s) report with charts: {paths[-1]}  "
         "(zhida simulate timeline --help)"
     )
+    _print_pngs(console, paths)
 
 
-def console_step(console: Any, matches: Any, population_dir: Path) -> None:
-    """Seed one demo user per role and say how to open the console and the API."""
+def _print_pngs(console: Any, paths: list[Path]) -> None:
+    pngs = [p for p in paths if p.suffix == ".png"]
+    if pngs:
+        console.print(
+            f"  {len(pngs)} PNG chart(s) beside it: " + ", ".join(p.name for p in pngs),
+            soft_wrap=True,
+        )
+
+
+def console_step(console: Any, matches: Any, population_dir: Path) -> list[Any]:
+    """Seed one demo user per role and say how to open the console and the API; the users."""
     import polars as pl
 
     from api.app.audit import AuditLog
@@ -247,3 +283,4 @@ def console_step(console: Any, matches: Any, population_dir: Path) -> None:
     console.print(
         f"start the server with: zhida serve --population {population_dir}", soft_wrap=True
     )
+    return users
