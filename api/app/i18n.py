@@ -213,6 +213,44 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "other_policy": "其他政策",
         "shared": "共同符合",
         "kanon_note": "为保护个人信息，少于 10 的计数显示为“<10”，其成本不显示。",
+        "tl_title": "随时间推演",
+        "tl_intro": (
+            "从当前人口中随机抽取一部分居民（及相应比例的企业），按记录的出生、婚姻、退休、就业等"
+            "比率逐日向前推演若干个月：每天重新匹配政策、规划推送、模拟办理行为，比较有无主动推送。"
+        ),
+        "tl_months": "月数",
+        "tl_residents": "居民人数（抽样）",
+        "tl_seeds": "模拟次数（种子数）",
+        "tl_push": "模拟主动推送（并与无推送对比；不勾选则只模拟无推送）",
+        "tl_start": "开始随时间推演",
+        "tl_runs": "推演记录",
+        "tl_no_runs": "还没有推演记录。",
+        "tl_status": "状态",
+        "tl_started_by": "发起人",
+        "tl_started_at": "发起时间",
+        "tl_params": "参数",
+        "tl_all": "全部",
+        "tl_status_queued": "排队中",
+        "tl_status_running": "运行中",
+        "tl_status_done": "已完成",
+        "tl_status_failed": "失败",
+        "tl_run_title": "随时间推演",
+        "tl_days": "天（模拟日 × 种子）",
+        "tl_failed": "推演失败：",
+        "tl_missing": "没有这条随时间推演记录。",
+        "tl_back": "返回政策推演",
+        "tl_peak": "每日推送峰值",
+        "tl_mean_load": "日均推送",
+        "tl_horizon": "推演期内合计（各次模拟的平均 [95% 区间]）",
+        "tl_metric": "指标",
+        "tl_arm_push": "有推送",
+        "tl_arm_no_push": "无推送",
+        "tl_effect": "推送带来的差异",
+        "tl_gone": "这次推演的结果文件已不在服务器上。",
+        "tl_note": (
+            "图表和表格均为全体抽样人口的每日或每月合计（不按群体细分），且为多次模拟的平均，"
+            "不对应任何真实个人。"
+        ),
         "operator_title": "推送运维",
         "now_local": "当前时间",
         "refresh": "刷新",
@@ -461,6 +499,46 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "shared": "Eligible for both",
         "kanon_note": (
             'To protect personal data, counts under 10 show as "<10" and their costs are hidden.'
+        ),
+        "tl_title": "Over time",
+        "tl_intro": (
+            "Move a random sample of the current residents (and the same share of firms) forward "
+            "day by day for some months, from documented rates of births, marriages, retirements, "
+            "job changes…: each day policies are matched, pushes planned and behaviour drawn, "
+            "with and without the proactive push."
+        ),
+        "tl_months": "Months",
+        "tl_residents": "Residents (sampled)",
+        "tl_seeds": "Runs (seeds)",
+        "tl_push": "With the proactive push, compared with none (unticked: no push only)",
+        "tl_start": "Start the timeline",
+        "tl_runs": "Timeline runs",
+        "tl_no_runs": "No timeline runs yet.",
+        "tl_status": "Status",
+        "tl_started_by": "Started by",
+        "tl_started_at": "Started at",
+        "tl_params": "Parameters",
+        "tl_all": "all",
+        "tl_status_queued": "queued",
+        "tl_status_running": "running",
+        "tl_status_done": "done",
+        "tl_status_failed": "failed",
+        "tl_run_title": "Timeline run",
+        "tl_days": "days (simulated days × seeds)",
+        "tl_failed": "The run failed:",
+        "tl_missing": "No such timeline run.",
+        "tl_back": "Back to the analyst page",
+        "tl_peak": "Peak push load a day",
+        "tl_mean_load": "Mean push load a day",
+        "tl_horizon": "Over the horizon (mean over seeds [95 % interval])",
+        "tl_metric": "Metric",
+        "tl_arm_push": "with push",
+        "tl_arm_no_push": "without push",
+        "tl_effect": "the push's effect",
+        "tl_gone": "This run's result files are no longer on the server.",
+        "tl_note": (
+            "Charts and tables are totals over the whole sampled population per day or month "
+            "(no breakdown by group), means over simulated futures: no figure is a real person."
         ),
         "operator_title": "Delivery dashboard",
         "now_local": "Now",

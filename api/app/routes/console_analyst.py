@@ -32,14 +32,19 @@ from api.app.access import source_of
 from api.app.auth import User
 from api.app.i18n import words
 from api.app.kanon_chart import group_chart
-from api.app.routes.console import _lang, _page, _user_or_none
+from api.app.routes.console import _lang, _page
+from api.app.routes.console_analyst_timeline import (
+    TIMELINE_ROUTES,
+    start_timeline,
+    timeline_section,
+)
+from api.app.routes.console_analyst_timeline import analyst_or_refusal as _analyst
 from api.app.routes.reach import suppress
 from api.app.services import Services, services
 from core.errors import ZhidaError
 
 __all__ = ["ANALYST_ROUTES", "reach_rows"]
 
-_ROLES: Final = ("analyst", "admin")
 _SIM_ID = re.compile(r"^[0-9a-f]{16}$")
 _MAX_DOCUMENT = 64_000
 # Columns of the group table and CSV, in order; every count is suppressed under k.
@@ -50,15 +55,6 @@ _COUNTS: Final = (
 _COSTS: Final = ("cost_year_before", "cost_year_after")
 
 
-def _analyst(request: Request[Any, Any, Any]) -> User | Response[Any]:
-    user = _user_or_none(request)
-    if user is None:
-        return Redirect("/console/login", status_code=303)
-    if user.role not in _ROLES:
-        return _page(request, "denied.html", status=403, user=user, needed=", ".join(_ROLES))
-    return user
-
-
 def _as_of(svc: Services) -> date:
     run = svc.runs.latest()
     return run.as_of if run is not None else date.today()
@@ -66,14 +62,17 @@ def _as_of(svc: Services) -> date:
 
 def _form(
     request: Request[Any, Any, Any], svc: Services, user: User, *, status: int = 200,
-    document: str = "", picked: str | None = None, as_of: date | None = None, **more: Any,
+    document: str = "", picked: str | None = None, as_of: date | None = None,
+    timeline: dict[str, Any] | None = None, **more: Any,
 ) -> Template:  # fmt: skip
     catalog = svc.policies.catalog(as_of or _as_of(svc))
     return _page(
         request, "analyst.html", status=status, user=user,
         policies=sorted(catalog.policies, key=lambda p: p.id), picked=picked,
         document=document, as_of=(as_of or _as_of(svc)).isoformat(),
-        population=svc.population is not None, **{"problems": [], "result": None, **more},
+        population=svc.population is not None,
+        timeline=timeline or timeline_section(svc),
+        **{"problems": [], "result": None, "timeline_problem": None, **more},
     )  # fmt: skip
 
 
@@ -159,6 +158,29 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
     }  # fmt: skip
     return _form(request, svc, user, document=document, picked=draft.id, as_of=as_of,
                  result=shown)  # fmt: skip
+
+
+@post("/console/analyst/timeline", include_in_schema=False)
+async def analyst_timeline_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    form = await request.form()
+    return await to_thread.run_sync(_analyst_timeline_run, request, form)
+
+
+def _analyst_timeline_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
+    """Start a timeline run and go to its page; bad parameters are said on the analyst page."""
+    user = _analyst(request)
+    if not isinstance(user, User):
+        return user
+    svc = services(request)
+    asked: dict[str, Any] = {k: str(form.get(k) or "") for k in ("months", "residents", "seeds")}
+    asked["push"] = bool(form.get("push"))
+    try:
+        sim_id = start_timeline(svc, user, dict(form), source_of(request))
+    except ZhidaError as err:
+        section = timeline_section(svc, asked)
+        return _form(request, svc, user, status=err.http_status, timeline=section,
+                     timeline_problem=err.message)  # fmt: skip
+    return Redirect(f"/console/analyst/timeline/{sim_id}", status_code=303)
 
 
 def _problem(message: str) -> dict[str, Any]:
@@ -302,4 +324,4 @@ def charts(result: dict[str, Any], lang: str) -> list[str]:
     ]
 
 
-ANALYST_ROUTES = [analyst_page, analyst_run, analyst_csv]
+ANALYST_ROUTES = [analyst_page, analyst_run, analyst_csv, analyst_timeline_run, *TIMELINE_ROUTES]

@@ -118,6 +118,10 @@ PUBLIC = {
     ("POST", "/console/inbox/{message_id}/read"),
     ("GET", "/console/analyst"), ("POST", "/console/analyst"),
     ("GET", "/console/analyst/{sim_id}/reach.csv"),
+    # (test_console_analyst_timeline.py: the same for the timeline's pages and status)
+    ("POST", "/console/analyst/timeline"), ("GET", "/console/analyst/timeline/{sim_id}"),
+    ("GET", "/console/analyst/timeline/{sim_id}/status"),
+    ("GET", "/console/analyst/timeline/{sim_id}/csv/{name}"),
     ("GET", "/console/operator"), ("POST", "/console/operator/replay/{row_id}"),
 }  # fmt: skip
 # One user per role (the matrix's rows); officer2 is the officer of another department.

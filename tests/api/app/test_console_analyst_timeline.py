@@ -1,0 +1,184 @@
+"""The analyst page's timeline: started in the background, watched, its charts and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.app.analyst_timeline import Progress, track
+from api.app.audit import AuditLog
+from api.app.services import Services
+from simulations.population import GenerationSpec, generate_population
+from tests.api.app.test_console_subject import login
+from tests.api.app.world import World, make_world
+
+AS_OF = date(2026, 3, 1)
+SMALL = {"months": "1", "residents": "400", "seeds": "2", "push": "on"}
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("timeline-pop")
+    generate_population(GenerationSpec(3000, 50, seed=11, as_of=AS_OF), out)
+    return out
+
+
+@pytest.fixture
+def sim_world(sqlite_url: str, tmp_path: Path, population: Path) -> Iterator[World]:
+    yield from make_world(sqlite_url, tmp_path, population)
+
+
+def _svc(world: World) -> Services:
+    found = world.client.app.state["services"]
+    assert isinstance(found, Services)
+    return found
+
+
+def start(world: World, form: dict[str, str]) -> Any:
+    return world.client.post("/console/analyst/timeline", data=form, follow_redirects=False)
+
+
+def finished(world: World, form: dict[str, str] = SMALL) -> str:
+    """Start a run as the logged-in user, wait for it; the run page's address."""
+    response = start(world, form)
+    assert response.status_code == 303, response.text
+    _svc(world).simulations.join()
+    return str(response.headers["location"])
+
+
+@pytest.mark.parametrize("username", ["resident", "enterprise", "officer", "operator"])
+def test_only_analysts_and_admins_start_or_read_a_timeline(sim_world: World, username: str) -> None:
+    world = sim_world
+    login(world, "analyst")
+    page = finished(world)
+    login(world, username)
+    assert start(world, SMALL).status_code == 403
+    assert world.client.get(page).status_code == 403
+    assert world.client.get(f"{page}/status").status_code == 403
+    assert world.client.get(f"{page}/csv/summary").status_code == 403
+    assert len(_svc(world).simulations.list()) == 1  # the refused start recorded nothing
+
+
+def test_a_finished_run_shows_its_charts_tables_and_who_ran_it(
+    sim_world: World, population: Path
+) -> None:
+    world = sim_world
+    login(world, "analyst")
+    page = finished(world)
+    text = world.client.get(page).text
+    assert 'id="tl-result"' in text and 'id="tl-progress"' not in text
+    # Daily push load (peak marked), the funnel, take-up with and without push.
+    assert 'aria-label="每日推送量（各次模拟的平均）"' in text and "peak " in text
+    assert 'aria-label="转化漏斗：新符合 → 已通知 → 已读 → 已申请 → 已享受"' in text
+    assert 'aria-label="有无主动推送的办理量"' in text
+    assert 'id="tl-take-up"' in text and 'id="tl-peak"' in text
+    # Two seeds: the horizon's figures carry intervals, "mean [lo, hi]".
+    take_up = text.split('id="tl-take-up"', 1)[1].split("</table>", 1)[0]
+    assert "[" in take_up and "granted" in take_up
+    status = world.client.get(f"{page}/status").json()
+    assert status["status"] == "done" and status["done"] == status["total"] == 2 * 31
+    listing = world.client.get("/console/analyst").text
+    runs = listing.split('id="timeline-runs"', 1)[1].split("</table>", 1)[0]
+    assert page in runs and "analyst" in runs and "UTC" in runs and "已完成" in runs
+    # The sample of people was removed with the run; only the tables stay.
+    (folder,) = (_svc(world).simulations.directory).iterdir()
+    assert sorted(p.name for p in folder.iterdir()) == ["daily.csv", "monthly.csv", "summary.csv"]
+    (entry,) = AuditLog(world.engine).entries(entity_type="simulation")
+    assert (entry.action, entry.actor) == ("simulation.run", "analyst")
+
+
+def test_the_csv_downloads_are_audited_as_data_exports(sim_world: World) -> None:
+    world = sim_world
+    login(world, "analyst")
+    page = finished(world)
+    daily = world.client.get(f"{page}/csv/daily")
+    assert daily.status_code == 200 and daily.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(daily.text)))
+    assert {r["arm"] for r in rows} == {"push", "no_push"} and len(rows) == 2 * 31
+    assert all(float(r["messages"]) == 0 for r in rows if r["arm"] == "no_push")
+    assert world.client.get(f"{page}/csv/summary").status_code == 200
+    assert world.client.get(f"{page}/csv/secrets").status_code == 404
+    exports = [e for e in AuditLog(world.engine).entries() if e.action == "data.export"]
+    what = sorted(e.details["what"] for e in exports)
+    assert what == ["timeline daily (CSV)", "timeline summary (CSV)"]
+
+
+def test_without_the_push_only_the_world_without_it_is_run(sim_world: World) -> None:
+    world = sim_world
+    login(world, "admin")
+    page = finished(world, {**SMALL, "push": "", "seeds": "1"})
+    text = world.client.get(page).text
+    assert 'id="tl-result"' in text and "每日推送量" not in text and 'id="tl-peak"' not in text
+    rows = list(csv.DictReader(io.StringIO(world.client.get(f"{page}/csv/daily").text)))
+    assert {r["arm"] for r in rows} == {"no_push"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("months", "30", "months must be a whole number from 1 to 24, got '30'"),
+        ("months", "two", "months must be a whole number from 1 to 24, got 'two'"),
+        ("seeds", "0", "seeds must be a whole number from 1 to 10, got '0'"),
+        ("residents", "5000", "the population has 3,000 residents; ask for 3,000 or fewer"),
+    ],
+)
+def test_bad_parameters_are_a_message_on_the_page_and_nothing_runs(
+    sim_world: World, field: str, value: str, expected: str
+) -> None:
+    world = sim_world
+    login(world, "analyst")
+    response = start(world, {**SMALL, field: value})
+    assert response.status_code == 422
+    problem = response.text.split('id="tl-problem">', 1)[1].split("</p>", 1)[0]
+    assert problem == expected.replace("'", "&#39;")
+    assert f'value="{value}"' in response.text  # what was typed stays in the form
+    assert _svc(world).simulations.list() == []
+    assert AuditLog(world.engine).entries(entity_type="simulation") == []
+
+
+def test_without_a_population_the_timeline_says_how_to_start_the_server(world: World) -> None:
+    login(world, "analyst")
+    response = start(world, SMALL)
+    assert response.status_code == 503 and "zhida serve --population DIR" in response.text
+
+
+def test_a_running_run_shows_a_progress_bar_its_status_endpoint_feeds(sim_world: World) -> None:
+    world = sim_world
+    login(world, "analyst")
+    release = threading.Event()
+    runner = _svc(world).simulations
+    row = runner.start("timeline", {"months": 1, "seeds": 1, "push": True}, "analyst",
+                       lambda directory: release.wait(30) and {})  # fmt: skip
+    track(row.id, Progress(12, 31))
+    try:
+        page = world.client.get(f"/console/analyst/timeline/{row.id}").text
+        assert 'id="tl-progress" max="31" value="12"' in page and "12 / 31" in page
+        status = world.client.get(f"/console/analyst/timeline/{row.id}/status").json()
+        assert status["status"] in ("queued", "running") and (status["done"], status["total"]) == (
+            12, 31,
+        )  # fmt: skip
+        assert world.client.get(f"/console/analyst/timeline/{row.id}/csv/daily").status_code == 404
+    finally:
+        release.set()
+        runner.join()
+
+
+def test_an_unknown_run_is_not_found(sim_world: World) -> None:
+    login(sim_world, "analyst")
+    page = sim_world.client.get("/console/analyst/timeline/999")
+    assert page.status_code == 404 and "没有这条随时间推演记录" in page.text
+    assert sim_world.client.get("/console/analyst/timeline/999/status").status_code == 404
+
+
+def test_a_stranger_is_sent_to_log_in_and_the_status_is_a_401(sim_world: World) -> None:
+    page = sim_world.client.get("/console/analyst/timeline/1", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/console/login")
+    assert sim_world.client.get("/console/analyst/timeline/1/status").status_code == 401
+    assert start(sim_world, SMALL).headers["location"] == "/console/login"
