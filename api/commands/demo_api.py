@@ -87,14 +87,15 @@ def _dry_run(client: _Client, document: str) -> Iterator[str]:
     versus = figures["versus_published"]
     change = (
         f"; against published v{versus['published_version']}: "
-        f"+{versus['newly_eligible']} newly eligible, -{versus['no_longer_eligible']} no longer"
+        f"+{_count(versus['newly_eligible'])} newly eligible, "
+        f"-{_count(versus['no_longer_eligible'])} no longer"
         if versus
         else "; no published version to compare"
     )
     yield (
         f"officer POST {path} ({figures['policy_id']}, the draft of step 12) on "
         f"{figures['population']:,} {figures['entity']}s as of {figures['as_of']}: "
-        f"{figures['eligible']} eligible, {figures['maybe']} maybe, cost "
+        f"{_count(figures['eligible'])} eligible, {_count(figures['maybe'])} maybe, cost "
         f"{figures['cost_per_year']} CNY a year{change} ({figures['elapsed_ms']} ms)"
     )
     districts = figures["by_group"].get("district", [])
@@ -105,7 +106,8 @@ def _dry_run(client: _Client, document: str) -> Iterator[str]:
     yield (
         "  by district (k-anonymous: counts under 10 as <10, their cost as —): "
         + ", ".join(
-            f"{g['group']} {g['eligible']} ({_yuan(g['cost_per_year'])} CNY/yr)" for g in shown[:3]
+            f"{g['group']} {g['eligible']:,} ({_yuan(g['cost_per_year'])} CNY/yr)"
+            for g in shown[:3]
         )
         + (f"; {hidden} district(s) under 10" if hidden else "")
     )
@@ -114,6 +116,11 @@ def _dry_run(client: _Client, document: str) -> Iterator[str]:
         f"  the same draft again: {'cached' if again['cached'] else 'computed'}, "
         f"{again['elapsed_ms']} ms"
     )
+
+
+def _count(n: int | str) -> str:
+    """A count with thousands separators; "<10" (hidden) as it is."""
+    return f"{n:,}" if isinstance(n, int) else n
 
 
 def _yuan(amount: str) -> str:
