@@ -36,6 +36,7 @@ __all__ = [
     "Progress",
     "TimelineParams",
     "check_residents",
+    "metric_name",
     "progress_of",
     "sample_population",
     "take_up_rows",
@@ -218,6 +219,23 @@ def _words(lang: str) -> dict[str, str]:
     }  # fmt: skip
 
 
+_METRICS_ZH: Final = {
+    "spells": "新符合条件", "notified": "已通知", "read": "已读", "applied": "已申请",
+    "granted": "已享受", "complaints": "投诉", "budget": "新增支出（元）",
+}  # fmt: skip
+_METRICS_EN: Final = {"spells": "newly eligible", "budget": "budget spent (CNY)"}
+
+
+def metric_name(metric: str, lang: str) -> str:
+    """A metric's name in the page's language.
+
+    >>> metric_name("spells", "zh"), metric_name("spells", "en"), metric_name("read", "en")
+    ('新符合条件', 'newly eligible', 'read')
+    """
+    names = _METRICS_ZH if lang == "zh" else _METRICS_EN
+    return names.get(metric, metric)
+
+
 def timeline_charts(daily: pl.DataFrame, summary: pl.DataFrame, lang: str) -> list[str]:
     """SVG charts of a finished run: the daily push load (its peak marked), the funnel per
     arm, and take-up (applied, granted) with and without the push."""
@@ -237,12 +255,12 @@ def timeline_charts(daily: pl.DataFrame, summary: pl.DataFrame, lang: str) -> li
         row = summary.filter((pl.col("arm") == arm) & (pl.col("metric") == metric))
         return float(row["mean"][0]) if row.height else 0.0
 
-    labels = ["eligible", "notified", "read", "applied", "granted"]
+    labels = [metric_name(m, lang) for m in FUNNEL]
     charts.append(bar_chart(
         w["funnel"], labels, {w[arm]: [mean(arm, m) for m in FUNNEL] for arm in arms},
     ))  # fmt: skip
     charts.append(bar_chart(
-        w["take_up"], ["applied", "granted"],
+        w["take_up"], [metric_name(m, lang) for m in ("applied", "granted")],
         {w[arm]: [mean(arm, m) for m in ("applied", "granted")] for arm in arms},
     ))  # fmt: skip
     return charts

@@ -64,3 +64,38 @@ def test_a_draft_with_a_typo_shows_the_line_and_column(analyst_page: Any, live: 
     page.click("#run")
     problem = page.locator("ul.problems li").first
     assert "agee" in problem.inner_text() and ":" in problem.inner_text()
+
+
+def test_an_analyst_starts_a_small_timeline_watches_it_and_sees_the_chart(
+    analyst_page: Any, live: LiveWorld
+) -> None:
+    page = analyst_page
+    page.goto(live.url("/console/analyst"))
+    page.fill("#tl-months", "3")
+    page.fill("#tl-residents", "500")
+    page.fill("#tl-seeds", "2")
+    page.click("#tl-start")
+    page.wait_for_url("**/console/analyst/timeline/*")
+    # Three months of two seeds take seconds: the page shows the bar, polls, then reloads.
+    assert page.locator("#tl-progress").is_visible()
+    page.wait_for_selector("#tl-result", timeout=180_000)
+    charts = page.locator("#tl-result .charts svg")
+    assert charts.count() == 3  # daily push load, funnel, take-up with vs without push
+    assert charts.first.bounding_box()["width"] > 100
+    assert "peak" in charts.first.inner_html()
+    assert page.locator("#tl-take-up tbody tr").count() == 7
+    page.screenshot(path=str(Path(live.data_dir) / "timeline.png"), full_page=True)
+    page.click("text=" + "返回政策推演")
+    runs = page.locator("#timeline-runs tbody tr")
+    assert runs.count() >= 1 and "analyst" in runs.first.inner_text()
+
+
+def test_a_timeline_with_more_residents_than_the_population_says_so(
+    analyst_page: Any, live: LiveWorld
+) -> None:
+    page = analyst_page
+    page.goto(live.url("/console/analyst?lang=en"))
+    page.fill("#tl-residents", "90000")
+    page.click("#tl-start")
+    problem = page.locator("#tl-problem")
+    assert "residents; ask for" in problem.inner_text() and "or fewer" in problem.inner_text()

@@ -24,6 +24,7 @@ from api.app.analyst_timeline import (
     TABLES,
     TimelineParams,
     check_residents,
+    metric_name,
     progress_of,
     take_up_rows,
     timeline_charts,
@@ -119,7 +120,10 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
             shown["gone"] = True
         else:
             shown["charts"] = timeline_charts(daily, summary, _lang(request))
-            shown["take_up"] = take_up_rows(summary)
+            lang = _lang(request)
+            shown["take_up"] = [
+                {**row, "metric": metric_name(row["metric"], lang)} for row in take_up_rows(summary)
+            ]
             shown["peak"] = _peak(daily)
     return _page(request, "analyst_timeline.html", user=user, **shown)
 

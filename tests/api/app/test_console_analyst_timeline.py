@@ -81,7 +81,7 @@ def test_a_finished_run_shows_its_charts_tables_and_who_ran_it(
     assert 'id="tl-take-up"' in text and 'id="tl-peak"' in text
     # Two seeds: the horizon's figures carry intervals, "mean [lo, hi]".
     take_up = text.split('id="tl-take-up"', 1)[1].split("</table>", 1)[0]
-    assert "[" in take_up and "granted" in take_up
+    assert "[" in take_up and "已享受" in take_up
     status = world.client.get(f"{page}/status").json()
     assert status["status"] == "done" and status["done"] == status["total"] == 2 * 31
     listing = world.client.get("/console/analyst").text
