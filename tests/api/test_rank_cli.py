@@ -124,3 +124,46 @@ def test_demo_lines_train_measure_and_show_offers(
     lines = demo_lines(matches, population, policies, schema, as_of=date(2026, 6, 30), seed=1,
                        subjects=1)  # fmt: skip
     assert "ordered by rules only (not personalised)" in "\n".join(lines)
+
+
+def test_delivery_priority_is_the_models_but_the_rules_for_who_switched_it_off(
+    population: Path, tmp_path: Path
+) -> None:
+    """With a trained model, planning orders offers by its scores — except for a subject who
+    switched personalised ranking off: theirs by the rules alone, as the summary says."""
+    from datetime import date
+
+    from core.db import get_engine, upgrade
+    from core.settings import get_settings
+    from matcher.ranking.order import rank_offers
+    from notifier.priority import priority_of, run_priority
+    from profiles.personalisation import PersonalisationStore
+    from profiles.schema import load_schema
+    from rules.loader import load_catalog
+
+    assert main(["rank", "outcomes", *_io(population), "--seed", "3", "--share", "0.4"]) == 0
+    assert main(["rank", "train", *_io(population), "--seed", "3", "--iterations", "30"]) == 0
+    settings = get_settings()
+    engine = get_engine(settings.database_url)
+    upgrade(engine)
+    as_of = date(2026, 6, 30)
+    policies = load_catalog([Path(CATALOG)], load_schema()).in_force(as_of)
+    by_id = {p.id: p for p in policies}
+    pairs = pl.read_parquet(population / "pairs.parquet")
+    busy = pairs.group_by("subject_id").len().filter(pl.col("len") >= 2).sort("subject_id")
+    chooser, other = busy["subject_id"][0], busy["subject_id"][1]
+    PersonalisationStore(engine).choose(chooser, "resident", personalised=False)
+
+    ranking = run_priority(
+        settings, population / "pairs.parquet", as_of, by_id,
+        subjects=[chooser, other], population=population,
+    )  # fmt: skip
+    assert ranking.how == "model v1; rules only for 1 who switched personalisation off"
+    theirs = pairs.filter(pl.col("subject_id") == chooser).with_columns(
+        pl.col("status").cast(pl.String)
+    )
+    rules = priority_of(rank_offers(theirs, policies=policies, personalised=False))
+    assert {k: v for k, v in ranking.priority.items() if k[0] == chooser} == rules
+    model = [v for k, v in ranking.priority.items() if k[0] == other]
+    assert model and all(0.0 <= v <= 1.0 for v in model)  # take-up scores, not minus ranks
+    assert all(v < 0 for v in rules.values())  # the rules' order is minus the rank
