@@ -130,6 +130,14 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "0 doubles" in out and "delivered" in out  # delivery to the stand-ins
     assert "identical to the single-process run" in out  # shards
     assert (tmp_path / "simulation" / "report.html").is_file()  # 政策推演
+    assert (tmp_path / "simulation" / "cost_per_year.png").is_file()
+    assert (tmp_path / "timeline" / "push_load.png").is_file()
+    assert "SMS delivery reports (polled from the gateway)" in out
+    # The API in use: a dry-run, the test panel and an ingested birth registration.
+    assert "officer POST /api/v1/policies/dry-run" in out and "cached" in out
+    assert "officer POST /api/v1/policies/test" in out
+    assert "POST /api/v1/events: birth_registration of resident" in out
+    assert "newly_eligible" in out and "notice " in out
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
