@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.app.demo import DemoUser
+from core.errors import ZhidaError
 from core.settings import Settings
 
 __all__ = ["BIRTH", "api_lines", "birth_candidate", "newly_eligible_by"]
@@ -44,7 +45,10 @@ class _Client:
         response = self.http.request(method, path, headers=self.headers[role], **kwargs)
         if response.status_code >= 400:
             message = response.json().get("error", {}).get("message", response.text)
-            raise RuntimeError(f"{method} {path} as {role}: {response.status_code} {message}")
+            raise ZhidaError(
+                f"the demo's {method} {path} as {role} was answered {response.status_code}: "
+                f"{message}"
+            )
         return response.json()
 
 
