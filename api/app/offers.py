@@ -182,5 +182,5 @@ def current_offers(svc: Services, subject_id: str) -> tuple[Run | None, list[Cur
         .order_by(t.c.id)
     )
     with svc.engine.connect() as conn:
-        changes = list(conn.execute(query).mappings())
+        changes = [dict(r) for r in conn.execute(query).mappings()]
     return run, overlay(rows, changes, run.as_of if run else None)
