@@ -4,8 +4,8 @@ This module logs people in and out and sends each to their home page: a resident
 its message centre (``console_subject``), staff to the published catalog (officers and
 reviewers with a draft validated live against ``POST /api/v1/policies/validate``); the
 analyst's and operator's pages are ``console_analyst`` and ``console_operator``, the officer's
-``console_officer``.  ``_page`` renders a template in the asked language (``?lang=``, kept in a
-cookie) and ``_user_or_none`` reads the session; the other console modules use both.
+``console_officer``.  What they all share — the page's language, its template, who is asking
+and who may see it — is :mod:`api.app.pages`.
 Logging in sets the same session cookie as the API's login; the pages call the same stores as
 the JSON endpoints.  Handlers are async and run their database work in a worker thread
 (litestar's ``sync_to_thread`` gave an unawaited coroutine for these template and redirect
@@ -23,16 +23,15 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from api.app.access import SESSION_COOKIE, current_user
-from api.app.auth import SESSION_HOURS, SUBJECT_ROLES, User
+from api.app.access import SESSION_COOKIE
+from api.app.auth import SESSION_HOURS, SUBJECT_ROLES
 from api.app.errors import AuthenticationError
-from api.app.i18n import LANGUAGES, words
+from api.app.i18n import words
+from api.app.pages import language_of, render, user_or_none
 from api.app.services import log_in, services
 from api.app.throttle import TooManyAttemptsError
 
 __all__ = ["CONSOLE_ROUTES", "LoginForm"]
-
-_LANG_COOKIE = "zhida_lang"
 
 
 @dataclass(frozen=True)
@@ -41,36 +40,9 @@ class LoginForm:
     password: str
 
 
-def _lang(request: Request[Any, Any, Any]) -> str:
-    asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
-        return str(asked)
-    kept = request.cookies.get(_LANG_COOKIE)
-    return kept if kept in LANGUAGES else "zh"
-
-
-def _page(
-    request: Request[Any, Any, Any], name: str, status: int = 200, **context: Any
-) -> Template:
-    lang = _lang(request)
-    page = Template(name, context={"lang": lang, "t": words(lang), **context}, status_code=status)
-    if request.query_params.get("lang") in LANGUAGES:
-        page.set_cookie(_LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
-    return page
-
-
-def _user_or_none(request: Request[Any, Any, Any]) -> User | None:
-    if SESSION_COOKIE not in request.cookies:
-        return None
-    try:
-        return current_user(request)
-    except AuthenticationError:
-        return None
-
-
 @get("/console/login", include_in_schema=False)
 async def login_page(request: Request[Any, Any, Any]) -> Template:
-    return _page(request, "login.html", user=None, error=None)
+    return render(request, "login.html", user=None, error=None)
 
 
 @post("/console/login", sync_to_thread=True, include_in_schema=False)
@@ -79,10 +51,10 @@ def login_form(request: Request[Any, Any, Any], data: URLEncodedBody[LoginForm])
     try:
         user = log_in(svc, data.username, data.password)
     except AuthenticationError:
-        failed = words(_lang(request))["login_failed"]
-        return _page(request, "login.html", status=401, user=None, error=failed)
+        failed = words(language_of(request))["login_failed"]
+        return render(request, "login.html", status=401, user=None, error=failed)
     except TooManyAttemptsError as err:
-        return _page(request, "login.html", status=429, user=None, error=err.message)
+        return render(request, "login.html", status=429, user=None, error=err.message)
     secret = svc.users.issue(user, kind="session", name="console", hours=SESSION_HOURS)
     response = Redirect("/console", status_code=303)
     response.set_cookie(
@@ -112,7 +84,7 @@ async def home(request: Request[Any, Any, Any], saved: FromQuery[str] = "") -> R
 
 
 def _home(request: Request[Any, Any, Any], saved: str) -> Response[Any]:
-    user = _user_or_none(request)
+    user = user_or_none(request)
     if user is None:
         return Redirect("/console/login", status_code=303)
     svc = services(request)
@@ -121,7 +93,7 @@ def _home(request: Request[Any, Any, Any], saved: str) -> Response[Any]:
 
         return message_centre(request, svc, user, saved)
     policies = sorted(svc.policies.catalog(date.today()).policies, key=lambda p: p.id)
-    return _page(
+    return render(
         request, "staff.html", user=user, policies=policies,
         can_validate=user.role in ("officer", "reviewer", "admin"),
     )  # fmt: skip

@@ -32,7 +32,7 @@ from api.app.access import source_of
 from api.app.auth import User
 from api.app.i18n import words
 from api.app.kanon_chart import group_chart
-from api.app.routes.console import _lang, _page
+from api.app.pages import language_of, render
 from api.app.routes.console_analyst_timeline import (
     TIMELINE_ROUTES,
     start_timeline,
@@ -66,7 +66,7 @@ def _form(
     timeline: dict[str, Any] | None = None, **more: Any,
 ) -> Template:  # fmt: skip
     catalog = svc.policies.catalog(as_of or _as_of(svc))
-    return _page(
+    return render(
         request, "analyst.html", status=status, user=user,
         policies=sorted(catalog.policies, key=lambda p: p.id), picked=picked,
         document=document, as_of=(as_of or _as_of(svc)).isoformat(),
@@ -153,7 +153,7 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
     # A draft not valid on the as-of date matches no one: say so rather than show only zeros.
     valid = f"{draft.valid_from} – {draft.valid_until or '…'}"
     shown = {
-        **result, "sim_id": sim_id, "charts": charts(result, _lang(request)),
+        **result, "sim_id": sim_id, "charts": charts(result, language_of(request)),
         "not_in_force": None if draft.in_force(as_of) else valid,
     }  # fmt: skip
     return _form(request, svc, user, document=document, picked=draft.id, as_of=as_of,

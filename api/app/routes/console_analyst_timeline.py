@@ -16,7 +16,6 @@ import polars as pl
 from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath
-from litestar.response import Redirect
 
 from api.app.access import source_of
 from api.app.analyst_timeline import (
@@ -33,7 +32,7 @@ from api.app.analyst_timeline import (
 )
 from api.app.auth import User
 from api.app.errors import UnavailableError
-from api.app.routes.console import _lang, _page, _user_or_none
+from api.app.pages import gate, language_of, render, user_or_none
 from api.app.services import Services, services
 from api.app.simulations import SimulationRow
 from core.errors import NotFoundError
@@ -46,12 +45,7 @@ _SHOWN_RUNS = 20
 
 def analyst_or_refusal(request: Request[Any, Any, Any]) -> User | Response[Any]:
     """The analyst (or admin) asking, or the page to send instead: log in, or 403."""
-    user = _user_or_none(request)
-    if user is None:
-        return Redirect("/console/login", status_code=303)
-    if user.role not in ROLES:
-        return _page(request, "denied.html", status=403, user=user, needed=", ".join(ROLES))
-    return user
+    return gate(request, ROLES)
 
 
 def timeline_section(svc: Services, form: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -94,7 +88,7 @@ def _row(svc: Services, sim_id: int) -> SimulationRow | None:
 
 
 def _missing(request: Request[Any, Any, Any], user: User) -> Response[Any]:
-    return _page(request, "analyst_timeline.html", status=404, user=user, run=None)
+    return render(request, "analyst_timeline.html", status=404, user=user, run=None)
 
 
 @get("/console/analyst/timeline/{sim_id:int}", include_in_schema=False)
@@ -119,13 +113,13 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
         except OSError:
             shown["gone"] = True
         else:
-            shown["charts"] = timeline_charts(daily, summary, _lang(request))
-            lang = _lang(request)
+            shown["charts"] = timeline_charts(daily, summary, language_of(request))
+            lang = language_of(request)
             shown["take_up"] = [
                 {**row, "metric": metric_name(row["metric"], lang)} for row in take_up_rows(summary)
             ]
             shown["peak"] = _peak(daily)
-    return _page(request, "analyst_timeline.html", user=user, **shown)
+    return render(request, "analyst_timeline.html", user=user, **shown)
 
 
 def _peak(daily: pl.DataFrame) -> dict[str, Any] | None:
@@ -143,7 +137,7 @@ async def timeline_status(request: Request[Any, Any, Any], sim_id: FromPath[int]
 
 
 def _timeline_status(request: Request[Any, Any, Any], sim_id: int) -> Response[Any]:
-    user = _user_or_none(request)
+    user = user_or_none(request)
     if user is None or user.role not in ROLES:
         message = "log in as an analyst or admin" if user is None else "analysts and admins only"
         return Response({"message": message}, status_code=401 if user is None else 403)

@@ -23,12 +23,10 @@ import polars as pl
 from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
 
-from api.app.access import SESSION_COOKIE, current_user
 from api.app.auth import User
-from api.app.errors import AuthenticationError
-from api.app.i18n import LANGUAGES, words
+from api.app.i18n import words
+from api.app.pages import gate, language_of, render
 from api.app.routes.reach import suppress
 from api.app.services import Services, services
 from core.errors import NotFoundError
@@ -39,7 +37,6 @@ __all__ = ["NEW_POLICY", "OFFICER_CONSOLE_ROUTES", "field_choices", "policy_rows
 
 _EDITORS: Final = ("officer", "reviewer", "admin")
 _READERS: Final = ("officer", "reviewer", "analyst", "admin")
-_LANG_COOKIE: Final = "zhida_lang"
 # The words editor.js shows (it gets them from the page, in the page's language).
 _JS_WORDS: Final = ("pol_", "status_", "clause_", "eligible", "maybe", "not_eligible")
 
@@ -55,41 +52,6 @@ benefit: '100'
 benefit_period: month
 valid_from: {start}
 """
-
-
-def _lang(request: Request[Any, Any, Any]) -> str:
-    asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
-        return str(asked)
-    kept = request.cookies.get(_LANG_COOKIE)
-    return kept if kept in LANGUAGES else "zh"
-
-
-def _page(request: Request[Any, Any, Any], name: str, status: int = 200, **ctx: Any) -> Template:
-    lang = _lang(request)
-    page = Template(name, context={"lang": lang, "t": words(lang), **ctx}, status_code=status)
-    if request.query_params.get("lang") in LANGUAGES:
-        page.set_cookie(_LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
-    return page
-
-
-def _user_or_none(request: Request[Any, Any, Any]) -> User | None:
-    if SESSION_COOKIE not in request.cookies:
-        return None
-    try:
-        return current_user(request)
-    except AuthenticationError:
-        return None
-
-
-def _gate(request: Request[Any, Any, Any], roles: tuple[str, ...]) -> Response[Any] | User:
-    """The user, or the response for someone who is not logged in or not of ``roles``."""
-    user = _user_or_none(request)
-    if user is None:
-        return Redirect("/console/login", status_code=303)
-    if user.role not in roles:
-        return _page(request, "denied.html", status=403, user=user, needed=", ".join(roles))
-    return user
 
 
 def _reach(svc: Services) -> dict[str, tuple[int | str, int | str]]:
@@ -183,15 +145,15 @@ async def policy_list(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 def _policy_list(request: Request[Any, Any, Any]) -> Response[Any]:
-    gate = _gate(request, _READERS)
-    if not isinstance(gate, User):
-        return gate
+    user = gate(request, _READERS)
+    if not isinstance(user, User):
+        return user
     svc = services(request)
     rows = policy_rows(svc.policies.all_versions(), _reach(svc))
     run = svc.runs.latest()
-    return _page(
-        request, "officer_list.html", user=gate, rows=rows, run=run,
-        can_edit=gate.role in _EDITORS, can_author=gate.role in ("officer", "admin"),
+    return render(
+        request, "officer_list.html", user=user, rows=rows, run=run,
+        can_edit=user.role in _EDITORS, can_author=user.role in ("officer", "admin"),
     )  # fmt: skip
 
 
@@ -208,33 +170,33 @@ async def edit_policy(request: Request[Any, Any, Any], policy_id: FromPath[str])
 def _editor(request: Request[Any, Any, Any], policy_id: str | None) -> Response[Any]:
     from profiles.schema import load_schema
 
-    gate = _gate(request, _EDITORS)
-    if not isinstance(gate, User):
-        return gate
+    user = gate(request, _EDITORS)
+    if not isinstance(user, User):
+        return user
     svc = services(request)
     history: list[PolicyVersion] = []
     if policy_id is not None:
         try:
             history = svc.policies.versions(policy_id)
         except NotFoundError as err:
-            return _page(request, "denied.html", status=404, user=gate, needed=err.message)
+            return render(request, "denied.html", status=404, user=user, needed=err.message)
     published = [v for v in history if v.status == "published"]
     # A new policy starts valid from January 1st, so it is in force on the latest run's date.
     start = date.today().replace(month=1, day=1).isoformat()
     document = history[-1].document if history else NEW_POLICY.format(
-        department=gate.department or "北京市民政局", start=start
+        department=user.department or "北京市民政局", start=start
     )  # fmt: skip
-    t = words(_lang(request))
-    return _page(
-        request, "officer_editor.html", user=gate, policy_id=policy_id, history=history,
+    t = words(language_of(request))
+    return render(
+        request, "officer_editor.html", user=user, policy_id=policy_id, history=history,
         document=document, published=published[-1] if published else None,
         fields=field_choices(load_schema()),
         history_json=[
             {"version": v.version, "status": v.status, "author": v.author} for v in history
         ],
         js_words={k: v for k, v in t.items() if k.startswith(_JS_WORDS)},
-        can_author=gate.role in ("officer", "admin"),
-        can_review=gate.role in ("reviewer", "admin"),
+        can_author=user.role in ("officer", "admin"),
+        can_review=user.role in ("reviewer", "admin"),
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from litestar.response import Redirect
 
 from api.app.auth import User
 from api.app.delivery_dashboard import deferred, suppressed, throughput
-from api.app.routes.console import _page, _user_or_none
+from api.app.pages import gate, render
 from api.app.routes.deliveries import DeliveryRow, replay
 from api.app.services import services
 from core.errors import ZhidaError
@@ -33,12 +33,7 @@ _FAILED_SHOWN = 100
 
 
 def _operator(request: Request[Any, Any, Any]) -> User | Response[Any]:
-    user = _user_or_none(request)
-    if user is None:
-        return Redirect("/console/login", status_code=303)
-    if user.role not in _ROLES:
-        return _page(request, "denied.html", status=403, user=user, needed=", ".join(_ROLES))
-    return user
+    return gate(request, _ROLES)
 
 
 def _local(moment: datetime) -> str:
@@ -64,7 +59,7 @@ def _operator_page(
     counts = Outbox(engine).counts()
     failed = [DeliveryRow.of(r) for r in Outbox(engine).rows("failed", limit=_FAILED_SHOWN)]
     held = deferred(engine, now=now)
-    return _page(
+    return render(
         request, "operator.html", status=400 if error else 200, user=user,
         statuses=STATUSES, counts=counts,
         totals={s: sum(c.get(s, 0) for c in counts.values()) for s in STATUSES},

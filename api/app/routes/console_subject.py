@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 
 from api.app.auth import SUBJECT_ROLES, User
 from api.app.offers import current_offers
-from api.app.routes.console import _lang, _page, _user_or_none
+from api.app.pages import language_of, render, user_or_none
 from api.app.services import Services, services
 from core.errors import ZhidaError
 from core.settings import get_settings
@@ -54,7 +54,7 @@ def message_centre(
         r.policy_id: r.rating for r in ReceiptStore(svc.engine).for_subject(subject)
         if r.event == "rated"
     }  # fmt: skip
-    return _page(
+    return render(
         request, "subject.html", status=400 if error else 200, user=user, offers=offers,
         titles={p.id: p.title for p in catalog.policies}, grants=svc.grants.of(subject),
         messages=svc.inbox.messages(subject, limit=20), channels=_OPTIONAL_CHANNELS,
@@ -76,19 +76,19 @@ async def why(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> Resp
 def _why(request: Request[Any, Any, Any], policy_id: str) -> Response[Any]:
     from api.app.routes.explain import explain_for
 
-    user = _user_or_none(request)
+    user = user_or_none(request)
     if user is None or user.subject_id is None:
         return Redirect("/console/login", status_code=303)
     svc = services(request)
     try:
         explanation = explain_for(svc, user.subject_id, policy_id)
     except ZhidaError as err:
-        return _page(request, "why.html", status=err.http_status, user=user, error=err.message,
+        return render(request, "why.html", status=err.http_status, user=user, error=err.message,
                      e=None, clauses=[])  # fmt: skip
-    return _page(
+    return render(
         request, "why.html", user=user, error=None, e=explanation,
-        clauses=_plain_clauses(explanation.clauses, user, _lang(request)),
-        unknown=[_field_label(f, user, _lang(request)) for f in explanation.unknown_fields],
+        clauses=_plain_clauses(explanation.clauses, user, language_of(request)),
+        unknown=[_field_label(f, user, language_of(request)) for f in explanation.unknown_fields],
     )  # fmt: skip
 
 
@@ -126,7 +126,7 @@ def _field_label(name: str, user: User, lang: str) -> str:
 
 
 def _subject_or_redirect(request: Request[Any, Any, Any]) -> User | Redirect:
-    user = _user_or_none(request)
+    user = user_or_none(request)
     if user is None or user.subject_id is None or user.role not in SUBJECT_ROLES:
         return Redirect("/console/login", status_code=303)
     return user
@@ -157,7 +157,7 @@ def _preferences(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
         channels=list(old.channels) if old else [],
         opt_out_channels=sorted(set(off_channels)),
         opt_out_categories=sorted({c for c in form.getall("off_category", []) if c}),
-        locale=old.locale if old else _lang(request),
+        locale=old.locale if old else language_of(request),
     )
     try:
         # The same handler as PUT /api/v1/subjects/{id}/preferences: one set of checks.

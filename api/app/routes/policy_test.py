@@ -31,8 +31,9 @@ from litestar.params import JSONBody
 from api.app.access import allow, current_user, source_of
 from api.app.clause_words import plain_clause
 from api.app.errors import UnavailableError
-from api.app.i18n import LANGUAGES, words
+from api.app.i18n import words
 from api.app.masking import mask
+from api.app.pages import language_of
 from api.app.services import Services, services
 from core.errors import ValidationError
 from profiles.schema import Entity, Field, Schema
@@ -214,11 +215,6 @@ def _subject_record(
     return find_subject(frames, schema, subject_id)
 
 
-def _lang(request: Request[Any, Any, Any]) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get("zhida_lang")
-    return str(asked) if asked in LANGUAGES else "zh"
-
-
 @post(
     "/api/v1/policies/test", guards=[allow("officer", "reviewer", "admin")],
     status_code=200, sync_to_thread=True, tags=["policies"],
@@ -239,7 +235,7 @@ def policy_test_panel(
             "give either subject_id (a person_id or enterprise_id) or profile "
             "({field: value}), not both and not neither"
         )
-    svc, schema, lang = services(request), load_schema(), _lang(request)
+    svc, schema, lang = services(request), load_schema(), language_of(request)
     policy = load_policy_text(data.document, Path("<draft>"), schema)
     entity = schema.entity(policy.audience)
     as_of = _as_of(svc)
