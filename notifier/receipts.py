@@ -1,6 +1,7 @@
 """Delivery receipts and feedback, and the ranking model's outcome log made from them.
 
-What happened to a message after it left — ``delivered``, ``read``, ``clicked`` — and what the
+What happened to a message after it left — ``delivered``, ``undeliverable`` (the gateway's later
+report that it never reached the handset), ``read``, ``clicked`` — and what the
 person did — ``applied``, ``objected``, ``complained``, ``rated`` (好 ``good`` / 差 ``bad``) —
 is one row per (message, policy, event) in ``delivery_receipts``.  Recording is idempotent: a
 gateway that reports a delivery twice, or a person who opens a message twice, counts once (a
@@ -13,7 +14,9 @@ the columns :mod:`simulations.behaviour` simulates and :mod:`matcher.ranking` tr
     round, subject_id, subject_type, policy_id, status, pushed, opened, applied, ignored,
     complained
 
-``pushed``: a message about the policy was delivered; ``opened``: read or clicked;
+``pushed``: a message about the policy was delivered and not later reported undeliverable (a
+message that never reached the person is "not reached", so it cannot teach the model that the
+person ignored it); ``opened``: read or clicked;
 ``ignored``: pushed, and neither applied nor complained (as in the simulation); ``status`` is
 null — receipts do not know the match status, the pairs file the log is joined with does.
 
@@ -24,12 +27,15 @@ null — receipts do not know the match status, the pairs file the log is joined
 ...     Receipt("k1", "p1", "resident", "bj-a", "clicked", at),
 ...     Receipt("k2", "p2", "resident", "bj-a", "delivered", at),
 ...     Receipt(None, "p3", "resident", "bj-a", "applied", at),
+...     Receipt("k4", "p4", "resident", "bj-a", "delivered", at, channel="sms"),
+...     Receipt("k4", "p4", "resident", "bj-a", "undeliverable", at, channel="sms"),
 ... ], round=3)
 >>> for row in log.select("subject_id", "pushed", "opened", "applied", "ignored").rows():
 ...     print(row)
 ('p1', True, True, False, True)
 ('p2', True, False, False, True)
 ('p3', False, False, True, False)
+('p4', False, False, False, False)
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ __all__ = [
 
 EVENTS: Final = (
     "delivered",
+    "undeliverable",
     "read",
     "clicked",
     "applied",
@@ -149,6 +156,7 @@ def outcomes(receipts: Iterable[Receipt], *, round: int = 0) -> pl.DataFrame:
     """The outcome log of ``receipts``: one row per (subject, policy), sorted."""
     rows = [
         {
+            "message_key": r.message_key,
             "subject_id": r.subject_id,
             "subject_type": r.subject_type,
             "policy_id": r.policy_id,
@@ -156,18 +164,28 @@ def outcomes(receipts: Iterable[Receipt], *, round: int = 0) -> pl.DataFrame:
         }
         for r in receipts
     ]
-    schema = {"subject_id": pl.String, "subject_type": pl.String, "policy_id": pl.String,
-              "event": pl.String}  # fmt: skip
-    return _outcome_frame(pl.DataFrame(rows, schema=schema), round)
+    return _outcome_frame(pl.DataFrame(rows, schema=_EVENT_SCHEMA), round)
+
+
+_EVENT_SCHEMA: Final = {
+    "message_key": pl.String,
+    "subject_id": pl.String,
+    "subject_type": pl.String,
+    "policy_id": pl.String,
+    "event": pl.String,
+}
 
 
 def _outcome_frame(events: pl.DataFrame, round: int) -> pl.DataFrame:
     ev = pl.col("event")
+    # A delivery counts only if the same message was not reported undeliverable afterwards.
+    unreached = (ev == "undeliverable").any().over("message_key", "subject_id", "policy_id")
     log = (
-        events.group_by("subject_id", "policy_id")
+        events.with_columns(unreached.alias("unreached"))
+        .group_by("subject_id", "policy_id")
         .agg(
             pl.col("subject_type").first(),
-            (ev == "delivered").any().alias("pushed"),
+            ((ev == "delivered") & ~pl.col("unreached")).any().alias("pushed"),
             ev.is_in(["read", "clicked"]).any().alias("opened"),
             (ev == "applied").any().alias("applied"),
             (ev == "complained").any().alias("complained"),
@@ -297,6 +315,7 @@ class ReceiptStore:
     ) -> pl.DataFrame:
         """The outcome log of the receipts that occurred in ``[since, until)``."""
         query = sa.select(
+            delivery_receipts.c.message_key,
             delivery_receipts.c.subject_id,
             delivery_receipts.c.subject_type,
             delivery_receipts.c.policy_id,
@@ -308,9 +327,7 @@ class ReceiptStore:
             query = query.where(delivery_receipts.c.occurred_at < _naive_utc(until))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        schema = {"subject_id": pl.String, "subject_type": pl.String, "policy_id": pl.String,
-                  "event": pl.String}  # fmt: skip
-        events = pl.DataFrame(rows, schema=schema, orient="row")
+        events = pl.DataFrame(rows, schema=_EVENT_SCHEMA, orient="row")
         return _outcome_frame(events, round)
 
     def export_outcomes(self, path: Path, **window: Any) -> int:

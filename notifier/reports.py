@@ -3,18 +3,25 @@
 An SMS gateway takes a message at once and learns only later whether it reached the handset.
 Its reports (polled by :meth:`~notifier.channels.sms_http.SmsHttpChannel.reports`) are recorded
 here: a ``delivered`` report becomes a ``delivered`` receipt per policy the message is about —
-the outcome log's ``pushed``, as the inbox's own receipts are — and a ``failed`` one is noted
-on the ledger row, where ``zhida deliveries why`` shows it.  Recording is idempotent: a report
-seen twice (two workers polling, a poll repeated after a failure) counts once.
+the outcome log's ``pushed``, as the inbox's own receipts are — and a ``failed`` one an
+``undeliverable`` receipt, with the gateway's reason: the outcome log counts the message as not
+reached (not ``pushed``, so not ``ignored``), ``zhida deliveries status`` counts it and
+``zhida deliveries why`` shows it.  The ledger row stays ``delivered`` (the gateway took it;
+sending again could reach the person twice) with the report noted in its ``last_error``.
+Recording is idempotent: a report seen twice (two workers polling, a poll repeated after a
+failure) counts once.
 
 :func:`receipts_from_reports` is the pure part::
 
     >>> from datetime import UTC, datetime
     >>> at = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
-    >>> report = DeliveryReport("k1", "delivered", at, "gw-7")
-    >>> [(r.policy_id, r.event, r.channel) for r in receipts_from_reports(
-    ...     [report], {"k1": ("p1", "resident", ("bj-a", "bj-b"))})]
-    [('bj-a', 'delivered', 'sms'), ('bj-b', 'delivered', 'sms')]
+    >>> reports = [DeliveryReport("k1", "delivered", at, "gw-7"),
+    ...            DeliveryReport("k2", "failed", at, "gw-8", "number not in service")]
+    >>> messages = {"k1": ("p1", "resident", ("bj-a", "bj-b")), "k2": ("p2", "resident", ("bj-a",))}
+    >>> [(r.subject_id, r.policy_id, r.event, r.detail)
+    ...  for r in receipts_from_reports(reports, messages)]  # doctest: +NORMALIZE_WHITESPACE
+    [('p1', 'bj-a', 'delivered', 'gw-7'), ('p1', 'bj-b', 'delivered', 'gw-7'),
+     ('p2', 'bj-a', 'undeliverable', 'number not in service')]
 """
 
 from __future__ import annotations
@@ -43,23 +50,28 @@ Messages = Mapping[str, tuple[str, str, tuple[str, ...]]]
 @dataclass(frozen=True)
 class ReportsRecorded:
     delivered: int = 0  # reports of messages that reached the handset
-    failed: int = 0  # reports of messages that did not
+    failed: int = 0  # reports of messages that did not (``undeliverable`` receipts)
     unknown: int = 0  # reports of keys the ledger does not hold (another system's)
 
 
 def receipts_from_reports(
     reports: Iterable[DeliveryReport], messages: Messages, *, channel: str = "sms"
 ) -> list[Receipt]:
-    """A ``delivered`` receipt per policy of each delivered report's message."""
+    """A receipt per policy of each reported message the ledger holds: ``delivered`` for a
+    report that it reached the handset (detail: the gateway's id), ``undeliverable`` for one
+    that it did not (detail: the gateway's reason)."""
     out = []
     for report in reports:
         found = messages.get(report.idempotency_key)
-        if report.status != "delivered" or found is None:
+        if found is None:
             continue
         subject, kind, policies = found
+        reached = report.status == "delivered"
+        event = "delivered" if reached else "undeliverable"
+        detail = report.provider_id if reached else (report.detail or "no reason given")
         out += [
-            Receipt(report.idempotency_key, subject, kind, policy, "delivered", report.at,
-                    channel=channel, detail=report.provider_id)
+            Receipt(report.idempotency_key, subject, kind, policy, event, report.at,
+                    channel=channel, detail=detail)
             for policy in policies
         ]  # fmt: skip
     return out
@@ -68,7 +80,7 @@ def receipts_from_reports(
 def record_reports(
     engine: Engine, reports: Sequence[DeliveryReport], *, now: datetime, channel: str = "sms"
 ) -> ReportsRecorded:
-    """Record ``reports`` in one transaction: receipts for the delivered, a note for the failed."""
+    """Record ``reports`` in one transaction: a receipt each, and a note on the failed rows."""
     if not reports:
         return ReportsRecorded()
     keys = sorted({r.idempotency_key for r in reports})

@@ -113,7 +113,7 @@ def test_the_outcome_log_exports_to_parquet(engine: Engine, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"event": "liked"}, "not one of delivered, read"),
+        ({"event": "liked"}, "not one of delivered, undeliverable, read"),
         ({"event": "rated"}, "needs one"),
         ({"event": "rated", "rating": "meh"}, "not 好/差"),
         ({"event": "read", "rating": "good"}, "only a 'rated' receipt"),

@@ -15,7 +15,7 @@ from core.settings import Settings
 from notifier.channels.base import DeliveryReport, OutboundMessage, TransientDeliveryError
 from notifier.channels.sms_http import SmsHttpChannel
 from notifier.outbox import Outbox
-from notifier.receipts import ReceiptStore, delivery_receipts
+from notifier.receipts import Receipt, ReceiptStore, delivery_receipts
 from notifier.reports import record_reports
 from simulations.gateways import SmsGateway
 
@@ -101,7 +101,7 @@ def ledger(database_url: str) -> Iterator[Outbox]:
     engine.dispose()
 
 
-def test_delivered_reports_become_receipts_once_and_failed_ones_a_note(ledger: Outbox) -> None:
+def test_reports_become_receipts_once_delivered_or_undeliverable(ledger: Outbox) -> None:
     reports = [
         DeliveryReport("k1", "delivered", AT, "gw-1"),
         DeliveryReport("k2", "failed", AT, "gw-2", "handset unreachable"),
@@ -116,11 +116,32 @@ def test_delivered_reports_become_receipts_once_and_failed_ones_a_note(ledger: O
             sa.select(delivery_receipts.c.subject_id, delivery_receipts.c.policy_id,
                       delivery_receipts.c.event, delivery_receipts.c.channel)
         ).all()  # fmt: skip
-    assert sorted(rows) == [("p1", "bj-a", "delivered", "sms"), ("p1", "bj-b", "delivered", "sms")]
-    notes = {r.idempotency_key: r.last_error for r in ledger.rows()}
-    assert notes["k2"] == "delivery report: not delivered (handset unreachable)"
+    assert sorted(rows) == [
+        ("p1", "bj-a", "delivered", "sms"), ("p1", "bj-b", "delivered", "sms"),
+        ("p2", "bj-a", "undeliverable", "sms"), ("p2", "bj-b", "undeliverable", "sms"),
+    ]  # fmt: skip
+    reasons = {r.detail for r in ReceiptStore(ledger.engine).for_subject("p2")}
+    assert reasons == {"handset unreachable"}
+    rows_after = {r.idempotency_key: (r.status, r.last_error) for r in ledger.rows()}
+    assert rows_after["k2"][1] == "delivery report: not delivered (handset unreachable)"
+    assert ReceiptStore(ledger.engine).counts()["undeliverable"] == 2
     log = ReceiptStore(ledger.engine).outcome_log()
     assert log.filter(log["pushed"])["subject_id"].to_list() == ["p1", "p1"]
+
+
+def test_an_undeliverable_sms_is_not_reached_in_the_outcome_log(ledger: Outbox) -> None:
+    # The worker records "delivered" when the gateway takes the message; the report comes later.
+    store = ReceiptStore(ledger.engine)
+    store.record(*(Receipt(k, s, "resident", p, "delivered", AT, channel="sms")
+                   for k, s in (("k1", "p1"), ("k2", "p2")) for p in ("bj-a", "bj-b")))  # fmt: skip
+    log = store.outcome_log()
+    assert log.filter(log["ignored"])["subject_id"].to_list() == ["p1", "p1", "p2", "p2"]
+    record_reports(ledger.engine, [DeliveryReport("k2", "failed", AT, "gw-2", "off")], now=AT)
+    log = store.outcome_log()
+    p2 = log.filter(log["subject_id"] == "p2")
+    assert p2["pushed"].to_list() == [False, False]  # not reached
+    assert p2["ignored"].to_list() == [False, False]  # so not ignored either
+    assert log.filter(log["subject_id"] == "p1")["pushed"].to_list() == [True, True]
 
 
 def test_the_sweeper_records_the_reports_of_what_the_workers_sent(
@@ -157,3 +178,4 @@ def test_the_sweeper_records_the_reports_of_what_the_workers_sent(
     assert 0 < len(reached) < 10
     counts = ReceiptStore(engine).counts()
     assert counts["delivered"] == len(reached)  # one policy per message
+    assert counts["undeliverable"] == len(gateway.accepted()) - len(reached)
