@@ -161,9 +161,10 @@ def reports_cmd() -> None:
 
 @deliveries_group.command("status")
 def status_cmd() -> None:
-    """The ledger: rows by channel and status, and grants by status."""
+    """The ledger: rows by channel and status, grants by status, and receipts by event."""
     from notifier.grants import GrantStore
     from notifier.outbox import Outbox
+    from notifier.receipts import ReceiptStore
 
     engine = _engine()
     counts = Outbox(engine).counts()
@@ -174,6 +175,9 @@ def status_cmd() -> None:
     grants = GrantStore(engine).counts()
     if grants:
         click.echo("grants: " + ", ".join(f"{n:,} {s}" for s, n in sorted(grants.items())))
+    receipts = {e: n for e, n in ReceiptStore(engine).counts().items() if n}
+    if receipts:  # per (message, policy); "undeliverable": the gateway's report said so
+        click.echo("receipts: " + ", ".join(f"{n:,} {e}" for e, n in receipts.items()))
 
 
 @deliveries_group.command("failed")
@@ -228,6 +232,7 @@ def why_cmd(subject_id: str, policy: str | None) -> None:
     import sqlalchemy as sa
 
     from core.errors import NotFoundError
+    from notifier.receipts import ReceiptStore
     from notifier.tables import notices, outbox
 
     query = (
@@ -240,6 +245,7 @@ def why_cmd(subject_id: str, policy: str | None) -> None:
             notices.c.reason,
             outbox.c.channel,
             outbox.c.status,
+            outbox.c.idempotency_key,
         )
         .select_from(notices.outerjoin(outbox, notices.c.outbox_id == outbox.c.id))
         .where(notices.c.subject_id == subject_id)
@@ -251,10 +257,16 @@ def why_cmd(subject_id: str, policy: str | None) -> None:
         rows = conn.execute(query).all()
     if not rows:
         raise NotFoundError(f"nothing was planned for {subject_id!r}; check the id")
-    for at, pid, change, purpose, decision, reason, channel, status in rows:
+    received: dict[tuple[str | None, str], list[str]] = {}
+    for r in ReceiptStore(_engine()).for_subject(subject_id):
+        detail = f" ({r.detail})" if r.event == "undeliverable" and r.detail else ""
+        received.setdefault((r.message_key, r.policy_id), []).append(r.event + detail)
+    for at, pid, change, purpose, decision, reason, channel, status, key in rows:
         via = f" → {channel} {status}" if channel else ""
         click.echo(f"{at:%Y-%m-%d %H:%M} {pid}: {change}, {purpose or '-'}: {decision}{via}")
         click.echo(f"    {reason}")
+        if events := received.get((key, pid)):
+            click.echo(f"    receipts: {', '.join(events)}")
 
 
 @deliveries_group.command("contacts")

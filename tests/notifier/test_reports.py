@@ -179,3 +179,35 @@ def test_the_sweeper_records_the_reports_of_what_the_workers_sent(
     counts = ReceiptStore(engine).counts()
     assert counts["delivered"] == len(reached)  # one policy per message
     assert counts["undeliverable"] == len(gateway.accepted()) - len(reached)
+
+
+def test_status_counts_and_why_shows_an_undeliverable_sms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    from api.cli import main
+    from core.settings import get_settings
+    from notifier.contacts import ContactStore
+    from notifier.dispatch import plan_changes
+    from rules.loader import load_catalog
+
+    engine = get_engine()
+    upgrade(engine)
+    policies = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"]).by_id
+    ContactStore(engine).replace([{"subject_id": "p1", "phone": "+8613800000001"}])
+    change = {"subject_id": "p1", "subject_type": "resident", "policy_id": "bj-elderly-card",
+              "change": "newly_eligible", "old_status": None, "new_status": "eligible"}  # fmt: skip
+    plan_changes(
+        engine, [change], policies, cause="cli", as_of=AT.date(), now=AT,
+        settings=get_settings(), channels=frozenset({"sms"}),
+    )  # fmt: skip
+    (row,) = Outbox(engine).rows()
+    report = DeliveryReport(row.idempotency_key, "failed", AT, "gw-1", "number not in service")
+    assert record_reports(engine, [report], now=AT).failed == 1
+    assert main(["deliveries", "status"]) == 0
+    assert "receipts: 1 undeliverable" in capsys.readouterr().out
+    assert main(["deliveries", "why", "p1"]) == 0
+    out = capsys.readouterr().out
+    assert "bj-elderly-card: newly_eligible, invitation: planned → sms" in out
+    assert "    receipts: undeliverable (number not in service)" in out
