@@ -144,6 +144,8 @@ def _bars(chart: Chart, text: Callable[[str], str]) -> Figure:
 def _lines(chart: Chart, text: Callable[[str], str]) -> Figure:
     from matplotlib.figure import Figure
 
+    from simulations.report import figure as peak_text  # the SVG's and the console's rule
+
     figure = Figure(figsize=(10, 3.6), layout="constrained")
     axes = figure.add_subplot()
     labels = list(chart.labels)
@@ -155,7 +157,7 @@ def _lines(chart: Chart, text: Callable[[str], str]) -> Figure:
         axes.plot(range(len(points)), points, color=color, linewidth=1.2, label=text(name))
         peak = max(range(len(points)), key=points.__getitem__)
         axes.plot([peak], [points[peak]], "o", color=color, markersize=4)
-        note = f"peak {points[peak]:,.0f} on {labels[peak]}"
+        note = f"peak {peak_text(points[peak])} on {labels[peak]}"
         axes.annotate(note, (peak, points[peak]), textcoords="offset points", xytext=(4, 4),
                       fontsize=7, color=color)  # fmt: skip
     step = max(len(labels) // 8, 1)

@@ -31,7 +31,6 @@ from litestar.response import Redirect, Template
 from api.app.access import source_of
 from api.app.auth import User
 from api.app.i18n import words
-from api.app.kanon_chart import group_chart
 from api.app.pages import language_of, render
 from api.app.routes.console_analyst_timeline import (
     TIMELINE_ROUTES,
@@ -304,7 +303,13 @@ def _analyst_csv(request: Request[Any, Any, Any], sim_id: str) -> Response[Any]:
 
 
 def charts(result: dict[str, Any], lang: str) -> list[str]:
-    """One k-anonymous SVG chart per grouping dimension: eligible before and after."""
+    """One k-anonymous SVG chart per grouping dimension: eligible before and after.
+
+    The counts are the table's, already suppressed: a "<10" is drawn as a stub with that text
+    (:func:`simulations.report.bar_chart`), so no bar's length gives a small count away.
+    """
+    from simulations.report import bar_chart
+
     by_dimension: dict[str, list[dict[str, Any]]] = {}
     for row in result.get("groups", []):
         by_dimension.setdefault(str(row["dimension"]), []).append(row)
@@ -312,7 +317,7 @@ def charts(result: dict[str, Any], lang: str) -> list[str]:
     t = words(lang)
     title = "符合条件人数：按" if lang == "zh" else "Eligible by "
     return [
-        group_chart(
+        bar_chart(
             title + t.get(f"dim_{dimension}", dimension),
             [str(r["group"]) for r in rows],
             {

@@ -123,12 +123,15 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
 
 
 def _peak(daily: pl.DataFrame) -> dict[str, Any] | None:
+    """The peak day's messages and the mean, written as the push-load chart writes its peak."""
+    from simulations.report import figure
+
     push = daily.filter(pl.col("arm") == "push")
     if not push.height:
         return None
     top = push.sort("messages", descending=True, maintain_order=True).row(0, named=True)
     mean = float(push["messages"].mean() or 0.0)  # type: ignore[arg-type]
-    return {"messages": f"{top['messages']:,.1f}", "date": str(top["date"]), "mean": f"{mean:,.1f}"}
+    return {"messages": figure(top["messages"]), "date": str(top["date"]), "mean": figure(mean)}
 
 
 @get("/console/analyst/timeline/{sim_id:int}/status", include_in_schema=False)

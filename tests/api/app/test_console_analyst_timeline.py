@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from api.app.analyst_timeline import Progress, track
@@ -92,6 +93,24 @@ def test_a_finished_run_shows_its_charts_tables_and_who_ran_it(
     assert sorted(p.name for p in folder.iterdir()) == ["daily.csv", "monthly.csv", "summary.csv"]
     (entry,) = AuditLog(world.engine).entries(entity_type="simulation")
     assert (entry.action, entry.actor) == ("simulation.run", "analyst")
+
+
+def test_the_peak_card_and_the_push_load_chart_write_the_peak_alike(sim_world: World) -> None:
+    world = sim_world
+    login(world, "analyst")
+    page = finished(world)
+    # A mean over seeds of 1.5 messages on the busiest day, all by SMS (one line on the chart).
+    path = _svc(world).simulations.directory / page.rsplit("/", 1)[1] / "daily.csv"
+    daily = pl.read_csv(path, try_parse_dates=True)
+    load = [(0.5, 1.5, 1.0)[i % 3] if arm == "push" else 0.0 for i, arm in enumerate(daily["arm"])]
+    channels = [c for c in daily.columns if c.startswith("messages_")]
+    daily.with_columns(
+        pl.Series("messages", load), *(pl.lit(0.0).alias(c) for c in channels)
+    ).with_columns(pl.col("messages").alias("messages_sms")).write_csv(path)
+    text = world.client.get(page).text
+    card = text.split('id="tl-peak">', 1)[1].split(" <small>", 1)[0]
+    chart = text.split('aria-label="每日推送量（各次模拟的平均）"', 1)[1].split("</svg>", 1)[0]
+    assert card == "1.5" and ">peak 1.5</text>" in chart and "peak 2" not in chart
 
 
 def test_the_csv_downloads_are_audited_as_data_exports(sim_world: World) -> None:
