@@ -28,7 +28,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from api.app.offers import offers_of
+from api.app.offers import current_offers
 from api.app.services import Services
 from core.errors import NotFoundError, ValidationError
 from matcher.events import Change, EventMatcher
@@ -186,31 +186,17 @@ def _events(
 
 
 def load_state(svc: Services, schema: Schema, subject_id: str, entity_name: str) -> SubjectState:
-    """Everything event-driven matching needs to know about ``subject_id`` now."""
+    """Everything event-driven matching needs to know about ``subject_id`` now.
+
+    Its matches are its offers as "my offers" shows them (:func:`current_offers`): the latest
+    run's with the changes ingested since laid over them.
+    """
     entity = schema.entity(entity_name)
-    run = svc.runs.latest()
-    matches: dict[str, Status] = {}
-    if run is not None and run.pairs_file.is_file():
-        for pid, status, benefit in offers_of(svc.offers, run.run_id, run.pairs_file, subject_id):
-            matches[pid] = (status, None if benefit is None else Decimal(str(benefit)))
+    run, offers = current_offers(svc, subject_id)
+    matches: dict[str, Status] = {o.policy_id: (o.status, o.benefit) for o in offers}
     with svc.engine.connect() as conn:
         record = _db_record(conn, svc, entity, subject_id)
         events = _events(conn, svc, schema, subject_id)
-        since = conn.execute(
-            sa.select(subject_match_changes)
-            .where(
-                subject_match_changes.c.subject_id == subject_id,
-                subject_match_changes.c.run_id.is_(None)
-                if run is None
-                else subject_match_changes.c.run_id == run.run_id,
-            )
-            .order_by(subject_match_changes.c.id)
-        ).mappings()
-        for c in since:
-            if c["new_status"] is None:
-                matches.pop(c["policy_id"], None)
-            else:
-                matches[c["policy_id"]] = (c["new_status"], c["new_benefit"])
     if record is None:
         record = _file_record(svc, schema, entity, subject_id)
     return SubjectState(entity, record, events, matches, run.run_id if run else None)
@@ -420,14 +406,15 @@ def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
 def _replayed(svc: Services, subject_id: str, entity_name: str, cause: str) -> Ingested:
     """An event sent before: its recorded changes, planned now if the first call could not."""
     schema = load_schema()
+    recorded = changes_of(svc, subject_id, cause=cause)
     rows = [
         {k: r[k] for k in ("subject_id", "subject_type", "policy_id", "change", "old_status",
                             "new_status", "old_benefit", "new_benefit")}
-        for r in changes_of(svc, subject_id, cause=cause)
+        for r in recorded
     ]  # fmt: skip
     planned, messages = {"planned": 0, "deferred": 0, "suppressed": 0}, 0
     if rows:
-        as_of = changes_of(svc, subject_id, cause=cause)[0]["as_of"]
+        as_of = recorded[0]["as_of"]
         state = load_state(svc, schema, subject_id, entity_name)
         catalog = _published(svc, as_of)
         record = state.record or {}
