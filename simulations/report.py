@@ -214,39 +214,48 @@ def write_reach_report(
     With ``png``, every chart is also a PNG file (``cost_per_year.png``,
     ``eligible_by_<dimension>.png``).  ``report.html`` is the last path.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "policies.csv": reach.policies,
-        "groups.csv": reach.groups,
-        "overlap.csv": reach.overlap,
-    }
-    written = []
-    for name, frame in files.items():
-        path = out / name
-        frame.write_csv(path)
-        written.append(path)
     charts = reach_charts(reach)
-    if png:
-        written += _write_pngs(charts, out)
     overall = reach.groups.filter(pl.col("policy_id") == ALL) if reach.groups.height else None
-    stamp_text = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in stamp.items())
     changes = "".join(
         f"<li><b>{html.escape(c.change)}</b> {html.escape(c.policy_id)}: "
         f"{html.escape(c.old_eligibility or '—')} → {html.escape(c.new_eligibility or '—')}</li>"
         for c in reach.changes
     )
-    page = (
-        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>政策推演 Reach of a reform</title><style>{_STYLE}</style></head><body>"
-        "<h1>政策推演 · Reach and cost of a reform</h1>"
-        f'<p class="stamp">{stamp_text}</p>'
+    body = (
         f"<h2>Changes · 变化</h2><ul>{changes or '<li>none</li>'}</ul>"
         f"<h2>Per policy · 按政策</h2>{_table(reach.policies)}"
         f"<h2>Charts · 图表</h2>{''.join(c.svg() for c in charts)}"
         f"<h2>By group · 按群体</h2>{_table(overall if overall is not None else reach.groups)}"
         f"<h2>Overlap · 重叠</h2>{_table(reach.overlap.head(50))}"
-        "</body></html>"
+    )
+    return _write_report(
+        out, {"policies": reach.policies, "groups": reach.groups, "overlap": reach.overlap},
+        charts, png=png, title="政策推演 Reach of a reform",
+        heading="政策推演 · Reach and cost of a reform", stamp=stamp, body=body,
+    )  # fmt: skip
+
+
+def _write_report(
+    out: Path, tables: Mapping[str, pl.DataFrame], charts: Sequence[Chart], *, png: bool,
+    title: str, heading: str, stamp: Mapping[str, str], body: str,
+) -> list[Path]:  # fmt: skip
+    """Write each table as ``<name>.csv``, with ``png`` each chart as a PNG file, and
+    ``report.html`` (``heading``, the stamp, ``body``) into ``out``; the paths, the HTML last."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = out / f"{name}.csv"
+        frame.write_csv(path)
+        written.append(path)
+    if png:
+        written += _write_pngs(charts, out)
+    stamp_text = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in stamp.items())
+    page = (
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{html.escape(heading)}</h1>"
+        f'<p class="stamp">{stamp_text}</p>{body}</body></html>'
     )
     report = out / "report.html"
     report.write_text(page, encoding="utf-8")
@@ -385,22 +394,7 @@ def write_timeline_report(
     """
     from simulations.timeline import FUNNEL
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "daily.csv": timeline.daily,
-        "monthly.csv": timeline.monthly,
-        "monthly_ci.csv": timeline.monthly_ci,
-        "summary.csv": timeline.summary,
-        "totals.csv": timeline.totals,
-    }
-    written = []
-    for name, frame in files.items():
-        path = out / name
-        frame.write_csv(path)
-        written.append(path)
     charts = timeline_charts(timeline)
-    if png:
-        written += _write_pngs(charts, out)
     summary = timeline.summary
     push = timeline.daily.filter(pl.col("arm") == "push")
     rows = []
@@ -426,7 +420,6 @@ def write_timeline_report(
             .sort("seed")
         )
         peaks.append(f"<h2>Push load · 推送负载</h2>{_table(per_seed)}")
-    stamp_text = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in stamp.items())
     pop = " · ".join(f"{k}: {a:,} → {b:,}" for k, (a, b) in timeline.population.items())
     monthly_table = (
         timeline.monthly_ci.filter(pl.col("metric").is_in(["new_eligible", "messages", "applied",
@@ -434,12 +427,7 @@ def write_timeline_report(
         .with_columns(pl.col("mean", "lo", "hi").round(1))
         .sort("arm", "metric", "month")
     )  # fmt: skip
-    page = (
-        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>政策推演 Timeline</title><style>{_STYLE}</style></head><body>"
-        "<h1>政策推演 · The population over time: eligibility, pushes, take-up</h1>"
-        f'<p class="stamp">{stamp_text}</p>'
+    body = (
         f"<p>{timeline.start} → {timeline.end}, {len(timeline.seeds)} seed(s); {pop}. "
         "Figures are means over seeds with 95 % intervals in brackets; "
         "<b>effect</b> = with push − without, per seed (the take-up the push causes). "
@@ -448,9 +436,13 @@ def write_timeline_report(
         f"<h2>Charts · 图表</h2>{''.join(c.svg() for c in charts)}"
         f"{''.join(peaks)}"
         f"<h2>By month · 按月</h2>{_table(monthly_table)}"
-        "</body></html>"
     )
-    report = out / "report.html"
-    report.write_text(page, encoding="utf-8")
-    written.append(report)
-    return written
+    tables = {
+        "daily": timeline.daily, "monthly": timeline.monthly, "monthly_ci": timeline.monthly_ci,
+        "summary": timeline.summary, "totals": timeline.totals,
+    }  # fmt: skip
+    return _write_report(
+        out, tables, charts, png=png, title="政策推演 Timeline",
+        heading="政策推演 · The population over time: eligibility, pushes, take-up",
+        stamp=stamp, body=body,
+    )  # fmt: skip
