@@ -16,7 +16,8 @@ from core.settings import get_settings
 
 __all__ = ["ACTOR_MODULES", "QUEUES", "broker", "load_actors"]
 
-ACTOR_MODULES: tuple[str, ...] = ("matcher.shards", "notifier.actors")
+# notifier.campaign declares no actor; it registers how sharded runs that plan are recorded.
+ACTOR_MODULES: tuple[str, ...] = ("matcher.shards", "notifier.actors", "notifier.campaign")
 # The queues a worker consumes by default (every actor's queue).
 QUEUES: tuple[str, ...] = ("match_shards", "deliveries")
 

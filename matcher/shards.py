@@ -11,9 +11,17 @@ pairs to the run's Parquet file and records the run like ``zhida match`` does, s
 grants and invitations follow the same path.
 
 The run row holds the policies themselves (the rules in force, as JSON), not a path: every
-worker matches against exactly the catalog the run was started with.  The database, not the
-queue, is the truth: :func:`sweep` re-enqueues shards still pending after a flushed Redis or a
-killed worker.
+worker matches against exactly the catalog the run was started with.  A run started with a
+:class:`PlanRequest` (``zhida match --distributed --plan``) also holds the whole catalog and the
+channels to plan over; finishing it records the run and plans its diff in one transaction,
+through the planner the notifier registers (:func:`register_planner`: this package sits below
+the notifier and does not import it).
+
+Finishing is exactly once: the transaction that records the run also marks the sharded run
+complete, on condition that no run was recorded for it yet, so of two finishers racing only
+one commits, and a finisher that dies before committing leaves neither the run nor its plan.
+The database, not the queue, is the truth: :func:`sweep` re-enqueues shards still pending after
+a flushed Redis or a killed worker, and re-finishes runs whose finisher died.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,17 +41,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.broker import actor
-from core.errors import NotFoundError, ValidationError
+from core.errors import ConfigurationError, NotFoundError, ValidationError, ZhidaError
 from matcher.batch import MATCH_SCHEMA, match_batches, plan_policies, write_pairs
+from rules.policy import Policy
 
 __all__ = [
     "SHARD_QUEUE",
+    "FinishedElsewhereError",
+    "Finishing",
+    "PlanRequest",
     "Shard",
     "ShardRun",
     "ShardStore",
     "finish_run",
     "match_shard",
     "plan_shards",
+    "register_planner",
     "run_shard",
     "start_run",
     "sweep",
@@ -94,6 +107,10 @@ _pairs = sa.Table(
 )
 
 
+class FinishedElsewhereError(ZhidaError, RuntimeError):
+    """Another process recorded the sharded run first; this finisher's transaction rolled back."""
+
+
 @dataclass(frozen=True)
 class Shard:
     """Rows ``[row_offset, row_offset + row_count)`` of one entity's population file."""
@@ -102,6 +119,45 @@ class Shard:
     entity: str
     row_offset: int
     row_count: int
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """Plan the run's diff when the run is recorded, in the same transaction.
+
+    ``policies`` is the whole catalog, not only the rules in force: a policy that left force
+    since the previous run is in the diff too (its notices need its title and department).
+    """
+
+    channels: frozenset[str]
+    policies: tuple[Policy, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "channels": sorted(self.channels),
+            "policies": [p.to_dict() for p in self.policies],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlanRequest:
+        return cls(frozenset(data["channels"]), tuple(_policy(d) for d in data["policies"]))
+
+
+def _policy(data: Mapping[str, Any]) -> Policy:
+    """A policy from its ``to_dict`` form.
+
+    >>> p = Policy("x", "T", "D", "resident", "proactive_push", "age > 1", date(2026, 1, 1),
+    ...            materials=("id card",))
+    >>> _policy(p.to_dict()) == p
+    True
+    """
+    fields = dict(data)
+    for key in ("valid_from", "valid_until"):
+        if fields.get(key):
+            fields[key] = date.fromisoformat(fields[key])
+    if "materials" in fields:
+        fields["materials"] = tuple(fields["materials"])
+    return Policy(**fields)
 
 
 @dataclass(frozen=True)
@@ -116,6 +172,7 @@ class ShardRun:
     shards: int
     status: str
     run_id: int | None
+    plan: PlanRequest | None = None
 
     @property
     def rule_hashes(self) -> dict[str, str]:
@@ -209,10 +266,14 @@ class ShardStore:
         policies: Sequence[Any],
         tags: bool,
         shards: Sequence[Shard],
+        plan: PlanRequest | None = None,
     ) -> str:
         """Record a run and its shards (pending) in one transaction; returns the run key."""
         run_key = str(uuid.uuid4())
-        catalog = json.dumps([_RunPolicy.of(p).to_json() for p in policies], ensure_ascii=False)
+        matched = [_RunPolicy.of(p).to_json() for p in policies]
+        # The rules to match with; and, for a run to plan, the catalog and channels to plan with.
+        stored: Any = matched if plan is None else {"match": matched, "plan": plan.to_json()}
+        catalog = json.dumps(stored, ensure_ascii=False)
         now = _now()
         with self.engine.begin() as conn:
             conn.execute(
@@ -248,12 +309,15 @@ class ShardStore:
         if row is None:
             raise NotFoundError(f"no sharded run {run_key!r}; see `zhida runs shards`")
         m = row._mapping
-        policies = tuple(_RunPolicy.from_json(p) for p in json.loads(m["catalog_json"]))
+        stored = json.loads(m["catalog_json"])
+        matched, plan = (stored, None) if isinstance(stored, list) else (stored["match"], stored)
+        policies = tuple(_RunPolicy.from_json(p) for p in matched)
         return ShardRun(
             run_key=run_key, as_of=m["as_of"], population_dir=Path(m["population_dir"]),
             population=m["population"], catalog_hash=m["catalog_hash"], policies=policies,
             tags=bool(m["tags"]), shards=int(m["shards"]), status=m["status"],
             run_id=m["run_id"],
+            plan=PlanRequest.from_json(plan["plan"]) if plan is not None else None,
         )  # fmt: skip
 
     def shard(self, run_key: str, shard_no: int) -> tuple[Shard, str]:
@@ -371,15 +435,52 @@ class ShardStore:
             pl.col("subject_type").cast(MATCH_SCHEMA["subject_type"]),
         ).select(MATCH_SCHEMA.names())
 
-    def complete(self, run_key: str, run_id: int) -> None:
+    def release(self, run_key: str) -> None:
+        """Give up a claim to finish (the finisher failed): a later message or sweep retries."""
         with self.engine.begin() as conn:
             conn.execute(
                 _runs.update()
-                .where(_runs.c.run_key == run_key)
-                .values(status="complete", run_id=run_id, completed_at=_now())
+                .where(
+                    (_runs.c.run_key == run_key)
+                    & (_runs.c.status == "finishing")
+                    & _runs.c.run_id.is_(None)
+                )
+                .values(status="running")
             )
-            # The pairs now live in the run's Parquet file; the table was their landing place.
-            conn.execute(_pairs.delete().where(_pairs.c.run_key == run_key))
+
+    @staticmethod
+    def complete(conn: Connection, run_key: str, run_id: int) -> None:
+        """Mark the run complete as ``run_id``, in the transaction that records that run.
+
+        Raises :class:`FinishedElsewhereError` when a run was recorded for it already (another
+        finisher committed first): the caller's transaction then rolls back whole.
+        """
+        done = conn.execute(
+            _runs.update()
+            .where((_runs.c.run_key == run_key) & _runs.c.run_id.is_(None))
+            .values(status="complete", run_id=run_id, completed_at=_now())
+        ).rowcount
+        if done != 1:
+            raise FinishedElsewhereError(f"sharded run {run_key} was finished by another process")
+        # The pairs now live in the run's Parquet file; the table was their landing place.
+        conn.execute(_pairs.delete().where(_pairs.c.run_key == run_key))
+
+    def stalled(self, older_than: timedelta) -> list[tuple[str, int]]:
+        """Runs whose shards all landed more than ``older_than`` ago but that no finisher
+        recorded (it died, or failed): each with its last shard's number."""
+        cutoff = _now() - older_than
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_runs.c.run_key, sa.func.max(_tasks.c.shard_no))
+                .join(_tasks, _tasks.c.run_key == _runs.c.run_key)
+                .where(_runs.c.run_id.is_(None) & _runs.c.status.in_(["running", "finishing"]))
+                .group_by(_runs.c.run_key)
+                .having(
+                    (sa.func.sum(sa.case((_tasks.c.status != "done", 1), else_=0)) == 0)
+                    & (sa.func.max(_tasks.c.finished_at) < cutoff)
+                )
+            ).all()
+        return [(str(k), int(n)) for k, n in rows]
 
     def stale(self, older_than: timedelta) -> list[tuple[str, int]]:
         """Shards still pending whose message was sent more than ``older_than`` ago."""
@@ -465,54 +566,110 @@ def _worker_name() -> str:
 
 @actor(queue_name=SHARD_QUEUE, max_retries=3, min_backoff=1_000, max_backoff=30_000)
 def match_shard(run_key: str, shard_no: int) -> None:
-    """Match one shard and land its pairs; the worker landing the last shard finishes the run."""
+    """Match one shard and land its pairs; the worker landing the last shard finishes the run.
+
+    A message for a shard that has landed already (redelivered, retried after the finish
+    failed, or re-sent by :func:`sweep` for a run no finisher recorded) only tries to finish.
+    """
     from core.db import get_engine
 
     store = ShardStore(get_engine())
     run = store.run(run_key)
     shard, status = store.shard(run_key, shard_no)
-    if status == "done":
-        return  # a redelivered message: the shard has landed already
-    store.count_attempt(run_key, shard_no)
-    try:
-        pairs = run_shard(run, shard)
-    except (NotFoundError, ValidationError, OSError, pl.exceptions.PolarsError) as exc:
-        store.fail(run_key, shard_no, f"{type(exc).__name__}: {exc}")
-        return  # bad input will not get better by retrying
-    store.land(run_key, shard_no, pairs, worker=_worker_name())
+    if status != "done":
+        store.count_attempt(run_key, shard_no)
+        try:
+            pairs = run_shard(run, shard)
+        except (NotFoundError, ValidationError, OSError, pl.exceptions.PolarsError) as exc:
+            store.fail(run_key, shard_no, f"{type(exc).__name__}: {exc}")
+            return  # bad input will not get better by retrying
+        store.land(run_key, shard_no, pairs, worker=_worker_name())
     if store.claim_finish(run_key):
         finish_run(store, run_key)
 
 
-def finish_run(store: ShardStore, run_key: str) -> int:
-    """Export the landed pairs to a pairs file and record the run; returns its run id."""
-    from core.settings import get_settings
-    from matcher.runs import RunStore
+@dataclass(frozen=True)
+class Finishing:
+    """A sharded run that asked for planning, as its finisher hands it to the planner.
 
+    The planner records the run from ``pairs_file`` and plans its diff in one transaction, and
+    calls ``complete(conn, run_id)`` in that transaction before writing the plan (it raises
+    :class:`FinishedElsewhereError` when another finisher committed first).  It returns the run id.
+    """
+
+    run: ShardRun
+    plan: PlanRequest
+    pairs_file: Path
+    started_at: datetime
+    seconds: float
+    complete: Callable[[Connection, int], None]
+
+
+Planner = Callable[[Finishing], int]
+_planners: list[Planner] = []
+
+
+def register_planner(planner: Planner) -> None:
+    """Install how runs that asked for planning are recorded (``notifier.campaign`` does)."""
+    _planners[:] = [planner]
+
+
+def finish_run(store: ShardStore, run_key: str) -> int:
+    """Export the landed pairs to a pairs file and record the run (and its plan, if it asked
+    for one) in one transaction with the run's complete mark; returns the run id.
+
+    Exactly once: when another finisher committed first, this one rolls back and returns that
+    run's id.  On any failure nothing of the run stays and the claim is released, so a retried
+    message or the sweeper finishes it later.
+    """
     run = store.run(run_key)
     if run.run_id is not None:
         return run.run_id
+    try:
+        return _record(store, run)
+    except FinishedElsewhereError:
+        finished = store.run(run_key).run_id
+        assert finished is not None
+        return finished
+    except BaseException:
+        store.release(run_key)
+        raise
+
+
+def _record(store: ShardStore, run: ShardRun) -> int:
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
     settings = get_settings()
-    scratch = settings.data_dir / "runs" / f"shards-{run_key}.parquet"
+    # A file of this finisher's own: two finishers racing must not write each other's.
+    scratch = settings.data_dir / "runs" / f"shards-{run.run_key}-{uuid.uuid4().hex[:8]}.parquet"
     scratch.parent.mkdir(parents=True, exist_ok=True)
-    write_pairs(iter([store.pairs(run_key)]), scratch)
     with store.engine.connect() as conn:
         created = conn.execute(
-            sa.select(_runs.c.created_at).where(_runs.c.run_key == run_key)
+            sa.select(_runs.c.created_at).where(_runs.c.run_key == run.run_key)
         ).scalar_one()
-    recorded = RunStore(store.engine, settings.data_dir).record(
-        scratch,
-        as_of=run.as_of,
-        catalog_hash=run.catalog_hash,
-        population=run.population,
-        started_at=created.replace(tzinfo=UTC),
-        seconds=(_now() - created).total_seconds(),
-        policies=len(run.policies),
-        rule_hashes=run.rule_hashes,
-    )
-    scratch.unlink(missing_ok=True)
-    store.complete(run_key, recorded.run_id)
-    return recorded.run_id
+    started_at, seconds = created.replace(tzinfo=UTC), (_now() - created).total_seconds()
+
+    def complete(conn: Connection, run_id: int) -> None:
+        store.complete(conn, run.run_key, run_id)
+
+    try:
+        write_pairs(iter([store.pairs(run.run_key)]), scratch)
+        if run.plan is not None:
+            if not _planners:
+                raise ConfigurationError(
+                    f"sharded run {run.run_key} is to be planned, but no planner is loaded in "
+                    "this process; run it under `zhida worker` (which loads the notifier)"
+                )
+            return _planners[0](Finishing(run, run.plan, scratch, started_at, seconds, complete))
+        recorded = RunStore(store.engine, settings.data_dir).record(
+            scratch, as_of=run.as_of, catalog_hash=run.catalog_hash, population=run.population,
+            started_at=started_at, seconds=seconds, policies=len(run.policies),
+            rule_hashes=run.rule_hashes, within=lambda conn, r: complete(conn, r.run_id),
+        )  # fmt: skip
+        return recorded.run_id
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def start_run(
@@ -524,8 +681,12 @@ def start_run(
     as_of: date,
     tags: bool = True,
     shard_rows: int = DEFAULT_SHARD_ROWS,
+    plan: PlanRequest | None = None,
 ) -> str:
-    """Record a sharded run over ``population_dir`` and send one message per shard."""
+    """Record a sharded run over ``population_dir`` and send one message per shard.
+
+    With ``plan``, finishing the run also plans its diff, in the transaction that records it.
+    """
     from matcher.population import scan_population
     from matcher.runs import population_snapshot
     from profiles.schema import load_schema
@@ -542,6 +703,7 @@ def start_run(
         policies=policies,
         tags=tags,
         shards=shards,
+        plan=plan,
     )
     for shard in shards:
         match_shard.send(run_key, shard.shard_no)
@@ -550,8 +712,19 @@ def start_run(
     return run_key
 
 
-def sweep(engine: Engine, *, older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Re-send shards pending longer than ``older_than`` (lost messages); returns how many."""
+def sweep(
+    engine: Engine,
+    *,
+    older_than: timedelta = timedelta(minutes=10),
+    stalled_after: timedelta = timedelta(minutes=10),
+) -> int:
+    """Re-send shards pending longer than ``older_than`` (lost messages), and a message to
+    finish each run whose shards all landed more than ``stalled_after`` ago but that nobody
+    recorded (its finisher died or failed); returns how many messages were sent.
+
+    ``stalled_after`` should exceed how long finishing a run takes: a finisher still at work
+    when its run is re-sent only costs work twice (one of the two commits), never a run twice.
+    """
     store = ShardStore(engine)
     stale = store.stale(older_than)
     by_run: dict[str, list[int]] = {}
@@ -560,4 +733,8 @@ def sweep(engine: Engine, *, older_than: timedelta = timedelta(minutes=10)) -> i
         by_run.setdefault(run_key, []).append(shard_no)
     for run_key, numbers in by_run.items():
         store.mark_enqueued(run_key, numbers)
-    return len(stale)
+    stalled = store.stalled(stalled_after)
+    for run_key, last_shard in stalled:
+        store.release(run_key)
+        match_shard.send(run_key, last_shard)  # landed already: it only finishes the run
+    return len(stale) + len(stalled)

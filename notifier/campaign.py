@@ -1,6 +1,11 @@
 """Plan from the latest run diff and deliver in-process: what ``zhida demo`` and
 ``zhida deliveries plan`` call.
 
+A run is recorded with its plan in one transaction by :func:`record_and_plan` (``zhida match
+--plan``); a sharded run that asked for planning (``zhida match --distributed --plan``) is
+recorded the same way by whichever process finishes it, through :func:`plan_shard_run`, which
+this module registers with :mod:`matcher.shards` on import (workers import it).
+
 On the embedded default (no ``ZHIDA_REDIS_URL``) the same ``deliver`` actor runs on worker
 threads of this process over the in-process broker; with Redis, planning only enqueues and
 ``zhida worker`` delivers.
@@ -11,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,7 +26,8 @@ import polars as pl
 
 from core.clock import Clock, SystemClock
 from core.errors import DeliveryError, NotFoundError
-from core.settings import Settings
+from core.settings import Settings, get_settings
+from matcher.shards import Finishing, register_planner
 from notifier.actors import (
     QUEUE,
     DeliveryRuntime,
@@ -37,6 +43,7 @@ from notifier.priority import run_priority
 from notifier.render import render_row
 from notifier.reports import poll_reports
 from notifier.sweeper import sweep_once
+from notifier.tables import delivery_plans
 from rules.policy import Policy
 
 if TYPE_CHECKING:
@@ -44,7 +51,14 @@ if TYPE_CHECKING:
 
     from matcher.runs import Run
 
-__all__ = ["CampaignSummary", "deliver_in_process", "plan_run", "record_and_plan"]
+__all__ = [
+    "CampaignSummary",
+    "deliver_in_process",
+    "plan_run",
+    "plan_shard_run",
+    "record_and_plan",
+    "run_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -112,12 +126,15 @@ def record_and_plan(
     population: Path | None = None,
     now: datetime | None = None,
     channels: frozenset[str] | None = None,
+    first: Callable[[Connection, Run], object] | None = None,
 ) -> tuple[Run, PlanSummary | None]:
     """Record a match run and plan its diff against the previous run in one transaction.
 
     The run, its plan, the outbox rows, the notices, grants and drafts are committed together
     or not at all (DESIGN: the outbox is written with the match results that caused it).
     The first run has nothing to compare with: recorded, and ``None`` for the plan.
+    ``first(conn, run)`` runs in that transaction before the plan is written (a sharded run's
+    complete mark, which fails when another finisher recorded it first).
     """
     from core.db import get_engine
     from matcher.runs import RunStore, run_diff
@@ -129,7 +146,7 @@ def record_and_plan(
         run = store.record(
             pairs_file, as_of=as_of, catalog_hash=catalog_hash, population=population_id,
             started_at=started_at, seconds=seconds, policies=len(rule_hashes or policies),
-            rule_hashes=rule_hashes,
+            rule_hashes=rule_hashes, within=first,
         )  # fmt: skip
         return run, None
     # What can be decided before the transaction is: the diff, the order, the reasons.
@@ -142,6 +159,8 @@ def record_and_plan(
     planned: list[PlanSummary] = []
 
     def plan_in(conn: Connection, run: Run) -> None:
+        if first is not None:
+            first(conn, run)
         if run.previous_run_id != previous.run_id:
             raise PlanConflictError(
                 f"run {run.previous_run_id} was recorded while run {run.run_id} was being "
@@ -158,10 +177,56 @@ def record_and_plan(
 
     run = store.record(
         pairs_file, as_of=as_of, catalog_hash=catalog_hash, population=population_id,
-        started_at=started_at, seconds=seconds, policies=len(policies),
+        started_at=started_at, seconds=seconds, policies=len(rule_hashes or policies),
         rule_hashes=rule_hashes, within=plan_in,
     )  # fmt: skip
     return run, planned[0]
+
+
+def plan_shard_run(finishing: Finishing) -> int:
+    """Record a finished sharded run and plan its diff in one transaction; returns the run id.
+
+    The rows due now are handed to the broker after the commit (the sweeper would find them
+    anyway: the ledger, not the queue, is the truth).
+    """
+    from core.db import get_engine
+
+    settings = get_settings()
+    run = finishing.run
+    recorded, summary = record_and_plan(
+        settings, finishing.pairs_file, {p.id: p for p in finishing.plan.policies},
+        as_of=run.as_of, catalog_hash=run.catalog_hash, population_id=run.population,
+        started_at=finishing.started_at, seconds=finishing.seconds,
+        rule_hashes=run.rule_hashes, population=run.population_dir,
+        channels=finishing.plan.channels,
+        first=lambda conn, r: finishing.complete(conn, r.run_id),
+    )  # fmt: skip
+    if summary is not None and summary.due_ids:
+        enqueue(summary.due_ids, outbox=Outbox(get_engine(settings.database_url)))
+    return recorded.run_id
+
+
+register_planner(plan_shard_run)
+
+
+def run_plan(settings: Settings, run_id: int) -> PlanSummary | None:
+    """What was planned for ``run_id`` when it was recorded (``None``: nothing was)."""
+    import sqlalchemy as sa
+
+    from core.db import get_engine
+
+    with get_engine(settings.database_url).connect() as conn:
+        done = conn.execute(
+            sa.select(delivery_plans).where(delivery_plans.c.run_id == run_id)
+        ).mappings().first()  # fmt: skip
+    if done is None:
+        return None
+    planned = done["items"] - done["deferred"] - done["suppressed"]
+    return PlanSummary(
+        str(done["cause"]), int(done["plan_id"]), False,
+        {"planned": planned, "deferred": done["deferred"], "suppressed": done["suppressed"]},
+        int(done["messages"]),
+    )  # fmt: skip
 
 
 def _evidence(

@@ -60,7 +60,8 @@ _policies = click.option(
     "plan_pushes",
     is_flag=True,
     help="Also plan the pushes of what changed since the previous run, recorded in the same "
-    "transaction as the run, and deliver them (as `zhida deliveries plan` does).",
+    "transaction as the run, and deliver them (as `zhida deliveries plan` does). With "
+    "--distributed, whichever process finishes the run records and plans it.",
 )
 @click.option(
     "--tags/--no-tags",
@@ -126,7 +127,8 @@ def match_cmd(
     Province-sized runs: --distributed cuts the population into shards of --shard-rows
     subjects, one queue message each; `zhida worker` processes on any machine that shares the
     database (ZHIDA_DATABASE_URL), Redis (ZHIDA_REDIS_URL) and the population directory take
-    them, and the run is recorded when the last shard lands:
+    them, and the run is recorded when the last shard lands (with --plan, together with the
+    pushes of its diff, by the process that lands it):
       ZHIDA_REDIS_URL=redis://10.0.0.5:6379/0 zhida match --distributed ... --out m.parquet
     """
     import polars as pl
@@ -142,10 +144,10 @@ def match_cmd(
             "say where the population is: --population DIR (Parquet files) or --from-database "
             "(what `zhida profiles load` loaded), one of the two"
         )
-    if plan_pushes and (distributed or not record):
+    if plan_pushes and not record:
         raise ValidationError(
-            "--plan records the run and its pushes together; drop --no-record and "
-            "--distributed, or plan later with `zhida deliveries plan`"
+            "--plan records the run and its pushes together; drop --no-record, or plan later "
+            "with `zhida deliveries plan`"
         )
     schema = load_schema()
     catalog = load_catalog(policies, schema)
@@ -156,11 +158,18 @@ def match_cmd(
                 "--population DIR (export the database's population to Parquet first)"
             )
         from api.commands.shards import run_distributed
+        from matcher.shards import PlanRequest
 
+        plan = None
+        if plan_pushes:
+            from core.settings import get_settings
+            from notifier.channels.registry import configured_channels
+
+            plan = PlanRequest(configured_channels(get_settings()), catalog.policies)
         run_distributed(
             population=population, in_force=catalog.in_force(as_of),
             catalog_hash=catalog.content_hash, as_of=as_of, tags=tags, shard_rows=shard_rows,
-            out=out, wait=wait, timeout=timeout,
+            out=out, wait=wait, timeout=timeout, plan=plan,
         )  # fmt: skip
         return
     tagger: EventTagger | None = None

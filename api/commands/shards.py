@@ -3,7 +3,10 @@
 With ``ZHIDA_REDIS_URL`` set the shards go to Redis and ``zhida worker`` processes (on this or
 other machines sharing the database and the population directory) match them; this command
 waits, showing progress, and re-sends shards whose messages were lost.  Without Redis the same
-actors run in this process.
+actors run in this process.  When every shard has landed but no worker recorded the run (its
+finisher failed), this command finishes it itself, so the error, if it persists, is shown here.
+With ``--plan`` the run is recorded with the plan of its diff; this command then says what was
+planned and, without Redis, delivers it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import shutil
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from matcher.shards import PlanRequest
 
 __all__ = ["run_distributed", "show_shards"]
 
@@ -32,20 +38,24 @@ def run_distributed(
     out: Path,
     wait: bool,
     timeout: float,
+    plan: PlanRequest | None = None,
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from core.broker import current_broker, run_in_process
     from core.db import get_engine, upgrade
     from core.errors import DeliveryError, NotFoundError
-    from matcher.shards import SHARD_QUEUE, ShardStore, start_run, sweep
+    from matcher.shards import SHARD_QUEUE, ShardStore, finish_run, start_run, sweep
+
+    if plan is not None:
+        import notifier.campaign  # noqa: F401 -- registers the planner that records the run
 
     engine = get_engine()
     upgrade(engine)
     broker = current_broker()
     run_key = start_run(
         engine, population_dir=population, policies=in_force, catalog_hash=catalog_hash,
-        as_of=as_of, tags=tags, shard_rows=shard_rows,
+        as_of=as_of, tags=tags, shard_rows=shard_rows, plan=plan,
     )  # fmt: skip
     store = ShardStore(engine)
     total = store.run(run_key).shards
@@ -68,8 +78,15 @@ def run_distributed(
             bar.update(task, completed=progress["done"])
             if progress["failed"]:
                 raise NotFoundError(_failures(store, run_key))
-            if store.run(run_key).run_id is not None:
+            run = store.run(run_key)
+            if run.run_id is not None:
                 break
+            if progress["done"] == total and run.status == "running":
+                # Every shard landed and no finisher holds the run: finish it here, so that an
+                # error finishing it (planning it) reaches this command's user.
+                if store.claim_finish(run_key):
+                    finish_run(store, run_key)
+                    continue
             if in_process:
                 raise DeliveryError(
                     f"sharded run {run_key} did not complete in process: {progress}"
@@ -95,6 +112,23 @@ def run_distributed(
         f"{len(in_force)} policies in force on {as_of}; {recorded.eligible:,} eligible, "
         f"{recorded.maybe:,} maybe; wrote {out}; recorded run {recorded.run_id}"
     )
+    if plan is not None:
+        _say_planned(recorded.run_id, in_process=in_process)
+
+
+def _say_planned(run_id: int, *, in_process: bool) -> None:
+    from api.commands.deliveries import deliver_planned
+    from core.settings import get_settings
+    from notifier.campaign import run_plan
+
+    planned = run_plan(get_settings(), run_id)
+    if planned is None:
+        click.echo("the first run: nothing to push until the next run changes something")
+        return
+    # The finisher handed the rows due now to the workers; in process, deliver them here.
+    deliver_planned(planned, deliver=in_process)
+    if not in_process:
+        click.echo("the rows due now were handed to the workers (`zhida worker` delivers them)")
 
 
 def _uses_redis(broker: object) -> bool:
