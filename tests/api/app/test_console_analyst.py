@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from api.app.audit import AuditLog
-from simulations.population import GenerationSpec, generate_population
 from tests.api.app.test_console_subject import login
-from tests.api.app.world import CATALOG, World, make_world
+from tests.api.app.world import CATALOG, World
 
-AS_OF = date(2026, 3, 1)
 DRAFT = (CATALOG / "bj-elderly-allowance.yaml").read_text(encoding="utf-8")
 REFORM = DRAFT.replace("age >= 80", "age >= 75")
-
-
-@pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("analyst-pop")
-    generate_population(GenerationSpec(3000, 50, seed=11, as_of=AS_OF), out)
-    return out
-
-
-@pytest.fixture
-def sim_world(sqlite_url: str, tmp_path: Path, population: Path) -> Iterator[World]:
-    yield from make_world(sqlite_url, tmp_path, population)
 
 
 def run(world: World, document: str, as_of: str = "2026-03-01") -> tuple[int, str]:
@@ -59,9 +43,9 @@ def test_picking_a_published_policy_puts_its_yaml_in_the_editor(world: World) ->
 
 
 def test_a_simulation_shows_charts_and_k_anonymous_tables_and_no_person(
-    sim_world: World, population: Path
+    served_world: World, served_population: Path
 ) -> None:
-    world = sim_world
+    world = served_world
     login(world, "analyst")
     status, text = run(world, REFORM)
     assert status == 200, text
@@ -69,7 +53,7 @@ def test_a_simulation_shows_charts_and_k_anonymous_tables_and_no_person(
     assert 'aria-label="符合条件人数：按年龄段"' in text
     assert "age &gt;= 80" in text and "age &gt;= 75" in text  # the change, before and after
     # The 75-79 band is newly eligible; the rows are aggregates only.
-    residents = pl.read_parquet(population / "residents.parquet")
+    residents = pl.read_parquet(served_population / "residents.parquet")
     for person_id, name in residents.select("person_id", "name").head(3000).rows():
         assert person_id not in text
         if name and len(name) >= 3:
@@ -80,9 +64,9 @@ def test_a_simulation_shows_charts_and_k_anonymous_tables_and_no_person(
 
 
 def test_the_csv_is_the_same_k_anonymous_table_and_its_download_is_audited(
-    sim_world: World,
+    served_world: World,
 ) -> None:
-    world = sim_world
+    world = served_world
     login(world, "analyst")
     status, text = run(world, REFORM)
     assert status == 200
@@ -103,8 +87,8 @@ def test_the_csv_is_the_same_k_anonymous_table_and_its_download_is_audited(
     assert [e.entity_id for e in exports] == [link.split("/")[3]]
 
 
-def test_another_analysts_or_an_unknown_simulation_is_not_found(sim_world: World) -> None:
-    world = sim_world
+def test_another_analysts_or_an_unknown_simulation_is_not_found(served_world: World) -> None:
+    world = served_world
     login(world, "analyst")
     _, text = run(world, REFORM)
     link = text.split('id="csv" href="', 1)[1].split('"', 1)[0]
@@ -116,8 +100,8 @@ def test_another_analysts_or_an_unknown_simulation_is_not_found(sim_world: World
     assert world.client.get(link).status_code == 403
 
 
-def test_a_draft_with_a_typo_is_shown_with_line_and_column(sim_world: World) -> None:
-    world = sim_world
+def test_a_draft_with_a_typo_is_shown_with_line_and_column(served_world: World) -> None:
+    world = served_world
     login(world, "analyst")
     status, text = run(world, DRAFT.replace("age >= 80", "agee >= 80"))
     assert status == 422
@@ -130,10 +114,10 @@ def test_a_draft_with_a_typo_is_shown_with_line_and_column(sim_world: World) -> 
     [("", "2026-03-01", "the draft is empty"), (DRAFT, "03/01/2026", "is not YYYY-MM-DD")],
 )
 def test_an_empty_draft_or_a_bad_date_is_refused(
-    sim_world: World, document: str, as_of: str, expected: str
+    served_world: World, document: str, as_of: str, expected: str
 ) -> None:
-    login(sim_world, "analyst")
-    status, text = run(sim_world, document, as_of)
+    login(served_world, "analyst")
+    status, text = run(served_world, document, as_of)
     assert status == 422 and expected in text
 
 
@@ -144,23 +128,25 @@ def test_without_a_population_the_page_says_how_to_start_the_server(world: World
     assert status == 503 and "zhida serve --population DIR" in text
 
 
-def test_the_page_is_english_on_request(sim_world: World) -> None:
-    login(sim_world, "analyst")
-    page = sim_world.client.get("/console/analyst?lang=en")
+def test_the_page_is_english_on_request(served_world: World) -> None:
+    login(served_world, "analyst")
+    page = served_world.client.get("/console/analyst?lang=en")
     assert "Reach simulation" in page.text and "Run simulation" in page.text
 
 
-def test_an_unchanged_policy_says_there_is_nothing_to_simulate(sim_world: World) -> None:
-    login(sim_world, "analyst")
-    status, text = run(sim_world, DRAFT)
+def test_an_unchanged_policy_says_there_is_nothing_to_simulate(served_world: World) -> None:
+    login(served_world, "analyst")
+    status, text = run(served_world, DRAFT)
     assert status == 200 and "没有需要推演的变化" in text
     assert 'id="csv"' not in text and "<svg" not in text
 
 
-def test_a_draft_not_in_force_on_the_as_of_date_is_said_to_match_no_one(sim_world: World) -> None:
-    login(sim_world, "analyst")
+def test_a_draft_not_in_force_on_the_as_of_date_is_said_to_match_no_one(
+    served_world: World,
+) -> None:
+    login(served_world, "analyst")
     later = REFORM.replace("valid_from: 2020-01-01", "valid_from: 2030-01-01")
-    status, text = run(sim_world, later)
+    status, text = run(served_world, later)
     assert status == 200 and "不在有效期内" in text and "2030-01-01 – …" in text
-    status, text = run(sim_world, REFORM)
+    status, text = run(served_world, REFORM)
     assert status == 200 and "不在有效期内" not in text

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +14,10 @@ import pytest
 from api.app.analyst_timeline import Progress, track
 from api.app.audit import AuditLog
 from api.app.services import Services
-from simulations.population import GenerationSpec, generate_population
 from tests.api.app.test_console_subject import login
-from tests.api.app.world import World, make_world
+from tests.api.app.world import World
 
-AS_OF = date(2026, 3, 1)
 SMALL = {"months": "1", "residents": "400", "seeds": "2", "push": "on"}
-
-
-@pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("timeline-pop")
-    generate_population(GenerationSpec(3000, 50, seed=11, as_of=AS_OF), out)
-    return out
-
-
-@pytest.fixture
-def sim_world(sqlite_url: str, tmp_path: Path, population: Path) -> Iterator[World]:
-    yield from make_world(sqlite_url, tmp_path, population)
 
 
 def _svc(world: World) -> Services:
@@ -55,8 +39,10 @@ def finished(world: World, form: dict[str, str] = SMALL) -> str:
 
 
 @pytest.mark.parametrize("username", ["resident", "enterprise", "officer", "operator"])
-def test_only_analysts_and_admins_start_or_read_a_timeline(sim_world: World, username: str) -> None:
-    world = sim_world
+def test_only_analysts_and_admins_start_or_read_a_timeline(
+    served_world: World, username: str
+) -> None:
+    world = served_world
     login(world, "analyst")
     page = finished(world)
     login(world, username)
@@ -68,9 +54,9 @@ def test_only_analysts_and_admins_start_or_read_a_timeline(sim_world: World, use
 
 
 def test_a_finished_run_shows_its_charts_tables_and_who_ran_it(
-    sim_world: World, population: Path
+    served_world: World, served_population: Path
 ) -> None:
-    world = sim_world
+    world = served_world
     login(world, "analyst")
     page = finished(world)
     text = world.client.get(page).text
@@ -95,8 +81,8 @@ def test_a_finished_run_shows_its_charts_tables_and_who_ran_it(
     assert (entry.action, entry.actor) == ("simulation.run", "analyst")
 
 
-def test_the_peak_card_and_the_push_load_chart_write_the_peak_alike(sim_world: World) -> None:
-    world = sim_world
+def test_the_peak_card_and_the_push_load_chart_write_the_peak_alike(served_world: World) -> None:
+    world = served_world
     login(world, "analyst")
     page = finished(world)
     # A mean over seeds of 1.5 messages on the busiest day, all by SMS (one line on the chart).
@@ -113,8 +99,8 @@ def test_the_peak_card_and_the_push_load_chart_write_the_peak_alike(sim_world: W
     assert card == "1.5" and ">peak 1.5</text>" in chart and "peak 2" not in chart
 
 
-def test_the_csv_downloads_are_audited_as_data_exports(sim_world: World) -> None:
-    world = sim_world
+def test_the_csv_downloads_are_audited_as_data_exports(served_world: World) -> None:
+    world = served_world
     login(world, "analyst")
     page = finished(world)
     daily = world.client.get(f"{page}/csv/daily")
@@ -129,8 +115,8 @@ def test_the_csv_downloads_are_audited_as_data_exports(sim_world: World) -> None
     assert what == ["timeline daily (CSV)", "timeline summary (CSV)"]
 
 
-def test_without_the_push_only_the_world_without_it_is_run(sim_world: World) -> None:
-    world = sim_world
+def test_without_the_push_only_the_world_without_it_is_run(served_world: World) -> None:
+    world = served_world
     login(world, "admin")
     page = finished(world, {**SMALL, "push": "", "seeds": "1"})
     text = world.client.get(page).text
@@ -149,9 +135,9 @@ def test_without_the_push_only_the_world_without_it_is_run(sim_world: World) -> 
     ],
 )
 def test_bad_parameters_are_a_message_on_the_page_and_nothing_runs(
-    sim_world: World, field: str, value: str, expected: str
+    served_world: World, field: str, value: str, expected: str
 ) -> None:
-    world = sim_world
+    world = served_world
     login(world, "analyst")
     response = start(world, {**SMALL, field: value})
     assert response.status_code == 422
@@ -168,8 +154,8 @@ def test_without_a_population_the_timeline_says_how_to_start_the_server(world: W
     assert response.status_code == 503 and "zhida serve --population DIR" in response.text
 
 
-def test_a_running_run_shows_a_progress_bar_its_status_endpoint_feeds(sim_world: World) -> None:
-    world = sim_world
+def test_a_running_run_shows_a_progress_bar_its_status_endpoint_feeds(served_world: World) -> None:
+    world = served_world
     login(world, "analyst")
     release = threading.Event()
     runner = _svc(world).simulations
@@ -189,15 +175,15 @@ def test_a_running_run_shows_a_progress_bar_its_status_endpoint_feeds(sim_world:
         runner.join()
 
 
-def test_an_unknown_run_is_not_found(sim_world: World) -> None:
-    login(sim_world, "analyst")
-    page = sim_world.client.get("/console/analyst/timeline/999")
+def test_an_unknown_run_is_not_found(served_world: World) -> None:
+    login(served_world, "analyst")
+    page = served_world.client.get("/console/analyst/timeline/999")
     assert page.status_code == 404 and "没有这条随时间推演记录" in page.text
-    assert sim_world.client.get("/console/analyst/timeline/999/status").status_code == 404
+    assert served_world.client.get("/console/analyst/timeline/999/status").status_code == 404
 
 
-def test_a_stranger_is_sent_to_log_in_and_the_status_is_a_401(sim_world: World) -> None:
-    page = sim_world.client.get("/console/analyst/timeline/1", follow_redirects=False)
+def test_a_stranger_is_sent_to_log_in_and_the_status_is_a_401(served_world: World) -> None:
+    page = served_world.client.get("/console/analyst/timeline/1", follow_redirects=False)
     assert (page.status_code, page.headers["location"]) == (303, "/console/login")
-    assert sim_world.client.get("/console/analyst/timeline/1/status").status_code == 401
-    assert start(sim_world, SMALL).headers["location"] == "/console/login"
+    assert served_world.client.get("/console/analyst/timeline/1/status").status_code == 401
+    assert start(served_world, SMALL).headers["location"] == "/console/login"
