@@ -6,8 +6,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from api.cli import main
 from core.db import get_engine, upgrade
 from matcher.batch import MATCH_SCHEMA
-from matcher.shards import ShardStore, plan_shards
+from matcher.shards import PlanRequest, ShardStore, plan_shards
 
 AS_OF = "2026-06-30"
 CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
@@ -115,6 +116,163 @@ def test_a_missing_population_fails_the_shard_with_a_reason(
             sa.text("SELECT error FROM shard_tasks WHERE status = 'failed'")
         ).scalar_one()
     assert "enterprise" in error
+
+
+def test_a_distributed_run_with_plan_records_the_run_and_its_pushes_together(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from notifier.tables import delivery_plans, outbox
+
+    monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--distributed",
+            "--shard-rows", "1500", "--plan"]  # fmt: skip
+    assert main([*argv, "--as-of", "2025-06-30", "--out", str(tmp_path / "a.parquet")]) == 0
+    assert "the first run: nothing to push" in capsys.readouterr().out
+    assert main([*argv, "--as-of", AS_OF, "--out", str(tmp_path / "b.parquet")]) == 0
+    out = capsys.readouterr().out
+    assert "recorded run 2" in out and "(run 2 vs 1)" in out
+    assert "inbox" in out and "delivered" in out  # delivered in process (no Redis)
+    with get_engine().connect() as conn:
+        plans = conn.execute(sa.select(delivery_plans.c.run_id, delivery_plans.c.messages)).all()
+        rows = conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
+    assert [run_id for run_id, _ in plans] == [2]
+    assert rows == plans[0][1] > 0
+    assert main(["deliveries", "plan"]) == 0  # the same diff is not planned twice
+    assert "run 2 vs 1 was planned before" in capsys.readouterr().out
+
+
+def _planned_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Any:
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
+    monkeypatch.setenv("ZHIDA_QUIET_HOURS", "")
+    import notifier.campaign  # noqa: F401 -- registers the planner, as a worker does
+
+    engine = get_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def _landed(engine: Any, population: Path, as_of: date) -> str:
+    """A sharded run that plans, every shard landed and nobody finishing it yet."""
+    from matcher.shards import run_shard
+    from profiles.schema import load_schema
+    from rules.loader import load_catalog
+
+    catalog = load_catalog([Path(CATALOG)], load_schema())
+    counts = {kind: pl.scan_parquet(population / f"{kind}s.parquet").select(pl.len()).collect()
+              .item() for kind in ("resident", "enterprise")}  # fmt: skip
+    store = ShardStore(engine)
+    key = store.create(
+        population_dir=population, population="pop", as_of=as_of,
+        catalog_hash=catalog.content_hash, policies=catalog.in_force(as_of), tags=True,
+        shards=plan_shards(counts, 3000),
+        plan=PlanRequest(frozenset({"inbox"}), catalog.policies),
+    )  # fmt: skip
+    run = store.run(key)
+    for no in range(run.shards):
+        shard, _ = store.shard(key, no)
+        assert store.land(key, no, run_shard(run, shard), worker="test")
+    return key
+
+
+def _first_and_second(engine: Any, population: Path) -> str:
+    from matcher.shards import finish_run
+
+    store = ShardStore(engine)
+    first = _landed(engine, population, date(2025, 6, 30))
+    assert store.claim_finish(first) and finish_run(store, first) == 1  # nothing to plan yet
+    return _landed(engine, population, date(2026, 6, 30))
+
+
+def _counts(engine: Any) -> dict[str, int]:
+    names = ("match_runs", "delivery_plans", "outbox", "notices", "shard_pairs")
+    with engine.connect() as conn:
+        return {
+            n: int(conn.execute(sa.text(f"SELECT count(*) FROM {n}")).scalar_one()) for n in names
+        }
+
+
+def test_a_failure_while_planning_a_sharded_run_leaves_neither_and_a_retry_finishes_it(
+    population: Path, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matcher.shards import finish_run
+    from notifier.outbox import Outbox
+
+    engine = _planned_env(monkeypatch, database_url)
+    key = _first_and_second(engine, population)
+    store = ShardStore(engine)
+    before = _counts(engine)
+    written = Outbox.write
+
+    def write_then_fail(*args: Any, **kwargs: Any) -> Any:
+        written(*args, **kwargs)  # the outbox rows are in the transaction...
+        raise OSError("the database server went away")  # ...and then it fails
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Outbox, "write", staticmethod(write_then_fail))
+        assert store.claim_finish(key)
+        with pytest.raises(OSError, match="went away"):
+            finish_run(store, key)
+    assert _counts(engine) == before  # no run, no plan, no rows; the landed pairs stay
+    assert before["shard_pairs"] > 0 and before["match_runs"] == 1
+    run = store.run(key)
+    assert (run.status, run.run_id) == ("running", None)  # the claim was given up
+    runs_dir = tmp_path / "zhida" / "runs"
+    assert sorted(p.name for p in runs_dir.iterdir()) == ["1.parquet"]  # no kept or scratch file
+    assert store.claim_finish(key)  # a retry claims it again and finishes it, whole
+    run_id = finish_run(store, key)  # (PostgreSQL does not reuse the rolled-back run's id)
+    after = _counts(engine)
+    assert after["match_runs"] == 2 and after["delivery_plans"] == 1 and after["shard_pairs"] == 0
+    assert after["outbox"] > 0 and after["notices"] >= after["outbox"]
+    with engine.connect() as conn:
+        plan_run = conn.execute(sa.text("SELECT run_id FROM delivery_plans")).scalar_one()
+    assert plan_run == run_id == store.run(key).run_id and store.run(key).status == "complete"
+
+
+def test_a_second_finisher_rolls_back_whole(
+    population: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matcher import shards
+
+    engine = _planned_env(monkeypatch, database_url)
+    key = _first_and_second(engine, population)
+    store = ShardStore(engine)
+    stale = store.run(key)  # what a racing finisher read before the other one committed
+    assert store.claim_finish(key)
+    assert shards.finish_run(store, key) == 2
+    done = _counts(engine)
+    with pytest.raises(shards.FinishedElsewhereError):
+        shards._record(store, stale)  # its run, plan and rows roll back with its complete mark
+    assert _counts(engine) == done
+
+    class Racing(ShardStore):  # a finisher that read the run just before the other committed
+        def run(self, run_key: str) -> Any:
+            self.run = super().run  # type: ignore[method-assign]
+            return stale
+
+    assert shards.finish_run(Racing(engine), key) == 2  # it answers with the winner's run
+    assert _counts(engine) == done
+
+
+def test_the_sweeper_finishes_a_run_whose_finisher_died(
+    population: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.broker import configure_broker, run_in_process
+    from matcher.shards import SHARD_QUEUE, sweep
+
+    broker = configure_broker(None)
+    engine = _planned_env(monkeypatch, sqlite_url)
+    key = _first_and_second(engine, population)
+    store = ShardStore(engine)
+    assert store.claim_finish(key)  # ...and the finisher is killed before it commits
+    assert sweep(engine) == 0  # not stalled for long yet
+    assert sweep(engine, stalled_after=timedelta(0)) == 1
+    run_in_process(broker, [SHARD_QUEUE])
+    run = store.run(key)
+    assert (run.status, run.run_id) == ("complete", 2)
+    assert _counts(engine)["delivery_plans"] == 1
+    assert sweep(engine, stalled_after=timedelta(0)) == 0  # finished: nothing to re-send
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
