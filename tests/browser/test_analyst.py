@@ -66,15 +66,19 @@ def test_a_draft_with_a_typo_shows_the_line_and_column(analyst_page: Any, live: 
     assert "agee" in problem.inner_text() and ":" in problem.inner_text()
 
 
+def _start_timeline(page: Any, url: str, **fields: int) -> None:
+    """Open the analyst page at ``url``, fill the timeline form's ``fields``, start it."""
+    page.goto(url)
+    for name, value in fields.items():
+        page.fill(f"#tl-{name}", str(value))
+    page.click("#tl-start")
+
+
 def test_an_analyst_starts_a_small_timeline_watches_it_and_sees_the_chart(
     analyst_page: Any, live: LiveWorld
 ) -> None:
     page = analyst_page
-    page.goto(live.url("/console/analyst"))
-    page.fill("#tl-months", "3")
-    page.fill("#tl-residents", "500")
-    page.fill("#tl-seeds", "2")
-    page.click("#tl-start")
+    _start_timeline(page, live.url("/console/analyst"), months=3, residents=500, seeds=2)
     page.wait_for_url("**/console/analyst/timeline/*")
     # Three months of two seeds take seconds: the page shows the bar, polls, then reloads.
     assert page.locator("#tl-progress").is_visible()
@@ -94,8 +98,6 @@ def test_a_timeline_with_more_residents_than_the_population_says_so(
     analyst_page: Any, live: LiveWorld
 ) -> None:
     page = analyst_page
-    page.goto(live.url("/console/analyst?lang=en"))
-    page.fill("#tl-residents", "90000")
-    page.click("#tl-start")
+    _start_timeline(page, live.url("/console/analyst?lang=en"), residents=90_000)
     problem = page.locator("#tl-problem")
     assert "residents; ask for" in problem.inner_text() and "or fewer" in problem.inner_text()
