@@ -46,6 +46,7 @@ __all__ = [
     "ingest_event",
     "ingest_profile",
     "load_state",
+    "since_run",
     "subject_match_changes",
 ]
 
@@ -262,15 +263,22 @@ def _store_changes(
         )
 
 
+def since_run(run_id: int | None) -> sa.ColumnElement[bool]:
+    """The changes ingested since run ``run_id`` (None: before any run), which lay over its
+    offers: each change names the run that was the latest when it was ingested."""
+    t = subject_match_changes
+    return t.c.run_id.is_(None) if run_id is None else t.c.run_id == run_id
+
+
 def changes_of(svc: Services, subject_id: str, *, cause: str | None = None) -> list[dict[str, Any]]:
     """Changes recorded for ``subject_id`` since the latest run (of one ``cause``, if given)."""
-    run = svc.runs.latest()
     t = subject_match_changes
     query = sa.select(t).where(t.c.subject_id == subject_id).order_by(t.c.id)
     if cause is not None:
         query = query.where(t.c.cause == cause)
     else:
-        query = query.where(t.c.run_id.is_(None) if run is None else t.c.run_id == run.run_id)
+        run = svc.runs.latest()
+        query = query.where(since_run(run.run_id if run else None))
     with svc.engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 

@@ -169,16 +169,16 @@ def overlay(
 
 def current_offers(svc: Services, subject_id: str) -> tuple[Run | None, list[CurrentOffer]]:
     """The latest run and ``subject_id``'s offers now: that run's, and what was ingested since."""
+    from api.app.ingestion import since_run
     from api.app.ingestion import subject_match_changes as t
 
     run = svc.runs.latest()
     rows: list[Row] = []
     if run is not None and run.pairs_file.is_file():
         rows = offers_of(svc.offers, run.run_id, run.pairs_file, subject_id)
-    since = t.c.run_id.is_(None) if run is None else t.c.run_id == run.run_id
     query = (
         sa.select(t.c.policy_id, t.c.new_status, t.c.new_benefit, t.c.as_of, t.c.cause)
-        .where(t.c.subject_id == subject_id, since)
+        .where(t.c.subject_id == subject_id, since_run(run.run_id if run else None))
         .order_by(t.c.id)
     )
     with svc.engine.connect() as conn:
