@@ -337,3 +337,31 @@ def test_two_worker_processes_share_a_run_and_land_the_single_runs_pairs(
     assert len(set(workers)) == 2  # both processes took shards
     assert status == "complete"
     assert landed == 0  # moved to the run's pairs file
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_worker_processes_record_and_plan_a_distributed_run_once(
+    population: Path, tmp_path: Path, two_workers: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _, postgres_url = two_workers
+    argv = ["--distributed", "--shard-rows", "400", "--timeout", "240", "--plan"]
+    # (the --as-of given last wins: the first run is a year earlier)
+    assert _match(population, tmp_path / "a.parquet", *argv, "--as-of", "2025-06-30") == 0
+    assert _match(population, tmp_path / "b.parquet", *argv) == 0
+    out = capsys.readouterr().out
+    assert "the first run: nothing to push" in out
+    assert "recorded run 2" in out and "(run 2 vs 1)" in out
+    assert "handed to the workers" in out
+    with get_engine(postgres_url).connect() as conn:
+        plans = conn.execute(sa.text("SELECT run_id, messages FROM delivery_plans")).all()
+        rows = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
+        statuses = conn.execute(sa.text("SELECT status, run_id FROM shard_runs")).all()
+    assert [run_id for run_id, _ in plans] == [2]
+    assert rows == plans[0][1] > 0
+    assert sorted(statuses) == [("complete", 1), ("complete", 2)]
+    for i in (1, 2):  # the workers finished without failing (not the command, after them)
+        log = (tmp_path / f"worker{i}.log").read_text()
+        assert "Traceback" not in log and "planner" not in log, log[-2000:]
