@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from api.app.audit import AuditLog
+from api.app.routes.console_analyst import charts, reach_rows
 from tests.api.app.test_console_subject import login
 from tests.api.app.world import CATALOG, World
 
@@ -150,3 +152,15 @@ def test_a_draft_not_in_force_on_the_as_of_date_is_said_to_match_no_one(
     assert status == 200 and "不在有效期内" in text and "2030-01-01 – …" in text
     status, text = run(served_world, REFORM)
     assert status == 200 and "不在有效期内" not in text
+
+
+def test_a_suppressed_count_is_a_stub_in_the_chart_and_its_number_is_nowhere() -> None:
+    rows = reach_rows([
+        {"dimension": "district", "group": "西城区", "eligible_before": 7, "eligible_after": 12},
+        {"dimension": "district", "group": "东城区", "eligible_before": 30, "eligible_after": 40},
+    ])  # fmt: skip
+    (svg,) = charts({"groups": rows}, "en")
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert labels.count("&lt;10") == 1 and {"12", "30", "40"} <= set(labels) and "7" not in labels
+    assert "before: &lt;10" in svg and ": 7<" not in svg  # nor in the bar's tooltip
+    assert 'width="4.0" height="10" fill="none"' in svg  # a stub, not a bar of 7/40 of the width
