@@ -81,12 +81,12 @@ def run_distributed(
             run = store.run(run_key)
             if run.run_id is not None:
                 break
-            if progress["done"] == total and run.status == "running":
-                # Every shard landed and no finisher holds the run: finish it here, so that an
-                # error finishing it (planning it) reaches this command's user.
-                if store.claim_finish(run_key):
-                    finish_run(store, run_key)
-                    continue
+            # Every shard landed and no finisher holds the run: finish it here, so that an
+            # error finishing it (planning it) reaches this command's user.
+            landed = progress["done"] == total and run.status == "running"
+            if landed and store.claim_finish(run_key):
+                finish_run(store, run_key)
+                continue
             if in_process:
                 raise DeliveryError(
                     f"sharded run {run_key} did not complete in process: {progress}"

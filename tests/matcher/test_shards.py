@@ -256,13 +256,13 @@ def test_a_second_finisher_rolls_back_whole(
 
 
 def test_the_sweeper_finishes_a_run_whose_finisher_died(
-    population: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    population: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.broker import configure_broker, run_in_process
     from matcher.shards import SHARD_QUEUE, sweep
 
     broker = configure_broker(None)
-    engine = _planned_env(monkeypatch, sqlite_url)
+    engine = _planned_env(monkeypatch, database_url)
     key = _first_and_second(engine, population)
     store = ShardStore(engine)
     assert store.claim_finish(key)  # ...and the finisher is killed before it commits
