@@ -448,6 +448,15 @@ class ShardStore:
                 .values(status="running")
             )
 
+    def abandon(self, run_key: str) -> None:
+        """Mark a run no finisher recorded as failed: the sweeper leaves it alone."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                _runs.update()
+                .where((_runs.c.run_key == run_key) & _runs.c.run_id.is_(None))
+                .values(status="failed")
+            )
+
     @staticmethod
     def complete(conn: Connection, run_key: str, run_id: int) -> None:
         """Mark the run complete as ``run_id``, in the transaction that records that run.

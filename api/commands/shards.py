@@ -4,13 +4,15 @@ With ``ZHIDA_REDIS_URL`` set the shards go to Redis and ``zhida worker`` process
 other machines sharing the database and the population directory) match them; this command
 waits, showing progress, and re-sends shards whose messages were lost.  Without Redis the same
 actors run in this process.  When every shard has landed but no worker recorded the run (its
-finisher failed), this command finishes it itself, so the error, if it persists, is shown here.
+finisher failed), this command finishes it itself, so the error, if it persists, is shown here
+and the run is marked failed (no sweeper records it later behind the user's back).
 With ``--plan`` the run is recorded with the plan of its diff; this command then says what was
 planned and, without Redis, delivers it.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from datetime import date, timedelta
@@ -62,6 +64,7 @@ def run_distributed(
     click.echo(f"sharded run {run_key}: {total} shards of at most {shard_rows:,} subjects")
     in_process = not _uses_redis(broker)
     if in_process:
+        _quiet_actors()
         run_in_process(broker, [SHARD_QUEUE])
     elif not wait:
         click.echo(f"follow it with: zhida runs shards {run_key}")
@@ -85,7 +88,12 @@ def run_distributed(
             # error finishing it (planning it) reaches this command's user.
             landed = progress["done"] == total and run.status == "running"
             if landed and store.claim_finish(run_key):
-                finish_run(store, run_key)
+                try:
+                    finish_run(store, run_key)
+                except BaseException:
+                    # The user is told; no sweeper records the run behind their back later.
+                    store.abandon(run_key)
+                    raise
                 continue
             if in_process:
                 raise DeliveryError(
@@ -129,6 +137,15 @@ def _say_planned(run_id: int, *, in_process: bool) -> None:
     deliver_planned(planned, deliver=in_process)
     if not in_process:
         click.echo("the rows due now were handed to the workers (`zhida worker` delivers them)")
+
+
+def _quiet_actors() -> None:
+    """In process, this command reports what failed (failed shards, a run it cannot finish);
+    the actors' own log would reach the terminal with tracebacks through logging's last resort
+    when nothing else handles it."""
+    log = logging.getLogger("dramatiq")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
 
 
 def _uses_redis(broker: object) -> bool:

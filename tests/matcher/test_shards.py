@@ -142,6 +142,33 @@ def test_a_distributed_run_with_plan_records_the_run_and_its_pushes_together(
     assert "run 2 vs 1 was planned before" in capsys.readouterr().out
 
 
+def test_a_distributed_plan_that_keeps_failing_is_a_one_line_error_and_leaves_nothing(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from core.errors import DatabaseError
+    from notifier.outbox import Outbox
+
+    monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--distributed",
+            "--shard-rows", "3000", "--plan"]  # fmt: skip
+    assert main([*argv, "--as-of", "2025-06-30", "--out", str(tmp_path / "a.parquet")]) == 0
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("the outbox table is read-only; ask the DBA")
+
+    monkeypatch.setattr(Outbox, "write", staticmethod(fail))
+    capsys.readouterr()
+    assert main([*argv, "--as-of", AS_OF, "--out", str(tmp_path / "b.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert err == "zhida: error: the outbox table is read-only; ask the DBA\n"
+    with get_engine().connect() as conn:
+        runs = conn.execute(sa.text("SELECT count(*) FROM match_runs")).scalar_one()
+        status = conn.execute(sa.text("SELECT status FROM shard_runs WHERE run_id IS NULL"))
+        assert runs == 1 and status.scalar_one() == "failed"  # the user was told: not retried
+    assert not (tmp_path / "b.parquet").exists()
+
+
 def _planned_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Any:
     monkeypatch.setenv("ZHIDA_DATABASE_URL", database_url)
     monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
