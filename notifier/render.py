@@ -9,6 +9,8 @@ failure that names the template and what was missing.
 SMS is held to ``max_segments`` segments (GSM-7: 160 characters alone, 153 per part when
 concatenated; UCS-2, i.e. any Chinese: 70 and 67).  When the text is too long, the reason is
 shortened (with an ellipsis) — never the link, and never below what the template needs.
+What the templates see of an item is :mod:`notifier.message_items`; how an SMS is measured,
+:mod:`notifier.sms_segments` (both re-exported here).
 
 >>> item = {"purpose": "grant_notice", "policy_id": "bj-elderly", "title": "高龄老年人津贴",
 ...         "benefit": "100", "benefit_period": "month", "reason": ["age >= 80 ✓"],
@@ -24,18 +26,17 @@ Granted: 高龄老年人津贴
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
 
-from notifier.channels.base import OutboundMessage, PermanentDeliveryError
+from notifier.channels.base import OutboundMessage
+from notifier.message_items import Item, TemplateRenderError, benefit_text, humanise
+from notifier.sms_segments import SmsLength, sms_length
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -48,6 +49,7 @@ __all__ = [
     "Rendered",
     "SmsLength",
     "TemplateRenderError",
+    "benefit_text",
     "humanise",
     "render",
     "render_row",
@@ -68,175 +70,10 @@ KINDS = {"sms": "sms"}  # every other channel (email, inbox, webhook, memory) ge
 ELLIPSIS = "…"
 
 
-class TemplateRenderError(PermanentDeliveryError):
-    """A template cannot render these items (a mistake in it, or data it needs is missing)."""
-
-
-# --- SMS length -------------------------------------------------------------------------------
-
-_GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENDED = set("^{}\\[~]|€\f")  # two septets each (escape + character)
-
-
-@dataclass(frozen=True)
-class SmsLength:
-    encoding: Literal["gsm7", "ucs2"]
-    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
-    segments: int
-
-
-def sms_length(text: str) -> SmsLength:
-    """How an SMS of ``text`` is encoded and how many segments it takes.
-
-    >>> sms_length("a" * 160), sms_length("a" * 161).segments
-    (SmsLength(encoding='gsm7', units=160, segments=1), 2)
-    >>> sms_length("{}" * 40).units  # extension characters count twice
-    160
-    >>> [sms_length("您" * n).segments for n in (70, 71, 134, 135)]
-    [1, 2, 2, 3]
-    """
-    if all(c in _GSM7 or c in _GSM7_EXTENDED for c in text):
-        units = sum(2 if c in _GSM7_EXTENDED else 1 for c in text)
-        single, part = 160, 153
-        encoding: Literal["gsm7", "ucs2"] = "gsm7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part = 70, 67
-        encoding = "ucs2"
-    segments = 1 if units <= single else math.ceil(units / part)
-    return SmsLength(encoding, units, segments)
-
-
-# --- items ------------------------------------------------------------------------------------
-
-_PERIODS = {
-    "zh": {"month": "每月 {} 元", "year": "每年 {} 元", "once": "一次性 {} 元", None: "{} 元"},
-    "en": {
-        "month": "CNY {} per month",
-        "year": "CNY {} per year",
-        "once": "CNY {} once",
-        None: "CNY {}",
-    },
-}
-
-
-def benefit_text(amount: object, period: str | None, locale: str) -> str | None:
-    """A benefit in words: ``每月 500 元``, ``CNY 1,200 per year``; None when there is none.
-
-    >>> benefit_text("500.00", "month", "zh"), benefit_text(1200, "year", "en")
-    ('每月 500 元', 'CNY 1,200 per year')
-    >>> benefit_text(None, "month", "zh") is None, benefit_text("12.5", "once", "en")
-    (True, 'CNY 12.50 once')
-    """
-    if amount is None or amount == "":
-        return None
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        return str(amount)
-    shown = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
-    if locale == "zh":
-        shown = shown.replace(",", "")
-    pattern = _PERIODS[locale].get(period, _PERIODS[locale][None])
-    return pattern.format(shown)
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def humanise(line: str, names: Mapping[str, str]) -> str:
-    """A rule clause with field names in words; quoted values are left alone.
-
-    >>> humanise('hukou_city == "北京市" ✓', {"hukou_city": "户籍城市"})
-    '户籍城市 == "北京市" ✓'
-    >>> humanise('"age" in tags and age >= 80', {"age": "年龄"})
-    '"age" in tags and 年龄 >= 80'
-    """
-    parts = line.split('"')
-    for i in range(0, len(parts), 2):  # outside quotes
-        parts[i] = _NAME.sub(lambda m: names.get(m.group(0), m.group(0)), parts[i])
-    return '"'.join(parts)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One notice or offer as templates see it, in the message's language."""
-
-    purpose: str
-    policy_id: str
-    title: str
-    link: str
-    reason: tuple[str, ...] = ()
-    department: str = ""
-    summary: str = ""
-    benefit: str | None = None
-    materials: tuple[str, ...] = ()
-    where: str = ""
-    contact: str = ""
-    start_date: str = ""
-    objection_until: str = ""
-    end_date: str = ""
-    question: str = ""
-
-    @classmethod
-    def from_payload(
-        cls,
-        data: Mapping[str, Any],
-        *,
-        locale: str,
-        base_url: str,
-        field_label: Mapping[str, str] | None = None,
-        reason_names: Mapping[str, str] | None = None,
-    ) -> Item:
-        """An outbox payload item (see ``notifier/dispatch.py``) in ``locale``.
-
-        ``field_label`` names the fact a maybe-question asks for; ``reason_names`` replaces
-        field names in the reason's clauses (both default to none).
-        """
-        missing = [k for k in ("purpose", "title") if not data.get(k)]
-        if missing:
-            raise TemplateRenderError(
-                f"message item {data.get('policy_id', '?')!r} lacks {', '.join(missing)}; "
-                "the planner must store them in the outbox payload"
-            )
-        en = locale == "en"
-        purpose = str(data["purpose"])
-        key = str(data.get("item_key") or data.get("policy_id") or "")
-        if purpose == "fast_track_invitation" and data.get("draft_token"):
-            link = f"{base_url}/apply/{data['draft_token']}"
-        elif purpose == "invitation" and data.get("apply_url"):
-            link = str(data["apply_url"])
-        else:  # notices, questions: the message's own page in the message centre
-            link = f"{base_url}/m/{key}"
-        settle = list(data.get("settle") or [])
-        question = ""
-        if settle:
-            name = str(settle[0].get("field", ""))
-            question = (field_label or {}).get(name, name)
-        return cls(
-            purpose=purpose,
-            policy_id=str(data.get("policy_id", "")),
-            title=str((en and data.get("title_en")) or data["title"]),
-            link=link,
-            reason=tuple(humanise(str(r), reason_names or {}) for r in data.get("reason") or ()),
-            department=str(data.get("department") or ""),
-            summary=str((en and data.get("summary_en")) or data.get("summary") or ""),
-            benefit=benefit_text(data.get("benefit"), data.get("benefit_period"), locale),
-            materials=tuple(str(m) for m in data.get("materials") or ()),
-            where=str(data.get("where") or ""),
-            contact=str(data.get("contact") or ""),
-            start_date=str(data.get("start_date") or ""),
-            objection_until=str(data.get("objection_until") or ""),
-            end_date=str(data.get("end_date") or ""),
-            question=question,
-        )
-
-
 @dataclass(frozen=True)
 class Rendered:
+    """A rendered message: title and body, and what a template message (webhook) sends."""
+
     title: str
     body: str
     template: str  # the template file, for error messages and audit
