@@ -261,6 +261,7 @@ def test_a_second_finisher_rolls_back_whole(
     population: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from matcher import shards
+    from matcher.shards.finish import _record
 
     engine = _planned_env(monkeypatch, database_url)
     key = _first_and_second(engine, population)
@@ -270,7 +271,7 @@ def test_a_second_finisher_rolls_back_whole(
     assert shards.finish_run(store, key) == 2
     done = _counts(engine)
     with pytest.raises(shards.FinishedElsewhereError):
-        shards._record(store, stale)  # its run, plan and rows roll back with its complete mark
+        _record(store, stale)  # its run, plan and rows roll back with its complete mark
     assert _counts(engine) == done
 
     class Racing(ShardStore):  # a finisher that read the run just before the other committed
