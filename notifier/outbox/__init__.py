@@ -1,0 +1,27 @@
+"""The outbox ledger: every planned message is a row; workers claim, attempt and record.
+
+The life of a row::
+
+    pending ──claim──▶ sending ──delivered──▶ delivered
+       ▲                  │ transient error, attempts left: back off
+       └──────────────────┤
+                          │ permanent error, or the last attempt failed
+                          ▼
+                       failed (parked until an operator replays or cancels it)
+
+A claim is one conditional ``UPDATE``: only a due ``pending`` row (or a ``sending`` row whose
+lease ran out — its worker died) can be claimed, by one worker, and the attempt is counted in
+the same statement, before anything is sent.  The queue carries only the row's id, so a
+duplicate or a lost queue message changes nothing: a duplicate finds nothing to claim, a lost
+one is re-enqueued by the sweeper.
+
+The modules: :mod:`~notifier.outbox.row` (the row and the rules about it),
+:mod:`~notifier.outbox.ledger` (:class:`Outbox`: writing and the sweeper's side),
+:mod:`~notifier.outbox.worker_side` (claim and record) and
+:mod:`~notifier.outbox.operator_side` (look, replay, cancel).
+"""
+
+from notifier.outbox.ledger import Outbox
+from notifier.outbox.row import STATUSES, LedgerRow, backoff, in_doubt, naive_utc
+
+__all__ = ["STATUSES", "LedgerRow", "Outbox", "backoff", "in_doubt", "naive_utc"]
