@@ -13,6 +13,10 @@ notices follows (:func:`notifier.dispatch.plan_changes`, once per cause: the pla
 decide from each policy's mode whether a grant notice, an invitation or nothing is due).  An
 event sent twice is stored once; the second call answers with the first call's changes and
 completes the planning if it had not happened.
+
+The parts have their own modules, re-exported here: checking against the schema
+(:mod:`api.app.ingest_checks`), a subject's state (:mod:`api.app.subject_state`) and the
+changes recorded since a run (:mod:`api.app.match_changes`).
 """
 
 from __future__ import annotations
@@ -21,20 +25,25 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
-import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from api.app.offers import current_offers
+from api.app.ingest_checks import FieldProblem, IngestError, check_subject_id, conformed_record
+from api.app.match_changes import (
+    change_rows,
+    changes_of,
+    plain_changes,
+    since_run,
+    store_changes,
+    subject_match_changes,
+)
 from api.app.services import Services
-from core.errors import NotFoundError, ValidationError
-from matcher.events import Change, EventMatcher
-from profiles.schema import Entity, Schema, load_schema
-from profiles.validation import ValidationError as RecordError
-from profiles.validation import conform
+from api.app.subject_state import SubjectState, load_state
+from core.errors import NotFoundError
+from matcher.events import EventMatcher
+from profiles.schema import Entity, load_schema
 from rules.loader import Catalog
 
 __all__ = [
@@ -50,161 +59,11 @@ __all__ = [
     "subject_match_changes",
 ]
 
-_metadata = sa.MetaData()
-subject_match_changes = sa.Table(
-    "subject_match_changes",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("subject_id", sa.String(64)),
-    sa.Column("subject_type", sa.String(16)),
-    sa.Column("policy_id", sa.String(128)),
-    sa.Column("change", sa.String(32)),
-    sa.Column("old_status", sa.String(16)),
-    sa.Column("new_status", sa.String(16)),
-    sa.Column("old_benefit", sa.Numeric(18, 2)),
-    sa.Column("new_benefit", sa.Numeric(18, 2)),
-    sa.Column("cause", sa.String(160)),
-    sa.Column("run_id", sa.Integer),
-    sa.Column("as_of", sa.Date),
-    sa.Column("created_at", sa.DateTime),
-)
-
-Status = tuple[str, Decimal | None]
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    field: str | None
-    detail: str
-    line: int | None = None  # the error shape's positions (none for a JSON record)
-    col: int | None = None
-
-
-class IngestError(ValidationError):
-    """A record or event that does not fit the schema; ``problems`` names each bad field."""
-
-    def __init__(self, what: str, problems: list[FieldProblem], total: int) -> None:
-        self.problems = problems
-        shown = "; ".join(p.detail for p in problems[:3])
-        more = f" (and {total - 3} more)" if total > 3 else ""
-        super().__init__(f"the {what} was not stored: {shown}{more}; fix the fields and resend")
-
-
-def _conformed(record: Mapping[str, Any], entity: Entity, what: str) -> dict[str, Any]:
-    """``record`` checked and typed by the schema (one row), or :class:`IngestError`."""
-    try:
-        frame = pl.DataFrame([dict(record)], infer_schema_length=None)
-    except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
-        raise IngestError(
-            what, [FieldProblem(None, f"not a flat JSON object of field values ({exc})")], 1
-        ) from exc
-    try:
-        row: dict[str, Any] = conform(frame, entity, source=what).row(0, named=True)
-    except RecordError as err:
-        problems = [FieldProblem(p.field, f"{p.field or what}: {p.message}") for p in err.problems]
-        raise IngestError(what, problems, err.total) from err
-    return row
-
-
-_MAX_ID = 64  # the length of subject ids in the match, change and outbox tables
-
-
-def _check_id(subject_id: str, field: str, what: str) -> None:
-    if not 0 < len(subject_id) <= _MAX_ID:
-        raise IngestError(
-            what,
-            [FieldProblem(field, f"{field}: expected 1 to {_MAX_ID} characters, found "
-                                 f"{len(subject_id)}")],
-            1,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SubjectState:
-    entity: Entity
-    record: dict[str, Any] | None  # None: a subject nobody has sent yet
-    events: list[dict[str, Any]]
-    matches: dict[str, Status]  # policy id -> (status, benefit): latest run + changes since
-    run_id: int | None
-
-
-def _db_record(
-    conn: Connection, svc: Services, entity: Entity, subject_id: str
-) -> dict[str, Any] | None:
-    from profiles.store import ProfileStore
-
-    table = ProfileStore(svc.engine).tables[entity.name]
-    assert entity.key is not None
-    row = conn.execute(sa.select(table).where(table.c[entity.key] == subject_id)).mappings().first()
-    if row is None:
-        return None
-    record = dict(row)
-    if isinstance(record.get("tags"), str):
-        record["tags"] = json.loads(record["tags"])
-    return record
-
-
-def _file_record(
-    svc: Services, schema: Schema, entity: Entity, subject_id: str
-) -> dict[str, Any] | None:
-    from matcher.population import POPULATION_FILES, scan_population
-
-    if svc.population is None or not (svc.population / POPULATION_FILES[entity.name]).is_file():
-        return None
-    assert entity.key is not None
-    frame = scan_population(svc.population, schema)[entity.name]
-    rows = frame.filter(pl.col(entity.key) == subject_id).collect()
-    return rows.row(0, named=True) if rows.height else None
-
-
-def _events(
-    conn: Connection, svc: Services, schema: Schema, subject_id: str
-) -> list[dict[str, Any]]:
-    from profiles.store import ProfileStore
-
-    table = ProfileStore(svc.engine).tables["event"]
-    names = [f.name for f in schema.event.stored_fields]
-    stored = [
-        dict(r)
-        for r in conn.execute(
-            sa.select(*(table.c[n] for n in names)).where(table.c.subject_id == subject_id)
-        ).mappings()
-    ]
-    if svc.population is not None and (svc.population / "events.parquet").is_file():
-        stored += (
-            pl.scan_parquet(svc.population / "events.parquet")
-            .filter(pl.col("subject_id") == subject_id)
-            .collect()
-            .to_dicts()
-        )
-    seen, out = set(), []
-    for e in sorted(stored, key=lambda e: e["occurred_at"]):
-        key = (str(e["item_code"]), e["occurred_at"])
-        if key not in seen:
-            seen.add(key)
-            out.append(e)
-    return out
-
-
-def load_state(svc: Services, schema: Schema, subject_id: str, entity_name: str) -> SubjectState:
-    """Everything event-driven matching needs to know about ``subject_id`` now.
-
-    Its matches are its offers as "my offers" shows them (:func:`current_offers`): the latest
-    run's with the changes ingested since laid over them.
-    """
-    entity = schema.entity(entity_name)
-    run, offers = current_offers(svc, subject_id)
-    matches: dict[str, Status] = {o.policy_id: (o.status, o.benefit) for o in offers}
-    with svc.engine.connect() as conn:
-        record = _db_record(conn, svc, entity, subject_id)
-        events = _events(conn, svc, schema, subject_id)
-    if record is None:
-        record = _file_record(svc, schema, entity, subject_id)
-    return SubjectState(entity, record, events, matches, run.run_id if run else None)
-
 
 @dataclass(frozen=True)
 class Ingested:
+    """What one ingested record or event did: the changes it caused and the notices planned."""
+
     subject_id: str
     subject_type: str
     cause: str
@@ -235,52 +94,6 @@ def _matcher(state: SubjectState, subject_id: str, catalog: Catalog, as_of: date
     record = state.record if state.record is not None else {state.entity.key: subject_id}
     matcher.load(subject_id, record, state.events, state.matches)
     return matcher
-
-
-def _change_rows(changes: list[Change], subject_type: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "subject_id": c.subject_id, "subject_type": subject_type, "policy_id": c.policy_id,
-            "change": c.change, "old_status": c.old[0] if c.old else None,
-            "new_status": c.new[0] if c.new else None, "old_benefit": c.old[1] if c.old else None,
-            "new_benefit": c.new[1] if c.new else None,
-        }
-        for c in changes
-    ]  # fmt: skip
-
-
-def _store_changes(
-    conn: Connection, rows: list[dict[str, Any]], cause: str, run_id: int | None, as_of: date
-) -> None:
-    if rows:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        conn.execute(
-            subject_match_changes.insert(),
-            [
-                {**r, "cause": cause, "run_id": run_id, "as_of": as_of, "created_at": now}
-                for r in rows
-            ],
-        )
-
-
-def since_run(run_id: int | None) -> sa.ColumnElement[bool]:
-    """The changes ingested since run ``run_id`` (None: before any run), which lay over its
-    offers: each change names the run that was the latest when it was ingested."""
-    t = subject_match_changes
-    return t.c.run_id.is_(None) if run_id is None else t.c.run_id == run_id
-
-
-def changes_of(svc: Services, subject_id: str, *, cause: str | None = None) -> list[dict[str, Any]]:
-    """Changes recorded for ``subject_id`` since the latest run (of one ``cause``, if given)."""
-    t = subject_match_changes
-    query = sa.select(t).where(t.c.subject_id == subject_id).order_by(t.c.id)
-    if cause is not None:
-        query = query.where(t.c.cause == cause)
-    else:
-        run = svc.runs.latest()
-        query = query.where(since_run(run.run_id if run else None))
-    with svc.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def _plan(
@@ -335,8 +148,8 @@ def ingest_profile(
             ],
             1,
         )
-    _check_id(subject_id, entity.key, "profile")
-    record = _conformed({**body, entity.key: subject_id}, entity, "profile")
+    check_subject_id(subject_id, entity.key, "profile")
+    record = conformed_record({**body, entity.key: subject_id}, entity, "profile")
     as_of = today(svc)
     state = load_state(svc, schema, subject_id, entity_name)
     created = state.record is None
@@ -344,7 +157,7 @@ def ingest_profile(
     matcher = _matcher(state, subject_id, catalog, as_of)
     changes = matcher.on_profile_change(subject_id, record)
     current = matcher.records[subject_id]  # with the tags its events give
-    rows = _change_rows(changes, entity_name)
+    rows = change_rows(changes, entity_name)
     stamp = datetime.now(UTC).isoformat(timespec="microseconds")
     cause = f"profile {subject_id} {stamp}"
     store = ProfileStore(svc.engine, schema)
@@ -356,11 +169,13 @@ def ingest_profile(
     with svc.engine.begin() as conn:
         conn.execute(sa.delete(table).where(table.c[entity.key] == subject_id))
         conn.execute(table.insert().values(values))
-        _store_changes(conn, rows, cause, state.run_id, as_of)
+        store_changes(conn, rows, cause, state.run_id, as_of)
         planned, messages = _plan(
             svc, rows, catalog, current, entity, cause, state.run_id, as_of, conn
         )
-    return Ingested(subject_id, entity_name, cause, False, _plain(rows), planned, messages), created
+    return Ingested(
+        subject_id, entity_name, cause, False, plain_changes(rows), planned, messages
+    ), created
 
 
 def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
@@ -368,9 +183,9 @@ def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
     from profiles.store import ProfileStore
 
     schema = load_schema()
-    event = _conformed(body, schema.event, "event")
+    event = conformed_record(body, schema.event, "event")
     subject_id, entity_name = str(event["subject_id"]), str(event["subject_type"])
-    _check_id(subject_id, "subject_id", "event")
+    check_subject_id(subject_id, "subject_id", "event")
     store = ProfileStore(svc.engine, schema)
     table = store.tables["event"]
     same = sa.and_(
@@ -391,14 +206,14 @@ def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
     catalog = _published(svc, as_of)
     matcher = _matcher(state, subject_id, catalog, as_of)
     changes = matcher.on_event(event)
-    rows = _change_rows(changes, entity_name)
+    rows = change_rows(changes, entity_name)
     values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
     try:
         with svc.engine.begin() as conn:
             inserted = conn.execute(table.insert().values(values)).inserted_primary_key
             assert inserted is not None
             cause = f"event {int(inserted[0])}"
-            _store_changes(conn, rows, cause, state.run_id, as_of)
+            store_changes(conn, rows, cause, state.run_id, as_of)
             current = matcher.records[subject_id]
             planned, messages = _plan(
                 svc, rows, catalog, current, state.entity, cause, state.run_id, as_of, conn
@@ -408,7 +223,7 @@ def ingest_event(svc: Services, body: Mapping[str, Any]) -> Ingested:
         with svc.engine.connect() as conn:
             existing = conn.execute(sa.select(table.c.event_id).where(same)).scalar_one()
         return _replayed(svc, subject_id, entity_name, f"event {existing}")
-    return Ingested(subject_id, entity_name, cause, False, _plain(rows), planned, messages)
+    return Ingested(subject_id, entity_name, cause, False, plain_changes(rows), planned, messages)
 
 
 def _replayed(svc: Services, subject_id: str, entity_name: str, cause: str) -> Ingested:
@@ -429,16 +244,4 @@ def _replayed(svc: Services, subject_id: str, entity_name: str, cause: str) -> I
         planned, messages = _plan(
             svc, rows, catalog, record, state.entity, cause, state.run_id, as_of
         )
-    return Ingested(subject_id, entity_name, cause, True, _plain(rows), planned, messages)
-
-
-def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "policy_id": r["policy_id"], "change": r["change"], "old_status": r["old_status"],
-            "new_status": r["new_status"],
-            "old_benefit": None if r["old_benefit"] is None else str(r["old_benefit"]),
-            "new_benefit": None if r["new_benefit"] is None else str(r["new_benefit"]),
-        }
-        for r in rows
-    ]  # fmt: skip
+    return Ingested(subject_id, entity_name, cause, True, plain_changes(rows), planned, messages)
