@@ -16,7 +16,6 @@ from core.clock import FixedClock
 from core.db import get_engine, upgrade
 from notifier.actors import (
     DeliveryRuntime,
-    _deliver_together,
     batch_size,
     deliver_many,
     plain_render,
@@ -24,6 +23,7 @@ from notifier.actors import (
 from notifier.channels.base import OutboundMessage, PermanentDeliveryError
 from notifier.channels.inbox import InboxChannel, inbox_messages
 from notifier.channels.memory import MemoryChannel
+from notifier.delivery import _deliver_together
 from notifier.outbox import LedgerRow, Outbox
 from notifier.receipts import delivery_receipts
 from notifier.tables import outbox
