@@ -2,8 +2,10 @@
 
 Throughput is what was delivered in a recent window; the backlog is what is pending or being
 sent, split into what is due and what quiet hours hold back (and until when); what the planner
-suppressed is counted by reason (dates and figures left out, so equal reasons count together).
-Nothing here names a subject: an operator sees rows, channels and reasons.
+suppressed is counted by reason (dates and figures left out, so equal reasons count together);
+receipts are counted by event as ``zhida deliveries status`` counts them (``undeliverable``: an
+SMS gateway's later report that the message never reached the handset).  Nothing here names a
+subject: an operator sees rows, channels, reasons and counts.
 
 >>> gist("quiet hours: deferred to 2026-03-02 08:00 (local)"), gist("opted out of sms")
 ('quiet hours', 'opted out of sms')
@@ -19,9 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from notifier.outbox import naive_utc
+from notifier.receipts import ReceiptStore
 from notifier.tables import notices, outbox
 
-__all__ = ["Deferred", "Throughput", "deferred", "gist", "suppressed", "throughput"]
+__all__ = ["Deferred", "Throughput", "deferred", "gist", "receipts", "suppressed", "throughput"]
 
 WINDOWS = {"5 min": timedelta(minutes=5), "1 h": timedelta(hours=1)}
 
@@ -97,3 +100,9 @@ def suppressed(engine: Engine, *, limit: int = 5000) -> list[tuple[str, int]]:
         for reason, n in conn.execute(query):
             counts[gist(str(reason))] += int(n)
     return counts.most_common()
+
+
+def receipts(engine: Engine) -> list[tuple[str, int]]:
+    """Receipts by event, the events that have any, in the order ``zhida deliveries status``
+    prints them (the same count: :meth:`ReceiptStore.counts`, ``rated`` split good and bad)."""
+    return [(event, n) for event, n in ReceiptStore(engine).counts().items() if n]

@@ -282,6 +282,23 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "attempts": "尝试",
         "replay": "重新投递",
         "none_failed": "没有失败的消息。",
+        "receipts": "回执（按事件）",
+        "event": "事件",
+        "receipts_n": "回执数",
+        "event_delivered": "已送达",
+        "event_undeliverable": "无法送达",
+        "event_read": "已读",
+        "event_clicked": "已点击",
+        "event_applied": "已申请",
+        "event_objected": "提出异议",
+        "event_complained": "投诉",
+        "event_rated_good": "评价：好",
+        "event_rated_bad": "评价：差",
+        "receipts_note": (
+            "每条消息每项政策每种事件计一次。无法送达：短信网关事后报告消息未到达手机；"
+            "结果日志不把这些消息计为已推送。"
+        ),
+        "none_receipts": "还没有回执。",
     },
     "en": {
         "title": "Zhida · policy services",
@@ -571,6 +588,24 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "attempts": "attempts",
         "replay": "Replay",
         "none_failed": "No failed rows.",
+        "receipts": "Receipts, by event",
+        "event": "Event",
+        "receipts_n": "Receipts",
+        "event_delivered": "delivered",
+        "event_undeliverable": "undeliverable",
+        "event_read": "read",
+        "event_clicked": "clicked",
+        "event_applied": "applied",
+        "event_objected": "objected",
+        "event_complained": "complained",
+        "event_rated_good": "rated good",
+        "event_rated_bad": "rated bad",
+        "receipts_note": (
+            "Each counts once per message, policy and event. Undeliverable: the SMS gateway "
+            "reported later that the message never reached the handset; the outcome log does "
+            "not count such messages as pushed."
+        ),
+        "none_receipts": "No receipts yet.",
     },
 }
 

@@ -1,7 +1,8 @@
 """The operator's console page: the delivery dashboard, and replaying what failed.
 
 Throughput (delivered in the last 5 minutes and hour), the backlog by channel and status,
-rows deferred by quiet hours and until when, what the planner suppressed and why, and the
+rows deferred by quiet hours and until when, what the planner suppressed and why, receipts by
+event (undeliverable SMS among them, as ``zhida deliveries status`` counts them), and the
 parked (failed) rows with their last error and a replay button.  Addresses are masked as in
 ``GET /api/v1/deliveries/failed``; a replay goes through the same handler as
 ``POST /api/v1/deliveries/{id}/replay`` (and is audited there).
@@ -18,7 +19,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from api.app.auth import User
-from api.app.delivery_dashboard import deferred, suppressed, throughput
+from api.app.delivery_dashboard import deferred, receipts, suppressed, throughput
 from api.app.pages import gate, render
 from api.app.routes.deliveries import DeliveryRow, replay
 from api.app.services import services
@@ -65,7 +66,8 @@ def _operator_page(
         totals={s: sum(c.get(s, 0) for c in counts.values()) for s in STATUSES},
         throughput=throughput(engine, now=now),
         deferred=[(d, _local(d.first_due), _local(d.last_due)) for d in held],
-        suppressed=suppressed(engine), failed=failed, replayed=replayed, error=error,
+        suppressed=suppressed(engine), receipts=receipts(engine), failed=failed,
+        replayed=replayed, error=error,
         timezone=get_settings().timezone, now=_local(now.replace(tzinfo=None)),
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,3 +139,37 @@ def test_an_empty_ledger_is_said_in_words(world: World) -> None:
     assert "The delivery ledger is empty." in page.text and "No failed rows." in page.text
     with world.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
+
+
+def test_the_dashboard_counts_receipts_by_event_as_deliveries_status_does(world: World) -> None:
+    from notifier.receipts import Receipt, ReceiptStore
+
+    seed_ledger(world)
+    at = NOW.replace(tzinfo=None)
+    store = ReceiptStore(world.engine)
+    store.record(
+        Receipt("key-delivered", "P7", "resident", "bj-a", "delivered", at, channel="sms"),
+        Receipt("key-sms2", "P8", "resident", "bj-a", "delivered", at, channel="sms"),
+        Receipt("key-sms2", "P8", "resident", "bj-b", "delivered", at, channel="sms"),
+        Receipt("key-sms2", "P8", "resident", "bj-b", "undeliverable", at, channel="sms",
+                detail="handset switched off"),
+        Receipt("key-delivered", "P7", "resident", "bj-a", "rated", at, rating="差"),
+    )  # fmt: skip
+    counts = {e: n for e, n in store.counts().items() if n}
+    assert counts == {"delivered": 3, "undeliverable": 1, "rated_bad": 1}
+    login(world, "operator")
+    page = world.client.get("/console/operator")
+    section = page.text.split('id="receipts"', 1)[1].split("</section>", 1)[0]
+    shown = dict(re.findall(r'data-event="(\w+)"><td>[^<]*</td><td>([\d,]+)</td>', section))
+    assert {e: int(n) for e, n in shown.items()} == counts  # the same count, zeros left out
+    assert '<tr data-event="undeliverable"><td>无法送达</td><td>1</td>' in section
+    assert "评价：差" in section and "短信网关事后报告" in section
+    assert "P7" not in page.text and "P8" not in page.text  # counts, not people
+    assert "handset switched off" not in page.text
+
+
+def test_no_receipts_is_said_in_words(world: World) -> None:
+    login(world, "operator")
+    page = world.client.get("/console/operator?lang=en")
+    section = page.text.split('id="receipts"', 1)[1].split("</section>", 1)[0]
+    assert "No receipts yet." in section and "<table>" not in section
