@@ -17,11 +17,13 @@ from typing import Protocol, runtime_checkable
 from core.errors import ZhidaError
 from notifier.channels.base import (
     Channel,
+    InDoubtDeliveryError,
     OutboundMessage,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
 from notifier.outbox import LedgerRow, Outbox, in_doubt
+from notifier.outbox.row import IN_DOUBT
 from notifier.runtime import DeliveryRuntime, runtime
 
 # Retries sooner than this go back to the broker with a delay; later ones wait for the sweeper
@@ -68,8 +70,9 @@ def _attempt(rt: DeliveryRuntime, row: LedgerRow) -> str:
             if taken is None and getattr(channel, "in_doubt", "resend") == "park":
                 hint = getattr(channel, "doubt_hint", "")
                 raise PermanentDeliveryError(
-                    f"in doubt: attempt {row.attempts - 1} was cut off with its worker and "
-                    f"{row.channel} cannot say whether it went out{'; ' + hint if hint else ''}"
+                    f"in doubt: attempt {row.attempts - 1} may have reached {row.channel} "
+                    f"({row.last_error}) and {row.channel} cannot say whether it went out"
+                    f"{'; ' + hint if hint else ''}"
                     f" — parked rather than risk sending it twice; `zhida deliveries replay "
                     f"{row.id}` sends it again (same Message-ID)"
                 )
@@ -94,11 +97,19 @@ def _attempt(rt: DeliveryRuntime, row: LedgerRow) -> str:
             except _ClaimLost:
                 return "not-claimed"
             return "delivered"
+        # The lease must outlast the send: renewed now (rendering or the rate limit may have
+        # used some of it), for at least the channel's worst case, so no other worker can
+        # take the row over while this request may still reach the far side.
+        budget = max(rt.lease, float(getattr(channel, "send_budget", 0.0)))
+        if not rt.outbox.renew(row, now=rt.clock.now(), lease=budget):
+            return "not-claimed"  # the lease ran out and another attempt owns the row
         result = channel.send(message)
     except PermanentDeliveryError as exc:
         rt.outbox.attempt_failed(row, str(exc), permanent=True, now=rt.clock.now(), base=rt.backoff)
         log.warning("outbox %s parked: %s", row_id, exc)
         return "failed"
+    except InDoubtDeliveryError as exc:  # the next attempt looks up before sending again
+        return _retry(rt, row, f"{IN_DOUBT}{exc}")
     except TransientDeliveryError as exc:
         return _retry(rt, row, str(exc))
     except Exception as exc:  # a bug or an unexpected library error: retry, never stall

@@ -24,6 +24,7 @@ from core.errors import DeliveryError
 __all__ = [
     "Channel",
     "DeliveryReport",
+    "InDoubtDeliveryError",
     "OutboundMessage",
     "PermanentDeliveryError",
     "SendResult",
@@ -33,6 +34,12 @@ __all__ = [
 
 class TransientDeliveryError(DeliveryError):
     """The channel failed in a way a later attempt may not (timeout, 5xx, rate limit)."""
+
+
+class InDoubtDeliveryError(TransientDeliveryError):
+    """The attempt failed after the message may have reached the far side (the answer timed
+    out, the connection broke after the request was written): the next attempt asks the
+    channel whether it took the message (``lookup``) before sending again."""
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -6,7 +6,8 @@ can drop a retry whose first answer was lost.  How failures are classified:
 
 | what happened                                   | error                      |
 |-------------------------------------------------|----------------------------|
-| timeout, connection refused or reset, 5xx       | transient: retry later     |
+| connection refused, connect or pool timeout, 5xx | transient: retry later    |
+| answer timed out, connection broke mid-request  | in doubt: look up, then retry |
 | 408 (timeout), 429 (rate limited)               | transient                  |
 | any other 4xx (bad number, bad token, ...)      | permanent, with the answer |
 | no phone number on the message                  | permanent                  |
@@ -36,13 +37,14 @@ import httpx
 from core.errors import ConfigurationError
 from notifier.channels.base import (
     DeliveryReport,
+    InDoubtDeliveryError,
     OutboundMessage,
     PermanentDeliveryError,
     SendResult,
     TransientDeliveryError,
 )
 
-__all__ = ["SmsHttpChannel", "classify_status"]
+__all__ = ["SmsHttpChannel", "classify_status", "transport_failure"]
 
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 
@@ -54,6 +56,24 @@ def classify_status(status: int) -> Literal["ok", "transient", "permanent"]:
     if status >= 500 or status in (408, 425, 429):
         return "transient"
     return "permanent"
+
+
+def transport_failure(exc: httpx.TransportError, what: str) -> TransientDeliveryError:
+    """The error for a request that failed on the way: plain transient when it never left
+    (refused, no connection in time), in doubt when it may have arrived (the answer timed out,
+    the connection broke after the request was written) — the far side may have taken it, so
+    the next attempt asks (``lookup``) before sending again.
+
+    >>> type(transport_failure(httpx.ConnectError("refused"), "gw")).__name__
+    'TransientDeliveryError'
+    >>> type(transport_failure(httpx.ReadTimeout("slow"), "gw")).__name__
+    'InDoubtDeliveryError'
+    """
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return TransientDeliveryError(f"{what} cannot be reached: {exc or type(exc).__name__}")
+    if isinstance(exc, httpx.TimeoutException):
+        return InDoubtDeliveryError(f"{what} did not answer in time ({type(exc).__name__})")
+    return InDoubtDeliveryError(f"{what} broke off mid-request: {exc or type(exc).__name__}")
 
 
 class SmsHttpChannel:
@@ -88,6 +108,9 @@ class SmsHttpChannel:
         self.sender = sender
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+        # The longest one send can take (connect, write and read each up to ``timeout``):
+        # the worker's lease is renewed for at least this long before sending.
+        self.send_budget = 3 * timeout + 1.0
 
     def send(self, message: OutboundMessage) -> SendResult:
         to = (message.address or "").replace(" ", "").replace("-", "")
@@ -103,14 +126,8 @@ class SmsHttpChannel:
             response = self._client.post(
                 self.url, json=payload, headers={"Idempotency-Key": message.idempotency_key}
             )
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError(
-                f"sms gateway {self.url} did not answer in time ({type(exc).__name__})"
-            ) from exc
         except httpx.TransportError as exc:
-            raise TransientDeliveryError(
-                f"sms gateway {self.url} cannot be reached: {exc or type(exc).__name__}"
-            ) from exc
+            raise transport_failure(exc, f"sms gateway {self.url}") from exc
         verdict = classify_status(response.status_code)
         if verdict == "ok":
             try:

@@ -87,6 +87,9 @@ class SmtpChannel:
         self.domain = mail_from.rpartition("@")[2] or "zhida.local"
         self.user, self.password, self.starttls = user, password, starttls
         self.timeout = timeout
+        # Connect, EHLO, (STARTTLS, login,) MAIL, RCPT, DATA: each may wait up to ``timeout``;
+        # the worker's lease is renewed for at least this long before sending.
+        self.send_budget = 6 * timeout + 1.0
         self.idle_check = idle_check
         self._local = threading.local()
         self._open: set[smtplib.SMTP] = set()  # every thread's connection, for close()

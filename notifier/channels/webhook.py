@@ -45,7 +45,7 @@ from notifier.channels.base import (
     SendResult,
     TransientDeliveryError,
 )
-from notifier.channels.sms_http import classify_status
+from notifier.channels.sms_http import classify_status, transport_failure
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -135,6 +135,9 @@ class WebhookChannel:
         self.secret = secret.encode() if isinstance(secret, str) else secret
         self._clock = clock
         self._client = httpx.Client(timeout=timeout, transport=transport)
+        # The longest one send can take (connect, write and read each up to ``timeout``):
+        # the worker's lease is renewed for at least this long before sending.
+        self.send_budget = 3 * timeout + 1.0
 
     def send(self, message: OutboundMessage) -> SendResult:
         url = _checked_url(message)
@@ -148,14 +151,8 @@ class WebhookChannel:
         }
         try:
             response = self._client.post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientDeliveryError(
-                f"webhook {url} did not answer in time ({type(exc).__name__})"
-            ) from exc
         except httpx.TransportError as exc:
-            raise TransientDeliveryError(
-                f"webhook {url} cannot be reached: {exc or type(exc).__name__}"
-            ) from exc
+            raise transport_failure(exc, f"webhook {url}") from exc
         verdict = classify_status(response.status_code)
         if verdict == "ok":
             return SendResult(provider_id=response.headers.get("X-Request-Id"))

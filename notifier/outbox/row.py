@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 STATUSES = ("pending", "sending", "delivered", "failed", "cancelled")
 _MAX_BACKOFF = 3600.0
@@ -21,11 +21,15 @@ def backoff(attempt: int, base: float, cap: float = _MAX_BACKOFF) -> float:
     return float(min(cap, base * 2.0 ** max(0, attempt - 1)))
 
 
+IN_DOUBT: Final = "in doubt: "
+
+
 def in_doubt(row: LedgerRow) -> bool:
-    """Whether ``row``'s previous attempt was cut off with its worker (a lost lease), so the
-    far side may or may not have the message.  A replayed row is not: the operator decided."""
+    """Whether ``row``'s previous attempt was cut off with its worker (a lost lease) or failed
+    after the message may have arrived (``IN_DOUBT``: an answer that timed out), so the far
+    side may or may not have it.  A replayed row is not: the operator decided."""
     error = row.last_error or ""
-    return error.startswith("attempt ") and " lost: " in error
+    return error.startswith(IN_DOUBT) or (error.startswith("attempt ") and " lost: " in error)
 
 
 def naive_utc(moment: datetime) -> datetime:

@@ -143,6 +143,18 @@ class WorkerSide:
         )
         return {int(i) for i in done.scalars()}
 
+    def renew(self, row: LedgerRow, *, now: datetime, lease: float) -> bool:
+        """Extend the lease of the attempt ``row`` was claimed for to ``lease`` seconds from
+        ``now``; False if that attempt no longer owns the row (its lease ran out and another
+        worker took it over), and then it must not send."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(*_mine(row))
+                .values(lease_until=naive_utc(now) + timedelta(seconds=lease))
+            ).rowcount
+        return bool(done)
+
     def delivered(
         self, row: LedgerRow, *, provider_id: str | None, now: datetime,
         conn: Connection | None = None,

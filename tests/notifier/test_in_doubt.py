@@ -3,6 +3,7 @@ be asked is asked; e-mail that cannot is parked (at most once); the rest is sent
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -36,13 +37,18 @@ def sink() -> Iterator[SmtpSink]:
 
 def cut_off(ledger: Outbox, channel: str, address: str) -> int:
     """A row whose first attempt was claimed by a worker that then died."""
+    rid = planned(ledger, channel, address)
+    assert ledger.claim(rid, now=T0, lease=30) is not None
+    return rid
+
+
+def planned(ledger: Outbox, channel: str, address: str) -> int:
+    """A row planned and due, not yet attempted."""
     row = {"idempotency_key": f"{channel}-k", "subject_id": "p1", "subject_type": "resident",
            "channel": channel, "address": address, "locale": "zh", "purpose": "invitation",
            "payload": {"items": [{"title": "北京通", "purpose": "invitation"}]}}  # fmt: skip
     with ledger.engine.begin() as conn:
-        rid = Outbox.write(conn, [row], now=T0, max_attempts=3)[row["idempotency_key"]]
-    assert ledger.claim(rid, now=T0, lease=30) is not None
-    return rid
+        return Outbox.write(conn, [row], now=T0, max_attempts=3)[row["idempotency_key"]]
 
 
 def runtime(ledger: Outbox, **channels: object) -> DeliveryRuntime:
@@ -106,3 +112,43 @@ def test_a_channel_that_resends_in_doubt_sends_again(ledger: Outbox) -> None:
     sms = MemoryChannel("sms")
     assert deliver_one(rid, runtime(ledger, sms=sms)) == "delivered"
     assert sms.counts() == {"sms-k": 1}
+
+
+def test_an_sms_whose_answer_timed_out_is_looked_up_not_sent_again(ledger: Outbox) -> None:
+    """The gateway took the message but answered after the channel gave up: the next attempt
+    asks the gateway first and records it, instead of sending a second SMS."""
+    from notifier.channels.sms_http import SmsHttpChannel
+    from simulations.gateways import SmsGateway
+
+    with SmsGateway(delay=0.5) as gateway:
+        channel = SmsHttpChannel(gateway.url, timeout=0.1, status_url=gateway.status_url)
+        try:
+            rid = planned(ledger, "sms", "+8613800000000")
+            assert deliver_one(rid, runtime(ledger, sms=channel)) == "retry"
+            assert (ledger.get(rid).last_error or "").startswith("in doubt: ")
+            deadline = datetime.now(UTC) + timedelta(seconds=5)
+            while not gateway.accepted() and datetime.now(UTC) < deadline:
+                time.sleep(0.05)  # the gateway finishes taking it after the channel gave up
+            rt = DeliveryRuntime(
+                outbox=ledger, channels={"sms": channel}, render=plain_render,  # type: ignore[dict-item]
+                clock=FixedClock(LATER + timedelta(hours=2)),
+            )  # fmt: skip
+            assert deliver_one(rid, rt) == "reconciled"
+        finally:
+            channel.close()
+        assert gateway.accepted_counts() == {"sms-k": 1}
+    assert ledger.get(rid).status == "delivered"
+
+
+def test_an_attempt_whose_lease_was_taken_over_does_not_send(ledger: Outbox) -> None:
+    """A worker stalled past its lease (rendering, the rate limit, a paused process): another
+    worker has taken the row over, so the stalled one must not send."""
+    from notifier.delivery import _attempt
+
+    rid = planned(ledger, "sms", "+8613800000000")
+    stalled = ledger.claim(rid, now=T0, lease=30)
+    assert stalled is not None
+    assert ledger.claim(rid, now=LATER, lease=30) is not None  # the takeover
+    memory = MemoryChannel("sms")
+    assert _attempt(runtime(ledger, sms=memory), stalled) == "not-claimed"
+    assert memory.sent == []
