@@ -9,7 +9,7 @@ benefit in words (:func:`benefit_text`) and its reasons with field names in word
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -101,11 +101,13 @@ class Item:
         base_url: str,
         field_label: Mapping[str, str] | None = None,
         reason_names: Mapping[str, str] | None = None,
+        reason_words: Callable[[str], str] | None = None,
     ) -> Item:
         """An outbox payload item (see ``notifier/dispatch.py``) in ``locale``.
 
-        ``field_label`` names the fact a maybe-question asks for; ``reason_names`` replaces
-        field names in the reason's clauses (both default to none).
+        ``field_label`` names the fact a maybe-question asks for; ``reason_words`` puts a
+        reason's clause in plain words (fields, operators, tags: ``rules.plain_words``), else
+        ``reason_names`` replaces just its field names (both default to none).
         """
         missing = [k for k in ("purpose", "title") if not data.get(k)]
         if missing:
@@ -132,7 +134,10 @@ class Item:
             policy_id=str(data.get("policy_id", "")),
             title=str((en and data.get("title_en")) or data["title"]),
             link=link,
-            reason=tuple(humanise(str(r), reason_names or {}) for r in data.get("reason") or ()),
+            reason=tuple(
+                reason_words(str(r)) if reason_words else humanise(str(r), reason_names or {})
+                for r in data.get("reason") or ()
+            ),
             department=str(data.get("department") or ""),
             summary=str((en and data.get("summary_en")) or data.get("summary") or ""),
             benefit=benefit_text(data.get("benefit"), data.get("benefit_period"), locale),

@@ -17,7 +17,7 @@ What the templates see of an item is :mod:`notifier.message_items`; how an SMS i
 ...         "start_date": "2026-03-01", "objection_until": "2026-03-31", "item_key": "ab12"}
 >>> sms = render([item], channel="sms", locale="zh", base_url="https://zd.gov.cn")
 >>> print(sms.body)
-【直达】已为您办理高龄老年人津贴（每月 100 元），依据：年龄 >= 80 ✓。如有异议请于2026-03-31前反馈：https://zd.gov.cn/m/ab12
+【直达】已为您办理高龄老年人津贴（每月 100 元），依据：年龄 不低于 80 ✓。如有异议请于2026-03-31前反馈：https://zd.gov.cn/m/ab12
 >>> sms.segments
 2
 >>> print(render([item], channel="email", locale="en", base_url="https://zd.gov.cn").title)
@@ -160,11 +160,18 @@ def render(
     if not items:
         raise TemplateRenderError("a message needs at least one item; the payload has none")
     labels = _field_labels(locale) if field_label is None else field_label
-    # Clauses read in the message's language: 户籍城市 == "北京市"; "monthly income < 3000".
-    names = {k: v if locale == "zh" else k.replace("_", " ") for k, v in labels.items()}
+    # Clauses read in plain words of the message's language: 户籍城市 为 “北京市”, 有标签“新婚”.
+    from profiles.schema import load_schema
+    from rules.plain_words import plain_reason, tag_names
+
+    entity = load_schema().entity(subject_type)
+
+    def words(line: str) -> str:
+        return plain_reason(line, entity, locale, tag_names() if "tags" in line else None)
+
     views = [
         Item.from_payload(
-            i, locale=locale, base_url=base_url, field_label=labels, reason_names=names
+            i, locale=locale, base_url=base_url, field_label=labels, reason_words=words
         )
         for i in items
     ]

@@ -38,8 +38,14 @@ def _item(purpose: str, **extra: Any) -> dict[str, Any]:
 SINGLE = [p for p in PURPOSES if p != "digest"]
 # How the reasons of _item and _items read in each language: field names in words.
 SAID = {
-    "zh": {"children_under_3 >= 1 ✓": "三岁以下子女数 >= 1 ✓", "age >= 80 ✓": "年龄 >= 80 ✓"},
-    "en": {"children_under_3 >= 1 ✓": "children under 3 >= 1 ✓", "age >= 80 ✓": "age >= 80 ✓"},
+    "zh": {
+        "children_under_3 >= 1 ✓": "三岁以下子女数 不低于 1 ✓",
+        "age >= 80 ✓": "年龄 不低于 80 ✓",
+    },
+    "en": {
+        "children_under_3 >= 1 ✓": "children under 3 at least 1 ✓",
+        "age >= 80 ✓": "age at least 80 ✓",
+    },
 }
 
 
@@ -91,7 +97,7 @@ def test_an_invitation_links_to_the_policys_own_application_page() -> None:
 
 def test_a_grant_notice_says_what_why_how_to_object_and_whom_to_ask() -> None:
     body = render([_item("grant_notice")], channel="inbox", locale="zh", base_url=BASE).body
-    for part in ("每年 3600 元", "三岁以下子女数 >= 1 ✓", "2026-03-31", "异议", "12345"):
+    for part in ("每年 3600 元", "三岁以下子女数 不低于 1 ✓", "2026-03-31", "异议", "12345"):
         assert part in body
 
 
@@ -110,13 +116,16 @@ def test_a_maybe_question_asks_the_one_fact_by_its_name_in_the_language() -> Non
 @pytest.mark.parametrize(
     ("locale", "line", "said"),
     [
-        ("zh", 'hukou_city == "北京市" ✓', '户籍城市 == "北京市" ✓'),
-        ("zh", "待确认 monthly_income: monthly_income < 3000", "待确认 月收入: 月收入 < 3000"),
-        ("en", "monthly_income < 3000 ✗", "monthly income < 3000 ✗"),
-        ("zh", '"new_parent" in tags ✓', '"new_parent" in 标签 ✓'),  # a quoted value stays
+        ("zh", 'hukou_city == "北京市" ✓', "户籍城市 为 “北京市” ✓"),
+        ("zh", "待确认 monthly_income: monthly_income < 3000", "待确认 月收入：月收入 低于 3000"),
+        ("en", "monthly_income < 3000 ✗", "monthly income below 3000 ✗"),
+        ("zh", '"new_parent" in tags ✓', "有标签“新生儿父母” ✓"),  # the tag library's name
+        ("en", '"new_parent" in tags ✓', "has the tag “new parent” ✓"),
     ],
 )
-def test_reasons_name_fields_in_the_messages_language(locale: str, line: str, said: str) -> None:
+def test_reasons_are_in_plain_words_of_the_messages_language(
+    locale: str, line: str, said: str
+) -> None:
     item = _item("invitation", reason=[line])
     assert said in render([item], channel="email", locale=locale, base_url=BASE).body
 
@@ -236,7 +245,7 @@ def test_webhook_parameters_carry_the_facts_for_a_template_message() -> None:
     assert done.template_id == "zhida.grant_notice"
     assert done.params["policy"] == "育儿补贴"
     assert done.params["benefit"] == "每年 3600 元"
-    assert done.params["reason"] == "三岁以下子女数 >= 1 ✓"
+    assert done.params["reason"] == "三岁以下子女数 不低于 1 ✓"
     assert done.params["link"] == f"{BASE}/m/key-grant_notice"
 
 

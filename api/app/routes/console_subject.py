@@ -94,12 +94,11 @@ def _why(request: Request[Any, Any, Any], policy_id: str) -> Response[Any]:
 
 def _plain_clauses(clauses: list[dict[str, Any]], user: User, lang: str) -> list[dict[str, Any]]:
     """Each clause in words, with the subject's own values beside it (it is their data)."""
-    from api.app.clause_words import plain_clause, plain_value
     from profiles.schema import load_schema
-    from profiles.tagging.definitions import load_tags
+    from rules.plain_words import plain_clause, plain_value, tag_names
 
     entity = load_schema().entity(user.subject_type or SUBJECT_ROLES[user.role])
-    tags = {t.id: t.name_zh for t in load_tags()}
+    tags = tag_names()
     return [
         {
             "words": plain_clause(c["text"], entity, lang, tags),

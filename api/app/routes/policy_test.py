@@ -16,20 +16,16 @@ subject is audited as a profile read, as every staff read of a profile is.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from litestar import Request, post
 from litestar.params import JSONBody
 
 from api.app.access import allow, current_user, source_of
-from api.app.clause_words import plain_clause
 from api.app.errors import UnavailableError
 from api.app.i18n import words
 from api.app.masking import mask
@@ -37,6 +33,7 @@ from api.app.pages import language_of
 from api.app.services import Services, services
 from core.errors import ValidationError
 from profiles.schema import Entity, Field, Schema
+from rules.plain_words import plain_clause, tag_names
 
 __all__ = [
     "POLICY_TEST_ROUTES",
@@ -180,14 +177,6 @@ def masked(value: Any) -> Any:
     return mask(value)
 
 
-@cache
-def _tag_names() -> Mapping[str, str]:
-    """The tag library's Chinese names, read once (parsing the library takes ~0.1 s)."""
-    from profiles.tagging import load_tags
-
-    return MappingProxyType({tag.id: tag.name_zh for tag in load_tags()})
-
-
 def _as_of(svc: Services) -> date:
     run = svc.runs.latest()
     return run.as_of if run is not None else date.today()
@@ -266,7 +255,7 @@ def policy_test_panel(
             parse_rule(policy.benefit, entity, kind="benefit"), full, as_of=as_of
         )
     t = words(lang)
-    tag_names = _tag_names() if any("tags" in c.text for c in explanation.clauses) else {}
+    names = tag_names() if any("tags" in c.text for c in explanation.clauses) else {}
     clauses = []
     for c in explanation.clauses:
         sensitive = any(entity.by_name[n].sensitive for n in c.values if n in entity.by_name)
@@ -276,7 +265,7 @@ def policy_test_panel(
         }
         clauses.append(
             ClauseResult(
-                c.text, plain_clause(c.text, entity, lang, tag_names), _TRUTH[c.result],
+                c.text, plain_clause(c.text, entity, lang, names), _TRUTH[c.result],
                 t[f"clause_{_TRUTH[c.result]}"], shown,
                 mask_counterfactual(c.counterfactual, sensitive),
             )

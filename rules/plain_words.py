@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
 from typing import Final
 
 from profiles.schema import Entity
 
-__all__ = ["plain_clause", "plain_value"]
+__all__ = ["plain_clause", "plain_reason", "plain_value", "tag_names"]
 
 _TOKEN = re.compile(
     r"""(?P<tag>(?P<q>["'])(?P<tagname>[^"']*)(?P=q)\s+in\s+tags\b)"""
@@ -71,7 +73,7 @@ def plain_clause(
         if m["tag"]:
             tag = m["tagname"]
             shown = tag_names.get(tag, tag) if lang == "zh" else tag.replace("_", " ")
-            out.append(f"{words['has_tag']}“{shown}”")
+            out.append(f"{words['has_tag']}{'' if lang == 'zh' else ' '}“{shown}”")
         elif m["date"]:
             out.append(m["day"])
         elif m["str"]:
@@ -84,6 +86,51 @@ def plain_clause(
         else:
             out.append(words.get(m["op"], m["op"]))
     return " ".join(out)
+
+
+_MARKS: Final = ("✓", "✗", "?")
+_TO_CONFIRM: Final = "待确认 "  # how notifier.evidence.reason_lines starts a maybe's question
+
+
+def plain_reason(
+    line: str, entity: Entity, lang: str, tag_names: Mapping[str, str] | None = None
+) -> str:
+    """A line of an explanation (a clause and its mark, ``age >= 80 ✓``) in plain words, the
+    mark kept: what a notice tells its reader.
+
+    >>> from profiles.schema import load_schema
+    >>> resident = load_schema().entity("resident")
+    >>> plain_reason('"new_parent" in tags ✓', resident, "zh", {"new_parent": "新生儿父母"})
+    '有标签“新生儿父母” ✓'
+    >>> plain_reason('待确认 hukou_city: hukou_city == "北京市" 或 age > 1', resident, "en")
+    'to confirm hukou city: hukou city is “北京市” or age above 1'
+    """
+    if line.startswith(_TO_CONFIRM):  # a maybe: the fact that would settle it, and how
+        field, _, ask = line.removeprefix(_TO_CONFIRM).partition(": ")
+        said = _field_words(field.strip(), entity, lang) or field.strip()
+        head = f"{_TO_CONFIRM}{said}" if lang == "zh" else f"to confirm {said}"
+        if not ask:
+            return head
+        joiner = " 或 " if lang == "zh" else " or "
+        alternatives = (plain_clause(a, entity, lang, tag_names) for a in ask.split(" 或 "))
+        return (
+            f"{head}：{joiner.join(alternatives)}"
+            if lang == "zh"
+            else (f"{head}: {joiner.join(alternatives)}")
+        )
+    text, _, mark = line.rstrip().rpartition(" ")
+    if mark not in _MARKS:
+        text, mark = line.rstrip(), ""
+    words = plain_clause(text, entity, lang, tag_names)
+    return f"{words} {mark}" if mark else words
+
+
+@cache
+def tag_names() -> Mapping[str, str]:
+    """The tag library's Chinese names by tag id, read once per process (~0.1 s to parse)."""
+    from profiles.tagging.definitions import load_tags
+
+    return MappingProxyType({tag.id: tag.name_zh for tag in load_tags()})
 
 
 def plain_value(value: object, lang: str) -> str:
