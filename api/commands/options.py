@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-__all__ = ["as_of_option", "parse_date"]
+__all__ = ["as_of_option", "parse_date", "population_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,3 +41,10 @@ def as_of_option(func: F) -> F:
         metavar="YYYY-MM-DD",
         help="Evaluate as of this date (default: today in ZHIDA_TIMEZONE).",
     )(func)
+
+
+population_option = click.option(
+    "--population", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Population directory (residents.parquet, enterprises.parquet, events.parquet).",
+)  # fmt: skip
+"""``--population DIR``: the population a command reads (required)."""

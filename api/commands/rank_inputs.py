@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from api.commands.options import population_option
+
 __all__ = [
     "LOG_HINT",
     "PAIRS_HINT",
@@ -27,10 +29,6 @@ __all__ = [
 PAIRS_HINT = "make one with `zhida match --population DIR --policies PATH --out FILE`"
 LOG_HINT = "make one with `zhida rank outcomes`"
 
-population_option = click.option(
-    "--population", type=click.Path(file_okay=False, path_type=Path), required=True,
-    help="Population directory (residents.parquet, enterprises.parquet, events.parquet).",
-)  # fmt: skip
 pairs_option = click.option(
     "--pairs", type=click.Path(dir_okay=False, path_type=Path), required=True,
     help="Pairs file written by `zhida match --out`.",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.commands.options import as_of_option
+from api.commands.options import as_of_option, population_option
 
 if TYPE_CHECKING:
     import polars as pl
@@ -32,10 +32,7 @@ def simulate_group() -> None:
 
 
 @simulate_group.command("reach")
-@click.option(
-    "--population", type=click.Path(file_okay=False, path_type=Path), required=True,
-    help="Population directory (residents.parquet, enterprises.parquet, events.parquet).",
-)  # fmt: skip
+@population_option
 @click.option(
     "--baseline", type=click.Path(exists=True, path_type=Path), multiple=True, required=True,
     help="The catalog in force today: a directory or policy files (repeatable).",
@@ -138,10 +135,7 @@ def reach_cmd(
 
 
 @simulate_group.command("timeline")
-@click.option(
-    "--population", type=click.Path(file_okay=False, path_type=Path), required=True,
-    help="Population directory (residents.parquet, enterprises.parquet, events.parquet).",
-)  # fmt: skip
+@population_option
 @click.option(
     "--policies", type=click.Path(exists=True, path_type=Path), multiple=True, required=True,
     help="The catalog: a directory or policy files (repeatable).",
