@@ -118,3 +118,20 @@ def test_the_console_says_why_it_cannot_explain_without_a_population(world: Worl
     page = world.client.get("/console/why/bj-elderly-allowance")
     assert page.status_code == 503
     assert "zhida serve --population DIR" in page.text
+
+
+def test_after_the_hukou_moves_the_explanation_agrees_with_the_offers(
+    world_with_population: World,
+) -> None:
+    """Issue 12: offers dropped the Beijing-only allowance while explain still read the file."""
+    world = world_with_population
+    moved = {"birth_date": "1940-05-01", "hukou_city": "上海市"}
+    put = world.client.put("/api/v1/profiles/resident/P1", json=moved, headers=world.as_("admin"))
+    assert put.status_code == 200, put.text
+    offers = world.client.get("/api/v1/subjects/P1/offers", headers=world.as_("resident")).json()
+    assert "bj-elderly-allowance" not in {o["policy_id"] for o in offers}
+    body = world.client.get(URL.format("P1"), headers=world.as_("resident")).json()
+    assert body["status"] == "not_eligible"
+    assert ('hukou_city == "北京市"', False) in [(c["text"], c["result"]) for c in body["clauses"]]
+    changes = world.client.get("/api/v1/subjects/P1/changes", headers=world.as_("admin")).json()
+    assert body["as_of"] == changes[-1]["as_of"]  # the date ingestion evaluated on
