@@ -5,6 +5,7 @@ code does not load SQLAlchemy.
 """
 
 from profiles.derive import with_derived
+from profiles.files import PopulationFilesError, require_population_files
 from profiles.schema import ENTITY_NAMES, Entity, Field, Schema, load_schema
 from profiles.validation import ValidationError, conform, read_records
 
@@ -12,10 +13,12 @@ __all__ = [
     "ENTITY_NAMES",
     "Entity",
     "Field",
+    "PopulationFilesError",
     "Schema",
     "ValidationError",
     "conform",
     "load_schema",
     "read_records",
+    "require_population_files",
     "with_derived",
 ]
