@@ -120,6 +120,7 @@ def test_the_console_says_why_it_cannot_explain_without_a_population(world: Worl
     assert "zhida serve --population DIR" in page.text
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12: explain reads the file, ingestion the database")
 def test_after_the_hukou_moves_the_explanation_agrees_with_the_offers(
     world_with_population: World,
 ) -> None:
