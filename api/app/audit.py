@@ -49,20 +49,24 @@ FIELDS: Final = (
 _RETRIES = 20
 _LOCK = 0x7A68_6964_6100  # the advisory lock key of the audit chain ("zhida" in ASCII, ish)
 
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids (as the migration).
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 audit_log = sa.Table(
     "audit_log",
     sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime),
-    sa.Column("actor", sa.String(64)),
-    sa.Column("role", sa.String(16)),
-    sa.Column("action", sa.String(64)),
-    sa.Column("entity_type", sa.String(32)),
-    sa.Column("entity_id", sa.String(128)),
-    sa.Column("source", sa.String(64)),
-    sa.Column("details", sa.Text),
-    sa.Column("prev_hash", sa.String(64)),
-    sa.Column("hash", sa.String(64)),
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("entity_type", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    # unique: two writers racing on the same predecessor cannot fork the chain; one retries.
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Index("ix_audit_entity", "entity_type", "entity_id"),
 )
 
 

@@ -47,29 +47,32 @@ SESSION_HOURS: Final = 8
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 _MIN_PASSWORD = 8
 
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids (as the migration).
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _metadata = sa.MetaData()
 users = sa.Table(
     "users",
     _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("username", sa.String(64)),
-    sa.Column("password_hash", sa.Text),
-    sa.Column("role", sa.String(16)),
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
     sa.Column("department", sa.String(128)),
     sa.Column("subject_id", sa.String(64)),
-    sa.Column("created_at", sa.DateTime),
-    sa.Column("disabled", sa.Boolean),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 api_tokens = sa.Table(
     "api_tokens",
     _metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.Integer),
-    sa.Column("kind", sa.String(16)),
-    sa.Column("name", sa.String(128)),
-    sa.Column("created_at", sa.DateTime),
+    sa.Column("user_id", _Id, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # token | session
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime),
     sa.Column("revoked_at", sa.DateTime),
+    sa.Index("ix_api_tokens_user", "user_id"),
 )
 
 

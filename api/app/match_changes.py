@@ -21,23 +21,27 @@ __all__ = [
     "subject_match_changes",
 ]
 
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids (as the migration).
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _metadata = sa.MetaData()
 subject_match_changes = sa.Table(
     "subject_match_changes",
     _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("subject_id", sa.String(64)),
-    sa.Column("subject_type", sa.String(16)),
-    sa.Column("policy_id", sa.String(128)),
-    sa.Column("change", sa.String(32)),
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("subject_type", sa.String(16), nullable=False),
+    sa.Column("policy_id", sa.String(128), nullable=False),
+    sa.Column("change", sa.String(32), nullable=False),
     sa.Column("old_status", sa.String(16)),
     sa.Column("new_status", sa.String(16)),
     sa.Column("old_benefit", sa.Numeric(18, 2)),
     sa.Column("new_benefit", sa.Numeric(18, 2)),
-    sa.Column("cause", sa.String(160)),
-    sa.Column("run_id", sa.Integer),
-    sa.Column("as_of", sa.Date),
-    sa.Column("created_at", sa.DateTime),
+    sa.Column("cause", sa.String(160), nullable=False),
+    sa.Column("run_id", sa.Integer),  # the match run the change is on top of
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_subject_match_changes_subject", "subject_id"),
+    sa.Index("ix_subject_match_changes_cause", "cause"),
 )
 
 

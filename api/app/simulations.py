@@ -42,15 +42,17 @@ __all__ = [
 
 _log = logging.getLogger("zhida.api.simulations")
 
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids (as the migration).
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 simulations = sa.Table(
     "simulations",
     sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16)),
-    sa.Column("status", sa.String(16)),
-    sa.Column("params", sa.Text),
-    sa.Column("author", sa.String(64)),
-    sa.Column("created_at", sa.DateTime),
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # reach | timeline
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("params", sa.Text, nullable=False),  # JSON
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("started_at", sa.DateTime),
     sa.Column("finished_at", sa.DateTime),
     sa.Column("error", sa.Text),
