@@ -239,7 +239,7 @@ def metric_name(metric: str, lang: str) -> str:
 def timeline_charts(daily: pl.DataFrame, summary: pl.DataFrame, lang: str) -> list[str]:
     """SVG charts of a finished run: the daily push load (its peak marked), the funnel per
     arm, and take-up (applied, granted) with and without the push."""
-    from simulations.report import bar_chart, line_chart
+    from simulations.charts import bar_chart, line_chart
     from simulations.timeline import CHANNELS, FUNNEL
 
     w = _words(lang)

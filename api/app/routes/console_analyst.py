@@ -308,7 +308,7 @@ def charts(result: dict[str, Any], lang: str) -> list[str]:
     The counts are the table's, already suppressed: a "<10" is drawn as a stub with that text
     (:func:`simulations.report.bar_chart`), so no bar's length gives a small count away.
     """
-    from simulations.report import bar_chart
+    from simulations.charts import bar_chart
 
     by_dimension: dict[str, list[dict[str, Any]]] = {}
     for row in result.get("groups", []):

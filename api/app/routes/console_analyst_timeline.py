@@ -124,7 +124,7 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
 
 def _peak(daily: pl.DataFrame) -> dict[str, Any] | None:
     """The peak day's messages and the mean, written as the push-load chart writes its peak."""
-    from simulations.report import figure
+    from simulations.charts import figure
 
     push = daily.filter(pl.col("arm") == "push")
     if not push.height:
