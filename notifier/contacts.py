@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +21,9 @@ from sqlalchemy.engine import Connection, Engine
 from core.errors import ValidationError
 from notifier.steps import Contact
 from notifier.tables import contact_points
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = ["CHANNELS", "ContactStore", "contact_from_row"]
 
@@ -110,3 +113,30 @@ class ContactStore:
             ).mappings()
             out.update((r["subject_id"], contact_from_row(r)) for r in rows)
         return out
+
+    def reachability(self) -> pl.DataFrame | None:
+        """``subject_id, reachable`` of every subject with a contact point: a phone, e-mail or
+        webhook whose channel they did not opt out of.  None when there are no contact points
+        (or no table yet): then nobody's reachability is known."""
+        import polars as pl
+
+        if not sa.inspect(self.engine).has_table(contact_points.name):
+            return None
+        c = contact_points.c
+        query = sa.select(
+            c.subject_id, c.phone, c.email, c.webhook_url, c.opt_out_channels.label("opt_out")
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        if not rows:
+            return None
+        frame = pl.DataFrame(rows, infer_schema_length=None)
+        out = pl.col("opt_out").fill_null("")
+        return frame.select(
+            "subject_id",
+            (
+                (pl.col("phone").is_not_null() & ~out.str.contains("sms"))
+                | (pl.col("email").is_not_null() & ~out.str.contains("email"))
+                | (pl.col("webhook_url").is_not_null() & ~out.str.contains("webhook"))
+            ).alias("reachable"),
+        )

@@ -186,6 +186,20 @@ class PolicyStore:
             ).all()
         return [_version(r) for r in rows]
 
+    def published_fingerprint(self) -> str:
+        """A hash of every version that is or was published: it changes on each publish or
+        retire, so a cache of the published catalog knows when to parse it again."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    _versions.c.policy_id, _versions.c.version, _versions.c.status,
+                    _versions.c.document_hash,
+                )
+                .where(_versions.c.status.in_(("published", "retired")))
+                .order_by(_versions.c.policy_id, _versions.c.version)
+            ).all()  # fmt: skip
+        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+
     def import_catalog(self, directory: Path, *, author: str, note: str) -> dict[str, int]:
         """Publish every policy under ``directory`` whose document changed; returns the versions.
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from simulations.disclosure import is_withheld
+
 __all__ = ["Chart", "bar_chart", "figure", "line_chart", "whole"]
 
 _COLORS = ("#9aa5b1", "#c0392b")  # before, after
@@ -75,9 +77,9 @@ def bar_chart(
 ) -> str:  # fmt: skip
     """A horizontal grouped bar chart as an SVG string (one bar per series and label).
 
-    A number is a bar to scale, written by ``label``.  A string is a value that must not be
-    shown (a count suppressed for k-anonymity, "<10"): a short hollow stub with that text, so
-    neither the bar's length nor its label gives the number away.
+    A number is a bar to scale, written by ``label``.  A withheld figure
+    (:func:`simulations.disclosure.is_withheld`: a count under 10 shown as "<10") is a short
+    hollow stub with that text, so neither the bar's length nor its label gives the number away.
 
     >>> svg = bar_chart("t", ["a", "b"], {"before": [1, 2], "after": [2, 4]})
     >>> svg.startswith("<svg") and svg.count("<rect") == 2 + 4  # legend and bars
@@ -87,7 +89,7 @@ def bar_chart(
     (True, True, True)
     """
     names = list(series)
-    numbers = [float(v) for values in series.values() for v in values if not isinstance(v, str)]
+    numbers = [float(v) for values in series.values() for v in values if not is_withheld(v)]
     top = max(numbers, default=0) or 1
     bar, gap, left, right = 12, 10, 170, 90
     row = bar * len(names) + gap
@@ -106,7 +108,7 @@ def bar_chart(
         )
         for n, name in enumerate(names):
             value, color, by = series[name][i], _COLORS[n % 2], y + n * bar
-            if isinstance(value, str):  # not to be shown: a stub and the text
+            if is_withheld(value):  # not to be shown: a stub and the text
                 w, text, paint = 4.0, value, f'fill="none" stroke="{color}"'
             else:
                 number = float(value)

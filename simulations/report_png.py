@@ -1,6 +1,6 @@
 """PNG files of a report's charts (matplotlib, Agg), beside its HTML and CSV files.
 
-The same :class:`simulations.charts.Chart` values the HTML draws as SVG are drawn here, so the
+The same :class:`simulations.report.Chart` values the HTML draws as SVG are drawn here, so the
 two never disagree.  matplotlib is imported only when a PNG is written: ``zhida`` starts
 without it.
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
-    from simulations.charts import Chart
+    from simulations.report import Chart
 
 __all__ = ["MAX_BARS", "cjk_font", "draw", "latin_label", "write_png"]
 
@@ -144,7 +144,7 @@ def _bars(chart: Chart, text: Callable[[str], str]) -> Figure:
 def _lines(chart: Chart, text: Callable[[str], str]) -> Figure:
     from matplotlib.figure import Figure
 
-    from simulations.charts import figure as peak_text  # the SVG's and the console's rule
+    from simulations.report import figure as peak_text  # the SVG's and the console's rule
 
     figure = Figure(figsize=(10, 3.6), layout="constrained")
     axes = figure.add_subplot()

@@ -12,10 +12,8 @@ from sqlalchemy.engine import Engine
 
 from api.app.audit import AuditLog
 from api.app.auth import User, UserStore
-from api.app.dryrun import DryRunCache
 from api.app.errors import AuthenticationError
 from api.app.offers import OfferCache
-from api.app.simulations import SimulationRunner
 from api.app.throttle import LoginThrottle
 from core.db import head_revision
 from matcher.runs import RunStore
@@ -23,6 +21,8 @@ from notifier.channels.inbox import InboxStore
 from notifier.contacts import ContactStore
 from notifier.grants import GrantStore
 from rules.store import PolicyStore
+from simulations.jobs import SimulationRunner
+from simulations.preview_cache import DryRunCache
 
 __all__ = ["Services", "log_in", "services"]
 

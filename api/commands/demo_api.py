@@ -258,7 +258,7 @@ def _event(
     assert run is not None
     at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     as_of = today(svc)
-    catalog = svc.dry_runs.published.get(engine, as_of)[1].catalog
+    catalog = svc.dry_runs.published.get(svc.policies, as_of)[1].catalog
     found = birth_candidate(
         engine, population_dir, run.pairs_file, catalog.policies, at=at, as_of=as_of
     )

@@ -162,11 +162,11 @@ def funnel_cmd(population: Path, truth: Path | None, as_of: date, csv_path: Path
 def _delivery_stages() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Pairs matched (latest run), offered, planned (notices) and reached (delivered)."""
     import polars as pl
-    import sqlalchemy as sa
 
     from core.db import get_engine, upgrade
     from core.settings import get_settings
     from matcher.runs import RunStore
+    from notifier.funnel import FunnelStore
 
     engine = get_engine()
     upgrade(engine)
@@ -174,26 +174,8 @@ def _delivery_stages() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.Dat
     if latest is None:
         raise NotFoundError("no recorded run; run `zhida match` and plan deliveries first")
     matched = pl.read_parquet(latest.pairs_file).filter(pl.col("status") == "eligible")
-    offers = "change IN ('newly_eligible', 'maybe_to_eligible', 'newly_maybe')"
-    queries = (
-        f"SELECT DISTINCT subject_id, policy_id FROM notices WHERE {offers}",
-        f"SELECT DISTINCT subject_id, policy_id FROM notices WHERE {offers} "
-        "AND decision <> 'suppressed'",
-        "SELECT DISTINCT n.subject_id, n.policy_id FROM notices n "
-        f"JOIN outbox o ON o.id = n.outbox_id WHERE n.{offers} AND o.status = 'delivered'",
-    )
-    frames = []
-    with engine.connect() as conn:
-        for sql in queries:
-            rows = conn.execute(sa.text(sql)).all()
-            frames.append(
-                pl.DataFrame(
-                    [tuple(r) for r in rows],
-                    schema={"subject_id": pl.String, "policy_id": pl.String},
-                    orient="row",
-                )
-            )
-    return matched, frames[0], frames[1], frames[2]
+    stages = FunnelStore(engine).offer_stages()
+    return matched, stages.offered, stages.planned, stages.reached
 
 
 def register(group: click.Group) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from matcher.shards import PlanRequest
+    from matcher.shards import PlanRequest, ShardStore
 
 __all__ = ["run_distributed", "show_shards"]
 
@@ -154,19 +154,10 @@ def _uses_redis(broker: object) -> bool:
     return not isinstance(broker, StubBroker)
 
 
-def _failures(store: Any, run_key: str) -> str:
-    import sqlalchemy as sa
-
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT shard_no, error FROM shard_tasks WHERE run_key = :k AND status = 'failed' "
-                "ORDER BY shard_no"
-            ),
-            {"k": run_key},
-        ).all()
-    listed = "; ".join(f"shard {n}: {e}" for n, e in rows[:3])
-    return f"sharded run {run_key}: {len(rows)} shard(s) failed ({listed})"
+def _failures(store: ShardStore, run_key: str) -> str:
+    failed = store.failures(run_key)
+    listed = "; ".join(f"shard {n}: {e}" for n, e in failed[:3])
+    return f"sharded run {run_key}: {len(failed)} shard(s) failed ({listed})"
 
 
 def show_shards(run_key: str) -> None:

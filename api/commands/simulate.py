@@ -285,32 +285,10 @@ def _print(console: object, title: str, frame: pl.DataFrame) -> None:
 
 def _contacts_from_db() -> pl.DataFrame | None:
     """Reachability from the delivery contact points, opt-outs applied; None if there are none."""
-    import polars as pl
-    import sqlalchemy as sa
-
     from core.db import get_engine
+    from notifier.contacts import ContactStore
 
-    engine = get_engine()
-    if not sa.inspect(engine).has_table("contact_points"):
-        return None
-    query = (
-        "SELECT subject_id, phone, email, webhook_url, opt_out_channels AS opt_out "
-        "FROM contact_points"
-    )
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(sa.text(query))]
-    if not rows:
-        return None
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    out = pl.col("opt_out").fill_null("")
-    return frame.select(
-        "subject_id",
-        (
-            (pl.col("phone").is_not_null() & ~out.str.contains("sms"))
-            | (pl.col("email").is_not_null() & ~out.str.contains("email"))
-            | (pl.col("webhook_url").is_not_null() & ~out.str.contains("webhook"))
-        ).alias("reachable"),
-    )
+    return ContactStore(get_engine()).reachability()
 
 
 def register(group: click.Group) -> None:

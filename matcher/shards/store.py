@@ -126,6 +126,16 @@ class ShardStore:
         counts.update({str(status): int(n) for status, n in rows})
         return counts
 
+    def failures(self, run_key: str) -> list[tuple[int, str]]:
+        """The failed shards of a run, by number, each with its error."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(tasks_table.c.shard_no, tasks_table.c.error)
+                .where(tasks_table.c.run_key == run_key, tasks_table.c.status == "failed")
+                .order_by(tasks_table.c.shard_no)
+            ).all()
+        return [(int(n), str(e)) for n, e in rows]
+
     def count_attempt(self, run_key: str, shard_no: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(

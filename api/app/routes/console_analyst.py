@@ -1,12 +1,12 @@
 """The analyst's console page: reach of a draft catalog change (政策推演), aggregates only.
 
 The analyst picks a published policy (its YAML is put in the editor) or pastes a draft, and
-runs :func:`simulations.reach.simulate_reach` of the published catalog with the draft in place
-on the server's population.  What comes back is counts and costs by group — never a subject —
-and every count under the k-anonymity threshold is shown as "<10" (its cost too, which would
-otherwise give the count away).  The tables are kept on disk under the data directory for the
-CSV download, which only the analyst who ran it (or an admin) may fetch, audited as a data
-export.
+runs :func:`simulations.reach_job.reach_summary` of the published catalog with the draft in
+place on the server's population.  What comes back is counts and costs by group — never a
+subject — every figure shown or withheld by :mod:`simulations.disclosure` (a count under 10 as
+"<10", its cost too, which would otherwise give the count away).  The tables are kept on disk
+under the data directory for the CSV download, which only the analyst who ran it (or an admin)
+may fetch, audited as a data export.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import io
 import json
 import re
 import secrets
-import time
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import polars as pl
 from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -38,25 +35,22 @@ from api.app.routes.console_analyst_timeline import (
     timeline_section,
 )
 from api.app.routes.console_analyst_timeline import analyst_or_refusal as _analyst
-from api.app.routes.reach import suppress
 from api.app.services import Services, services
 from core.errors import ZhidaError
+from simulations.charts import bar_chart
+from simulations.disclosure import REACH_COLUMNS
+from simulations.preview import preview_as_of
+from simulations.reach_job import reach_summary
+from simulations.reform import with_draft
 
-__all__ = ["ANALYST_ROUTES", "reach_rows"]
+__all__ = ["ANALYST_ROUTES", "charts"]
 
 _SIM_ID = re.compile(r"^[0-9a-f]{16}$")
 _MAX_DOCUMENT = 64_000
-# Columns of the group table and CSV, in order; every count is suppressed under k.
-_COUNTS: Final = (
-    "eligible_before", "eligible_after", "maybe_after", "newly_eligible", "no_longer_eligible",
-    "eligible_unreachable",
-)  # fmt: skip
-_COSTS: Final = ("cost_year_before", "cost_year_after")
 
 
 def _as_of(svc: Services) -> date:
-    run = svc.runs.latest()
-    return run.as_of if run is not None else date.today()
+    return preview_as_of(svc.runs)
 
 
 def _form(
@@ -135,12 +129,9 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
         return _form(request, svc, user, status=422, document=document, as_of=as_of,
                      problems=problems)  # fmt: skip
     baseline = svc.policies.catalog(as_of)
-    others = tuple(p for p in baseline.policies if p.id != draft.id)
-    reform = replace(
-        baseline, policies=(*others, draft), texts={**baseline.texts, draft.id: document}
-    )
+    reform = with_draft(baseline, draft, document)
     try:
-        result = _simulate(svc, baseline, reform, as_of)
+        result = reach_summary(svc.population, baseline, reform, as_of)
     except ZhidaError as err:
         return refuse(err.http_status, err.message, as_of)
     sim_id = _keep(svc, user, result)
@@ -186,66 +177,6 @@ def _problem(message: str) -> dict[str, Any]:
     return {"line": None, "col": None, "message": message}
 
 
-def _simulate(svc: Services, baseline: Any, reform: Any, as_of: date) -> dict[str, Any]:
-    from profiles.schema import load_schema
-    from simulations.reach import ALL, simulate_reach
-
-    assert svc.population is not None
-    started = time.perf_counter()
-    reach = simulate_reach(svc.population, baseline, reform, load_schema(), as_of=as_of)
-    elapsed = time.perf_counter() - started
-    total = reach.total
-    groups = reach.groups.filter(pl.col("policy_id") == ALL) if reach.groups.height else None
-    overlap = reach.overlap.head(20).rows(named=True) if reach.overlap.height else []
-    return {
-        "as_of": as_of.isoformat(),
-        "subjects": reach.subjects,
-        "seconds": round(elapsed, 2),
-        "changes": [
-            {
-                "policy_id": c.policy_id,
-                "change": c.change,
-                "old": c.old_eligibility,
-                "new": c.new_eligibility,
-            }
-            for c in reach.changes
-        ],
-        "total": reach_rows([total])[0] if total else None,
-        "groups": reach_rows(groups.rows(named=True)) if groups is not None else [],
-        "overlap": [
-            {
-                "policy_id": o["policy_id"],
-                "other_policy": o["other_policy"],
-                "shared": suppress(int(o["shared"])),
-            }
-            for o in overlap
-        ],
-    }
-
-
-def reach_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of a reach table made k-anonymous: counts under k shown as "<10", and the costs of
-    a group whose eligible count is suppressed hidden too (a cost is a count times a benefit).
-
-    >>> reach_rows([{"dimension": "district", "group": "西城区", "eligible_before": 3,
-    ...   "eligible_after": 40, "maybe_after": 0, "newly_eligible": 37, "no_longer_eligible": 0,
-    ...   "eligible_unreachable": 2, "cost_year_before": 3600, "cost_year_after": 48000}])[0]
-    ... # doctest: +NORMALIZE_WHITESPACE
-    {'dimension': 'district', 'group': '西城区', 'eligible_before': '<10', 'eligible_after': 40,
-     'maybe_after': 0, 'newly_eligible': 37, 'no_longer_eligible': 0,
-     'eligible_unreachable': '<10', 'cost_year_before': '—', 'cost_year_after': '48000'}
-    """
-    out = []
-    for row in rows:
-        shown: dict[str, Any] = {"dimension": row.get("dimension"), "group": row.get("group")}
-        for name in _COUNTS:
-            shown[name] = suppress(int(row.get(name) or 0))
-        for name, count in zip(_COSTS, ("eligible_before", "eligible_after"), strict=True):
-            shown[name] = "—" if isinstance(shown[count], str) else str(row.get(name) or 0)
-        out.append(shown)
-    return out
-
-
 def _directory(svc: Services) -> Path:
     return svc.data_dir / "console" / "simulations"
 
@@ -265,12 +196,12 @@ def _keep(svc: Services, user: User, result: dict[str, Any]) -> str:
 def _csv(result: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["as_of", "dimension", "group", *_COUNTS, *_COSTS])
+    writer.writerow(["as_of", "dimension", "group", *REACH_COLUMNS])
     rows = ([{**result["total"], "dimension": "total", "group": "(all changed)"}]
             if result.get("total") else [])  # fmt: skip
     for row in [*rows, *result["groups"]]:
         writer.writerow([result["as_of"], row["dimension"], row["group"],
-                         *(row[c] for c in (*_COUNTS, *_COSTS))])  # fmt: skip
+                         *(row[c] for c in REACH_COLUMNS)])  # fmt: skip
     return out.getvalue()
 
 
@@ -305,11 +236,10 @@ def _analyst_csv(request: Request[Any, Any, Any], sim_id: str) -> Response[Any]:
 def charts(result: dict[str, Any], lang: str) -> list[str]:
     """One k-anonymous SVG chart per grouping dimension: eligible before and after.
 
-    The counts are the table's, already suppressed: a "<10" is drawn as a stub with that text
-    (:func:`simulations.report.bar_chart`), so no bar's length gives a small count away.
+    The counts are the table's, already disclosed: a withheld "<10" is drawn as a stub with
+    that text (:func:`simulations.charts.bar_chart`), so no bar's length gives a small count
+    away.
     """
-    from simulations.charts import bar_chart
-
     by_dimension: dict[str, list[dict[str, Any]]] = {}
     for row in result.get("groups", []):
         by_dimension.setdefault(str(row["dimension"]), []).append(row)

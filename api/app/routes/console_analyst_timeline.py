@@ -1,10 +1,10 @@
 """The analyst page's timeline section: start a run, watch it, read its charts, download CSV.
 
 ``POST /console/analyst/timeline`` checks the form and starts the run in the background
-(:mod:`api.app.analyst_timeline`), then sends the browser to the run's page, which polls
-``…/status`` (a small JSON: status, days done of total) until the run is done and then shows
-its charts and tables.  Runs are listed on the analyst page with who started them and when;
-any analyst or admin may read them, as through ``GET /api/v1/simulations``.  Each CSV
+(:func:`simulations.timeline_job.sampled_timeline_work`), then sends the browser to the run's
+page, which polls ``…/status`` (a small JSON: status, days done of total) until the run is done
+and then shows its charts and tables.  Runs are listed on the analyst page with who started them
+and when; any analyst or admin may read them, as through ``GET /api/v1/simulations``.  Each CSV
 download is audited as a data export.
 """
 
@@ -18,24 +18,23 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from api.app.access import source_of
-from api.app.analyst_timeline import (
-    DEFAULTS,
-    TABLES,
-    TimelineParams,
-    check_residents,
-    metric_name,
-    progress_of,
-    take_up_rows,
-    timeline_charts,
-    timeline_work,
-    track,
-)
 from api.app.auth import User
 from api.app.errors import UnavailableError
 from api.app.pages import gate, language_of, render, user_or_none
 from api.app.services import Services, services
-from api.app.simulations import SimulationRow
 from core.errors import NotFoundError
+from simulations.jobs import SimulationRow
+from simulations.preview import preview_as_of
+from simulations.sampling import check_residents
+from simulations.timeline_job import (
+    DEFAULTS,
+    SAMPLED_TABLES,
+    TimelineParams,
+    progress_of,
+    sampled_timeline_work,
+    track,
+)
+from simulations.timeline_view import metric_name, peak_of, take_up_rows, timeline_charts
 
 __all__ = ["TIMELINE_ROUTES", "analyst_or_refusal", "start_timeline", "timeline_section"]
 
@@ -56,17 +55,15 @@ def timeline_section(svc: Services, form: dict[str, Any] | None = None) -> dict[
 
 def start_timeline(svc: Services, user: User, form: dict[str, Any], source: str) -> int:
     """Check the form and start the run; its id.  Bad input raises a ``ZhidaError``."""
-    from api.app.routes.dryrun import current_as_of
-
     params = TimelineParams.parse(form)
     if svc.population is None:
         raise UnavailableError(
             "simulations need the population: start the server with `zhida serve --population DIR`"
         )
     check_residents(svc.population, params.residents)
-    as_of = current_as_of(svc)
+    as_of = preview_as_of(svc.runs)
     catalog = svc.policies.catalog(as_of)
-    work, progress = timeline_work(svc.population, catalog, as_of, params)
+    work, progress = sampled_timeline_work(svc.population, catalog, as_of, params)
     row = svc.simulations.start(
         "timeline", {"as_of": as_of.isoformat(), **params.as_dict(), "from": "console"},
         user.username, work,
@@ -104,7 +101,7 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
     row = _row(svc, sim_id)
     if row is None:
         return _missing(request, user)
-    shown: dict[str, Any] = {"run": row, "progress": progress_of(sim_id), "tables": TABLES}
+    shown: dict[str, Any] = {"run": row, "progress": progress_of(sim_id), "tables": SAMPLED_TABLES}
     if row.status == "done":
         folder = svc.simulations.directory / str(sim_id)
         try:
@@ -118,20 +115,8 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
             shown["take_up"] = [
                 {**row, "metric": metric_name(row["metric"], lang)} for row in take_up_rows(summary)
             ]
-            shown["peak"] = _peak(daily)
+            shown["peak"] = peak_of(daily)
     return render(request, "analyst_timeline.html", user=user, **shown)
-
-
-def _peak(daily: pl.DataFrame) -> dict[str, Any] | None:
-    """The peak day's messages and the mean, written as the push-load chart writes its peak."""
-    from simulations.charts import figure
-
-    push = daily.filter(pl.col("arm") == "push")
-    if not push.height:
-        return None
-    top = push.sort("messages", descending=True, maintain_order=True).row(0, named=True)
-    mean = float(push["messages"].mean() or 0.0)  # type: ignore[arg-type]
-    return {"messages": figure(top["messages"]), "date": str(top["date"]), "mean": figure(mean)}
 
 
 @get("/console/analyst/timeline/{sim_id:int}/status", include_in_schema=False)
@@ -168,8 +153,12 @@ def _timeline_csv(request: Request[Any, Any, Any], sim_id: int, name: str) -> Re
     svc = services(request)
     row = _row(svc, sim_id)
     path = svc.simulations.directory / str(sim_id) / f"{name}.csv"
-    if row is None or name not in TABLES or row.status != "done" or not path.is_file():
-        what = f"tables: {', '.join(TABLES)}" if row is not None else "runs are on /console/analyst"
+    if row is None or name not in SAMPLED_TABLES or row.status != "done" or not path.is_file():
+        what = (
+            f"tables: {', '.join(SAMPLED_TABLES)}"
+            if row is not None
+            else "runs are on /console/analyst"
+        )
         return Response(f"no such table of a finished timeline run ({what})\n", status_code=404,
                         media_type="text/plain")  # fmt: skip
     svc.audit.append(

@@ -27,11 +27,11 @@ from litestar.params import FromPath
 from api.app.auth import User
 from api.app.i18n import words
 from api.app.pages import gate, language_of, render
-from api.app.routes.reach import suppress
 from api.app.services import Services, services
 from core.errors import NotFoundError
 from profiles.schema import Entity, Schema
 from rules.store import PolicyVersion
+from simulations.disclosure import suppress
 
 __all__ = ["NEW_POLICY", "OFFICER_CONSOLE_ROUTES", "field_choices", "policy_rows"]
 

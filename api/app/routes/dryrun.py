@@ -1,8 +1,9 @@
 """``POST /api/v1/policies/dry-run``: reach of a draft on the current population (a contract).
 
-The officer console's reach preview calls it as the officer types; see :mod:`api.app.dryrun`
-for what is computed, how it is cached and how concurrent identical requests share one
-computation.  An invalid document is a 422 with every problem's line and column.
+The officer console's reach preview calls it as the officer types; see
+:mod:`simulations.preview` for what is computed and :mod:`simulations.preview_cache` for how it
+is cached and how concurrent identical requests share one computation.  An invalid document is
+a 422 with every problem's line and column.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -19,21 +19,11 @@ from litestar import Request, post
 from litestar.params import JSONBody
 
 from api.app.access import allow
-from api.app.dryrun import compute_dry_run, document_hash
 from api.app.errors import UnavailableError
 from api.app.services import Services, services
-from rules.loader import load_policy_text
+from simulations.preview import preview_as_of
 
-__all__ = [
-    "DRY_RUN_ROUTES",
-    "DryRun",
-    "DryRunIn",
-    "GroupReach",
-    "Overlap",
-    "Versus",
-    "current_as_of",
-    "dry_run_for",
-]
+__all__ = ["DRY_RUN_ROUTES", "DryRun", "DryRunIn", "GroupReach", "Overlap", "Versus"]
 
 
 @dataclass(frozen=True)
@@ -81,12 +71,6 @@ class DryRun:
     cached: bool = False  # computed earlier (or by a concurrent identical request)
 
 
-def current_as_of(svc: Services) -> date:
-    """The as-of date of the latest match run (today without one)."""
-    run = svc.runs.latest()
-    return run.as_of if run is not None else date.today()
-
-
 def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
     """The cache key of ``document`` and the computation of its figures (raises on bad input)."""
     if svc.population is None:
@@ -94,26 +78,10 @@ def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[
             "a dry-run needs the current population: start the server with "
             "`zhida serve --population DIR`"
         )
-    as_of = current_as_of(svc)
-    cache = svc.dry_runs
-    fingerprint, published = cache.published.get(svc.engine, as_of)
-    population = svc.population
-    key = (document_hash(document), cache.snapshot(population), fingerprint, as_of)
-    if key not in cache.results:
-        # A bad document is refused now, not after waiting for a computation slot.
-        load_policy_text(document, Path("<draft>"))
-
-    def compute() -> dict[str, Any]:
-        draft = load_policy_text(document, Path("<draft>"))
-        return compute_dry_run(draft, published, population, as_of=as_of)
-
-    return key, compute
-
-
-def dry_run_for(svc: Services, document: str) -> tuple[dict[str, Any], bool]:
-    """The dry-run figures of ``document`` and whether they were cached (raises on bad input)."""
-    key, compute = _prepare(svc, document)
-    return svc.dry_runs.results.get(key, compute)
+    return svc.dry_runs.prepare(
+        document, policies=svc.policies, population=svc.population,
+        as_of=preview_as_of(svc.runs),
+    )  # fmt: skip
 
 
 @post(

@@ -2,7 +2,8 @@
 
 ``POST /api/v1/simulations`` records one and starts it in the background (202); its status,
 summary and tables are at ``GET /api/v1/simulations/{id}``; each table downloads as CSV
-(``/tables/{name}``), audited as a data export.  Counts under 10 are shown as "<10".
+(``/tables/{name}``), audited as a data export.  The jobs are :mod:`simulations.jobs`; every
+figure is shown or withheld by :mod:`simulations.disclosure` (counts under 10 as "<10").
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from api.app.access import allow, current_user, source_of
 from api.app.errors import UnavailableError
-from api.app.routes.dryrun import current_as_of
 from api.app.services import services
-from api.app.simulations import SimulationRow, reach_work, reform_of, timeline_work
 from core.errors import ValidationError
 from matcher.diff import catalog_changes
+from simulations.jobs import SimulationRow
+from simulations.preview import preview_as_of
+from simulations.reach_job import reach_work
+from simulations.reform import reform_of
+from simulations.timeline_job import timeline_work
 
 __all__ = ["SIMULATION_ROUTES", "SimulationIn"]
 
@@ -56,8 +60,8 @@ def start_simulation(
             "simulations need the current population: start the server with "
             "`zhida serve --population DIR`"
         )
-    as_of = current_as_of(svc)
-    published = svc.dry_runs.published.get(svc.engine, as_of)[1]
+    as_of = preview_as_of(svc.runs)
+    published = svc.dry_runs.published.get(svc.policies, as_of)[1]
     user = current_user(request)
     if data.kind == "reach":
         baseline, reform = reform_of(published, data.documents, data.retire)

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from api.app.audit import AuditLog
-from api.app.routes.console_analyst import charts, reach_rows
+from api.app.routes.console_analyst import charts
+from simulations.disclosure import reach_rows
 from tests.api.app.test_console_subject import login
 from tests.api.app.world import CATALOG, World
 

@@ -11,9 +11,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from api.app.analyst_timeline import Progress, track
 from api.app.audit import AuditLog
 from api.app.services import Services
+from simulations.timeline_job import Progress, track
 from tests.api.app.test_console_subject import login
 from tests.api.app.world import World
 

@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from api.app.dryrun import SingleFlight
 from api.app.services import Services
 from rules.store import PolicyStore
+from simulations.preview_cache import SingleFlight
 from tests.api.app.world import CATALOG, World, make_world
 
 URL = "/api/v1/policies/dry-run"

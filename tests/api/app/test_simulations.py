@@ -158,7 +158,8 @@ def test_a_simulation_left_running_by_a_stopped_server_is_marked_interrupted(
 ) -> None:
     import sqlalchemy as sa
 
-    from api.app.simulations import SimulationRunner, simulations
+    from simulations.jobs import SimulationRunner
+    from simulations.tables import simulations
 
     world = sim_world
     with world.engine.begin() as conn:
