@@ -6,14 +6,16 @@ code does not load SQLAlchemy.
 
 from profiles.derive import with_derived
 from profiles.files import PopulationFilesError, require_population_files
+from profiles.readers import Records, read_records
 from profiles.schema import ENTITY_NAMES, Entity, Field, Schema, load_schema
-from profiles.validation import ValidationError, conform, read_records
+from profiles.validation import ValidationError, conform
 
 __all__ = [
     "ENTITY_NAMES",
     "Entity",
     "Field",
     "PopulationFilesError",
+    "Records",
     "Schema",
     "ValidationError",
     "conform",

@@ -67,7 +67,8 @@ def population_files(
 ) -> tuple[list[tuple[Path, str]], list[IgnoredFile]]:
     """The (file, entity) pairs of ``directory`` to read, residents first, and the ignored files.
 
-    Office lock files (``~$residents.xlsx``) and hidden files are ignored silently.
+    Office lock files (``~$residents.xlsx``), hidden files and directories are passed over
+    silently.
     """
     if not directory.is_dir():
         raise InputFileError(
@@ -80,12 +81,10 @@ def population_files(
     read: list[tuple[Path, str]] = []
     ignored: list[IgnoredFile] = []
     for path in sorted(directory.iterdir()):
-        if path.name.startswith((".", "~$")):
+        if path.name.startswith((".", "~$")) or path.is_dir():
             continue
         entity = entity_of(path)
-        if path.is_dir():
-            ignored.append(IgnoredFile(path, "a directory"))
-        elif entity is None:
+        if entity is None:
             ignored.append(IgnoredFile(path, "not named residents.*, enterprises.* or events.*"))
         elif path.suffix.lower() not in allowed:
             ignored.append(IgnoredFile(path, f"not a readable format (expected {shown})"))

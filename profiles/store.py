@@ -6,15 +6,18 @@ transaction; bulk reads come back as Arrow, then polars.  On SQLite (the embedde
 same statements run through Python's sqlite3 with ``executemany`` in one transaction: a second
 SQLite library writing in one process can corrupt the file.  Bulk reads use ADBC on both, on
 SQLite after closing the engine's pooled connections, so that ADBC's library is the only one
-with the file open while it reads.  Either way a load is all-or-nothing,
-loading the same file twice changes nothing, and frames come back in the schema's dtypes.
+with the file open while it reads.  Either way a load is all-or-nothing — residents,
+enterprises and events of one population in one transaction, so a load killed half-way leaves
+nothing — loading the same files twice changes nothing, and frames come back in the schema's
+dtypes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -83,7 +86,10 @@ def _from_storage(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
     for f in entity.stored_fields:
         col = pl.col(f.name)
         dtype = frame.schema[f.name]
-        if f.type == "tags":
+        if f.type == "tags" and dtype != pl.String:
+            # A column of nulls only: ADBC's SQLite guesses integers for it.
+            col = pl.lit(None, dtype=f.polars_dtype)
+        elif f.type == "tags":
             col = col.str.json_decode(pl.List(pl.String))
         elif f.type == "date" and dtype == pl.String:
             col = col.str.to_date("%Y-%m-%d")
@@ -95,6 +101,25 @@ def _from_storage(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
     return frame.select(columns)
 
 
+@dataclass(frozen=True)
+class _Load:
+    """One frame's share of a load: its table, its rows as stored, its merge clause."""
+
+    entity: Entity
+    table: str
+    storage: pl.DataFrame
+    column_list: str
+    conflict: str
+
+
+def _failed(plans: Sequence[_Load], failing: _Load | None, reason: str) -> DatabaseError:
+    what = ", ".join(f"{p.storage.height:,} {p.entity.name}s" for p in plans)
+    where = f" (at the {failing.entity.name}s into {failing.table})" if failing else ""
+    return DatabaseError(
+        f"loading {what} failed{where} and was rolled back, nothing was loaded: {reason}"
+    )
+
+
 class ProfileStore:
     """The profile tables of one database."""
 
@@ -104,67 +129,77 @@ class ProfileStore:
         self.tables = profile_tables(self.schema)
 
     def load(self, entity_name: str, frame: pl.DataFrame) -> int:
-        """Merge a validated frame (``profiles.validation.conform``) into its table.
+        """Merge one validated frame into its table; see :meth:`load_all`."""
+        return self.load_all([(entity_name, frame)])[0]
+
+    def load_all(self, frames: Sequence[tuple[str, pl.DataFrame]]) -> list[int]:
+        """Merge validated frames (``profiles.validation.conform``) into their tables at once.
 
         Residents and enterprises are inserted or updated by key; events already present are
-        skipped.  All or nothing: on any error the table is as it was.
+        skipped.  One transaction for all the frames: on any error, or if the process is
+        killed half-way, every table is as it was.  Returns the rows given per frame.
         """
+        plans = [self._plan(name, frame) for name, frame in frames]
+        if self.engine.dialect.name == "sqlite":
+            self._load_sqlite(plans)
+        else:
+            self._load_adbc(plans)
+        return [plan.storage.height for plan in plans]
+
+    def _plan(self, entity_name: str, frame: pl.DataFrame) -> _Load:
         entity = self.schema.entity(entity_name)
-        table = TABLE_NAMES[entity_name]
-        stage = f"_stage_{table}"
         names = [f.name for f in entity.stored_fields]
-        column_list = ", ".join(f'"{n}"' for n in names)
         if entity.key:
             updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != entity.key)
             conflict = f'ON CONFLICT ("{entity.key}") DO UPDATE SET {updates}'
         else:
             conflict = 'ON CONFLICT ("subject_id", "item_code", "occurred_at") DO NOTHING'
-        storage = _to_storage(frame, entity)
-        if self.engine.dialect.name == "sqlite":
-            return self._load_sqlite(entity, storage, column_list, conflict)
-        arrow = storage.to_arrow()
+        column_list = ", ".join(f'"{n}"' for n in names)
+        return _Load(entity, TABLE_NAMES[entity_name], _to_storage(frame, entity), column_list,
+                     conflict)  # fmt: skip
+
+    def _load_adbc(self, plans: Sequence[_Load]) -> None:
         with _adbc(self.engine) as conn:
             cursor = conn.cursor()
+            plan = plans[0] if plans else None
             try:
-                cursor.adbc_ingest(stage, arrow, mode="replace", temporary=True)
-                cursor.execute(
-                    f'INSERT INTO "{table}" ({column_list}) '
-                    f"SELECT {self._casts(entity)} FROM {stage} WHERE true {conflict}"
-                )
-                cursor.execute(f"DROP TABLE {stage}")
+                for plan in plans:
+                    stage = f"_stage_{plan.table}"
+                    cursor.adbc_ingest(stage, plan.storage.to_arrow(), mode="replace",
+                                       temporary=True)  # fmt: skip
+                    cursor.execute(
+                        f'INSERT INTO "{plan.table}" ({plan.column_list}) '
+                        f"SELECT {self._casts(plan.entity)} FROM {stage} WHERE true "
+                        f"{plan.conflict}"
+                    )
+                    cursor.execute(f"DROP TABLE {stage}")
                 conn.commit()
             except Exception as exc:
                 conn.rollback()
-                raise DatabaseError(
-                    f"loading {frame.height} {entity_name} records into {table} failed and was "
-                    f"rolled back: {str(exc).splitlines()[0]}"
-                ) from exc
+                raise _failed(plans, plan, " ".join(str(exc).split("\n")[0].split())) from exc
             finally:
                 cursor.close()
-        return frame.height
 
-    def _load_sqlite(
-        self, entity: Entity, storage: pl.DataFrame, column_list: str, conflict: str
-    ) -> int:
+    def _load_sqlite(self, plans: Sequence[_Load]) -> None:
         # SQLite goes through Python's own sqlite3 (executemany in one transaction): a second
         # SQLite library in the same process (ADBC's) can corrupt the file through POSIX locks.
-        table = TABLE_NAMES[entity.name]
-        plain = storage.with_columns(
-            pl.col(pl.Date).cast(pl.String),
-            pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"),
-            pl.col(pl.Boolean).cast(pl.Int8),
-        )
-        marks = ", ".join("?" for _ in plain.columns)
-        sql = f'INSERT INTO "{table}" ({column_list}) VALUES ({marks}) {conflict}'
+        plan = plans[0] if plans else None
         try:
             with self.engine.begin() as conn:
-                conn.exec_driver_sql(sql, list(plain.iter_rows()))
+                for plan in plans:
+                    plain = plan.storage.with_columns(
+                        pl.col(pl.Date).cast(pl.String),
+                        pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"),
+                        pl.col(pl.Boolean).cast(pl.Int8),
+                    )
+                    marks = ", ".join("?" for _ in plain.columns)
+                    sql = (
+                        f'INSERT INTO "{plan.table}" ({plan.column_list}) VALUES ({marks}) '
+                        f"{plan.conflict}"
+                    )
+                    conn.exec_driver_sql(sql, list(plain.iter_rows()))
         except sa.exc.DBAPIError as exc:
-            raise DatabaseError(
-                f"loading {plain.height} {entity.name} records into {table} failed and was "
-                f"rolled back: {' '.join(str(exc.orig).split())}"
-            ) from exc
-        return plain.height
+            raise _failed(plans, plan, " ".join(str(exc.orig).split())) from exc
 
     def _casts(self, entity: Entity) -> str:
         """The staging columns cast to the table's types (ADBC stages dates as text on SQLite)."""

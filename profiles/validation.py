@@ -20,18 +20,16 @@ r.csv row 2, field gender: expected one of male, female, found 'femail' (did you
 from __future__ import annotations
 
 import difflib
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
-from core.errors import InputFileError
 from core.errors import ValidationError as _BaseValidationError
 from profiles.schema import Entity, Field
 
-__all__ = ["MAX_REPORTED", "Problem", "ValidationError", "conform", "read_records"]
+__all__ = ["MAX_REPORTED", "Problem", "ValidationError", "conform"]
 
 MAX_REPORTED = 20
 _TRUE = ("true", "1", "yes", "y", "t", "是")
@@ -65,29 +63,6 @@ class ValidationError(_BaseValidationError):
         super().__init__(f"{total} problem{'s' if total != 1 else ''}: {shown}{more}")
 
 
-def read_records(path: Path) -> pl.DataFrame:
-    """A Parquet, CSV or JSON file as it is (CSV values as text; types are checked later)."""
-    if not path.is_file():
-        raise InputFileError(f"{path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pl.read_parquet(path)
-        if suffix == ".csv":
-            return pl.read_csv(path, infer_schema=False)
-        if suffix in (".json", ".ndjson", ".jsonl"):
-            text = path.read_text(encoding="utf-8").strip()
-            records = (
-                json.loads(text)
-                if text.startswith("[")
-                else [json.loads(line) for line in text.splitlines() if line.strip()]
-            )
-            return pl.DataFrame(records, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise InputFileError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
-    raise InputFileError(f"{path}: expected a .parquet, .csv or .json file")
-
-
 def _describe(field: Field) -> str:
     return {
         "string": "text",
@@ -106,6 +81,10 @@ def _cast(column: pl.Series, field: Field) -> pl.Series:
     target = field.polars_dtype
     if column.dtype == target:
         return column
+    flat_list = isinstance(column.dtype, pl.List) and not _nested(column.dtype.inner)
+    if _nested(column.dtype) and not (field.type == "tags" and flat_list):
+        # An object or a list where one value belongs: every value present is wrong.
+        return pl.Series(column.name, [None] * column.len(), dtype=target)
     if field.type == "enum":
         text = column.cast(pl.String, strict=False)
         return text.replace_strict(
@@ -116,7 +95,11 @@ def _cast(column: pl.Series, field: Field) -> pl.Series:
         mapping = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
         return lowered.replace_strict(mapping, default=None, return_dtype=pl.Boolean)
     if field.type == "date" and column.dtype == pl.String:
-        return column.str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+        # An Excel date read as text carries a midnight time; exports also write 2024/1/31.
+        text = column.str.strip_chars().str.strip_suffix(" 00:00:00")
+        return text.str.to_date("%Y-%m-%d", strict=False).fill_null(
+            text.str.to_date("%Y/%m/%d", strict=False)
+        )
     if field.type == "datetime" and column.dtype == pl.String:
         return column.str.strip_chars().str.to_datetime(strict=False, time_unit="us")
     if field.type == "tags" and column.dtype == pl.String:
@@ -127,7 +110,14 @@ def _cast(column: pl.Series, field: Field) -> pl.Series:
         as_float = column.cast(pl.Float64, strict=False)
         whole = as_float.round(0) == as_float
         return pl.Series(column.name, as_float).set(~whole.fill_null(True), None).cast(pl.Int64)
+    if field.type == "integer" and column.dtype.is_float():
+        whole = column.round(0) == column
+        return column.set(~whole.fill_null(True), None).cast(pl.Int64, strict=False)
     return column.cast(target, strict=False)
+
+
+def _nested(dtype: pl.DataType | pl.datatypes.DataTypeClass) -> bool:
+    return dtype.is_nested() or dtype == pl.Object
 
 
 def conform(frame: pl.DataFrame, entity: Entity, *, source: str) -> pl.DataFrame:
@@ -141,13 +131,15 @@ def conform(frame: pl.DataFrame, entity: Entity, *, source: str) -> pl.DataFrame
         if len(problems) < MAX_REPORTED:
             problems.append(Problem(source, row, field, message))
 
+    frame, header = _english_headers(frame, entity, report)
     for name in frame.columns:
         if name in entity.by_name and entity.by_name[name].is_derived:
             f = entity.by_name[name]
-            report(None, name, f"{name} is derived from {f.derived_from} at the as-of date; "
-                   "remove the column")  # fmt: skip
+            report(None, header.get(name, name), f"{name} is derived from {f.derived_from} at "
+                   "the as-of date; remove the column")  # fmt: skip
         elif name not in entity.by_name:
-            near = difflib.get_close_matches(name, entity.field_names, n=1, cutoff=0.6)
+            known = [*entity.field_names, *entity.by_name_zh]
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             report(None, name, f"unknown field for {entity.name}s{hint} (to add fields, "
                    "extend the schema with ZHIDA_SCHEMA_EXTENSIONS)")  # fmt: skip
@@ -156,12 +148,13 @@ def conform(frame: pl.DataFrame, entity: Entity, *, source: str) -> pl.DataFrame
     for f in entity.stored_fields:
         if f.name not in frame.columns:
             if f.required:
-                report(None, f.name, "required column is missing")
+                named = f"{f.name} ({f.name_zh})" if f.name_zh else f.name
+                report(None, f.name, f"required column {named} is missing")
             columns.append(pl.Series(f.name, [None] * frame.height, dtype=f.polars_dtype))
             continue
         raw = frame[f.name]
         cast = _cast(raw, f)
-        _check_column(raw, cast, f, rows, report)
+        _check_column(raw, cast, f, rows, header.get(f.name, f.name), report)
         columns.append(cast.alias(f.name))
     if entity.key and entity.key in frame.columns:
         key = frame[entity.key].cast(pl.String, strict=False)
@@ -173,35 +166,68 @@ def conform(frame: pl.DataFrame, entity: Entity, *, source: str) -> pl.DataFrame
     return pl.DataFrame(columns)
 
 
+def _english_headers(
+    frame: pl.DataFrame, entity: Entity, report: Callable[[int | None, str | None, str], None]
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Columns headed by a field's Chinese name (个人编号, 出生日期) renamed to the field.
+
+    Returns the renamed frame and, for each renamed field, the header as the file wrote it.
+    """
+    renames: dict[str, str] = {}
+    for name in frame.columns:
+        f = entity.by_name_zh.get(name.strip())
+        if f is None or name in entity.by_name:
+            continue
+        if f.name in frame.columns or f.name in renames.values():
+            report(None, name, f"{name} and {f.name} are the same field; keep one of the columns")
+            continue
+        renames[name] = f.name
+    header = {english: written for written, english in renames.items()}
+    return frame.rename(renames), header
+
+
 def _check_column(
-    raw: pl.Series, cast: pl.Series, f: Field, rows: pl.Series, report: object
+    raw: pl.Series,
+    cast: pl.Series,
+    f: Field,
+    rows: pl.Series,
+    label: str,
+    report: Callable[[int | None, str | None, str], None],
 ) -> None:
-    assert callable(report)
     missing = raw.is_null()
     if raw.dtype == pl.String:
         missing = missing | (raw.str.strip_chars() == "")
     if f.required:
         for row in rows.filter(missing.fill_null(True)):
-            report(row, f.name, f"a value is required ({_describe(f)})")
+            report(row, label, f"a value is required ({_describe(f)})")
     bad = cast.is_null() & ~missing.fill_null(True)
     for row, value in zip(rows.filter(bad), raw.filter(bad), strict=True):
         hint = ""
         if f.type == "enum":
             near = difflib.get_close_matches(str(value), f.values, n=1, cutoff=0.5)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
-        report(row, f.name, f"expected {_describe(f)}, found {value!r}{hint}")
+        report(row, label, f"expected {_describe(f)}, found {_found(value)}{hint}")
     if f.type in ("integer", "number") and (f.min is not None or f.max is not None):
         low = cast < f.min if f.min is not None else pl.Series([False] * cast.len())
         high = cast > f.max if f.max is not None else pl.Series([False] * cast.len())
         out = low.fill_null(False) | high.fill_null(False)
         for row, value in zip(rows.filter(out), cast.filter(out), strict=True):
-            report(row, f.name, f"{value} is outside {f.min}..{f.max}")
+            report(row, label, f"{value} is outside {f.min}..{f.max}")
     if f.pattern and cast.dtype == pl.String:
         mismatch = ~cast.str.contains(f.pattern).fill_null(True)
         for row, value in zip(rows.filter(mismatch), cast.filter(mismatch), strict=True):
             report(
-                row, f.name, f"{value!r} does not have the expected form ({_describe_pattern(f)})"
+                row, label, f"{value!r} does not have the expected form ({_describe_pattern(f)})"
             )
+
+
+def _found(value: object) -> str:
+    """A value as a problem shows it: quoted, the same whether a file had it as text or not.
+
+    >>> _found("2.5"), _found(2.5), _found(True)
+    ("'2.5'", "'2.5'", "'True'")
+    """
+    return repr(value if isinstance(value, str | dict | list) else str(value))
 
 
 def _describe_pattern(f: Field) -> str:

@@ -4,23 +4,51 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from profiles.schema import Schema
+    from profiles.store import ProfileStore
+
 __all__ = ["register"]
 
-_ENTITY_BY_FILE = {"residents": "resident", "enterprises": "enterprise", "events": "event"}
+_encoding_option = click.option(
+    "--encoding",
+    metavar="ENCODING",
+    default=None,
+    help="Encoding of CSV files, e.g. gbk, gb18030, utf-8 (default: UTF-8 with or without a "
+    "byte-order mark, else GB18030).",
+)
 
 
 def _entity_for(path: Path) -> str:
-    stem = path.stem.split(".")[0]
-    if stem in _ENTITY_BY_FILE:
-        return _ENTITY_BY_FILE[stem]
-    raise click.BadParameter(
-        f"{path.name}: name files residents.*, enterprises.* or events.* so the kind of "
-        "record is known",
-        param_hint="FILE",
-    )
+    from profiles.files import entity_of
+
+    entity = entity_of(path)
+    if entity is None:
+        raise click.BadParameter(
+            f"{path.name}: name files residents.*, enterprises.* or events.* so the kind of "
+            "record is known",
+            param_hint="FILE",
+        )
+    return entity
+
+
+def _read(
+    path: Path, entity: str, schema: Schema, encoding: str | None
+) -> tuple[pl.DataFrame, str]:
+    """``path`` read and checked against ``entity``; also how it was read (format, encoding)."""
+    from profiles.readers import read_records
+    from profiles.validation import conform
+
+    spec = schema.entity(entity)
+    tag_fields = [f.name for f in spec.fields if f.type == "tags"]
+    records = read_records(path, encoding=encoding, tag_fields=tag_fields)
+    return conform(records.frame, spec, source=str(path)), records.how
 
 
 @click.group("profiles")
@@ -30,20 +58,22 @@ def profiles_group() -> None:
 
 @profiles_group.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate_cmd(files: tuple[Path, ...]) -> None:
-    """Check FILES (Parquet, CSV or JSON named residents.*, enterprises.*, events.*).
+@_encoding_option
+def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
+    """Check FILES (Parquet, CSV, JSON or Excel named residents.*, enterprises.*, events.*).
 
+    Headers may be the schema's field names or their Chinese names (个人编号, 出生日期, …).
     Prints every problem (row, field, what was expected) and exits 1 if any file is bad.
     """
     from profiles.schema import load_schema
-    from profiles.validation import ValidationError, conform, read_records
+    from profiles.validation import ValidationError
 
     schema = load_schema()
     bad = 0
     for path in files:
-        entity = schema.entity(_entity_for(path))
+        entity = _entity_for(path)
         try:
-            frame = conform(read_records(path), entity, source=str(path))
+            frame, how = _read(path, entity, schema, encoding)
         except ValidationError as exc:
             bad += 1
             for problem in exc.problems:
@@ -51,48 +81,84 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
             if exc.total > len(exc.problems):
                 click.echo(f"{path}: … and {exc.total - len(exc.problems)} more problems")
             continue
-        click.echo(f"{path}: {frame.height:,} {entity.name} records OK")
+        click.echo(f"{path}: {frame.height:,} {entity} records OK ({how})")
     if bad:
         raise SystemExit(1)
 
 
 @profiles_group.command("load")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def load_cmd(directory: Path) -> None:
-    """Validate and load a population DIRECTORY into the database (all or nothing per file).
+@click.option(
+    "--audience",
+    type=click.Choice(["resident", "enterprise"]),
+    default=None,
+    help="Load a population of this audience only: its file must be there, the other's may be "
+    "missing (default: both residents.* and enterprises.* are required).",
+)
+@_encoding_option
+def load_cmd(directory: Path, audience: str | None, encoding: str | None) -> None:
+    """Validate and load a population DIRECTORY into the database, all or nothing.
 
-    Residents and enterprises are inserted or updated by key; events already loaded are
-    skipped, so loading the same directory twice changes nothing.
+    \b
+    Reads residents.*, enterprises.* and events.* (Parquet, CSV in UTF-8 or GBK/GB18030, JSON,
+    Excel .xlsx/.xls); says on stderr which files were read and which ignored.  Every file is
+    checked before anything is written, then all are loaded in one transaction: a load that
+    fails or is killed half-way leaves the database as it was.  Residents and enterprises are
+    inserted or updated by key; events already loaded are skipped, so loading the same
+    directory twice changes nothing.  A directory without residents.* is refused unless
+    --audience enterprise says that only enterprises are meant (and the same the other way).
+    Example:
+      zhida profiles load exports/2026-06/ --encoding gbk
     """
-    from core.db import get_engine, upgrade
-    from core.errors import InputFileError
+    from profiles.files import AUDIENCES, population_files, require_population_files
     from profiles.schema import load_schema
-    from profiles.store import ProfileStore
-    from profiles.validation import conform, read_records
 
+    audiences = (audience,) if audience else AUDIENCES
+    files, ignored = population_files(directory)
+    for skipped in ignored:
+        click.echo(str(skipped), err=True)
+    require_population_files(directory, audiences)
     schema = load_schema()
+    store = _open_store(schema)  # the data directory and database, before reading big files
+    frames = []
+    for path, entity in files:  # validate everything before writing anything
+        frame, how = _read(path, entity, schema, encoding)
+        click.echo(f"read {path.name} ({how}): {frame.height:,} {entity} records", err=True)
+        frames.append((path, entity, frame))
+    started = time.perf_counter()
+    store.load_all([(entity, frame) for _, entity, frame in frames])
+    seconds = time.perf_counter() - started
+    for path, entity, frame in frames:
+        click.echo(f"loaded {frame.height:,} {entity} records from {path.name}")
+    click.echo(f"committed {len(frames)} file{'s' if len(frames) != 1 else ''} in one "
+               f"transaction in {seconds:.1f}s")  # fmt: skip
+
+
+def _open_store(schema: Schema) -> ProfileStore:
+    """The profile store of the configured database, migrated; a data directory that cannot
+    be written (read-only, full, missing rights) is one line (exit 2), not a traceback."""
+    import tempfile
+
+    from core.db import get_engine, upgrade
+    from core.errors import DatabaseError
+    from core.settings import get_settings
+    from profiles.store import ProfileStore
+
+    url = get_settings().database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        directory = Path(url.removeprefix("sqlite:///")).parent
+        try:  # SQLite says only "unable to open database file"; the file system says why
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot write to the data directory {directory}: {exc.strerror or exc}; make "
+                "it writable and give it space, or set ZHIDA_DATA_DIR to a directory that is"
+            ) from exc
     engine = get_engine()
     upgrade(engine)
-    store = ProfileStore(engine, schema)
-    files = [
-        p
-        for stem in _ENTITY_BY_FILE
-        for p in sorted(directory.glob(f"{stem}.*"))
-        if p.suffix in (".parquet", ".csv", ".json", ".jsonl", ".ndjson")
-    ]
-    if not files:
-        raise InputFileError(f"{directory} holds no residents.*, enterprises.* or events.* file")
-    frames = []
-    for path in files:  # validate everything before writing anything
-        entity = _entity_for(path)
-        frames.append(
-            (path, entity, conform(read_records(path), schema.entity(entity), source=str(path)))
-        )
-    for path, entity, frame in frames:
-        started = time.perf_counter()
-        store.load(entity, frame)
-        seconds = time.perf_counter() - started
-        click.echo(f"loaded {frame.height:,} {entity} records from {path.name} in {seconds:.1f}s")
+    return ProfileStore(engine, schema)
 
 
 def register(group: click.Group) -> None:

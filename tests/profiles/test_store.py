@@ -85,3 +85,26 @@ def test_a_failed_load_leaves_nothing_behind(store: ProfileStore) -> None:
     with pytest.raises(DatabaseError, match="rolled back"):
         store.load("resident", bad)
     assert store.count("resident") == 0
+
+
+def enterprises_without_a_key() -> pl.DataFrame:
+    # Passes no validation, so the database itself refuses it: a failure after the residents.
+    return pl.DataFrame(
+        {f.name: [None] for f in SCHEMA.enterprise.stored_fields},
+        schema=SCHEMA.enterprise.polars_schema(),
+    )
+
+
+def test_a_load_failing_after_the_residents_loads_nothing(store: ProfileStore) -> None:
+    with pytest.raises(DatabaseError, match=r"at the enterprises .* nothing was loaded"):
+        store.load_all([("resident", residents()), ("enterprise", enterprises_without_a_key())])
+    assert store.count("resident") == 0
+    assert store.count("enterprise") == 0
+
+
+def test_a_load_of_several_tables_commits_them_together(store: ProfileStore) -> None:
+    assert store.load_all([("resident", residents()), ("event", conform(
+        pl.DataFrame({"subject_id": ["p1"], "subject_type": ["resident"],
+                      "item_code": ["birth_registration"], "occurred_at": ["2026-01-02T09:30"]}),
+        SCHEMA.event, source="test"))]) == [3, 1]  # fmt: skip
+    assert (store.count("resident"), store.count("event")) == (3, 1)

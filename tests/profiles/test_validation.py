@@ -6,8 +6,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from profiles.readers import read_records
 from profiles.schema import load_schema
-from profiles.validation import ValidationError, conform, read_records
+from profiles.validation import ValidationError, conform
 
 RESIDENT = load_schema().resident
 
@@ -90,5 +91,5 @@ def test_files_of_each_format_read_the_same(tmp_path: Path, suffix: str) -> None
         frame.write_csv(path)
     else:
         frame.write_json(path)
-    out = conform(read_records(path), RESIDENT, source=str(path))
+    out = conform(read_records(path).frame, RESIDENT, source=str(path))
     assert out["household_size"].to_list() == [2, None]
