@@ -19,31 +19,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from core.broker import actor
-from notifier.delivery import Lookup, deliver_many, deliver_one
+from notifier.delivery import deliver_many, deliver_one
 from notifier.outbox import Outbox
-from notifier.runtime import (
-    DeliveryRuntime,
-    Renderer,
-    configure_delivery,
-    plain_render,
-    runtime,
-)
+from notifier.runtime import register_retry_sender, runtime
 
 __all__ = [
     "BATCH",
     "QUEUE",
-    "DeliveryRuntime",
-    "Lookup",
-    "Renderer",
     "batch_size",
-    "configure_delivery",
     "deliver",
     "deliver_batch",
-    "deliver_many",
-    "deliver_one",
     "enqueue",
-    "plain_render",
-    "runtime",
     "send_batches",
     "send_later",
 ]
@@ -71,6 +57,9 @@ def send_later(row_id: int, delay: float) -> None:
     """Hand a row back to the broker after a short back-off (marking it enqueued)."""
     runtime().outbox.mark_enqueued([row_id], now=datetime.now(UTC))
     deliver.send_with_options(args=(row_id,), delay=int(delay * 1000))
+
+
+register_retry_sender(send_later)  # the runtime built from the settings retries through it
 
 
 def batch_size(n: int, *, largest: int = BATCH, spread: int = 64) -> int:

@@ -28,20 +28,14 @@ from core.clock import Clock, SystemClock
 from core.errors import DeliveryError, NotFoundError
 from core.settings import Settings, get_settings
 from matcher.shards import Finishing, register_planner
-from notifier.actors import (
-    QUEUE,
-    DeliveryRuntime,
-    configure_delivery,
-    deliver,
-    enqueue,
-    send_batches,
-)
+from notifier.actors import QUEUE, deliver, enqueue, send_batches
 from notifier.channels.base import Channel
 from notifier.dispatch import Explain, PlanConflictError, PlanSummary, plan_changes
 from notifier.outbox import Outbox
 from notifier.priority import run_priority
 from notifier.render import render_row
 from notifier.reports import poll_reports
+from notifier.runtime import DeliveryRuntime, configure_delivery
 from notifier.sweeper import sweep_once
 from notifier.tables import delivery_plans
 from rules.policy import Policy

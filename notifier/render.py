@@ -10,7 +10,7 @@ SMS is held to ``max_segments`` segments (GSM-7: 160 characters alone, 153 per p
 concatenated; UCS-2, i.e. any Chinese: 70 and 67).  When the text is too long, the reason is
 shortened (with an ellipsis) — never the link, and never below what the template needs.
 What the templates see of an item is :mod:`notifier.message_items`; how an SMS is measured,
-:mod:`notifier.sms_segments` (both re-exported here).
+:mod:`notifier.sms_segments`.
 
 >>> item = {"purpose": "grant_notice", "policy_id": "bj-elderly", "title": "高龄老年人津贴",
 ...         "benefit": "100", "benefit_period": "month", "reason": ["age >= 80 ✓"],
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import jinja2
 
 from notifier.channels.base import OutboundMessage
-from notifier.message_items import Item, TemplateRenderError, benefit_text, humanise
-from notifier.sms_segments import SmsLength, sms_length
+from notifier.message_items import Item, TemplateRenderError
+from notifier.sms_segments import sms_length
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -45,15 +45,9 @@ __all__ = [
     "KINDS",
     "LOCALES",
     "PURPOSES",
-    "Item",
     "Rendered",
-    "SmsLength",
-    "TemplateRenderError",
-    "benefit_text",
-    "humanise",
     "render",
     "render_row",
-    "sms_length",
 ]
 
 TEMPLATES = Path(__file__).with_name("templates")

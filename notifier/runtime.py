@@ -1,6 +1,10 @@
 """What a delivery worker runs with: one :class:`DeliveryRuntime` (the ledger, the channels, the
 renderer, the rate limiter, the clock), built from the settings on first use or installed with
 :func:`configure_delivery` (tests, the demo); and :func:`plain_render`, the renderer of last resort.
+
+The runtime built from the settings hands retries back to the broker through the sender
+:mod:`notifier.actors` registers (:func:`register_retry_sender`): the actors run on this
+runtime, so this module cannot import them.
 """
 
 from __future__ import annotations
@@ -8,14 +12,29 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.clock import Clock, SystemClock
-from core.errors import ZhidaError
 from notifier.channels.base import Channel, OutboundMessage
 from notifier.outbox import LedgerRow, Outbox
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from core.settings import Settings
+
+__all__ = [
+    "DeliveryRuntime",
+    "Renderer",
+    "RetrySender",
+    "configure_delivery",
+    "plain_render",
+    "register_retry_sender",
+    "runtime",
+]
+
 Renderer = Callable[[LedgerRow], OutboundMessage]
+RetrySender = Callable[[int, float], object]  # (row id, delay in seconds) -> enqueue it
 
 
 def plain_render(row: LedgerRow) -> OutboundMessage:
@@ -67,10 +86,18 @@ class DeliveryRuntime:
     lease: float = 30.0  # seconds a claim holds; well over a channel's timeout
     backoff: float = 30.0  # first retry delay, doubled per attempt
     rate_wait: float = 5.0  # longest wait for a rate-limit token before retrying later
-    send_retries: Callable[[int, float], object] | None = None  # (row id, delay s) -> enqueue
+    send_retries: RetrySender | None = None  # None: the sweeper picks the retry up
 
 
 _runtime: DeliveryRuntime | None = None
+_retry_sender: RetrySender | None = None
+
+
+def register_retry_sender(send: RetrySender | None) -> None:
+    """How the runtime built from the settings hands a retry back to the broker (the actors
+    register theirs when imported; ``None``: leave retries to the sweeper)."""
+    global _retry_sender  # noqa: PLW0603 -- one sender per process, set by notifier.actors
+    _retry_sender = send
 
 
 def configure_delivery(rt: DeliveryRuntime | None) -> DeliveryRuntime | None:
@@ -85,7 +112,6 @@ def runtime() -> DeliveryRuntime:
     if _runtime is None:
         from core.db import get_engine
         from core.settings import get_settings
-        from notifier.actors import send_later  # the actors run on this runtime
 
         settings = get_settings()
         engine = get_engine()
@@ -97,44 +123,28 @@ def runtime() -> DeliveryRuntime:
                 limiter=_limiter(settings),
                 lease=max(5.0, 3 * settings.channel_timeout),
                 backoff=settings.retry_backoff,
-                send_retries=send_later,
+                send_retries=_retry_sender,
             )
         )
     assert _runtime is not None
     return _runtime
 
 
-def _channels_from_settings(settings: Any, engine: Any) -> Mapping[str, Channel]:
-    registry = _optional("notifier.channels.registry")
-    if registry is not None:
-        built: Mapping[str, Channel] = registry.channels_from_settings(settings, engine)
-        return built
-    raise ZhidaError("no channel registry (notifier/channels/registry.py) to build channels from")
+def _channels_from_settings(settings: Settings, engine: Engine) -> Mapping[str, Channel]:
+    # Imported here: the channels pull in httpx and smtplib, which only a worker needs.
+    from notifier.channels.registry import channels_from_settings
+
+    return channels_from_settings(settings, engine)
 
 
-def _optional(name: str) -> Any:
-    """A module of the channels side that may not exist yet in this checkout."""
-    import importlib
+def _renderer(settings: Settings) -> Renderer:
+    """The templates' renderer, bound to this worker's settings (read once, not per message)."""
+    from notifier.render import render_row  # jinja2 and the templates: a worker's cost only
 
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
+    return functools.partial(render_row, settings=settings)
 
 
-def _renderer(settings: Any = None) -> Renderer:
-    module = _optional("notifier.render")
-    found = getattr(module, "render_row", None)
-    if found is None:
-        return plain_render
-    if settings is None:
-        return found  # type: ignore[no-any-return]
-    return functools.partial(found, settings=settings)
-
-
-def _limiter(settings: Any) -> Any:
+def _limiter(settings: Settings) -> Any:
     from notifier.ratelimit import MemoryRateLimiter, RedisRateLimiter, parse_rates
 
     rates = parse_rates(settings.rate_limits)

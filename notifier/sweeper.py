@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.errors import DeliveryError
-from notifier.actors import DeliveryRuntime
 from notifier.reports import ReportsRecorded, poll_reports
+from notifier.runtime import DeliveryRuntime
 
 __all__ = ["SweepResult", "Sweeper", "sweep_once"]
 

@@ -3,7 +3,7 @@
 No JavaScript and nothing fetched: the file opens offline and can be mailed or archived with
 the decision it supported.  Every report is stamped with what it was computed from (catalog
 hashes, population snapshot, as-of date, seed) so the figures can be reproduced.  The charts
-are drawn by :mod:`simulations.charts` (its names are re-exported here).
+are drawn by :mod:`simulations.charts`.
 """
 
 from __future__ import annotations
@@ -15,23 +15,13 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from simulations.charts import Chart, bar_chart, figure, line_chart, whole
+from simulations.charts import Chart
 from simulations.reach import ALL, Reach
 
 if TYPE_CHECKING:
     from simulations.timeline import Timeline
 
-__all__ = [
-    "Chart",
-    "bar_chart",
-    "figure",
-    "line_chart",
-    "reach_charts",
-    "timeline_charts",
-    "whole",
-    "write_reach_report",
-    "write_timeline_report",
-]
+__all__ = ["reach_charts", "timeline_charts", "write_reach_report", "write_timeline_report"]
 
 
 def _write_pngs(charts: Sequence[Chart], out: Path) -> list[Path]:

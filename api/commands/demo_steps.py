@@ -28,7 +28,7 @@ def ranking_step(
     as_of: date, seed: int,
 ) -> None:  # fmt: skip
     """Simulate two campaigns, train the ranking and uplift models, show a few orderings."""
-    from api.commands.rank import demo_lines
+    from api.commands.rank_offers import demo_lines
 
     with console.status("simulating campaigns and training the ranking models…"):
         lines = demo_lines(matches, population_dir, in_force, schema, as_of=as_of, seed=seed)

@@ -250,7 +250,7 @@ def match_cmd(
     if rank:
         if population is None:
             raise ValidationError("--rank reads the profiles from --population DIR")
-        from api.commands.rank import rank_file
+        from api.commands.rank_offers import rank_file
 
         ranked = out.with_name(out.name.removesuffix(".parquet") + ".ranked.parquet")
         how = rank_file(population, out, policies, as_of, ranked)

@@ -20,9 +20,9 @@ from api.commands.rank_inputs import (
     step,
 )
 from api.commands.rank_models import evaluate_cmd, list_cmd, train_cmd
-from api.commands.rank_offers import demo_lines, rank_file
+from api.commands.rank_offers import rank_file
 
-__all__ = ["demo_lines", "rank_file", "register"]
+__all__ = ["register"]
 
 
 @click.group("rank")

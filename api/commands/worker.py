@@ -50,7 +50,8 @@ def _child(
 
     from core.broker import configure_broker, current_broker
     from core.settings import get_settings
-    from notifier.actors import runtime, send_batches
+    from notifier.actors import send_batches
+    from notifier.runtime import runtime
     from notifier.sweeper import Sweeper
 
     faulthandler.register(signal.SIGUSR1)

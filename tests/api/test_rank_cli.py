@@ -109,7 +109,7 @@ def test_demo_lines_train_measure_and_show_offers(
 ) -> None:
     from datetime import date
 
-    from api.commands.rank import demo_lines
+    from api.commands.rank_offers import demo_lines
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 

@@ -17,10 +17,11 @@ import os
 def prepare() -> None:
     from core.db import get_engine
     from core.settings import get_settings
-    from notifier.actors import DeliveryRuntime, configure_delivery, send_later
+    from notifier.actors import send_later
     from notifier.channels.registry import channels_from_settings
     from notifier.outbox import Outbox
     from notifier.render import render_row
+    from notifier.runtime import DeliveryRuntime, configure_delivery
 
     s = get_settings()
     assert s.sms_status_url and s.smtp_status_url

@@ -14,18 +14,14 @@ import sqlalchemy as sa
 
 from core.clock import FixedClock
 from core.db import get_engine, upgrade
-from notifier.actors import (
-    DeliveryRuntime,
-    batch_size,
-    deliver_many,
-    plain_render,
-)
+from notifier.actors import batch_size
 from notifier.channels.base import OutboundMessage, PermanentDeliveryError
 from notifier.channels.inbox import InboxChannel, inbox_messages
 from notifier.channels.memory import MemoryChannel
-from notifier.delivery import _deliver_together
+from notifier.delivery import _deliver_together, deliver_many
 from notifier.outbox import LedgerRow, Outbox
 from notifier.receipts import delivery_receipts
+from notifier.runtime import DeliveryRuntime, plain_render
 from notifier.tables import outbox
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)

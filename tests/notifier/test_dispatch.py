@@ -13,14 +13,15 @@ import sqlalchemy as sa
 
 from core.db import get_engine, upgrade
 from core.settings import Settings
-from notifier.actors import DeliveryRuntime, deliver_one
 from notifier.campaign import deliver_in_process
 from notifier.channels.base import OutboundMessage, PermanentDeliveryError
 from notifier.channels.memory import MemoryChannel
 from notifier.contacts import ContactStore
+from notifier.delivery import deliver_one
 from notifier.dispatch import plan_changes
 from notifier.grants import GrantStore
 from notifier.outbox import Outbox
+from notifier.runtime import DeliveryRuntime
 from notifier.tables import application_drafts, notices
 from rules.loader import load_catalog
 
@@ -113,7 +114,7 @@ def test_sms_at_night_is_deferred_to_eight_in_the_morning(setup: Any) -> None:
 
 class _BrokenTemplates:
     def __call__(self, row: Any) -> OutboundMessage:
-        from notifier.actors import plain_render
+        from notifier.runtime import plain_render
 
         if row.subject_id == "bad-template":
             raise PermanentDeliveryError("template invitation.sms.j2: 'where' is undefined")

@@ -11,10 +11,11 @@ import pytest
 
 from core.clock import FixedClock
 from core.db import get_engine, upgrade
-from notifier.actors import DeliveryRuntime, deliver_one, plain_render
 from notifier.channels.memory import MemoryChannel
 from notifier.channels.smtp import SmtpChannel
+from notifier.delivery import deliver_one
 from notifier.outbox import Outbox
+from notifier.runtime import DeliveryRuntime, plain_render
 from simulations.gateways import SmtpSink
 
 T0 = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)

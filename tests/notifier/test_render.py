@@ -9,14 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifier.channels.base import PermanentDeliveryError
-from notifier.render import (
-    LOCALES,
-    PURPOSES,
-    TemplateRenderError,
-    render,
-    render_row,
-    sms_length,
-)
+from notifier.message_items import TemplateRenderError
+from notifier.render import LOCALES, PURPOSES, render, render_row
+from notifier.sms_segments import sms_length
 
 BASE = "https://zd.gov.cn"
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from simulations.report import bar_chart, figure, line_chart
+from simulations.charts import bar_chart, figure, line_chart
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from matplotlib.image import imread
 from matplotlib.text import Text
 
 from simulations import report_png
-from simulations.report import Chart
+from simulations.charts import Chart
 from simulations.report_png import MAX_BARS, draw, latin_label, write_png
 
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
