@@ -11,11 +11,6 @@ may fetch, audited as a data export.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
-import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,14 +33,13 @@ from api.app.routes.console_analyst_timeline import analyst_or_refusal as _analy
 from api.app.services import Services, services
 from core.errors import ZhidaError
 from simulations.charts import bar_chart
-from simulations.disclosure import REACH_COLUMNS
 from simulations.preview import preview_as_of
 from simulations.reach_job import reach_summary
+from simulations.reach_results import ReachResults, reach_csv
 from simulations.reform import with_draft
 
 __all__ = ["ANALYST_ROUTES", "charts"]
 
-_SIM_ID = re.compile(r"^[0-9a-f]{16}$")
 _MAX_DOCUMENT = 64_000
 
 
@@ -134,7 +128,7 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
         result = reach_summary(svc.population, baseline, reform, as_of)
     except ZhidaError as err:
         return refuse(err.http_status, err.message, as_of)
-    sim_id = _keep(svc, user, result)
+    sim_id = ReachResults(svc.data_dir).keep(user.username, result)
     svc.audit.append(
         actor=user.username, role=user.role, action="simulation.run", entity_type="simulation",
         entity_id=sim_id, source=source_of(request),
@@ -177,34 +171,6 @@ def _problem(message: str) -> dict[str, Any]:
     return {"line": None, "col": None, "message": message}
 
 
-def _directory(svc: Services) -> Path:
-    return svc.data_dir / "console" / "simulations"
-
-
-def _keep(svc: Services, user: User, result: dict[str, Any]) -> str:
-    """Write the k-anonymous tables for the download; returns the simulation's id."""
-    sim_id = secrets.token_hex(8)
-    folder = _directory(svc)
-    folder.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"owner": user.username, **result}, ensure_ascii=False, default=str)
-    tmp = folder / f"{sim_id}.json.tmp"
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(folder / f"{sim_id}.json")  # never a half-written file under the real name
-    return sim_id
-
-
-def _csv(result: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["as_of", "dimension", "group", *REACH_COLUMNS])
-    rows = ([{**result["total"], "dimension": "total", "group": "(all changed)"}]
-            if result.get("total") else [])  # fmt: skip
-    for row in [*rows, *result["groups"]]:
-        writer.writerow([result["as_of"], row["dimension"], row["group"],
-                         *(row[c] for c in REACH_COLUMNS)])  # fmt: skip
-    return out.getvalue()
-
-
 @get("/console/analyst/{sim_id:str}/reach.csv", include_in_schema=False)
 async def analyst_csv(request: Request[Any, Any, Any], sim_id: FromPath[str]) -> Response[Any]:
     return await to_thread.run_sync(_analyst_csv, request, sim_id)
@@ -215,12 +181,10 @@ def _analyst_csv(request: Request[Any, Any, Any], sim_id: str) -> Response[Any]:
     if not isinstance(user, User):
         return user
     svc = services(request)
-    path = _directory(svc) / f"{sim_id}.json"
-    if not _SIM_ID.match(sim_id) or not path.is_file():
-        return Response("no such simulation; run one on the analyst page\n", status_code=404,
-                        media_type="text/plain")  # fmt: skip
-    result = json.loads(path.read_text(encoding="utf-8"))
-    if result.get("owner") != user.username and user.role != "admin":
+    result = ReachResults(svc.data_dir).load(
+        sim_id, reader=user.username, admin=user.role == "admin"
+    )
+    if result is None:
         return Response("no such simulation; run one on the analyst page\n", status_code=404,
                         media_type="text/plain")  # fmt: skip
     svc.audit.append(
@@ -228,7 +192,7 @@ def _analyst_csv(request: Request[Any, Any, Any], sim_id: str) -> Response[Any]:
         entity_id=sim_id, source=source_of(request), details={"what": "reach by group (CSV)"},
     )  # fmt: skip
     return Response(
-        _csv(result), media_type="text/csv; charset=utf-8",
+        reach_csv(result), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="reach-{sim_id}.csv"'},
     )  # fmt: skip
 
