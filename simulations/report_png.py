@@ -4,11 +4,14 @@ The same :class:`simulations.charts.Chart` values the HTML draws as SVG are draw
 two never disagree.  matplotlib is imported only when a PNG is written: ``zhida`` starts
 without it.
 
-Chinese labels need a font with CJK glyphs.  The first installed font that has them (Noto
-Sans CJK, Source Han Sans, WenQuanYi, …; checked glyph by glyph, not by name) is used, and
-the PNGs are bilingual like the HTML.  Without one, the PNGs carry the English half of each
-bilingual label and romanised district names — never boxes for missing glyphs — and the
-Chinese stays in the HTML.  Nothing is downloaded or installed.
+Chinese labels need a font that really draws Chinese.  A font qualifies when it gives each
+of a few common characters (人口政策…) a glyph of its own: a placeholder font such as
+matplotlib's bundled "Last Resort" maps every code point to the same box and is refused.
+Noto Sans CJK, Source Han Sans and WenQuanYi come first; a font installed after matplotlib
+built its font cache (fonts-wqy-microhei after ``pip install``) is found among the system's
+fonts and added.  With such a font the PNGs are bilingual like the HTML.  Without one, they
+carry the English half of each bilingual label and romanised district names — never boxes —
+and the Chinese stays in the HTML.  Nothing is downloaded or installed.
 """
 
 from __future__ import annotations
@@ -25,14 +28,19 @@ if TYPE_CHECKING:
 
     from simulations.charts import Chart
 
-__all__ = ["MAX_BARS", "cjk_font", "draw", "latin_label", "write_png"]
+__all__ = ["MAX_BARS", "cjk_font", "draw", "draws_chinese", "latin_label", "write_png"]
 
 # A bar chart of more labels than this shows the largest ones and says so in its title.
 MAX_BARS = 40
 _BAR_COLORS = ("#9aa5b1", "#c0392b", "#2e86de", "#27ae60")
 _LINE_COLORS = ("#c0392b", "#2e86de", "#27ae60", "#8e44ad", "#9aa5b1")
-_PREFERRED = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-              "WenQuanYi Zen Hei", "Droid Sans Fallback", "AR PL UMing CN")  # fmt: skip
+_PREFERRED = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
+              "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Serif CJK SC",
+              "Droid Sans Fallback", "AR PL UMing CN")  # fmt: skip
+# Font files whose names say CJK, looked at first among the system's fonts.
+_CJK_FILE = re.compile(r"wqy|cjk|sourcehan|source-han|droidsansfallback|uming|ukai", re.I)
+# Characters every font for Chinese labels must draw, each with a glyph of its own.
+_SAMPLE = "人口政策推演年度成本"
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
 _ROMAN = {
     "东城区": "Dongcheng", "西城区": "Xicheng", "朝阳区": "Chaoyang", "丰台区": "Fengtai",
@@ -46,22 +54,54 @@ _ROMAN = {
 
 @cache
 def cjk_font() -> str | None:
-    """The family name of an installed font with Chinese glyphs, or ``None``."""
-    from matplotlib import font_manager
-    from matplotlib.ft2font import FT2Font
+    """The family name of an installed font that draws Chinese, or ``None``.
 
-    fonts = sorted(
+    Fonts matplotlib knows come first (the preferred families before the rest); then fonts of
+    the system its font cache has not seen, which are added to it when one qualifies.
+    """
+    from matplotlib import font_manager
+
+    known = sorted(
         font_manager.fontManager.ttflist,
         key=lambda f: _PREFERRED.index(f.name) if f.name in _PREFERRED else len(_PREFERRED),
     )
-    for font in fonts:
-        try:
-            face = FT2Font(font.fname)
-        except (OSError, RuntimeError):
-            continue
-        if all(face.get_char_index(ord(c)) for c in "政策推演年度成本"):
+    for font in known:
+        if draws_chinese(font.fname, font.index):
             return str(font.name)
+    seen = {font.fname for font in known}
+    unseen = [path for path in _system_font_files() if path not in seen]
+    for path in sorted(unseen, key=lambda p: not _CJK_FILE.search(Path(p).name)):
+        if draws_chinese(path):
+            font_manager.fontManager.addfont(path)
+            return _family(path)
     return None
+
+
+def draws_chinese(path: str, index: int = 0) -> bool:
+    """Whether the font at ``path`` draws Chinese: every sample character has its own glyph.
+
+    A placeholder font ("Last Resort") maps every code point to one box, so it fails.
+    """
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        face = FT2Font(path, face_index=index)
+    except (OSError, RuntimeError, ValueError):
+        return False
+    glyphs = {face.get_char_index(ord(c)) for c in _SAMPLE}
+    return 0 not in glyphs and len(glyphs) == len(set(_SAMPLE))
+
+
+def _family(path: str) -> str:
+    from matplotlib.ft2font import FT2Font
+
+    return str(FT2Font(path).family_name)
+
+
+def _system_font_files() -> list[str]:
+    from matplotlib import font_manager
+
+    return list(font_manager.findSystemFonts())
 
 
 def latin_label(text: str) -> str:

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from matplotlib.font_manager import FontProperties, findfont, fontManager
 from matplotlib.image import imread
 from matplotlib.text import Text
 
 from simulations import report_png
 from simulations.charts import Chart
 from simulations.report_png import MAX_BARS, draw, latin_label, write_png
+from tests.conftest import CI
 
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 BARS = Chart(
@@ -55,9 +59,7 @@ def test_without_a_chinese_font_no_label_needs_one(
 
 
 def test_with_a_chinese_font_labels_are_bilingual_and_drawn_in_it() -> None:
-    font = report_png.cjk_font()
-    if font is None:  # the machine has none: the English labels are tested above
-        pytest.skip("no font with Chinese glyphs installed (fc-list :lang=zh)")
+    font = _chinese_font()
     figure = draw(BARS)
     titles = [t for t in figure.findobj(Text) if t.get_text() == BARS.title]
     assert titles and font in titles[0].get_fontfamily()
@@ -78,3 +80,76 @@ def test_the_png_is_drawn_at_its_size(tmp_path: Path) -> None:
     assert pixels.shape[:2] == (round(3.6 * 110), 10 * 110)
     # Not blank: the lines and labels put dark pixels on the white page.
     assert (pixels[..., :3] < 0.5).any() and (pixels[..., :3] == 1).mean() > 0.5
+
+
+LAST_RESORT = "Last Resort High-Efficiency"  # matplotlib's bundled placeholder: a box per glyph
+
+
+def _chinese_font() -> str:
+    font = report_png.cjk_font()
+    if font is None:
+        message = "no font that draws Chinese is installed (fonts-wqy-microhei: make browsers)"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return font
+
+
+def _render(text: str, family: str) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(1.6, 0.6), dpi=100)
+    figure.text(0.05, 0.2, text, family=family, fontsize=24)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def test_a_chinese_label_is_drawn_as_characters_not_placeholder_boxes() -> None:
+    font = _chinese_font()
+    # The placeholder draws 人 and 口 as the same box; the chosen font draws two characters,
+    # and 人口 in it is not the placeholder's rendering.
+    assert np.array_equal(_render("人", LAST_RESORT), _render("口", LAST_RESORT))
+    assert not np.array_equal(_render("人", font), _render("口", font))
+    assert not np.array_equal(_render("人口", font), _render("人口", LAST_RESORT))
+
+
+def test_the_chart_titles_font_file_draws_chinese() -> None:
+    font = _chinese_font()
+    title = next(t for t in draw(LINES).findobj(Text) if t.get_text() == LINES.title)
+    families = title.get_fontfamily()
+    assert families[-1] == font and LAST_RESORT not in families
+    assert report_png.draws_chinese(findfont(FontProperties(family=font)))
+
+
+@pytest.fixture
+def fresh_font_choice() -> Iterator[None]:
+    report_png.cjk_font.cache_clear()
+    yield
+    report_png.cjk_font.cache_clear()
+
+
+def test_a_placeholder_font_is_never_chosen_and_the_english_half_is_used(
+    monkeypatch: pytest.MonkeyPatch, fresh_font_choice: None
+) -> None:
+    placeholder = [f for f in fontManager.ttflist if f.name == LAST_RESORT]
+    assert placeholder and not report_png.draws_chinese(placeholder[0].fname)
+    monkeypatch.setattr(fontManager, "ttflist", placeholder)  # a machine without a CJK font
+    monkeypatch.setattr(report_png, "_system_font_files", list)
+    assert report_png.cjk_font() is None
+    texts = _texts(BARS)
+    assert "Eligible by district" in texts and "Xicheng" in texts
+    assert not [t for t in texts if CJK.search(t)]
+
+
+def test_a_font_installed_after_matplotlib_built_its_cache_is_found(
+    monkeypatch: pytest.MonkeyPatch, fresh_font_choice: None
+) -> None:
+    font = _chinese_font()
+    path = str(findfont(FontProperties(family=font)))
+    stale = [f for f in fontManager.ttflist if f.fname != path]  # the machine
+    monkeypatch.setattr(fontManager, "ttflist", stale)
+    report_png.cjk_font.cache_clear()
+    assert report_png.cjk_font() == font
+    assert path in {f.fname for f in fontManager.ttflist}
