@@ -1,22 +1,21 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from api.cli import main
+from tests.populations import Populations
 
 CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pop")
-    args = ["population", "generate", "--residents", "3000", "--enterprises", "300"]
-    assert main([*args, "--seed", "2", "--as-of", "2026-06-30", "--out", str(out)]) == 0
-    return out
+def population(populations: Populations) -> Path:
+    return populations(3000, 300, seed=2, as_of=date(2026, 6, 30))
 
 
 def test_match_writes_the_contract_columns(population: Path, tmp_path: Path) -> None:

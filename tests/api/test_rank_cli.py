@@ -1,21 +1,23 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from api.cli import main
+from tests.populations import Populations
 
 CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
 AS_OF = ["--as-of", "2026-06-30"]
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def population(populations: Populations, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of its own: the rank commands write their outcomes and pairs next to it."""
     pop = tmp_path_factory.mktemp("rank") / "pop"
-    argv = ["population", "generate", "--residents", "4000", "--enterprises", "400", "--seed", "2"]
-    assert main([*argv, "--out", str(pop), *AS_OF]) == 0
+    populations.copy(4000, 400, seed=2, as_of=date(2026, 6, 30), to=pop)
     match = ["match", "--population", str(pop), "--policies", CATALOG, "--no-record"]
     assert main([*match, "--out", str(pop / "pairs.parquet"), *AS_OF]) == 0
     return pop

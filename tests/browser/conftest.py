@@ -47,7 +47,7 @@ from matcher.runs import RunStore, population_snapshot
 from notifier.contacts import ContactStore
 from profiles.schema import load_schema
 from rules.store import PolicyStore
-from simulations.population import GenerationSpec, generate_population
+from tests.populations import Populations
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -138,11 +138,9 @@ def _record_run(engine: Engine, data_dir: Path, population: Path, as_of: date) -
 
 
 @pytest.fixture(scope="session")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def population(populations: Populations) -> Path:
     """A small synthetic population, generated once for every browser test (read only)."""
-    out = tmp_path_factory.mktemp("population")
-    generate_population(GenerationSpec(RESIDENTS, ENTERPRISES, seed=SEED, as_of=date.today()), out)
-    return out
+    return populations(RESIDENTS, ENTERPRISES, seed=SEED, as_of=date.today())
 
 
 def _most_offered(engine: Engine, data_dir: Path, subject_type: str) -> str:

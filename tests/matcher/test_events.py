@@ -16,7 +16,7 @@ from profiles.schema import load_schema
 from profiles.tagging import load_tags
 from profiles.tagging.single import subject_tags
 from rules.loader import load_catalog
-from simulations.population import GenerationSpec, generate_population
+from tests.populations import Populations
 
 SCHEMA = load_schema()
 CATALOG = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"])
@@ -34,10 +34,8 @@ def _pairs(frame: pl.DataFrame) -> dict[tuple[str, str], tuple[str, Decimal | No
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pop")
-    generate_population(GenerationSpec(2000, 0, seed=5, as_of=AS_OF + timedelta(days=1)), out)
-    return out
+def population(populations: Populations) -> Path:
+    return populations(2000, 0, seed=5, as_of=AS_OF + timedelta(days=1))
 
 
 def test_replaying_a_day_of_events_equals_the_batch_run(population: Path, tmp_path: Path) -> None:

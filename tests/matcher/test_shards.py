@@ -18,6 +18,7 @@ from api.cli import main
 from core.db import get_engine, upgrade
 from matcher.batch import MATCH_SCHEMA
 from matcher.shards import PlanRequest, ShardStore, plan_shards
+from tests.populations import Populations
 
 AS_OF = "2026-06-30"
 CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
@@ -25,11 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pop")
-    args = ["population", "generate", "--residents", "4000", "--enterprises", "400"]
-    assert main([*args, "--seed", "5", "--as-of", AS_OF, "--out", str(out)]) == 0
-    return out
+def population(populations: Populations) -> Path:
+    return populations(4000, 400, seed=5, as_of=date.fromisoformat(AS_OF))
 
 
 def _sorted(path: Path) -> pl.DataFrame:

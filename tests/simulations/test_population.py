@@ -11,22 +11,21 @@ from profiles.schema import load_schema
 from simulations.population import FILES, GenerationSpec, generate_population
 from simulations.population import marginals as m
 from simulations.population.credit_code import is_valid
+from tests.populations import Populations
 
 AS_OF = date(2026, 11, 22)
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
-    out = tmp_path_factory.mktemp("pop")
-    generate_population(GenerationSpec(40_000, 4_000, seed=11, as_of=AS_OF), out)
+def population(populations: Populations) -> dict[str, pl.DataFrame]:
+    out = populations(40_000, 4_000, seed=11, as_of=AS_OF)
     return {name: pl.read_parquet(out / file) for name, file in FILES.items()}
 
 
 @pytest.fixture(scope="module")
-def complete(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+def complete(populations: Populations) -> dict[str, pl.DataFrame]:
     """A population without unknown values, to check consistency rules exactly."""
-    out = tmp_path_factory.mktemp("complete")
-    generate_population(GenerationSpec(30_000, 3_000, 5, AS_OF, unknown_scale=0.0), out)
+    out = populations(30_000, 3_000, seed=5, as_of=AS_OF, unknown_scale=0.0)
     return {name: pl.read_parquet(out / file) for name, file in FILES.items()}
 
 

@@ -19,6 +19,7 @@ from profiles.schema import load_schema
 from rules.loader import Catalog, load_catalog
 from rules.policy import Policy
 from simulations.reach import ALL, group_columns, reachability, simulate_reach, tags_read
+from tests.populations import Populations
 
 AS_OF = date(2026, 6, 30)
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
@@ -42,11 +43,8 @@ AGE = (
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pop")
-    args = ["population", "generate", "--residents", "6000", "--enterprises", "300"]
-    assert main([*args, "--seed", "11", "--as-of", AS_OF.isoformat(), "--out", str(out)]) == 0
-    return out
+def population(populations: Populations) -> Path:
+    return populations(6000, 300, seed=11, as_of=AS_OF)
 
 
 @pytest.fixture(scope="module")

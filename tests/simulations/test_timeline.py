@@ -12,7 +12,6 @@ from api.cli import main
 from core.errors import ValidationError
 from profiles.schema import load_schema
 from rules.loader import load_catalog
-from simulations.population import GenerationSpec, generate_population
 from simulations.report import write_timeline_report
 from simulations.timeline import (
     METRICS,
@@ -25,6 +24,7 @@ from simulations.timeline import (
     summary_lines,
 )
 from simulations.timeline.dynamics import State, Transitions, apply_day, draw_month
+from tests.populations import Populations
 
 AS_OF = date(2026, 6, 30)
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
@@ -32,10 +32,8 @@ SCHEMA = load_schema()
 
 
 @pytest.fixture(scope="module")
-def population(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("timeline-pop")
-    generate_population(GenerationSpec(2500, 200, seed=5, as_of=AS_OF), out)
-    return out
+def population(populations: Populations) -> Path:
+    return populations(2500, 200, seed=5, as_of=AS_OF)
 
 
 @pytest.fixture(scope="module")

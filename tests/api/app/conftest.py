@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simulations.population import GenerationSpec, generate_population
 from tests.api.app.world import World, make_world
+from tests.populations import Populations
 
 
 @pytest.fixture
@@ -23,12 +23,10 @@ def pg_world(postgres_url: str, tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture(scope="session")
-def served_population(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def served_population(populations: Populations) -> Path:
     """The population the analyst pages' server is started with: 3,000 residents and 50 firms
     (seed 11, as of 2026-03-01), generated once."""
-    out = tmp_path_factory.mktemp("served-pop")
-    generate_population(GenerationSpec(3000, 50, seed=11, as_of=date(2026, 3, 1)), out)
-    return out
+    return populations(3000, 50, seed=11, as_of=date(2026, 3, 1))
 
 
 @pytest.fixture
