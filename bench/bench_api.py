@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     pairs = OUT / "runs" / "1.parquet"
     subjects = [s for s, _ in clients]
     in_process = _lookup_in_process(pairs, subjects, 200)
-    from api.app.offers import OfferIndex
+    from matcher.live.offers import OfferIndex
 
     started = time.perf_counter()
     index = OfferIndex.read(1, pairs)

@@ -4,8 +4,8 @@
 the date) from the population the server was given, explains the draft's rule for it and
 audits the read.  Printed beside baselines measured in the same run: the same request with a
 typed profile (the floor: HTTP, auth, parsing the draft, explaining it; no population read, no
-audit) and the subject lookup alone, called in process (the population's scan joined lazily to
-the tags of its events, filtered to one subject).
+audit) and the subject lookup alone, called in process (the server's subject source: the
+database, then the population's files filtered to one subject, its tags from its events).
 
 Run: ``.venv/bin/python -m bench.bench_policy_test [--residents N] [--requests 15]``
 """
@@ -39,9 +39,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from api.app.app import create_app
     from api.app.auth import UserStore
-    from api.app.routes.policy_test import _subject_record
     from core.db import get_engine, upgrade
-    from profiles.schema import load_schema
+    from matcher.live.source import require_subject, tag_library
     from rules.store import PolicyStore
 
     parser = argparse.ArgumentParser()
@@ -89,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
         lookup = []
         for subject in chosen:
             started = time.perf_counter()
-            _subject_record(svc, load_schema(), subject, date.today())
+            found = require_subject(svc.subjects, subject)
+            found.tagged(date.today(), tag_library(svc.subjects.schema))
             lookup.append(time.perf_counter() - started)
         engine.dispose()
     print(

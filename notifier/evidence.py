@@ -1,8 +1,10 @@
 """Evidence for notices: the explanation, clause by clause, of why a subject was matched.
 
-An I/O edge around :func:`rules.explainer.explain`: it reads the records of the subjects being
-told (one filtered scan per entity, not one per subject) and explains each (subject, policy)
-asked for.  Grant records keep it as their evidence; messages quote it as the reason.
+An I/O edge around :func:`rules.explainer.explain`: it reads the subjects being told from a
+:class:`~matcher.live.source.SubjectSource` (a population directory: one filtered scan per file,
+not one per subject), with the tags their events give on the as-of date, and explains each
+(subject, policy) asked for.  Grant records keep it as their evidence; messages quote it as
+the reason.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
+from matcher.live.source import FileSource, SubjectSource, load_subjects, tag_library
 from rules.policy import Policy
 
 __all__ = ["PopulationEvidence", "reason_lines"]
@@ -40,31 +41,22 @@ class PopulationEvidence:
     """Explanations for subjects of a population directory at an as-of date."""
 
     def __init__(self, directory: Path, policies: Mapping[str, Policy], *, as_of: date) -> None:
-        from matcher.population import attach_tags, scan_population
         from profiles.schema import load_schema
 
-        self.schema = load_schema()
+        self.source: SubjectSource = FileSource(directory, load_schema())
+        self.schema = self.source.schema
         self.policies = policies
         self.as_of = as_of
-        self.frames = attach_tags(
-            scan_population(directory, self.schema), directory, self.schema, as_of=as_of
-        )
         self._records: dict[str, tuple[str, dict[str, Any]]] = {}
         self._rules: dict[str, Any] = {}
 
     def load(self, subject_ids: Iterable[str]) -> None:
-        """Read the records of ``subject_ids`` (one scan per entity)."""
-        from profiles.derive import with_derived
-
-        wanted = sorted(set(subject_ids) - set(self._records))
-        for name, frame in self.frames.items():
-            entity = self.schema.entity(name)
-            assert entity.key is not None
-            rows = with_derived(
-                frame.filter(pl.col(entity.key).is_in(wanted)), entity, as_of=self.as_of
-            ).collect()
-            for record in rows.iter_rows(named=True):
-                self._records[record[entity.key]] = (name, record)
+        """Read the records of ``subject_ids`` (one scan per file, not one per subject)."""
+        wanted = set(subject_ids) - set(self._records)
+        library = tag_library(self.schema)
+        for subject_id, subject in load_subjects(self.source, wanted).items():
+            record = subject.derived(self.as_of, library)
+            self._records[subject_id] = (subject.entity.name, record)
 
     def __call__(self, subject_id: str, policy_id: str) -> dict[str, Any]:
         """The explanation as a dict (``{}`` when the subject's record is not there)."""

@@ -232,8 +232,13 @@ class ProfileStore:
         assert isinstance(frame, pl.DataFrame)
         return _from_storage(frame, entity)
 
-    def upsert(self, entity_name: str, record: Mapping[str, Any]) -> None:
-        """Insert or update one resident or enterprise (fields not given become unknown)."""
+    def upsert(
+        self, entity_name: str, record: Mapping[str, Any], *, conn: sa.Connection | None = None
+    ) -> None:
+        """Insert or update one resident or enterprise (fields not given become unknown).
+
+        One ``INSERT … ON CONFLICT DO UPDATE``, so two writers of one subject never collide on
+        its key; with ``conn``, in the caller's transaction."""
         entity = self.schema.entity(entity_name)
         if entity.key is None:
             raise NotFoundError("events are appended with load(), not upserted")
@@ -251,8 +256,11 @@ class ProfileStore:
             index_elements=[entity.key],
             set_={k: statement.excluded[k] for k in values if k != entity.key},
         )
-        with self.engine.begin() as conn:
+        if conn is not None:
             conn.execute(statement)
+            return
+        with self.engine.begin() as own:
+            own.execute(statement)
 
     def count(self, entity_name: str) -> int:
         table = self.tables[entity_name]

@@ -13,9 +13,11 @@ from sqlalchemy.engine import Engine
 from api.app.audit import AuditLog
 from api.app.auth import User, UserStore
 from api.app.errors import AuthenticationError
-from api.app.offers import OfferCache
 from api.app.throttle import LoginThrottle
 from core.db import head_revision
+from matcher.live.offers import OfferCache
+from matcher.live.source import DatabaseSource, FileSource, LayeredSource, SubjectSource
+from matcher.live.state import LiveStores
 from matcher.runs import RunStore
 from notifier.channels.inbox import InboxStore
 from notifier.contacts import ContactStore
@@ -45,20 +47,28 @@ class Services:
     throttle: LoginThrottle  # failed logins per username
     dry_runs: DryRunCache  # dry-run results by (document, population, catalog, date)
     simulations: SimulationRunner  # simulations started through the API, run in the background
+    subjects: SubjectSource  # the database over the population files: explain, panel, ingestion
+    live: LiveStores  # event-driven matching's stores (matcher.live)
 
     @classmethod
     def build(
         cls, engine: Engine, data_dir: Path, *, population: Path | None = None,
         secure_cookies: bool = True, hasher: PasswordHasher | None = None,
     ) -> Services:  # fmt: skip
+        from profiles.schema import load_schema
+
+        schema, runs, offers = load_schema(), RunStore(engine, data_dir), OfferCache()
+        files = FileSource(population, schema) if population is not None else None
+        subjects = LayeredSource(DatabaseSource(engine, schema), files)
         return cls(
             engine=engine, data_dir=data_dir, users=UserStore(engine, hasher),
             audit=AuditLog(engine),
-            policies=PolicyStore(engine), runs=RunStore(engine, data_dir),
+            policies=PolicyStore(engine), runs=runs,
             inbox=InboxStore(engine), grants=GrantStore(engine), contacts=ContactStore(engine),
-            population=population, secure_cookies=secure_cookies, offers=OfferCache(),
+            population=population, secure_cookies=secure_cookies, offers=offers,
             head_revision=head_revision(), throttle=LoginThrottle(), dry_runs=DryRunCache(),
-            simulations=SimulationRunner(engine, data_dir),
+            simulations=SimulationRunner(engine, data_dir), subjects=subjects,
+            live=LiveStores(engine, runs, offers, subjects),
         )  # fmt: skip
 
 

@@ -303,8 +303,7 @@ def _print_offers(
     from rich.console import Console
     from rich.panel import Panel
 
-    from matcher.population import attach_tags, find_subject, scan_population
-    from profiles.derive import with_derived
+    from matcher.live.source import FileSource, load_subjects, tag_library
     from profiles.schema import load_schema
     from rules.explainer import explain
     from rules.language import parse_rule
@@ -313,9 +312,6 @@ def _print_offers(
     assert isinstance(console, Console) and isinstance(matches, pl.DataFrame)
     assert isinstance(catalog, Catalog)
     schema = load_schema()
-    frames = attach_tags(
-        scan_population(population_dir, schema), population_dir, schema, as_of=as_of
-    )
     busiest = (
         matches.filter(pl.col("subject_type") == "resident")
         .group_by("subject_id")
@@ -323,11 +319,11 @@ def _print_offers(
         .sort(["has_maybe", "n", "subject_id"], descending=[True, True, False])
         .head(3)
     )
+    subjects = load_subjects(FileSource(population_dir, schema), busiest["subject_id"].to_list())
     for subject_id in busiest["subject_id"]:
-        entity, record = find_subject(frames, schema, subject_id)
-        derived = (
-            with_derived(pl.LazyFrame([record]), entity, as_of=as_of).collect().row(0, named=True)
-        )
+        subject = subjects[subject_id]
+        entity, record = subject.entity, subject.record
+        derived = subject.derived(as_of, tag_library(schema))
         who = (record.get("name") or "?", derived.get("age"), record.get("residence_district"))
         lines = [f"{who[0]}，{who[1]}岁，{who[2]}，户籍 {record.get('hukou_city') or '未知'}"]
         offers = matches.filter(pl.col("subject_id") == subject_id).sort("status", "policy_id")

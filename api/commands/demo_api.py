@@ -249,7 +249,6 @@ def birth_candidate(
 def _event(
     client: _Client, engine: Engine, settings: Settings, population_dir: Path, *, seed: int
 ) -> Iterator[str]:
-    from api.app.ingestion import today
     from api.app.services import services
     from matcher.runs import RunStore
 
@@ -257,7 +256,7 @@ def _event(
     run = RunStore(engine, settings.data_dir).latest()
     assert run is not None
     at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
-    as_of = today(svc)
+    as_of = svc.live.as_of()  # the date the API's ingestion evaluates on
     catalog = svc.dry_runs.published.get(svc.policies, as_of)[1].catalog
     found = birth_candidate(
         engine, population_dir, run.pairs_file, catalog.policies, at=at, as_of=as_of

@@ -18,11 +18,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.app.auth import SUBJECT_ROLES, User
-from api.app.offers import current_offers
 from api.app.pages import language_of, render, user_or_none
 from api.app.services import Services, services
 from core.errors import ZhidaError
 from core.settings import get_settings
+from matcher.live.offers import current_offers
 from notifier.contacts import CHANNELS
 
 __all__ = ["SUBJECT_CONSOLE_ROUTES", "message_centre"]
@@ -42,9 +42,10 @@ def message_centre(
     subject = user.subject_id
     offers = [
         {"policy_id": o.policy_id, "status": o.status, "benefit": o.benefit}
-        for o in current_offers(svc, subject)[1]
+        for o in current_offers(svc.engine, svc.runs, svc.offers, subject)[1]
     ]
-    catalog = svc.policies.catalog(date.today())
+    as_of = svc.live.as_of()  # the date the offers and their explanations are evaluated on
+    catalog = svc.policies.catalog(as_of)
     audience = user.subject_type or SUBJECT_ROLES[user.role]
     categories = sorted(
         {p.category for p in catalog.policies if p.category and p.audience == audience}

@@ -1,9 +1,11 @@
 """A subject's profile (一人一档 / 一企一档) and why they are (not, maybe) eligible for a policy.
 
-The profile is read from the population directory ``zhida serve --population`` was given, the
-policy from the published catalog in the database as of the latest match run (today without
-one); the explanation is :func:`rules.explainer.explain`'s.  Anyone but the subject sees the
-profile's sensitive fields masked; staff reads are audited as profile reads.
+The subject is read from the server's :class:`~matcher.live.source.SubjectSource` (the database
+over the population directory ``zhida serve --population`` was given, as ingestion reads it),
+on the date of :func:`~matcher.live.source.live_as_of` (as offers and ingestion); the policy
+from the catalog published and in force on that date; the explanation is
+:func:`rules.explainer.explain`'s.  Anyone but the subject sees the profile's sensitive fields
+masked; staff reads are audited as profile reads.
 """
 
 from __future__ import annotations
@@ -12,40 +14,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import polars as pl
 from litestar import Request, get
 from litestar.params import FromPath
 
 from api.app.access import current_user
-from api.app.errors import UnavailableError
 from api.app.masking import ProfileField, profile_fields
 from api.app.routes.subjects import check_caller, subject_guard
 from api.app.services import Services, services
 from core.errors import NotFoundError, ValidationError
-from profiles.schema import Entity, Schema
+from matcher.live.source import require_subject, tag_library
 
 __all__ = ["EXPLAIN_ROUTES", "ExplanationOut", "Profile", "explain_for"]
-
-
-def _as_of(svc: Services) -> date:
-    run = svc.runs.latest()
-    return run.as_of if run is not None else date.today()
-
-
-def _record(
-    svc: Services, schema: Schema, subject_id: str, as_of: date
-) -> tuple[Entity, dict[str, Any]]:
-    from matcher.population import attach_tags, find_subject, scan_population
-
-    if svc.population is None:
-        raise UnavailableError(
-            "profiles and explanations need the population: start the server with "
-            "`zhida serve --population DIR`"
-        )
-    frames = attach_tags(
-        scan_population(svc.population, schema), svc.population, schema, as_of=as_of
-    )
-    return find_subject(frames, schema, subject_id)
 
 
 @dataclass(frozen=True)
@@ -62,15 +41,13 @@ class Profile:
 )  # fmt: skip
 def profile(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> Profile:
     """The subject's record as matching sees it (derived fields such as age included)."""
-    from profiles.derive import with_derived
-    from profiles.schema import load_schema
-
     check_caller(request, subject_id, "profile")
     svc = services(request)
-    as_of = _as_of(svc)
-    entity, record = _record(svc, load_schema(), subject_id, as_of)
-    derived = with_derived(pl.LazyFrame([record]), entity, as_of=as_of).collect().row(0, named=True)
+    as_of = svc.live.as_of()
+    subject = require_subject(svc.subjects, subject_id)
+    derived = subject.derived(as_of, tag_library(svc.subjects.schema))
     own = current_user(request).subject_id == subject_id
+    entity = subject.entity
     return Profile(subject_id, entity.name, as_of, profile_fields(derived, entity, own=own))
 
 
@@ -101,22 +78,21 @@ def explain_offer(
 
 def explain_for(svc: Services, subject_id: str, policy_id: str) -> ExplanationOut:
     """The explanation of ``policy_id`` for ``subject_id`` (the caller checked who may see it)."""
-    from profiles.derive import with_derived
-    from profiles.schema import load_schema
     from rules.explainer import explain
     from rules.language import parse_rule
 
-    as_of = _as_of(svc)
+    as_of = svc.live.as_of()
     policy = svc.policies.catalog(as_of).by_id.get(policy_id)
     if policy is None:
         raise NotFoundError(f"no policy {policy_id!r} is published and in force on {as_of}")
-    schema = load_schema()
-    entity, record = _record(svc, schema, subject_id, as_of)
+    schema = svc.subjects.schema
+    subject = require_subject(svc.subjects, subject_id)
+    entity = subject.entity
     if entity.name != policy.audience:
         raise ValidationError(
             f"{policy_id} is for {policy.audience}s but {subject_id} is a {entity.name}"
         )
-    derived = with_derived(pl.LazyFrame([record]), entity, as_of=as_of).collect().row(0, named=True)
+    derived = subject.derived(as_of, tag_library(schema))
     e = explain(parse_rule(policy.eligibility, entity), derived, as_of=as_of, schema=schema)
     d = e.to_dict()
     return ExplanationOut(

@@ -2,13 +2,14 @@
 
 A department's system holds an admin token: ``PUT /api/v1/profiles/{entity}/{id}`` creates or
 replaces a record, ``POST /api/v1/events`` adds a service event; either answers with the offers
-it changed and the notices planned (see :mod:`api.app.ingestion`).  A resident or firm (or an
-admin) reads its own changes since the latest match run at
-``GET /api/v1/subjects/{id}/changes``.  Writes are audited.
+it changed and the notices planned (:mod:`notifier.ingest` decides, on the as-of date of
+:func:`matcher.live.source.live_as_of`).  A resident or firm (or an admin) reads its own changes
+since the latest match run at ``GET /api/v1/subjects/{id}/changes``.  Writes are audited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,10 +19,12 @@ from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from api.app.access import allow, current_user, source_of
-from api.app.ingestion import Ingested, changes_of, ingest_event, ingest_profile
 from api.app.routes.subjects import check_caller, subject_guard
-from api.app.services import services
+from api.app.services import Services, services
 from core.errors import NotFoundError
+from matcher.live.ledger import changes_since
+from notifier.ingest import Ingested, ingest_event, ingest_profile
+from rules.loader import Catalog
 
 __all__ = ["INGEST_ROUTES", "IngestOut", "OfferChange", "StoredChange"]
 
@@ -57,6 +60,11 @@ def _out(result: Ingested, created: bool) -> IngestOut:
     )  # fmt: skip
 
 
+def _published(svc: Services) -> Callable[[date], Catalog]:
+    """The published catalog in force on a date (cached per catalog version and date)."""
+    return lambda as_of: svc.dry_runs.published.get(svc.policies, as_of)[1].catalog
+
+
 def _audit(request: Request[Any, Any, Any], action: str, result: Ingested) -> None:
     user = current_user(request)
     services(request).audit.append(
@@ -83,7 +91,10 @@ def put_profile(
     """
     if entity not in ("resident", "enterprise"):
         raise NotFoundError(f"no profile kind {entity!r}; use resident or enterprise")
-    result, created = ingest_profile(services(request), entity, subject_id, data)
+    svc = services(request)
+    result, created = ingest_profile(
+        svc.live, _published(svc), svc.live.as_of(), entity, subject_id, data
+    )
     _audit(request, "profile.write", result)
     return Response(_out(result, created), status_code=201 if created else 200)
 
@@ -97,7 +108,8 @@ def post_event(
     Body: ``subject_id``, ``subject_type``, ``item_code``, ``occurred_at`` (schema fields).
     201 with the offers it changed; the same event again is a 200 with ``duplicate`` true.
     """
-    result = ingest_event(services(request), data)
+    svc = services(request)
+    result = ingest_event(svc.live, _published(svc), svc.live.as_of(), data)
     if not result.duplicate:
         _audit(request, "event.ingest", result)
     return Response(
@@ -127,10 +139,12 @@ def subject_changes(
 ) -> list[StoredChange]:
     """Offers changed by events and profile updates since the latest match run, oldest first."""
     check_caller(request, subject_id, "changes")
+    svc = services(request)
+    latest = svc.runs.latest()
     fields = StoredChange.__dataclass_fields__
     return [
         StoredChange(**{k: v for k, v in row.items() if k in fields})
-        for row in changes_of(services(request), subject_id)
+        for row in changes_since(svc.engine, subject_id, latest.run_id if latest else None)
     ]
 
 

@@ -3,7 +3,9 @@
 ``POST /api/v1/policies/test`` takes the draft's YAML and either a ``subject_id`` of the
 population the server was started with or a ``profile`` the officer typed (English or Chinese
 field names of the schema), and answers each clause of the eligibility rule true, false or
-unknown, in plain words, with the overall status and the benefit.  Nothing is stored.  A
+unknown, in plain words, with the overall status and the benefit, on the date explain and
+ingestion use (:func:`matcher.live.source.live_as_of`).  A subject is read as explain reads it
+(the database over the served population).  Nothing is stored.  A
 subject's sensitive fields (as the schema marks them) are masked in everything echoed back — the
 values a clause read, the "it is …" of a counterfactual and the subject's own id — and reading a
 subject is audited as a profile read, as every staff read of a profile is.
@@ -26,13 +28,13 @@ from litestar import Request, post
 from litestar.params import JSONBody
 
 from api.app.access import allow, current_user, source_of
-from api.app.errors import UnavailableError
 from api.app.i18n import words
 from api.app.masking import mask
 from api.app.pages import language_of
-from api.app.services import Services, services
-from core.errors import ValidationError
-from profiles.schema import Entity, Field, Schema
+from api.app.services import services
+from core.errors import NotFoundError, ValidationError
+from matcher.live.source import find_subject, tag_library
+from profiles.schema import Entity, Field
 from rules.plain_words import plain_clause, tag_names
 
 __all__ = [
@@ -177,33 +179,6 @@ def masked(value: Any) -> Any:
     return mask(value)
 
 
-def _as_of(svc: Services) -> date:
-    run = svc.runs.latest()
-    return run.as_of if run is not None else date.today()
-
-
-def _subject_record(
-    svc: Services, schema: Schema, subject_id: str, as_of: date
-) -> tuple[Entity, dict[str, Any]]:
-    """The subject's record with its tags as of ``as_of``.
-
-    The population joined lazily to every subject's tags and then filtered to one: polars
-    pushes the filter into both scans, which measured faster at 1M residents than reading the
-    subject first and semi-joining its events (bench_policy_test).
-    """
-    from matcher.population import attach_tags, find_subject, scan_population
-
-    if svc.population is None:
-        raise UnavailableError(
-            "testing against a subject needs the population: start the server with "
-            "`zhida serve --population DIR`, or type a profile instead"
-        )
-    frames = attach_tags(
-        scan_population(svc.population, schema), svc.population, schema, as_of=as_of
-    )
-    return find_subject(frames, schema, subject_id)
-
-
 @post(
     "/api/v1/policies/test", guards=[allow("officer", "reviewer", "admin")],
     status_code=200, sync_to_thread=True, tags=["policies"],
@@ -227,9 +202,15 @@ def policy_test_panel(
     svc, schema, lang = services(request), load_schema(), language_of(request)
     policy = load_policy_text(data.document, Path("<draft>"), schema)
     entity = schema.entity(policy.audience)
-    as_of = _as_of(svc)
+    as_of = svc.live.as_of()  # as explain, offers and ingestion (matcher.live.source)
     if data.subject_id is not None:
-        found, record = _subject_record(svc, schema, data.subject_id, as_of)
+        subject_found = find_subject(svc.subjects, data.subject_id)
+        if subject_found is None:
+            raise NotFoundError(
+                f"{svc.subjects.missing(data.subject_id)}; or type a profile instead"
+            )
+        found = subject_found.entity
+        record = subject_found.tagged(as_of, tag_library(schema))
         if found.name != policy.audience:
             raise ValidationError(
                 f"{policy.id} is for {policy.audience}s but {data.subject_id} is a "

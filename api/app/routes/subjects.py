@@ -17,9 +17,9 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.app.access import allow, check_subject, current_user, source_of
 from api.app.auth import SUBJECT_ROLES
-from api.app.offers import current_offers
 from api.app.services import services
 from core.errors import NotFoundError, ValidationError
+from matcher.live.offers import current_offers
 from notifier.channels.inbox import InboxMessage
 from notifier.contacts import CHANNELS
 from notifier.grants import Grant, Objection
@@ -84,7 +84,8 @@ def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[O
     with the changes ingested since (a profile or service event) applied, each such offer
     naming its ``cause``."""
     check_caller(request, subject_id, "offers")
-    run, current = current_offers(services(request), subject_id)
+    svc = services(request)
+    run, current = current_offers(svc.engine, svc.runs, svc.offers, subject_id)
     run_id = run.run_id if run else None
     return [Offer(o.policy_id, o.status, o.benefit, run_id, o.as_of, o.cause) for o in current]
 

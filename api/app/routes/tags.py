@@ -16,10 +16,10 @@ from litestar.params import FromPath
 
 from api.app.access import allow
 from api.app.auth import ROLES
-from api.app.ingestion import load_state, today
 from api.app.routes.subjects import check_caller, subject_guard
 from api.app.services import services
 from core.errors import NotFoundError
+from matcher.live.state import load_state
 
 __all__ = ["TAG_ROUTES", "SubjectTags", "Tag"]
 
@@ -67,9 +67,9 @@ def subject_tags(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> 
     check_caller(request, subject_id, "tags")
     svc = services(request)
     schema = load_schema()
-    as_of = today(svc)
+    as_of = svc.live.as_of()
     for entity_name in ("resident", "enterprise"):
-        state = load_state(svc, schema, subject_id, entity_name)
+        state = load_state(svc.live, subject_id, entity_name)
         if state.record is None:
             continue
         library = [t for t in load_tags(schema=schema) if t.audience == entity_name]

@@ -10,11 +10,11 @@ from litestar.testing import TestClient
 
 from api.app.app import create_app
 from api.app.demo import demo_lines, seed_demo_users
-from api.app.ingestion import subject_match_changes
 from api.commands.demo_api import BIRTH, api_lines, newly_eligible_by
 from core.db import get_engine, upgrade
 from core.settings import get_settings
 from matcher.batch import match_frame, match_population, write_pairs
+from matcher.live.ledger import subject_match_changes
 from matcher.population import EventTagger, attach_tags, scan_population
 from matcher.runs import RunStore
 from notifier.contacts import ContactStore

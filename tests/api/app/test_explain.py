@@ -8,9 +8,11 @@ import polars as pl
 import pytest
 
 from api.app.audit import AuditLog
+from matcher.live.source import live_as_of, today_local
 from tests.api.app.world import World, make_world
 
 URL = "/api/v1/subjects/{}/offers/bj-elderly-allowance/explain"
+RUN_AS_OF = date(2026, 3, 1)  # the world's latest run
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def test_a_resident_sees_why_clause_by_clause(world_with_population: World) -> N
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["status"], body["as_of"], body["policy_title"]) == (
-        "eligible", "2026-03-01", "高龄老年人津贴",
+        "eligible", str(live_as_of(today_local(), RUN_AS_OF)), "高龄老年人津贴",
     )  # fmt: skip
     assert [(c["text"], c["result"]) for c in body["clauses"]] == [
         ("age >= 80", True),
@@ -60,10 +62,21 @@ def test_an_admins_explanation_is_an_audited_profile_read(world_with_population:
     assert entry.details == {"what": "explain"}
 
 
-def test_without_a_population_the_server_says_how_to_start_it(world: World) -> None:
+def test_a_subject_in_neither_the_database_nor_a_population_is_a_404_saying_what_to_do(
+    world: World,
+) -> None:
     response = world.client.get(URL.format("P1"), headers=world.as_("resident"))
-    assert response.status_code == 503
-    assert "zhida serve --population DIR" in response.json()["error"]["message"]
+    assert response.status_code == 404
+    message = response.json()["error"]["message"]
+    assert "PUT /api/v1/profiles/resident/P1" in message
+    assert "zhida serve --population DIR" in message
+
+
+def test_without_a_population_a_subject_sent_by_a_department_is_explained(world: World) -> None:
+    sent = {"birth_date": "1940-05-01", "hukou_city": "北京市"}
+    world.client.put("/api/v1/profiles/resident/P1", json=sent, headers=world.as_("admin"))
+    body = world.client.get(URL.format("P1"), headers=world.as_("resident")).json()
+    assert body["status"] == "eligible"
 
 
 def test_a_resident_reads_their_own_profile_unmasked_with_derived_fields(
@@ -72,9 +85,12 @@ def test_a_resident_reads_their_own_profile_unmasked_with_derived_fields(
     world = world_with_population
     response = world.client.get("/api/v1/subjects/P1/profile", headers=world.as_("resident"))
     assert response.status_code == 200, response.text
-    fields = {f["name"]: f for f in response.json()["fields"]}
+    body = response.json()
+    fields = {f["name"]: f for f in body["fields"]}
     assert fields["birth_date"]["value"] == "1940-05-01" and not fields["birth_date"]["masked"]
-    assert fields["age"]["value"] == 85  # at the run's as-of date, 2026-03-01
+    as_of = date.fromisoformat(body["as_of"])  # the live date, as explain and ingestion use
+    assert as_of == live_as_of(today_local(), RUN_AS_OF)
+    assert fields["age"]["value"] == as_of.year - 1940 - ((as_of.month, as_of.day) < (5, 1))
     assert fields["hukou_city"]["label"] == "户籍城市"
 
 
@@ -111,16 +127,15 @@ def test_the_console_explains_an_offer_in_plain_words(world_with_population: Wor
     assert "✓ 满足" in page.text and "age &gt;= 80" in page.text
 
 
-def test_the_console_says_why_it_cannot_explain_without_a_population(world: World) -> None:
+def test_the_console_says_what_to_do_when_the_subject_is_nowhere(world: World) -> None:
     from tests.api.app.world import PASSWORD
 
     world.client.post("/console/login", data={"username": "resident", "password": PASSWORD})
     page = world.client.get("/console/why/bj-elderly-allowance")
-    assert page.status_code == 503
+    assert page.status_code == 404
     assert "zhida serve --population DIR" in page.text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: explain reads the file, ingestion the database")
 def test_after_the_hukou_moves_the_explanation_agrees_with_the_offers(
     world_with_population: World,
 ) -> None:

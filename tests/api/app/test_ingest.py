@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from api.app.ingestion import subject_match_changes
+from matcher.live.ledger import subject_match_changes
 from notifier.tables import notices, outbox
 from profiles.store import ProfileStore
 from rules.store import PolicyStore

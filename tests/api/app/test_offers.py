@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from api.app.offers import OfferCache, OfferIndex, offers_of, scan_rows
+from matcher.live.offers import OfferCache, OfferIndex, offers_of, scan_rows
 
 
 def _pairs(path: Path) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from api.app.audit import AuditLog
+from matcher.live.source import live_as_of, today_local
 from tests.api.app.world import CATALOG, World, make_world
 
 URL = "/api/v1/policies/test"
@@ -77,10 +78,12 @@ def test_english_words_on_request(world: World) -> None:
     assert body["clauses"][0]["value_words"] == "not met"
 
 
-def test_a_birth_date_gives_the_age_at_the_runs_as_of_date(world: World) -> None:
-    body = _test(world, {"document": ALLOWANCE, "profile": {"birth_date": "1946-03-02"}}).json()
-    assert body["as_of"] == AS_OF.isoformat()
-    assert body["clauses"][0]["values"] == {"age": 79}  # 80 only on 2026-03-02
+def test_a_birth_date_gives_the_age_on_the_live_date(world: World) -> None:
+    as_of = live_as_of(today_local(), AS_OF)  # as explain, offers and ingestion
+    born = (as_of + timedelta(days=1)).replace(year=as_of.year - 80)  # 80 only tomorrow
+    body = _test(world, {"document": ALLOWANCE, "profile": {"birth_date": str(born)}}).json()
+    assert body["as_of"] == as_of.isoformat()
+    assert body["clauses"][0]["values"] == {"age": 79}
 
 
 def test_a_subject_is_read_from_the_population_masked_and_audited(pop_world: World) -> None:
@@ -135,10 +138,25 @@ def test_an_invalid_document_gives_every_problem_with_line_and_column(world: Wor
     assert "age" in problems[0]["message"]
 
 
-def test_a_subject_without_a_served_population_is_503_with_what_to_do(world: World) -> None:
+def test_a_subject_in_neither_the_database_nor_a_population_is_404_with_what_to_do(
+    world: World,
+) -> None:
     answer = _test(world, {"document": ALLOWANCE, "subject_id": "P1"})
-    assert answer.status_code == 503
-    assert "type a profile instead" in answer.json()["error"]["message"]
+    assert answer.status_code == 404
+    message = answer.json()["error"]["message"]
+    assert "zhida serve --population DIR" in message and "type a profile instead" in message
+
+
+def test_a_subject_a_department_sent_is_tested_as_sent(pop_world: World) -> None:
+    """The panel reads a subject as explain does: the database over the population file."""
+    subject = "110101194001010011"  # 3200 a month in the file
+    sent = {"birth_date": "1940-01-01", "hukou_city": "北京市", "monthly_income": 2000}
+    put = pop_world.client.put(
+        f"/api/v1/profiles/resident/{subject}", json=sent, headers=pop_world.as_("admin")
+    )
+    assert put.status_code == 200, put.text
+    body = _test(pop_world, {"document": BY_INCOME, "subject_id": subject}).json()
+    assert (body["status"], body["clauses"][1]["value"]) == ("eligible", "true")
 
 
 def test_a_firm_is_refused_for_a_resident_policy(pop_world: World, tmp_path: Path) -> None:

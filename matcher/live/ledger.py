@@ -1,5 +1,17 @@
-"""The offers ingestion changed since a run: the ``subject_match_changes`` table, written in the
-transaction that stores the record or event that caused them, and read laid over the run."""
+"""The offers ingestion changed since a run: the ``subject_match_changes`` ledger.
+
+Each row is one offer changed by an ingested profile or event (its ``cause``), named as in a
+run diff, with the run that was the latest when it was ingested (the run it lays over) and the
+date it was evaluated on.  Rows are written in the transaction that stores the record or event
+that caused them, and read laid over the run (:mod:`matcher.live.offers`).  The table's
+migration is ``0011_ingest_simulations``.
+
+>>> from decimal import Decimal
+>>> rows = change_rows([Change("P9", "a", "newly_eligible", None, ("eligible", Decimal("9")))],
+...                    "resident")
+>>> plain_changes(rows)[0]["new_benefit"], rows[0]["old_status"]
+('9', None)
+"""
 
 from __future__ import annotations
 
@@ -7,14 +19,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from api.app.services import Services
 from matcher.events import Change
 
 __all__ = [
     "change_rows",
-    "changes_of",
+    "changes_of_cause",
+    "changes_since",
     "plain_changes",
     "since_run",
     "store_changes",
@@ -46,6 +58,7 @@ subject_match_changes = sa.Table(
 
 
 def change_rows(changes: list[Change], subject_type: str) -> list[dict[str, Any]]:
+    """The ledger's rows (without cause, run and date) of ``changes``."""
     return [
         {
             "subject_id": c.subject_id, "subject_type": subject_type, "policy_id": c.policy_id,
@@ -60,6 +73,7 @@ def change_rows(changes: list[Change], subject_type: str) -> list[dict[str, Any]
 def store_changes(
     conn: Connection, rows: list[dict[str, Any]], cause: str, run_id: int | None, as_of: date
 ) -> None:
+    """Write ``rows`` in the caller's transaction (the one storing their cause)."""
     if rows:
         now = datetime.now(UTC).replace(tzinfo=None)
         conn.execute(
@@ -78,20 +92,24 @@ def since_run(run_id: int | None) -> sa.ColumnElement[bool]:
     return t.c.run_id.is_(None) if run_id is None else t.c.run_id == run_id
 
 
-def changes_of(svc: Services, subject_id: str, *, cause: str | None = None) -> list[dict[str, Any]]:
-    """Changes recorded for ``subject_id`` since the latest run (of one ``cause``, if given)."""
+def changes_since(engine: Engine, subject_id: str, run_id: int | None) -> list[dict[str, Any]]:
+    """Changes recorded for ``subject_id`` since run ``run_id`` (None: before any run)."""
     t = subject_match_changes
-    query = sa.select(t).where(t.c.subject_id == subject_id).order_by(t.c.id)
-    if cause is not None:
-        query = query.where(t.c.cause == cause)
-    else:
-        run = svc.runs.latest()
-        query = query.where(since_run(run.run_id if run else None))
-    with svc.engine.connect() as conn:
+    query = sa.select(t).where(t.c.subject_id == subject_id, since_run(run_id)).order_by(t.c.id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def changes_of_cause(engine: Engine, subject_id: str, cause: str) -> list[dict[str, Any]]:
+    """The changes one ingested profile or event (``cause``) recorded for ``subject_id``."""
+    t = subject_match_changes
+    query = sa.select(t).where(t.c.subject_id == subject_id, t.c.cause == cause).order_by(t.c.id)
+    with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def plain_changes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as an answer shows them: benefits as decimal strings."""
     return [
         {
             "policy_id": r["policy_id"], "change": r["change"], "old_status": r["old_status"],

@@ -7,9 +7,9 @@ run is picked up on the next request after it is recorded; while one request bui
 (seconds for millions of pairs) the others scan the file instead of waiting.
 
 "My offers" (:func:`current_offers`) is the run's rows with the changes ingested since it was
-recorded laid over them (``subject_match_changes``, written by :mod:`api.app.ingestion`): an
-ingested event or profile that makes a subject newly eligible adds its offer, one that ends an
-eligibility removes it, without waiting for the next run.
+recorded laid over them (the ledger of :mod:`matcher.live.ledger`): an ingested event or
+profile that makes a subject newly eligible adds its offer, one that ends an eligibility
+removes it, without waiting for the next run.
 
 >>> index = OfferIndex.from_frame(7, pl.DataFrame({"subject_id": ["b", "a", "b"],
 ...     "policy_id": ["x", "y", "z"], "status": ["maybe", "eligible", "eligible"],
@@ -33,9 +33,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import sqlalchemy as sa
 
+from matcher.live.ledger import since_run
+from matcher.live.ledger import subject_match_changes as ledger
+
 if TYPE_CHECKING:
-    from api.app.services import Services
-    from matcher.runs import Run
+    from sqlalchemy.engine import Engine
+
+    from matcher.runs import Run, RunStore
 
 __all__ = [
     "CurrentOffer",
@@ -167,20 +171,20 @@ def overlay(
     return sorted(offers.values(), key=lambda o: (o.status, o.policy_id))
 
 
-def current_offers(svc: Services, subject_id: str) -> tuple[Run | None, list[CurrentOffer]]:
+def current_offers(
+    engine: Engine, runs: RunStore, cache: OfferCache, subject_id: str
+) -> tuple[Run | None, list[CurrentOffer]]:
     """The latest run and ``subject_id``'s offers now: that run's, and what was ingested since."""
-    from api.app.ingestion import since_run
-    from api.app.ingestion import subject_match_changes as t
-
-    run = svc.runs.latest()
+    run = runs.latest()
     rows: list[Row] = []
     if run is not None and run.pairs_file.is_file():
-        rows = offers_of(svc.offers, run.run_id, run.pairs_file, subject_id)
+        rows = offers_of(cache, run.run_id, run.pairs_file, subject_id)
+    t = ledger
     query = (
         sa.select(t.c.policy_id, t.c.new_status, t.c.new_benefit, t.c.as_of, t.c.cause)
         .where(t.c.subject_id == subject_id, since_run(run.run_id if run else None))
         .order_by(t.c.id)
     )
-    with svc.engine.connect() as conn:
+    with engine.connect() as conn:
         changes = [dict(r) for r in conn.execute(query).mappings()]
     return run, overlay(rows, changes, run.as_of if run else None)

@@ -1,0 +1,14 @@
+"""Event-driven matching of one subject (服务找人 in real time): where a subject's state comes
+from and what an event or a profile change does to its offers.
+
+- :mod:`matcher.live.source` — one way to load a subject (files, database, database over files)
+  and the as-of date explain, offers and ingestion evaluate on;
+- :mod:`matcher.live.checks` — an ingested record or event checked against the schema;
+- :mod:`matcher.live.ledger` — the ``subject_match_changes`` ledger of what ingestion changed;
+- :mod:`matcher.live.offers` — the latest run's offers indexed by subject, with the ledger laid
+  over them ("my offers");
+- :mod:`matcher.live.state` — a subject's state as re-matching starts from, and the re-match.
+
+Stores and paths are passed in; nothing here knows the API.  What the changes cause (notices,
+grants) is the notifier's (:mod:`notifier.ingest`).
+"""

@@ -1,0 +1,321 @@
+"""One way to load a subject: its record, its service events and its tags, from files, the
+database, or the database over files — and the one date a subject is evaluated on.
+
+A :class:`SubjectSource` answers two questions for a set of subject ids: their stored records
+(:meth:`~SubjectSource.records`) and their service events (:meth:`~SubjectSource.events`).
+:class:`FileSource` reads a population directory (``residents.parquet``,
+``enterprises.parquet``, ``events.parquet``), :class:`DatabaseSource` the profile tables
+(``zhida profiles load`` and ingestion write them), and :class:`LayeredSource` the database over
+the files, as the server sees a subject: the record ingested last wins over the population file
+it was started with, and the events are those of both, each once.  :func:`load_subjects` turns
+the answers into :class:`Subject` values, whose :meth:`~Subject.tagged` record carries the tags
+its events give on a date (``profiles.tagging.single``, held equal to the batch computation by
+a test); a source without an event log (a population directory without ``events.parquet``)
+keeps the record's own tags, as ``zhida match`` does.
+
+**The as-of date rule.**  Explain, the offers and ingestion evaluate one subject on the same
+date, :func:`live_as_of`: today in ``ZHIDA_TIMEZONE``, or the latest match run's as-of date
+when that is later (a run dated ahead).  "My offers" are the latest run's pairs with every
+change ingested since laid over them, and each such change was evaluated on this date; the
+explanation of an offer is evaluated on it too, from the same source, so after an ingested
+change the offer and its explanation agree.
+
+>>> live_as_of(date(2026, 12, 5), date(2026, 3, 1)), live_as_of(date(2026, 12, 5), None)
+(datetime.date(2026, 12, 5), datetime.date(2026, 12, 5))
+>>> live_as_of(date(2026, 12, 5), date(2027, 1, 1))
+datetime.date(2027, 1, 1)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import polars as pl
+
+from core.errors import NotFoundError
+from profiles.schema import Entity, Schema
+from profiles.tagging.definitions import TagDefinition
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = [
+    "DatabaseSource",
+    "FileSource",
+    "LayeredSource",
+    "Subject",
+    "SubjectSource",
+    "find_subject",
+    "live_as_of",
+    "load_subjects",
+    "require_subject",
+    "tag_library",
+    "today_local",
+]
+
+Record = dict[str, Any]
+_CHUNK = 500  # ids per IN (...) of a database query
+
+
+_libraries: dict[tuple[Path, ...], tuple[TagDefinition, ...]] = {}
+
+
+def tag_library(schema: Schema) -> tuple[TagDefinition, ...]:
+    """The built-in tag library checked against ``schema``, read once per process (parsing it
+    costs ~0.1 s, more than a whole event's re-match)."""
+    found = _libraries.get(schema.sources)
+    if found is None:
+        from profiles.tagging import load_tags
+
+        found = _libraries[schema.sources] = tuple(load_tags(schema=schema))
+    return found
+
+
+def live_as_of(today: date, latest_run: date | None) -> date:
+    """The date a subject is evaluated on now: ``today``, or the latest run's date if later."""
+    return today if latest_run is None or latest_run <= today else latest_run
+
+
+def today_local() -> date:
+    """Today in ``ZHIDA_TIMEZONE`` (the only wall-clock read of live matching)."""
+    from core.clock import SystemClock
+    from core.settings import get_settings
+
+    return SystemClock().now().astimezone(get_settings().tz).date()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A subject as stored: its record (tags as stored) and its events (None: no event log)."""
+
+    entity: Entity
+    record: Record
+    events: tuple[Mapping[str, Any], ...] | None
+
+    @property
+    def subject_id(self) -> str:
+        assert self.entity.key is not None
+        return str(self.record[self.entity.key])
+
+    def tagged(self, as_of: date, library: Sequence[TagDefinition]) -> Record:
+        """The record with the tags its events give on ``as_of`` (stored tags without a log)."""
+        from profiles.tagging.single import subject_tags
+
+        if self.events is None:
+            return dict(self.record)
+        own = [t for t in library if t.audience == self.entity.name]
+        tags = subject_tags(self.record, self.events, own, entity=self.entity, as_of=as_of)
+        return {**self.record, "tags": sorted(tags)}
+
+    def derived(self, as_of: date, library: Sequence[TagDefinition]) -> Record:
+        """:meth:`tagged` with the derived fields (``age``, ``age_years``) on ``as_of``."""
+        from profiles.derive import derive_record
+
+        return derive_record(self.tagged(as_of, library), self.entity, as_of=as_of)
+
+
+class SubjectSource(Protocol):
+    """Where subjects' records and service events are read from."""
+
+    schema: Schema
+
+    def records(
+        self, subject_ids: Collection[str], entity: str | None = None
+    ) -> dict[str, tuple[Entity, Record]]:
+        """The stored records of the ``subject_ids`` it knows (of ``entity`` only, if given)."""
+        ...
+
+    def events(self, subject_ids: Collection[str]) -> dict[str, list[Record]] | None:
+        """Their service events, oldest first; None when the source has no event log."""
+        ...
+
+    def missing(self, subject_id: str) -> str:
+        """What to do when ``subject_id`` is not there: the end of a one-line error."""
+        ...
+
+
+def _entities(schema: Schema, entity: str | None) -> list[Entity]:
+    return [schema.entity(entity)] if entity else [schema.resident, schema.enterprise]
+
+
+def _ordered(events: Iterable[Record]) -> list[Record]:
+    """Oldest first, one per (item, time): the same event from two places counts once."""
+    seen: set[tuple[str, Any]] = set()
+    out = []
+    for e in sorted(events, key=lambda e: e["occurred_at"]):
+        key = (str(e["item_code"]), e["occurred_at"])
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+class FileSource:
+    """A population directory: ``residents.parquet``, ``enterprises.parquet``, ``events.parquet``.
+
+    Each call is one filtered scan per file (polars pushes the id filter into the Parquet
+    reader), so explaining thousands of subjects costs a scan, not one per subject.
+    """
+
+    def __init__(self, directory: Path, schema: Schema) -> None:
+        self.directory = directory
+        self.schema = schema
+        self._frames: dict[str, pl.LazyFrame] | None = None
+
+    def _scan(self) -> dict[str, pl.LazyFrame]:
+        from matcher.population import scan_population
+
+        if self._frames is None:
+            self._frames = scan_population(self.directory, self.schema)
+        return self._frames
+
+    def records(
+        self, subject_ids: Collection[str], entity: str | None = None
+    ) -> dict[str, tuple[Entity, Record]]:
+        wanted = sorted(set(subject_ids))
+        out: dict[str, tuple[Entity, Record]] = {}
+        frames = self._scan()
+        for e in _entities(self.schema, entity):
+            if e.name not in frames or not wanted:
+                continue
+            assert e.key is not None
+            rows = frames[e.name].filter(pl.col(e.key).is_in(wanted)).collect()
+            for row in rows.iter_rows(named=True):
+                out.setdefault(str(row[e.key]), (e, row))
+        return out
+
+    def events(self, subject_ids: Collection[str]) -> dict[str, list[Record]] | None:
+        path = self.directory / "events.parquet"
+        if not path.is_file():
+            return None
+        wanted = sorted(set(subject_ids))
+        rows = pl.scan_parquet(path).filter(pl.col("subject_id").is_in(wanted)).collect()
+        grouped: dict[str, list[Record]] = {s: [] for s in wanted}
+        for row in rows.iter_rows(named=True):
+            grouped[str(row["subject_id"])].append(row)
+        return {s: _ordered(v) for s, v in grouped.items()}
+
+    def missing(self, subject_id: str) -> str:
+        return (
+            f"no resident or enterprise has the id {subject_id!r} in the population "
+            f"{self.directory}; check the id"
+        )
+
+
+class DatabaseSource:
+    """The profile tables: what ``zhida profiles load`` and ingestion stored."""
+
+    def __init__(self, engine: Engine, schema: Schema) -> None:
+        from profiles.tables import profile_tables
+
+        self.engine = engine
+        self.schema = schema
+        self.tables = profile_tables(schema)
+
+    def records(
+        self, subject_ids: Collection[str], entity: str | None = None
+    ) -> dict[str, tuple[Entity, Record]]:
+        import sqlalchemy as sa
+
+        wanted = sorted(set(subject_ids))
+        out: dict[str, tuple[Entity, Record]] = {}
+        with self.engine.connect() as conn:
+            for e in _entities(self.schema, entity):
+                assert e.key is not None
+                table = self.tables[e.name]
+                for start in range(0, len(wanted), _CHUNK):
+                    chunk = wanted[start : start + _CHUNK]
+                    query = sa.select(table).where(table.c[e.key].in_(chunk))
+                    for row in conn.execute(query).mappings():
+                        record = dict(row)
+                        if isinstance(record.get("tags"), str):
+                            record["tags"] = json.loads(record["tags"])
+                        out.setdefault(str(record[e.key]), (e, record))
+        return out
+
+    def events(self, subject_ids: Collection[str]) -> dict[str, list[Record]] | None:
+        import sqlalchemy as sa
+
+        table = self.tables["event"]
+        columns = [table.c[f.name] for f in self.schema.event.stored_fields]
+        wanted = sorted(set(subject_ids))
+        grouped: dict[str, list[Record]] = {s: [] for s in wanted}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                query = sa.select(*columns).where(table.c.subject_id.in_(chunk))
+                for row in conn.execute(query).mappings():
+                    grouped[str(row["subject_id"])].append(dict(row))
+        return {s: _ordered(v) for s, v in grouped.items()}
+
+    def missing(self, subject_id: str) -> str:
+        return (
+            f"no resident or enterprise {subject_id!r} is in the database; send its profile "
+            f"(PUT /api/v1/profiles/resident/{subject_id}) or load a population "
+            "(`zhida profiles load DIR`)"
+        )
+
+
+class LayeredSource:
+    """The database over a population directory, as the server sees a subject.
+
+    The record in the database (ingested or loaded) wins over the file's; the events are both
+    sources' together, each once.  Without ``files`` it is the database alone.
+    """
+
+    def __init__(self, database: DatabaseSource, files: FileSource | None) -> None:
+        self.database = database
+        self.files = files
+        self.schema = database.schema
+
+    def records(
+        self, subject_ids: Collection[str], entity: str | None = None
+    ) -> dict[str, tuple[Entity, Record]]:
+        found = self.database.records(subject_ids, entity)
+        rest = set(subject_ids) - set(found)
+        if rest and self.files is not None:
+            found.update(self.files.records(rest, entity))
+        return found
+
+    def events(self, subject_ids: Collection[str]) -> dict[str, list[Record]] | None:
+        stored = self.database.events(subject_ids) or {}
+        filed = (self.files.events(subject_ids) if self.files is not None else None) or {}
+        return {s: _ordered([*stored.get(s, []), *filed.get(s, [])]) for s in set(subject_ids)}
+
+    def missing(self, subject_id: str) -> str:
+        hint = self.database.missing(subject_id)
+        if self.files is None:
+            hint += ", or start the server with `zhida serve --population DIR`"
+        return hint
+
+
+def load_subjects(
+    source: SubjectSource, subject_ids: Collection[str], entity: str | None = None
+) -> dict[str, Subject]:
+    """The subjects of ``subject_ids`` that ``source`` knows, by id."""
+    records = source.records(subject_ids, entity)
+    events = source.events(list(records)) if records else {}
+    return {
+        sid: Subject(e, record, None if events is None else tuple(events.get(sid, ())))
+        for sid, (e, record) in records.items()
+    }
+
+
+def find_subject(
+    source: SubjectSource, subject_id: str, entity: str | None = None
+) -> Subject | None:
+    """``subject_id`` as ``source`` knows it, or None."""
+    return load_subjects(source, [subject_id], entity).get(subject_id)
+
+
+def require_subject(source: SubjectSource, subject_id: str, entity: str | None = None) -> Subject:
+    """``subject_id`` as ``source`` knows it; :class:`NotFoundError` saying what to do if not."""
+    found = find_subject(source, subject_id, entity)
+    if found is None:
+        raise NotFoundError(source.missing(subject_id))
+    return found

@@ -1,0 +1,86 @@
+"""A subject's state as event-driven matching starts from, and the re-match of one change.
+
+The state is the subject as its :class:`~matcher.live.source.SubjectSource` knows it (the
+record, else None for a subject nobody has sent yet; its events) and its offers as "my offers"
+shows them (:func:`~matcher.live.offers.current_offers`: the latest run's with the changes
+ingested since laid over them).  :func:`rematcher` loads it into an
+:class:`~matcher.events.EventMatcher` on the as-of date of :func:`~matcher.live.source.live_as_of`,
+which re-evaluates only the policies reading a changed field or tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
+
+from matcher.events import EventMatcher
+from matcher.live.offers import OfferCache, current_offers
+from matcher.live.source import SubjectSource, find_subject, live_as_of, tag_library, today_local
+from matcher.runs import RunStore
+from profiles.schema import Entity, Schema
+
+if TYPE_CHECKING:
+    from rules.policy import Policy
+
+__all__ = ["LiveStores", "Status", "SubjectState", "load_state", "rematcher"]
+
+Status = tuple[str, Decimal | None]
+
+
+@dataclass(frozen=True)
+class LiveStores:
+    """What event-driven matching reads and writes: the database, the recorded runs, the
+    latest run's offers indexed by subject, and where subjects are read from."""
+
+    engine: Engine
+    runs: RunStore
+    offers: OfferCache
+    source: SubjectSource
+
+    def as_of(self, today: date | None = None) -> date:
+        """The date subjects are evaluated on now (:func:`~matcher.live.source.live_as_of`)."""
+        latest = self.runs.latest()
+        return live_as_of(today or today_local(), latest.as_of if latest else None)
+
+
+@dataclass(frozen=True)
+class SubjectState:
+    subject_id: str
+    entity: Entity
+    record: dict[str, Any] | None  # None: a subject nobody has sent yet
+    events: list[dict[str, Any]]
+    matches: dict[str, Status]  # policy id -> (status, benefit): latest run + changes since
+    run_id: int | None
+
+
+def load_state(live: LiveStores, subject_id: str, entity_name: str) -> SubjectState:
+    """Everything event-driven matching needs to know about ``subject_id`` (an ``entity_name``)."""
+    source = live.source
+    entity = source.schema.entity(entity_name)
+    run, current = current_offers(live.engine, live.runs, live.offers, subject_id)
+    matches: dict[str, Status] = {o.policy_id: (o.status, o.benefit) for o in current}
+    found = find_subject(source, subject_id, entity_name)
+    record = None if found is None else found.record
+    events = [] if found is None or found.events is None else [dict(e) for e in found.events]
+    if found is None:
+        known = source.events([subject_id]) or {}
+        events = [dict(e) for e in known.get(subject_id, [])]
+    return SubjectState(subject_id, entity, record, events, matches, run.run_id if run else None)
+
+
+def rematcher(
+    state: SubjectState, policies: Sequence[Policy], schema: Schema, as_of: date
+) -> EventMatcher:
+    """An event matcher holding ``state`` on ``as_of``, ready for one event or profile change."""
+    matcher = EventMatcher(
+        policies, tag_library(schema), schema, entity=state.entity.name, as_of=as_of
+    )
+    assert state.entity.key is not None
+    record = state.record if state.record is not None else {state.entity.key: state.subject_id}
+    matcher.load(state.subject_id, record, state.events, state.matches)
+    return matcher
