@@ -268,8 +268,7 @@ def explain_cmd(
 ) -> None:
     """Explain, clause by clause, why SUBJECT is (not, maybe) eligible for POLICY (JSON)."""
     from core.errors import NotFoundError, ValidationError
-    from matcher.population import attach_tags, find_subject, scan_population
-    from profiles.derive import with_derived
+    from matcher.live.source import FileSource, require_subject, tag_library
     from profiles.schema import load_schema
     from rules.evaluator import evaluate_benefit
     from rules.explainer import explain
@@ -283,15 +282,13 @@ def explain_cmd(
         raise NotFoundError(
             f"no policy {policy_id!r} in {', '.join(map(str, policies))}; see `zhida policies list`"
         )
-    frames = attach_tags(scan_population(population, schema), population, schema, as_of=as_of)
-    entity, record = find_subject(frames, schema, subject_id)
+    subject = require_subject(FileSource(population, schema), subject_id)
+    entity, record = subject.entity, subject.tagged(as_of, tag_library(schema))
     if entity.name != policy.audience:
         raise ValidationError(
             f"{policy_id} is for {policy.audience}s but {subject_id} is a {entity.name}"
         )
-    import polars as pl
-
-    derived = with_derived(pl.LazyFrame([record]), entity, as_of=as_of).collect().row(0, named=True)
+    derived = subject.derived(as_of, tag_library(schema))
     rule = parse_rule(policy.eligibility, entity)
     explanation = explain(rule, derived, as_of=as_of, schema=schema)
     benefit = None
