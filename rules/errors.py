@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from core.errors import RuleError
 
-__all__ = ["PolicyError", "PositionedRuleError", "RuleError", "RuleSyntaxError", "RuleTypeError"]
+__all__ = [
+    "EvaluationTimeLimitError",
+    "PolicyError",
+    "PositionedRuleError",
+    "RuleError",
+    "RuleSyntaxError",
+    "RuleTypeError",
+]
 
 
 class PositionedRuleError(RuleError):
@@ -63,3 +70,7 @@ class RuleTypeError(PositionedRuleError, TypeError):
 
 class PolicyError(PositionedRuleError, ValueError):
     """A policy document is malformed (missing key, bad mode, bad dates, duplicate id, ...)."""
+
+
+class EvaluationTimeLimitError(RuleError):
+    """Evaluating or explaining a rule for one subject took longer than its time limit."""

@@ -3,7 +3,10 @@
 ``None`` is unknown.  Logic is Kleene's: ``and`` is false if either side is false, unknown if
 either is unknown, else true; ``or`` dually; ``not`` of unknown is unknown; every comparison,
 arithmetic operation, ``in`` and regex match with an unknown operand is unknown; a ternary with
-an unknown condition is unknown.
+an unknown condition is unknown.  Regular expressions run on RE2 (``rules.regex``), in time
+linear in the text, as the compiler's do on Rust's engine; and one evaluation stops with
+:class:`~rules.errors.EvaluationTimeLimitError` past its deadline (``EVALUATION_SECONDS`` by
+default), so no rule stalls the thread that evaluates it.
 
 >>> from datetime import date
 >>> from profiles.schema import load_schema
@@ -17,7 +20,7 @@ True
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,10 +28,15 @@ from typing import Any
 
 import rule_engine.ast as rast
 
+from rules.errors import EvaluationTimeLimitError
 from rules.language import Rule, literal_value
 from rules.numbers import divide, floor_divide, modulo, money, multiply, to_number
+from rules.regex import matches
 
-__all__ = ["evaluate", "evaluate_benefit", "evaluate_node"]
+__all__ = ["EVALUATION_SECONDS", "deadline_after", "evaluate", "evaluate_benefit", "evaluate_node"]
+
+EVALUATION_SECONDS = 1.0  # one rule for one subject takes microseconds; this is a guard
+_CHECK_EVERY = 64  # nodes between looks at the clock
 
 _ARITHMETIC_NODES = (rast.AddExpression, rast.SubtractExpression, rast.ArithmeticExpression)
 
@@ -53,11 +61,27 @@ def _as_date(value: Any) -> Any:
     return value.date() if isinstance(value, datetime) else value
 
 
+def deadline_after(seconds: float) -> float:
+    """The ``time.monotonic()`` reading ``seconds`` from now, for ``deadline=``."""
+    return time.monotonic() + seconds
+
+
 class _Evaluator:
-    def __init__(self, rule: Rule, record: Mapping[str, Any], as_of: date) -> None:
+    def __init__(self, rule: Rule, record: Mapping[str, Any], as_of: date, deadline: float) -> None:
         self.rule = rule
         self.record = record
         self.as_of = as_of
+        self.deadline = deadline
+        self.steps = 0
+
+    def _tick(self) -> None:
+        self.steps += 1
+        if self.steps % _CHECK_EVERY == 0 and time.monotonic() > self.deadline:
+            text = self.rule.text if len(self.rule.text) <= 60 else self.rule.text[:57] + "..."
+            raise EvaluationTimeLimitError(
+                f"evaluating the {self.rule.kind} rule {text!r} for one subject ran past its "
+                "time limit; simplify the rule (fewer terms, shorter lists)"
+            )
 
     def number(self, node: Any, value: Any) -> Any:
         """Integers stay integers only where the checker typed the node as integer."""
@@ -68,6 +92,7 @@ class _Evaluator:
         return to_number(value)
 
     def value(self, node: Any) -> Any:
+        self._tick()
         rtype = self.rule.type_of(node)
         if isinstance(node, rast.SymbolExpression):
             if node.scope == "built-in":
@@ -97,9 +122,9 @@ class _Evaluator:
             subject = self.value(node.left)
             if subject is None:
                 return None
-            pattern = str(node.right.value)
-            found = (re.match if node.type.endswith("fzm") else re.search)(pattern, str(subject))
-            return (found is not None) == node.type.startswith("eq")
+            anchored = node.type.endswith("fzm")  # =~ and !~ match at the start
+            found = matches(str(node.right.value), str(subject), anchored=anchored)
+            return found == node.type.startswith("eq")
         if isinstance(node, rast.ComparisonExpression):
             return self._compare(node)
         if isinstance(node, _ARITHMETIC_NODES):
@@ -168,18 +193,35 @@ class _Evaluator:
         return floor_divide(left, right) if op == "fdiv" else modulo(left, right)
 
 
-def evaluate_node(rule: Rule, node: Any, record: Mapping[str, Any], *, as_of: date) -> Any:
-    """The value of one sub-expression of ``rule`` for ``record``."""
-    return _Evaluator(rule, record, as_of).value(node)
+def evaluate_node(
+    rule: Rule,
+    node: Any,
+    record: Mapping[str, Any],
+    *,
+    as_of: date,
+    deadline: float | None = None,
+) -> Any:
+    """The value of one sub-expression of ``rule`` for ``record``.
+
+    ``deadline`` is a ``time.monotonic()`` reading (see :func:`deadline_after`); by default
+    ``EVALUATION_SECONDS`` from now.
+    """
+    if deadline is None:
+        deadline = deadline_after(EVALUATION_SECONDS)
+    return _Evaluator(rule, record, as_of, deadline).value(node)
 
 
-def evaluate(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> bool | None:
+def evaluate(
+    rule: Rule, record: Mapping[str, Any], *, as_of: date, deadline: float | None = None
+) -> bool | None:
     """True, False, or None (unknown) for an eligibility rule."""
-    result = evaluate_node(rule, rule.expression, record, as_of=as_of)
+    result = evaluate_node(rule, rule.expression, record, as_of=as_of, deadline=deadline)
     return None if result is None else bool(result)
 
 
-def evaluate_benefit(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> Decimal | None:
+def evaluate_benefit(
+    rule: Rule, record: Mapping[str, Any], *, as_of: date, deadline: float | None = None
+) -> Decimal | None:
     """The amount of a benefit rule in CNY, exact to the fen, or None when unknown."""
-    result = evaluate_node(rule, rule.expression, record, as_of=as_of)
+    result = evaluate_node(rule, rule.expression, record, as_of=as_of, deadline=deadline)
     return None if result is None else money(to_number(result))

@@ -16,6 +16,10 @@ conditions that would make the subject eligible — the next best question to as
 ('maybe', ('monthly_income',))
 >>> e.settle[0].eligible_if
 ('monthly_income < 3000',)
+
+Settling a ``maybe`` evaluates the rule once per candidate value of each unknown field, so one
+explanation has one deadline for all of it (``EXPLAIN_SECONDS``), past which it stops with
+:class:`~rules.errors.EvaluationTimeLimitError` rather than hold the thread.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from typing import Any
 import rule_engine.ast as rast
 
 from profiles.schema import Schema, load_schema
-from rules.evaluator import evaluate, evaluate_node
+from rules.evaluator import deadline_after, evaluate, evaluate_node
 from rules.language import Rule, children, literal_value
 
-__all__ = ["Clause", "Explanation", "Settle", "explain"]
+__all__ = ["EXPLAIN_SECONDS", "Clause", "Explanation", "Settle", "explain"]
+
+EXPLAIN_SECONDS = 3.0  # a catalog rule explains in milliseconds; this is a guard
 
 _OPS = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _FLIP = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
@@ -196,11 +202,21 @@ def _candidates(rule: Rule, name: str, schema: Schema) -> list[Any]:
 
 
 def _settle(
-    rule: Rule, record: Mapping[str, Any], name: str, as_of: date, schema: Schema
+    rule: Rule,
+    record: Mapping[str, Any],
+    name: str,
+    as_of: date,
+    schema: Schema,
+    deadline: float,
 ) -> Settle:
+    def at(node: Any, value: Any) -> Any:
+        return evaluate_node(rule, node, {**record, name: value}, as_of=as_of, deadline=deadline)
+
     outcomes = []
-    for value in _candidates(rule, name, schema):
-        outcomes.append((value, evaluate(rule, {**record, name: value}, as_of=as_of)))
+    # thresholds overlap (age == 1 or age == 2 tries 0, 1, 2 twice): each value once
+    for value in dict.fromkeys(_candidates(rule, name, schema)):
+        result = at(rule.expression, value)
+        outcomes.append((value, None if result is None else bool(result)))
     alone = bool(outcomes) and all(r is not None for _, r in outcomes)
     good = [v for v, r in outcomes if r is True]
     conditions = []
@@ -208,8 +224,8 @@ def _settle(
         if _fields(atom) != [name] or not good:
             continue
         bad = [v for v, r in outcomes if r is False]
-        at_good = [evaluate_node(rule, atom, {**record, name: v}, as_of=as_of) for v in good]
-        at_bad = [evaluate_node(rule, atom, {**record, name: v}, as_of=as_of) for v in bad]
+        at_good = [at(atom, v) for v in good]
+        at_bad = [at(atom, v) for v in bad]
         if all(r is True for r in at_good) and any(r is False for r in at_bad):
             conditions.append(rule.snippet(atom))
     f = schema.entity(rule.entity).field(name)
@@ -218,26 +234,35 @@ def _settle(
 
 
 def explain(
-    rule: Rule, record: Mapping[str, Any], *, as_of: date, schema: Schema | None = None
+    rule: Rule,
+    record: Mapping[str, Any],
+    *,
+    as_of: date,
+    schema: Schema | None = None,
+    time_limit: float = EXPLAIN_SECONDS,
 ) -> Explanation:
-    """The clause-by-clause explanation of ``rule`` for ``record`` at ``as_of``."""
+    """The clause-by-clause explanation of ``rule`` for ``record`` at ``as_of``.
+
+    Raises :class:`~rules.errors.EvaluationTimeLimitError` after ``time_limit`` seconds.
+    """
     schema = schema or load_schema()
+    deadline = deadline_after(time_limit)
     clauses = []
     for atom in _atoms(rule.expression):
-        result = evaluate_node(rule, atom, record, as_of=as_of)
+        result = evaluate_node(rule, atom, record, as_of=as_of, deadline=deadline)
         result = None if result is None else bool(result)
         values = {name: record.get(name) for name in _fields(atom)}
         clauses.append(
             Clause(rule.snippet(atom), result, values, _counterfactual(atom, result, record))
         )
-    result = evaluate(rule, record, as_of=as_of)
+    result = evaluate(rule, record, as_of=as_of, deadline=deadline)
     unknown = tuple(
         dict.fromkeys(
             n for c in clauses if c.result is None for n, v in c.values.items() if v is None
         )
     )
     settle = (
-        tuple(_settle(rule, record, name, as_of, schema) for name in unknown)
+        tuple(_settle(rule, record, name, as_of, schema, deadline) for name in unknown)
         if result is None
         else ()
     )

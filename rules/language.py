@@ -19,7 +19,7 @@ officer wrote and suggest the nearest field name or allowed value.
 from __future__ import annotations
 
 import difflib
-import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +33,8 @@ import rule_engine.errors as rerr
 from profiles.schema import Entity
 from profiles.schema import Field as SchemaField
 from rules.errors import RuleSyntaxError, RuleTypeError
+from rules.limits import check_length, check_size
+from rules.regex import pattern_problem
 from rules.source import Source, Token
 
 __all__ = ["RType", "Rule", "RuleKind", "children", "literal_value", "parse_rule"]
@@ -51,8 +53,6 @@ _ARITHMETIC = {
     "mod": "%",
     "pow": "**",
 }
-# Constructs the Rust regex engine behind polars cannot run.
-_UNSUPPORTED_REGEX = re.compile(r"\(\?[=!]|\(\?<[=!]|\\[1-9]|\(\?>|\(\?P=|[*+?}]\+")
 
 
 @dataclass(frozen=True)
@@ -308,14 +308,9 @@ class _Checker:
             self.check(node.right)
             if not isinstance(node.right, rast.StringExpression):
                 raise self.fail(node.right, "a regular expression must be a string literal")
-            bad = _UNSUPPORTED_REGEX.search(node.right.value)
-            if bad:
-                raise self.fail(
-                    node.right,
-                    f"the regular expression uses {bad.group()!r} (look-around, back-references, "
-                    "atomic or possessive groups), which the columnar engine cannot run; "
-                    "rewrite it without them",
-                )
+            problem = pattern_problem(node.right.value)
+            if problem is not None:
+                raise self.fail(node.right, f"regular expression {node.right.value!r}: {problem}")
             return RType("boolean")
         if isinstance(node, rast.ArithmeticComparisonExpression):
             left, right = self.check(node.left), self.check(node.right)
@@ -431,13 +426,19 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
         raise RuleSyntaxError(
             f"the {kind} expression is empty; write a condition such as age >= 80"
         )
+    check_length(source)
     origin = Source.of(source, entity)
+    check_size(origin)  # before anything walks the expression recursively
     for problem in _unsupported_tokens(origin):
         raise problem
     for unknown in _unknown_chinese_names(origin, entity):
         raise unknown
     try:
-        statement = rule_engine.Rule(origin.text, context=_context()).statement
+        with warnings.catch_warnings():
+            # rule-engine compiles each regex with Python's re, which warns of nested sets
+            # ("[a[b]]"); the checker refuses those with a message of its own
+            warnings.simplefilter("ignore", FutureWarning)
+            statement = rule_engine.Rule(origin.text, context=_context()).statement
     except rerr.RuleSyntaxError as exc:
         raise _syntax_error(exc, origin) from None
     except (rerr.EvaluationError, rerr.RegexSyntaxError, rerr.DatetimeSyntaxError) as exc:
@@ -451,6 +452,10 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
         raise RuleTypeError(detail, line=line, col=col) from None
     except rerr.EngineError as exc:
         raise RuleSyntaxError(str(getattr(exc, "message", exc)), line=1, col=1) from None
+    except RecursionError:  # check_size keeps rules far from this; a last guard, not a path
+        raise RuleSyntaxError(
+            "the expression nests too deeply to be read; simplify it", line=1, col=1
+        ) from None
     expression = statement.expression
     spans = _Spans(origin)
     spans.walk(expression)

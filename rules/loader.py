@@ -4,6 +4,10 @@ Every problem in every file is collected (not just the first) as a positioned er
 ``file:line:col: message``: unknown keys (with the nearest key suggested), missing keys, bad
 ids, modes, audiences and dates, ``valid_until`` before ``valid_from``, duplicate ids, and every
 error of the ``eligibility`` and ``benefit`` expressions, placed where the officer wrote them.
+
+Documents are read by :func:`core.safe_yaml.load_document`: a document over its size limit is
+refused before it is parsed, and YAML anchors and aliases (a 703-byte "billion laughs"
+document expanded into a 6.9 MB ``basis``) are refused at their line and column.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import yaml
 
 from core.errors import InputFileError, RuleError
+from core.safe_yaml import MAX_DOCUMENT_BYTES, RefusedYamlError, describe_size, load_document
 from profiles.schema import Schema, load_schema
 from rules.errors import PolicyError, PositionedRuleError
 from rules.language import parse_rule
@@ -118,8 +123,12 @@ class _FileChecker:
 
     def check(self) -> Policy | None:
         try:
-            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(self.text)
+            root, data = load_document(self.text)
+        except RefusedYamlError as exc:
+            self.problems.append(
+                PolicyError(str(exc.problem), line=exc.line, col=exc.col, path=str(self.path))
+            )
+            return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -278,6 +287,17 @@ def load_catalog(paths: Iterable[Path], schema: Schema | None = None) -> Catalog
         raise InputFileError(f"no policy files (*.yaml) under {', '.join(str(p) for p in paths)}")
     for path in files:
         try:
+            size = path.stat().st_size
+            if size > MAX_DOCUMENT_BYTES:  # refused unread
+                problems.append(
+                    PolicyError(
+                        f"the document is {describe_size(size)}; the limit is "
+                        f"{describe_size(MAX_DOCUMENT_BYTES)} (one policy per file: split it, "
+                        "or shorten its texts)",
+                        path=str(path),
+                    )
+                )
+                continue
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(PolicyError(f"cannot read: {exc}", path=str(path)))
@@ -288,7 +308,7 @@ def load_catalog(paths: Iterable[Path], schema: Schema | None = None) -> Catalog
         if policy is None:
             continue
         if policy.id in sources:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root, _ = load_document(text)
             assert isinstance(root, yaml.MappingNode)  # checked above
             id_node = next(v for k, v in root.value if k.value == "id")
             line, col = _mark(id_node)

@@ -38,6 +38,7 @@ import yaml
 
 from core.errors import InputFileError
 from core.errors import ValidationError as _ValidationError
+from core.safe_yaml import RefusedYamlError, load_document
 from profiles.schema import Schema, load_schema
 
 __all__ = [
@@ -129,7 +130,12 @@ class _Reader:
 
     def read(self) -> TagDefinition | None:
         try:
-            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            root, data = load_document(self.text)  # no anchors or aliases, bounded size
+        except RefusedYamlError as exc:
+            self.problems.append(
+                TagError(str(exc.problem), path=str(self.path), line=exc.line, col=exc.col)
+            )
+            return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             self.problems.append(
@@ -153,7 +159,6 @@ class _Reader:
                 self.problem(root, f"missing required key {key!r}")
         if self.problems:
             return None
-        data = yaml.safe_load(self.text)
         if not isinstance(data["id"], str) or not _ID.match(data["id"]):
             self.problem(
                 nodes["id"], "id must be snake_case letters, digits and '_', e.g. new_parent"

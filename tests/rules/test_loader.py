@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -100,3 +101,47 @@ def test_not_yaml_and_missing_paths(tmp_path: Path) -> None:
     assert problems(tmp_path)[0].startswith("a.yaml:2:1: not valid YAML")
     with pytest.raises(InputFileError, match="does not exist"):
         load_catalog([tmp_path / "nowhere"])
+
+
+LAUGHS = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+"""
+
+
+def test_a_billion_laughs_basis_is_refused_at_its_first_anchor_in_under_a_second(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "a.yaml", LAUGHS.replace("a: &a", "basis: &a") + GOOD)
+    started = time.perf_counter()
+    found = problems(tmp_path)
+    assert time.perf_counter() - started < 1
+    assert found == [
+        "a.yaml:1:8: YAML anchors and aliases (&name, *name) are not allowed here; "
+        "write each value out in full"
+    ]
+
+
+def test_an_alias_alone_is_refused_where_it_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD + "summary: *nothing\n")
+    (problem,) = problems(tmp_path)
+    assert problem.startswith("a.yaml:10:10: YAML anchors and aliases")
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD + "#" * (9 * 1024 * 1024) + "\n")
+    started = time.perf_counter()
+    (problem,) = problems(tmp_path)
+    assert time.perf_counter() - started < 1
+    assert problem.startswith("a.yaml:1:1: the document is 9.0 MiB; the limit is 64 KiB")
+
+
+def test_a_deep_expression_in_a_file_is_placed_on_its_line(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", GOOD.replace("age >= 80", "not " * 500 + "is_veteran"))
+    (problem,) = problems(tmp_path)
+    assert problem.startswith("a.yaml:6:142: eligibility: the expression nests more than 32")
