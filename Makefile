@@ -28,9 +28,13 @@ install-dev: $(UV)
 demo: install
 	$(RUN) zhida demo
 
+# lint-imports: the layering of DESIGN.md ([tool.importlinter] in pyproject.toml); zhida db check:
+# the migrations make exactly the tables the code declares.
 lint: install-dev
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+	$(RUN) zhida db check
 
 typecheck: install-dev
 	$(RUN) mypy
