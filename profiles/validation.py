@@ -20,6 +20,7 @@ r.csv row 2, field gender: expected one of male, female, found 'femail' (did you
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,16 +175,18 @@ def _english_headers(
     Returns the renamed frame and, for each renamed field, the header as the file wrote it.
     """
     renames: dict[str, str] = {}
+    twice: list[str] = []
     for name in frame.columns:
         f = entity.by_name_zh.get(name.strip())
         if f is None or name in entity.by_name:
             continue
         if f.name in frame.columns or f.name in renames.values():
             report(None, name, f"{name} and {f.name} are the same field; keep one of the columns")
+            twice.append(name)
             continue
         renames[name] = f.name
     header = {english: written for written, english in renames.items()}
-    return frame.rename(renames), header
+    return frame.drop(twice).rename(renames), header
 
 
 def _check_column(
@@ -226,8 +229,15 @@ def _found(value: object) -> str:
 
     >>> _found("2.5"), _found(2.5), _found(True)
     ("'2.5'", "'2.5'", "'True'")
+    >>> _found({"code": "female"}), _found(pl.Series([1, 2]))
+    ('an object {"code": "female"}', 'a list [1, 2]')
     """
-    return repr(value if isinstance(value, str | dict | list) else str(value))
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    if isinstance(value, dict | list):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        return f"{kind} {json.dumps(value, ensure_ascii=False, default=str)}"
+    return repr(value if isinstance(value, str) else str(value))
 
 
 def _describe_pattern(f: Field) -> str:

@@ -93,3 +93,52 @@ def test_files_of_each_format_read_the_same(tmp_path: Path, suffix: str) -> None
         frame.write_json(path)
     out = conform(read_records(path).frame, RESIDENT, source=str(path))
     assert out["household_size"].to_list() == [2, None]
+
+
+def test_chinese_field_names_are_accepted_as_headers_and_named_in_problems() -> None:
+    frame = pl.DataFrame({"个人编号": ["p1", "p2"], "出生日期": ["1950-03-04", "1950-02-30"]})
+    assert problems(frame) == [
+        "r.csv row 2, field 出生日期: expected a date YYYY-MM-DD, found '1950-02-30'"
+    ]
+    out = conform(frame.head(1), RESIDENT, source="r.csv")
+    assert out.row(0, named=True)["birth_date"] == date(1950, 3, 4)
+
+
+def test_a_field_given_under_both_names_is_an_error() -> None:
+    frame = pl.DataFrame({"person_id": ["p1"], "个人编号": ["p1"]})
+    assert problems(frame) == [
+        "r.csv field 个人编号: 个人编号 and person_id are the same field; keep one of the columns"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("gender", {"code": "female"}, 'expected one of male, female, found an object {"code"'),
+        ("monthly_income", {"cny": 1}, 'expected a number, found an object {"cny": 1}'),
+        ("name", [1], "expected text, found a list [1]"),
+        ("tags", [{"a": 1}], 'expected a list of tags, found a list [{"a": 1}]'),
+    ],
+)
+def test_an_object_or_list_where_one_value_belongs_is_a_problem_not_a_crash(
+    column: str, value: object, expected: str
+) -> None:
+    frame = pl.DataFrame([{"person_id": "p1", column: value}])
+    (found,) = problems(frame)
+    assert found.startswith(f"r.csv row 1, field {column}: {expected}")
+
+
+def test_excel_numbers_and_dates_are_typed_as_text_ones_are() -> None:
+    frame = pl.DataFrame(
+        {
+            "person_id": ["p1", "p2", "p3"],
+            "household_size": [2.0, 3.0, None],
+            "birth_date": ["1950-03-04 00:00:00", "1950/3/5", None],
+        }
+    )
+    out = conform(frame, RESIDENT, source="r.xlsx")
+    assert out["household_size"].to_list() == [2, 3, None]
+    assert out["birth_date"].to_list() == [date(1950, 3, 4), date(1950, 3, 5), None]
+    bad = frame.with_columns(pl.Series("household_size", [2.0, 2.5, None]))
+    with pytest.raises(ValidationError, match=r"row 2, field household_size: expected a whole"):
+        conform(bad, RESIDENT, source="r.xlsx")
