@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from matcher.live.source import FileSource, SubjectSource, load_subjects, tag_library
+from matcher.live.source import FileSource, SubjectSource
 from rules.policy import Policy
 
 __all__ = ["PopulationEvidence", "reason_lines"]
@@ -52,11 +52,12 @@ class PopulationEvidence:
 
     def load(self, subject_ids: Iterable[str]) -> None:
         """Read the records of ``subject_ids`` (one scan per file, not one per subject)."""
+        from profiles.derive import derive_record
+
         wanted = set(subject_ids) - set(self._records)
-        library = tag_library(self.schema)
-        for subject_id, subject in load_subjects(self.source, wanted).items():
-            record = subject.derived(self.as_of, library)
-            self._records[subject_id] = (subject.entity.name, record)
+        for subject_id, (entity, record) in self.source.tagged(wanted, self.as_of).items():
+            derived = derive_record(record, entity, as_of=self.as_of)
+            self._records[subject_id] = (entity.name, derived)
 
     def __call__(self, subject_id: str, policy_id: str) -> dict[str, Any]:
         """The explanation as a dict (``{}`` when the subject's record is not there)."""

@@ -45,6 +45,15 @@ def test_a_file_subjects_tags_equal_the_batch_computation(population: Path) -> N
     assert any(got.values())  # the population has tagged residents: the test can fail
 
 
+def test_a_file_sources_bulk_tags_equal_the_per_subject_ones(population: Path) -> None:
+    source = FileSource(population, SCHEMA)
+    ids = pl.read_parquet(population / "residents.parquet")["person_id"].to_list()[:150]
+    library = tag_library(SCHEMA)
+    one_by_one = {pid: s.tagged(AS_OF, library) for pid, s in load_subjects(source, ids).items()}
+    bulk = {pid: record for pid, (_, record) in source.tagged(ids, AS_OF).items()}
+    assert bulk == one_by_one and len(bulk) == 150
+
+
 def test_a_firm_is_found_without_saying_its_kind(population: Path) -> None:
     firm = pl.read_parquet(population / "enterprises.parquet")["enterprise_id"][0]
     subject = require_subject(FileSource(population, SCHEMA), firm)
