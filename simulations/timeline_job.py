@@ -114,7 +114,19 @@ def progress_of(sim_id: int) -> Progress | None:
 def timeline_work(
     population: Path, catalog: Catalog, as_of: date, months: int, seeds: int, push: bool
 ) -> Work:
-    """The work of a whole-population timeline run (seeds 0 … seeds-1): monthly and summary."""
+    """The work of a whole-population timeline run (seeds 0 … seeds-1): monthly and summary.
+
+    Months ahead are 1 to 24 and seeds 1 to 10; others are refused before anything runs.
+
+    >>> timeline_work(Path("."), Catalog((), {}, {}), date(2026, 6, 30), 25, 1, True)
+    Traceback (most recent call last):
+    ...
+    core.errors.ValidationError: months must be from 1 to 24, got 25
+    """
+    for name, value, (low, high) in (("months", months, _LIMITS["months"]),
+                                     ("seeds", seeds, _LIMITS["seeds"])):  # fmt: skip
+        if not low <= value <= high:
+            raise ValidationError(f"{name} must be from {low} to {high}, got {value}")
 
     def work(directory: Path) -> dict[str, Any]:
         from profiles.schema import load_schema
