@@ -40,6 +40,11 @@ from rules.policy import (
 __all__ = ["Catalog", "CatalogError", "load_catalog", "load_policy_text", "policy_files"]
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# Every key Policy holds as text: a list here (a 6.9 MB nested basis once) is refused.
+_TEXT_KEYS = (
+    "title", "title_en", "department", "basis", "eligibility", "benefit", "category",
+    "summary", "summary_en", "where", "apply_url", "contact",
+)  # fmt: skip
 
 
 class CatalogError(RuleError):
@@ -228,9 +233,13 @@ class _FileChecker:
             self.problem(
                 node("objection_days"), "objection_days must be a whole number of days", pid
             )
-        if v["materials"] is not None and not isinstance(v["materials"], list):
+        materials = v["materials"]
+        if materials is not None and not (
+            isinstance(materials, list) and not any(isinstance(m, list | dict) for m in materials)
+        ):
             self.problem(node("materials"), "materials must be a list of strings", pid)
-        for key in ("title", "department", "eligibility", "benefit", "summary", "where"):
+            v["materials"] = None
+        for key in _TEXT_KEYS:
             if v[key] is not None and not isinstance(v[key], str):
                 self.problem(node(key), f"{key} must be text", pid)
                 v[key] = None

@@ -145,3 +145,18 @@ def test_a_deep_expression_in_a_file_is_placed_on_its_line(tmp_path: Path) -> No
     write(tmp_path, "a.yaml", GOOD.replace("age >= 80", "not " * 500 + "is_veteran"))
     (problem,) = problems(tmp_path)
     assert problem.startswith("a.yaml:6:142: eligibility: the expression nests more than 32")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("basis: [[a, b], [c, d]]", "a.yaml:10:8: basis must be text"),
+        ("contact: {phone: 12345}", "a.yaml:10:10: contact must be text"),
+        ("materials: [[a, b]]", "a.yaml:10:12: materials must be a list of strings"),
+    ],
+)
+def test_a_text_key_holding_a_structure_is_refused(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    write(tmp_path, "a.yaml", GOOD + line + "\n")
+    assert problems(tmp_path) == [expected]
