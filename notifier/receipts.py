@@ -292,6 +292,14 @@ class ReceiptStore:
             ).mappings()
             return [_receipt(m) for m in rows]
 
+    def messages(self, event: str, *, channel: str) -> int:
+        """How many of ``channel``'s messages have an ``event`` receipt (each counted once)."""
+        query = sa.select(sa.func.count(sa.distinct(delivery_receipts.c.message_key))).where(
+            delivery_receipts.c.channel == channel, delivery_receipts.c.event == event
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def counts(self) -> dict[str, int]:
         """Receipts by event (``rated`` split into ``rated_good`` and ``rated_bad``)."""
         event = delivery_receipts.c.event

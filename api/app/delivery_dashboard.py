@@ -1,4 +1,6 @@
-"""The operator's delivery dashboard figures, read from the outbox ledger and the notices.
+"""The operator's delivery dashboard figures, read from the outbox ledger, the notices and the
+receipts through their stores (:class:`~notifier.outbox.Outbox`,
+:class:`~notifier.notices.NoticeLog`, :class:`~notifier.receipts.ReceiptStore`).
 
 Throughput is what was delivered in a recent window; the backlog is what is pending or being
 sent, split into what is due and what quiet hours hold back (and until when); what the planner
@@ -17,12 +19,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from notifier.outbox import naive_utc
+from notifier.notices import NoticeLog
+from notifier.outbox import Outbox
 from notifier.receipts import ReceiptStore
-from notifier.tables import notices, outbox
 
 __all__ = ["Deferred", "Throughput", "deferred", "gist", "receipts", "suppressed", "throughput"]
 
@@ -54,51 +55,30 @@ def gist(reason: str) -> str:
 
 def throughput(engine: Engine, *, now: datetime) -> list[Throughput]:
     """Rows delivered per channel in each recent window, and the rate per minute."""
+    ledger = Outbox(engine)
     out: list[Throughput] = []
-    with engine.connect() as conn:
-        for name, span in WINDOWS.items():
-            since = naive_utc(now) - span
-            query = (
-                sa.select(outbox.c.channel, sa.func.count())
-                .where(outbox.c.status == "delivered", outbox.c.delivered_at >= since)
-                .group_by(outbox.c.channel)
-                .order_by(outbox.c.channel)
-            )
-            minutes = span.total_seconds() / 60
-            out.extend(
-                Throughput(name, channel, int(n), round(int(n) / minutes, 1))
-                for channel, n in conn.execute(query)
-            )
+    for name, span in WINDOWS.items():
+        minutes = span.total_seconds() / 60
+        out.extend(
+            Throughput(name, channel, n, round(n / minutes, 1))
+            for channel, n in ledger.delivered_since(now - span).items()
+        )
     return out
 
 
 def deferred(engine: Engine, *, now: datetime) -> list[Deferred]:
     """Pending rows held back (quiet hours) past ``now``, per channel, with until when."""
-    query = (
-        sa.select(
-            outbox.c.channel, sa.func.count(), sa.func.min(outbox.c.not_before),
-            sa.func.max(outbox.c.not_before),
-        )
-        .where(outbox.c.status == "pending", outbox.c.not_before > naive_utc(now))
-        .group_by(outbox.c.channel)
-        .order_by(outbox.c.channel)
-    )  # fmt: skip
-    with engine.connect() as conn:
-        return [Deferred(c, int(n), first, last) for c, n, first, last in conn.execute(query)]
+    return [
+        Deferred(h.channel, h.rows, h.first_due, h.last_due)
+        for h in Outbox(engine).held_back(now=now)
+    ]
 
 
 def suppressed(engine: Engine, *, limit: int = 5000) -> list[tuple[str, int]]:
     """What the planner suppressed, by reason (most frequent first)."""
-    query = (
-        sa.select(notices.c.reason, sa.func.count())
-        .where(notices.c.decision == "suppressed")
-        .group_by(notices.c.reason)
-        .limit(limit)
-    )
     counts: Counter[str] = Counter()
-    with engine.connect() as conn:
-        for reason, n in conn.execute(query):
-            counts[gist(str(reason))] += int(n)
+    for reason, n in NoticeLog(engine).suppressed_reasons(limit=limit):
+        counts[gist(reason)] += n
     return counts.most_common()
 
 

@@ -229,43 +229,25 @@ def cancel_cmd(ids: tuple[int, ...]) -> None:
 @click.option("--policy", default=None, help="Only this policy.")
 def why_cmd(subject_id: str, policy: str | None) -> None:
     """Why was SUBJECT_ID told — or not told — about each policy, and what became of it."""
-    import sqlalchemy as sa
-
     from core.errors import NotFoundError
+    from notifier.notices import NoticeLog
     from notifier.receipts import ReceiptStore
-    from notifier.tables import notices, outbox
 
-    query = (
-        sa.select(
-            notices.c.decided_at,
-            notices.c.policy_id,
-            notices.c.change,
-            notices.c.purpose,
-            notices.c.decision,
-            notices.c.reason,
-            outbox.c.channel,
-            outbox.c.status,
-            outbox.c.idempotency_key,
-        )
-        .select_from(notices.outerjoin(outbox, notices.c.outbox_id == outbox.c.id))
-        .where(notices.c.subject_id == subject_id)
-        .order_by(notices.c.id)
-    )
-    if policy:
-        query = query.where(notices.c.policy_id == policy)
-    with _engine().connect() as conn:
-        rows = conn.execute(query).all()
-    if not rows:
+    entries = NoticeLog(_engine()).history(subject_id, policy_id=policy or None)
+    if not entries:
         raise NotFoundError(f"nothing was planned for {subject_id!r}; check the id")
     received: dict[tuple[str | None, str], list[str]] = {}
     for r in ReceiptStore(_engine()).for_subject(subject_id):
         detail = f" ({r.detail})" if r.event == "undeliverable" and r.detail else ""
         received.setdefault((r.message_key, r.policy_id), []).append(r.event + detail)
-    for at, pid, change, purpose, decision, reason, channel, status, key in rows:
-        via = f" → {channel} {status}" if channel else ""
-        click.echo(f"{at:%Y-%m-%d %H:%M} {pid}: {change}, {purpose or '-'}: {decision}{via}")
-        click.echo(f"    {reason}")
-        if events := received.get((key, pid)):
+    for e in entries:
+        via = f" → {e.channel} {e.status}" if e.channel else ""
+        click.echo(
+            f"{e.decided_at:%Y-%m-%d %H:%M} {e.policy_id}: {e.change}, {e.purpose or '-'}: "
+            f"{e.decision}{via}"
+        )
+        click.echo(f"    {e.reason}")
+        if events := received.get((e.message_key, e.policy_id)):
             click.echo(f"    receipts: {', '.join(events)}")
 
 

@@ -179,20 +179,12 @@ def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int
 
 def _handset_reports() -> tuple[int, int]:
     """SMS messages the gateway reported as reached, and as not reached, the handset."""
-    import sqlalchemy as sa
-
     from core.db import get_engine
-    from notifier.receipts import delivery_receipts as receipts
-    from notifier.tables import outbox
+    from notifier.receipts import ReceiptStore
 
-    reached = sa.select(sa.func.count(sa.distinct(receipts.c.message_key))).where(
-        receipts.c.channel == "sms", receipts.c.event == "delivered"
-    )
-    failed = sa.select(sa.func.count()).where(
-        outbox.c.channel == "sms", outbox.c.last_error.like("delivery report: not delivered%")
-    )
-    with get_engine().connect() as conn:
-        return int(conn.execute(reached).scalar_one()), int(conn.execute(failed).scalar_one())
+    store = ReceiptStore(get_engine())
+    reached = store.messages("delivered", channel="sms")
+    return reached, store.messages("undeliverable", channel="sms")
 
 
 def funnel_step(console: Any, population_dir: Path, schema: Any, *, as_of: date) -> None:

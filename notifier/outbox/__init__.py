@@ -18,10 +18,20 @@ one is re-enqueued by the sweeper.
 The modules: :mod:`~notifier.outbox.row` (the row and the rules about it),
 :mod:`~notifier.outbox.ledger` (:class:`Outbox`: writing and the sweeper's side),
 :mod:`~notifier.outbox.worker_side` (claim and record) and
-:mod:`~notifier.outbox.operator_side` (look, replay, cancel).
+:mod:`~notifier.outbox.operator_side` (look, count by state, replay, cancel).
 """
 
 from notifier.outbox.ledger import Outbox
+from notifier.outbox.operator_side import HeldBack, LedgerStates
 from notifier.outbox.row import STATUSES, LedgerRow, backoff, in_doubt, naive_utc
 
-__all__ = ["STATUSES", "LedgerRow", "Outbox", "backoff", "in_doubt", "naive_utc"]
+__all__ = [
+    "STATUSES",
+    "HeldBack",
+    "LedgerRow",
+    "LedgerStates",
+    "Outbox",
+    "backoff",
+    "in_doubt",
+    "naive_utc",
+]

@@ -1,8 +1,10 @@
-"""The operator's side of the outbox: look at rows, replay or cancel the parked ones."""
+"""The operator's side of the outbox: look at rows, count them by state, replay or cancel the
+parked ones."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,6 +13,27 @@ from sqlalchemy.engine import Engine
 from core.errors import NotFoundError, ValidationError
 from notifier.outbox.row import STATUSES, LedgerRow, naive_utc
 from notifier.tables import outbox
+
+
+@dataclass(frozen=True)
+class LedgerStates:
+    """The ledger's rows by delivery state at one moment (``oldest_due``: UTC, naive)."""
+
+    due: int  # pending and due now: a worker may take them
+    deferred: int  # pending, not yet due (back-off or quiet hours)
+    sending: int
+    failed: int  # parked for an operator
+    oldest_due: datetime | None
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Pending rows of a channel that quiet hours hold back, and until when (UTC, naive)."""
+
+    channel: str
+    rows: int
+    first_due: datetime
+    last_due: datetime
 
 
 class OperatorSide:
@@ -44,6 +67,47 @@ class OperatorSide:
             for channel, status, n in conn.execute(query):
                 out.setdefault(channel, {})[status] = int(n)
         return out
+
+    def states(self, *, now: datetime) -> LedgerStates:
+        """The rows by delivery state at ``now``, and since when the oldest due row waits."""
+        stamp = naive_utc(now)
+        pending = outbox.c.status == "pending"
+        due = sa.and_(pending, outbox.c.next_attempt_at <= stamp, outbox.c.not_before <= stamp)
+        query = sa.select(
+            sa.func.count().filter(due),
+            sa.func.count().filter(sa.and_(pending, sa.not_(due))),
+            sa.func.count().filter(outbox.c.status == "sending"),
+            sa.func.count().filter(outbox.c.status == "failed"),
+            sa.func.min(outbox.c.next_attempt_at).filter(due),
+        )
+        with self.engine.connect() as conn:
+            n_due, deferred, sending, failed, oldest = conn.execute(query).one()
+        return LedgerStates(int(n_due), int(deferred), int(sending), int(failed), oldest)
+
+    def delivered_since(self, since: datetime) -> dict[str, int]:
+        """Rows delivered at or after ``since``, by channel (channels in name order)."""
+        query = (
+            sa.select(outbox.c.channel, sa.func.count())
+            .where(outbox.c.status == "delivered", outbox.c.delivered_at >= naive_utc(since))
+            .group_by(outbox.c.channel)
+            .order_by(outbox.c.channel)
+        )
+        with self.engine.connect() as conn:
+            return {str(channel): int(n) for channel, n in conn.execute(query)}
+
+    def held_back(self, *, now: datetime) -> list[HeldBack]:
+        """Pending rows whose earliest time (quiet hours) is after ``now``, per channel."""
+        query = (
+            sa.select(
+                outbox.c.channel, sa.func.count(), sa.func.min(outbox.c.not_before),
+                sa.func.max(outbox.c.not_before),
+            )
+            .where(outbox.c.status == "pending", outbox.c.not_before > naive_utc(now))
+            .group_by(outbox.c.channel)
+            .order_by(outbox.c.channel)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [HeldBack(c, int(n), first, last) for c, n, first, last in conn.execute(query)]
 
     def replay(self, ids: Iterable[int] | None, *, now: datetime, attempts: int) -> list[int]:
         """Give parked rows (``None``: every one) ``attempts`` more attempts, due now."""

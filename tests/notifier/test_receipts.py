@@ -136,6 +136,17 @@ def test_counts_by_event_split_ratings(engine: Engine) -> None:
     assert (counts["rated_good"], counts["rated_bad"]) == (1, 1)
 
 
+def test_messages_counts_each_message_of_a_channel_once(engine: Engine) -> None:
+    ReceiptStore(engine).record(
+        _r("delivered"), _r("delivered", policy="bj-b"),   # one message, two policies
+        _r("delivered", subject="p2", key="k2"), _r("undeliverable", subject="p3", key="k3"),
+    )  # fmt: skip
+    store = ReceiptStore(engine)
+    assert store.messages("delivered", channel="sms") == 2
+    assert store.messages("undeliverable", channel="sms") == 1
+    assert store.messages("delivered", channel="email") == 0
+
+
 def test_the_outcome_log_has_the_columns_the_simulation_makes_and_the_ranking_reads() -> None:
     from matcher.ranking.model import LOG_COLUMNS
     from simulations.behaviour import OUTCOME_COLUMNS as SIMULATED

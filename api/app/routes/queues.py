@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Request, get
 
 from api.app.access import allow
@@ -65,23 +64,16 @@ def _broker(url: str | None) -> tuple[str, list[BrokerQueue]]:
 def queues(request: Request[Any, Any, Any]) -> Queues:
     """The ledger's rows by delivery state, and the broker's queue lengths."""
     from core.settings import get_settings
-    from notifier.tables import outbox
+    from notifier.outbox import Outbox
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    due = sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now,
-                  outbox.c.not_before <= now)  # fmt: skip
-    query = sa.select(
-        sa.func.count().filter(due),
-        sa.func.count().filter(sa.and_(outbox.c.status == "pending", sa.not_(due))),
-        sa.func.count().filter(outbox.c.status == "sending"),
-        sa.func.count().filter(outbox.c.status == "failed"),
-        sa.func.min(outbox.c.next_attempt_at).filter(due),
-    )
-    with services(request).engine.connect() as conn:
-        due_now, deferred, sending, failed, oldest = conn.execute(query).one()
+    states = Outbox(services(request).engine).states(now=now)
     broker, lengths = _broker(get_settings().redis_url)
+    oldest = states.oldest_due
     waited = None if oldest is None else round((now - oldest).total_seconds(), 3)
-    return Queues(int(due_now), int(deferred), int(sending), int(failed), waited, broker, lengths)
+    return Queues(
+        states.due, states.deferred, states.sending, states.failed, waited, broker, lengths
+    )
 
 
 QUEUE_ROUTES = [queues]
