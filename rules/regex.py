@@ -139,6 +139,7 @@ def _compiled(pattern: str) -> Any:
     return re2.compile(re2_pattern(pattern), _options())
 
 
+@lru_cache(maxsize=1024)
 def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` cannot be used in a rule, or None when both engines run it alike."""
     for construct, name in _BACKTRACKING:
