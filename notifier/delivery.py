@@ -1,9 +1,17 @@
 """One delivery attempt: claim a ledger row, render it, send it through its channel, record it.
 
 :func:`deliver_one` is the whole attempt and can be called without a broker (tests, the bench
-baseline); :func:`deliver_many` does many, the inbox's rows in one transaction.  In doubt (a
-worker died during an attempt) a channel that can say whether it took the message
-(:class:`Lookup`) is asked first; otherwise its ``in_doubt`` policy decides.
+baseline); :func:`deliver_many` does many, the inbox's rows in one transaction.
+
+In doubt — a worker died during an attempt, or the far side's answer was lost (timed out, the
+connection broke after the message went out) — nobody knows whether the far side took the
+message.  The next attempt waits until the far side has had time to finish what it was doing
+(the channel's ``send_budget``: a lookup made while the first request is still being processed
+would say "not taken" and the resend would be a double), then asks a channel that can say
+(:class:`Lookup`, :class:`LookupAt`): taken is recorded as delivered, not taken is sent.  A
+channel with a status query that does not answer is asked again later (the row stays in
+doubt); one that cannot be asked at all follows its ``in_doubt`` policy (``"resend"`` or
+``"park"``).
 """
 
 from __future__ import annotations
@@ -34,9 +42,24 @@ log = logging.getLogger("zhida.delivery")
 
 @runtime_checkable
 class Lookup(Protocol):
-    """A channel that can tell whether it already took a message (by idempotency key)."""
+    """A channel that can tell whether it already took a message (by idempotency key).
+
+    None: it cannot say.  A channel with a ``status_url`` that cannot say was asked and did
+    not answer, so the row stays in doubt and is asked again later.
+    """
 
     def lookup(self, idempotency_key: str) -> bool | None: ...
+
+
+@runtime_checkable
+class LookupAt(Protocol):
+    """A channel whose far side is per message (a webhook's URL) and can be asked there.
+
+    None: the far side cannot say; raises :class:`InDoubtDeliveryError` when it could be asked
+    but did not answer.
+    """
+
+    def lookup_at(self, address: str | None, idempotency_key: str) -> bool | None: ...
 
 
 def deliver_one(row_id: int, rt: DeliveryRuntime | None = None) -> str:
@@ -63,7 +86,7 @@ def _attempt(rt: DeliveryRuntime, row: LedgerRow) -> str:
                 "(see README, Settings) and replay the row"
             )
         if in_doubt(row):
-            taken = channel.lookup(row.idempotency_key) if isinstance(channel, Lookup) else None
+            taken = _look_up(channel, row)
             if taken:
                 rt.outbox.delivered(row, provider_id="reconciled", now=rt.clock.now())
                 return "reconciled"
@@ -109,7 +132,8 @@ def _attempt(rt: DeliveryRuntime, row: LedgerRow) -> str:
         log.warning("outbox %s parked: %s", row_id, exc)
         return "failed"
     except InDoubtDeliveryError as exc:  # the next attempt looks up before sending again
-        return _retry(rt, row, f"{IN_DOUBT}{exc}")
+        settle = float(getattr(channel, "send_budget", 0.0))
+        return _retry(rt, row, f"{IN_DOUBT}{exc}", at_least=settle)
     except TransientDeliveryError as exc:
         return _retry(rt, row, str(exc))
     except Exception as exc:  # a bug or an unexpected library error: retry, never stall
@@ -187,6 +211,25 @@ def _deliver_together(rt: DeliveryRuntime, rows: Sequence[LedgerRow]) -> Counter
     return outcomes
 
 
+def _look_up(channel: Channel, row: LedgerRow) -> bool | None:
+    """Whether the far side took ``row``'s message; None when it cannot say.
+
+    Raises :class:`InDoubtDeliveryError` when it can be asked but did not answer: neither
+    resend nor park, ask again later.
+    """
+    if isinstance(channel, LookupAt):
+        return channel.lookup_at(row.address, row.idempotency_key)
+    if not isinstance(channel, Lookup):
+        return None
+    taken = channel.lookup(row.idempotency_key)
+    if taken is None and getattr(channel, "status_url", None):
+        raise InDoubtDeliveryError(
+            f"{row.channel}'s status query did not answer whether it took the message; "
+            "asking again later"
+        )
+    return taken
+
+
 def _fail(rt: DeliveryRuntime, row: LedgerRow, error: str) -> str:
     rt.outbox.attempt_failed(row, error, permanent=True, now=rt.clock.now(), base=rt.backoff)
     log.warning("outbox %s parked: %s", row.id, error)
@@ -207,9 +250,11 @@ def _same_database(channel: Channel, outbox: Outbox) -> bool:
     )
 
 
-def _retry(rt: DeliveryRuntime, row: LedgerRow, error: str) -> str:
+def _retry(rt: DeliveryRuntime, row: LedgerRow, error: str, *, at_least: float = 0.0) -> str:
     now = rt.clock.now()
-    retry_at = rt.outbox.attempt_failed(row, error, permanent=False, now=now, base=rt.backoff)
+    retry_at = rt.outbox.attempt_failed(
+        row, error, permanent=False, now=now, base=rt.backoff, at_least=at_least
+    )
     if retry_at is None:
         log.warning("outbox %s parked after %s attempts: %s", row.id, row.attempts, error)
         return "failed"

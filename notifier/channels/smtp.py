@@ -15,9 +15,15 @@ per :meth:`SmtpChannel.send` — a dropped connection is reopened *before* sendi
 sending again.  (``NOOP`` is skipped for a connection used less than ``idle_check`` seconds ago;
 if the server closed it anyway, the send fails transiently before the message was taken.)
 
+Once the message's content has gone out (after the server's ``354``), a timeout or a dropped
+connection while waiting for the final answer leaves it **in doubt**: the server may have taken
+it (RFC 1047's duplicate-message problem), so the next attempt asks before sending again —
+treating it as a plain transient failure is how one Message-ID came to be delivered twice.
+
 | what happened                                          | error                  |
 |--------------------------------------------------------|------------------------|
 | connection refused, timeout, server disconnected       | transient              |
+| ... after the message's content went out (no answer)   | in doubt: look up      |
 | a 4xx answer (451 try again later, 421 closing, ...)   | transient              |
 | a 5xx answer (550 no such mailbox, 554 rejected, ...)  | permanent, with it     |
 | no e-mail address on the message                       | permanent              |
@@ -39,12 +45,13 @@ import threading
 import time
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Final
+from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
 
 from notifier.channels.base import (
+    InDoubtDeliveryError,
     OutboundMessage,
     PermanentDeliveryError,
     SendResult,
@@ -63,6 +70,27 @@ def message_id(key: str, domain: str) -> str:
     if not local:
         local = "k-" + hashlib.sha256(key.encode()).hexdigest()[:32]
     return f"<{local}@{domain}>"
+
+
+class _Session(smtplib.SMTP):
+    """smtplib's session, knowing whether a message's content has begun to go out (after the
+    server's ``354``): from then on a missing answer leaves the message in doubt."""
+
+    content_sent = False
+    _in_data = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s: Any) -> None:
+        # Within DATA, the command goes out as str and the content (after 354) as bytes.
+        if self._in_data and isinstance(s, bytes | bytearray):
+            self.content_sent = True
+        super().send(s)
 
 
 class SmtpChannel:
@@ -95,8 +123,8 @@ class SmtpChannel:
         self._open: set[smtplib.SMTP] = set()  # every thread's connection, for close()
         self._lock = threading.Lock()
 
-    def _connection(self) -> smtplib.SMTP:
-        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+    def _connection(self) -> _Session:
+        smtp: _Session | None = getattr(self._local, "smtp", None)
         if smtp is not None:
             # A connection used moments ago is alive; one idle longer may have been closed by
             # the server, so it is checked (one round trip) before it carries a message.
@@ -108,7 +136,7 @@ class SmtpChannel:
             except (smtplib.SMTPException, OSError):
                 pass
             self._drop()
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        smtp = _Session(self.host, self.port, timeout=self.timeout)
         try:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -152,8 +180,11 @@ class SmtpChannel:
             )
         mail = self.compose(message)
         where = f"SMTP server {self.host}:{self.port}"
+        session: _Session | None = None
         try:
-            self._connection().send_message(mail)
+            session = self._connection()
+            session.content_sent = False
+            session.send_message(mail)
             self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
@@ -169,6 +200,11 @@ class SmtpChannel:
             raise PermanentDeliveryError(f"{where}: {exc}; check ZHIDA_SMTP_STARTTLS") from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
+            if session is not None and session.content_sent:
+                raise InDoubtDeliveryError(
+                    f"{where} did not answer after taking the content of {mail['Message-ID']}: "
+                    f"{exc or type(exc).__name__}"
+                ) from exc
             raise TransientDeliveryError(
                 f"{where} cannot be reached or hung up: {exc or type(exc).__name__}"
             ) from exc

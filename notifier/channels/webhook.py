@@ -17,6 +17,16 @@ A receiver recomputes the signature over the raw body and refuses a timestamp ol
 minutes (a replayed request): :func:`verify` does both.  Signing the timestamp with the body
 stops an old, validly signed request from being replayed with a fresh timestamp.
 
+In doubt (the answer timed out or the connection broke after the request went out, or a
+worker died mid-send) the next attempt asks the receiver first, on the same URL::
+
+    GET URL   Idempotency-Key: KEY, X-Zhida-Timestamp, X-Zhida-Signature (over the key)
+      200 {"accepted": true|false}
+
+A receiver that answers so is never sent a message twice; one that does not (404, 405, no JSON)
+cannot say, and the message is sent again under the same ``Idempotency-Key`` for the receiver
+to de-duplicate (at least once).
+
 >>> body = b'{"id": "k1"}'
 >>> sig = sign(b"s3cret", 1_700_000_000, body)
 >>> sig
@@ -40,6 +50,7 @@ import httpx
 
 from core.errors import ZhidaError
 from notifier.channels.base import (
+    InDoubtDeliveryError,
     OutboundMessage,
     PermanentDeliveryError,
     SendResult,
@@ -158,6 +169,38 @@ class WebhookChannel:
             return SendResult(provider_id=response.headers.get("X-Request-Id"))
         error = TransientDeliveryError if verdict == "transient" else PermanentDeliveryError
         raise error(f"webhook {url} answered {response.status_code}: {response.text[:200]}")
+
+    def lookup_at(self, address: str | None, idempotency_key: str) -> bool | None:
+        """Whether the receiver at ``address`` took the message ``idempotency_key`` (a signed
+        ``GET``); None when it cannot say.  Raises :class:`InDoubtDeliveryError` when the
+        receiver did not answer (unreachable, 5xx): ask again later."""
+        url = (address or "").strip()
+        key = idempotency_key.encode()
+        timestamp = int(self._clock())
+        headers = {
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.secret, timestamp, key),
+            "Idempotency-Key": idempotency_key,
+        }
+        try:
+            response = self._client.get(url, headers=headers)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            return None  # never sent either: a malformed address fails before sending
+        except httpx.TransportError as exc:
+            raise InDoubtDeliveryError(
+                f"webhook {url} did not answer whether it took the message: "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+        if classify_status(response.status_code) == "transient":
+            raise InDoubtDeliveryError(
+                f"webhook {url} answered {response.status_code} when asked whether it took the "
+                "message"
+            )
+        try:
+            accepted = response.json().get("accepted") if response.is_success else None
+        except (ValueError, AttributeError):
+            return None
+        return accepted if isinstance(accepted, bool) else None
 
     def close(self) -> None:
         self._client.close()

@@ -183,12 +183,18 @@ class WorkerSide:
         return bool(done)
 
     def attempt_failed(
-        self, row: LedgerRow, error: str, *, permanent: bool, now: datetime, base: float
-    ) -> datetime | None:
-        """Record a failed attempt: back off (returns when to retry) or park the row as failed."""
+        self, row: LedgerRow, error: str, *, permanent: bool, now: datetime, base: float,
+        at_least: float = 0.0,
+    ) -> datetime | None:  # fmt: skip
+        """Record a failed attempt: back off (returns when to retry) or park the row as failed.
+
+        The retry waits ``backoff`` and at least ``at_least`` seconds (an attempt in doubt:
+        until the far side has settled, so that asking it gives the true answer).
+        """
         stamp = naive_utc(now)
         last = permanent or row.attempts >= row.max_attempts
-        retry_at = None if last else stamp + timedelta(seconds=backoff(row.attempts, base))
+        wait = max(backoff(row.attempts, base), at_least)
+        retry_at = None if last else stamp + timedelta(seconds=wait)
         if last and not permanent:
             error = f"{error} (attempt {row.attempts} of {row.max_attempts}: parked)"
         with self.engine.begin() as conn:

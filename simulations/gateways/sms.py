@@ -10,6 +10,7 @@ The SMS gateway's protocol (what :mod:`notifier.channels.sms_http` speaks)::
       401 {"error": "..."}       wrong or missing token
       429 {"error": "..."}       over the gateway's rate limit (``rate_limit``)
       503 {"error": "..."}       simulated failure (``failure_rate``)
+      (no answer)                accepted, then the connection is closed (``hang_up_rate``)
     GET /status/KEY              {"key": KEY, "accepted": true|false, "count": N}: the
                                  delivery-status query by idempotency key
     GET /reports?after=N         {"reports": [{"seq", "id", "key", "to", "status", "at",
@@ -57,7 +58,7 @@ class SmsReceipt:
     text: str
     sender: str | None
     idempotency_key: str | None
-    status: int
+    status: int  # 0: taken on and then hung up without an answer
     accepted: bool  # taken on (200, or taken on and then the answer lost)
     received_at: float  # time.time()
     reaches: bool = True  # an accepted message reaches the handset (its delivery report)
@@ -66,16 +67,19 @@ class SmsReceipt:
 class SmsGateway(HttpStandIn):
     """An HTTP SMS gateway on 127.0.0.1 in a background thread.
 
-        ``failure_rate``: that share of requests is answered ``failure_status`` (503) without
-        being accepted.  ``lost_answer_rate``: that share is accepted (counted) and *then* answered
-        500, as when a gateway's answer is lost — the sender cannot know, and a retry is a double
-        unless someone de-duplicates.  ``delay``: seconds to wait before answering (a slow
-        gateway; beyond the client's timeout, a timeout).  ``refuse``: numbers answered 400 (no
-        such subscriber).  ``rate_limit``: messages per second (burst: one second's worth) beyond
-    which requests are answered 429, as a real gateway polices its clients.
-    ``undeliverable_rate``: that share of accepted messages never reaches the handset (phone
-    off, number out of service) and is reported ``failed``; ``report_delay``: seconds from
-    taking a message to its delivery report.  All may be changed while it runs.
+    ``failure_rate``: that share of requests is answered ``failure_status`` (503) without being
+    accepted.  ``lost_answer_rate``: that share is accepted (counted) and *then* answered 500,
+    as when a gateway errs after taking a message — a retry is a double unless someone
+    de-duplicates.  ``hang_up_rate``: that share is accepted (counted) and then the connection
+    is closed without an answer, as when the answer is lost on the way — the sender sees the
+    connection break and cannot know whether the message went out (it is in doubt).
+    ``delay``: seconds to wait before answering (a slow gateway; beyond the client's timeout, a
+    timeout).  ``refuse``: numbers answered 400 (no such subscriber).  ``rate_limit``: messages
+    per second (burst: one second's worth) beyond which requests are answered 429, as a real
+    gateway polices its clients.  ``undeliverable_rate``: that share of accepted messages never
+    reaches the handset (phone off, number out of service) and is reported ``failed``;
+    ``report_delay``: seconds from taking a message to its delivery report.  All may be changed
+    while it runs.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class SmsGateway(HttpStandIn):
         failure_rate: float = 0.0,
         failure_status: int = 503,
         lost_answer_rate: float = 0.0,
+        hang_up_rate: float = 0.0,
         delay: float = 0.0,
         refuse: frozenset[str] = frozenset(),
         rate_limit: float | None = None,
@@ -100,6 +105,7 @@ class SmsGateway(HttpStandIn):
         self.failure_rate = failure_rate
         self.failure_status = failure_status
         self.lost_answer_rate = lost_answer_rate
+        self.hang_up_rate = hang_up_rate
         self.delay = delay
         self.undeliverable_rate = undeliverable_rate
         self.report_delay = report_delay
@@ -188,6 +194,8 @@ class SmsGateway(HttpStandIn):
                 status, accepted = self.failure_status, False
             elif roll < self.failure_rate + self.lost_answer_rate:
                 status, accepted = 500, True
+            elif roll < self.failure_rate + self.lost_answer_rate + self.hang_up_rate:
+                status, accepted = 0, True  # taken on; the handler hangs up
             else:
                 status, accepted = 200, True
             reaches = not accepted or self._random.random() >= self.undeliverable_rate
@@ -198,6 +206,8 @@ class SmsGateway(HttpStandIn):
             )
         if status == 200:
             return 200, {"id": f"gw-{n}"}
+        if status == 0:
+            return 0, {}
         if status == 429:
             return 429, {"error": f"more than {self.rate_limit:g} messages per second"}
         return status, {"error": "simulated gateway failure"}
@@ -238,7 +248,11 @@ def _handler(gateway: SmsGateway) -> type[BaseHTTPRequestHandler]:
             if self.path.split("?")[0] != "/sms":
                 self._reply(404, {"error": f"no such endpoint {self.path!r}; POST to /sms"})
                 return
-            self._reply(*gateway._answer(body, self.headers))
+            status, answer = gateway._answer(body, self.headers)
+            if status == 0:  # the answer is lost: close the connection without one
+                self.close_connection = True
+                return
+            self._reply(status, answer)
 
         def do_GET(self) -> None:
             path = self.path.split("?")[0]

@@ -42,18 +42,24 @@ class SmtpSink(StandIn):
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts.
 
     ``failure_rate``: that share of messages is refused with ``451`` (try again later);
-    ``refuse``: recipients refused with ``550`` (no such mailbox, permanent).
+    ``hang_up_rate``: that share is accepted (kept) and then the connection is dropped before
+    the final ``250``, as when the answer is lost on the way — the sender cannot know whether
+    the message went out (``hung_up`` counts them); ``refuse``: recipients refused with
+    ``550`` (no such mailbox, permanent).
     """
 
     def __init__(
         self,
         *,
         failure_rate: float = 0.0,
+        hang_up_rate: float = 0.0,
         refuse: frozenset[str] = frozenset(),
         seed: int = 0,
         port: int = 0,
     ) -> None:
         self.failure_rate = failure_rate
+        self.hang_up_rate = hang_up_rate
+        self.hung_up = 0
         self.refuse = refuse
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -113,9 +119,11 @@ class SmtpSink(StandIn):
         with self._lock:
             self._received.clear()
 
-    def _accept(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> str:
+    def _accept(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> str | None:
+        """Keep the message and give the answer; None: kept, and the answer is to be lost."""
         with self._lock:
-            if self.failure_rate and self._random.random() < self.failure_rate:
+            roll = self._random.random()
+            if roll < self.failure_rate:
                 return "451 4.3.0 simulated failure, try again later"
             parsed = email.message_from_bytes(content, policy=email.policy.default)
             body = parsed.get_body(preferencelist=("plain",))
@@ -129,6 +137,9 @@ class SmtpSink(StandIn):
                     received_at=time.time(),
                 )
             )
+            if roll < self.failure_rate + self.hang_up_rate:
+                self.hung_up += 1
+                return None
         return "250 2.0.0 OK"
 
 
@@ -148,7 +159,11 @@ class _SmtpHandler:
         self, server: Any, session: Any, envelope: Any
     ) -> str:
         content = envelope.original_content or envelope.content
-        return self.sink._accept(envelope.mail_from, list(envelope.rcpt_tos), bytes(content))
+        answer = self.sink._accept(envelope.mail_from, list(envelope.rcpt_tos), bytes(content))
+        if answer is None:  # kept; the answer is lost: drop the connection before the 250
+            server.transport.abort()
+            return "421 4.4.2 connection dropped"  # written to a closed transport: never seen
+        return answer
 
 
 class _StatusServer(HttpStandIn):

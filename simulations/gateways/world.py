@@ -22,8 +22,10 @@ class StandIns:
     """The SMS gateway, the SMTP server and a webhook receiver, started and stopped together.
 
     :meth:`env` gives the ``ZHIDA_*`` settings that point the channels at them;
-    :meth:`summary` counts what each far side saw — requests, accepted, refused, and doubles
-    (a key accepted more than once), which a correct delivery run keeps at zero.
+    ``hang_up_rate``: the share of messages each far side takes and then hangs up on without
+    an answer (the sender is in doubt).  :meth:`summary` counts what each far side saw —
+    requests, accepted, refused, and doubles (a key accepted more than once), which a correct
+    delivery run keeps at zero.
     """
 
     def __init__(
@@ -31,15 +33,19 @@ class StandIns:
         *,
         sms_failure_rate: float = 0.0,
         smtp_failure_rate: float = 0.0,
+        hang_up_rate: float = 0.0,
         seed: int = 0,
         token: str = "stand-in-token",
         webhook_secret: str = "stand-in-secret",
     ) -> None:
         self.token = token
         self.webhook_secret = webhook_secret
-        self.sms = SmsGateway(token=token, failure_rate=sms_failure_rate, seed=seed)
-        self.smtp = SmtpSink(failure_rate=smtp_failure_rate, seed=seed)
-        self.webhook = WebhookReceiver(webhook_secret, seed=seed)
+        lost = hang_up_rate  # each far side takes that share and then loses its answer
+        self.sms = SmsGateway(
+            token=token, failure_rate=sms_failure_rate, hang_up_rate=lost, seed=seed
+        )
+        self.smtp = SmtpSink(failure_rate=smtp_failure_rate, hang_up_rate=lost, seed=seed)
+        self.webhook = WebhookReceiver(webhook_secret, hang_up_rate=lost, seed=seed)
 
     def __enter__(self) -> Self:
         self.sms.start()

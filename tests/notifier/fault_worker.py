@@ -1,11 +1,11 @@
 """The worker of the fault test: ``zhida worker`` with a short lease.
 
 Run as a script by ``test_fault.py``: the real ``serve`` (processes, restarts, sweeper) and the
-real SMS and SMTP channels from the environment, with their status queries
-(``ZHIDA_SMS_STATUS_URL``, ``ZHIDA_SMTP_STATUS_URL``), so that an attempt lost with a killed
-worker is first looked up at the far side — as a provider's delivery-status query (Aliyun
-QuerySendDetails, Tencent PullSmsSendStatus) or a relay's log by Message-ID would answer —
-before it is sent again.
+real SMS, SMTP and webhook channels from the environment, with their status queries
+(``ZHIDA_SMS_STATUS_URL``, ``ZHIDA_SMTP_STATUS_URL``, the webhook receiver's signed ``GET``),
+so that an attempt in doubt (lost with a killed worker, or its answer lost) is first looked up
+at the far side — as a provider's delivery-status query (Aliyun QuerySendDetails, Tencent
+PullSmsSendStatus) or a relay's log by Message-ID would answer — before it is sent again.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ def prepare() -> None:
     from notifier.runtime import DeliveryRuntime, configure_delivery
 
     s = get_settings()
-    assert s.sms_status_url and s.smtp_status_url
+    assert s.sms_status_url and s.smtp_status_url and s.webhook_secret
     configure_delivery(
         DeliveryRuntime(
             outbox=Outbox(get_engine()),
-            channels=channels_from_settings(s, names=("sms", "email")),
+            channels=channels_from_settings(s, names=("sms", "email", "webhook")),
             render=render_row,
             lease=float(os.environ["FAULT_LEASE"]),
             backoff=s.retry_backoff,

@@ -153,3 +153,74 @@ def test_an_attempt_whose_lease_was_taken_over_does_not_send(ledger: Outbox) -> 
     memory = MemoryChannel("sms")
     assert _attempt(runtime(ledger, sms=memory), stalled) == "not-claimed"
     assert memory.sent == []
+
+
+def test_an_email_whose_answer_was_lost_after_its_content_went_out_is_looked_up_not_resent(
+    ledger: Outbox, smtp: Callable[..., SmtpChannel], sink: SmtpSink
+) -> None:
+    """The server kept the message and the connection dropped before its 250: in doubt, not a
+    plain failure — the retry asks the relay and records it (a resend was the double)."""
+    sink.hang_up_rate = 1.0
+    rid = planned(ledger, "email", "p1@mail.example.cn")
+    rt = runtime(ledger, email=smtp(asking=True))
+    assert deliver_one(rid, rt) == "retry"
+    assert (ledger.get(rid).last_error or "").startswith("in doubt: ")
+    sink.hang_up_rate = 0.0
+    assert deliver_one(rid, _later(rt, hours=1)) == "reconciled"
+    assert sink.accepted_counts() == {"<email-k@zhida.local>": 1}
+
+
+def test_a_webhook_whose_answer_was_lost_is_looked_up_at_the_receiver_not_resent(
+    ledger: Outbox,
+) -> None:
+    from notifier.channels.webhook import WebhookChannel
+    from simulations.gateways import WebhookReceiver
+
+    with WebhookReceiver("s3cret", hang_up_rate=1.0) as receiver:
+        channel = WebhookChannel("s3cret", timeout=2)
+        try:
+            rid = planned(ledger, "webhook", receiver.url)
+            rt = runtime(ledger, webhook=channel)
+            assert deliver_one(rid, rt) == "retry"
+            receiver.hang_up_rate = 0.0
+            assert deliver_one(rid, _later(rt, hours=1)) == "reconciled"
+        finally:
+            channel.close()
+        assert receiver.accepted_counts() == {"webhook-k": 1}
+
+
+def test_an_attempt_in_doubt_is_retried_only_once_the_far_side_has_settled(
+    ledger: Outbox, smtp: Callable[..., SmtpChannel], sink: SmtpSink
+) -> None:
+    """Asked at once, a far side still taking the first request would say "not taken"."""
+    sink.hang_up_rate = 1.0
+    channel = smtp(asking=True)
+    rid = planned(ledger, "email", "p1@mail.example.cn")
+    assert deliver_one(rid, runtime(ledger, email=channel)) == "retry"
+    waited = ledger.get(rid).next_attempt_at - LATER.replace(tzinfo=None)
+    assert waited >= timedelta(seconds=channel.send_budget)
+
+
+def test_a_status_query_that_does_not_answer_leaves_the_row_in_doubt_unsent(
+    ledger: Outbox,
+) -> None:
+    from notifier.channels.sms_http import SmsHttpChannel
+    from simulations.gateways import SmsGateway
+
+    with SmsGateway() as gateway:
+        channel = SmsHttpChannel(gateway.url, timeout=1, status_url="http://127.0.0.1:1/status")
+        try:
+            rid = cut_off(ledger, "sms", "+8613800000000")
+            assert deliver_one(rid, runtime(ledger, sms=channel)) == "retry"
+        finally:
+            channel.close()
+        assert gateway.received() == []  # neither sent again nor given up
+    row = ledger.get(rid)
+    assert row.status == "pending" and (row.last_error or "").startswith("in doubt: ")
+
+
+def _later(rt: DeliveryRuntime, *, hours: int) -> DeliveryRuntime:
+    return DeliveryRuntime(
+        outbox=rt.outbox, channels=rt.channels, render=rt.render,
+        clock=FixedClock(LATER + timedelta(hours=hours)),
+    )  # fmt: skip

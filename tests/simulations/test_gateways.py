@@ -260,3 +260,44 @@ def test_simulated_responses_are_repeatable_by_seed(tmp_path: Path) -> None:
     first = simulate_responses(_delivered_world(f"sqlite:///{tmp_path / 'a.db'}"), seed=5, now=AT)
     again = simulate_responses(_delivered_world(f"sqlite:///{tmp_path / 'b.db'}"), seed=5, now=AT)
     assert first == again
+
+
+def test_an_sms_answer_lost_on_the_way_is_a_hang_up_after_taking_the_message() -> None:
+    with SmsGateway(hang_up_rate=1.0) as gw:
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(gw.url, json={"to": PHONE, "text": "您好"}, headers={"Idempotency-Key": "k"})
+        assert gw.accepted_counts() == {"k": 1}
+        assert [r.status for r in gw.received()] == [0]
+
+
+def test_an_smtp_answer_lost_on_the_way_drops_the_connection_after_keeping_the_message(
+) -> None:  # fmt: skip
+    with SmtpSink(hang_up_rate=1.0) as sink:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "a@zhida.local", "b@mail.example.cn", "s"
+        mail["Message-ID"] = "<k@zhida.local>"
+        mail.set_content("您好")
+        with smtplib.SMTP(sink.host, sink.port, timeout=5) as smtp, pytest.raises(
+            smtplib.SMTPServerDisconnected
+        ):  # fmt: skip
+            smtp.send_message(mail)
+        assert sink.accepted_counts() == {"<k@zhida.local>": 1} and sink.hung_up == 1
+
+
+def test_a_webhook_answer_lost_on_the_way_is_kept_and_the_receiver_says_so_when_asked() -> None:
+    from notifier.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+    from simulations.gateways import WebhookReceiver
+
+    with WebhookReceiver("s3cret", hang_up_rate=1.0) as receiver:
+        body = b'{"id": "k"}'
+        now = int(datetime.now(UTC).timestamp())
+        headers = {TIMESTAMP_HEADER: str(now), SIGNATURE_HEADER: sign(b"s3cret", now, body),
+                   "Idempotency-Key": "k"}  # fmt: skip
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(receiver.url, content=body, headers=headers)
+        asked = {**headers, SIGNATURE_HEADER: sign(b"s3cret", now, b"k")}
+        answer = _CLIENT.get(receiver.url, headers=asked)
+        assert answer.json() == {"key": "k", "accepted": True, "count": 1}
+        unsigned = _CLIENT.get(receiver.url, headers={"Idempotency-Key": "k"})
+        assert unsigned.status_code == 401  # only the sender may ask
+        assert receiver.hung_up == 1
