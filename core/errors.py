@@ -11,6 +11,9 @@ fix it; the CLI prints them on one line and the API maps them to status codes in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
     "ConfigurationError",
     "DatabaseError",
@@ -61,9 +64,26 @@ class SchemaError(ZhidaError, ValueError):
 
 
 class ValidationError(ZhidaError, ValueError):
-    """Incoming records do not match the schema."""
+    """Input that does not fit what was expected: records against the schema, a request's
+    fields, a model's files.  A check that finds several bad records or fields lists them in
+    ``problems`` (perhaps only the first of them) and counts them all in ``total``.
+
+    >>> err = ValidationError("2 problems: …", problems=["row 2: …", "row 5: …"], total=7)
+    >>> err.problems, err.total, err.exit_code
+    (['row 2: …', 'row 5: …'], 7, 1)
+    """
 
     http_status = 422
+    problems: Sequence[Any] = ()
+    total: int = 0
+
+    def __init__(
+        self, message: str, *, problems: Sequence[Any] = (), total: int | None = None
+    ) -> None:
+        super().__init__(message)
+        if problems:  # a subclass may have set its own before calling this
+            self.problems = list(problems)
+        self.total = len(self.problems) if total is None else total
 
 
 class InputFileError(ZhidaError, OSError):

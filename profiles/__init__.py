@@ -8,7 +8,7 @@ from profiles.derive import with_derived
 from profiles.files import PopulationFilesError, require_population_files
 from profiles.readers import Records, read_records
 from profiles.schema import ENTITY_NAMES, Entity, Field, Schema, load_schema
-from profiles.validation import ValidationError, conform
+from profiles.validation import conform
 
 __all__ = [
     "ENTITY_NAMES",
@@ -17,7 +17,6 @@ __all__ = [
     "PopulationFilesError",
     "Records",
     "Schema",
-    "ValidationError",
     "conform",
     "load_schema",
     "read_records",

@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from core.errors import InputFileError
-from profiles.validation import MAX_REPORTED, Problem, ValidationError
+from profiles.validation import MAX_REPORTED, Problem, invalid_records
 
 __all__ = ["EXCEL_SUFFIXES", "JSON_SUFFIXES", "Records", "json_cell", "read_records"]
 
@@ -223,7 +223,7 @@ def _read_json(path: Path, tag_fields: frozenset[str]) -> pl.DataFrame:
             if len(values) < row:
                 values.append(None)
     if total:
-        raise ValidationError(problems, total)
+        raise invalid_records(problems, total)
     return pl.DataFrame(
         [
             pl.Series(name, values, dtype=pl.List(pl.String) if name in tag_fields else pl.String)

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from core.errors import ValidationError as _BaseValidationError
+from core.errors import ValidationError
 from profiles.schema import Entity, Field
 
-__all__ = ["MAX_REPORTED", "Problem", "ValidationError", "conform"]
+__all__ = ["MAX_REPORTED", "Problem", "conform", "invalid_records"]
 
 MAX_REPORTED = 20
 _TRUE = ("true", "1", "yes", "y", "t", "是")
@@ -53,15 +53,18 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class ValidationError(_BaseValidationError):
-    """Records that do not fit the schema; ``problems`` lists (up to a limit) each one."""
+def invalid_records(problems: list[Problem], total: int) -> ValidationError:
+    """The error for ``total`` records that do not fit the schema, ``problems`` the first of
+    them (up to a limit); its message shows three.
 
-    def __init__(self, problems: list[Problem], total: int) -> None:
-        self.problems = problems
-        self.total = total
-        shown = "; ".join(str(p) for p in problems[:3])
-        more = f" (and {total - 3} more)" if total > 3 else ""
-        super().__init__(f"{total} problem{'s' if total != 1 else ''}: {shown}{more}")
+    >>> err = invalid_records([Problem("r.csv", 2, "age", "expected a whole number")], 1)
+    >>> str(err), err.total
+    ('1 problem: r.csv row 2, field age: expected a whole number', 1)
+    """
+    shown = "; ".join(str(p) for p in problems[:3])
+    more = f" (and {total - 3} more)" if total > 3 else ""
+    message = f"{total} problem{'s' if total != 1 else ''}: {shown}{more}"
+    return ValidationError(message, problems=problems, total=total)
 
 
 def _describe(field: Field) -> str:
@@ -163,7 +166,7 @@ def conform(frame: pl.DataFrame, entity: Entity, *, source: str) -> pl.DataFrame
         for row, value in zip(rows.filter(duplicated), key.filter(duplicated), strict=True):
             report(row, entity.key, f"duplicate {entity.key} {value!r}")
     if total:
-        raise ValidationError(problems, total)
+        raise invalid_records(problems, total)
     return pl.DataFrame(columns)
 
 

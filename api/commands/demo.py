@@ -1,7 +1,11 @@
-"""``zhida demo``: the whole job on the embedded default, end to end, in a minute.
+"""``zhida demo``: the whole job on the embedded default (SQLite under the data directory,
+in-process workers), end to end, in the order of the README's "What make demo does".
 
-synthetic population → policy catalog → match → explanations → summary, with SQLite under the
-data directory.  Each capability joins here as it lands.
+Database → synthetic population → tags → policy catalog → match → run diff, delivery and the
+push funnel → offers with their reasons → overlap check → fairness → ranking → the same run in
+shards → a draft simulated before it is issued → the population over time → console users →
+the API in use.  The longer steps are :mod:`api.commands.demo_steps` and
+:mod:`api.commands.demo_api`; this module runs them in order and prints the headings.
 """
 
 from __future__ import annotations

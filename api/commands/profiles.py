@@ -65,8 +65,8 @@ def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
     Headers may be the schema's field names or their Chinese names (个人编号, 出生日期, …).
     Prints every problem (row, field, what was expected) and exits 1 if any file is bad.
     """
+    from core.errors import ValidationError
     from profiles.schema import load_schema
-    from profiles.validation import ValidationError
 
     schema = load_schema()
     bad = 0

@@ -1,4 +1,9 @@
-"""``zhida serve``: the API (and, later, the console) on uvicorn."""
+"""``zhida serve``: the web API and the console on uvicorn, after applying the migrations.
+
+JSON under ``/api/v1`` (OpenAPI at ``/schema``), ``/health`` and ``/metrics``, and the console
+for each role (officer, reviewer, analyst, resident, enterprise, operator, admin); with
+``--population`` the profiles, explanations, dry-runs and simulations read that directory.
+"""
 
 from __future__ import annotations
 

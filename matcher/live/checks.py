@@ -11,7 +11,6 @@ import polars as pl
 
 from core.errors import ValidationError
 from profiles.schema import Entity
-from profiles.validation import ValidationError as RecordError
 from profiles.validation import conform
 
 __all__ = ["FieldProblem", "IngestError", "check_subject_id", "conformed_record"]
@@ -29,10 +28,10 @@ class IngestError(ValidationError):
     """A record or event that does not fit the schema; ``problems`` names each bad field."""
 
     def __init__(self, what: str, problems: list[FieldProblem], total: int) -> None:
-        self.problems = problems
         shown = "; ".join(p.detail for p in problems[:3])
         more = f" (and {total - 3} more)" if total > 3 else ""
-        super().__init__(f"the {what} was not stored: {shown}{more}; fix the fields and resend")
+        message = f"the {what} was not stored: {shown}{more}; fix the fields and resend"
+        super().__init__(message, problems=problems, total=total)
 
 
 def conformed_record(record: Mapping[str, Any], entity: Entity, what: str) -> dict[str, Any]:
@@ -45,7 +44,7 @@ def conformed_record(record: Mapping[str, Any], entity: Entity, what: str) -> di
         ) from exc
     try:
         row: dict[str, Any] = conform(frame, entity, source=what).row(0, named=True)
-    except RecordError as err:
+    except ValidationError as err:  # the records' problems, as the schema check found them
         problems = [FieldProblem(p.field, f"{p.field or what}: {p.message}") for p in err.problems]
         raise IngestError(what, problems, err.total) from err
     return row

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InputFileError
+from core.errors import InputFileError, ValidationError
 from profiles.readers import read_records
-from profiles.validation import ValidationError
 from tests.profiles.xlsx import write_xlsx
 
 CSV = "个人编号,户籍城市\np1,北京市\n"

@@ -6,9 +6,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from core.errors import ValidationError
 from profiles.readers import read_records
 from profiles.schema import load_schema
-from profiles.validation import ValidationError, conform
+from profiles.validation import conform
 
 RESIDENT = load_schema().resident
 
