@@ -106,12 +106,18 @@ def _first_line(exc: BaseException) -> str:
 
 def _read_csv(path: Path, encoding: str | None) -> Records:
     if encoding is None:
-        # polars reads undecodable header bytes leniently, so the whole file is checked here.
-        if _is_utf8(path):
+        # polars checks the values' UTF-8 but reads an undecodable header leniently, so the
+        # file's head (the header and more) is checked here and the rest by polars.
+        if _starts_as_utf8(path):
             with path.open("rb") as head:
                 bom = head.read(len(_UTF8_BOM)) == _UTF8_BOM
-            how = "CSV, UTF-8 with BOM" if bom else "CSV, UTF-8"
-            return Records(pl.read_csv(path, infer_schema=False), how)
+            try:
+                frame = pl.read_csv(path, infer_schema=False)
+            except pl.exceptions.ComputeError as exc:
+                if "utf-8" not in str(exc).lower():
+                    raise
+            else:
+                return Records(frame, "CSV, UTF-8 with BOM" if bom else "CSV, UTF-8")
         encoding, named = "gb18030", "CSV, GB18030 (it is not UTF-8)"
     else:
         try:
@@ -134,13 +140,11 @@ def _read_csv(path: Path, encoding: str | None) -> Records:
     return Records(pl.read_csv(io.StringIO(text), infer_schema=False), named)
 
 
-def _is_utf8(path: Path) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _starts_as_utf8(path: Path, size: int = 1 << 20) -> bool:
+    with path.open("rb") as stream:
+        head = stream.read(size)
     try:
-        with path.open("rb") as stream:
-            while chunk := stream.read(1 << 22):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < size)
     except UnicodeDecodeError:
         return False
     return True
