@@ -39,6 +39,15 @@ def test_a_gbk_header_over_ascii_values_is_still_detected(tmp_path: Path) -> Non
     assert read_records(path).frame.columns == ["个人编号", "性别"]
 
 
+def test_gbk_after_a_long_ascii_start_is_still_detected(tmp_path: Path) -> None:
+    path = tmp_path / "residents.csv"
+    rows = "".join(f"p{i},Beijing\n" for i in range(120_000))  # over a MiB of plain ASCII
+    path.write_bytes(f"person_id,hukou_city\n{rows}p-last,北京市\n".encode("gbk"))
+    records = read_records(path)
+    assert records.how == "CSV, GB18030 (it is not UTF-8)"
+    assert records.frame["hukou_city"][-1] == "北京市"
+
+
 def test_a_given_encoding_is_used_and_a_wrong_one_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "residents.csv"
     path.write_bytes("person_id,hukou_city\np1,Beijing\np2,北京市\n".encode("big5"))
