@@ -1,12 +1,20 @@
 """Whole-population matching: 1M residents × 200 rules, Parquet in → pairs file out.
 
-Printed beside two baselines measured in the same run:
+Printed beside three baselines measured in the same run:
   (a) per-row rule-engine evaluation (``rule_engine.Rule.matches``) on a sample, extrapolated;
   (b) DuckDB running the same rules written as SQL on the same Parquet file, writing the same
-      pairs to Parquet (SQL's NULL logic is Kleene's, so the results are comparable).
+      pairs to Parquet (SQL's NULL logic is Kleene's, so the results are comparable);
+      the DuckDB ratio is Zhida's seconds over DuckDB's (goal ≤ 1.0);
+  (c) OpenFisca: ``zhida match`` as a user runs it (default flags, the run recorded) on the 20
+      resident policies of ``bench/fixtures/`` against the same policies as OpenFisca variables,
+      whole processes alternating, results asserted equal (``bench.peer_openfisca``, which
+      creates the bench-only ``bench/out/openfisca-venv`` with openfisca-core on first use);
+      the OpenFisca ratio is OpenFisca's seconds over Zhida's (goal ≥ 2.0).
 Each measured step runs in a fresh process; peak RSS is that process's maximum resident set.
+Figures are medians of ``--repeats`` (3) runs; on a machine others are loading, wall times
+swell and the CPU seconds printed beside them are the steadier measure.
 
-Run: ``.venv/bin/python -m bench.bench_match [--residents N]``
+Run: ``.venv/bin/python -m bench.bench_match [--residents N] [--no-openfisca]``
 """
 
 from __future__ import annotations
@@ -160,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--residents", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--no-openfisca", dest="openfisca", action="store_false", help="Skip the OpenFisca peer."
+    )
     args = parser.parse_args(argv or [])
     OUT.mkdir(parents=True, exist_ok=True)
     population = ensure_population(args.residents)
@@ -189,9 +200,14 @@ def main(argv: list[str] | None = None) -> None:
         "duckdb_peak_mb": round(max(r["peak_mb"] for r in duck)),
         "rule_engine_per_row_seconds_extrapolated": round(per_row, 1),
         "speedup_vs_duckdb": round(d / z, 2),
+        "duckdb_ratio (zhida s / duckdb s, goal <= 1.0)": round(z / d, 2),
         "speedup_vs_per_row": round(per_row / z),
     }
-    print(json.dumps(report, indent=2))
+    if args.openfisca:
+        from bench.peer_openfisca import compare
+
+        report["openfisca"] = compare(args.residents, args.repeats)
+    print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 __all__ = [
     "POPULATION_FILES",
     "EventTagger",
+    "UnreadableFileError",
     "attach_tags",
     "find_subject",
     "read_database",
+    "readable_parquet",
     "scan_population",
+    "unreadable",
 ]
 
 POPULATION_FILES = {"resident": "residents.parquet", "enterprise": "enterprises.parquet"}
@@ -51,6 +54,32 @@ def _conform(frame: pl.LazyFrame, entity: Entity, path: Path) -> pl.LazyFrame:
     return frame.select(columns)
 
 
+class UnreadableFileError(InputFileError):
+    """A population file is not readable Parquet (truncated by an interrupted copy, or not
+    Parquet at all): exit 2, nothing is matched, recorded or sent."""
+
+    exit_code = 2
+
+
+def unreadable(path: Path, exc: BaseException) -> UnreadableFileError:
+    """The one-line error for a population file polars cannot read."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return UnreadableFileError(
+        f"{path} is not a readable Parquet file ({first}); it may be truncated by an "
+        "interrupted copy or export: copy or export it again"
+    )
+
+
+def readable_parquet(path: Path) -> pl.LazyFrame:
+    """``path`` scanned lazily, after checking its footer (where a truncated file fails)."""
+    frame = pl.scan_parquet(path)
+    try:
+        frame.collect_schema()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise unreadable(path, exc) from exc
+    return frame
+
+
 def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
     """Lazy frames of the residents and enterprises present in ``directory``."""
     if not directory.is_dir():
@@ -62,7 +91,7 @@ def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
     for name, file in POPULATION_FILES.items():
         path = directory / file
         if path.is_file():
-            frames[name] = _conform(pl.scan_parquet(path), schema.entity(name), path)
+            frames[name] = _conform(readable_parquet(path), schema.entity(name), path)
     if not frames:
         raise InputFileError(f"{directory} holds neither residents.parquet nor enterprises.parquet")
     return frames
@@ -156,9 +185,16 @@ class EventTagger:
         self.as_of = as_of
 
     @classmethod
-    def from_events(cls, events: pl.LazyFrame, schema: Schema, *, as_of: date) -> EventTagger:
+    def from_events(
+        cls,
+        events: pl.LazyFrame,
+        schema: Schema,
+        *,
+        as_of: date,
+        tags: Sequence[TagDefinition] | None = None,
+    ) -> EventTagger:
         """A tagger over an event frame (e.g. read from the database) instead of a file."""
-        tagger = cls(Path(), schema, as_of=as_of)
+        tagger = cls(Path(), schema, as_of=as_of, tags=tags)
         tagger.events = events
         return tagger
 

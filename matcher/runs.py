@@ -10,6 +10,8 @@ this diff is what triggers grants, invitations and revocation notices.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.errors import NotFoundError
 
-__all__ = ["CHANGES", "Run", "RunStore", "frames_snapshot", "population_snapshot", "run_diff"]
+__all__ = [
+    "CHANGES",
+    "Run",
+    "RunStore",
+    "file_digest",
+    "frames_snapshot",
+    "population_snapshot",
+    "run_diff",
+]
 
 CHANGES = (
     "newly_eligible",
@@ -72,15 +82,65 @@ class Run:
     previous_run_id: int | None
 
 
-def population_snapshot(directory: Path) -> str:
-    """A content hash of a population directory's Parquet files (its snapshot id)."""
+def population_snapshot(directory: Path, *, cache: Path | None = None) -> str:
+    """A content hash of a population directory's Parquet files (its snapshot id).
+
+    The hash of the files' names and their own SHA-256 digests.  With ``cache`` (a JSON file,
+    e.g. under the data directory) each file's digest is computed once and kept, keyed by the
+    file's resolved path, size, modification and change times and inode: a run on the same
+    files reads none of their bytes again.
+    The population directory itself is never written into: it may be shared or read-only.
+    """
+    known = _read_digests(cache) if cache is not None else {}
     digest = hashlib.sha256()
+    changed = False
     for path in sorted(directory.glob("*.parquet")):
+        key = _file_key(path)
+        if key not in known:
+            known[key] = file_digest(path)
+            changed = True
         digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        digest.update(bytes.fromhex(known[key]))
+    if cache is not None and changed:
+        _write_digests(cache, known)
     return digest.hexdigest()
+
+
+def _file_key(path: Path) -> str:
+    # ctime and inode too: a rewrite changes them even where mtime is coarse or was reset.
+    st = path.stat()
+    return "|".join(
+        map(str, (path.resolve(), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    )
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_digests(cache: Path) -> dict[str, str]:
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: computed again and rewritten
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_digests(cache: Path, known: dict[str, str]) -> None:
+    """Keep the digests of the files that still exist (others' runs may write it too)."""
+    alive = {k: v for k, v in known.items() if Path(k.rsplit("|", 4)[0]).exists()}
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(alive, sort_keys=True), encoding="utf-8")
+        tmp.replace(cache)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a cache that cannot be written is only slower
 
 
 def frames_snapshot(frames: Mapping[str, pl.DataFrame]) -> str:

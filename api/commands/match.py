@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from api.commands.options import as_of_option
+from api.commands.options import as_of_option, audience_option
 
 if TYPE_CHECKING:
+    import polars as pl
+
+    from core.errors import ZhidaError
     from profiles.schema import Entity
+    from rules.loader import Catalog
+    from rules.policy import Policy
 
 __all__ = ["register"]
 
@@ -46,6 +52,7 @@ _policies = click.option(
 )
 @_policies
 @as_of_option
+@audience_option
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Pairs file."
 )
@@ -105,6 +112,7 @@ def match_cmd(
     from_database: bool,
     policies: tuple[Path, ...],
     as_of: date,
+    audience: str | None,
     out: Path,
     record: bool,
     plan_pushes: bool,
@@ -135,7 +143,8 @@ def match_cmd(
 
     from core.errors import ValidationError
     from matcher.batch import match_population, write_pairs
-    from matcher.population import EventTagger, scan_population
+    from matcher.needed_tags import event_tagger
+    from matcher.pairs_file import check_output
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
@@ -149,8 +158,20 @@ def match_cmd(
             "--plan records the run and its pushes together; drop --no-record, or plan later "
             "with `zhida deliveries plan`"
         )
+    if rank and population is None:
+        raise ValidationError("--rank reads the profiles from --population DIR")
     schema = load_schema()
     catalog = load_catalog(policies, schema)
+    in_force = tuple(
+        p for p in catalog.in_force(as_of) if audience is None or p.audience == audience
+    )
+    # Everything that can fail is checked before anything is recorded, planned or sent.
+    audiences = [a for a in ("resident", "enterprise") if audience in (None, a)]
+    if population is not None:
+        from profiles.files import require_population_files
+
+        require_population_files(population, audiences, suffixes=(".parquet",))
+    check_output(out)
     if distributed:
         if population is None:
             raise ValidationError(
@@ -167,28 +188,26 @@ def match_cmd(
 
             plan = PlanRequest(configured_channels(get_settings()), catalog.policies)
         run_distributed(
-            population=population, in_force=catalog.in_force(as_of),
+            population=population, in_force=in_force,
             catalog_hash=catalog.content_hash, as_of=as_of, tags=tags, shard_rows=shard_rows,
             out=out, wait=wait, timeout=timeout, plan=plan,
         )  # fmt: skip
         return
-    tagger: EventTagger | None = None
+    started = time.perf_counter()
     if population is not None:
+        from matcher.population import scan_population
+
         frames = scan_population(population, schema)
-        if tags:
-            tagger = EventTagger.for_population(population, schema, as_of=as_of)
+        source: Path | pl.LazyFrame = population
     else:
         from core.db import get_engine, upgrade
         from matcher.population import read_database
 
         upgrade(get_engine())
-        frames, events = read_database(get_engine(), schema)
-        if tags:
-            tagger = EventTagger.from_events(events, schema, as_of=as_of)
-    started = time.perf_counter()
-    in_force = catalog.in_force(as_of)
+        frames, source = read_database(get_engine(), schema)
+        _require_loaded(frames, audiences)
+    tagger = event_tagger(source, schema, in_force, as_of=as_of) if tags else None
     pairs = match_population(frames, in_force, schema, as_of=as_of, tagger=tagger)
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         write_pairs(pairs, out)
     except pl.exceptions.InvalidOperationError as exc:
@@ -196,6 +215,8 @@ def match_cmd(
             f"the population does not fit the schema ({str(exc).splitlines()[0]}); "
             "check it with `zhida profiles validate`"
         ) from exc
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise _unreadable(population, exc) from exc
     elapsed = time.perf_counter() - started
     counts = pl.scan_parquet(out).group_by("status").agg(pl.len()).collect().rows()
     summary = ", ".join(f"{n:,} {s}" for s, n in sorted(counts))
@@ -203,58 +224,96 @@ def match_cmd(
         f"{len(in_force)} of {len(catalog.policies)} policies in force on {as_of}; "
         f"{summary or 'no matches'}; wrote {out} in {elapsed:.1f}s"
     )
-    if record:
-        from datetime import UTC, datetime
-
-        from core.db import get_engine, upgrade
-        from core.settings import get_settings
-        from matcher.runs import RunStore, frames_snapshot, population_snapshot
-
-        engine = get_engine()
-        upgrade(engine)
-        snapshot = (
-            population_snapshot(population)
-            if population is not None
-            else frames_snapshot({k: f.collect() for k, f in frames.items()})
-        )
-        planned = None
-        if plan_pushes:
-            from api.commands.deliveries import deliver_planned
-            from notifier.campaign import record_and_plan
-            from notifier.channels.registry import configured_channels
-
-            run, planned = record_and_plan(
-                get_settings(), out, catalog.by_id, as_of=as_of,
-                catalog_hash=catalog.content_hash, population_id=snapshot,
-                started_at=datetime.now(UTC), seconds=elapsed,
-                rule_hashes={p.id: p.content_hash for p in in_force}, population=population,
-                channels=configured_channels(get_settings()),
-            )  # fmt: skip
-        else:
-            run = RunStore(engine, get_settings().data_dir).record(
-                out,
-                as_of=as_of,
-                catalog_hash=catalog.content_hash,
-                population=snapshot,
-                started_at=datetime.now(UTC),
-                seconds=elapsed,
-                policies=len(in_force),
-                rule_hashes={p.id: p.content_hash for p in in_force},
-            )
-        previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
-        click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))
-        if plan_pushes and planned is None:
-            click.echo("the first run: nothing to push until the next run changes something")
-        elif planned is not None:
-            deliver_planned(planned)
+    if record:  # only now that the pairs are safely in place
+        _record(
+            out, catalog, in_force, frames, population=population, as_of=as_of,
+            elapsed=elapsed, plan_pushes=plan_pushes,
+        )  # fmt: skip
     if rank:
-        if population is None:
-            raise ValidationError("--rank reads the profiles from --population DIR")
+        assert population is not None
         from api.commands.rank_offers import rank_file
 
         ranked = out.with_name(out.name.removesuffix(".parquet") + ".ranked.parquet")
         how = rank_file(population, out, policies, as_of, ranked)
         click.echo(f"ranked the offers by {how} → {ranked}")
+
+
+def _require_loaded(frames: Mapping[str, object], audiences: Sequence[str]) -> None:
+    """The database holds the subjects of every audience matched (as a directory must)."""
+    from profiles.files import PopulationFilesError
+
+    missing = [a for a in audiences if a not in frames]
+    if missing:
+        others = [a for a in audiences if a not in missing]
+        way_out = f", or pass --audience {others[0]}" if others else ""
+        raise PopulationFilesError(
+            f"the database holds no {' and no '.join(m + 's' for m in missing)}: every one "
+            f"would count as gone; load them with `zhida profiles load DIR`{way_out}"
+        )
+
+
+def _unreadable(population: Path | None, exc: BaseException) -> ZhidaError:
+    """A file that failed while it was read (its footer was fine): one line, exit 2."""
+    from matcher.population import UnreadableFileError
+
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = f"a file of {population}" if population is not None else "the population"
+    return UnreadableFileError(
+        f"{where} could not be read ({first}); a file may be damaged or truncated: copy "
+        "or export it again, and check it with `zhida profiles validate`"
+    )
+
+
+def _record(
+    out: Path,
+    catalog: Catalog,
+    in_force: tuple[Policy, ...],
+    frames: Mapping[str, pl.LazyFrame],
+    *,
+    population: Path | None,
+    as_of: date,
+    elapsed: float,
+    plan_pushes: bool,
+) -> None:
+    """Record the run (and plan and deliver what changed) from the pairs written to ``out``."""
+    from datetime import UTC, datetime
+
+    from core.db import get_engine, upgrade
+    from core.settings import get_settings
+    from matcher.runs import RunStore, frames_snapshot, population_snapshot
+
+    engine = get_engine()
+    upgrade(engine)
+    snapshot = (
+        population_snapshot(population, cache=get_settings().data_dir / "file-digests.json")
+        if population is not None
+        else frames_snapshot({k: f.collect() for k, f in frames.items()})
+    )
+    planned = None
+    rule_hashes = {p.id: p.content_hash for p in in_force}
+    if plan_pushes:
+        from api.commands.deliveries import deliver_planned
+        from notifier.campaign import record_and_plan
+        from notifier.channels.registry import configured_channels
+
+        run, planned = record_and_plan(
+            get_settings(), out, catalog.by_id, as_of=as_of,
+            catalog_hash=catalog.content_hash, population_id=snapshot,
+            started_at=datetime.now(UTC), seconds=elapsed, rule_hashes=rule_hashes,
+            population=population, channels=configured_channels(get_settings()),
+        )  # fmt: skip
+    else:
+        run = RunStore(engine, get_settings().data_dir).record(
+            out, as_of=as_of, catalog_hash=catalog.content_hash, population=snapshot,
+            started_at=datetime.now(UTC), seconds=elapsed, policies=len(in_force),
+            rule_hashes=rule_hashes,
+        )  # fmt: skip
+    previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
+    click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))
+    if plan_pushes and planned is None:
+        click.echo("the first run: nothing to push until the next run changes something")
+    elif planned is not None:
+        deliver_planned(planned)
 
 
 @click.command("explain")

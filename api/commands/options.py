@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["as_of_option", "parse_date", "population_option"]
+__all__ = ["as_of_option", "audience_option", "parse_date", "population_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,3 +48,11 @@ population_option = click.option(
     help="Population directory (residents.parquet, enterprises.parquet, events.parquet).",
 )  # fmt: skip
 """``--population DIR``: the population a command reads (required)."""
+
+
+audience_option = click.option(
+    "--audience", type=click.Choice(["resident", "enterprise"]), default=None,
+    help="Only the policies for residents or for enterprises (default: both); a population "
+    "directory must hold the file of every audience matched.",
+)  # fmt: skip
+"""``--audience resident|enterprise``: one audience only, e.g. a directory of enterprises."""

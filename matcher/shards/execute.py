@@ -33,7 +33,8 @@ from matcher.shards.values import (
 
 def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
     """The pairs of one shard: its subjects matched against the run's policies."""
-    from matcher.population import EventTagger, scan_population
+    from matcher.needed_tags import event_tagger
+    from matcher.population import scan_population
     from profiles.schema import load_schema
 
     schema = load_schema()
@@ -43,7 +44,11 @@ def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
             f"the population {run.population_dir} has no {shard.entity}s file any more"
         )
     frame = frames[shard.entity].slice(shard.row_offset, shard.row_count)
-    tagger = EventTagger.for_population(run.population_dir, schema, as_of=run.as_of)
+    tagger = (
+        event_tagger(run.population_dir, schema, run.policies, as_of=run.as_of)
+        if run.tags
+        else None
+    )
     plans = plan_policies(run.policies, schema, as_of=run.as_of)
     batches = list(
         match_batches(
@@ -51,7 +56,7 @@ def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
             schema.entity(shard.entity),
             plans,
             as_of=run.as_of,
-            tagger=tagger if run.tags else None,
+            tagger=tagger,
         )
     )
     return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()

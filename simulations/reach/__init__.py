@@ -17,14 +17,14 @@ are exact: a year is twelve months of a monthly benefit, one yearly benefit, or 
 payment, each side at its own catalog's period.
 
 Modules: ``simulate`` (the pass), ``batch`` (one batch's statuses and sums), ``totals`` (the
-report's tables), ``overlap`` (co-occurrences), ``tags`` (only the tags the rules read).
+report's tables), ``overlap`` (co-occurrences); only the tags the rules read are computed
+(``matcher.needed_tags``).
 """
 
 from __future__ import annotations
 
 from simulations.reach.batch import group_columns, reachability
 from simulations.reach.simulate import Reach, simulate_reach
-from simulations.reach.tags import tags_read
 from simulations.reach.totals import ALL, MEASURES
 
 __all__ = [
@@ -34,5 +34,4 @@ __all__ = [
     "group_columns",
     "reachability",
     "simulate_reach",
-    "tags_read",
 ]

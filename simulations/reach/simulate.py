@@ -11,6 +11,7 @@ import polars as pl
 
 from matcher.batch import DEFAULT_BATCH_ROWS, plan_policies
 from matcher.diff import PolicyChange, catalog_changes
+from matcher.needed_tags import event_tagger
 from matcher.population import scan_population
 from profiles.schema import Schema
 from rules.loader import Catalog
@@ -22,7 +23,6 @@ from simulations.reach.batch import (
     with_missing_fields,
 )
 from simulations.reach.overlap import Overlap
-from simulations.reach.tags import event_tagger
 from simulations.reach.totals import ALL, measures, per_group, per_policy, periods
 
 __all__ = ["Reach", "simulate_reach"]

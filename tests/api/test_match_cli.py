@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +13,8 @@ import pytest
 from api.cli import main
 from tests.populations import Populations
 
-CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = str(ROOT / "rules" / "catalog")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,7 @@ def test_a_population_with_a_bad_value_is_a_clear_error(
     pl.DataFrame({"person_id": ["a"], "gender": ["robot"]}).write_parquet(
         tmp_path / "residents.parquet"
     )
-    argv = ["match", "--population", str(tmp_path), "--policies", CATALOG]
+    argv = ["match", "--population", str(tmp_path), "--policies", CATALOG, "--audience", "resident"]
     assert main([*argv, "--out", str(tmp_path / "m.parquet")]) == 1
     assert "does not fit the schema" in capsys.readouterr().err
     assert not (tmp_path / "m.parquet").exists()
@@ -162,3 +166,152 @@ def test_match_needs_exactly_one_population_source(capsys: pytest.CaptureFixture
     argv = ["match", "--policies", CATALOG, "--out", "x.parquet"]
     assert main(argv) == 1
     assert "--population DIR" in capsys.readouterr().err
+
+
+def _runs() -> int:
+    """How many runs are recorded in the test's database (none if it was never created)."""
+    import sqlalchemy as sa
+
+    from core.db import get_engine
+
+    engine = get_engine()
+    if not sa.inspect(engine).has_table("match_runs"):
+        return 0
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM match_runs")).scalar_one())
+
+
+def _one_line(err: str) -> bool:
+    return err.startswith("zhida: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_directory_without_residents_is_refused_before_anything_is_recorded(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["match", "--policies", CATALOG, "--as-of", "2026-06-30", "--plan"]
+    assert main([*argv, "--population", str(population), "--out", str(tmp_path / "a.parquet")]) == 0
+    firms = tmp_path / "firms"
+    firms.mkdir()
+    for name in ("enterprises.parquet", "events.parquet"):
+        shutil.copy(population / name, firms / name)
+    capsys.readouterr()
+    assert main([*argv, "--population", str(firms), "--out", str(tmp_path / "b.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert _one_line(err) and "residents.parquet" in err and "--audience enterprise" in err
+    assert _runs() == 1  # no run that would end every resident's offers
+    assert not (tmp_path / "b.parquet").exists()
+
+
+def test_audience_enterprise_matches_a_directory_of_enterprises_only(
+    population: Path, tmp_path: Path
+) -> None:
+    firms = tmp_path / "firms"
+    firms.mkdir()
+    shutil.copy(population / "enterprises.parquet", firms / "enterprises.parquet")
+    argv = ["match", "--population", str(firms), "--policies", CATALOG, "--as-of", "2026-06-30"]
+    out = tmp_path / "m.parquet"
+    assert main([*argv, "--audience", "enterprise", "--no-record", "--out", str(out)]) == 0
+    assert set(pl.read_parquet(out)["subject_type"]) == {"enterprise"}
+
+
+def test_an_unwritable_out_is_one_line_exit_2_and_nothing_is_recorded(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    out = tmp_path / "a-file" / "m.parquet"
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--plan"]
+    assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert _one_line(err) and f"cannot write {out}" in err
+    assert _runs() == 0
+
+
+def test_a_full_disk_under_out_is_one_line_exit_2_and_leaves_no_tmp(
+    population: Path, tmp_path: Path
+) -> None:
+    # A file-size limit makes the write fail as a full disk does (EFBIG instead of ENOSPC).
+    limit = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+        "from api.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    out = tmp_path / "m.parquet"
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--no-record"]
+    done = subprocess.run(
+        [sys.executable, "-c", limit, *argv, "--as-of", "2026-06-30", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert _one_line(done.stderr) and f"cannot write {out}" in done.stderr
+    assert not out.exists() and not (tmp_path / "m.parquet.tmp").exists()
+
+
+def test_a_truncated_parquet_is_one_line_exit_2(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = shutil.copytree(population, tmp_path / "cut")
+    data = (cut / "residents.parquet").read_bytes()
+    (cut / "residents.parquet").write_bytes(data[: len(data) // 2])  # an interrupted copy
+    argv = ["match", "--population", str(cut), "--policies", CATALOG, "--as-of", "2026-06-30"]
+    assert main([*argv, "--out", str(tmp_path / "m.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert _one_line(err) and "residents.parquet is not a readable Parquet file" in err
+    assert "truncated" in err and _runs() == 0
+
+
+def test_a_tmp_file_left_by_a_killed_write_is_removed_by_the_next_run(
+    population: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m.parquet"
+    (tmp_path / "m.parquet.tmp").write_bytes(b"PAR1 half a file")  # what a SIGKILL leaves
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--no-record"]
+    assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 0
+    assert pl.read_parquet(out).height > 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("m.")) == ["m.parquet"]
+
+
+def test_a_failed_match_leaves_no_tmp_file(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pl.DataFrame({"person_id": ["a"], "gender": ["robot"]}).write_parquet(
+        tmp_path / "residents.parquet"
+    )
+    argv = ["match", "--population", str(tmp_path), "--policies", CATALOG, "--audience", "resident"]
+    assert main([*argv, "--no-record", "--out", str(tmp_path / "m.parquet")]) == 1
+    assert not (tmp_path / "m.parquet.tmp").exists() and not (tmp_path / "m.parquet").exists()
+
+
+def test_a_write_in_progress_is_not_destroyed_by_a_second_one(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+
+    out = tmp_path / "m.parquet"
+    with (tmp_path / "m.parquet.tmp").open("wb") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)  # another process writing OUT
+        argv = ["match", "--population", str(population), "--policies", CATALOG]
+        assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert _one_line(err) and "another process is writing" in err
+    assert (tmp_path / "m.parquet.tmp").exists() and _runs() == 0
+
+
+def test_distributed_plan_with_an_unwritable_out_records_and_sends_nothing(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy as sa
+
+    from core.db import get_engine
+
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--distributed",
+            "--shard-rows", "1500", "--plan"]  # fmt: skip
+    assert main([*argv, "--as-of", "2025-06-30", "--out", str(tmp_path / "a.parquet")]) == 0
+    (tmp_path / "a-file").write_text("not a directory")
+    capsys.readouterr()
+    bad = tmp_path / "a-file" / "b.parquet"
+    assert main([*argv, "--as-of", "2026-06-30", "--out", str(bad)]) == 2
+    assert _one_line(capsys.readouterr().err)
+    with get_engine().connect() as conn:
+        shard_runs = conn.execute(sa.text("SELECT count(*) FROM shard_runs")).scalar_one()
+        outbox = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
+    assert (_runs(), shard_runs, outbox) == (1, 1, 0)  # neither started, recorded nor sent

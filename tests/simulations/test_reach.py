@@ -13,12 +13,13 @@ from polars.testing import assert_frame_equal
 from api.cli import main
 from matcher.batch import match_population
 from matcher.diff import catalog_changes
+from matcher.needed_tags import tags_read
 from matcher.population import attach_tags, scan_population
 from profiles.derive import with_derived
 from profiles.schema import load_schema
 from rules.loader import Catalog, load_catalog
 from rules.policy import Policy
-from simulations.reach import ALL, group_columns, reachability, simulate_reach, tags_read
+from simulations.reach import ALL, group_columns, reachability, simulate_reach
 from tests.populations import Populations
 
 AS_OF = date(2026, 6, 30)
