@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from api.cli import cli
+from api.cli import cli, main
 from api.schema_check import declared_metadata, differences, table_modules
 from core.db import MIGRATIONS_DIR, current_revision, get_engine, head_revision, upgrade
 
@@ -67,3 +67,20 @@ def test_db_check_says_the_migrations_and_the_code_agree() -> None:
     result = CliRunner().invoke(cli, ["db", "check"])
     assert result.exit_code == 0, result.output
     assert "agree on" in result.output
+
+
+def test_db_check_of_a_database_that_differs_names_each_difference_and_fails(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_outbox_due"))
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", sqlite_url)
+    assert main(["db", "check", "--configured"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].strip() == (
+        "index ix_outbox_due on outbox(status, next_attempt_at) is declared but missing from "
+        "the database"
+    )
+    assert err[-1].startswith("zhida: error: 1 difference(s) between the tables the code declares")
