@@ -4,7 +4,13 @@
 # parser tables (see that module).
 from rules import grammar_tables  # noqa: F401
 from rules.compiler import compile_rule
-from rules.errors import PolicyError, PositionedRuleError, RuleSyntaxError, RuleTypeError
+from rules.errors import (
+    EvaluationTimeLimitError,
+    PolicyError,
+    PositionedRuleError,
+    RuleSyntaxError,
+    RuleTypeError,
+)
 from rules.evaluator import evaluate, evaluate_benefit
 from rules.explainer import Clause, Explanation, Settle, explain
 from rules.language import Rule, parse_rule
@@ -15,6 +21,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "Clause",
+    "EvaluationTimeLimitError",
     "Explanation",
     "Policy",
     "PolicyError",
