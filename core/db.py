@@ -7,15 +7,17 @@ SQLite (a file under the data directory) is the embedded default; PostgreSQL is 
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:  # Alembic is imported when a migration runs: a third of a command's start-up
+    from alembic.config import Config
+
 
 from core.errors import DatabaseError
 from core.settings import get_settings
@@ -64,6 +66,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -71,13 +75,47 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config(get_engine("sqlite://")))
     head = script.get_current_head()
     assert head is not None, "core/migrations has no revisions"
     return head
 
 
+@cache
+def _head_in_files() -> str | None:
+    """The head revision as the migration files declare it, read as text (no Alembic).
+
+    ``None`` unless exactly one revision is nobody's ``down_revision``.
+    """
+    revisions: dict[str, str | None] = {}
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        rev = re.search(r'^revision\s*=\s*"([^"]+)"', text, re.M)
+        down = re.search(r'^down_revision\s*=\s*(?:"([^"]+)"|None)\s*$', text, re.M)
+        if rev is None or down is None:
+            return None  # a form this reader does not know: ask Alembic
+        revisions[rev.group(1)] = down.group(1)
+    heads = set(revisions) - set(revisions.values())
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> str | None:
+    """The head revision if the database is at it already (one query, no Alembic), else None."""
+    head = _head_in_files()
+    if head is None:
+        return None
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None  # a new database
+        found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+        return head if list(found) == [head] else None
+
+
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -86,6 +124,10 @@ def upgrade(engine: Engine | None = None, revision: str = "head") -> str:
     """Apply every migration up to ``revision``; returns the revision now in force."""
     engine = engine or get_engine()
     try:
+        if revision == "head" and (head := _at_head(engine)) is not None:
+            return head  # the common case, without importing Alembic
+        from alembic import command
+
         command.upgrade(_alembic_config(engine), revision)
         rev = current_revision(engine)
     except sa.exc.OperationalError as exc:

@@ -13,7 +13,6 @@ planned and, without Redis, delivers it.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -114,8 +113,9 @@ def run_distributed(
     from matcher.runs import RunStore
 
     recorded = RunStore(engine, get_settings().data_dir).get(run.run_id or 0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(recorded.pairs_file, out)
+    from matcher.pairs_file import copy_pairs
+
+    copy_pairs(recorded.pairs_file, out)  # whole or not at all (`match` checked OUT first)
     click.echo(
         f"{len(in_force)} policies in force on {as_of}; {recorded.eligible:,} eligible, "
         f"{recorded.maybe:,} maybe; wrote {out}; recorded run {recorded.run_id}"

@@ -26,3 +26,23 @@ def test_unreachable_database_is_one_clear_line() -> None:
         upgrade(engine)
     assert "\n" not in str(info.value)
     assert "ZHIDA_DATABASE_URL" in str(info.value)
+
+
+def test_upgrade_at_the_head_does_not_import_alembic(sqlite_url: str) -> None:
+    # Alembic's import is a third of a command's start-up; a database at the head needs none.
+    import subprocess
+    import sys
+
+    upgrade(get_engine(sqlite_url))
+    code = (
+        "import sys; from core.db import get_engine, upgrade; "
+        f"upgrade(get_engine({sqlite_url!r})); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    from core.db import _head_in_files
+
+    assert _head_in_files() == head_revision()
