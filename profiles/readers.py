@@ -92,6 +92,8 @@ def read_records(
             return Records(_read_json(path, frozenset(tag_fields)), "JSON")
         if suffix in EXCEL_SUFFIXES:
             return _read_excel(path)
+    except InputFileError:
+        raise
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputFileError(f"cannot read {path}: {_first_line(exc)}") from exc
     raise InputFileError(
@@ -153,15 +155,21 @@ def _starts_as_utf8(path: Path, size: int = 1 << 20) -> bool:
 def _read_excel(path: Path) -> Records:
     import fastexcel
 
-    sheets = fastexcel.read_excel(str(path)).sheet_names
-    if not sheets:
-        raise InputFileError(f"{path} has no sheet")
     try:
-        # Every cell as text, as CSV's are: the schema types them (an id of digits stays
-        # whole; an Excel date reads YYYY-MM-DD 00:00:00).
-        frame = pl.read_excel(path, engine="calamine", sheet_id=1, infer_schema_length=0)
-    except pl.exceptions.NoDataError:
-        frame = pl.DataFrame()
+        sheets = fastexcel.read_excel(str(path)).sheet_names
+        if not sheets:
+            raise InputFileError(f"{path} has no sheet")
+        try:
+            # Every cell as text, as CSV's are: the schema types them (an id of digits stays
+            # whole; an Excel date reads YYYY-MM-DD 00:00:00).
+            frame = pl.read_excel(path, engine="calamine", sheet_id=1, infer_schema_length=0)
+        except pl.exceptions.NoDataError:
+            frame = pl.DataFrame()
+    except fastexcel.FastExcelError as exc:
+        raise InputFileError(
+            f"cannot read {path} as an Excel workbook ({_first_line(exc)}); save it again "
+            "from Excel as .xlsx, or export it as CSV"
+        ) from None
     how = f"Excel, sheet {sheets[0]!r}"
     if len(sheets) > 1:
         how += f"; other sheets not read: {', '.join(repr(s) for s in sheets[1:])}"
@@ -169,8 +177,8 @@ def _read_excel(path: Path) -> Records:
 
 
 def _json_records(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8-sig").strip()
     try:
+        text = path.read_text(encoding="utf-8-sig").strip()
         if text.startswith("["):
             records = json.loads(text)
             return records if isinstance(records, list) else [records]

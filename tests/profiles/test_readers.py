@@ -107,3 +107,20 @@ def test_broken_json_is_one_line_naming_the_line(tmp_path: Path) -> None:
     path.write_text('{"person_id": "p1"}\n{"person_id": \n', "utf-8")
     with pytest.raises(InputFileError, match=r"residents\.jsonl line 2: Expecting value"):
         read_records(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("residents.xlsx", b"not a workbook", r"as an Excel workbook \(calamine error"),
+        ("residents.json", b"\xff\xfe{}", r"residents\.json: JSON must be UTF-8"),
+        ("residents.parquet", b"PAR1\x00\x00", r"cannot read .*residents\.parquet: "),
+    ],
+    ids=["excel", "json", "parquet"],
+)
+def test_a_damaged_file_is_one_line(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(InputFileError, match=expected) as info:
+        read_records(path)
+    assert "\n" not in str(info.value) and str(info.value).count("cannot read") <= 1
