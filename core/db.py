@@ -1,8 +1,11 @@
 """The database: one SQLAlchemy 2 Core engine per URL, migrations applied with Alembic.
 
 SQLite (a file under the data directory) is the embedded default; PostgreSQL is used when
-``ZHIDA_DATABASE_URL`` says so.  Tables are created only by the migrations in
-``core/migrations/versions`` — never by ``metadata.create_all`` — so both back ends stay equal.
+``ZHIDA_DATABASE_URL`` says so.  Its pooled connections are checked before use
+(``pool_pre_ping``), so one dropped by a restarted server is replaced, not failed on; what
+outlives a server that is down for a while is :mod:`core.retry`.  Tables are created only by
+the migrations in ``core/migrations/versions`` — never by ``metadata.create_all`` — so both
+back ends stay equal.
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ def _engine(url: str) -> Engine:
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) not in ("", ":memory:"):
             path.parent.mkdir(parents=True, exist_ok=True)
+    # A server's connections can go away under the pool (PostgreSQL restarted, an idle
+    # connection cut): each is checked before use (one round trip) and replaced if dead, so a
+    # long-running command or worker does not fail on the first query after a restart.
+    options = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        engine = sa.create_engine(url, future=True)
+        engine = sa.create_engine(url, future=True, **options)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise DatabaseError(
             f"cannot use database URL {url!r}: {exc}; expected 'sqlite:///FILE' or "

@@ -10,7 +10,8 @@ It runs periodically inside every worker process (a daemon thread).  Each pass:
 4. polls the gateways' delivery reports (SMS: reached the handset or not) into receipts.
 
 Re-enqueueing a row that is in fact still queued is harmless: the second message finds nothing
-to claim.
+to claim.  A pass that cannot reach the database or Redis is retried with back-off
+(:mod:`core.retry`) and, if they stay away, the next pass tries again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.errors import DeliveryError
+from core.errors import DeliveryError, ZhidaError
+from core.retry import retrying
 from notifier.reports import ReportsRecorded, poll_reports
 from notifier.runtime import DeliveryRuntime
 
@@ -80,11 +82,16 @@ class Sweeper:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                result = sweep_once(self._rt(), self._send, stale=self.stale)
+                result = retrying(
+                    lambda: sweep_once(self._rt(), self._send, stale=self.stale),
+                    what="sweeping the outbox", give_up_after=self.interval,
+                )  # fmt: skip
                 if result.enqueued or result.parked or result.reports:
                     log.info(
                         "sweeper: %d re-enqueued, %d parked, %d delivery reports",
                         result.enqueued, result.parked, result.reports,
                     )  # fmt: skip
-            except Exception:  # a database or Redis hiccup: try again next pass
+            except ZhidaError as exc:  # the database or Redis stayed away: one line
+                log.error("%s; trying again in %.0f s", exc, self.interval)
+            except Exception:  # a bug: logged with its traceback, and the next pass comes
                 log.exception("sweeper pass failed; retrying in %.0fs", self.interval)

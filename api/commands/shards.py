@@ -46,7 +46,8 @@ def run_distributed(
     from core.broker import current_broker, run_in_process
     from core.db import get_engine, upgrade
     from core.errors import DeliveryError, NotFoundError
-    from matcher.shards import SHARD_QUEUE, ShardStore, finish_run, start_run, sweep
+    from core.retry import retrying
+    from matcher.shards import SHARD_QUEUE, ShardStore, finish_run, queued_shards, start_run, sweep
 
     if plan is not None:
         import notifier.campaign  # noqa: F401 -- registers the planner that records the run
@@ -59,7 +60,7 @@ def run_distributed(
         as_of=as_of, tags=tags, shard_rows=shard_rows, plan=plan,
     )  # fmt: skip
     store = ShardStore(engine)
-    total = store.run(run_key).shards
+    total = retrying(lambda: store.run(run_key), what=f"reading sharded run {run_key}").shards
     click.echo(f"sharded run {run_key}: {total} shards of at most {shard_rows:,} subjects")
     in_process = not _uses_redis(broker)
     if in_process:
@@ -70,23 +71,25 @@ def run_distributed(
         return
     deadline = time.monotonic() + timeout
     last_sweep = time.monotonic()
+    # The database or Redis restarting while we wait is ridden out (core.retry).
+    waiting = f"waiting for sharded run {run_key}"
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), transient=True, disable=in_process,
     ) as bar:  # fmt: skip
         task = bar.add_task("shards", total=total)
         while True:
-            progress = store.progress(run_key)
+            progress = retrying(lambda: store.progress(run_key), what=waiting)
             bar.update(task, completed=progress["done"])
             if progress["failed"]:
                 raise NotFoundError(_failures(store, run_key))
-            run = store.run(run_key)
+            run = retrying(lambda: store.run(run_key), what=waiting)
             if run.run_id is not None:
                 break
             # Every shard landed and no finisher holds the run: finish it here, so that an
             # error finishing it (planning it) reaches this command's user.
             landed = progress["done"] == total and run.status == "running"
-            if landed and store.claim_finish(run_key):
+            if landed and retrying(lambda: store.claim_finish(run_key), what=waiting):
                 try:
                     finish_run(store, run_key)
                 except BaseException:
@@ -104,15 +107,19 @@ def run_distributed(
                     f"({progress['done']} of {total} shards done); are `zhida worker` "
                     f"processes running? Follow it with: zhida runs shards {run_key}"
                 )
-            if time.monotonic() - last_sweep > 30:  # lost messages (a flushed Redis)
-                sweep(engine, older_than=timedelta(seconds=60))
+            if time.monotonic() - last_sweep > 15:  # lost messages (a flushed Redis)
+                retrying(
+                    lambda: sweep(engine, older_than=timedelta(seconds=60), queued=queued_shards),
+                    what=waiting,
+                )
                 last_sweep = time.monotonic()
             time.sleep(_POLL_SECONDS)
-    run = store.run(run_key)
+    run = retrying(lambda: store.run(run_key), what=waiting)
     from core.settings import get_settings
     from matcher.runs import RunStore
 
-    recorded = RunStore(engine, get_settings().data_dir).get(run.run_id or 0)
+    runs = RunStore(engine, get_settings().data_dir)
+    recorded = retrying(lambda: runs.get(run.run_id or 0), what=f"reading run {run.run_id}")
     from matcher.pairs_file import copy_pairs
 
     copy_pairs(recorded.pairs_file, out)  # whole or not at all (`match` checked OUT first)

@@ -4,7 +4,9 @@ The parent process starts ``--processes`` children and restarts any that dies (a
 out-of-memory kill, SIGKILL); SIGTERM or Ctrl-C stops them all, letting in-flight messages
 finish.  Each child configures the broker from ``ZHIDA_REDIS_URL``, loads every actor module
 (``api.workers``), runs ``--threads`` worker threads and a sweeper thread that re-enqueues
-what the ledger says is due.
+what the ledger says is due, and one that re-sends lost shards of sharded match runs (every
+``--shard-sweep-every`` seconds, 30 by default: a flushed Redis's shards are re-sent within a
+minute).  Both sweepers ride out a restarting database or Redis (:mod:`core.retry`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _load_actors() -> None:
 
 def _child(
     threads: int, queues: Sequence[str], sweep_every: float, stale: float,
-    prepare: Callable[[], Any] | None,
+    prepare: Callable[[], Any] | None, shard_sweep_every: float = 30.0,
 ) -> None:  # fmt: skip
     import faulthandler
 
@@ -73,25 +75,37 @@ def _child(
     worker.start()
 
     sweeper = Sweeper(runtime, send_batches, interval=sweep_every, stale=stale).start()
-    threading.Thread(target=_sweep_shards, args=(stop,), daemon=True).start()
+    threading.Thread(target=_sweep_shards, args=(stop, shard_sweep_every), daemon=True).start()
     stop.wait()
     sweeper.stop()
     worker.stop(timeout=30_000)
     broker.close()
 
 
-def _sweep_shards(stop: threading.Event, every: float = 60.0) -> None:
-    """Re-send shards of sharded match runs whose messages were lost (a flushed Redis)."""
+def _sweep_shards(stop: threading.Event, every: float = 30.0, lost_after: float = 15.0) -> None:
+    """Re-send shards of sharded match runs whose messages were lost (a flushed Redis): within
+    ``every`` + ``lost_after`` seconds when Redis can count its messages."""
     from datetime import timedelta
 
     from core.db import get_engine
-    from matcher.shards import sweep
+    from core.errors import ZhidaError
+    from core.retry import retrying
+    from matcher.shards import queued_shards, sweep
 
     log = logging.getLogger("zhida.shards")
     while not stop.wait(every):
         try:
-            resent = sweep(get_engine(), older_than=timedelta(minutes=10))
-        except Exception:  # a sweeper thread must outlive a database hiccup; it logs and retries
+            resent = retrying(
+                lambda: sweep(
+                    get_engine(), older_than=timedelta(minutes=10), queued=queued_shards,
+                    lost_after=timedelta(seconds=lost_after),
+                ),
+                what="sweeping sharded runs", give_up_after=every,
+            )  # fmt: skip
+        except ZhidaError as exc:  # the database or Redis stayed away: say so in one line
+            log.error("%s; trying again in %.0f s", exc, every)
+            continue
+        except Exception:  # a sweeper thread must outlive a bug too; it logs it and waits
             log.exception("sweeping sharded runs failed; trying again in %.0f s", every)
             continue
         if resent:
@@ -101,6 +115,7 @@ def _sweep_shards(stop: threading.Event, every: float = 60.0) -> None:
 def serve(
     *, processes: int, threads: int, queues: Sequence[str], sweep_every: float = 5.0,
     stale: float = 120.0, prepare: Callable[[], Any] | None = None,
+    shard_sweep_every: float = 30.0,
 ) -> None:  # fmt: skip
     """Run worker processes until SIGTERM/SIGINT, restarting any that dies."""
     _load_actors()  # once, before forking: a restarted child is up at once
@@ -109,7 +124,9 @@ def serve(
 
     def start() -> Any:
         p = ctx.Process(
-            target=_child, args=(threads, tuple(queues), sweep_every, stale, prepare), daemon=False
+            target=_child,
+            args=(threads, tuple(queues), sweep_every, stale, prepare, shard_sweep_every),
+            daemon=False,
         )
         p.start()
         return p
@@ -164,9 +181,17 @@ def serve(
     show_default=True,
     help="Re-enqueue a due row handed to the broker this many seconds ago.",
 )
+@click.option(
+    "--shard-sweep-every",
+    type=click.FloatRange(0.1, 60.0),
+    default=30.0,
+    show_default=True,
+    help="Seconds between re-sending lost shards of sharded match runs (at most 60).",
+)
 def worker_cmd(
-    processes: int, threads: int, queues: tuple[str, ...], sweep_every: float, stale: float
-) -> None:
+    processes: int, threads: int, queues: tuple[str, ...], sweep_every: float, stale: float,
+    shard_sweep_every: float,
+) -> None:  # fmt: skip
     """Start workers that deliver the outbox (and run every other actor) from Redis.
 
     \b
@@ -191,7 +216,7 @@ def worker_cmd(
         except ModuleNotFoundError:
             queues = ("deliveries",)
     serve(processes=processes, threads=threads, queues=queues, sweep_every=sweep_every,
-          stale=stale)  # fmt: skip
+          stale=stale, shard_sweep_every=shard_sweep_every)  # fmt: skip
 
 
 def register(group: click.Group) -> None:

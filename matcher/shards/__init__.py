@@ -21,7 +21,8 @@ Finishing is exactly once: the transaction that records the run also marks the s
 complete, on condition that no run was recorded for it yet, so of two finishers racing only
 one commits, and a finisher that dies before committing leaves neither the run nor its plan.
 The database, not the queue, is the truth: :func:`sweep` re-enqueues shards still pending after
-a flushed Redis or a killed worker, and re-finishes runs whose finisher died.
+a flushed Redis or a killed worker (within a sweep when the broker can count its messages,
+:func:`queued_shards`), and re-finishes runs whose finisher died.
 
 The package's modules: :mod:`~matcher.shards.values` (shards, runs, how a run is cut),
 :mod:`~matcher.shards.tables`, :mod:`~matcher.shards.store` (the database side),
@@ -33,7 +34,7 @@ The package's modules: :mod:`~matcher.shards.values` (shards, runs, how a run is
 from matcher.shards.execute import match_shard, run_shard, start_run
 from matcher.shards.finish import Finishing, finish_run, register_planner
 from matcher.shards.store import ShardStore
-from matcher.shards.sweeper import sweep
+from matcher.shards.sweeper import queued_shards, sweep
 from matcher.shards.values import (
     SHARD_QUEUE,
     FinishedElsewhereError,
@@ -54,6 +55,7 @@ __all__ = [
     "finish_run",
     "match_shard",
     "plan_shards",
+    "queued_shards",
     "register_planner",
     "run_shard",
     "start_run",
