@@ -61,3 +61,20 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .zhida .pytest_cache .mypy_cache .ruff_cache
+
+# The fault test (a campaign of 10,000 SMS, e-mails and webhooks through a SIGKILLed worker, a
+# flushed Redis, failing gateways and lost answers: each delivered exactly once) FAULT_RUNS times
+# in a row on a machine kept busy by FAULT_HOGS CPU hogs (`yes > /dev/null`), which are killed at
+# the end whatever happens. It needs PostgreSQL and Redis, as `make test` does.
+FAULT_RUNS ?= 3
+FAULT_HOGS ?= 4
+.PHONY: fault
+fault: install-dev
+	@hogs=""; trap 'kill $$hogs 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq $(FAULT_HOGS)); do yes > /dev/null & hogs="$$hogs $$!"; done; \
+	for run in $$(seq $(FAULT_RUNS)); do \
+	    echo "make fault: run $$run of $(FAULT_RUNS), $(FAULT_HOGS) CPU hogs running" >&2; \
+	    CI=true $(RUN) pytest tests/notifier/test_fault.py -n 0 -p no:cacheprovider -q -s \
+	        || exit 1; \
+	done; \
+	echo "make fault: $(FAULT_RUNS) runs in a row passed under $(FAULT_HOGS) CPU hogs" >&2
