@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.app.demo import DemoUser
@@ -199,13 +198,12 @@ def birth_candidate(
     eligible, and for which policies — found with the same event-driven matcher the API uses."""
     from matcher.events import EventMatcher
     from matcher.population import scan_population
-    from notifier.tables import outbox
+    from notifier.outbox import Outbox
     from profiles.schema import load_schema
     from profiles.tagging import load_tags
 
     schema = load_schema()
-    with engine.connect() as conn:
-        told = {r[0] for r in conn.execute(sa.select(outbox.c.subject_id).distinct())}
+    told = Outbox(engine).subjects()
     residents = (
         scan_population(population_dir, schema)["resident"]
         .filter(~pl.col("person_id").is_in(list(told)))
@@ -298,17 +296,9 @@ def _deliver(
     from notifier.channels.registry import channels_from_settings, close_channels
     from notifier.outbox import Outbox
     from notifier.receipts import ReceiptStore
-    from notifier.tables import delivery_plans, outbox
     from simulations.gateways import StandIns
 
-    query = (
-        sa.select(outbox.c.id)
-        .join(delivery_plans, delivery_plans.c.plan_id == outbox.c.plan_id)
-        .where(delivery_plans.c.cause == cause)
-        .order_by(outbox.c.id)
-    )
-    with engine.connect() as conn:
-        ids = [int(r[0]) for r in conn.execute(query)]
+    ids = Outbox(engine).ids_of_cause(cause)
     if not ids:
         return
     with StandIns(seed=seed) as stand_ins:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from core.errors import NotFoundError, ValidationError
 from notifier.outbox.row import STATUSES, LedgerRow, naive_utc
-from notifier.tables import outbox
+from notifier.tables import delivery_plans, outbox
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,23 @@ class OperatorSide:
             for channel, status, n in conn.execute(query):
                 out.setdefault(channel, {})[status] = int(n)
         return out
+
+    def subjects(self) -> set[str]:
+        """Every subject the ledger holds a message for."""
+        with self.engine.connect() as conn:
+            query = sa.select(outbox.c.subject_id).distinct()
+            return {str(s) for s in conn.execute(query).scalars()}
+
+    def ids_of_cause(self, cause: str) -> list[int]:
+        """The rows planned for ``cause`` (a delivery plan's, e.g. ``"run 7 vs 6"``), in order."""
+        query = (
+            sa.select(outbox.c.id)
+            .join(delivery_plans, delivery_plans.c.plan_id == outbox.c.plan_id)
+            .where(delivery_plans.c.cause == cause)
+            .order_by(outbox.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [int(i) for i in conn.execute(query).scalars()]
 
     def states(self, *, now: datetime) -> LedgerStates:
         """The rows by delivery state at ``now``, and since when the oldest due row waits."""

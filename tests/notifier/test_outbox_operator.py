@@ -65,3 +65,26 @@ def test_held_back_names_the_earliest_and_latest_time_per_channel(ledger: Outbox
     held = ledger.held_back(now=T0)
     naive = [t.replace(tzinfo=None) for t in (morning, later)]
     assert held == [HeldBack("sms", 2, *naive)]
+
+
+def test_subjects_are_everyone_the_ledger_has_a_message_for(ledger: Outbox) -> None:
+    write(ledger, "a", subject_id="p1")
+    write(ledger, "b", subject_id="p1")
+    write(ledger, "c", subject_id="e9", subject_type="enterprise")
+    assert ledger.subjects() == {"p1", "e9"}
+
+
+def test_ids_of_cause_are_the_rows_of_that_plan_in_order(ledger: Outbox) -> None:
+    from notifier.tables import delivery_plans
+
+    with ledger.engine.begin() as conn:
+        for plan_id, cause in ((1, "run 2 vs 1"), (2, "run 3 vs 2")):
+            conn.execute(delivery_plans.insert().values(
+                plan_id=plan_id, cause=cause, planned_at=T0.replace(tzinfo=None), items=1,
+                messages=1, deferred=0, suppressed=0,
+            ))  # fmt: skip
+    first, second = write(ledger, "a", plan_id=1), write(ledger, "b", plan_id=1)
+    write(ledger, "c", plan_id=2)
+    write(ledger, "d")
+    assert ledger.ids_of_cause("run 2 vs 1") == [first, second]
+    assert ledger.ids_of_cause("run 9 vs 8") == []
