@@ -114,7 +114,7 @@ class _Load:
 
 def _failed(plans: Sequence[_Load], failing: _Load | None, reason: str) -> DatabaseError:
     what = ", ".join(f"{p.storage.height:,} {p.entity.name}s" for p in plans)
-    where = f" (at the {failing.entity.name}s into {failing.table})" if failing else ""
+    where = f" while writing {failing.table}" if failing else ""
     return DatabaseError(
         f"loading {what} failed{where} and was rolled back, nothing was loaded: {reason}"
     )

@@ -239,3 +239,35 @@ def test_a_read_only_data_directory_is_one_line_and_exit_2(tmp_path: Path) -> No
         "denied; make it writable and give it space, or set ZHIDA_DATA_DIR to a directory "
         "that is\n"
     )
+
+
+def test_a_full_database_is_one_line_exit_2_and_loads_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy as sa
+
+    from core.db import get_engine
+
+    out = generated(tmp_path)
+    store()  # migrated
+    engine = get_engine()
+
+    @sa.event.listens_for(engine, "connect")
+    def no_room_left(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # SQLite's own "disk full": the file may not grow by more than a few pages.
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 4}")
+
+    engine.dispose()
+    try:
+        assert main(["profiles", "load", str(out)]) == 2
+    finally:
+        sa.event.remove(engine, "connect", no_room_left)
+        engine.dispose()
+    *read, error = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in read] == [
+        "read residents.parquet", "read enterprises.parquet", "read events.parquet",
+    ]  # fmt: skip
+    assert error.startswith("zhida: error: loading 300 residents, 30 enterprises, ")
+    assert error.endswith("was rolled back, nothing was loaded: database or disk is full")
+    assert counts() == (0, 0, 0)

@@ -96,7 +96,9 @@ def enterprises_without_a_key() -> pl.DataFrame:
 
 
 def test_a_load_failing_after_the_residents_loads_nothing(store: ProfileStore) -> None:
-    with pytest.raises(DatabaseError, match=r"at the enterprises .* nothing was loaded"):
+    with pytest.raises(
+        DatabaseError, match=r"while writing enterprises and was rolled back, nothing was loaded"
+    ):
         store.load_all([("resident", residents()), ("enterprise", enterprises_without_a_key())])
     assert store.count("resident") == 0
     assert store.count("enterprise") == 0
