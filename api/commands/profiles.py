@@ -92,8 +92,9 @@ def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
     "--audience",
     type=click.Choice(["resident", "enterprise"]),
     default=None,
-    help="Load a population of this audience only: its file must be there, the other's may be "
-    "missing (default: both residents.* and enterprises.* are required).",
+    help="Whom the population is for: that audience's file must be there, the other's may be "
+    "missing (default: both residents.* and enterprises.* are required). Files present are "
+    "loaded either way.",
 )
 @_encoding_option
 def load_cmd(directory: Path, audience: str | None, encoding: str | None) -> None:
