@@ -30,7 +30,9 @@ __all__ = ["plain_clause", "plain_reason", "plain_value", "tag_names"]
 _TOKEN = re.compile(
     r"""(?P<tag>(?P<q>["'])(?P<tagname>[^"']*)(?P=q)\s+in\s+tags\b)"""
     r"""|(?P<date>d(?P<dq>["'])(?P<day>[^"']*)(?P=dq))"""
-    r"""|(?P<str>(?P<sq>["'])(?P<text>(?:\\.|(?!(?P=sq)).)*)(?P=sq))"""
+    # one branch per quote, a backslash only ever as an escape: linear even on an unclosed
+    # quote before a run of backslashes (a comment can hold one), which stalled the old form
+    r"""|(?P<str>"(?P<text>(?:[^"\\\n]|\\.)*)"|'(?P<text2>(?:[^'\\\n]|\\.)*)')"""
     r"""|(?P<name>\$?[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*)"""
     r"""|(?P<num>\d+(?:\.\d+)?)"""
     r"""|(?P<op>=~~|=~|>=|<=|==|!=|[<>()\[\],+\-*/%?:])"""
@@ -77,7 +79,8 @@ def plain_clause(
         elif m["date"]:
             out.append(m["day"])
         elif m["str"]:
-            out.append(f"“{m['text']}”")
+            text = m["text"] if m["text"] is not None else m["text2"]
+            out.append(f"“{text}”")
         elif m["name"]:
             name = m["name"]
             out.append(_field_words(name, entity, lang) or words.get(name.lower(), name))

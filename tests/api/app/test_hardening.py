@@ -167,3 +167,19 @@ def test_the_cli_exits_1_naming_the_limit(
     assert info.value.code == 1
     out = capsys.readouterr()
     assert says in out.out and "Traceback" not in out.out + out.err
+
+
+def test_the_test_panel_words_a_clause_with_an_unclosed_quote_in_a_comment_at_once(
+    world: World,
+) -> None:
+    rule = 'eligibility: |\n  age >= # "' + "\\" * 60 + "\n    80\n"
+    document = ALLOWANCE.replace("eligibility: '" + RULE + "'\n", rule)
+    started = time.perf_counter()
+    answer = world.client.post(
+        "/api/v1/policies/test",
+        json={"document": document, "profile": {"age": 85}},
+        headers=world.as_("officer"),
+    )
+    assert time.perf_counter() - started < 1
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "eligible"
