@@ -10,6 +10,15 @@ the rule language's types, validation, the generator and the console.  Nothing e
 'age'
 >>> schema.entity("enterprise").key
 'enterprise_id'
+
+Each field has one :data:`Sensitivity` that every masking, refusal, export and ranking decision
+reads (nothing keeps a flag of its own):
+
+>>> r = schema.resident
+>>> [r.field(n).sensitivity for n in ("person_id", "birth_date", "gender", "monthly_income")]
+['identifier', 'quasi_identifier', 'protected', 'sensitive']
+>>> r.field("person_id").aggregate_readable, r.field("age").aggregate_readable
+(False, True)
 """
 
 from __future__ import annotations
@@ -29,10 +38,12 @@ from core.errors import SchemaError
 __all__ = [
     "CORE_SCHEMA_PATH",
     "ENTITY_NAMES",
+    "SENSITIVITIES",
     "Entity",
     "Field",
     "FieldType",
     "Schema",
+    "Sensitivity",
     "load_schema",
 ]
 
@@ -53,7 +64,8 @@ _FIELD_KEYS = frozenset(
         "min",
         "max",
         "required",
-        "sensitive",
+        "sensitivity",
+        "sensitive",  # the older spelling of ``sensitivity: sensitive``
         "derived",
         "pattern",
         "missing",
@@ -61,6 +73,18 @@ _FIELD_KEYS = frozenset(
         "en",
     )
 )
+# What a field says about the subject it describes, from most to least identifying.
+#   identifier        names one subject by itself (ids, name, phone, e-mail, address)
+#   quasi_identifier  names one subject with a few other fields (birth date); aggregates read
+#                     it only through a coarsened derived field (age in whole years)
+#   protected         a characteristic no decision may disadvantage (gender, age, disability,
+#                     ethnicity, health)
+#   sensitive         income, assets, social assistance
+#   ordinary          everything else
+Sensitivity = Literal["identifier", "quasi_identifier", "protected", "sensitive", "ordinary"]
+SENSITIVITIES: tuple[Sensitivity, ...] = (
+    "identifier", "quasi_identifier", "protected", "sensitive", "ordinary",
+)  # fmt: skip
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -78,7 +102,7 @@ class Field:
     min: float | None = None
     max: float | None = None
     required: bool = False
-    sensitive: bool = False
+    sensitivity: Sensitivity = "ordinary"
     derived_from: str | None = None
     pattern: str | None = None
     missing: float = 0.0
@@ -86,6 +110,25 @@ class Field:
     @property
     def is_derived(self) -> bool:
         return self.derived_from is not None
+
+    @property
+    def masked(self) -> bool:
+        """Whether staff see this field of a named subject masked (only the subject sees it):
+        everything but ordinary fields."""
+        return self.sensitivity != "ordinary"
+
+    @property
+    def aggregate_readable(self) -> bool:
+        """Whether a rule run for an aggregate-only answer may read this field: not an
+        identifier, and a quasi-identifier only through a coarsened derived field."""
+        return self.sensitivity not in ("identifier", "quasi_identifier")
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether a model may use this field only when allowed (``zhida rank train
+        --no-sensitive`` leaves it out): sensitive and protected fields as stored, not the
+        coarsened derived ones (age in whole years)."""
+        return self.sensitivity in ("sensitive", "protected") and not self.is_derived
 
     @property
     def polars_dtype(self) -> pl.DataType:
@@ -201,6 +244,14 @@ def _parse_field(raw: Any, where: str) -> Field:
     if ftype != "enum" and values:
         raise SchemaError(f"{where}: only enum fields take 'values' ({name!r} is {ftype})")
     derived = raw.get("derived")
+    sensitivity = str(
+        raw.get("sensitivity") or ("sensitive" if raw.get("sensitive") else "ordinary")
+    )
+    if sensitivity not in SENSITIVITIES:
+        raise SchemaError(
+            f"{where}: field {name!r} has sensitivity {sensitivity!r}; expected one of "
+            f"{', '.join(SENSITIVITIES)}"
+        )
     return Field(
         name=name,
         type=ftype,  # type: ignore[arg-type]  # checked against _FIELD_TYPES above
@@ -212,7 +263,7 @@ def _parse_field(raw: Any, where: str) -> Field:
         min=raw.get("min"),
         max=raw.get("max"),
         required=bool(raw.get("required", False)),
-        sensitive=bool(raw.get("sensitive", False)),
+        sensitivity=sensitivity,
         derived_from=str(derived["from"]) if isinstance(derived, Mapping) else None,
         pattern=raw.get("pattern"),
         missing=float(raw.get("missing", 0.0)),

@@ -6,9 +6,11 @@ field names of the schema), and answers each clause of the eligibility rule true
 unknown, in plain words, with the overall status and the benefit, on the date explain and
 ingestion use (:func:`matcher.live.source.live_as_of`).  A subject is read as explain reads it
 (the database over the served population).  Nothing is stored.  A
-subject's sensitive fields (as the schema marks them) are masked in everything echoed back — the
-values a clause read, the "it is …" of a counterfactual and the subject's own id — and reading a
-subject is audited as a profile read, as every staff read of a profile is.
+subject's fields that the schema does not mark ordinary are masked in everything echoed back —
+the values a clause read, the "it is …" of a counterfactual, the benefit when its rule reads
+such a field (:func:`api.app.masking.derived_masked`) and the subject's own id — and reading a
+subject is audited as a profile read, as every staff read of a profile is.  A typed profile is
+echoed as typed: the officer wrote it.
 
 >>> from profiles.schema import load_schema
 >>> typed_profile({"年龄": "82", "hukou_city": "北京市"}, load_schema().resident)
@@ -29,7 +31,7 @@ from litestar.params import JSONBody
 
 from api.app.access import allow, current_user, source_of
 from api.app.i18n import words
-from api.app.masking import mask
+from api.app.masking import derived_masked, mask, shown
 from api.app.pages import language_of
 from api.app.services import services
 from core.errors import NotFoundError, ValidationError
@@ -43,7 +45,6 @@ __all__ = [
     "PolicyTestIn",
     "PolicyTestOut",
     "mask_counterfactual",
-    "masked",
     "typed_profile",
 ]
 
@@ -75,7 +76,8 @@ class PolicyTestOut:
     subject: str | None  # the subject's id, masked; null for a typed profile
     status: str  # eligible | maybe | not_eligible
     status_words: str
-    benefit: Decimal | None  # CNY per benefit_period, when eligible and the rule has one
+    benefit: Decimal | str | None  # CNY per benefit_period, when eligible and the rule has
+    # one; "***" for a subject when the benefit rule reads a masked field (income, …)
     benefit_period: str | None
     clauses: list[ClauseResult]
     unknown_fields: list[str]
@@ -166,19 +168,6 @@ def mask_counterfactual(text: str | None, sensitive: bool) -> str | None:
     return f"{head}{sep}***" if sep and tail != "unknown" else text
 
 
-def masked(value: Any) -> Any:
-    """A sensitive value as shown to staff: a number entirely hidden (even its digit count).
-
-    >>> masked(3200.0), masked("110101194001010011"), masked(None)
-    ('***', '1101**********0011', None)
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool | int | float | Decimal):
-        return "***"
-    return mask(value)
-
-
 @post(
     "/api/v1/policies/test", guards=[allow("officer", "reviewer", "admin")],
     status_code=200, sync_to_thread=True, tags=["policies"],
@@ -230,24 +219,26 @@ def policy_test_panel(
     full = derive_record(record, entity, as_of=as_of)
     full.update({k: v for k, v in record.items() if k in typed})  # a typed age wins
     explanation = explain(parse_rule(policy.eligibility, entity), full, as_of=as_of, schema=schema)
-    benefit = None
+    hide = data.subject_id is not None  # a real subject's values are masked for staff
+    benefit: Decimal | str | None = None
     if explanation.status == "eligible" and policy.benefit:
-        benefit = evaluate_benefit(
-            parse_rule(policy.benefit, entity, kind="benefit"), full, as_of=as_of
-        )
+        benefit_rule = parse_rule(policy.benefit, entity, kind="benefit")
+        benefit = evaluate_benefit(benefit_rule, full, as_of=as_of)
+        if hide and benefit is not None and derived_masked(benefit_rule.fields, entity):
+            benefit = "***"
     t = words(lang)
     names = tag_names() if any("tags" in c.text for c in explanation.clauses) else {}
     clauses = []
     for c in explanation.clauses:
-        sensitive = any(entity.by_name[n].sensitive for n in c.values if n in entity.by_name)
-        shown = {
-            n: (masked(v) if n in entity.by_name and entity.by_name[n].sensitive else v)
+        sensitive = hide and derived_masked(c.values, entity)
+        values = {
+            n: (shown(v, entity.by_name[n].sensitivity) if hide and n in entity.by_name else v)
             for n, v in c.to_dict()["values"].items()
         }
         clauses.append(
             ClauseResult(
                 c.text, plain_clause(c.text, entity, lang, names), _TRUTH[c.result],
-                t[f"clause_{_TRUTH[c.result]}"], shown,
+                t[f"clause_{_TRUTH[c.result]}"], values,
                 mask_counterfactual(c.counterfactual, sensitive),
             )
         )  # fmt: skip
