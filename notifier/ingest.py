@@ -5,12 +5,14 @@ A department's system sends a resident's or firm's record (一人一档 / 一企
 (办件记录).  Each is checked against the profile schema first (:mod:`matcher.live.checks`: every
 bad field named, nothing stored on any problem).  The subject's state is read
 (:func:`matcher.live.state.load_state`) and re-matched on the as-of date the caller gives
-(:func:`matcher.live.source.live_as_of`), only the policies reading a changed field or tag.
-Then one transaction stores the record or event, the changes it caused
-(:mod:`matcher.live.ledger`) and the notices they call for (:func:`notifier.dispatch.plan_changes`,
-once per cause: the planner's steps decide from each policy's mode whether a grant notice, an
-invitation or nothing is due) — all or nothing.  An event sent twice is stored once; the second
-call answers with the first call's changes and completes the planning if it had not happened.
+(:func:`matcher.live.source.live_as_of`), only the policies reading a changed field or tag,
+all under the subject's lock (:mod:`matcher.live.serial`), so concurrent requests for one
+subject record what they would one after the other.  One transaction stores the record or
+event, the changes it caused (:mod:`matcher.live.ledger`) and the notices they call for
+(:func:`notifier.dispatch.plan_changes`, once per cause: the planner's steps decide from each
+policy's mode whether a grant notice, an invitation or nothing is due) — all or nothing.  An
+event sent twice is stored once; the second call answers with the first call's changes and
+completes the planning if it had not happened.
 """
 
 from __future__ import annotations
@@ -90,7 +92,11 @@ def ingest_profile(
     live: LiveStores, published: Published, as_of: date, entity_name: str, subject_id: str,
     body: Mapping[str, Any], *, clock: Clock | None = None,
 ) -> tuple[Ingested, bool]:  # fmt: skip
-    """Create or replace a subject's record (fields not sent become unknown); (result, created)."""
+    """Create or replace a subject's record (fields not sent become unknown); (result, created).
+
+    The subject's state is read, re-matched and written under its lock
+    (:mod:`matcher.live.serial`), so concurrent writes of one subject record what they would
+    one after the other."""
     from profiles.store import ProfileStore
 
     clock = clock or SystemClock()
@@ -103,15 +109,15 @@ def ingest_profile(
         raise IngestError("profile", [FieldProblem(entity.key, detail)], 1)
     check_subject_id(subject_id, entity.key, "profile")
     record = conformed_record({**body, entity.key: subject_id}, entity, "profile")
-    state = load_state(live, subject_id, entity_name)
-    created = state.record is None
     catalog = published(as_of)
-    matcher = rematcher(state, catalog.policies, schema, as_of)
-    rows = change_rows(matcher.on_profile_change(subject_id, record), entity_name)
-    current = matcher.records[subject_id]  # with the tags its events give
-    cause = f"profile {subject_id} {clock.now().isoformat(timespec='microseconds')}"
     store = ProfileStore(live.engine, schema)
-    with live.engine.begin() as conn:
+    with live.locks.transaction(live.engine, entity_name, subject_id) as conn:
+        state = load_state(live, subject_id, entity_name)
+        created = state.record is None
+        matcher = rematcher(state, catalog.policies, schema, as_of)
+        rows = change_rows(matcher.on_profile_change(subject_id, record), entity_name)
+        current = matcher.records[subject_id]  # with the tags its events give
+        cause = f"profile {subject_id} {clock.now().isoformat(timespec='microseconds')}"
         store.upsert(entity_name, record, conn=conn)
         store_changes(conn, rows, cause, state.run_id, as_of)
         planned, messages = _plan(
@@ -127,7 +133,11 @@ def ingest_event(
     live: LiveStores, published: Published, as_of: date, body: Mapping[str, Any],
     *, clock: Clock | None = None,
 ) -> Ingested:  # fmt: skip
-    """Store one service event and re-match its subject's affected policies."""
+    """Store one service event and re-match its subject's affected policies.
+
+    Under the subject's lock (:mod:`matcher.live.serial`): concurrent events of one subject
+    record the changes a sequential replay would, and the same event sent twice at once is
+    stored once, the later call answering with the first one's changes."""
     from profiles.store import ProfileStore
 
     clock = clock or SystemClock()
@@ -140,35 +150,29 @@ def ingest_event(
         table.c.subject_id == subject_id, table.c.item_code == str(event["item_code"]),
         table.c.occurred_at == event["occurred_at"],
     )  # fmt: skip
-    with live.engine.connect() as conn:
-        existing = conn.execute(sa.select(table.c.event_id).where(same)).scalar_one_or_none()
-    if existing is not None:
-        return _replayed(live, published, subject_id, entity_name, f"event {existing}", clock)
-    state = load_state(live, subject_id, entity_name)
-    if state.record is None:
-        raise NotFoundError(
-            f"no {entity_name} {subject_id!r} is known; send its profile first "
-            f"(PUT /api/v1/profiles/{entity_name}/{subject_id})"
-        )
     catalog = published(as_of)
-    matcher = rematcher(state, catalog.policies, schema, as_of)
-    rows = change_rows(matcher.on_event(event), entity_name)
-    values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
-    try:
-        with live.engine.begin() as conn:
-            inserted = conn.execute(table.insert().values(values)).inserted_primary_key
-            assert inserted is not None
-            cause = f"event {int(inserted[0])}"
-            store_changes(conn, rows, cause, state.run_id, as_of)
-            planned, messages = _plan(
-                live, rows, catalog, matcher.records[subject_id], state.entity, cause,
-                state.run_id, as_of, clock, conn,
-            )  # fmt: skip
-    except sa.exc.IntegrityError:
-        # The same event arrived twice at once: the other request stored it.
-        with live.engine.connect() as conn:
-            existing = conn.execute(sa.select(table.c.event_id).where(same)).scalar_one()
-        return _replayed(live, published, subject_id, entity_name, f"event {existing}", clock)
+    with live.locks.transaction(live.engine, entity_name, subject_id) as conn:
+        existing = conn.execute(sa.select(table.c.event_id).where(same)).scalar_one_or_none()
+        if existing is not None:
+            cause = f"event {existing}"
+            return _replayed(live, published, subject_id, entity_name, cause, clock, conn)
+        state = load_state(live, subject_id, entity_name)
+        if state.record is None:
+            raise NotFoundError(
+                f"no {entity_name} {subject_id!r} is known; send its profile first "
+                f"(PUT /api/v1/profiles/{entity_name}/{subject_id})"
+            )
+        matcher = rematcher(state, catalog.policies, schema, as_of)
+        rows = change_rows(matcher.on_event(event), entity_name)
+        values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
+        inserted = conn.execute(table.insert().values(values)).inserted_primary_key
+        assert inserted is not None
+        cause = f"event {int(inserted[0])}"
+        store_changes(conn, rows, cause, state.run_id, as_of)
+        planned, messages = _plan(
+            live, rows, catalog, matcher.records[subject_id], state.entity, cause,
+            state.run_id, as_of, clock, conn,
+        )  # fmt: skip
     return Ingested(
         subject_id, entity_name, cause, False, plain_changes(rows), planned, messages, as_of
     )
@@ -176,9 +180,10 @@ def ingest_event(
 
 def _replayed(
     live: LiveStores, published: Published, subject_id: str, entity_name: str, cause: str,
-    clock: Clock,
+    clock: Clock, conn: Connection,
 ) -> Ingested:  # fmt: skip
-    """An event sent before: its recorded changes, planned now if the first call could not."""
+    """An event sent before: its recorded changes, planned now if the first call could not
+    (the planner records a cause once, so a plan already made is not made again)."""
     recorded = changes_of_cause(live.engine, subject_id, cause)
     keys = ("subject_id", "subject_type", "policy_id", "change", "old_status", "new_status",
             "old_benefit", "new_benefit")  # fmt: skip
@@ -190,7 +195,7 @@ def _replayed(
         catalog = published(as_of)
         planned, messages = _plan(
             live, rows, catalog, state.record or {}, state.entity, cause, state.run_id, as_of,
-            clock,
+            clock, conn,
         )  # fmt: skip
     return Ingested(
         subject_id, entity_name, cause, True, plain_changes(rows), planned, messages, as_of

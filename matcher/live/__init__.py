@@ -7,7 +7,9 @@ from and what an event or a profile change does to its offers.
 - :mod:`matcher.live.ledger` — the ``subject_match_changes`` ledger of what ingestion changed;
 - :mod:`matcher.live.offers` — the latest run's offers indexed by subject, with the ledger laid
   over them ("my offers");
-- :mod:`matcher.live.state` — a subject's state as re-matching starts from, and the re-match.
+- :mod:`matcher.live.state` — a subject's state as re-matching starts from, and the re-match;
+- :mod:`matcher.live.serial` — one ingestion per subject at a time (an advisory lock on
+  PostgreSQL), so concurrent requests record what a sequential replay would.
 
 Stores and paths are passed in; nothing here knows the API.  What the changes cause (notices,
 grants) is the notifier's (:mod:`notifier.ingest`).

@@ -11,7 +11,7 @@ which re-evaluates only the policies reading a changed field or tag.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from matcher.events import EventMatcher
 from matcher.live.offers import OfferCache, current_offers
+from matcher.live.serial import SubjectLocks
 from matcher.live.source import SubjectSource, find_subject, live_as_of, tag_library, today_local
 from matcher.runs import RunStore
 from profiles.schema import Entity, Schema
@@ -41,6 +42,7 @@ class LiveStores:
     runs: RunStore
     offers: OfferCache
     source: SubjectSource
+    locks: SubjectLocks = field(default_factory=SubjectLocks)  # one ingestion per subject
 
     def as_of(self, today: date | None = None) -> date:
         """The date subjects are evaluated on now (:func:`~matcher.live.source.live_as_of`)."""

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from litestar.testing import TestClient
 
 from matcher.live.ledger import subject_match_changes
 from notifier.tables import notices, outbox
@@ -24,14 +30,20 @@ PARENT = {"gender": "female", "birth_date": "1994-05-01", "hukou_city": "北京�
           "employment_status": "employed"}  # fmt: skip
 
 
-@pytest.fixture
-def ingest_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
-    for world in make_world(sqlite_url, tmp_path):
-        more = tmp_path / "more"
+def _ingest_world(url: str, directory: Path) -> Iterator[World]:
+    """The API tests' world with the maternity allowance published too."""
+    directory.mkdir(exist_ok=True)
+    for world in make_world(url, directory):
+        more = directory / "more"
         more.mkdir()
         shutil.copy(CATALOG / "bj-maternity-allowance.yaml", more)
         PolicyStore(world.engine).import_catalog(more, author="importer", note="seed")
         yield world
+
+
+@pytest.fixture
+def ingest_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    yield from _ingest_world(sqlite_url, tmp_path)
 
 
 def _count(world: World, table: sa.Table, subject: str) -> int:
@@ -226,12 +238,7 @@ def test_writes_are_audited(ingest_world: World) -> None:
 
 @pytest.fixture
 def pg_ingest_world(postgres_url: str, tmp_path: Path) -> Iterator[World]:
-    for world in make_world(postgres_url, tmp_path):
-        more = tmp_path / "more"
-        more.mkdir()
-        shutil.copy(CATALOG / "bj-maternity-allowance.yaml", more)
-        PolicyStore(world.engine).import_catalog(more, author="importer", note="seed")
-        yield world
+    yield from _ingest_world(postgres_url, tmp_path)
 
 
 def test_on_postgresql_a_birth_changes_the_offer_once_and_a_too_long_id_is_a_422(
@@ -324,3 +331,136 @@ def test_the_message_centre_shows_the_offers_as_of_the_ingested_changes(
     page = world.client.get("/console").text
     assert 'data-policy="bj-elderly-allowance"' not in page
     assert 'data-policy="bj-elderly-card"' in page
+
+
+@contextmanager
+def _second_server(world: World, tmp_path: Path) -> Iterator[TestClient]:  # type: ignore[type-arg]
+    """Another server process's app over the same database: its own in-process locks."""
+    from api.app.app import create_app
+    from tests.api.app.world import FAST
+
+    app = create_app(world.engine, data_dir=tmp_path / "data", secure_cookies=False, hasher=FAST)
+    with TestClient(app) as client:
+        yield client
+
+
+def _at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` from as many threads at once, released together."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _ledger(world: World, subject: str) -> list[dict[str, Any]]:
+    t = subject_match_changes
+    query = sa.select(t).where(t.c.subject_id == subject).order_by(t.c.id)
+    with world.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def test_on_postgresql_30_concurrent_puts_of_one_subject_record_a_sequential_replay(
+    pg_ingest_world: World, tmp_path: Path
+) -> None:
+    """Issue 13: concurrent PUTs answered 500 (DELETE then INSERT) and logged stale changes."""
+    world = pg_ingest_world
+    headers = world.as_("admin")
+    with _second_server(world, tmp_path) as other:
+        calls = [
+            functools.partial(
+                (world.client, other)[i % 2].put,
+                NINE,
+                headers=headers,
+                json={**ELDER, "hukou_city": ("北京市", "上海市")[(i // 2) % 2]},
+            )
+            for i in range(30)
+        ]
+        answers = _at_once(calls)
+    assert sorted(a.status_code for a in answers) == [200] * 29 + [201], [
+        a.text for a in answers if a.status_code not in (200, 201)
+    ]
+    # A sequential replay's log: each change starts where the previous one left the offer.
+    rows = [r for r in _ledger(world, "P9") if r["policy_id"] == "bj-elderly-allowance"]
+    assert rows and rows[0]["change"] == "newly_eligible"
+    for before, after in itertools.pairwise(rows):
+        assert (after["old_status"], after["old_benefit"]) == (
+            before["new_status"], before["new_benefit"],
+        )  # fmt: skip
+        assert after["change"] != before["change"]  # eligible, ended, eligible, ...
+    told = sum(len(a.json()["changes"]) for a in answers)
+    assert told == len(_ledger(world, "P9"))  # each change answered once
+    with world.engine.connect() as conn:
+        table = ProfileStore(world.engine).tables["resident"]
+        city = conn.execute(sa.select(table.c.hukou_city)).scalar_one()
+    offers = _offers(world, "P9")
+    assert ("bj-elderly-allowance" in offers) == (city == "北京市")
+
+
+def _events(n: int) -> list[dict[str, Any]]:
+    base = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    return [
+        _event(occurred_at=(base - timedelta(minutes=i)).isoformat()) for i in range(n)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def replay_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    """A second world, on SQLite, for a sequential replay of what another receives at once."""
+    yield from _ingest_world(sqlite_url, tmp_path / "replay")
+
+
+def test_on_postgresql_30_concurrent_events_of_one_subject_are_each_stored_and_told_once(
+    pg_ingest_world: World, replay_world: World, tmp_path: Path
+) -> None:
+    """Issue 13: of two concurrent events one answered 500 and was lost; 30 logged 5 changes
+    where a sequential replay logs 3."""
+    world, replay = pg_ingest_world, replay_world
+    events = _events(30)
+    for w in (world, replay):
+        assert w.client.put(NINE, json=PARENT, headers=w.as_("admin")).status_code == 201
+    for event in events:  # the sequential replay, on another database
+        response = replay.client.post("/api/v1/events", json=event, headers=replay.as_("admin"))
+        assert response.status_code == 201, response.text
+    headers = world.as_("admin")
+    with _second_server(world, tmp_path) as other:
+        calls = [
+            functools.partial(
+                (world.client, other)[i % 2].post, "/api/v1/events", json=event, headers=headers
+            )
+            for i, event in enumerate(events)
+        ]
+        answers = _at_once(calls)
+    assert [a.status_code for a in answers] == [201] * 30, [a.text for a in answers]
+    assert ProfileStore(world.engine).count("event") == 30
+
+    def log(w: World) -> list[tuple[str, str]]:
+        return sorted((r["policy_id"], r["change"]) for r in _ledger(w, "P9"))
+
+    assert log(world) == log(replay) and log(world)
+    assert _count(world, outbox, "P9") == _count(replay, outbox, "P9")
+
+
+def test_on_postgresql_the_same_event_sent_ten_times_at_once_is_stored_and_told_once(
+    pg_ingest_world: World, tmp_path: Path
+) -> None:
+    world = pg_ingest_world
+    assert world.client.put(NINE, json=PARENT, headers=world.as_("admin")).status_code == 201
+    event, headers = _event(), world.as_("admin")
+    with _second_server(world, tmp_path) as other:
+        calls = [
+            functools.partial(
+                (world.client, other)[i % 2].post, "/api/v1/events", json=event, headers=headers
+            )
+            for i in range(10)
+        ]
+        answers = _at_once(calls)
+    assert sorted(a.status_code for a in answers) == [200] * 9 + [201]
+    first = next(a.json() for a in answers if a.status_code == 201)
+    assert {a.json()["cause"] for a in answers} == {first["cause"]}
+    assert all(a.json()["changes"] == first["changes"] for a in answers)
+    assert ProfileStore(world.engine).count("event") == 1
+    assert _count(world, outbox, "P9") == first["messages"] == 1
