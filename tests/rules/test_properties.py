@@ -66,8 +66,12 @@ def condition(depth: int) -> st.SearchStrategy[str]:
         st.builds(lambda d, o: f'birth_date {o} d"{d.isoformat()}"',
                   st.dates(date(1930, 1, 1), date(2025, 1, 1)), st.sampled_from(["<", ">="])),
         st.just("birth_date < $today"),
-        st.builds(lambda p: f'hukou_city =~ "{p}"', st.sampled_from(["北京", "市$", "保定"])),
-        st.builds(lambda p: f'hukou_city =~~ "{p}"', st.sampled_from(["京", "定市"])),
+        st.builds(lambda p: f'hukou_city =~ "{p}"',
+                  st.sampled_from(["北京", "市$", "保定", "(北|天)+", r"\\w{2}市$", "[^北]"])),
+        st.builds(lambda p: f'hukou_city =~~ "{p}"',
+                  st.sampled_from(["京", "定市", r"\\d", r"\\s|津", "(a+)+$"])),
+        st.builds(lambda o, p: f'hukou_city {o} "{p}"', st.sampled_from(["!~", "!~~"]),
+                  st.sampled_from(["北京", "市$", r"\\w+"])),
     )  # fmt: skip
     if depth == 0:
         return atoms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import date
 
 import polars as pl
@@ -82,3 +83,16 @@ def test_evaluator_and_compiler_agree_on_a_trailing_newline() -> None:
 def test_a_refused_pattern_writes_nothing_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     assert pattern_problem("a{2000}") is not None
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("cls", [r"\d", r"\s", r"\w"])
+def test_perl_classes_agree_on_every_assigned_character_of_the_bmp(cls: str) -> None:
+    # assigned as far as this Python's Unicode tables know; newer characters may differ
+    chars = [
+        chr(c)
+        for c in range(0x10000)
+        if not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) != "Cn"
+    ]
+    rust = pl.Series(chars).str.contains(f"^{cls}$").to_list()
+    ours = [matches(f"{cls}$", c, anchored=True) for c in chars]
+    assert [c for c, a, b in zip(chars, rust, ours, strict=True) if a != b] == []
