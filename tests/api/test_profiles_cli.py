@@ -7,11 +7,13 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from api.cli import main
+from profiles.store import ProfileStore
 from tests.profiles.departments import (
     ENTERPRISE_ID,
     write_enterprises_xlsx,
@@ -22,9 +24,8 @@ from tests.profiles.departments import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def store():  # type: ignore[no-untyped-def]
+def store() -> ProfileStore:
     from core.db import get_engine, upgrade
-    from profiles.store import ProfileStore
 
     upgrade(get_engine())
     return ProfileStore(get_engine())
@@ -80,7 +81,7 @@ def test_a_load_killed_after_the_residents_leaves_nothing_loaded(
     tables: list[str] = []
     real = sa.engine.Connection.exec_driver_sql
 
-    def interrupted_after_the_residents(self, sql, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def interrupted_after_the_residents(self, sql, *args, **kwargs):
         if tables == ["residents"]:
             raise KeyboardInterrupt  # Ctrl-C, as the kill, once the residents are in
         if sql.startswith("INSERT INTO"):
@@ -253,7 +254,7 @@ def test_a_full_database_is_one_line_exit_2_and_loads_nothing(
     engine = get_engine()
 
     @sa.event.listens_for(engine, "connect")
-    def no_room_left(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def no_room_left(dbapi_connection: Any, _record: object) -> None:
         # SQLite's own "disk full": the file may not grow by more than a few pages.
         pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 4}")
