@@ -45,14 +45,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.errors import ValidationError
-from notifier.channels.base import OutboundMessage
 
 __all__ = [
     "EVENTS",
@@ -60,6 +59,7 @@ __all__ = [
     "RATINGS",
     "Receipt",
     "ReceiptStore",
+    "SentMessage",
     "delivery_receipts",
     "outcomes",
     "receipt_key",
@@ -199,6 +199,22 @@ def _outcome_frame(events: pl.DataFrame, round: int) -> pl.DataFrame:
     return log.select(OUTCOME_COLUMNS).sort("subject_id", "policy_id")
 
 
+class SentMessage(Protocol):
+    """What a receipt needs of a message that was sent (a channel's ``OutboundMessage`` is
+    one): the channels use the receipts (the inbox records its own), not the other way round."""
+
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def subject_type(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def policy_ids(self) -> tuple[str, ...]: ...
+
+
 def _naive_utc(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
 
@@ -268,7 +284,7 @@ class ReceiptStore:
         with self.engine.begin() as conn:
             return self.write(conn, receipts, now=now or datetime.now(UTC))
 
-    def delivered(self, message: OutboundMessage, *, at: datetime) -> int:
+    def delivered(self, message: SentMessage, *, at: datetime) -> int:
         """Record that ``message`` reached its channel: one receipt per policy it is about.
 
         The worker calls this after a successful send on any channel but the inbox (which
