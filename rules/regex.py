@@ -48,6 +48,7 @@ _BACKTRACKING = (
     ("(?<!", "look-around ((?=…), (?!…), (?<=…), (?<!…))"),
     ("(?>", "atomic groups ((?>…))"),
     ("(?P=", "back-references ((?P=name))"),
+    *((q, "possessive quantifiers (*+, ++, ?+, {n}+)") for q in ("*+", "++", "?+", "}+")),
 )
 
 
@@ -142,17 +143,17 @@ def _compiled(pattern: str) -> Any:
 @lru_cache(maxsize=1024)
 def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` cannot be used in a rule, or None when both engines run it alike."""
-    for construct, name in _BACKTRACKING:
-        if construct in pattern:
-            return (
-                f"{name} need a backtracking engine, whose time can grow exponentially with "
-                "the text and stall the service; rewrite the pattern without them"
-            )
     try:
         _compiled(pattern)
     except _RefusedError as refused:
         return str(refused)
     except re2.error as exc:
+        for construct, name in _BACKTRACKING:  # RE2 refuses them; say why, not just "invalid"
+            if construct in pattern:
+                return (
+                    f"{name} need a backtracking engine, whose time can grow exponentially "
+                    "with the text and stall the service; rewrite the pattern without them"
+                )
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         return f"not a regular expression the rule engine can run ({detail})"
     try:

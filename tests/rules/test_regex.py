@@ -48,6 +48,7 @@ def test_a_catastrophic_pattern_compiles_to_a_linear_time_query() -> None:
         ("(?=王)", "look-around"),
         ("(?<!王)伟", "look-around"),
         ("(?>a+)", "atomic groups"),
+        ("a*+b", "possessive quantifiers"),
         (r"\b王", "word boundaries"),
         ("[a[b]]", "reads differently"),
         ("[a&&b]", "reads differently"),
@@ -78,6 +79,11 @@ def test_evaluator_and_compiler_agree_on_a_trailing_newline() -> None:
     compiled = frame.select(compile_rule(rule, as_of=AS_OF)).to_series().to_list()
     per_record = [evaluate(rule, {"name": n}, as_of=AS_OF) for n in ["王\n", "王"]]
     assert compiled == per_record == [False, True]
+
+
+def test_an_escaped_bracket_before_a_question_mark_is_no_look_ahead() -> None:
+    assert pattern_problem(r"\(?=") is None
+    assert matches(r"\(?=", "(=", anchored=True) and matches(r"\(?=", "=", anchored=True)
 
 
 def test_a_refused_pattern_writes_nothing_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
