@@ -9,6 +9,7 @@ this diff is what triggers grants, invitations and revocation notices.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ __all__ = [
     "CHANGES",
     "Run",
     "RunStore",
+    "carry_forward",
     "file_digest",
     "frames_snapshot",
     "population_snapshot",
@@ -139,8 +141,9 @@ def _write_digests(cache: Path, known: dict[str, str]) -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(alive, sort_keys=True), encoding="utf-8")
         tmp.replace(cache)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a cache that cannot be written is only slower
+    except OSError:  # a cache that cannot be written is only slower
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def frames_snapshot(frames: Mapping[str, pl.DataFrame]) -> str:
@@ -158,6 +161,25 @@ def frames_snapshot(frames: Mapping[str, pl.DataFrame]) -> str:
         digest.update(name.encode())
         digest.update(buffer.getvalue())
     return digest.hexdigest()
+
+
+def carry_forward(previous: Path, pairs: Path, *, audience: str, into: Path) -> Path:
+    """``pairs`` (a run of one ``audience``) with ``previous``'s pairs of the other subjects.
+
+    A run that matched only enterprises says nothing about residents: recorded as it is, its
+    diff with the previous run would end every resident's offers.  Recorded with the previous
+    run's resident pairs carried forward, its diff holds the enterprises' changes only.
+    """
+    from matcher.batch import MATCH_SCHEMA
+
+    others = (
+        pl.scan_parquet(previous)
+        .filter(pl.col("subject_type").cast(pl.String) != audience)
+        .cast(MATCH_SCHEMA)
+    )
+    into.parent.mkdir(parents=True, exist_ok=True)
+    pl.concat([others, pl.scan_parquet(pairs).cast(MATCH_SCHEMA)]).sink_parquet(into)
+    return into
 
 
 def run_diff(old: pl.LazyFrame, new: pl.LazyFrame) -> pl.LazyFrame:

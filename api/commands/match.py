@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from core.errors import ZhidaError
+    from matcher.runs import Run, RunStore
+    from notifier import PlanSummary
     from profiles.schema import Entity
     from rules.loader import Catalog
     from rules.policy import Policy
@@ -227,7 +230,7 @@ def match_cmd(
     if record:  # only now that the pairs are safely in place
         _record(
             out, catalog, in_force, frames, population=population, as_of=as_of,
-            elapsed=elapsed, plan_pushes=plan_pushes,
+            elapsed=elapsed, plan_pushes=plan_pushes, audience=audience,
         )  # fmt: skip
     if rank:
         assert population is not None
@@ -274,10 +277,9 @@ def _record(
     as_of: date,
     elapsed: float,
     plan_pushes: bool,
+    audience: str | None,
 ) -> None:
     """Record the run (and plan and deliver what changed) from the pairs written to ``out``."""
-    from datetime import UTC, datetime
-
     from core.db import get_engine, upgrade
     from core.settings import get_settings
     from matcher.runs import RunStore, frames_snapshot, population_snapshot
@@ -291,29 +293,75 @@ def _record(
     )
     planned = None
     rule_hashes = {p.id: p.content_hash for p in in_force}
-    if plan_pushes:
+    store = RunStore(engine, get_settings().data_dir)
+    pairs, carried = out, None
+    if audience is not None and (previous := store.latest()) is not None:
+        # One audience's run leaves the other's offers as the previous run had them: recorded
+        # without them, the diff would end every one (a run of enterprises revoking residents).
+        from matcher.runs import carry_forward
+
+        carried = store.directory / f"{out.stem}.{os.getpid()}.carried.parquet"
+        carry_forward(previous.pairs_file, out, audience=audience, into=carried)
+        pairs = carried
+        mine = {p.id for p in catalog.policies if p.audience == audience}
+        kept = store.rule_hashes(previous.run_id).items()
+        rule_hashes = {**{k: v for k, v in kept if k not in mine}, **rule_hashes}
+        click.echo(f"the {_other(audience)}s' pairs of run {previous.run_id} carried forward")
+    try:
+        run, planned = _record_pairs(
+            pairs, catalog, store, as_of=as_of, snapshot=snapshot, elapsed=elapsed,
+            rule_hashes=rule_hashes, population=population, plan_pushes=plan_pushes,
+        )  # fmt: skip
+    finally:
+        if carried is not None:
+            carried.unlink(missing_ok=True)
+    previous_run = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
+    click.echo(f"recorded run {run.run_id}" + (previous_run if run.previous_run_id else ""))
+    if plan_pushes and planned is None:
+        click.echo("the first run: nothing to push until the next run changes something")
+    elif planned is not None:
         from api.commands.deliveries import deliver_planned
+
+        deliver_planned(planned)
+
+
+def _other(audience: str) -> str:
+    return "enterprise" if audience == "resident" else "resident"
+
+
+def _record_pairs(
+    pairs: Path,
+    catalog: Catalog,
+    store: RunStore,
+    *,
+    as_of: date,
+    snapshot: str,
+    elapsed: float,
+    rule_hashes: dict[str, str],
+    population: Path | None,
+    plan_pushes: bool,
+) -> tuple[Run, PlanSummary | None]:
+    """Record ``pairs`` as a run, with the plan of its diff when ``plan_pushes``."""
+    from datetime import UTC, datetime
+
+    from core.settings import get_settings
+
+    if plan_pushes:
         from notifier.campaign import record_and_plan
         from notifier.channels.registry import configured_channels
 
-        run, planned = record_and_plan(
-            get_settings(), out, catalog.by_id, as_of=as_of,
+        return record_and_plan(
+            get_settings(), pairs, catalog.by_id, as_of=as_of,
             catalog_hash=catalog.content_hash, population_id=snapshot,
             started_at=datetime.now(UTC), seconds=elapsed, rule_hashes=rule_hashes,
             population=population, channels=configured_channels(get_settings()),
         )  # fmt: skip
-    else:
-        run = RunStore(engine, get_settings().data_dir).record(
-            out, as_of=as_of, catalog_hash=catalog.content_hash, population=snapshot,
-            started_at=datetime.now(UTC), seconds=elapsed, policies=len(in_force),
-            rule_hashes=rule_hashes,
-        )  # fmt: skip
-    previous = f"; compare with run {run.previous_run_id}: zhida runs diff {run.run_id}"
-    click.echo(f"recorded run {run.run_id}" + (previous if run.previous_run_id else ""))
-    if plan_pushes and planned is None:
-        click.echo("the first run: nothing to push until the next run changes something")
-    elif planned is not None:
-        deliver_planned(planned)
+    run = store.record(
+        pairs, as_of=as_of, catalog_hash=catalog.content_hash, population=snapshot,
+        started_at=datetime.now(UTC), seconds=elapsed, policies=len(rule_hashes),
+        rule_hashes=rule_hashes,
+    )  # fmt: skip
+    return run, None
 
 
 @click.command("explain")

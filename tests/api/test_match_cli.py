@@ -315,3 +315,31 @@ def test_distributed_plan_with_an_unwritable_out_records_and_sends_nothing(
         shard_runs = conn.execute(sa.text("SELECT count(*) FROM shard_runs")).scalar_one()
         outbox = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
     assert (_runs(), shard_runs, outbox) == (1, 1, 0)  # neither started, recorded nor sent
+
+
+def test_a_run_of_enterprises_only_leaves_the_residents_offers_as_they_were(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.db import get_engine
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
+    argv = ["match", "--policies", CATALOG, "--plan"]
+    everyone = [*argv, "--population", str(population), "--as-of", "2026-01-31"]
+    assert main([*everyone, "--out", str(tmp_path / "a.parquet")]) == 0
+    firms = tmp_path / "firms"
+    firms.mkdir()
+    for name in ("enterprises.parquet", "events.parquet"):
+        shutil.copy(population / name, firms / name)
+    only_firms = [*argv, "--population", str(firms), "--as-of", "2026-06-30"]
+    capsys.readouterr()
+    out = tmp_path / "b.parquet"
+    assert main([*only_firms, "--audience", "enterprise", "--out", str(out)]) == 0
+    assert "the residents' pairs of run 1 carried forward" in capsys.readouterr().out
+    assert set(pl.read_parquet(out)["subject_type"]) == {"enterprise"}
+    runs = RunStore(get_engine(), get_settings().data_dir)
+    changed = runs.diff(2).collect()
+    assert changed.height > 0 and set(changed["subject_type"]) == {"enterprise"}
+    kept = pl.read_parquet(runs.get(2).pairs_file).filter(pl.col("subject_type") == "resident")
+    before = pl.read_parquet(runs.get(1).pairs_file).filter(pl.col("subject_type") == "resident")
+    assert kept.sort("subject_id", "policy_id").equals(before.sort("subject_id", "policy_id"))

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
+import pytest
 
-from matcher.batch import match_frame, match_population
+from matcher.batch import MATCH_SCHEMA, match_frame, match_population, write_pairs
+from matcher.pairs_file import OutputError
 from profiles.schema import load_schema
 from rules.policy import Policy
 
@@ -98,3 +102,30 @@ def test_a_tagger_gives_each_batch_its_own_tags() -> None:
     pairs = list(match_population(frames, policies, SCHEMA, as_of=ON, batch_rows=2, tagger=tagger))
     assert seen == [2, 1]  # every batch tagged, none twice
     assert pl.concat(pairs)["subject_id"].sort().to_list() == ["a", "b", "c"]
+
+
+def test_only_the_columns_the_rules_name_are_read() -> None:
+    # A column no rule names is never computed: were it read, its failing cast would raise.
+    unread = RESIDENTS.with_columns(pl.col("hukou_city").cast(pl.Int64).alias("name"))
+    pairs = match_frame({"resident": unread}, [policy("old", "age >= 80", "100")], SCHEMA, as_of=ON)
+    assert pairs.select("subject_id", "status").rows() == [("a", "eligible"), ("c", "maybe")]
+
+
+def test_an_error_computing_the_pairs_is_raised_as_it_is_and_leaves_no_file(
+    tmp_path: Path,
+) -> None:
+    def batches() -> Iterator[pl.DataFrame]:
+        yield MATCH_SCHEMA.to_frame()
+        raise pl.exceptions.ComputeError("parquet: File out of specification")
+
+    out = tmp_path / "m.parquet"
+    with pytest.raises(pl.exceptions.ComputeError, match="out of specification"):
+        write_pairs(batches(), out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_cannot_be_written_is_an_output_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="cannot write") as info:
+        write_pairs([MATCH_SCHEMA.to_frame()], tmp_path / "file" / "m.parquet")
+    assert info.value.exit_code == 2

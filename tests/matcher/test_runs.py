@@ -8,7 +8,7 @@ import pytest
 
 from api.cli import main
 from matcher.batch import MATCH_SCHEMA
-from matcher.runs import run_diff
+from matcher.runs import population_snapshot, run_diff
 
 CATALOG = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
 
@@ -98,3 +98,45 @@ def test_diff_of_the_first_run_says_there_is_nothing_to_compare(
 ) -> None:
     assert main(["runs", "diff"]) == 1
     assert "no runs yet" in capsys.readouterr().err
+
+
+def _population(directory: Path) -> Path:
+    directory.mkdir()
+    pl.DataFrame({"person_id": ["a", "b"]}).write_parquet(directory / "residents.parquet")
+    pl.DataFrame({"subject_id": ["a"]}).write_parquet(directory / "events.parquet")
+    return directory
+
+
+def test_a_cached_snapshot_reads_no_file_again_and_equals_the_uncached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matcher.runs
+
+    pop, cache = _population(tmp_path / "pop"), tmp_path / "data" / "digests.json"
+    first = population_snapshot(pop, cache=cache)
+    read: list[Path] = []
+    monkeypatch.setattr(matcher.runs, "file_digest", lambda p: read.append(p) or "00")
+    assert population_snapshot(pop, cache=cache) == first
+    assert read == []
+    monkeypatch.undo()
+    assert population_snapshot(pop) == first
+    assert sorted(p.name for p in pop.iterdir()) == ["events.parquet", "residents.parquet"]
+
+
+def test_a_rewritten_file_changes_the_snapshot_despite_the_cache(tmp_path: Path) -> None:
+    import os
+
+    pop, cache = _population(tmp_path / "pop"), tmp_path / "digests.json"
+    first = population_snapshot(pop, cache=cache)
+    path = pop / "residents.parquet"
+    stat = path.stat()
+    pl.DataFrame({"person_id": ["a", "c"]}).write_parquet(path)  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime
+    assert path.stat().st_size == stat.st_size
+    assert population_snapshot(pop, cache=cache) != first
+
+
+def test_an_unwritable_cache_only_makes_the_snapshot_slower(tmp_path: Path) -> None:
+    pop = _population(tmp_path / "pop")
+    (tmp_path / "file").write_text("")
+    assert population_snapshot(pop, cache=tmp_path / "file" / "d.json") == population_snapshot(pop)
