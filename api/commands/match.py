@@ -163,6 +163,11 @@ def match_cmd(
         )
     if rank and population is None:
         raise ValidationError("--rank reads the profiles from --population DIR")
+    if distributed and audience is not None:
+        # The finisher records a sharded run whole: one audience's would end the other's offers.
+        raise ValidationError(
+            "--audience is for runs in this process; drop --distributed to match one audience"
+        )
     schema = load_schema()
     catalog = load_catalog(policies, schema)
     in_force = tuple(

@@ -343,3 +343,26 @@ def test_a_run_of_enterprises_only_leaves_the_residents_offers_as_they_were(
     kept = pl.read_parquet(runs.get(2).pairs_file).filter(pl.col("subject_type") == "resident")
     before = pl.read_parquet(runs.get(1).pairs_file).filter(pl.col("subject_type") == "resident")
     assert kept.sort("subject_id", "policy_id").equals(before.sort("subject_id", "policy_id"))
+
+
+def test_a_distributed_run_of_one_audience_is_refused(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["match", "--population", str(population), "--policies", CATALOG, "--distributed"]
+    assert main([*argv, "--audience", "enterprise", "--out", str(tmp_path / "m.parquet")]) == 1
+    assert _one_line(capsys.readouterr().err) and _runs() == 0
+
+
+def test_a_database_without_residents_is_refused_as_a_directory_is(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    firms = tmp_path / "firms"
+    firms.mkdir()
+    shutil.copy(population / "enterprises.parquet", firms / "enterprises.parquet")
+    assert main(["profiles", "load", str(firms), "--audience", "enterprise"]) == 0
+    argv = ["match", "--from-database", "--policies", CATALOG, "--as-of", "2026-06-30"]
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "a.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert _one_line(err) and "no residents" in err and "--audience enterprise" in err
+    assert main([*argv, "--audience", "enterprise", "--out", str(tmp_path / "b.parquet")]) == 0
