@@ -9,6 +9,7 @@ the subject's stored matches.  The changes are named as in a run diff.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,27 @@ class RuleIndex:
                         by_tag[tag].add(p.id)
         return cls(compiled, dict(by_field), dict(by_tag))
 
+    @classmethod
+    def cached(cls, policies: Sequence[Policy], entity: Entity) -> RuleIndex:
+        """:meth:`build`, kept per (entity, policies' rules): parsing a catalog's rules costs
+        tens of milliseconds, more than the re-match of one event, and ingestion builds a
+        matcher per request.  The key is what the index is made of (each policy's id,
+        audience, eligibility and benefit), so an edited policy gets a new index."""
+        key = (
+            entity.name,
+            tuple(entity.by_name),
+            tuple((p.id, p.audience, p.eligibility, p.benefit) for p in policies),
+        )
+        with _INDEX_LOCK:
+            found = _INDEXES.get(key)
+        if found is None:
+            found = cls.build(policies, entity)
+            with _INDEX_LOCK:
+                if len(_INDEXES) >= _INDEXES_KEPT:
+                    _INDEXES.pop(next(iter(_INDEXES)))  # the oldest
+                _INDEXES[key] = found
+        return found
+
     def affected(self, fields: Iterable[str], tags: Iterable[str]) -> set[str]:
         out: set[str] = set()
         for name in fields:
@@ -107,6 +129,11 @@ class RuleIndex:
         if tags:
             out |= self.by_tag.get("*", set())
         return out
+
+
+_INDEXES: dict[tuple[object, ...], RuleIndex] = {}
+_INDEXES_KEPT = 8  # catalogs x audiences in use at once: published, and a few versions back
+_INDEX_LOCK = threading.Lock()
 
 
 def _kind(old: Status | None, new: Status | None) -> str | None:
@@ -134,7 +161,7 @@ class EventMatcher:
         as_of: date,
     ) -> None:
         self.entity = schema.entity(entity)
-        self.index = RuleIndex.build([p for p in policies if p.in_force(as_of)], self.entity)
+        self.index = RuleIndex.cached([p for p in policies if p.in_force(as_of)], self.entity)
         self.tags = [t for t in tags if t.audience == entity]
         self.as_of = as_of
         self.records: dict[str, dict[str, Any]] = {}
