@@ -143,7 +143,7 @@ def _open_store(schema: Schema) -> ProfileStore:
     from core.db import get_engine, upgrade
     from core.errors import DatabaseError
     from core.settings import get_settings
-    from profiles.store import ProfileStore
+    from profiles.store import ProfileStore, add_missing_columns
 
     url = get_settings().database_url
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -159,6 +159,7 @@ def _open_store(schema: Schema) -> ProfileStore:
             ) from exc
     engine = get_engine()
     upgrade(engine)
+    add_missing_columns(engine, schema)  # a schema extension's fields (the migrations: core's)
     return ProfileStore(engine, schema)
 
 

@@ -31,9 +31,11 @@ def serve_cmd(host: str, port: int, population: Path | None, insecure_cookies: b
 
     from api.app.app import create_app
     from core.db import get_engine, upgrade
+    from profiles.store import add_missing_columns
 
     engine = get_engine()
     upgrade(engine)
+    add_missing_columns(engine)  # a schema extension's fields (the migrations make core's)
     app = create_app(engine, population=population, secure_cookies=not insecure_cookies)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"zhida serving on http://{shown}:{port}  (OpenAPI: http://{shown}:{port}/schema)")

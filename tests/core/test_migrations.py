@@ -84,3 +84,21 @@ def test_db_check_of_a_database_that_differs_names_each_difference_and_fails(
         "the database"
     )
     assert err[-1].startswith("zhida: error: 1 difference(s) between the tables the code declares")
+
+
+def test_a_load_into_a_fresh_database_adds_a_schema_extensions_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extension = tmp_path / "ext.yaml"
+    extension.write_text(
+        "entities:\n  resident:\n    fields:\n"
+        "      - {name: has_car, name_zh: 有车, type: boolean, zh: 是否有车, en: Owns a car}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ZHIDA_SCHEMA_EXTENSIONS", str(extension))
+    population = tmp_path / "pop"
+    population.mkdir()
+    (population / "residents.csv").write_text("person_id,has_car\np1,true\n", encoding="utf-8")
+    assert main(["profiles", "load", str(population), "--audience", "resident"]) == 0
+    columns = {c["name"] for c in sa.inspect(get_engine()).get_columns("residents")}
+    assert "has_car" in columns
