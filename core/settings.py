@@ -29,6 +29,10 @@
 | ``ZHIDA_CHANNEL_TIMEOUT``   | ``10``                          | seconds per gateway request      |
 | ``ZHIDA_RATE_LIMITS``       | unset: no limits                | per second[/burst], ``sms=50``   |
 | ``ZHIDA_PUBLIC_URL``        | ``https://zhida.example.gov.cn``| base of links in messages        |
+| ``ZHIDA_AUDIT_KEY``         | unset: the key file             | HMAC key of audit checkpoints    |
+| ``ZHIDA_AUDIT_KEY_FILE``    | ``<data dir>/audit.key``        | the key, made (0600) on first use|
+| ``ZHIDA_AUDIT_CHECKPOINTS`` | ``<data dir>/audit-checkpoints``| append-only file of checkpoints  |
+| ``ZHIDA_TOKEN_DAYS``        | ``30``                          | lifetime of a new API token      |
 
 >>> s = Settings.from_env({"ZHIDA_DATA_DIR": "/srv/zhida"})
 >>> s.database_url
@@ -87,6 +91,12 @@ class Settings:
     channel_timeout: float = 10.0
     rate_limits: str = ""  # NAME=PER_SECOND[/BURST],...; parsed by notifier.ratelimit
     public_url: str = "https://zhida.example.gov.cn"  # links in messages: inbox, forms
+    # The audit chain's checkpoints (api.app.checkpoints): MACed with a key the database never
+    # holds, appended to a file outside it.  None: in the data directory.
+    audit_key: str | None = field(default=None, repr=False)
+    audit_key_file: Path | None = None
+    audit_checkpoints: Path | None = None
+    token_days: float = 30.0  # a new API token's lifetime unless `--hours` says otherwise
 
     @property
     def tz(self) -> ZoneInfo:
@@ -147,7 +157,16 @@ class Settings:
             channel_timeout=_number(env, "ZHIDA_CHANNEL_TIMEOUT", 10.0, minimum=0.001),
             rate_limits=env.get("ZHIDA_RATE_LIMITS", ""),
             public_url=(env.get("ZHIDA_PUBLIC_URL") or "https://zhida.example.gov.cn").rstrip("/"),
+            audit_key=env.get("ZHIDA_AUDIT_KEY") or None,
+            audit_key_file=_path(env, "ZHIDA_AUDIT_KEY_FILE"),
+            audit_checkpoints=_path(env, "ZHIDA_AUDIT_CHECKPOINTS"),
+            token_days=_number(env, "ZHIDA_TOKEN_DAYS", 30.0, minimum=0.001),
         )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    text = env.get(name, "").strip()
+    return Path(text) if text else None
 
 
 def _on_off(env: Mapping[str, str], name: str) -> bool:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -20,6 +21,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy.engine import Engine
 
+from api.app.audit import AuditLog
+from api.app.checkpoints import Checkpoints
 from api.app.errors import exception_handlers
 from api.app.metrics import Metrics, metrics_middleware
 from api.app.openapi_errors import document_errors
@@ -45,6 +48,8 @@ def create_app(
     svc = Services.build(
         engine, data_dir, population=population, secure_cookies=secure_cookies, hasher=hasher
     )
+    # Every entry the app writes is checkpointed outside the database (api.app.checkpoints).
+    svc = replace(svc, audit=AuditLog(engine, Checkpoints.configured(data_dir)))
     app = Litestar(
         route_handlers=[
             *ROUTES,

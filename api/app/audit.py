@@ -4,8 +4,9 @@ Each entry's hash is SHA-256 over the previous entry's hash and the entry's own 
 canonical form, so editing, deleting or reordering any entry breaks every link after it;
 ``verify`` walks the chain and names the first entries that do not add up.  ``prev_hash`` is
 unique, so two writers racing on the same predecessor cannot fork the chain (one retries).
-Deleting the newest entries leaves a shorter valid chain: the head hash printed by
-``zhida audit verify`` is what to record elsewhere (a ticket, a notary) to catch that too.
+A chain alone does not show its newest entries deleted, nor a chain rewritten with every hash
+recomputed: a log given :class:`~api.app.checkpoints.Checkpoints` also checkpoints each entry
+it appends outside the database, and ``verify`` holds the chain to those checkpoints.
 
 >>> h = entry_hash(GENESIS, {"at": "2026-01-01T00:00:00", "actor": "li", "role": "officer",
 ...     "action": "policy.draft", "entity_type": "policy", "entity_id": "bj-x",
@@ -22,7 +23,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -30,6 +31,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from api.app.checkpoints import Checkpoint, Checkpoints
 from core.errors import DatabaseError, ZhidaError
 
 __all__ = [
@@ -124,8 +126,11 @@ def _entry(m: Mapping[Any, Any]) -> AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, engine: Engine) -> None:
+    """The log over ``engine``; with ``checkpoints``, every entry appended is checkpointed."""
+
+    def __init__(self, engine: Engine, checkpoints: Checkpoints | None = None) -> None:
         self.engine = engine
+        self.checkpoints = checkpoints
 
     def append(
         self, *, actor: str, role: str, action: str, entity_type: str, entity_id: str,
@@ -158,6 +163,8 @@ class AuditLog:
                         audit_log.insert().values(**row, prev_hash=prev, hash=digest)
                     ).inserted_primary_key
                 assert new is not None
+                if self.checkpoints is not None:  # after the commit: only entries that exist
+                    self.checkpoints.write(int(new[0]), digest)
                 return _entry({**row, "id": new[0], "prev_hash": prev, "hash": digest})
             except sa.exc.IntegrityError:
                 # Another writer took this predecessor (SQLite: no advisory lock): chain onto
@@ -186,10 +193,28 @@ class AuditLog:
             )
             yield from result.mappings()
 
-    def verify(self) -> tuple[int, str, list[Broken]]:
-        """Walk the chain: (entries checked, head hash, entries whose link is broken)."""
-        prev, count, broken = GENESIS, 0, []
+    def head(self) -> tuple[int, str] | None:
+        """The newest entry's id and hash (None: the log is empty)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+            ).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def verify(self, checkpoints: Iterable[Checkpoint] = ()) -> tuple[int, str, list[Broken]]:
+        """Walk the chain: (entries checked, head hash, entries whose link is broken), each
+        entry also held to the newest of ``checkpoints`` naming it; a checkpointed entry that
+        is gone is broken too."""
+        expected = {p.id: p for p in sorted(checkpoints, key=lambda p: p.at)}
+        prev, count, broken, last = GENESIS, 0, [], 0
         for m in self._walk():
+            last = int(m["id"])
+            point = expected.pop(last, None)
+            if point is not None and point.hash != m["hash"]:
+                broken.append(
+                    Broken(int(m["id"]), f"differs from its checkpoint of {point.at}: the chain "
+                           "was rewritten and its hashes recomputed")
+                )  # fmt: skip
             count += 1
             if m["prev_hash"] != prev:
                 broken.append(
@@ -199,4 +224,11 @@ class AuditLog:
             if entry_hash(m["prev_hash"], _fields(m)) != m["hash"]:
                 broken.append(Broken(int(m["id"]), "its content was changed after it was written"))
             prev = m["hash"]
+        for point in sorted(expected.values(), key=lambda p: p.id):
+            how = "it was deleted" if point.id < last else (
+                "the newest entries were deleted or the log truncated"
+            )  # fmt: skip
+            broken.append(
+                Broken(point.id, f"is gone, yet its checkpoint of {point.at} recorded it: {how}")
+            )
         return count, prev, broken

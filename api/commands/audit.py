@@ -1,19 +1,30 @@
-"""``zhida audit verify|list``: the hash-chained audit log."""
+"""``zhida audit verify|checkpoint|list``: the hash-chained audit log and its checkpoints.
+
+Every entry is checkpointed outside the database as it is written (:mod:`api.app.checkpoints`);
+``verify`` holds the chain to the checkpoint file (or to another copy of it, ``--against``, such
+as the lines an external log kept), so deleted newest entries, a truncated table and a chain
+rewritten with recomputed hashes fail like an edited entry.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 __all__ = ["register"]
 
+_SHOWN = 20  # broken entries printed one per line; the rest are counted
+
 
 def _log() -> object:
     from api.app.audit import AuditLog
+    from api.app.checkpoints import Checkpoints
     from core.db import get_engine, upgrade
 
     engine = get_engine()
     upgrade(engine)
-    return AuditLog(engine)
+    return AuditLog(engine, Checkpoints.configured())
 
 
 @click.group("audit")
@@ -22,21 +33,79 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-def verify_cmd() -> None:
-    """Walk the chain; exit 1 naming every entry that was changed, removed or reordered."""
+@click.option(
+    "--against", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Checkpoint lines kept elsewhere (an external log's copy) instead of the local file.",
+)  # fmt: skip
+def verify_cmd(against: Path | None) -> None:
+    """Walk the chain and hold it to its checkpoints; exit 1 naming every entry that was
+    changed, removed, reordered, or rewritten with recomputed hashes.
+
+    \b
+    Examples:
+      zhida audit verify
+      zhida audit verify --against /mnt/worm/zhida-audit-checkpoints
+    """
     from api.app.audit import AuditChainError, AuditLog
 
     log = _log()
-    assert isinstance(log, AuditLog)
-    count, head, broken = log.verify()
-    if broken:
-        for b in broken:
-            click.echo(f"entry {b.id}: {b.reason}")
-        raise AuditChainError(
-            f"the audit log is broken at {len(broken)} place(s) of {count} entries (first: "
-            f"entry {broken[0].id}); restore it from a backup and investigate who changed it"
+    assert isinstance(log, AuditLog) and log.checkpoints is not None
+    source = against or log.checkpoints.path
+    if against is not None and not against.is_file():
+        raise click.BadParameter(
+            f"{against} is not a file of checkpoint lines", param_hint="--against"
         )
-    click.echo(f"audit log intact: {count} entries, head {head}")
+    points, bad = log.checkpoints.read(source)
+    count, head, broken = log.verify(points)
+    for number in bad[:_SHOWN]:
+        click.echo(
+            f"{source} line {number}: not a checkpoint made with this key (edited, forged, or "
+            "written under another key)"
+        )
+    for b in broken[:_SHOWN]:
+        click.echo(f"entry {b.id}: {b.reason}")
+    hidden = max(0, len(bad) - _SHOWN) + max(0, len(broken) - _SHOWN)
+    if hidden:
+        click.echo(f"... and {hidden} more")
+    if broken or bad:
+        first = f"entry {broken[0].id}" if broken else f"checkpoint line {bad[0]}"
+        raise AuditChainError(
+            f"the audit log is broken at {len(broken)} place(s) of {count} entries and "
+            f"{len(bad)} checkpoint line(s) do not hold (first: {first}); restore it from a "
+            "backup and investigate who changed it"
+        )
+    if count and not points:
+        click.echo(
+            f"warning: no checkpoint in {source}: the chain holds together, but deleted newest "
+            "entries or a recomputed chain would not show; run `zhida audit checkpoint` and "
+            "keep its lines outside the database",
+            err=True,
+        )
+    newest = max(points, key=lambda p: p.id, default=None)
+    anchored = (
+        f"; {len(points)} checkpoints hold, the newest at entry {newest.id}" if newest else ""
+    )
+    click.echo(f"audit log intact: {count} entries, head {head}{anchored}")
+
+
+@audit_group.command("checkpoint")
+def checkpoint_cmd() -> None:
+    """Checkpoint the chain's head now: append the line to the checkpoint file and print it,
+    for an external log (syslog, a ticket, write-once storage).
+
+    \b
+    Example, daily from cron into the system log of another machine:
+      zhida audit checkpoint | logger -t zhida-audit
+    """
+    from api.app.audit import AuditLog
+    from core.errors import NotFoundError
+
+    log = _log()
+    assert isinstance(log, AuditLog) and log.checkpoints is not None
+    head = log.head()
+    if head is None:
+        raise NotFoundError("the audit log is empty; there is no head to checkpoint yet")
+    click.echo(log.checkpoints.write(*head))
 
 
 @audit_group.command("list")

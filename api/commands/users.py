@@ -14,11 +14,12 @@ _ROLES = ("officer", "reviewer", "analyst", "resident", "enterprise", "operator"
 def _stores() -> tuple[object, object]:
     from api.app.audit import AuditLog
     from api.app.auth import UserStore
+    from api.app.checkpoints import Checkpoints
     from core.db import get_engine, upgrade
 
     engine = get_engine()
     upgrade(engine)
-    return UserStore(engine), AuditLog(engine)
+    return UserStore(engine), AuditLog(engine, Checkpoints.configured())
 
 
 def _operator() -> str:

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from api.app.audit import GENESIS, AuditLog, audit_log
+from api.app.checkpoints import Checkpoint, Checkpoints, checkpoint_line
 from api.cli import main
 from core.db import get_engine, upgrade
+from core.errors import ConfigurationError
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -141,3 +144,171 @@ def test_zhida_audit_verify_exits_1_naming_the_tampered_entry(
     captured = capsys.readouterr()
     assert "entry 2: its content was changed" in captured.out
     assert captured.err.startswith("zhida: error: the audit log is broken at 1 place(s)")
+
+
+# ---------------------------------------------------------------- checkpoints outside the database
+
+
+@pytest.fixture
+def anchored(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Engine, AuditLog]:
+    """A log whose every entry is checkpointed into ``tmp_path``, as the app and CLI write it;
+    the CLI reads the same database and data directory."""
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZHIDA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ZHIDA_AUDIT_KEY", raising=False)
+    engine = get_engine(database_url)
+    upgrade(engine)
+    log = AuditLog(engine, Checkpoints.configured(tmp_path))
+    _fill(log)
+    return engine, log
+
+
+def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["audit", "verify", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _recompute_chain(engine: Engine, *, actor: str) -> None:
+    """The attack of finding 8: rewrite entries, then recompute every hash with the project's
+    own function so that the chain alone holds together again."""
+    from api.app.audit import _fields, entry_hash
+
+    with engine.begin() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).mappings().all()
+        prev = GENESIS
+        for row in rows:
+            forged = {**row, "actor": actor}
+            digest = entry_hash(prev, _fields(forged))
+            # Two passes through a placeholder keep the unique hash columns unique meanwhile.
+            conn.execute(
+                audit_log.update().where(audit_log.c.id == row["id"])
+                .values(actor=actor, prev_hash=f"x{row['id']}", hash=f"y{row['id']}")
+            )  # fmt: skip
+            conn.execute(
+                audit_log.update().where(audit_log.c.id == row["id"])
+                .values(prev_hash=prev, hash=digest)
+            )  # fmt: skip
+            prev = digest
+
+
+def test_an_intact_checkpointed_chain_verifies(
+    anchored: tuple[Engine, AuditLog], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _verify(capsys)
+    assert code == 0, out + err
+    assert "audit log intact: 4 entries" in out
+    assert "4 checkpoints hold, the newest at entry" in out
+    assert err == ""
+
+
+def test_deleting_the_newest_entry_fails_verify(
+    anchored: tuple[Engine, AuditLog], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, log = anchored
+    _allow_tampering(engine)
+    newest = max(e.id for e in log.entries())
+    with engine.begin() as conn:
+        conn.execute(audit_log.delete().where(audit_log.c.id == newest))
+    assert log.verify()[2] == []  # the chain alone does not show it
+    code, out, err = _verify(capsys)
+    assert code == 1
+    assert f"entry {newest}: is gone, yet its checkpoint of" in out
+    assert "the newest entries were deleted or the log truncated" in out
+    assert err.startswith("zhida: error: the audit log is broken at 1 place(s) of 3 entries")
+
+
+def test_truncating_the_log_fails_verify(
+    anchored: tuple[Engine, AuditLog], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, log = anchored
+    _allow_tampering(engine)
+    with engine.begin() as conn:
+        conn.execute(audit_log.delete())
+    assert log.verify() == (0, GENESIS, [])
+    code, out, err = _verify(capsys)
+    assert code == 1
+    assert out.count("is gone, yet its checkpoint") == 4
+    assert "broken at 4 place(s) of 0 entries" in err
+
+
+def test_a_chain_rewritten_with_recomputed_hashes_fails_verify(
+    anchored: tuple[Engine, AuditLog], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, log = anchored
+    _allow_tampering(engine)
+    _recompute_chain(engine, actor="wang")
+    assert log.verify()[2] == []  # the chain alone holds together again
+    code, out, err = _verify(capsys)
+    assert code == 1
+    assert out.count("the chain was rewritten and its hashes recomputed") == 4
+    assert err.startswith("zhida: error: the audit log is broken at 4 place(s)")
+
+
+def test_a_forged_checkpoint_line_fails_verify(
+    anchored: tuple[Engine, AuditLog], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, log = anchored
+    assert log.checkpoints is not None
+    # Someone without the key rewrites the chain and appends a checkpoint of its own making.
+    _allow_tampering(engine)
+    _recompute_chain(engine, actor="wang")
+    head = log.head()
+    assert head is not None
+    forged = checkpoint_line(b"a key that is not the real key..", Checkpoint(*head, "2030-01-01"))
+    with log.checkpoints.path.open("a") as out:
+        out.write(forged + "\n")
+    code, out_text, _ = _verify(capsys)
+    assert code == 1
+    assert "line 5: not a checkpoint made with this key" in out_text
+
+
+def test_zhida_audit_checkpoint_prints_a_line_that_verify_accepts_from_elsewhere(
+    anchored: tuple[Engine, AuditLog], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    engine, log = anchored
+    assert main(["audit", "checkpoint"]) == 0
+    line = capsys.readouterr().out.strip()
+    head = log.head()
+    assert head is not None and line.split()[2:4] == [str(head[0]), head[1]]
+    external = tmp_path / "external.log"  # e.g. what syslog on another machine kept
+    external.write_text(line + "\n")
+    assert _verify(capsys, "--against", str(external))[0] == 0
+    # The local file is emptied by the attacker too; the external copy still catches it.
+    _allow_tampering(engine)
+    with engine.begin() as conn:
+        conn.execute(audit_log.delete().where(audit_log.c.id == head[0]))
+    assert log.checkpoints is not None
+    log.checkpoints.path.write_text("")
+    code, out, _ = _verify(capsys, "--against", str(external))
+    assert code == 1 and f"entry {head[0]}: is gone" in out
+
+
+def test_the_key_file_is_made_private_and_one_others_may_read_is_refused(tmp_path: Path) -> None:
+    points = Checkpoints(tmp_path / "cp", key_file=tmp_path / "audit.key")
+    points.write(1, "a" * 64)
+    assert (tmp_path / "audit.key").stat().st_mode & 0o777 == 0o600
+    (tmp_path / "audit.key").chmod(0o644)
+    with pytest.raises(ConfigurationError, match=r"may be read by others \(mode 0644\); `chmod"):
+        Checkpoints(tmp_path / "cp", key_file=tmp_path / "audit.key").write(2, "b" * 64)
+
+
+def test_a_short_audit_key_is_refused_with_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="at least 32 random ones"):
+        Checkpoints(tmp_path / "cp", key="short")
+
+
+def test_verify_warns_when_nothing_is_checkpointed(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ZHIDA_DATA_DIR", str(tmp_path))
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    _fill(AuditLog(engine), 2)  # written without checkpoints (e.g. before they existed)
+    code, out, err = _verify(capsys)
+    assert code == 0 and "intact: 2 entries" in out
+    assert "warning: no checkpoint in" in err and "zhida audit checkpoint" in err
