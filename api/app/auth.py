@@ -2,8 +2,13 @@
 
 Passwords are hashed with argon2 (argon2-cffi's defaults, RFC 9106's second recommendation).
 API tokens and console sessions are random secrets handed out once; the database keeps only their
-SHA-256 digest, so reading the table does not let anyone in.  A resident or enterprise user is
-linked to one subject (``person_id`` / ``enterprise_id``) and may read only that subject's data.
+SHA-256 digest, so reading the table does not let anyone in.  Every token expires (by default
+after :data:`TOKEN_DAYS` days, ``ZHIDA_TOKEN_DAYS``); a token's id — the first
+:data:`TOKEN_ID_LENGTH` hex digits of its digest, which give nothing of the secret away — names
+it for listing and revoking one at a time.  A console session's forms and scripts carry its
+:func:`csrf_token`, derived from the session's secret, which another site cannot read.  A
+resident or enterprise user is linked to one subject (``person_id`` / ``enterprise_id``) and may
+read only that subject's data.
 
 >>> check_role("officer", department="北京市民政局", subject_id=None)
 >>> try:
@@ -16,6 +21,7 @@ a resident user needs --subject (their person_id)
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -34,16 +40,23 @@ __all__ = [
     "ROLES",
     "SESSION_HOURS",
     "SUBJECT_ROLES",
+    "TOKEN_DAYS",
+    "TOKEN_ID_LENGTH",
+    "TokenInfo",
     "User",
     "UserStore",
     "check_role",
+    "csrf_token",
     "digest",
+    "token_id",
 ]
 
 ROLES: Final = ("officer", "reviewer", "analyst", "resident", "enterprise", "operator", "admin")
 # A user of these roles is one subject; the value is the subject type they are linked to.
 SUBJECT_ROLES: Final = {"resident": "resident", "enterprise": "enterprise"}
 SESSION_HOURS: Final = 8
+TOKEN_DAYS: Final = 30.0  # an API token's lifetime unless said otherwise (ZHIDA_TOKEN_DAYS)
+TOKEN_ID_LENGTH: Final = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 _MIN_PASSWORD = 8
 
@@ -98,6 +111,49 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def token_id(token_hash: str) -> str:
+    """The id a token is listed and revoked by: the start of its stored digest.
+
+    >>> token_id(digest("abc"))
+    'ba7816bf8f01'
+    """
+    return token_hash[:TOKEN_ID_LENGTH]
+
+
+def csrf_token(session_secret: str) -> str:
+    """The token a session's forms and scripts must send back: a MAC keyed by the session's
+    secret, which only the browser holding the (HttpOnly) cookie has.  It is not the stored
+    digest, so reading the database does not give it away either.
+
+    >>> csrf_token("s3cret") == csrf_token("s3cret") != csrf_token("other")
+    True
+    >>> len(csrf_token("s3cret")), csrf_token("s3cret") == digest("s3cret")
+    (64, False)
+    """
+    return hmac.new(session_secret.encode("utf-8"), b"zhida-csrf", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One token or console session of a user, as `zhida users tokens` lists it."""
+
+    id: str
+    username: str
+    kind: str  # token | session
+    name: str
+    created_at: datetime
+    expires_at: datetime | None  # None: made before tokens expired by default
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active`` at ``now`` (UTC, naive)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
 def check_role(role: str, *, department: str | None, subject_id: str | None) -> None:
     """Refuse a role without what it needs: an officer's department, a resident's subject."""
     if role not in ROLES:
@@ -128,9 +184,13 @@ def _user(m: Any) -> User:
 class UserStore:
     """Users and their credentials in the database (tables of migration 0009)."""
 
-    def __init__(self, engine: Engine, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self, engine: Engine, hasher: PasswordHasher | None = None, *,
+        token_days: float = TOKEN_DAYS,
+    ) -> None:  # fmt: skip
         self.engine = engine
         self.hasher = hasher or PasswordHasher()
+        self.token_days = token_days
 
     def create(
         self, username: str, password: str, *, role: str, department: str | None = None,
@@ -205,9 +265,13 @@ class UserStore:
 
     def issue(self, user: User, *, kind: str = "token", name: str = "api",
               hours: float | None = None) -> str:  # fmt: skip
-        """A new secret for ``user`` (``kind`` token or session); shown once, stored hashed."""
+        """A new secret for ``user`` (``kind`` token or session); shown once, stored hashed.
+        It expires after ``hours``, by default a session's :data:`SESSION_HOURS` and a
+        token's ``token_days``: nothing made here is valid forever."""
         secret = secrets.token_urlsafe(32)
         now = _now()
+        if hours is None:
+            hours = SESSION_HOURS if kind == "session" else self.token_days * 24
         with self.engine.begin() as conn:
             conn.execute(
                 api_tokens.insert().values(
@@ -216,7 +280,7 @@ class UserStore:
                     kind=kind,
                     name=name,
                     created_at=now,
-                    expires_at=None if hours is None else now + timedelta(hours=hours),
+                    expires_at=now + timedelta(hours=hours),
                 )
             )
         return secret
@@ -262,3 +326,47 @@ class UserStore:
                 .where(api_tokens.c.token_hash == digest(secret))
                 .values(revoked_at=_now())
             )
+
+    def tokens(self, username: str) -> list[TokenInfo]:
+        """Every token and session ``username`` was given, newest first."""
+        user = self.get(username)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(api_tokens)
+                .where(api_tokens.c.user_id == user.id)
+                .order_by(api_tokens.c.created_at.desc(), api_tokens.c.token_hash)
+            ).mappings()  # fmt: skip
+            return [
+                TokenInfo(token_id(m["token_hash"]), username, m["kind"], m["name"],
+                          m["created_at"], m["expires_at"], m["revoked_at"])
+                for m in rows
+            ]  # fmt: skip
+
+    def revoke_id(self, token: str) -> TokenInfo:
+        """Revoke the one token or session whose id is ``token`` (as `tokens` lists it)."""
+        if not re.fullmatch(f"[0-9a-f]{{{TOKEN_ID_LENGTH}}}", token):
+            raise ValidationError(
+                f"{token!r} is not a token id ({TOKEN_ID_LENGTH} hex digits); "
+                "`zhida users tokens USER` lists them"
+            )
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(api_tokens, users.c.username)
+                .join(users, users.c.id == api_tokens.c.user_id)
+                .where(api_tokens.c.token_hash.startswith(token))
+            ).mappings().all()  # fmt: skip
+            if not rows:
+                raise NotFoundError(
+                    f"no token {token}; `zhida users tokens USER` lists a user's tokens"
+                )
+            if len(rows) > 1:  # 48 bits: not in practice, but never revoke the wrong one
+                raise ValidationError(f"{len(rows)} tokens start with {token}; revoke by user")
+            (m,) = rows
+            revoked = m["revoked_at"] or _now()
+            conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.token_hash == m["token_hash"])
+                .values(revoked_at=revoked)
+            )
+        return TokenInfo(token, m["username"], m["kind"], m["name"], m["created_at"],
+                         m["expires_at"], revoked)  # fmt: skip

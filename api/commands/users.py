@@ -1,8 +1,11 @@
-"""``zhida users create|list|token``: who may use the API and the console, in which role."""
+"""``zhida users create|list|token|tokens|revoke|disable``: who may use the API and the console,
+in which role, with which tokens.  Tokens expire (``ZHIDA_TOKEN_DAYS``, 30 days, unless
+``--hours`` says otherwise) and are revoked one at a time by the id ``tokens`` lists."""
 
 from __future__ import annotations
 
 import getpass
+from datetime import UTC, datetime
 
 import click
 
@@ -16,10 +19,12 @@ def _stores() -> tuple[object, object]:
     from api.app.auth import UserStore
     from api.app.checkpoints import Checkpoints
     from core.db import get_engine, upgrade
+    from core.settings import get_settings
 
     engine = get_engine()
     upgrade(engine)
-    return UserStore(engine), AuditLog(engine, Checkpoints.configured())
+    days = get_settings().token_days
+    return UserStore(engine, token_days=days), AuditLog(engine, Checkpoints.configured())
 
 
 def _operator() -> str:
@@ -83,21 +88,70 @@ def list_cmd() -> None:
 @users_group.command("token")
 @click.argument("username")
 @click.option("--name", default="api", show_default=True, help="What the token is for.")
-@click.option("--hours", type=float, default=None, help="Expire after this many hours.")
+@click.option(
+    "--hours", type=click.FloatRange(min=0, min_open=True), default=None,
+    help="Expire after this many hours (default: ZHIDA_TOKEN_DAYS, 30 days).",
+)  # fmt: skip
 def token_cmd(username: str, name: str, hours: float | None) -> None:
-    """Issue an API token for USERNAME (printed once; send it as 'Authorization: Bearer')."""
+    """Issue an API token for USERNAME (printed once; send it as 'Authorization: Bearer').
+
+    \b
+    The token is printed alone on standard output; its id and expiry go to standard error.
+    Example:
+      zhida users token wang --name reporting --hours 720
+    """
+    from api.app.audit import AuditLog
+    from api.app.auth import UserStore, digest, token_id
+
+    users, audit = _stores()
+    assert isinstance(users, UserStore) and isinstance(audit, AuditLog)
+    user = users.get(username)
+    hours = users.token_days * 24 if hours is None else hours
+    secret = users.issue(user, kind="token", name=name, hours=hours)
+    ident = token_id(digest(secret))
+    audit.append(
+        actor=_operator(), role="cli", action="token.issue", entity_type="user",
+        entity_id=username, source="cli", details={"name": name, "hours": hours, "id": ident},
+    )  # fmt: skip
+    click.echo(secret)
+    click.echo(f"token {ident} for {username}, expires in {hours:g} hours", err=True)
+
+
+@users_group.command("tokens")
+@click.argument("username")
+def tokens_cmd(username: str) -> None:
+    """List USERNAME's tokens and console sessions: id, kind, name, created, expires, state."""
+    from api.app.auth import UserStore
+
+    users, _ = _stores()
+    assert isinstance(users, UserStore)
+    found = users.tokens(username)
+    if not found:
+        click.echo(f"{username} has no tokens; `zhida users token {username}` issues one")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for t in found:
+        expires = f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "never"
+        click.echo(
+            f"{t.id}\t{t.kind}\t{t.name}\t{t.created_at:%Y-%m-%d %H:%M}\t{expires}\t{t.state(now)}"
+        )
+
+
+@users_group.command("revoke")
+@click.argument("token_id", metavar="TOKEN_ID")
+def revoke_cmd(token_id: str) -> None:
+    """Revoke one token or session by the id `zhida users tokens` lists (audited)."""
     from api.app.audit import AuditLog
     from api.app.auth import UserStore
 
     users, audit = _stores()
     assert isinstance(users, UserStore) and isinstance(audit, AuditLog)
-    user = users.get(username)
-    secret = users.issue(user, kind="token", name=name, hours=hours)
+    revoked = users.revoke_id(token_id.strip().lower())
     audit.append(
-        actor=_operator(), role="cli", action="token.issue", entity_type="user",
-        entity_id=username, source="cli", details={"name": name, "hours": hours},
+        actor=_operator(), role="cli", action="token.revoke", entity_type="user",
+        entity_id=revoked.username, source="cli",
+        details={"id": revoked.id, "kind": revoked.kind, "name": revoked.name},
     )  # fmt: skip
-    click.echo(secret)
+    click.echo(f"{revoked.kind} {revoked.id} ({revoked.name}) of {revoked.username} revoked")
 
 
 @users_group.command("disable")

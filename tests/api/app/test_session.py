@@ -106,3 +106,75 @@ def test_repeated_wrong_passwords_lock_the_username_for_a_while(world: World) ->
     # others are not affected
     other = world.client.post(login, json={"username": "reviewer", "password": PASSWORD})
     assert other.status_code == 200
+
+
+# ---------------------------------------------------------------- tokens expire, revoked one by one
+
+
+def _cli(world: World, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    from api.cli import main
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", str(world.engine.url))
+    return main(list(args))
+
+
+def _token(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+           *args: str) -> tuple[str, str]:  # fmt: skip
+    capsys.readouterr()
+    assert _cli(world, monkeypatch, "users", "token", "analyst", *args) == 0
+    captured = capsys.readouterr()
+    return captured.out.strip(), captured.err
+
+
+def test_a_token_made_without_hours_expires_after_the_configured_days(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.app.auth import UserStore
+
+    def lifetime() -> float:
+        (newest, *_) = UserStore(world.engine).tokens("analyst")
+        assert newest.expires_at is not None
+        return (newest.expires_at - newest.created_at).total_seconds() / 86400
+
+    secret, err = _token(world, monkeypatch, capsys)
+    assert "expires in 720 hours" in err
+    assert lifetime() == pytest.approx(30)
+    assert world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).is_success
+    monkeypatch.setenv("ZHIDA_TOKEN_DAYS", "2")
+    _token(world, monkeypatch, capsys)
+    assert lifetime() == pytest.approx(2)
+    assert _cli(world, monkeypatch, "users", "token", "analyst", "--hours", "0") == 2
+
+
+def test_one_token_is_revoked_by_its_id_and_the_others_keep_working(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.app.audit import AuditLog
+
+    first, err = _token(world, monkeypatch, capsys, "--name", "reports")
+    ident = err.split()[1]
+    second, _ = _token(world, monkeypatch, capsys, "--name", "etl")
+    assert _cli(world, monkeypatch, "users", "tokens", "analyst") == 0
+    listed = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [ident, "token", "reports"] == next(r[:3] for r in listed if r[0] == ident)
+    assert all(r[-1] == "active" for r in listed)
+    assert _cli(world, monkeypatch, "users", "revoke", ident) == 0
+    assert f"token {ident} (reports) of analyst revoked" in capsys.readouterr().out
+    me = "/api/v1/me"
+    assert world.client.get(me, headers={"Authorization": f"Bearer {first}"}).status_code == 401
+    assert world.client.get(me, headers={"Authorization": f"Bearer {second}"}).is_success
+    assert world.client.get(me, headers=world.as_("analyst")).is_success
+    _cli(world, monkeypatch, "users", "tokens", "analyst")
+    states = {r.split("\t")[0]: r.split("\t")[-1] for r in capsys.readouterr().out.splitlines()}
+    assert states[ident] == "revoked"
+    (entry,) = AuditLog(world.engine).entries(entity_id="analyst", limit=1)
+    assert (entry.action, entry.details["id"]) == ("token.revoke", ident)
+
+
+def test_revoking_an_unknown_token_id_says_how_to_find_one(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli(world, monkeypatch, "users", "revoke", "0123456789ab") == 1
+    assert "no token 0123456789ab; `zhida users tokens USER` lists" in capsys.readouterr().err
+    assert _cli(world, monkeypatch, "users", "revoke", "not-an-id") == 1
+    assert "is not a token id (12 hex digits)" in capsys.readouterr().err
