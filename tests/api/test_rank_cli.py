@@ -31,18 +31,18 @@ def test_outcomes_train_list_evaluate_explain(
     population: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["rank", "outcomes", *_io(population), "--seed", "3", "--share", "0.4"]) == 0
-    out = capsys.readouterr()
-    assert "outcomes.parquet" in out.out and "simulating 2 campaign(s)" in out.err
+    printed = capsys.readouterr()
+    assert "outcomes.parquet" in printed.out and "simulating 2 campaign(s)" in printed.err
     log = pl.read_parquet(population / "outcomes.parquet")
     assert set(log["round"].unique()) == {1, 2}
     assert log["pushed"].mean() == pytest.approx(0.4, abs=0.03)
     assert (population / "truth.parquet").is_file()
 
     assert main(["rank", "train", *_io(population), "--seed", "3", "--iterations", "40"]) == 0
-    out = capsys.readouterr()
-    assert "model v1:" in out.out and "fitting response and uplift models" in out.err
+    printed = capsys.readouterr()
+    assert "model v1:" in printed.out and "fitting response and uplift models" in printed.err
     for row in ("ndcg@5", "qini", "uplift@20%", "popularity", "oracle"):
-        assert row in out.out
+        assert row in printed.out
 
     assert main(["rank", "list"]) == 0
     assert capsys.readouterr().out.startswith("v1 ")

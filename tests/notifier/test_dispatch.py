@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from core.db import get_engine, upgrade
 from core.settings import Settings
@@ -20,7 +22,7 @@ from notifier.contacts import ContactStore
 from notifier.delivery import deliver_one
 from notifier.dispatch import plan_changes
 from notifier.grants import GrantStore
-from notifier.outbox import Outbox
+from notifier.outbox import LedgerRow, Outbox
 from notifier.runtime import DeliveryRuntime
 from notifier.tables import application_drafts, notices
 from rules.loader import load_catalog
@@ -67,7 +69,11 @@ def test_a_plan_records_messages_notices_grants_and_drafts_in_one_go(setup: Any)
     assert summary.messages == 3 and summary.by_channel == {"sms": 1, "inbox": 2}
     assert summary.decisions == {"planned": 4, "deferred": 0, "suppressed": 0}
     (grant,) = GrantStore(engine).of("p1")
-    assert (grant.policy_id, grant.status, grant.benefit) == ("bj-elderly-allowance", "active", 100)
+    assert (grant.policy_id, grant.status, grant.benefit) == (
+        "bj-elderly-allowance",
+        "active",
+        Decimal(100),
+    )
     assert grant.objection_until > grant.start_date
     with engine.connect() as conn:
         told = conn.execute(sa.select(notices.c.subject_id, notices.c.outbox_id)).all()
@@ -181,19 +187,17 @@ def test_the_inbox_delivers_and_records_in_one_commit_or_not_at_all(setup: Any) 
     taken = Outbox(engine).claim(second, now=datetime.now(UTC), lease=30)
     assert taken is not None
     stale = dataclasses.replace(taken, attempts=taken.attempts - 1)
-    rt.outbox = _Reclaimed(Outbox(engine), stale)
+    rt.outbox = _Reclaimed(engine, stale)
     assert deliver_one(second, rt) == "not-claimed"
     assert InboxStore(engine).messages("p2") == []
 
 
-class _Reclaimed:
+class _Reclaimed(Outbox):
     """An outbox whose claim hands out a row another attempt has since taken over."""
 
-    def __init__(self, outbox: Outbox, row: Any) -> None:
-        self._outbox, self._row, self.engine = outbox, row, outbox.engine
+    def __init__(self, engine: Engine, row: LedgerRow) -> None:
+        super().__init__(engine)
+        self._row = row
 
-    def claim(self, *_a: Any, **_k: Any) -> Any:
+    def claim(self, row_id: int, *, now: datetime, lease: float) -> LedgerRow | None:
         return self._row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._outbox, name)

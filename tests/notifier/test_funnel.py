@@ -44,12 +44,14 @@ def test_offers_are_followed_from_planned_to_delivered(database_url: str) -> Non
     engine = get_engine(database_url)
     upgrade(engine)
     with engine.begin() as conn:
-        plan = conn.execute(
+        inserted = conn.execute(
             delivery_plans.insert().values(
                 cause="run 2 vs 1", run_id=2, planned_at=AT, items=0, messages=0, deferred=0,
                 suppressed=0,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key  # fmt: skip
+        assert inserted is not None
+        plan = int(inserted[0])
         sent, waiting = _outbox(conn, "k1", "delivered"), _outbox(conn, "k2", "pending")
         _notice(conn, plan, "p1", "a", "newly_eligible", "planned", sent)
         _notice(conn, plan, "p1", "a", "newly_eligible", "planned", sent)  # counted once

@@ -45,11 +45,12 @@ def cut_off(ledger: Outbox, channel: str, address: str) -> int:
 
 def planned(ledger: Outbox, channel: str, address: str) -> int:
     """A row planned and due, not yet attempted."""
-    row = {"idempotency_key": f"{channel}-k", "subject_id": "p1", "subject_type": "resident",
+    key = f"{channel}-k"
+    row = {"idempotency_key": key, "subject_id": "p1", "subject_type": "resident",
            "channel": channel, "address": address, "locale": "zh", "purpose": "invitation",
            "payload": {"items": [{"title": "北京通", "purpose": "invitation"}]}}  # fmt: skip
     with ledger.engine.begin() as conn:
-        return Outbox.write(conn, [row], now=T0, max_attempts=3)[row["idempotency_key"]]
+        return Outbox.write(conn, [row], now=T0, max_attempts=3)[key]
 
 
 def runtime(ledger: Outbox, **channels: object) -> DeliveryRuntime:
@@ -131,7 +132,7 @@ def test_an_sms_whose_answer_timed_out_is_looked_up_not_sent_again(ledger: Outbo
             while not gateway.accepted() and datetime.now(UTC) < deadline:
                 time.sleep(0.05)  # the gateway finishes taking it after the channel gave up
             rt = DeliveryRuntime(
-                outbox=ledger, channels={"sms": channel}, render=plain_render,  # type: ignore[dict-item]
+                outbox=ledger, channels={"sms": channel}, render=plain_render,
                 clock=FixedClock(LATER + timedelta(hours=2)),
             )  # fmt: skip
             assert deliver_one(rid, rt) == "reconciled"

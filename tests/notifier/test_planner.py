@@ -258,7 +258,7 @@ class _Policy:
 
 
 def test_candidates_from_changes_take_version_mode_and_priority_from_inputs() -> None:
-    rows = [
+    rows: list[dict[str, object]] = [
         {"subject_id": "p1", "subject_type": "resident", "policy_id": "a",
          "change": "newly_eligible", "old_status": None, "new_status": "eligible",
          "old_benefit": None, "new_benefit": 100.5},

@@ -29,7 +29,7 @@ def write_residents_csv(directory: Path, text: str = RESIDENTS_CSV, encoding: st
 
 
 def write_enterprises_xlsx(directory: Path) -> Path:
-    rows = [
+    rows: list[list[str | int | date]] = [
         ["统一社会信用代码", "企业名称", "注册区", "行业代码", "企业规模", "从业人数",
          "成立日期", "高新技术企业"],
         [ENTERPRISE_ID, "北京示例科技有限公司", "西城区", "I65", "small", 42,

@@ -85,7 +85,12 @@ def test_there_is_no_second_list_of_fields_in_the_packages() -> None:
                     items = [k for k in node.keys if k is not None]
                 else:
                     continue
-                named = {i.value for i in items if isinstance(i, ast.Constant)} & fields
+                named = {
+                    i.value
+                    for i in items
+                    if isinstance(i, ast.Constant) and isinstance(i.value, str)
+                }
+                named &= fields
                 if len(named) >= 3:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {sorted(named)}")
     assert offenders == []

@@ -10,7 +10,7 @@ from rules.language import parse_rule
 R = load_schema().resident
 
 
-def rule(text: str):  # type: ignore[no-untyped-def]
+def rule(text: str):
     return parse_rule(text, R)
 
 

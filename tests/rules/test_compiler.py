@@ -39,7 +39,7 @@ def test_logic_is_kleene(source: str, expected: list[bool | None]) -> None:
 
 
 def test_any_comparison_with_unknown_is_unknown_even_equality() -> None:
-    rows = {"employment_status": [None, "retired"], "age": [None, 3]}
+    rows: dict[str, list[Any]] = {"employment_status": [None, "retired"], "age": [None, 3]}
     assert run('employment_status == "retired"', rows) == [None, True]
     assert run('employment_status != "retired"', rows) == [None, False]
     assert run("age == age", rows) == [None, True]
@@ -94,7 +94,10 @@ def test_regex_matches_like_rule_engine() -> None:
 
 
 def test_enum_membership_and_numbers_in_lists() -> None:
-    rows = {"residence_district": ["西城区", "海淀区", None], "disability_grade": [1, 3, None]}
+    rows: dict[str, list[Any]] = {
+        "residence_district": ["西城区", "海淀区", None],
+        "disability_grade": [1, 3, None],
+    }
     assert run('residence_district in ["西城区", "东城区"]', rows) == [True, False, None]
     assert run("disability_grade in [1, 2]", rows) == [True, False, None]
 

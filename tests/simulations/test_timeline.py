@@ -220,6 +220,7 @@ def test_a_birth_adds_a_newborn_a_child_under_3_and_a_birth_registration(
     births = drawn.changes.filter(pl.col("kind") == "birth")
     assert births.height == drawn.newborns.height > 0
     day = births["day"].min()
+    assert isinstance(day, date)
     today = births.filter(pl.col("day") == day)
     parent = today["subject_id"][0]
     before = state.residents.filter(pl.col("person_id") == parent)["children_under_3"].item()

@@ -159,8 +159,12 @@ def test_a_running_run_shows_a_progress_bar_its_status_endpoint_feeds(served_wor
     login(world, "analyst")
     release = threading.Event()
     runner = _svc(world).simulations
-    row = runner.start("timeline", {"months": 1, "seeds": 1, "push": True}, "analyst",
-                       lambda directory: release.wait(30) and {})  # fmt: skip
+
+    def held(directory: Path) -> dict[str, Any]:
+        release.wait(30)  # the run stays "running" until the test releases it
+        return {}
+
+    row = runner.start("timeline", {"months": 1, "seeds": 1, "push": True}, "analyst", held)
     track(row.id, Progress(12, 31))
     try:
         page = world.client.get(f"/console/analyst/timeline/{row.id}").text

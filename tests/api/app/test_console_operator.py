@@ -28,12 +28,14 @@ def seed_ledger(world: World) -> dict[str, int]:
         "due": ("inbox", None),
     }
     with world.engine.begin() as conn:
-        plan = conn.execute(
+        inserted = conn.execute(
             delivery_plans.insert().values(
                 cause="test plan", run_id=None, planned_at=NOW.replace(tzinfo=None), items=4,
                 messages=4, deferred=1, suppressed=3,
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key  # fmt: skip
+        assert inserted is not None
+        plan = int(inserted[0])
         ids = Outbox.write(
             conn,
             [

@@ -58,7 +58,7 @@ def test_an_unexpected_exception_is_a_500_in_the_same_shape_without_internals() 
     assert "secret" not in response.text
 
 
-def test_litestars_own_errors_use_the_same_shape(world) -> None:  # type: ignore[no-untyped-def]
+def test_litestars_own_errors_use_the_same_shape(world) -> None:
     missing = world.client.get("/api/v1/nothing-here")
     assert missing.status_code == 404
     assert set(missing.json()["error"]) == {"status", "type", "message"}
