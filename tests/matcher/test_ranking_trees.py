@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from functools import cache
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from core.errors import ValidationError
 from matcher.ranking.model import fit_ensemble
 from matcher.ranking.trees import TreeEnsemble, from_sklearn
+
+if TYPE_CHECKING:  # sklearn is imported where a test needs it: collection stays fast
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 
 def _data(seed: int, n: int = 3000, features: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -23,6 +28,8 @@ def _data(seed: int, n: int = 3000, features: int = 6) -> tuple[np.ndarray, np.n
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[HistGradientBoostingClassifier, np.ndarray]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     x, y = _data(0)
     model = HistGradientBoostingClassifier(
         max_iter=60, max_leaf_nodes=15, random_state=0, early_stopping=False,
@@ -62,13 +69,15 @@ def test_contributions_add_up_to_the_raw_score(
     )
 )
 def test_additivity_holds_for_any_row(row: list[float]) -> None:
-    trees = _TREES
+    trees = _trees()
     x = np.array([row])
     bias, contributions = trees.contributions(x)
     assert bias + contributions.sum() == pytest.approx(trees.raw(x)[0], abs=1e-10)
 
 
 def test_a_tree_without_a_split_is_part_of_the_bias() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     x = np.zeros((50, 2))
     y = np.array([0, 1] * 25)
     trees = from_sklearn(HistGradientBoostingClassifier(max_iter=3, early_stopping=False).fit(x, y))
@@ -79,11 +88,13 @@ def test_a_tree_without_a_split_is_part_of_the_bias() -> None:
 
 def test_arrays_round_trip() -> None:
     x, _ = _data(3, n=200)
-    again = TreeEnsemble.from_arrays(_TREES.to_arrays())
-    assert np.array_equal(again.raw(x), _TREES.raw(x))
+    again = TreeEnsemble.from_arrays(_trees().to_arrays())
+    assert np.array_equal(again.raw(x), _trees().raw(x))
 
 
 def test_native_categorical_splits_are_refused() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     x = np.array([[0.0], [1.0], [2.0], [1.0]] * 20)
     y = np.array([0, 1, 0, 1] * 20)
     model = HistGradientBoostingClassifier(
@@ -95,7 +106,7 @@ def test_native_categorical_splits_are_refused() -> None:
 
 def test_a_matrix_of_the_wrong_width_is_a_clear_error() -> None:
     with pytest.raises(ValidationError, match="expects 6 columns"):
-        _TREES.raw(np.zeros((2, 5)))
+        _trees().raw(np.zeros((2, 5)))
 
 
 def test_monotonic_constraint_holds_in_the_copy() -> None:
@@ -106,4 +117,7 @@ def test_monotonic_constraint_holds_in_the_copy() -> None:
     assert np.all(np.diff(trees.raw(grid)) >= -1e-12)
 
 
-_TREES = fit_ensemble(*_data(1, n=1500), seed=0, monotonic=[0] * 6)
+@cache
+def _trees() -> TreeEnsemble:
+    """An ensemble fitted on first use, not when the module is collected."""
+    return fit_ensemble(*_data(1, n=1500), seed=0, monotonic=[0] * 6)
