@@ -60,6 +60,8 @@ _FIELD_KEYS = frozenset(
         "name_zh",
         "type",
         "values",
+        "values_zh",
+        "values_en",
         "unit",
         "min",
         "max",
@@ -106,6 +108,35 @@ class Field:
     derived_from: str | None = None
     pattern: str | None = None
     missing: float = 0.0
+    values_zh: tuple[str, ...] = ()  # labels of ``values``, in order, as people read them
+    values_en: tuple[str, ...] = ()
+
+    def label(self, value: str, lang: str) -> str:
+        """How ``value`` of this enum reads in ``lang`` (zh, en); the value itself without a label.
+
+        >>> f = load_schema().resident.field("subsistence_status")
+        >>> f.label("tekun", "zh"), f.label("tekun", "en"), f.label("other", "zh")
+        ('特困', 'extreme poverty support', 'other')
+        """
+        labels = self.values_zh if lang == "zh" else self.values_en
+        if value in self.values and labels:
+            return labels[self.values.index(value)]
+        return value
+
+    def value_named(self, text: str) -> str | None:
+        """The value ``text`` names: a value itself, or its Chinese or English label.
+
+        >>> f = load_schema().resident.field("gender")
+        >>> f.value_named("女"), f.value_named("female"), f.value_named("Female"), f.value_named("x")
+        ('female', 'female', 'female', None)
+        """
+        if text in self.values:
+            return text
+        for labels in (self.values_zh, self.values_en):
+            for value, label in zip(self.values, labels, strict=False):
+                if text == label or text.casefold() == label.casefold():
+                    return value
+        return None
 
     @property
     def is_derived(self) -> bool:
@@ -243,6 +274,7 @@ def _parse_field(raw: Any, where: str) -> Field:
         raise SchemaError(f"{where}: enum field {name!r} needs a non-empty 'values' list")
     if ftype != "enum" and values:
         raise SchemaError(f"{where}: only enum fields take 'values' ({name!r} is {ftype})")
+    labels = {lang: _labels(raw, lang, name, values, where) for lang in ("zh", "en")}
     derived = raw.get("derived")
     sensitivity = str(
         raw.get("sensitivity") or ("sensitive" if raw.get("sensitive") else "ordinary")
@@ -267,7 +299,33 @@ def _parse_field(raw: Any, where: str) -> Field:
         derived_from=str(derived["from"]) if isinstance(derived, Mapping) else None,
         pattern=raw.get("pattern"),
         missing=float(raw.get("missing", 0.0)),
+        values_zh=labels["zh"],
+        values_en=labels["en"],
     )
+
+
+def _labels(
+    raw: Mapping[str, Any], lang: str, name: str, values: tuple[str, ...], where: str
+) -> tuple[str, ...]:
+    """``values_zh``/``values_en``: one label per value, in order, naming no other value."""
+    given = raw.get(f"values_{lang}")
+    if given is None:
+        return ()
+    labels = tuple(str(v) for v in given) if isinstance(given, list) else ()
+    if len(labels) != len(values):
+        raise SchemaError(
+            f"{where}: values_{lang} of {name!r} must list one label per value, in the order "
+            f"of values ({len(values)}: {', '.join(values)})"
+        )
+    for value, label in zip(values, labels, strict=True):
+        if label != value and label in values:
+            raise SchemaError(
+                f"{where}: values_{lang} of {name!r} labels {value!r} {label!r}, which is "
+                "another value; a rule could not tell them apart"
+            )
+    if len(set(labels)) != len(labels):
+        raise SchemaError(f"{where}: values_{lang} of {name!r} repeats a label; give each its own")
+    return labels
 
 
 def _read(path: Path) -> Mapping[str, Any]:
