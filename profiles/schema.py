@@ -127,8 +127,8 @@ class Field:
         """The value ``text`` names: a value itself, or its Chinese or English label.
 
         >>> f = load_schema().resident.field("gender")
-        >>> f.value_named("女"), f.value_named("female"), f.value_named("Female"), f.value_named("x")
-        ('female', 'female', 'female', None)
+        >>> [f.value_named(text) for text in ("女", "female", "Female", "x")]
+        ['female', 'female', 'female', None]
         """
         if text in self.values:
             return text
