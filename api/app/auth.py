@@ -20,6 +20,7 @@ a resident user needs --subject (their person_id)
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
@@ -327,7 +328,7 @@ class UserStore:
                 .values(revoked_at=_now())
             )
 
-    def tokens(self, username: str) -> list[TokenInfo]:
+    def tokens(self, username: str) -> builtins.list[TokenInfo]:  # `list` is a method here
         """Every token and session ``username`` was given, newest first."""
         user = self.get(username)
         with self.engine.connect() as conn:
