@@ -9,24 +9,48 @@ prints as ``path/to/policy.yaml:7:18: message``.
 '1:7: expected a number, found a string'
 >>> str(err.located("catalog/a.yaml", line=5, col=14))
 'catalog/a.yaml:5:20: expected a number, found a string'
+
+An error made from a message code (``rules.messages``) also reads in Chinese, the console's
+default; its ``detail`` stays the English one.
+
+>>> err = RuleTypeError.of("unknown_tag", {"tag": "育儿家庭", "hint": {"zh": "…", "en": "…"}})
+>>> err.in_language("zh")
+'标签库中没有标签 "育儿家庭"；…'
+>>> err.relocated(key="eligibility", line=3, col=14, path="a.yaml").in_language("en")
+'eligibility: unknown tag "育儿家庭"; …'
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
 from core.errors import RuleError
+from rules.messages import render
 
 __all__ = [
     "EvaluationTimeLimitError",
     "PolicyError",
     "PositionedRuleError",
+    "RuleCheckError",
+    "RuleCheckWarning",
     "RuleError",
     "RuleSyntaxError",
     "RuleTypeError",
 ]
 
 
+Severity = Literal["error", "warning"]
+
+
 class PositionedRuleError(RuleError):
-    """A rule error at ``line``:``col`` of some text, optionally inside a file."""
+    """A rule error at ``line``:``col`` of some text, optionally inside a file.
+
+    ``code`` and ``params`` (when given) name the message in ``rules.messages``, so it can be
+    read in either language; ``key`` is the policy key the expression sits under.
+    """
+
+    severity: Severity = "error"
 
     def __init__(
         self,
@@ -36,13 +60,42 @@ class PositionedRuleError(RuleError):
         col: int = 1,
         path: str | None = None,
         policy_id: str | None = None,
+        code: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        key: str | None = None,
     ) -> None:
         self.detail = message
         self.line = line
         self.col = col
         self.path = path
         self.policy_id = policy_id
+        self.code = code
+        self.params: Mapping[str, Any] = params or {}
+        self.key = key
         super().__init__(self._render())
+
+    @classmethod
+    def of(
+        cls, code: str, params: Mapping[str, Any], *, line: int = 1, col: int = 1
+    ) -> Self:
+        """The error of message ``code`` with ``params``, its detail in English."""
+        return cls(render(code, params, "en"), line=line, col=col, code=code, params=params)
+
+    def in_language(self, lang: str = "en") -> str:
+        """The message in ``lang`` (zh or en), without the position."""
+        body = render(self.code, self.params, lang) if self.code else self.detail
+        if self.key is None or self.code is None:
+            return body  # an uncoded detail already starts with its key
+        return render("in_key", {"key": self.key, "message": body}, lang)
+
+    def relocated(
+        self, *, key: str, line: int, col: int, path: str | None, policy_id: str | None = None
+    ) -> Self:
+        """The same error under policy key ``key``, at ``line``:``col`` of ``path``."""
+        return type(self)(
+            f"{key}: {self.detail}", line=line, col=col, path=path, policy_id=policy_id,
+            code=self.code, params=self.params, key=key,
+        )  # fmt: skip
 
     def _render(self) -> str:
         where = f"{self.path}:" if self.path else ""
@@ -56,8 +109,9 @@ class PositionedRuleError(RuleError):
         new_line = line + self.line - 1
         new_col = col + self.col - 1 if self.line == 1 else self.col
         return type(self)(
-            self.detail, line=new_line, col=new_col, path=path, policy_id=self.policy_id
-        )
+            self.detail, line=new_line, col=new_col, path=path, policy_id=self.policy_id,
+            code=self.code, params=self.params, key=self.key,
+        )  # fmt: skip
 
 
 class RuleSyntaxError(PositionedRuleError, ValueError):
@@ -66,6 +120,18 @@ class RuleSyntaxError(PositionedRuleError, ValueError):
 
 class RuleTypeError(PositionedRuleError, TypeError):
     """The expression parses but does not fit the schema (unknown field, wrong type, ...)."""
+
+
+class RuleCheckError(PositionedRuleError, ValueError):
+    """The expression is well typed but wrong: never true, an unreachable tier, ..."""
+
+
+# A warning is carried beside the errors (never raised), so it shares their class tree.
+class RuleCheckWarning(PositionedRuleError):  # noqa: N818
+    """Something in a rule that is probably not meant (always true, overlapping tiers); it does
+    not stop the policy, but validation shows it."""
+
+    severity: Severity = "warning"
 
 
 class PolicyError(PositionedRuleError, ValueError):

@@ -3,7 +3,11 @@
 ``parse_rule`` maps Chinese field names to schema names, parses with rule-engine, gives every
 AST node its span in the officer's text, and checks the whole expression against the schema's
 types and allowed values before anything runs.  Errors point at line and column of what the
-officer wrote and suggest the nearest field name or allowed value.
+officer wrote and suggest the nearest field name, allowed value or tag.
+
+A tag may be named by its Chinese name and an enum value by its label (``rules.aliases``): the
+rule is then read again with each rewritten to the id or value, so everything downstream (the
+compiler, the evaluator, the explainer, the tags a run computes) sees only ids and values.
 
 >>> from profiles.schema import load_schema
 >>> rule = parse_rule('年龄 >= 80 and hukou_city == "北京市"', load_schema().resident)
@@ -14,6 +18,8 @@ officer wrote and suggest the nearest field name or allowed value.
 ... except RuleTypeError as err:
 ...     print(err.line, err.col, err.detail.split(" (")[0])
 1 22 employment_status has no value "retird"; did you mean "retired"?
+>>> parse_rule('"新生儿父母" in 标签 and 性别 == "女"', load_schema().resident).text
+'"new_parent" in tags and gender == "female"'
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ import rule_engine.errors as rerr
 
 from profiles.schema import Entity
 from profiles.schema import Field as SchemaField
+from rules.aliases import tag_audience, tag_id, unknown_tag_hint
 from rules.errors import RuleSyntaxError, RuleTypeError
 from rules.limits import check_length, check_size
 from rules.regex import pattern_problem
 from rules.source import Source, Token
+from rules.suggest import nearest
 
 __all__ = ["RType", "Rule", "RuleKind", "children", "literal_value", "parse_rule"]
 
@@ -198,11 +206,21 @@ class _Checker:
         self.spans = spans
         self.types: dict[int, RType] = {}
         self.fields: set[str] = set()
+        self.aliases: dict[int, str] = {}  # offset in the text -> the id or value it names
 
     def fail(self, node: Any, message: str) -> RuleTypeError:
         start = self.spans.get(id(node), (0, 0))[0]
         line, col = self.source.position(start)
         return RuleTypeError(message, line=line, col=col)
+
+    def fail_with(self, node: Any, code: str, params: dict[str, Any]) -> RuleTypeError:
+        start = self.spans.get(id(node), (0, 0))[0]
+        line, col = self.source.position(start)
+        return RuleTypeError.of(code, params, line=line, col=col)
+
+    def alias(self, literal: Any, value: str) -> None:
+        """Read the string ``literal`` as ``value`` (an id or enum value it names)."""
+        self.aliases[self.spans[id(literal)][0]] = value
 
     def check(self, node: Any) -> RType:
         rtype = self._check(node)
@@ -221,10 +239,7 @@ class _Checker:
             raise self.fail(node, f"${node.name} is not available; the only built-in is $today")
         f = self.entity.by_name.get(node.name)
         if f is None:
-            names = list(self.entity.field_names)
-            near = difflib.get_close_matches(node.name, names, n=1, cutoff=0.6)
-            hint = f"did you mean {near[0]!r}?" if near else f"the fields are {', '.join(names)}"
-            raise self.fail(node, f"unknown field {node.name!r} for {self.entity.name}s; {hint}")
+            raise self.fail_with(node, "unknown_field", _unknown_field(node.name, self.entity))
         self.fields.add(f.name)
         return self._field_type(f)
 
@@ -263,18 +278,56 @@ class _Checker:
             raise self.fail(node, f"{what} expects {' or '.join(kinds)}, found {rtype.describe()}")
 
     def _enum_value(self, field_type: RType, literal: Any) -> None:
-        """Check a string literal compared with an enum field is one of its values."""
+        """Check a string literal compared with an enum field is one of its values (or names
+        one by its label, read as the value)."""
         if not field_type.values or not isinstance(literal, rast.StringExpression):
             return
         if literal.value in field_type.values:
             return
+        f = self.entity.by_name.get(field_type.field or "")
+        named = f.value_named(literal.value) if f is not None else None
+        if named is not None:
+            self.alias(literal, named)
+            return
+        labels = {v: f.label(v, "zh") for v in field_type.values} if f else {}
         near = difflib.get_close_matches(literal.value, field_type.values, n=1, cutoff=0.5)
-        hint = f"; did you mean {near[0]!r}?".replace("'", '"') if near else ""
-        raise self.fail(
-            literal,
-            f'{field_type.field} has no value "{literal.value}"{hint} '
-            f"(allowed: {', '.join(field_type.values)})",
-        )
+        near_zh = nearest(literal.value, [*labels.values(), *field_type.values])
+        field_zh = (f.name_zh if f else None) or field_type.field
+        shown_zh = [labels[v] if labels[v] == v else f"{labels[v]}（{v}）" for v in labels]
+        params = {
+            "field": {"zh": field_zh, "en": field_type.field},
+            "value": literal.value,
+            "hint": {
+                "en": f'; did you mean "{near[0]}"?' if near else "",
+                "zh": f"；您是否要写“{near_zh}”？" if near_zh else "",
+            },
+            "allowed": {"en": ", ".join(field_type.values), "zh": "、".join(shown_zh)},
+        }
+        raise self.fail_with(literal, "unknown_value", params)
+
+    def _tag(self, literal: Any) -> None:
+        """Check a tag named in ``"…" in tags`` is one of the library's for this audience."""
+        if not isinstance(literal, rast.StringExpression):
+            return  # a field as the member: any tag may be read
+        audience = self.entity.name
+        found = tag_id(literal.value, audience)
+        if found is not None:
+            if found != literal.value:
+                self.alias(literal, found)
+            return
+        other = tag_audience(literal.value)
+        if other is not None:
+            raise self.fail_with(
+                literal,
+                "tag_audience",
+                {
+                    "tag": literal.value,
+                    "other": {"zh": _AUDIENCE_ZH.get(other, other), "en": other},
+                    "audience": {"zh": _AUDIENCE_ZH.get(audience, audience), "en": audience},
+                },
+            )
+        hint = {lang: unknown_tag_hint(literal.value, audience, lang) for lang in ("zh", "en")}
+        raise self.fail_with(literal, "unknown_tag", {"tag": literal.value, "hint": hint})
 
     def _comparable(self, node: Any, left: RType, right: RType, op: str) -> None:
         if left.kind != right.kind:
@@ -342,6 +395,7 @@ class _Checker:
             member, container = self.check(node.member), self.check(node.container)
             if container.kind == "tags":
                 self._expect(node.member, member, ("string",), "'in tags'")
+                self._tag(node.member)
                 return RType("boolean")
             if container.kind != "array" or container.item is None:
                 raise self.fail(
@@ -377,16 +431,9 @@ def _syntax_error(exc: rerr.RuleSyntaxError, source: Source) -> RuleSyntaxError:
     token = getattr(exc, "token", None)
     if token is None:
         line, col = source.position(len(source.text))
-        return RuleSyntaxError(
-            "the expression ends too early; something is missing at the end (an operand, "
-            "a closing bracket or quote?)",
-            line=line,
-            col=col,
-        )
+        return RuleSyntaxError.of("syntax_end", {}, line=line, col=col)
     line, col = source.position(token.lexpos)
-    return RuleSyntaxError(
-        f"unexpected {token.value!r}; check the operator or value here", line=line, col=col
-    )
+    return RuleSyntaxError.of("syntax_unexpected", {"token": token.value}, line=line, col=col)
 
 
 def _unsupported_tokens(source: Source) -> Iterator[RuleSyntaxError]:
@@ -398,20 +445,87 @@ def _unsupported_tokens(source: Source) -> Iterator[RuleSyntaxError]:
             yield RuleSyntaxError(f"unexpected {token.text!r}{advice}", line=line, col=col)
 
 
+_AUDIENCE_ZH = {"resident": "居民", "enterprise": "企业", "event": "办件记录"}
+
+
+def _unknown_field(name: str, entity: Entity) -> dict[str, Any]:
+    """The parameters of an unknown field's message: the nearest field in both languages.
+
+    >>> from profiles.schema import load_schema
+    >>> _unknown_field("年纪", load_schema().resident)["hint"]
+    {'zh': '您是否要写“年龄”（age）？', 'en': "did you mean '年龄'?"}
+    """
+    chinese = not name.isascii()
+    names = list(entity.by_name_zh) if chinese else list(entity.field_names)
+    near = nearest(name, names)
+    if near is None:
+        en = f"the {'Chinese names' if chinese else 'fields'} are {', '.join(names)}"
+        shown = "、".join(f"{f.name_zh or ''}（{f.name}）" for f in entity.fields)
+        zh = f"{_AUDIENCE_ZH.get(entity.name, entity.name)}的字段有：{shown}"
+    else:
+        f = entity.by_name_zh[near] if chinese else entity.by_name[near]
+        en = f"did you mean {near!r}?"
+        zh = f"您是否要写“{f.name_zh or f.name}”（{f.name}）？"
+    return {
+        "name": name,
+        "entity": {"zh": _AUDIENCE_ZH.get(entity.name, entity.name), "en": entity.name},
+        "hint": {"zh": zh, "en": en},
+    }
+
+
 def _unknown_chinese_names(source: Source, entity: Entity) -> Iterator[RuleTypeError]:
     for token in source.tokens:
         if token.kind == "symbol" and not token.text.isascii():
-            names = list(entity.by_name_zh)
-            near = difflib.get_close_matches(token.text, names, n=1, cutoff=0.3)
-            hint = (
-                f"did you mean {near[0]!r}?"
-                if near
-                else f"the Chinese names are {', '.join(names)}"
-            )
             line, col = source.position(token.start)
-            yield RuleTypeError(
-                f"unknown field {token.text!r} for {entity.name}s; {hint}", line=line, col=col
-            )
+            params = _unknown_field(token.text, entity)
+            yield RuleTypeError.of("unknown_field", params, line=line, col=col)
+
+
+def _quoted(value: str) -> str:
+    r"""``value`` as a rule-engine string literal.
+
+    >>> print(_quoted('a"b\\c'))
+    "a\"b\\c"
+    """
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _with_literals(origin: Source, literals: dict[int, str]) -> Source:
+    """``origin`` with the string tokens starting at the offsets of ``literals`` rewritten to
+    their values (quoted); positions still point into the officer's text."""
+    text: list[str] = []
+    offsets: list[int] = []
+    ends: list[int] = []
+    tokens: list[Token] = []
+    at = 0  # offset in origin.text copied up to
+    for token in origin.tokens:
+        value = literals.get(token.start)
+        if value is None or token.kind != "string":
+            continue
+        piece = _quoted(value)
+        text.append(origin.text[at : token.start])
+        offsets.extend(origin.offsets[at : token.start])
+        ends.extend(origin.ends[at : token.start])
+        first, last = origin.offsets[token.start], origin.ends[token.end - 1]
+        text.append(piece)
+        offsets.extend([first] * len(piece))
+        ends.extend([last] * len(piece))
+        at = token.end
+    text.append(origin.text[at:])
+    offsets.extend(origin.offsets[at:])
+    ends.extend(origin.ends[at:])
+    new_text = "".join(text)
+    shift = 0
+    for token in origin.tokens:
+        value = literals.get(token.start)
+        start = token.start + shift
+        if value is not None and token.kind == "string":
+            width = len(_quoted(value))
+            tokens.append(Token("string", new_text[start : start + width], start, start + width))
+            shift += width - (token.end - token.start)
+        else:
+            tokens.append(Token(token.kind, token.text, start, start + token.end - token.start))
+    return Source(origin.original, new_text, tuple(tokens), tuple(offsets), tuple(ends))
 
 
 @cache
@@ -423,9 +537,8 @@ def _context() -> rule_engine.Context:
 def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -> Rule:
     """Parse and check ``source`` against ``entity``'s fields; raise a positioned error."""
     if not source or not source.strip():
-        raise RuleSyntaxError(
-            f"the {kind} expression is empty; write a condition such as age >= 80"
-        )
+        words = {"zh": "资格条件" if kind == "eligibility" else "待遇金额", "en": kind}
+        raise RuleSyntaxError.of("empty", {"kind": words})
     check_length(source)
     origin = Source.of(source, entity)
     check_size(origin)  # before anything walks the expression recursively
@@ -433,6 +546,13 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
         raise problem
     for unknown in _unknown_chinese_names(origin, entity):
         raise unknown
+    rule, aliases = _read(origin, entity, kind)
+    if aliases:  # read again with every alias written as the id or value it names
+        rule, _ = _read(_with_literals(origin, aliases), entity, kind)
+    return rule
+
+
+def _read(origin: Source, entity: Entity, kind: RuleKind) -> tuple[Rule, dict[int, str]]:
     try:
         with warnings.catch_warnings():
             # rule-engine compiles each regex with Python's re, which warns of nested sets
@@ -463,10 +583,16 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
     result = checker.check(expression)
     wanted = "boolean" if kind == "eligibility" else "number"
     if result.kind != wanted:
-        what = "a condition (true/false)" if kind == "eligibility" else "an amount (a number)"
-        raise checker.fail(expression, f"{kind} must be {what}, found {result.describe()}")
-    return Rule(
-        source=source,
+        what = {
+            "en": "a condition (true/false)" if kind == "eligibility" else "an amount (a number)",
+            "zh": "条件（是/否）" if kind == "eligibility" else "金额（数字）",
+        }
+        words = {"zh": "资格条件" if kind == "eligibility" else "待遇金额", "en": kind}
+        raise checker.fail_with(
+            expression, "wrong_kind", {"kind": words, "what": what, "found": result.describe()}
+        )
+    rule = Rule(
+        source=origin.original,
         text=origin.text,
         entity=entity.name,
         kind=kind,
@@ -476,6 +602,7 @@ def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -
         types=checker.types,
         origin=origin,
     )
+    return rule, checker.aliases
 
 
 def literal_value(node: Any) -> Any:

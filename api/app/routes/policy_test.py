@@ -19,7 +19,6 @@ echoed as typed: the officer wrote it.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -38,6 +37,7 @@ from core.errors import NotFoundError, ValidationError
 from matcher.live.source import find_subject, tag_library
 from profiles.schema import Entity, Field
 from rules.plain_words import plain_clause, tag_names
+from rules.suggest import nearest
 
 __all__ = [
     "POLICY_TEST_ROUTES",
@@ -136,14 +136,19 @@ def typed_profile(raw: dict[str, Any], entity: Entity) -> dict[str, Any]:
     ... except ValidationError as err:
     ...     print(err)
     profile field 'agee' is not a resident field; did you mean 'age'?
+    >>> try:
+    ...     typed_profile({"年纪": 80}, load_schema().resident)
+    ... except ValidationError as err:
+    ...     print(err)
+    profile field '年纪' is not a resident field; did you mean '年龄'?
     """
     out: dict[str, Any] = {}
     for name, value in raw.items():
         f = entity.by_name.get(name) or entity.by_name_zh.get(name)
         if f is None:
             names = [*entity.by_name, *entity.by_name_zh]
-            near = difflib.get_close_matches(name, names, n=1)
-            hint = f"did you mean {near[0]!r}?" if near else "see the field picker for the names"
+            near = nearest(name, names)
+            hint = f"did you mean {near!r}?" if near else "see the field picker for the names"
             raise ValidationError(f"profile field {name!r} is not a {entity.name} field; {hint}")
         try:
             out[f.name] = _coerce(f, value)
