@@ -9,6 +9,9 @@ the decimal text of it), so :func:`is_withheld` tells them apart wherever they a
 
 Every place a count of subjects leaves Zhida passes through here: the officer's dry-run, the
 reach route and its CSV export, the simulation tables, the analyst console and its charts.
+Each figure shown about people carries differential-privacy noise first (:func:`noised`, with
+the scales of :mod:`simulations.privacy`), and the small-count rule reads the *noisy* figure:
+suppressing on the true count would tell which cells are truly small.
 
 >>> suppress(9), suppress(10), suppress(0)
 ('<10', 10, 0)
@@ -18,7 +21,7 @@ reach route and its CSV export, the simulation tables, the analyst console and i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final, TypeGuard
 
@@ -33,6 +36,7 @@ __all__ = [
     "is_withheld",
     "k_anonymous",
     "money",
+    "noised",
     "reach_rows",
     "suppress",
 ]
@@ -52,6 +56,21 @@ _ROW_COUNTS: Final = (
 _ROW_COSTS: Final = {"cost_year_before": "eligible_before", "cost_year_after": "eligible_after"}
 # The figures of a row from :func:`reach_rows`, in order (counts, then costs).
 REACH_COLUMNS: Final = (*_ROW_COUNTS, *_ROW_COSTS)
+
+
+def noised(values: Sequence[int], scale: float) -> list[int]:
+    """Counts or sums (integer fen) as they may be released: each with independent discrete
+    Laplace noise of ``scale`` (:func:`simulations.privacy.noisy`), never below zero (a count
+    is not negative; the clamp is post-processing and costs no privacy).
+
+    >>> noised([12, 0], 0.0)
+    [12, 0]
+    >>> all(v >= 0 for v in noised([0] * 50, 20.0))
+    True
+    """
+    from simulations.privacy import noisy
+
+    return [max(0, v) for v in noisy(values, scale)]
 
 
 def is_small(count: int, k: int = K_ANONYMITY) -> bool:

@@ -1,11 +1,17 @@
-"""The dry-run of a draft policy: its reach on the current population, shown k-anonymously.
+"""The dry-run of a draft policy: its reach on the current population, differentially private.
 
 A dry-run matches the draft beside the published catalog (:func:`simulations.reach.simulate_reach`)
 and reads off what an officer needs before submitting: eligible and maybe, cost per period and
 per year, the same by group, who gains and who loses against the published version, and which
-published policies share its eligible subjects.  Every figure is shown or withheld by
-:mod:`simulations.disclosure` (counts under 10 as ``"<10"``, the cost of so few eligible as
-``"—"``: it would give the count away).
+published policies share its eligible subjects.
+
+It is an aggregate-only answer, so (:mod:`simulations.privacy`): a rule reading an identifier
+or a quasi-identifier is refused before anything runs; each benefit is clipped to its policy's
+own maximum per subject; and every count and cost gets noise before
+:mod:`simulations.disclosure` withholds the small ones (noisy counts under 10 as ``"<10"``, the
+cost of so few eligible as ``"—"``).  The overlap list names a published policy only when the
+noisy number of subjects both reach is clearly above its noise (:func:`overlap_threshold`).
+What a dry-run costs in privacy budget is :attr:`PrivacyParameters.dry_run_epsilon`.
 
 The draft's validity dates are ignored: the preview answers "if this rule applied on the as-of
 date", so a draft starting next year still shows its reach.  The as-of date is the latest match
@@ -16,8 +22,10 @@ Caching and sharing of computations are :mod:`simulations.preview_cache`'s.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,9 +34,19 @@ import polars as pl
 from matcher.runs import RunStore
 from rules.loader import Catalog
 from rules.policy import Policy
-from simulations.disclosure import cost, money, suppress
+from simulations.disclosure import cost, money, noised, suppress
+from simulations.privacy import DEFAULT, OVERLAP_SHARE, PrivacyParameters, bounded
 
-__all__ = ["DIMENSIONS", "Published", "compute_dry_run", "document_hash", "preview_as_of"]
+__all__ = [
+    "DIMENSIONS",
+    "Published",
+    "compute_dry_run",
+    "document_hash",
+    "overlap_threshold",
+    "preview_as_of",
+]
+
+_PER_YEAR: Final = {"month": 12, "year": 1, "once": 1}
 
 DIMENSIONS: Final = {"resident": ("district", "age_band"), "enterprise": ("district", "size_class")}
 
@@ -65,33 +83,65 @@ def _preview(draft: Policy, as_of: date) -> Policy:
     return replace(draft, valid_from=min(draft.valid_from, as_of), valid_until=valid_until)
 
 
+def overlap_threshold(others: int, params: PrivacyParameters = DEFAULT) -> int:
+    """How many subjects a noisy overlap must show for the list to name the other policy: the
+    overlap vector's noise scale (``others`` policies, one subject in all of them) times
+    ln(20·others), so a policy sharing nobody is named by chance once in 20 dry-runs.
+
+    >>> overlap_threshold(34)
+    1109
+    """
+    if others <= 0:
+        return 0
+    scale = others / (OVERLAP_SHARE * params.epsilon)
+    return round(scale * math.log(20 * others))
+
+
 def compute_dry_run(
-    draft: Policy, published: Published, population: Path, *, as_of: date
+    draft: Policy,
+    published: Published,
+    population: Path,
+    *,
+    as_of: date,
+    params: PrivacyParameters = DEFAULT,
 ) -> dict[str, Any]:
-    """The dry-run of ``draft`` (everything but ``elapsed_ms``): see the module docstring."""
+    """The dry-run of ``draft`` (everything but ``elapsed_ms``): see the module docstring.
+
+    Raises :class:`simulations.privacy.IdentifyingRuleError` for a rule reading an identifier.
+    """
     from profiles.schema import load_schema
+    from simulations.privacy import refuse_identifying
     from simulations.reach import simulate_reach
 
     schema = load_schema()
     preview = _preview(draft, as_of)
+    refuse_identifying([preview], schema, answer="a dry-run")
     old = published.catalog.by_id.get(draft.id)
     others = tuple(p for p in published.catalog.policies if p.id != draft.id)
-    reform = Catalog((*others, preview), {}, {})
+    reform, bounds = bounded(Catalog((*others, preview), {}, {}), schema, params)
     # The same rule as published: simulate it as an addition (a change it would skip), and
     # nobody gains or loses against the published version.
     same = old is not None and old.content_hash == preview.content_hash
-    baseline = Catalog(others, {}, {}) if same else published.catalog
+    baseline = bounded(Catalog(others, {}, {}) if same else published.catalog, schema, params)[0]
     reach = simulate_reach(population, baseline, reform, schema, as_of=as_of)
     row = reach.policies.filter(pl.col("policy_id") == draft.id)
     totals: dict[str, Any] = row.row(0, named=True) if row.height else {}
     entity = draft.audience
-    eligible = int(totals.get("eligible_after", 0))
+    count = params.count_scale
+    eligible, maybe, newly, lost = noised(
+        [int(totals.get(k) or 0) for k in
+         ("eligible_after", "maybe_after", "newly_eligible", "no_longer_eligible")],
+        count,
+    )  # fmt: skip
+    fen = _noisy_fen([totals.get("cost_period_after")], bounds[draft.id], params)[0]
+    per_year = _PER_YEAR.get(draft.benefit_period or "", 0)
+    domain = _group_domain(population, entity, DIMENSIONS[entity], as_of)
     versus = None
     if old is not None:
         versus = {
             "published_version": published.versions[draft.id],
-            "newly_eligible": 0 if same else suppress(int(totals.get("newly_eligible", 0))),
-            "no_longer_eligible": 0 if same else suppress(int(totals.get("no_longer_eligible", 0))),
+            "newly_eligible": 0 if same else suppress(newly),
+            "no_longer_eligible": 0 if same else suppress(lost),
         }
     return {
         "policy_id": draft.id,
@@ -99,14 +149,26 @@ def compute_dry_run(
         "as_of": as_of.isoformat(),
         "population": _population_size(population, entity),
         "eligible": suppress(eligible),
-        "maybe": suppress(int(totals.get("maybe_after", 0))),
-        "cost_per_period": cost(totals.get("cost_period_after"), eligible=eligible, text=money),
-        "cost_per_year": cost(totals.get("cost_year_after"), eligible=eligible, text=money),
+        "maybe": suppress(maybe),
+        "cost_per_period": cost(_yuan(fen), eligible=eligible, text=money),
+        "cost_per_year": cost(_yuan(fen * per_year), eligible=eligible, text=money),
         "period": draft.benefit_period or "",
-        "by_group": _by_group(reach.groups, draft.id, DIMENSIONS[entity]),
+        "by_group": _by_group(
+            reach.groups, domain, draft.id, DIMENSIONS[entity], bounds[draft.id], per_year, params
+        ),
         "versus_published": versus,
-        "overlaps": _overlaps(reach.overlap, draft.id),
+        "overlaps": _overlaps(reach.overlap, draft.id, others, draft.audience, params),
     }
+
+
+def _yuan(fen: int) -> Decimal:
+    return Decimal(fen) / 100
+
+
+def _noisy_fen(costs: list[Any], bound: Decimal, params: PrivacyParameters) -> list[int]:
+    """Costs (CNY) as noisy integer fen: one subject adds at most ``bound`` yuan to each."""
+    fen = [int(Decimal(str(c or 0)) * 100) for c in costs]
+    return noised(fen, params.sum_scale(bound * 100))
 
 
 def _population_size(population: Path, entity: str) -> int:
@@ -118,35 +180,101 @@ def _population_size(population: Path, entity: str) -> int:
     return int(pl.scan_parquet(path).select(pl.len()).collect().item())
 
 
+def _group_domain(
+    population: Path, entity: str, dimensions: tuple[str, ...], as_of: date
+) -> pl.DataFrame:
+    """``dimension, group``: every group of ``dimensions`` the population has (not the rule)."""
+    from matcher.population import scan_population
+    from profiles.derive import with_derived
+    from profiles.schema import load_schema
+    from simulations.reach import group_columns
+    from simulations.reach.batch import with_missing_fields
+
+    schema = load_schema()
+    frames = scan_population(population, schema)
+    if entity not in frames:
+        return pl.DataFrame(schema={"dimension": pl.String, "group": pl.String})
+    e = schema.entity(entity)
+    people = with_derived(with_missing_fields(frames[entity], e), e, as_of=as_of)
+    columns = group_columns(entity)
+    parts = [
+        people.select(pl.lit(d).alias("dimension"), columns[d].cast(pl.String).alias("group"))
+        .drop_nulls("group")
+        .unique()
+        for d in dimensions
+    ]
+    return pl.concat(pl.collect_all(parts))
+
+
 def _by_group(
-    groups: pl.DataFrame, policy_id: str, dimensions: tuple[str, ...]
+    groups: pl.DataFrame,
+    domain: pl.DataFrame,
+    policy_id: str,
+    dimensions: tuple[str, ...],
+    bound: Decimal,
+    per_year: int,
+    params: PrivacyParameters,
 ) -> dict[str, list[dict[str, Any]]]:
+    """Per dimension, each group's noisy eligible, maybe and cost per year.  Every group of
+    ``domain`` (the population's, whatever the draft reaches) gets noise, so whether a group is
+    listed says nothing certain about the draft; a group whose noisy counts are both zero is
+    left out."""
     out: dict[str, list[dict[str, Any]]] = {d: [] for d in dimensions}
-    if not groups.height:
+    if not domain.height:
         return out
-    rows = groups.filter(
-        (pl.col("policy_id") == policy_id) & pl.col("dimension").is_in(list(dimensions))
-    ).sort("dimension", "group")
-    for r in rows.iter_rows(named=True):
-        if not (r["eligible_after"] or r["maybe_after"]):
-            continue  # a group the draft does not reach at all
-        eligible = int(r["eligible_after"])
+    mine = (
+        groups.filter(pl.col("policy_id") == policy_id).drop("policy_id")
+        if groups.height
+        else pl.DataFrame(schema={"dimension": pl.String, "group": pl.String})
+    )
+    rows = (
+        domain.join(mine, on=["dimension", "group"], how="left")
+        .with_columns(
+            pl.col(c).fill_null(0) if c in mine.columns else pl.lit(0).alias(c)
+            for c in ("eligible_after", "maybe_after", "cost_period_after")
+        )
+        .sort("dimension", "group")
+    )
+    eligible = noised([int(v) for v in rows["eligible_after"]], params.count_scale)
+    maybe = noised([int(v) for v in rows["maybe_after"]], params.count_scale)
+    period = _noisy_fen(list(rows["cost_period_after"]), bound, params)
+    for r, e, m, f in zip(rows.iter_rows(named=True), eligible, maybe, period, strict=True):
+        if not (e or m):
+            continue
         out[r["dimension"]].append(
             {
                 "group": str(r["group"]),
-                "eligible": suppress(eligible),
-                "maybe": suppress(int(r["maybe_after"])),
-                "cost_per_year": cost(r["cost_year_after"], eligible=eligible, text=money),
+                "eligible": suppress(e),
+                "maybe": suppress(m),
+                "cost_per_year": cost(_yuan(f * per_year), eligible=e, text=money),
             }
         )
     return out
 
 
-def _overlaps(overlap: pl.DataFrame, policy_id: str) -> list[dict[str, Any]]:
-    rows = overlap.filter(pl.col("policy_id") == policy_id).sort(
-        ["shared", "other_policy"], descending=[True, False]
+def _overlaps(
+    overlap: pl.DataFrame,
+    policy_id: str,
+    others: tuple[Policy, ...],
+    audience: str,
+    params: PrivacyParameters,
+) -> list[dict[str, Any]]:
+    """The published policies of the same audience that clearly share the draft's eligible:
+    every one gets noise (the list of candidates does not depend on the data), and only those
+    above :func:`overlap_threshold` are named, most shared first."""
+    candidates = sorted(p.id for p in others if p.audience == audience)
+    if not candidates:
+        return []
+    true = dict(
+        overlap.filter(pl.col("policy_id") == policy_id)
+        .select("other_policy", "shared")
+        .iter_rows()
     )
-    return [
-        {"policy_id": str(other), "both": suppress(int(shared))}
-        for other, shared in rows.select("other_policy", "shared").iter_rows()
-    ]
+    scale = len(candidates) / (OVERLAP_SHARE * params.epsilon)
+    shared = noised([int(true.get(c, 0)) for c in candidates], scale)
+    threshold = overlap_threshold(len(candidates), params)
+    named = sorted(
+        ((n, c) for c, n in zip(candidates, shared, strict=True) if n > threshold),
+        key=lambda x: (-x[0], x[1]),
+    )
+    return [{"policy_id": c, "both": suppress(n)} for n, c in named]

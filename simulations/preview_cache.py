@@ -10,6 +10,11 @@ The published catalog is parsed again only after a publish or retire
 (:meth:`rules.store.PolicyStore.published_fingerprint`), and the population's content hash is
 recomputed only when a file's size or time changes.
 
+The figures kept are the noisy ones (:mod:`simulations.preview`): the noise is drawn once per
+key, and :func:`release_key` names the key in the privacy budget's kept releases
+(:mod:`simulations.budget`), so the same document on the same snapshot, catalog, date and
+privacy parameters is the same answer, also after a restart.
+
 >>> flight = SingleFlight(maxsize=2)
 >>> flight.get("a", lambda: 1), flight.get("a", lambda: 2)
 ((1, False), (1, True))
@@ -28,8 +33,20 @@ from typing import Any, Generic, TypeVar
 from rules.loader import load_policy_text
 from rules.store import PolicyStore
 from simulations.preview import Published, compute_dry_run, document_hash
+from simulations.privacy import DEFAULT, PrivacyParameters, refuse_identifying
 
-__all__ = ["DryRunCache", "PublishedCache", "SingleFlight"]
+__all__ = ["DryRunCache", "PublishedCache", "SingleFlight", "release_key"]
+
+
+def release_key(key: Hashable) -> str:
+    """The name of a dry-run's cache key among the kept releases.
+
+    >>> release_key(("a", "b"))[:19]
+    'dry_run:0eee9b877a3'
+    """
+    import hashlib
+
+    return "dry_run:" + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
 
 T = TypeVar("T")
 
@@ -177,18 +194,28 @@ class DryRunCache:
         return digest
 
     def prepare(
-        self, document: str, *, policies: PolicyStore, population: Path, as_of: date
+        self,
+        document: str,
+        *,
+        policies: PolicyStore,
+        population: Path,
+        as_of: date,
+        params: PrivacyParameters = DEFAULT,
     ) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
         """The cache key of ``document`` and the computation of its dry-run; a document that
-        does not load raises its :class:`~rules.loader.CatalogError` now, not after waiting
-        for a computation slot."""
+        does not load raises its :class:`~rules.loader.CatalogError` now, and a rule reading
+        an identifier its :class:`~simulations.privacy.IdentifyingRuleError`, not after
+        waiting for a computation slot."""
+        from profiles.schema import load_schema
+
         fingerprint, published = self.published.get(policies, as_of)
-        key = (document_hash(document), self.snapshot(population), fingerprint, as_of)
+        key = (document_hash(document), self.snapshot(population), fingerprint, as_of, params)
         if key not in self.results:
-            load_policy_text(document, Path("<draft>"))
+            draft = load_policy_text(document, Path("<draft>"))
+            refuse_identifying([draft], load_schema(), answer="a dry-run")
 
         def compute() -> dict[str, Any]:
             draft = load_policy_text(document, Path("<draft>"))
-            return compute_dry_run(draft, published, population, as_of=as_of)
+            return compute_dry_run(draft, published, population, as_of=as_of, params=params)
 
         return key, compute

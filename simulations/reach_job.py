@@ -1,7 +1,10 @@
 """Reach simulations of a reform, as the API's jobs and the analyst console run them.
 
 Both run :func:`simulations.reach.simulate_reach` of a baseline and a reform catalog on the
-served population and let only k-anonymous aggregates out (:mod:`simulations.disclosure`):
+served population and let only private aggregates out: a rule reading an identifier is refused
+first (:func:`simulations.privacy.refuse_identifying`), benefits are clipped to their bounds,
+every figure is noisy (:func:`simulations.reach_release.private_reach`) before the small ones
+are withheld (:mod:`simulations.disclosure`):
 :func:`reach_work` writes the three tables as CSV for ``GET /api/v1/simulations/{id}``, and
 :func:`reach_summary` is what the console shows (the changes, the total, the groups, the top
 overlaps).
@@ -19,18 +22,52 @@ import polars as pl
 from rules.loader import Catalog
 from simulations.disclosure import k_anonymous, reach_rows, suppress
 from simulations.jobs import Work
+from simulations.privacy import DEFAULT, PrivacyParameters
 
-__all__ = ["reach_summary", "reach_work"]
+__all__ = ["private_simulation", "reach_summary", "reach_work"]
 
 
-def reach_work(population: Path, baseline: Catalog, reform: Catalog, as_of: date) -> Work:
-    """The job of a reach simulation: its policies, groups and overlap tables, k-anonymous."""
+def private_simulation(
+    population: Path,
+    baseline: Catalog,
+    reform: Catalog,
+    as_of: date,
+    params: PrivacyParameters = DEFAULT,
+) -> Any:
+    """:func:`simulations.reach.simulate_reach` as an aggregate-only answer: identifying rules
+    refused, benefits clipped, every figure noisy (a :class:`simulations.reach.Reach`)."""
+    from profiles.schema import load_schema
+    from simulations.privacy import bounded, refuse_identifying
+    from simulations.reach import simulate_reach
+    from simulations.reach_release import private_reach
+    from simulations.run_release import population_groups
+
+    schema = load_schema()
+    refuse_identifying(
+        {p.id: p for p in (*baseline.policies, *reform.policies)}.values(), schema,
+        answer="a reach simulation",
+    )  # fmt: skip
+    old, bounds_before = bounded(baseline, schema, params)
+    new, bounds_after = bounded(reform, schema, params)
+    reach = simulate_reach(population, old, new, schema, as_of=as_of)
+    domain = population_groups(population, as_of)
+    return private_reach(reach, old, new, bounds_before, bounds_after, domain, params)
+
+
+def reach_work(
+    population: Path,
+    baseline: Catalog,
+    reform: Catalog,
+    as_of: date,
+    params: PrivacyParameters = DEFAULT,
+) -> Work:
+    """The job of a reach simulation: its policies, groups and overlap tables, noisy and
+    k-anonymous."""
 
     def work(directory: Path) -> dict[str, Any]:
-        from profiles.schema import load_schema
-        from simulations.reach import ALL, simulate_reach
+        from simulations.reach import ALL
 
-        reach = simulate_reach(population, baseline, reform, load_schema(), as_of=as_of)
+        reach = private_simulation(population, baseline, reform, as_of, params)
         for name, frame in (("policies", reach.policies), ("groups", reach.groups),
                             ("overlap", reach.overlap)):  # fmt: skip
             k_anonymous(frame).write_csv(directory / f"{name}.csv")
@@ -49,15 +86,19 @@ def reach_work(population: Path, baseline: Catalog, reform: Catalog, as_of: date
 
 
 def reach_summary(
-    population: Path, baseline: Catalog, reform: Catalog, as_of: date
+    population: Path,
+    baseline: Catalog,
+    reform: Catalog,
+    as_of: date,
+    params: PrivacyParameters = DEFAULT,
 ) -> dict[str, Any]:
     """What the analyst console shows of a reform's reach: its changes, the total and each
-    group of all changed policies, and the first 20 overlaps, every figure disclosed."""
-    from profiles.schema import load_schema
-    from simulations.reach import ALL, simulate_reach
+    group of all changed policies, and the first 20 overlaps, every figure noisy and
+    disclosed."""
+    from simulations.reach import ALL
 
     started = time.perf_counter()
-    reach = simulate_reach(population, baseline, reform, load_schema(), as_of=as_of)
+    reach = private_simulation(population, baseline, reform, as_of, params)
     elapsed = time.perf_counter() - started
     total = reach.total
     groups = reach.groups.filter(pl.col("policy_id") == ALL) if reach.groups.height else None

@@ -127,6 +127,11 @@ def timeline_work(
                                      ("seeds", seeds, _LIMITS["seeds"])):  # fmt: skip
         if not low <= value <= high:
             raise ValidationError(f"{name} must be from {low} to {high}, got {value}")
+    # An aggregate-only answer: a rule reading an identifier is refused before anything runs.
+    from profiles.schema import load_schema as _schema
+    from simulations.privacy import refuse_identifying
+
+    refuse_identifying(catalog.policies, _schema(), answer="a timeline simulation")
 
     def work(directory: Path) -> dict[str, Any]:
         from profiles.schema import load_schema

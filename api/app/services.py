@@ -23,6 +23,7 @@ from notifier.channels.inbox import InboxStore
 from notifier.contacts import ContactStore
 from notifier.grants import GrantStore
 from rules.store import PolicyStore
+from simulations.budget import PrivacyBudget
 from simulations.jobs import SimulationRunner
 from simulations.preview_cache import DryRunCache
 
@@ -49,6 +50,7 @@ class Services:
     simulations: SimulationRunner  # simulations started through the API, run in the background
     subjects: SubjectSource  # the database over the population files: explain, panel, ingestion
     live: LiveStores  # event-driven matching's stores (matcher.live)
+    privacy: PrivacyBudget  # noisy releases kept, each user's privacy budget
 
     @classmethod
     def build(
@@ -68,7 +70,7 @@ class Services:
             population=population, secure_cookies=secure_cookies, offers=offers,
             head_revision=head_revision(), throttle=LoginThrottle(), dry_runs=DryRunCache(),
             simulations=SimulationRunner(engine, data_dir), subjects=subjects,
-            live=LiveStores(engine, runs, offers, subjects),
+            live=LiveStores(engine, runs, offers, subjects), privacy=PrivacyBudget(engine),
         )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
 from api.app.routes.policy_test import POLICY_TEST_ROUTES
+from api.app.routes.privacy import PRIVACY_ROUTES
 from api.app.routes.queues import QUEUE_ROUTES
 from api.app.routes.reach import REACH_ROUTES
 from api.app.routes.session import SESSION_ROUTES
@@ -43,5 +44,6 @@ ROUTES = [
     *EXPORT_ROUTES,
     *QUEUE_ROUTES,
     *POLICY_TEST_ROUTES,
+    *PRIVACY_ROUTES,
     *OFFICER_CONSOLE_ROUTES,
 ]

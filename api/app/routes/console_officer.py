@@ -19,7 +19,6 @@ from collections import defaultdict
 from datetime import date
 from typing import Any, Final
 
-import polars as pl
 from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath
@@ -31,7 +30,6 @@ from api.app.services import Services, services
 from core.errors import NotFoundError
 from profiles.schema import Entity, Schema
 from rules.store import PolicyVersion
-from simulations.disclosure import suppress
 
 __all__ = ["NEW_POLICY", "OFFICER_CONSOLE_ROUTES", "field_choices", "policy_rows"]
 
@@ -54,20 +52,20 @@ valid_from: {start}
 """
 
 
-def _reach(svc: Services) -> dict[str, tuple[int | str, int | str]]:
+def _reach(svc: Services, username: str) -> dict[str, tuple[int | str, int | str]]:
+    """The latest run's released reach per policy (noisy, as GET /api/v1/reach); none shown
+    once the user's privacy budget is spent."""
+    from api.app.routes.reach import released_reach
+    from simulations.budget import BudgetSpentError
+
     run = svc.runs.latest()
     if run is None or not run.pairs_file.is_file():
         return {}
-    counts = (
-        pl.scan_parquet(run.pairs_file)
-        .group_by("policy_id")
-        .agg(
-            (pl.col("status").cast(pl.String) == "eligible").sum().alias("eligible"),
-            (pl.col("status").cast(pl.String) == "maybe").sum().alias("maybe"),
-        )
-        .collect()
-    )
-    return {p: (suppress(int(e)), suppress(int(m))) for p, e, m in counts.rows()}
+    try:
+        rows = released_reach(svc, username, run)
+    except BudgetSpentError:
+        return {}
+    return {r["policy_id"]: (r["eligible"], r["maybe"]) for r in rows}
 
 
 def policy_rows(
@@ -149,7 +147,7 @@ def _policy_list(request: Request[Any, Any, Any]) -> Response[Any]:
     if not isinstance(user, User):
         return user
     svc = services(request)
-    rows = policy_rows(svc.policies.all_versions(), _reach(svc))
+    rows = policy_rows(svc.policies.all_versions(), _reach(svc, user.username))
     run = svc.runs.latest()
     return render(
         request, "officer_list.html", user=user, rows=rows, run=run,

@@ -1,9 +1,16 @@
 """``POST /api/v1/policies/dry-run``: reach of a draft on the current population (a contract).
 
-The officer console's reach preview calls it as the officer types; see
-:mod:`simulations.preview` for what is computed and :mod:`simulations.preview_cache` for how it
-is cached and how concurrent identical requests share one computation.  An invalid document is
-a 422 with every problem's line and column.
+Every figure is differentially private (:mod:`simulations.preview`); a rule reading an
+identifier or a quasi-identifier is a 422 naming the field and why.  An explicit run
+(``run: true``, the default) spends :attr:`~simulations.privacy.PrivacyParameters.dry_run_epsilon`
+of the caller's privacy budget (:mod:`simulations.budget`) the first time they receive that
+answer; the same document on the same population snapshot, catalog and date is the same answer,
+free.  The officer console's preview as the officer types sends ``run: false``: it is answered
+only with figures the officer already received (409 otherwise: press the preview button).  A
+spent budget is a 429 saying what is left.  Each answer is an audit entry with the document's
+hash and the figures released.  See :mod:`simulations.preview_cache` for how results are
+cached and how concurrent identical requests share one computation.  An invalid document is a
+422 with every problem's line and column.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import anyio.to_thread
 from litestar import Request, post
 from litestar.params import JSONBody
 
-from api.app.access import allow
+from api.app.access import allow, current_user, source_of
 from api.app.errors import UnavailableError
 from api.app.services import Services, services
-from simulations.preview import preview_as_of
+from simulations.preview import document_hash, preview_as_of
+from simulations.preview_cache import release_key
 
 __all__ = ["DRY_RUN_ROUTES", "DryRun", "DryRunIn", "GroupReach", "Overlap", "Versus"]
 
@@ -29,6 +37,7 @@ __all__ = ["DRY_RUN_ROUTES", "DryRun", "DryRunIn", "GroupReach", "Overlap", "Ver
 @dataclass(frozen=True)
 class DryRunIn:
     document: str  # one policy's YAML text
+    run: bool = True  # an explicit run (spends budget); false: only an answer already received
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[
         )
     return svc.dry_runs.prepare(
         document, policies=svc.policies, population=svc.population,
-        as_of=preview_as_of(svc.runs),
+        as_of=preview_as_of(svc.runs), params=svc.privacy.params,
     )  # fmt: skip
 
 
@@ -91,15 +100,29 @@ def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[
 async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> DryRun:
     """Reach, cost by group, change against the published version and overlaps of a draft.
 
-    Counts under 10 are shown as "<10".  Nothing is stored; the same document on the same
-    population and catalog is answered from a cache.
+    Every figure carries differential-privacy noise; noisy counts under 10 are shown as "<10".
+    An explicit run spends privacy budget once per answer; the same document on the same
+    population and catalog is the same answer, free.
     """
     # Async, so that requests waiting for a computation (their own or an identical one) hold
     # no thread of the server's pool: /health and the other endpoints stay responsive.
     started = time.perf_counter()
     svc = services(request)
+    user = current_user(request)
     key, compute = await anyio.to_thread.run_sync(_prepare, svc, data.document)
-    figures, cached = await svc.dry_runs.results.aget(key, compute)
+    released, epsilon = release_key(key), svc.privacy.params.dry_run_epsilon
+
+    async def noisy() -> dict[str, Any]:
+        return (await svc.dry_runs.results.aget(key, compute))[0]
+
+    def answer() -> tuple[dict[str, Any], bool]:
+        return svc.privacy.answer(
+            user.username, released, "dry_run", epsilon,
+            lambda: anyio.from_thread.run(noisy), run=data.run,
+        )  # fmt: skip
+
+    figures, cached = await anyio.to_thread.run_sync(answer)
+    await anyio.to_thread.run_sync(_audit, svc, request, data.document, released, figures)
     versus = figures["versus_published"]
     return DryRun(
         policy_id=figures["policy_id"], entity=figures["entity"],
@@ -111,6 +134,22 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
         versus_published=Versus(**versus) if versus is not None else None,
         overlaps=[Overlap(**o) for o in figures["overlaps"]],
         elapsed_ms=round((time.perf_counter() - started) * 1000), cached=cached,
+    )  # fmt: skip
+
+
+def _audit(
+    svc: Services, request: Request[Any, Any, Any], document: str, key: str,
+    figures: dict[str, Any],
+) -> None:  # fmt: skip
+    user = current_user(request)
+    svc.audit.append(
+        actor=user.username, role=user.role, action="policy.dry_run", entity_type="policy",
+        entity_id=str(figures["policy_id"]), source=source_of(request),
+        details={
+            "document_sha256": document_hash(document), "release": key,
+            "figures": {k: figures[k] for k in
+                        ("eligible", "maybe", "cost_per_period", "cost_per_year")},
+        },
     )  # fmt: skip
 
 

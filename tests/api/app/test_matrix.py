@@ -88,6 +88,11 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      STAFF_READERS),
     ("POST", "/api/v1/policies/dry-run", "/api/v1/policies/dry-run", {"document": DOC},
      STAFF_READERS),
+    ("GET", "/api/v1/privacy/budgets", "/api/v1/privacy/budgets", None, {"admin"}),
+    ("GET", "/api/v1/privacy/budgets/{username}", "/api/v1/privacy/budgets/admin", None,
+     {"admin"}),  # an admin sees anyone's; staff only their own (test_privacy.py)
+    ("POST", "/api/v1/privacy/budgets/{username}/reset", "/api/v1/privacy/budgets/analyst/reset",
+     {"reason": "a new analysis project"}, {"admin"}),
     ("POST", "/api/v1/policies/test", "/api/v1/policies/test",
      {"document": DOC, "profile": {"age": 85}}, {"officer", "reviewer", "admin"}),
     ("POST", "/api/v1/policies/{policy_id}/versions/{version}/submit", f"{LIFE}/submit", None,
