@@ -11,6 +11,7 @@ may fetch, audited as a data export.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -125,14 +126,27 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
     baseline = svc.policies.catalog(as_of)
     reform = with_draft(baseline, draft, document)
     try:
-        result = reach_summary(svc.population, baseline, reform, as_of)
+        # An aggregate-only answer: refused if the draft reads an identifier, noisy, charged.
+        import uuid
+
+        from simulations.reach import group_columns
+        from simulations.reach_release import simulation_epsilon
+
+        changes = sum(1 for p in reform.policies if baseline.by_id.get(p.id) != p)
+        epsilon = simulation_epsilon(
+            max(1, changes), len(group_columns("resident")), svc.privacy.params
+        )
+        svc.privacy.afford(user.username, epsilon)
+        result = reach_summary(svc.population, baseline, reform, as_of, svc.privacy.params)
+        svc.privacy.charge(user.username, f"simulation:{uuid.uuid4().hex}", epsilon)
     except ZhidaError as err:
         return refuse(err.http_status, err.message, as_of)
     sim_id = ReachResults(svc.data_dir).keep(user.username, result)
     svc.audit.append(
         actor=user.username, role=user.role, action="simulation.run", entity_type="simulation",
         entity_id=sim_id, source=source_of(request),
-        details={"policy_id": draft.id, "as_of": as_of.isoformat()},
+        details={"policy_id": draft.id, "as_of": as_of.isoformat(), "epsilon": epsilon,
+                 "document_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest()},
     )  # fmt: skip
     # A draft not valid on the as-of date matches no one: say so rather than show only zeros.
     valid = f"{draft.valid_from} – {draft.valid_until or '…'}"

@@ -2,12 +2,18 @@
 
 ``POST /api/v1/simulations`` records one and starts it in the background (202); its status,
 summary and tables are at ``GET /api/v1/simulations/{id}``; each table downloads as CSV
-(``/tables/{name}``), audited as a data export.  The jobs are :mod:`simulations.jobs`; every
-figure is shown or withheld by :mod:`simulations.disclosure` (counts under 10 as "<10").
+(``/tables/{name}``), audited as a data export.  The jobs are :mod:`simulations.jobs`.
+
+A reach simulation is an aggregate-only answer (:func:`simulations.reach_job.private_simulation`):
+a rule reading an identifier or a quasi-identifier is a 422 naming the field and why; every
+figure is noisy before :mod:`simulations.disclosure` withholds the small ones; starting one
+spends :func:`simulations.reach_release.simulation_epsilon` of the analyst's privacy budget (a
+spent budget is a 429).  Starting either kind is an audit entry with the documents' hashes.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -63,10 +69,29 @@ def start_simulation(
     published = svc.dry_runs.published.get(svc.policies, as_of)[1]
     user = current_user(request)
     if data.kind == "reach":
+        from profiles.schema import load_schema
+        from simulations.preview import document_hash
+        from simulations.privacy import refuse_identifying
+        from simulations.reach import group_columns
+        from simulations.reach_release import simulation_epsilon
+
         baseline, reform = reform_of(published, data.documents, data.retire)
+        refuse_identifying(reform.policies, load_schema(), answer="a reach simulation")
         changed = [c.policy_id for c in catalog_changes(baseline, reform)]
-        params: dict[str, Any] = {"as_of": as_of.isoformat(), "changed": changed}
-        work = reach_work(svc.population, baseline, reform, as_of)
+        epsilon = simulation_epsilon(
+            len(changed), len(group_columns("resident")), svc.privacy.params
+        )
+        params: dict[str, Any] = {
+            "as_of": as_of.isoformat(), "changed": changed, "epsilon": epsilon,
+            "documents_sha256": [document_hash(d) for d in data.documents],
+        }  # fmt: skip
+        work = reach_work(svc.population, baseline, reform, as_of, svc.privacy.params)
+        svc.privacy.charge(user.username, f"simulation:{uuid.uuid4().hex}", epsilon)
+        svc.audit.append(
+            actor=user.username, role=user.role, action="simulation.start",
+            entity_type="simulation", entity_id="reach", source=source_of(request),
+            details=params,
+        )  # fmt: skip
     else:
         work = timeline_work(
             svc.population, published.catalog, as_of, data.months, data.seeds, data.push

@@ -446,13 +446,15 @@
   }
   let previewTimer = null;
   let previewSeq = 0;
-  async function preview() {
+  // The button is an explicit run (it spends privacy budget once per answer); a preview as the
+  // officer types asks only for an answer already received (409 otherwise: press the button).
+  async function preview(explicit = true) {
     state.previewed = true;
     const seq = ++previewSeq;
     const out = $("reach-result");
     out.setAttribute("aria-busy", "true");
     if (!out.firstChild) out.textContent = t.pol_previewing;
-    const r = await api("POST", "/api/v1/policies/dry-run", { document: area.value });
+    const r = await api("POST", "/api/v1/policies/dry-run", { document: area.value, run: explicit !== false });
     if (seq !== previewSeq) return;
     out.removeAttribute("aria-busy");
     if (!r.ok) {
@@ -483,7 +485,7 @@
   }
   function schedulePreview() {
     clearTimeout(previewTimer);
-    previewTimer = setTimeout(preview, 800);
+    previewTimer = setTimeout(() => preview(false), 800);
   }
 
   // ---------------------------------------------------------------- the diff
@@ -652,7 +654,7 @@
   area.addEventListener("blur", () => setTimeout(hideSuggest, 150));
   $("field-search").addEventListener("input", renderPicker);
   $("run-test").addEventListener("click", runTest);
-  $("preview-reach").addEventListener("click", preview);
+  $("preview-reach").addEventListener("click", () => preview(true));
   for (const radio of document.querySelectorAll("input[name=test-mode]")) {
     radio.addEventListener("change", () => {
       const subject = radio.value === "subject" && radio.checked;
