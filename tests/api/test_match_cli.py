@@ -123,6 +123,7 @@ def test_overlap_and_list_commands(population: Path, capsys: pytest.CaptureFixtu
     assert "age, hukou_city" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the whole demo, end to end
 def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["demo", "--residents", "3000", "--enterprises", "300", "--as-of", "2026-06-30"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
@@ -238,7 +239,8 @@ def test_a_full_disk_under_out_is_one_line_exit_2_and_leaves_no_tmp(
     out = tmp_path / "m.parquet"
     argv = ["match", "--population", str(population), "--policies", CATALOG, "--no-record"]
     done = subprocess.run(
-        [sys.executable, "-c", limit, *argv, "--as-of", "2026-06-30", "--out", str(out)],
+        # -B: under the size limit Python would write truncated .pyc files for every later run
+        [sys.executable, "-B", "-c", limit, *argv, "--as-of", "2026-06-30", "--out", str(out)],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr

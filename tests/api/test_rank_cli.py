@@ -27,6 +27,7 @@ def _io(pop: Path) -> list[str]:
     return ["--population", str(pop), "--pairs", str(pop / "pairs.parquet"), *AS_OF]
 
 
+@pytest.mark.slow  # simulates two campaigns and trains the models
 def test_outcomes_train_list_evaluate_explain(
     population: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,6 +107,7 @@ def test_every_command_teaches_with_an_example(capsys: pytest.CaptureFixture[str
     assert "zhida rank train" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # trains and measures the models
 def test_demo_lines_train_measure_and_show_offers(
     population: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
