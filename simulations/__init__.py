@@ -5,6 +5,11 @@ This package decides:
 - **what a figure about people shows or withholds** — :mod:`simulations.disclosure`, the one
   small-count rule (a count under 10 as "<10", the cost of so few as "—"), used by every
   figure that leaves Zhida: the dry-run, reach, exports, simulation tables, console, charts;
+- **what an aggregate may reveal about one subject** — :mod:`simulations.privacy` (rules that
+  read identifiers refused, benefits bounded, differential-privacy noise of every released
+  figure), :mod:`simulations.budget` (each user's privacy budget and the releases kept),
+  :mod:`simulations.run_release` (a recorded run's reach as released) and
+  :mod:`simulations.reach_release` (a reach simulation's tables as released);
 - **the reach of a draft or a reform** — :mod:`simulations.preview` (an officer's dry-run of one
   draft, cached by :mod:`simulations.preview_cache`), :mod:`simulations.reform` (a catalog with
   drafts in place and policies retired), :mod:`simulations.reach` (the one-pass simulation),
