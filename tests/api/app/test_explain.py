@@ -151,3 +151,14 @@ def test_after_the_hukou_moves_the_explanation_agrees_with_the_offers(
     assert ('hukou_city == "北京市"', False) in [(c["text"], c["result"]) for c in body["clauses"]]
     changes = world.client.get("/api/v1/subjects/P1/changes", headers=world.as_("admin")).json()
     assert body["as_of"] == changes[-1]["as_of"]  # the date ingestion evaluated on
+
+
+def test_the_profile_shows_what_a_department_sent_over_the_population_file(
+    world_with_population: World,
+) -> None:
+    world = world_with_population
+    moved = {"birth_date": "1940-05-01", "hukou_city": "上海市"}
+    world.client.put("/api/v1/profiles/resident/P1", json=moved, headers=world.as_("admin"))
+    response = world.client.get("/api/v1/subjects/P1/profile", headers=world.as_("resident"))
+    fields = {f["name"]: f["value"] for f in response.json()["fields"]}
+    assert fields["hukou_city"] == "上海市"
