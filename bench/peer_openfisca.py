@@ -46,7 +46,12 @@ def ensure_venv() -> Path:
         return python
     base = shutil.which("python3") or sys.executable
     subprocess.run([base, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", *PACKAGES]
+    if subprocess.run(pip, check=False).returncode != 0:
+        raise SystemExit(
+            f"could not install {' and '.join(PACKAGES)} into {VENV}: pip needs a network or a "
+            "package mirror once; or run `python -m bench.bench_match --no-openfisca`"
+        )
     return python
 
 
