@@ -31,7 +31,7 @@ def run(source: str, rows: dict[str, list[Any]], kind: str = "eligibility") -> l
     ],
 )
 def test_logic_is_kleene(source: str, expected: list[bool | None]) -> None:
-    rows = {
+    rows: dict[str, list[Any]] = {
         "is_veteran": [True, False, None, False, None],
         "age": [80, 85, 85, 10, 10],
     }
