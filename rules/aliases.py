@@ -75,8 +75,9 @@ def unknown_tag_hint(text: str, audience: str, lang: str) -> str:
         if lang == "zh":
             return f'您是否要写 "{tag.name_zh}"（{tag.id}）？'
         return f'did you mean "{tag.id}" ({tag.name_zh})?'
-    shown = "、".join(f"{t.name_zh}（{t.id}）" for t in tags[:_LIST_AT_MOST])
     more = "…" if len(tags) > _LIST_AT_MOST else ""
     if lang == "zh":
+        shown = "、".join(f"{t.name_zh}（{t.id}）" for t in tags[:_LIST_AT_MOST])
         return f"标签库中的标签有：{shown}{more}"
+    shown = ", ".join(f"{t.id} ({t.name_zh})" for t in tags[:_LIST_AT_MOST])
     return f"the tag library has: {shown}{more}"

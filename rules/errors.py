@@ -75,9 +75,7 @@ class PositionedRuleError(RuleError):
         super().__init__(self._render())
 
     @classmethod
-    def of(
-        cls, code: str, params: Mapping[str, Any], *, line: int = 1, col: int = 1
-    ) -> Self:
+    def of(cls, code: str, params: Mapping[str, Any], *, line: int = 1, col: int = 1) -> Self:
         """The error of message ``code`` with ``params``, its detail in English."""
         return cls(render(code, params, "en"), line=line, col=col, code=code, params=params)
 

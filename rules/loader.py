@@ -3,7 +3,10 @@
 Every problem in every file is collected (not just the first) as a positioned error,
 ``file:line:col: message``: unknown keys (with the nearest key suggested), missing keys, bad
 ids, modes, audiences and dates, ``valid_until`` before ``valid_from``, duplicate ids, and every
-error of the ``eligibility`` and ``benefit`` expressions, placed where the officer wrote them.
+error of the ``eligibility`` and ``benefit`` expressions, placed where the officer wrote them,
+and what the checks of ``rules.checks`` find in them: errors (a never-true eligibility, a tier
+nobody reaches) refuse the policy as the others do; warnings (an always-true rule, tiers that
+overlap) are kept beside the policy (:attr:`Catalog.warnings`, :class:`PolicyCheck`).
 
 Documents are read by :func:`core.safe_yaml.load_document`: a document over its size limit is
 refused before it is parsed, and YAML anchors and aliases (a 703-byte "billion laughs"
@@ -26,8 +29,9 @@ import yaml
 from core.errors import InputFileError, RuleError
 from core.safe_yaml import MAX_DOCUMENT_BYTES, RefusedYamlError, describe_size, load_document
 from profiles.schema import Schema, load_schema
+from rules.checks import check_benefit, check_eligibility
 from rules.errors import PolicyError, PositionedRuleError
-from rules.language import parse_rule
+from rules.language import Rule, parse_rule
 from rules.policy import (
     AUDIENCES,
     BENEFIT_PERIODS,
@@ -37,7 +41,15 @@ from rules.policy import (
     Policy,
 )
 
-__all__ = ["Catalog", "CatalogError", "load_catalog", "load_policy_text", "policy_files"]
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "PolicyCheck",
+    "check_policy_text",
+    "load_catalog",
+    "load_policy_text",
+    "policy_files",
+]
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Every key Policy holds as text: a list here (a 6.9 MB nested basis once) is refused.
@@ -50,8 +62,13 @@ _TEXT_KEYS = (
 class CatalogError(RuleError):
     """One or more problems in a catalog; ``problems`` holds each positioned error."""
 
-    def __init__(self, problems: Sequence[PositionedRuleError]) -> None:
+    def __init__(
+        self,
+        problems: Sequence[PositionedRuleError],
+        warnings: Sequence[PositionedRuleError] = (),
+    ) -> None:
         self.problems = tuple(sorted(problems, key=lambda p: (p.path or "", p.line, p.col)))
+        self.warnings = tuple(sorted(warnings, key=lambda p: (p.path or "", p.line, p.col)))
         count = len(self.problems)
         head = "\n".join(str(p) for p in self.problems)
         super().__init__(f"{head}\n{count} problem{'s' if count != 1 else ''} found")
@@ -62,6 +79,7 @@ class Catalog:
     policies: tuple[Policy, ...]
     sources: dict[str, Path]  # policy id -> file
     texts: dict[str, str]  # policy id -> the YAML text as written
+    warnings: tuple[PositionedRuleError, ...] = ()  # what the checks warn of, by file
 
     @property
     def by_id(self) -> dict[str, Policy]:
@@ -119,6 +137,7 @@ class _FileChecker:
         self.text = text
         self.schema = schema
         self.problems: list[PositionedRuleError] = []
+        self.warnings: list[PositionedRuleError] = []
 
     def problem(self, node: yaml.Node | None, message: str, policy_id: str | None = None) -> None:
         line, col = _mark(node) if node is not None else (1, 1)
@@ -250,44 +269,76 @@ class _FileChecker:
         self, v: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]], pid: str | None
     ) -> None:
         entity = self.schema.entity(v["audience"])
+        parsed: dict[str, Rule] = {}
         for key, kind in (("eligibility", "eligibility"), ("benefit", "benefit")):
             source = v[key]
             if not source:
                 continue
             try:
-                parse_rule(source, entity, kind=kind)  # type: ignore[arg-type]
+                parsed[key] = parse_rule(source, entity, kind=kind)  # type: ignore[arg-type]
             except PositionedRuleError as err:
-                value = nodes[key][1]
-                assert isinstance(value, yaml.ScalarNode)
-                line, col, indent = _expression_start(value, self.text)
-                if err.line == 1:
-                    where = (line, col + err.col - 1)
-                else:
-                    where = (line + err.line - 1, indent + err.col)
-                self.problems.append(
-                    type(err)(
-                        f"{key}: {err.detail}",
-                        line=where[0],
-                        col=where[1],
-                        path=str(self.path),
-                        policy_id=pid,
-                    )
-                )
+                self._place(err, key, nodes, pid)
+        eligibility = parsed.get("eligibility")
+        if eligibility is None:
+            return
+        for finding in check_eligibility(eligibility):
+            self._place(finding, "eligibility", nodes, pid)
+        if "benefit" in parsed:
+            for finding in check_benefit(parsed["benefit"], eligibility):
+                self._place(finding, "benefit", nodes, pid)
+
+    def _place(
+        self,
+        err: PositionedRuleError,
+        key: str,
+        nodes: dict[str, tuple[yaml.Node, yaml.Node]],
+        pid: str | None,
+    ) -> None:
+        """``err`` at ``line:col`` of an expression, placed in the file, as error or warning."""
+        value = nodes[key][1]
+        assert isinstance(value, yaml.ScalarNode)
+        line, col, indent = _expression_start(value, self.text)
+        if err.line == 1:
+            where = (line, col + err.col - 1)
+        else:
+            where = (line + err.line - 1, indent + err.col)
+        placed = err.relocated(
+            key=key, line=where[0], col=where[1], path=str(self.path), policy_id=pid
+        )
+        (self.warnings if placed.severity == "warning" else self.problems).append(placed)
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """What validating one policy document found: the policy (None when any error), every
+    error and every warning, each at its line and column."""
+
+    policy: Policy | None
+    problems: tuple[PositionedRuleError, ...]
+    warnings: tuple[PositionedRuleError, ...]
+
+
+def check_policy_text(text: str, path: Path, schema: Schema | None = None) -> PolicyCheck:
+    """Validate one policy's YAML text: its errors and warnings, and the policy if it has no
+    error (a draft being written, as the console's live validation shows it)."""
+    checker = _FileChecker(path, text, schema or load_schema())
+    policy = checker.check()
+    return PolicyCheck(policy, tuple(checker.problems), tuple(checker.warnings))
 
 
 def load_policy_text(text: str, path: Path, schema: Schema | None = None) -> Policy:
     """One policy from its YAML text; raises :class:`CatalogError` listing every problem."""
-    checker = _FileChecker(path, text, schema or load_schema())
-    policy = checker.check()
-    if policy is None:
-        raise CatalogError(checker.problems)
-    return policy
+    checked = check_policy_text(text, path, schema)
+    if checked.policy is None:
+        raise CatalogError(checked.problems, checked.warnings)
+    return checked.policy
 
 
 def load_catalog(paths: Iterable[Path], schema: Schema | None = None) -> Catalog:
     """Every policy under ``paths``; raises :class:`CatalogError` listing every problem."""
     schema = schema or load_schema()
     problems: list[PositionedRuleError] = []
+    warnings: list[PositionedRuleError] = []
     policies: list[Policy] = []
     sources: dict[str, Path] = {}
     texts: dict[str, str] = {}
@@ -314,6 +365,7 @@ def load_catalog(paths: Iterable[Path], schema: Schema | None = None) -> Catalog
         checker = _FileChecker(path, text, schema)
         policy = checker.check()
         problems.extend(checker.problems)
+        warnings.extend(checker.warnings)
         if policy is None:
             continue
         if policy.id in sources:
@@ -335,5 +387,5 @@ def load_catalog(paths: Iterable[Path], schema: Schema | None = None) -> Catalog
         sources[policy.id] = path
         texts[policy.id] = text
     if problems:
-        raise CatalogError(problems)
-    return Catalog(tuple(policies), sources, texts)
+        raise CatalogError(problems, warnings)
+    return Catalog(tuple(policies), sources, texts, tuple(warnings))

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.commands.options import as_of_option
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from api.app.audit import AuditLog
 
 __all__ = ["register"]
 
@@ -23,24 +29,45 @@ def policies_group() -> None:
 
 @policies_group.command("validate")
 @_paths
-def validate_cmd(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+    help="Language of the messages (zh: as the console shows them).",
+)  # fmt: skip
+def validate_cmd(paths: tuple[Path, ...], lang: str) -> None:
     """Check every policy under PATH...; print each problem as file:line:col: message.
 
+    Besides errors of syntax, types and names (unknown fields, values and tags), the rules are
+    checked: an eligibility that never holds and a benefit tier nobody reaches are errors; a
+    rule that holds for everyone and tiers whose order decides are warnings
+    (file:line:col: warning: message).
+
     \b
-    Exit status 0 when every file is valid, 1 when any is not. Example:
+    Exit status 0 when every file is valid (warnings or not), 1 when any is not. Example:
       zhida policies validate rules/catalog/
     """
+    from rules.errors import PositionedRuleError
     from rules.loader import CatalogError, load_catalog
+
+    def show(found: PositionedRuleError) -> str:
+        where = f"{found.path}:" if found.path else ""
+        label = {"en": "warning: ", "zh": "提示："}[lang] if found.severity == "warning" else ""
+        return f"{where}{found.line}:{found.col}: {label}{found.in_language(lang)}"
 
     try:
         catalog = load_catalog(paths)
     except CatalogError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
-        n = len(exc.problems)
-        click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
+        found = sorted([*exc.problems, *exc.warnings], key=lambda p: (p.path or "", p.line, p.col))
+        for problem in found:
+            click.echo(show(problem))
+        n, w = len(exc.problems), len(exc.warnings)
+        warned = f", {w} warning{'s' if w != 1 else ''}" if w else ""
+        click.echo(f"{n} problem{'s' if n != 1 else ''} found{warned}", err=True)
         raise SystemExit(1) from None
-    click.echo(f"{len(catalog.policies)} policies OK (catalog {catalog.content_hash[:12]})")
+    for warning in catalog.warnings:
+        click.echo(show(warning))
+    w = len(catalog.warnings)
+    warned = f", {w} warning{'s' if w != 1 else ''}" if w else ""
+    click.echo(f"{len(catalog.policies)} policies OK (catalog {catalog.content_hash[:12]}){warned}")
 
 
 @policies_group.command("list")
@@ -75,16 +102,28 @@ def list_cmd(paths: tuple[Path, ...], as_of: str | None) -> None:
 
 @policies_group.command("import")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--author", default="admin", show_default=True, help="Recorded as author.")
+@click.option(
+    "--author", default=None, help="Recorded as author and reviewer [default: cli:LOGIN]."
+)
 @click.option("--note", default="catalog import", show_default=True, help="Change note.")
-def import_cmd(directory: Path, author: str, note: str) -> None:
-    """Publish every policy in DIRECTORY whose document changed (one transaction)."""
-    from core.db import get_engine, upgrade
+def import_cmd(directory: Path, author: str | None, note: str) -> None:
+    """Publish every policy in DIRECTORY whose document changed (one transaction).
+
+    The import is an audit entry (policy.import) naming who ran it, the catalog's hash and
+    every version it published.
+    """
+    from api.commands.users import operator
     from rules.store import PolicyStore
 
-    engine = get_engine()
-    upgrade(engine)
-    created = PolicyStore(engine).import_catalog(directory, author=author, note=note)
+    engine, audit = _audited()
+    who = operator()
+    created = PolicyStore(engine).import_catalog(directory, author=author or who, note=note)
+    audit.append(
+        actor=who, role="cli", action="policy.import", entity_type="catalog",
+        entity_id=directory.name[:128] or "-", source="cli",
+        details={"author": author or who, "note": note, "published": created,
+                 "catalog_sha256": _catalog_hash(directory)},
+    )  # fmt: skip
     for policy_id, version in sorted(created.items()):
         click.echo(f"published {policy_id} v{version}")
     click.echo(f"{len(created)} new version(s)")
@@ -94,16 +133,38 @@ def import_cmd(directory: Path, author: str, note: str) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="Versions in force.")
 def export_cmd(directory: Path, as_of: str | None) -> None:
-    """Write the published catalog (or the one in force on a date) to DIRECTORY."""
+    """Write the published catalog (or the one in force on a date) to DIRECTORY (audited)."""
     from api.commands.options import parse_date
-    from core.db import get_engine, upgrade
+    from api.commands.users import operator
     from rules.store import PolicyStore
+
+    engine, audit = _audited()
+    on = parse_date(as_of) if as_of else None
+    written = PolicyStore(engine).export_catalog(directory, on)
+    audit.append(
+        actor=operator(), role="cli", action="policy.export", entity_type="catalog",
+        entity_id=directory.name[:128] or "-", source="cli",
+        details={"as_of": as_of, "policies": sorted(p.stem for p in written)},
+    )  # fmt: skip
+    click.echo(f"wrote {len(written)} policies to {directory}")
+
+
+def _audited() -> tuple[Engine, AuditLog]:
+    """The configured database, migrated, and its audit log (checkpointed)."""
+    from api.app.audit import AuditLog
+    from api.app.checkpoints import Checkpoints
+    from core.db import get_engine, upgrade
 
     engine = get_engine()
     upgrade(engine)
-    on = parse_date(as_of) if as_of else None
-    written = PolicyStore(engine).export_catalog(directory, on)
-    click.echo(f"wrote {len(written)} policies to {directory}")
+    return engine, AuditLog(engine, Checkpoints.configured())
+
+
+def _catalog_hash(directory: Path) -> str:
+    """The catalog's content hash, as `zhida policies validate` prints it."""
+    from rules.loader import load_catalog
+
+    return load_catalog([directory]).content_hash
 
 
 @policies_group.command("history")

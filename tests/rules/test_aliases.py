@@ -74,7 +74,7 @@ def test_an_error_after_an_alias_points_into_the_officers_text() -> None:
 @pytest.mark.parametrize(
     ("text", "col", "zh", "en"),
     [
-        ('"育儿家庭" in 标签', 1, '标签库中没有标签 "育儿家庭"', "新生儿父母（new_parent）"),
+        ('"育儿家庭" in 标签', 1, '标签库中没有标签 "育儿家庭"', "new_parent (新生儿父母)"),
         ('年龄 > 1 and "新生儿" in tags', 12, "您是否要写 \"新生儿父母\"（new_parent）？",
          'did you mean "new_parent" (新生儿父母)?'),
         ('"new_parnet" in tags', 1, "新生儿父母", 'did you mean "new_parent"'),
