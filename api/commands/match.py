@@ -180,6 +180,8 @@ def match_cmd(
 
         require_population_files(population, audiences, suffixes=(".parquet",))
     check_output(out)
+    if record:
+        _check_data_directory()
     if distributed:
         if population is None:
             raise ValidationError(
@@ -233,10 +235,17 @@ def match_cmd(
         f"{summary or 'no matches'}; wrote {out} in {elapsed:.1f}s"
     )
     if record:  # only now that the pairs are safely in place
-        _record(
-            out, catalog, in_force, frames, population=population, as_of=as_of,
-            elapsed=elapsed, plan_pushes=plan_pushes, audience=audience,
-        )  # fmt: skip
+        from core.errors import ZhidaError
+
+        try:
+            _record(
+                out, catalog, in_force, frames, population=population, as_of=as_of,
+                elapsed=elapsed, plan_pushes=plan_pushes, audience=audience,
+            )  # fmt: skip
+        except ZhidaError:
+            raise
+        except OSError as exc:
+            raise _unkept(out, exc) from exc
     if rank:
         assert population is not None
         from api.commands.rank_offers import rank_file
@@ -244,6 +253,32 @@ def match_cmd(
         ranked = out.with_name(out.name.removesuffix(".parquet") + ".ranked.parquet")
         how = rank_file(population, out, policies, as_of, ranked)
         click.echo(f"ranked the offers by {how} → {ranked}")
+
+
+def _check_data_directory() -> None:
+    """Fail now (one line, exit 2) if the run could not be kept: its pairs go under the data
+    directory's ``runs/``, and SQLite's file is there too unless ZHIDA_DATABASE_URL says else."""
+    import tempfile
+
+    from core.errors import DatabaseError
+    from core.settings import get_settings
+
+    settings = get_settings()
+    directories = [settings.data_dir / "runs"]
+    url = settings.database_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        directories.append(Path(url.removeprefix("sqlite:///")).parent)
+    for directory in directories:
+        try:  # SQLite says only "unable to open database file"; the file system says why
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot write to the data directory {directory}: {exc.strerror or exc}; make "
+                "it writable and give it space, set ZHIDA_DATA_DIR to a directory that is, "
+                "or pass --no-record"
+            ) from exc
 
 
 def _require_loaded(frames: Mapping[str, object], audiences: Sequence[str]) -> None:
@@ -328,6 +363,16 @@ def _record(
         from api.commands.deliveries import deliver_planned
 
         deliver_planned(planned)
+
+
+def _unkept(out: Path, exc: OSError) -> ZhidaError:
+    """A data directory that filled up (or went read-only) while the run was kept."""
+    from core.errors import DatabaseError
+
+    return DatabaseError(
+        f"the run could not be kept in the data directory ({exc.strerror or exc}); {out} is "
+        "written but the run is not recorded: make room and run again"
+    )
 
 
 def _other(audience: str) -> str:

@@ -368,3 +368,28 @@ def test_a_database_without_residents_is_refused_as_a_directory_is(
     err = capsys.readouterr().err
     assert _one_line(err) and "no residents" in err and "--audience enterprise" in err
     assert main([*argv, "--audience", "enterprise", "--out", str(tmp_path / "b.parquet")]) == 0
+
+
+def test_a_data_directory_that_cannot_be_written_is_one_line_exit_2_before_matching(
+    population: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    monkeypatch.setenv("ZHIDA_DATA_DIR", str(tmp_path / "a-file" / "data"))
+    argv = [
+        "match",
+        "--population",
+        str(population),
+        "--policies",
+        CATALOG,
+        "--as-of",
+        "2026-06-30",
+    ]
+    out = tmp_path / "m.parquet"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert _one_line(err) and "cannot write to the data directory" in err and "--no-record" in err
+    assert not out.exists()  # refused before matching, not after
+    assert main([*argv, "--no-record", "--out", str(out)]) == 0

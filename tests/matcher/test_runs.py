@@ -115,7 +115,12 @@ def test_a_cached_snapshot_reads_no_file_again_and_equals_the_uncached(
     pop, cache = _population(tmp_path / "pop"), tmp_path / "data" / "digests.json"
     first = population_snapshot(pop, cache=cache)
     read: list[Path] = []
-    monkeypatch.setattr(matcher.runs, "file_digest", lambda p: read.append(p) or "00")
+
+    def digest(path: Path) -> str:
+        read.append(path)
+        return "00"
+
+    monkeypatch.setattr(matcher.runs, "file_digest", digest)
     assert population_snapshot(pop, cache=cache) == first
     assert read == []
     monkeypatch.undo()
