@@ -144,7 +144,7 @@ def match_cmd(
     """
     import polars as pl
 
-    from core.errors import ValidationError
+    from core.errors import ValidationError, ZhidaError
     from matcher.batch import match_population, write_pairs
     from matcher.needed_tags import event_tagger
     from matcher.pairs_file import check_output
@@ -220,6 +220,8 @@ def match_cmd(
     pairs = match_population(frames, in_force, schema, as_of=as_of, tagger=tagger)
     try:
         write_pairs(pairs, out)
+    except ZhidaError:
+        raise  # an OUT that cannot be written (OutputError) says so itself
     except pl.exceptions.InvalidOperationError as exc:
         raise ValidationError(
             f"the population does not fit the schema ({str(exc).splitlines()[0]}); "
@@ -235,8 +237,6 @@ def match_cmd(
         f"{summary or 'no matches'}; wrote {out} in {elapsed:.1f}s"
     )
     if record:  # only now that the pairs are safely in place
-        from core.errors import ZhidaError
-
         try:
             _record(
                 out, catalog, in_force, frames, population=population, as_of=as_of,

@@ -244,7 +244,7 @@ def test_a_full_disk_under_out_is_one_line_exit_2_and_leaves_no_tmp(
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert _one_line(done.stderr) and f"cannot write {out}" in done.stderr
+    assert _one_line(done.stderr) and f"zhida: error: cannot write {out}" in done.stderr
     assert not out.exists() and not (tmp_path / "m.parquet.tmp").exists()
 
 
