@@ -19,10 +19,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.app.access import allow, current_user, source_of
 from api.app.auth import ROLES
 from api.app.errors import ForbiddenError
+from api.app.pages import language_of
 from api.app.services import Services, services
 from core.errors import NotFoundError
-from rules.errors import PositionedRuleError
-from rules.loader import CatalogError, load_policy_text
+from rules.loader import check_policy_text, load_policy_text
 
 __all__ = [
     "POLICY_ROUTES",
@@ -82,7 +82,8 @@ class Draft:
 class Problem:
     line: int
     col: int
-    message: str
+    message: str  # in the request's language (Chinese unless ?lang=en)
+    severity: str = "error"  # error | warning (a warning does not make the draft invalid)
 
 
 @dataclass(frozen=True)
@@ -159,20 +160,17 @@ def versions(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> list[
     "/api/v1/policies/validate", guards=[allow("officer", "reviewer", "admin")],
     status_code=200, sync_to_thread=True, tags=["policies"],
 )  # fmt: skip
-def validate(data: JSONBody[DraftIn]) -> Validation:
-    """Check a draft's YAML: every problem with its line and column (nothing is stored)."""
-    try:
-        policy = load_policy_text(data.document, Path("<draft>"))
-    except CatalogError as err:
-        problems = [
-            Problem(p.line, p.col, p.detail)
-            if isinstance(p, PositionedRuleError)
-            else Problem(1, 1, str(p))
-            for p in err.problems
-        ]
-        ids = {p.policy_id for p in err.problems if getattr(p, "policy_id", None)}
-        return Validation(False, ids.pop() if len(ids) == 1 else None, problems)
-    return Validation(True, policy.id)
+def validate(request: Request[Any, Any, Any], data: JSONBody[DraftIn]) -> Validation:
+    """Check a draft's YAML: every error and warning with its line and column, in Chinese
+    (``?lang=en`` for English); nothing is stored.  Only errors make it invalid."""
+    lang = language_of(request)
+    checked = check_policy_text(data.document, Path("<draft>"))
+    found = sorted([*checked.problems, *checked.warnings], key=lambda p: (p.line, p.col))
+    problems = [Problem(p.line, p.col, p.in_language(lang), p.severity) for p in found]
+    if checked.policy is not None:
+        return Validation(True, checked.policy.id, problems)
+    ids = {p.policy_id for p in found if p.policy_id}
+    return Validation(False, ids.pop() if len(ids) == 1 else None, problems)
 
 
 @dataclass(frozen=True)

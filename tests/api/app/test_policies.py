@@ -62,6 +62,32 @@ def test_validate_returns_each_problem_with_its_line_and_column(world: World) ->
     assert ok.json() == {"valid": True, "policy_id": "bj-elderly-allowance", "problems": []}
 
 
+def test_validate_speaks_chinese_unless_asked_for_english_and_lists_warnings(
+    world: World,
+) -> None:
+    never = DOC.replace("age >= 80 and", "age >= 80 and age < 80 and")
+    zh = world.client.post(
+        "/api/v1/policies/validate", headers=world.as_("officer"), json={"document": never}
+    ).json()
+    assert zh["valid"] is False
+    assert [(p["severity"], p["message"][:13]) for p in zh["problems"]] == [
+        ("error", "资格条件：条件永远不成立：")
+    ]
+    en = world.client.post(
+        "/api/v1/policies/validate?lang=en", headers=world.as_("officer"), json={"document": never}
+    ).json()
+    assert en["problems"][0]["message"].startswith("eligibility: this never holds")
+    tiers = DOC.replace(
+        "benefit: 'age >= 100 ? 800 : (age >= 90 ? 500 : 100)'",
+        "benefit: 'age >= 90 ? 500 : (age >= 85 and is_veteran ? 800 : 100)'",
+    )
+    warned = world.client.post(
+        "/api/v1/policies/validate", headers=world.as_("officer"), json={"document": tiers}
+    ).json()
+    assert warned["valid"] is True
+    assert [p["severity"] for p in warned["problems"]] == ["warning"]
+
+
 def test_a_draft_with_errors_is_refused_with_the_same_positions(world: World) -> None:
     response = world.client.post(
         "/api/v1/policies/drafts", headers=world.as_("officer"), json={"document": TYPO}
