@@ -3,7 +3,8 @@
 An officer writes ``age >= 80 and hukou_city == "北京市"``; the resident reads
 ``年龄 不低于 80`` and ``户籍城市 为 “北京市”``.  The clause is tokenised (strings kept whole),
 each schema field becomes its Chinese name (or its words in English), each operator a word;
-a tag test says "has the tag" with the tag's Chinese name from the tag library.
+a tag test says "has the tag" with the tag's Chinese name from the tag library, and a value of
+an enum field its label (``values_zh``/``values_en``: 特困, not tekun).
 
 >>> from profiles.schema import load_schema
 >>> resident = load_schema().entity("resident")
@@ -13,6 +14,10 @@ a tag test says "has the tag" with the tag's Chinese name from the tag library.
 'hukou city is “北京市”'
 >>> plain_clause('not ("new_parent" in tags)', resident, "zh", {"new_parent": "新生儿父母"})
 '并非 （ 有标签“新生儿父母” ）'
+>>> plain_clause('subsistence_status in ["tekun", "dibao"]', resident, "zh")
+'社会救助类别 属于 [ “特困” , “低保” ]'
+>>> plain_clause('"tekun" == subsistence_status', resident, "en")
+'“extreme poverty support” is subsistence status'
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from types import MappingProxyType
 from typing import Final
 
 from profiles.schema import Entity
+from profiles.schema import Field as SchemaField
 
 __all__ = ["plain_clause", "plain_reason", "plain_value", "tag_names"]
 
@@ -71,7 +77,8 @@ def plain_clause(
     words = _WORDS.get(lang, _WORDS["zh"])
     tag_names = tag_names or {}
     out: list[str] = []
-    for m in _TOKEN.finditer(text):
+    found = list(_TOKEN.finditer(text))
+    for i, m in enumerate(found):
         if m["tag"]:
             tag = m["tagname"]
             shown = tag_names.get(tag, tag) if lang == "zh" else tag.replace("_", " ")
@@ -79,8 +86,11 @@ def plain_clause(
         elif m["date"]:
             out.append(m["day"])
         elif m["str"]:
-            text = m["text"] if m["text"] is not None else m["text2"]
-            out.append(f"“{text}”")
+            value = m["text"] if m["text"] is not None else m["text2"]
+            enum = _compared_enum(found, i, entity)
+            if enum is not None and value in enum.values:
+                value = enum.label(value, lang)
+            out.append(f"“{value}”")
         elif m["name"]:
             name = m["name"]
             out.append(_field_words(name, entity, lang) or words.get(name.lower(), name))
@@ -89,6 +99,28 @@ def plain_clause(
         else:
             out.append(words.get(m["op"], m["op"]))
     return " ".join(out)
+
+
+_CLAUSE_ENDS: Final = frozenset(("and", "or", "not", "?", ":", "(", ")"))
+
+
+def _compared_enum(found: list[re.Match[str]], at: int, entity: Entity) -> SchemaField | None:
+    """The enum field the string at ``found[at]`` is compared with: the nearest field before it
+    in its comparison (``f == "v"``, ``f in ["a", "v"]``), else the one after (``"v" == f``)."""
+    for step in (-1, 1):
+        i = at + step
+        while 0 <= i < len(found):
+            m = found[i]
+            if m["tag"] or (m["op"] and m["op"] in _CLAUSE_ENDS):
+                break
+            if m["name"]:
+                if m["name"].lower() in _CLAUSE_ENDS:
+                    break
+                f = entity.by_name.get(m["name"]) or entity.by_name_zh.get(m["name"])
+                if f is not None:
+                    return f if f.values else None
+            i += step
+    return None
 
 
 _MARKS: Final = ("✓", "✗", "?")
@@ -136,11 +168,15 @@ def tag_names() -> Mapping[str, str]:
     return MappingProxyType({tag.id: tag.name_zh for tag in load_tags()})
 
 
-def plain_value(value: object, lang: str) -> str:
-    """A field value as a resident reads it: unknown, yes/no, lists joined.
+def plain_value(value: object, lang: str, field: SchemaField | None = None) -> str:
+    """A value of ``field`` as a resident reads it: unknown, yes/no, an enum's label, lists
+    joined.
 
     >>> plain_value(None, "zh"), plain_value(True, "en"), plain_value(["a", "b"], "zh")
     ('未知', 'yes', 'a、b')
+    >>> from profiles.schema import load_schema
+    >>> plain_value("tekun", "zh", load_schema().resident.field("subsistence_status"))
+    '特困'
     """
     if value is None:
         return "未知" if lang == "zh" else "unknown"
@@ -148,4 +184,6 @@ def plain_value(value: object, lang: str) -> str:
         return _WORDS.get(lang, _WORDS["zh"])["true" if value else "false"]
     if isinstance(value, list | tuple | set | frozenset):
         return ("、" if lang == "zh" else ", ").join(str(v) for v in value)
+    if isinstance(value, str) and field is not None and field.values:
+        return field.label(value, lang)
     return str(value)

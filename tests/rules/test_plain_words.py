@@ -31,3 +31,20 @@ def test_an_unclosed_quote_before_many_backslashes_is_read_in_linear_time() -> N
     started = time.perf_counter()
     plain_clause(text, RESIDENT, "zh")
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ('subsistence_status == "tekun"', "zh", "社会救助类别 为 “特困”"),
+        ('subsistence_status == "tekun"', "en", "subsistence status is “extreme poverty support”"),
+        ('gender == "female" and age >= 60', "zh", "性别 为 “女” 并且 年龄 不低于 60"),
+        ('"male" != gender', "zh", "“男” 不为 性别"),
+        ('employment_status in ["retired", "unemployed"]', "zh",
+         "就业状态 属于 [ “退休” , “失业” ]"),
+        ('hukou_city == "retired"', "zh", "户籍城市 为 “retired”"),  # not an enum: as written
+        ('age > 1 and "tekun" == name', "zh", "年龄 高于 1 并且 “tekun” 为 姓名"),
+    ],
+)  # fmt: skip
+def test_an_enum_value_reads_as_its_label(text: str, lang: str, expected: str) -> None:
+    assert plain_clause(text, RESIDENT, lang) == expected

@@ -106,7 +106,7 @@ def _plain_clauses(clauses: list[dict[str, Any]], user: User, lang: str) -> list
             "text": c["text"],
             "result": c["result"],
             "values": [
-                (_field_label(name, user, lang), plain_value(value, lang))
+                (_field_label(name, user, lang), plain_value(value, lang, entity.by_name.get(name)))
                 for name, value in (c.get("values") or {}).items()
                 if name != "tags"
             ],
