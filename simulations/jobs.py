@@ -152,11 +152,13 @@ class SimulationRunner:
             raise NotFoundError(f"no simulation {sim_id}; GET /api/v1/simulations lists them")
         return SimulationRow.of(row)
 
-    def list(self, limit: int = 100) -> list[SimulationRow]:
+    def list(self, limit: int = 100, *, author: str | None = None) -> list[SimulationRow]:
+        """The newest ``limit`` simulations (only ``author``'s when given)."""
+        query = sa.select(simulations).order_by(simulations.c.id.desc()).limit(limit)
+        if author is not None:
+            query = query.where(simulations.c.author == author)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(simulations).order_by(simulations.c.id.desc()).limit(limit)
-            ).mappings()  # fmt: skip
+            rows = conn.execute(query).mappings()
             return [SimulationRow.of(r) for r in rows]
 
     def table(self, sim_id: int, name: str) -> Path:

@@ -4,6 +4,8 @@ An API client sends ``Authorization: Bearer TOKEN``; the console's browser sends
 cookie set by ``POST /api/v1/login`` (HttpOnly, Secure, SameSite=Strict).  A guard made by
 :func:`allow` lets through the named roles only; :func:`check_subject` keeps a resident or firm
 to its own subject, answering 404 for anyone else's so that ids cannot be probed.
+:func:`may_read_simulation` is the one rule for a simulation's figures, in the API and the
+console alike: whoever ran it reads it, and an admin reads any.
 
 >>> may_read_subject(User(1, "wang", "resident", subject_id="P1"), "P1")
 True
@@ -11,6 +13,9 @@ True
 False
 >>> may_read_subject(User(2, "root", "admin"), "P2")
 True
+>>> li, wu = User(3, "li", "analyst"), User(4, "wu", "analyst")
+>>> may_read_simulation(li, "li"), may_read_simulation(wu, "li")
+(True, False)
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from core.errors import NotFoundError
 
 __all__ = [
     "SESSION_COOKIE",
+    "SIMULATION_READERS",
     "STAFF",
     "allow",
+    "check_simulation",
     "check_subject",
     "current_user",
+    "may_read_simulation",
     "may_read_subject",
     "source_of",
 ]
@@ -40,6 +48,8 @@ SESSION_COOKIE = "zhida_session"
 STAFF = ("officer", "reviewer", "analyst", "operator", "admin")
 # Roles that may read any one subject's data (each read is audited as a profile read).
 _SUBJECT_READERS = ("admin",)
+# Who runs and reads simulations at all; which ones each reads is may_read_simulation's.
+SIMULATION_READERS = ("analyst", "admin")
 
 
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User:
@@ -94,6 +104,21 @@ def check_subject(user: User, subject_id: str) -> None:
         raise NotFoundError(
             f"no subject {subject_id!r} visible to {user.username}; a resident or firm sees "
             "only its own data (GET /api/v1/me says which)"
+        )
+
+
+def may_read_simulation(user: User, author: str) -> bool:
+    """Whether ``user`` may read the figures of a simulation ``author`` ran: their own, or any
+    for an admin."""
+    return user.role == "admin" or (user.role in SIMULATION_READERS and user.username == author)
+
+
+def check_simulation(user: User, sim_id: object, author: str) -> None:
+    """Refuse another analyst's simulation with the same 404 as one that does not exist."""
+    if not may_read_simulation(user, author):
+        raise NotFoundError(
+            f"no simulation {sim_id} of {user.username}; an analyst reads the simulations they "
+            "ran (GET /api/v1/simulations lists them), an admin any"
         )
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -23,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from api.app.audit import AuditLog
 from api.app.checkpoints import Checkpoints
+from api.app.csrf import csrf_middleware
 from api.app.errors import exception_handlers
 from api.app.metrics import Metrics, metrics_middleware
 from api.app.openapi_errors import document_errors
@@ -43,8 +46,9 @@ def create_app(
     """The app over ``engine`` (default: the configured database, migrated by the caller)."""
     from core.settings import get_settings
 
+    settings = get_settings()
     engine = engine or get_engine()
-    data_dir = data_dir or get_settings().data_dir
+    data_dir = data_dir or settings.data_dir
     svc = Services.build(
         engine, data_dir, population=population, secure_cookies=secure_cookies, hasher=hasher
     )
@@ -57,7 +61,12 @@ def create_app(
         ],
         exception_handlers=exception_handlers,
         response_class=UtcResponse,
-        middleware=[metrics_middleware],
+        # Forged cookie-authenticated changes are refused before any handler (api.app.csrf);
+        # the public URL's host is this server too when a proxy rewrites Host.
+        middleware=[
+            metrics_middleware,
+            DefineMiddleware(csrf_middleware, origins=[urlsplit(settings.public_url).netloc]),
+        ],
         state=_state(svc),
         openapi_config=OpenAPIConfig(
             title="Zhida (直达) API",

@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.response import Redirect, Template
 
 from api.app.access import SESSION_COOKIE, current_user
-from api.app.auth import User
+from api.app.auth import User, csrf_token
 from api.app.errors import AuthenticationError
 from api.app.i18n import LANGUAGES, words
 
@@ -36,10 +36,14 @@ def language_of(request: Request[Any, Any, Any]) -> str:
 def render(
     request: Request[Any, Any, Any], name: str, status: int = 200, **context: Any
 ) -> Template:
-    """Template ``name`` in the request's language (``t`` holds its words); a language asked
-    for in the query is kept in a cookie."""
+    """Template ``name`` in the request's language (``t`` holds its words) with the session's
+    CSRF token (``csrf``, :mod:`api.app.csrf`); a language asked for in the query is kept in a
+    cookie."""
     lang = language_of(request)
-    page = Template(name, context={"lang": lang, "t": words(lang), **context}, status_code=status)
+    session = request.cookies.get(SESSION_COOKIE)
+    csrf = csrf_token(session) if session else ""  # every form's hidden field, scripts' header
+    context = {"lang": lang, "t": words(lang), "csrf": csrf, **context}
+    page = Template(name, context=context, status_code=status)
     if request.query_params.get("lang") in LANGUAGES:
         page.set_cookie(LANG_COOKIE, lang, max_age=_YEAR, samesite="lax")
     return page

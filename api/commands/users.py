@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-__all__ = ["register"]
+__all__ = ["operator", "register"]
 
 _ROLES = ("officer", "reviewer", "analyst", "resident", "enterprise", "operator", "admin")
 
@@ -27,7 +27,8 @@ def _stores() -> tuple[object, object]:
     return UserStore(engine, token_days=days), AuditLog(engine, Checkpoints.configured())
 
 
-def _operator() -> str:
+def operator() -> str:
+    """Who runs this command, as audit entries name them: ``cli:LOGIN``."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -62,7 +63,7 @@ def create_cmd(
     assert isinstance(users, UserStore) and isinstance(audit, AuditLog)
     user = users.create(username, password, role=role, department=department, subject_id=subject)
     audit.append(
-        actor=_operator(), role="cli", action="user.create", entity_type="user",
+        actor=operator(), role="cli", action="user.create", entity_type="user",
         entity_id=username, source="cli",
         details={"role": role, "department": department, "subject_id": subject},
     )  # fmt: skip
@@ -110,7 +111,7 @@ def token_cmd(username: str, name: str, hours: float | None) -> None:
     secret = users.issue(user, kind="token", name=name, hours=hours)
     ident = token_id(digest(secret))
     audit.append(
-        actor=_operator(), role="cli", action="token.issue", entity_type="user",
+        actor=operator(), role="cli", action="token.issue", entity_type="user",
         entity_id=username, source="cli", details={"name": name, "hours": hours, "id": ident},
     )  # fmt: skip
     click.echo(secret)
@@ -147,7 +148,7 @@ def revoke_cmd(token_id: str) -> None:
     assert isinstance(users, UserStore) and isinstance(audit, AuditLog)
     revoked = users.revoke_id(token_id.strip().lower())
     audit.append(
-        actor=_operator(), role="cli", action="token.revoke", entity_type="user",
+        actor=operator(), role="cli", action="token.revoke", entity_type="user",
         entity_id=revoked.username, source="cli",
         details={"id": revoked.id, "kind": revoked.kind, "name": revoked.name},
     )  # fmt: skip
@@ -165,7 +166,7 @@ def disable_cmd(username: str) -> None:
     assert isinstance(users, UserStore) and isinstance(audit, AuditLog)
     users.disable(username)
     audit.append(
-        actor=_operator(), role="cli", action="user.disable", entity_type="user",
+        actor=operator(), role="cli", action="user.disable", entity_type="user",
         entity_id=username, source="cli",
     )  # fmt: skip
     click.echo(f"user {username} disabled; their tokens and sessions no longer work")

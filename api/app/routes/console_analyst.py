@@ -59,7 +59,7 @@ def _form(
         policies=sorted(catalog.policies, key=lambda p: p.id), picked=picked,
         document=document, as_of=(as_of or _as_of(svc)).isoformat(),
         population=svc.population is not None,
-        timeline=timeline or timeline_section(svc),
+        timeline=timeline or timeline_section(svc, user=user),
         **{"problems": [], "result": None, "timeline_problem": None, **more},
     )  # fmt: skip
 
@@ -175,7 +175,7 @@ def _analyst_timeline_run(request: Request[Any, Any, Any], form: Any) -> Respons
     try:
         sim_id = start_timeline(svc, user, dict(form), source_of(request))
     except ZhidaError as err:
-        section = timeline_section(svc, asked)
+        section = timeline_section(svc, asked, user)
         return _form(request, svc, user, status=err.http_status, timeline=section,
                      timeline_problem=err.message)  # fmt: skip
     return Redirect(f"/console/analyst/timeline/{sim_id}", status_code=303)

@@ -4,7 +4,8 @@
 (:func:`simulations.timeline_job.sampled_timeline_work`), then sends the browser to the run's
 page, which polls ``…/status`` (a small JSON: status, days done of total) until the run is done
 and then shows its charts and tables.  Runs are listed on the analyst page with who started them
-and when; any analyst or admin may read them, as through ``GET /api/v1/simulations``.  Each CSV
+and when; an analyst reads the runs they started and an admin any
+(:func:`api.app.access.may_read_simulation`, as through ``GET /api/v1/simulations``).  Each CSV
 download is audited as a data export.
 """
 
@@ -17,7 +18,7 @@ from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from api.app.access import source_of
+from api.app.access import may_read_simulation, source_of
 from api.app.auth import User
 from api.app.errors import UnavailableError
 from api.app.pages import gate, language_of, render, user_or_none
@@ -47,9 +48,17 @@ def analyst_or_refusal(request: Request[Any, Any, Any]) -> User | Response[Any]:
     return gate(request, ROLES)
 
 
-def timeline_section(svc: Services, form: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the analyst page's timeline section shows: the form's values and the last runs."""
-    runs = [r for r in svc.simulations.list(100) if r.kind == "timeline"][:_SHOWN_RUNS]
+def timeline_section(
+    svc: Services, form: dict[str, Any] | None = None, user: User | None = None
+) -> dict[str, Any]:
+    """What the analyst page's timeline section shows: the form's values and the last runs
+    ``user`` may read."""
+    if user is None:
+        author: str | None = ""  # nobody's
+    else:
+        author = None if user.role == "admin" else user.username
+    listed = svc.simulations.list(100, author=author)
+    runs = [r for r in listed if r.kind == "timeline"][:_SHOWN_RUNS]
     return {"form": {**DEFAULTS, **(form or {})}, "runs": runs}
 
 
@@ -76,12 +85,13 @@ def start_timeline(svc: Services, user: User, form: dict[str, Any], source: str)
     return row.id
 
 
-def _row(svc: Services, sim_id: int) -> SimulationRow | None:
+def _row(svc: Services, sim_id: int, user: User) -> SimulationRow | None:
     try:
         row = svc.simulations.get(sim_id)
     except NotFoundError:
         return None
-    return row if row.kind == "timeline" else None
+    readable = row.kind == "timeline" and may_read_simulation(user, row.author)
+    return row if readable else None  # another analyst's run: as if there were none
 
 
 def _missing(request: Request[Any, Any, Any], user: User) -> Response[Any]:
@@ -98,7 +108,7 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
     if not isinstance(user, User):
         return user
     svc = services(request)
-    row = _row(svc, sim_id)
+    row = _row(svc, sim_id, user)
     if row is None:
         return _missing(request, user)
     shown: dict[str, Any] = {"run": row, "progress": progress_of(sim_id), "tables": SAMPLED_TABLES}
@@ -129,7 +139,7 @@ def _timeline_status(request: Request[Any, Any, Any], sim_id: int) -> Response[A
     if user is None or user.role not in ROLES:
         message = "log in as an analyst or admin" if user is None else "analysts and admins only"
         return Response({"message": message}, status_code=401 if user is None else 403)
-    row = _row(services(request), sim_id)
+    row = _row(services(request), sim_id, user)
     if row is None:
         return Response({"message": f"no timeline run {sim_id}"}, status_code=404)
     progress = progress_of(sim_id)
@@ -151,7 +161,7 @@ def _timeline_csv(request: Request[Any, Any, Any], sim_id: int, name: str) -> Re
     if not isinstance(user, User):
         return user
     svc = services(request)
-    row = _row(svc, sim_id)
+    row = _row(svc, sim_id, user)
     path = svc.simulations.directory / str(sim_id) / f"{name}.csv"
     if row is None or name not in SAMPLED_TABLES or row.status != "done" or not path.is_file():
         what = (

@@ -2,7 +2,8 @@
 
 Drafting, submitting, approving (= publishing), rejecting and retiring go through
 :class:`rules.store.PolicyStore`, which refuses an approval by the version's own author; an
-officer acts only on policies of their own department.  Every change is audited.
+officer acts only on policies of their own department, and an id stays with the department of
+its first version (a draft moving it to another is a 403).  Every change is audited.
 """
 
 from __future__ import annotations
@@ -222,6 +223,20 @@ def _check_department(request: Request[Any, Any, Any], department: str) -> None:
         )
 
 
+def _check_owner(svc: Services, policy_id: str, department: str) -> None:
+    """An id belongs to the department of its first version, whoever drafts it next."""
+    try:
+        first = svc.policies.versions(policy_id)[0]
+    except (NotFoundError, IndexError):
+        return  # a new id: it becomes the drafting department's
+    owner = _department_of(first.document)
+    if owner != department:
+        raise ForbiddenError(
+            f"policy {policy_id} belongs to {owner}; a draft cannot move it to {department}. "
+            f"Keep 'department: {owner}', or give the new policy an id of its own"
+        )
+
+
 def _audit(request: Request[Any, Any, Any], svc: Services, action: str, policy_id: str,
            **details: Any) -> None:  # fmt: skip
     user = current_user(request)
@@ -244,6 +259,7 @@ def draft(request: Request[Any, Any, Any], data: JSONBody[DraftIn]) -> Draft:
     user = current_user(request)
     _check_department(request, _department_of(data.document))
     policy = load_policy_text(data.document, Path("<draft>"))
+    _check_owner(svc, policy.id, policy.department)
     version = svc.policies.draft(data.document, author=user.username, note=data.note)
     _audit(request, svc, "policy.draft", policy.id, version=version, note=data.note)
     return Draft(policy.id, version, "draft")

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
-from api.app.access import allow, current_user, source_of
+from api.app.access import SIMULATION_READERS, allow, check_simulation, current_user, source_of
 from api.app.errors import UnavailableError
 from api.app.services import services
 from matcher.diff import catalog_changes
@@ -36,7 +36,7 @@ __all__ = ["SIMULATION_ROUTES", "SimulationIn"]
 SimId = Annotated[int, Parameter(ge=1, le=2**53)]
 
 _runners = allow("analyst", "admin")
-_readers = allow("officer", "reviewer", "analyst", "admin")
+_readers = allow(*SIMULATION_READERS)  # each reads what access.may_read_simulation allows
 
 
 @dataclass(frozen=True)
@@ -98,15 +98,26 @@ def start_simulation(
         )
         params = {"as_of": as_of.isoformat(), "months": data.months, "seeds": data.seeds,
                   "push": data.push}  # fmt: skip
-    return svc.simulations.start(data.kind, params, user.username, work)
+    row = svc.simulations.start(data.kind, params, user.username, work)
+    if data.kind == "timeline":  # the published rules' texts, by the catalog's hash
+        svc.audit.append(
+            actor=user.username, role=user.role, action="simulation.start",
+            entity_type="simulation", entity_id=str(row.id), source=source_of(request),
+            details={**params, "kind": "timeline", "catalog": published.catalog.content_hash},
+        )  # fmt: skip
+    return row
 
 
 @get("/api/v1/simulations", guards=[_readers], sync_to_thread=True, tags=["simulations"])
 def list_simulations(
     request: Request[Any, Any, Any], limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100
 ) -> list[SimulationRow]:
-    """Simulations, newest first, with their status and summary."""
-    return services(request).simulations.list(limit)
+    """Your simulations (an admin: everyone's), newest first, with their status and summary."""
+    user, svc = current_user(request), services(request)
+    author = None if user.role == "admin" else user.username
+    rows = svc.simulations.list(limit, author=author)
+    _released(request, [r for r in rows if r.summary is not None])
+    return rows
 
 
 @get(
@@ -115,7 +126,23 @@ def list_simulations(
 )  # fmt: skip
 def get_simulation(request: Request[Any, Any, Any], sim_id: SimId) -> SimulationRow:
     """One simulation: queued, running, done (with its summary and tables) or failed (why)."""
-    return services(request).simulations.get(sim_id)
+    row = services(request).simulations.get(sim_id)
+    check_simulation(current_user(request), sim_id, row.author)
+    if row.summary is not None:
+        _released(request, [row])
+    return row
+
+
+def _released(request: Request[Any, Any, Any], rows: list[SimulationRow]) -> None:
+    """Audit the figures a read hands out: each finished simulation's summary."""
+    if not rows:
+        return
+    user = current_user(request)
+    services(request).audit.append(
+        actor=user.username, role=user.role, action="simulation.read", entity_type="simulation",
+        entity_id=",".join(str(r.id) for r in rows)[:128], source=source_of(request),
+        details={"figures": {str(r.id): r.summary for r in rows}},
+    )  # fmt: skip
 
 
 @get(
@@ -127,8 +154,9 @@ def simulation_table(
 ) -> Response[bytes]:
     """One table of a finished simulation as CSV (an audited data export)."""
     svc = services(request)
-    path = svc.simulations.table(sim_id, name)
     user = current_user(request)
+    check_simulation(user, sim_id, svc.simulations.get(sim_id).author)
+    path = svc.simulations.table(sim_id, name)
     svc.audit.append(
         actor=user.username, role=user.role, action="simulation.export",
         entity_type="simulation", entity_id=str(sim_id), source=source_of(request),

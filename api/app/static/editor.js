@@ -40,7 +40,10 @@
     const response = await fetch(url, {
       method,
       credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers: Object.assign(
+        { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+        body === undefined ? {} : { "Content-Type": "application/json" },
+      ),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     let json = null;

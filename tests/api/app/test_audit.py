@@ -312,3 +312,40 @@ def test_verify_warns_when_nothing_is_checkpointed(
     code, out, err = _verify(capsys)
     assert code == 0 and "intact: 2 entries" in out
     assert "warning: no checkpoint in" in err and "zhida audit checkpoint" in err
+
+
+# ---------------------------------------------------------------- imports and exports are entries
+
+
+def test_policies_import_and_export_are_audited_with_who_ran_them(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import shutil
+
+    from api.commands.users import operator
+    from rules.loader import load_catalog
+    from rules.store import PolicyStore
+    from tests.api.app.world import CATALOG
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", sqlite_url)
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    shutil.copy(CATALOG / "bj-elderly-allowance.yaml", catalog)
+    assert main(["policies", "import", str(catalog)]) == 0
+    assert main(["policies", "export", str(tmp_path / "out")]) == 0
+    engine = get_engine(sqlite_url)
+    exported, imported = AuditLog(engine).entries(entity_type="catalog")
+    assert (imported.actor, imported.action, imported.entity_id) == (
+        operator(), "policy.import", "catalog",
+    )  # fmt: skip
+    assert imported.details["published"] == {"bj-elderly-allowance": 1}
+    assert imported.details["catalog_sha256"] == load_catalog([catalog]).content_hash
+    (version,) = PolicyStore(engine).versions("bj-elderly-allowance")
+    assert version.author == operator() != "admin"
+    assert (exported.action, exported.details["policies"]) == (
+        "policy.export", ["bj-elderly-allowance"],
+    )  # fmt: skip
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0  # both entries checkpointed as they were written
+    assert "2 checkpoints hold" in capsys.readouterr().out

@@ -54,7 +54,8 @@ def _svc(world: World) -> Services:
 
 def _finished(world: World, sim_id: int) -> dict[str, Any]:
     _svc(world).simulations.join()
-    body: dict[str, Any] = world.client.get(f"{SIMS}/{sim_id}", headers=world.as_("analyst")).json()
+    # An admin reads every simulation; an analyst only their own (access.may_read_simulation).
+    body: dict[str, Any] = world.client.get(f"{SIMS}/{sim_id}", headers=world.as_("admin")).json()
     return body
 
 

@@ -9,13 +9,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import polars as pl
 from argon2 import PasswordHasher
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
+from api.app.access import SESSION_COOKIE
 from api.app.app import create_app
-from api.app.auth import UserStore
+from api.app.auth import UserStore, csrf_token
 from core.db import get_engine, upgrade
 from matcher.runs import RunStore
 from notifier.channels.inbox import inbox_messages
@@ -117,4 +119,14 @@ def make_world(url: str, tmp_path: Path, population: Path | None = None) -> Iter
         engine, data_dir=data_dir, population=population, secure_cookies=False, hasher=FAST
     )
     with TestClient(app) as client:
+        client.event_hooks["request"].append(send_csrf_token)
         yield World(engine, client, tokens, grants, messages)
+
+
+def send_csrf_token(request: httpx.Request) -> None:
+    """What the console's pages do: every change a session makes carries its CSRF token
+    (api.app.csrf); tests/api/app/test_security_csrf.py sends requests without it."""
+    for part in request.headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and "x-csrf-token" not in request.headers:
+            request.headers["X-CSRF-Token"] = csrf_token(value)
