@@ -13,6 +13,13 @@
 | ``ZHIDA_QUIET_HOURS``       | ``sms=21:00-08:00``             | local quiet window per channel   |
 | ``ZHIDA_DELIVERY_ATTEMPTS`` | ``8``                           | attempts before a row is parked  |
 | ``ZHIDA_RETRY_BACKOFF``     | ``30``                          | first retry delay, seconds (x2)  |
+| ``ZHIDA_GUARD_SHARE``       | ``0.02``                        | a policy's share of offers ended |
+|                             |                                 | that may hold a plan (2 %) ...   |
+| ``ZHIDA_GUARD_FACTOR``      | ``3``                           | ... when above 3× its median     |
+| ``ZHIDA_GUARD_RUNS``        | ``6``                           | ... over its last 6 runs         |
+| ``ZHIDA_GUARD_POPULATION_DROP`` | ``0.05``                    | subjects with an offer falling   |
+|                             |                                 | by more: the plan is held        |
+| ``ZHIDA_GUARD_MIN_ENDED``   | ``20``                          | fewer endings: never held        |
 | ``ZHIDA_SMS_GATEWAY_URL``   | unset: no SMS                   | the HTTP SMS gateway's POST URL  |
 | ``ZHIDA_SMS_GATEWAY_TOKEN`` | unset                           | its bearer token (credentials)   |
 | ``ZHIDA_SMS_STATUS_URL``    | unset                           | its status query by key, if any  |
@@ -73,6 +80,14 @@ class Settings:
     quiet_hours: tuple[tuple[str, str, str], ...] = (("sms", "21:00", "08:00"),)
     delivery_attempts: int = 8
     retry_backoff: float = 30.0  # seconds before the first retry; doubled each attempt
+    # The mass-change guard (notifier.guard): a plan is held for an operator when it ends more
+    # than guard_share of a policy's offers and guard_factor times its median share ended over
+    # its last guard_runs runs, or when the subjects with an offer fall by guard_population_drop.
+    guard_share: float = 0.02
+    guard_factor: float = 3.0
+    guard_runs: int = 6
+    guard_population_drop: float = 0.05
+    guard_min_ended: int = 20  # a policy ending fewer offers is not a mass change
     # Channels (notifier/channels/registry.py builds them from these).
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
@@ -140,6 +155,11 @@ class Settings:
             quiet_hours=_quiet_hours(env.get("ZHIDA_QUIET_HOURS", "sms=21:00-08:00")),
             delivery_attempts=int(_number(env, "ZHIDA_DELIVERY_ATTEMPTS", 8, minimum=1)),
             retry_backoff=_number(env, "ZHIDA_RETRY_BACKOFF", 30.0, minimum=0.0),
+            guard_share=_number(env, "ZHIDA_GUARD_SHARE", 0.02, minimum=0.0),
+            guard_factor=_number(env, "ZHIDA_GUARD_FACTOR", 3.0, minimum=0.0),
+            guard_runs=int(_number(env, "ZHIDA_GUARD_RUNS", 6, minimum=1)),
+            guard_population_drop=_number(env, "ZHIDA_GUARD_POPULATION_DROP", 0.05, minimum=0.0),
+            guard_min_ended=int(_number(env, "ZHIDA_GUARD_MIN_ENDED", 20, minimum=0)),
             sms_gateway_url=env.get("ZHIDA_SMS_GATEWAY_URL") or None,
             sms_gateway_token=env.get("ZHIDA_SMS_GATEWAY_TOKEN") or None,
             sms_status_url=env.get("ZHIDA_SMS_STATUS_URL") or None,

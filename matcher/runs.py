@@ -32,6 +32,7 @@ __all__ = [
     "carry_forward",
     "file_digest",
     "frames_snapshot",
+    "policy_endings",
     "population_snapshot",
     "run_diff",
 ]
@@ -218,6 +219,29 @@ def run_diff(old: pl.LazyFrame, new: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def policy_endings(old: pl.LazyFrame, new: pl.LazyFrame) -> dict[str, tuple[int, int]]:
+    """Policy → (its pairs in ``old``, how many of them ``new`` no longer has).
+
+    The share a run ended of each policy's offers: what the mass-change guard compares with.
+    """
+    keys = ["subject_id", "subject_type", "policy_id"]
+    offers = old.group_by("policy_id").agg(pl.len().alias("offers"))
+    ended = (
+        old.select(keys)
+        .join(new.select(keys), on=keys, how="anti")
+        .group_by("policy_id")
+        .agg(pl.len().alias("ended"))
+    )
+    both = offers.join(ended, on="policy_id", how="left").fill_null(0).collect()
+    return {
+        str(p): (int(o), int(e)) for p, o, e in both.select("policy_id", "offers", "ended").rows()
+    }
+
+
+# Policy -> the shares of its offers that runs ended (RunStore.list hides the builtin there).
+_Shares = dict[str, list[float]]
+
+
 class RunStore:
     def __init__(self, engine: Engine, data_dir: Path) -> None:
         self.engine = engine
@@ -322,6 +346,44 @@ class RunStore:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(_runs).order_by(_runs.c.run_id)).all()
         return [self._run(r) for r in rows]
+
+    def ended_shares(self, window: int, *, before: int | None = None) -> _Shares:
+        """Policy → the share of its offers each of the last ``window`` runs ended (oldest first).
+
+        ``before``: only runs recorded before that run id (the history of a run being judged).
+
+        A run's endings are computed from its pairs and its previous run's once, and kept
+        beside its pairs (``runs/<id>.ended.json``); runs whose pairs are gone are skipped.
+        """
+        query = sa.select(_runs).where(_runs.c.previous_run_id.is_not(None))
+        if before is not None:
+            query = query.where(_runs.c.run_id < before)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(_runs.c.run_id.desc()).limit(window)).all()
+        shares: _Shares = {}
+        for run in reversed([self._run(r) for r in rows]):
+            assert run.previous_run_id is not None
+            endings = self._endings(run, self.get(run.previous_run_id))
+            for policy, (offers, ended) in endings.items():
+                if offers:
+                    shares.setdefault(policy, []).append(ended / offers)
+        return shares
+
+    def _endings(self, run: Run, base: Run) -> dict[str, tuple[int, int]]:
+        files = [run.pairs_file, base.pairs_file]
+        if not all(f.is_file() for f in files):
+            return {}
+        # Keyed by the files it was computed from: a reused run id does not read stale counts.
+        key = "|".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+        cache = self.directory / f"{run.run_id}.ended.json"
+        with contextlib.suppress(OSError, ValueError):
+            kept = json.loads(cache.read_text(encoding="utf-8"))
+            if kept.get("key") == key:
+                return {str(p): (int(o), int(e)) for p, (o, e) in kept["endings"].items()}
+        endings = policy_endings(pl.scan_parquet(base.pairs_file), pl.scan_parquet(run.pairs_file))
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+            cache.write_text(json.dumps({"key": key, "endings": endings}), encoding="utf-8")
+        return endings
 
     def diff(self, run_id: int, against: int | None = None) -> pl.LazyFrame:
         """What changed in ``run_id`` compared with ``against`` (default: its previous run)."""

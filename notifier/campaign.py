@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+from sqlalchemy.exc import IntegrityError
 
 from core.clock import Clock, SystemClock
 from core.errors import DeliveryError, NotFoundError
@@ -31,6 +32,8 @@ from matcher.shards import Finishing, register_planner
 from notifier.actors import QUEUE, deliver, enqueue, send_batches
 from notifier.channels.base import Channel
 from notifier.dispatch import Explain, PlanConflictError, PlanSummary, plan_changes
+from notifier.guard import Verdict, guard_run
+from notifier.holds import PlanHolds
 from notifier.outbox import Outbox
 from notifier.priority import run_priority
 from notifier.render import render_row
@@ -89,6 +92,10 @@ def plan_run(
         raise NotFoundError("no match runs yet; `zhida match ... --out FILE` records one")
     base = against if against is not None else run.previous_run_id
     changes = store.diff(run.run_id, base).collect()
+    verdict = None if base is None else guard_run(
+        settings, engine, store, store.get(base), run.pairs_file, changes, as_of=run.as_of,
+        policies=policies, run_id=run.run_id,
+    )  # fmt: skip
     ordered_by = "given"
     if priority is None:
         ranking = run_priority(
@@ -97,13 +104,33 @@ def plan_run(
         )  # fmt: skip
         priority, ordered_by = ranking.priority, ranking.how
     explain = _evidence(population, policies, run.as_of, changes["subject_id"].unique().to_list())
-    summary = plan_changes(
-        engine, changes.iter_rows(named=True), policies, cause=f"run {run.run_id} vs {base}",
-        run_id=run.run_id, as_of=run.as_of, now=now or SystemClock().now(), settings=settings,
-        priority=priority, explain=explain,
-        channels=channels or frozenset({"inbox", "sms", "email", "webhook"}),
-    )  # fmt: skip
+    moment = now or SystemClock().now()
+    try:
+        # The plan and the guard's hold in one transaction: no worker sees a held row pending.
+        with engine.begin() as conn:
+            summary = plan_changes(
+                engine, changes.iter_rows(named=True), policies,
+                cause=f"run {run.run_id} vs {base}", run_id=run.run_id, as_of=run.as_of,
+                now=moment, settings=settings, priority=priority, explain=explain,
+                channels=channels or frozenset({"inbox", "sms", "email", "webhook"}), conn=conn,
+            )  # fmt: skip
+            summary = _guarded(conn, summary, verdict, moment)
+    except IntegrityError as exc:
+        raise PlanConflictError(
+            f"run {run.run_id} vs {base} was being planned by someone else at the same time; "
+            "nothing was recorded twice — run the command again to see their plan"
+        ) from exc
     return dataclasses.replace(summary, ordered_by=ordered_by)
+
+
+def _guarded(
+    conn: Connection, summary: PlanSummary, verdict: Verdict | None, now: datetime
+) -> PlanSummary:
+    """Record the guard's verdict on a new plan; a held plan has no rows due."""
+    if verdict is None or summary.already_planned:
+        return summary
+    PlanHolds.record(conn, summary.plan_id, verdict, now=now)
+    return dataclasses.replace(summary, due_ids=()) if verdict.held else summary
 
 
 def record_and_plan(
@@ -150,6 +177,9 @@ def record_and_plan(
         settings, pairs_file, as_of, policies, subjects=subjects, population=population
     )
     explain = _evidence(population, policies, as_of, subjects)
+    verdict = guard_run(
+        settings, engine, store, previous, pairs_file, changes, as_of=as_of, policies=policies
+    )
     planned: list[PlanSummary] = []
 
     def plan_in(conn: Connection, run: Run) -> None:
@@ -160,13 +190,15 @@ def record_and_plan(
                 f"run {run.previous_run_id} was recorded while run {run.run_id} was being "
                 "planned; nothing was recorded — run the command again"
             )
+        moment = now or SystemClock().now()
         summary = plan_changes(
             engine, changes.iter_rows(named=True), policies,
             cause=f"run {run.run_id} vs {previous.run_id}", run_id=run.run_id, as_of=as_of,
-            now=now or SystemClock().now(), settings=settings, priority=ranking.priority,
+            now=moment, settings=settings, priority=ranking.priority,
             explain=explain, channels=channels or frozenset({"inbox", "sms", "email", "webhook"}),
             conn=conn,
         )  # fmt: skip
+        summary = _guarded(conn, summary, verdict, moment)
         planned.append(dataclasses.replace(summary, ordered_by=ranking.how))
 
     run = store.record(

@@ -2,6 +2,8 @@
 
 - ``contact_points``: how to reach a subject and what they agreed to (not profile data);
 - ``delivery_plans``: one row per planned cause (a run diff), so a cause is planned once;
+- ``plan_guards``: what the mass-change guard decided about a run's plan, and an operator's hold
+  or release of any plan (its outbox rows wait as ``held`` meanwhile);
 - ``notices``: every planning decision per (subject, policy) with its reason — "why was I (not)
   told" — and the dedupe history;
 - ``outbox``: the ledger of messages, keyed by an idempotency key; the queue carries its id;
@@ -24,6 +26,7 @@ __all__ = [
     "notices",
     "objections",
     "outbox",
+    "plan_guards",
 ]
 
 metadata = sa.MetaData()
@@ -57,6 +60,26 @@ delivery_plans = sa.Table(
     sa.Column("messages", sa.Integer, nullable=False),
     sa.Column("deferred", sa.Integer, nullable=False),
     sa.Column("suppressed", sa.Integer, nullable=False),
+)
+
+plan_guards = sa.Table(
+    "plan_guards",
+    metadata,
+    sa.Column(
+        "plan_id",
+        _Id,
+        sa.ForeignKey("delivery_plans.plan_id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("status", sa.String(16), nullable=False),  # passed | held | released
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON list: why it is (was) held
+    sa.Column("deliberate", sa.Text, nullable=False),  # JSON list: endings an act let through
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("decided_by", sa.String(128), nullable=False),  # "guard" or an operator
+    sa.Column("released_at", sa.DateTime),
+    sa.Column("released_by", sa.String(128)),
+    sa.Index("ix_plan_guards_status", "status"),
 )
 
 outbox = sa.Table(

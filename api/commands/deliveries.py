@@ -3,6 +3,9 @@
 \b
   zhida deliveries plan [--run ID] [--population DIR]   plan the latest run diff; deliver
   zhida deliveries status                               the ledger by channel and status
+  zhida deliveries held                                 plans held for an operator, and why
+  zhida deliveries hold PLAN_ID [--note TEXT]           hold a plan's unsent rows
+  zhida deliveries release PLAN_ID                      send a held plan (once)
   zhida deliveries reports                              poll the SMS delivery reports now
   zhida deliveries failed                               parked rows and why
   zhida deliveries replay ID... | --all                 give parked rows new attempts
@@ -123,8 +126,35 @@ def deliver_planned(summary: Any, *, deliver: bool = True) -> None:
         click.echo(f"  offers in order of priority by {summary.ordered_by}")
     for reason, n in sorted(summary.reasons.items(), key=lambda kv: -kv[1])[:8]:
         click.echo(f"  {n:>7,}  {reason}")
+    if _say_guarded(summary.plan_id):
+        return  # held: nothing of it is sent until an operator releases it
     if deliver:
         _deliver(list(summary.due_ids))
+
+
+def _say_guarded(plan_id: int) -> bool:
+    """Say what the mass-change guard decided about a plan; True if it is held."""
+    from notifier.holds import PlanHolds
+
+    guarded = PlanHolds(_engine()).of(plan_id)
+    if guarded is None:
+        return False
+    for line in guarded.deliberate:
+        click.echo(f"  guard: let through, a deliberate act: {line}")
+    if guarded.status != "held":
+        click.echo("  guard: passed (no unusual endings, no fall in subjects)")
+        return False
+    click.echo(
+        f"  guard: HELD for an operator, {guarded.held_rows:,} message(s) carrying "
+        f"{guarded.revocations:,} revocation notice(s) not sent:"
+    )
+    for reason in guarded.reasons:
+        click.echo(f"    {reason}")
+    click.echo(
+        f"  check the run, then `zhida deliveries release {plan_id}` to send it "
+        "(`zhida deliveries held` lists held plans)"
+    )
+    return True
 
 
 @deliveries_group.command("reports")
@@ -178,6 +208,71 @@ def status_cmd() -> None:
     receipts = {e: n for e, n in ReceiptStore(engine).counts().items() if n}
     if receipts:  # per (message, policy); "undeliverable": the gateway's report said so
         click.echo("receipts: " + ", ".join(f"{n:,} {e}" for e, n in receipts.items()))
+    from notifier.holds import PlanHolds
+
+    for held in PlanHolds(engine).held():
+        click.echo(
+            f"held: plan {held.plan_id} ({held.cause}), {held.held_rows:,} row(s); "
+            f"`zhida deliveries held` says why"
+        )
+
+
+def _operator_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment
+        return "operator"
+
+
+@deliveries_group.command("held")
+@click.option("--all", "every", is_flag=True, help="Also released plans and deliberate endings.")
+def held_cmd(every: bool) -> None:
+    """Plans held for an operator (by the mass-change guard or by hand), and why."""
+    from notifier.holds import PlanHolds
+
+    holds = PlanHolds(_engine())
+    plans = holds.recent(limit=50) if every else holds.held()
+    if not plans:
+        click.echo("no plan is held" if not every else "the guard has noted nothing yet")
+    for p in plans:
+        by = "the mass-change guard" if p.decided_by == "guard" else p.decided_by
+        click.echo(
+            f"plan {p.plan_id} ({p.cause}): {p.status} by {by} at {p.decided_at:%Y-%m-%d %H:%M}"
+            f" UTC; {p.held_rows:,} row(s) held carrying {p.revocations:,} revocation notice(s)"
+            + (f"; released by {p.released_by}" if p.released_by else "")
+        )
+        for reason in p.reasons:
+            click.echo(f"    {reason}")
+        for line in p.deliberate:
+            click.echo(f"    let through, a deliberate act: {line}")
+
+
+@deliveries_group.command("hold")
+@click.argument("plan_id", type=int)
+@click.option("--note", default="", help="Why, for the operator who releases it.")
+def hold_cmd(plan_id: int, note: str) -> None:
+    """Hold PLAN_ID: its rows no worker has taken yet wait until `zhida deliveries release`."""
+    from notifier.holds import PlanHolds
+
+    rows = PlanHolds(_engine()).hold(plan_id, by=_operator_name(), note=note, now=datetime.now(UTC))
+    click.echo(
+        f"plan {plan_id} held: {rows:,} row(s) wait for `zhida deliveries release {plan_id}`"
+    )
+
+
+@deliveries_group.command("release")
+@click.argument("plan_id", type=int)
+@click.option("--no-deliver", is_flag=True, help="Only release; the workers deliver later.")
+def release_cmd(plan_id: int, no_deliver: bool) -> None:
+    """Release a held plan: what was held is sent, once (the rows keep their keys)."""
+    from notifier.holds import PlanHolds
+
+    due = PlanHolds(_engine()).release(plan_id, by=_operator_name(), now=datetime.now(UTC))
+    click.echo(f"plan {plan_id} released: {len(due):,} row(s) due now")
+    if due and not no_deliver:
+        _deliver(due)
 
 
 @deliveries_group.command("failed")

@@ -139,6 +139,11 @@ def delivery_step(console: Any, population_dir: Path, catalog: Any, *, seed: int
     plan = result.plan
     decisions = ", ".join(f"{n:,} {d}" for d, n in sorted(plan.decisions.items()))
     console.print(f"plan {plan.plan_id} ({plan.cause}): {decisions}; {plan.messages:,} messages")
+    from core.db import get_engine
+    from notifier.holds import PlanHolds
+
+    if guarded := PlanHolds(get_engine(get_settings().database_url)).of(plan.plan_id):
+        console.print(f"  mass-change guard: {guarded.line()}")
     if plan.ordered_by:
         console.print(f"  offers in order of priority by {plan.ordered_by}")
     if plan.by_purpose:

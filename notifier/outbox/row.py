@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-STATUSES = ("pending", "sending", "delivered", "failed", "cancelled")
+# held: a plan an operator (or the mass-change guard) holds; released rows are pending again
+STATUSES = ("pending", "sending", "delivered", "failed", "cancelled", "held")
 _MAX_BACKOFF = 3600.0
 
 

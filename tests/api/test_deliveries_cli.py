@@ -109,3 +109,78 @@ def test_reports_polls_the_gateway_and_counts_what_it_said(
     assert "0 delivered, 0 not delivered, 2 for messages not in this ledger" in (
         capsys.readouterr().out
     )
+
+
+def test_a_match_over_a_population_missing_most_residents_is_held_until_released(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    from core.db import get_engine
+    from notifier.channels.inbox import InboxStore
+    from notifier.outbox import Outbox
+
+    catalog = str(Path(__file__).resolve().parents[2] / "rules" / "catalog")
+    pop = tmp_path / "pop"
+    args = ["population", "generate", "--residents", "400", "--enterprises", "40", "--seed", "3"]
+    assert main([*args, "--as-of", "2026-06-30", "--out", str(pop)]) == 0
+    match = ["match", "--population", str(pop), "--policies", catalog, "--plan"]
+    for n, day in enumerate(["2026-05-30", "2026-06-30"]):
+        assert main([*match, "--as-of", day, "--out", str(tmp_path / f"{n}.parquet")]) == 0
+    assert "guard: passed" in capsys.readouterr().out  # a month's natural changes
+    engine = get_engine()
+    sent = Outbox(engine).counts()["inbox"]["delivered"]
+    residents = pop / "residents.parquet"
+    pl.read_parquet(residents).head(20).write_parquet(residents)  # a file cut short
+    assert main([*match, "--as-of", "2026-06-30", "--out", str(tmp_path / "cut.parquet")]) == 0
+    out = capsys.readouterr().out
+    assert "recorded run 3" in out and "plan 2 (run 3 vs 2)" in out
+    assert "guard: HELD for an operator" in out and "the subjects with an offer fell from" in out
+    held = Outbox(engine).counts()["inbox"]
+    assert held["delivered"] == sent and held["held"] > 0 and "pending" not in held
+    assert main(["deliveries", "held"]) == 0
+    assert "plan 2 (run 3 vs 2): held by the mass-change guard" in capsys.readouterr().out
+    assert main(["deliveries", "release", "2"]) == 0
+    assert "plan 2 released" in capsys.readouterr().out
+    after = Outbox(engine).counts()["inbox"]
+    assert after == {"delivered": sent + held["held"]}
+    inbox = InboxStore(engine)
+    keys = [m.idempotency_key for s in Outbox(engine).subjects() for m in inbox.messages(s)]
+    assert len(keys) == len(set(keys)) == after["delivered"]  # each notice once
+    assert main(["deliveries", "release", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "plan 2 was released by" in err and err.count("\n") == 1
+
+
+def test_an_operator_holds_a_plan_lists_it_and_releases_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.db import get_engine, upgrade
+    from core.settings import get_settings
+    from notifier.dispatch import plan_changes
+    from rules.loader import load_catalog
+
+    engine = get_engine()
+    upgrade(engine)
+    policies = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"]).by_id
+    rows = [{"subject_id": s, "subject_type": "resident", "policy_id": "bj-elderly-card",
+             "change": "newly_eligible", "old_status": None, "new_status": "eligible"}
+            for s in ("p1", "p2")]  # fmt: skip
+    plan_changes(
+        engine, rows, policies, cause="cli", as_of=date(2026, 3, 2),
+        now=datetime(2026, 3, 2, 4, 0, tzinfo=UTC), settings=get_settings(),
+    )  # fmt: skip
+    assert main(["deliveries", "hold", "1", "--note", "amounts to check"]) == 0
+    assert "plan 1 held: 2 row(s) wait" in capsys.readouterr().out
+    assert main(["deliveries", "status"]) == 0
+    assert "held: plan 1 (cli), 2 row(s)" in capsys.readouterr().out
+    assert main(["deliveries", "held"]) == 0
+    assert ": amounts to check" in capsys.readouterr().out
+    assert main(["deliveries", "hold", "1"]) == 1
+    assert "plan 1 is already held" in capsys.readouterr().err
+    assert main(["deliveries", "release", "1", "--no-deliver"]) == 0
+    assert "plan 1 released: 2 row(s) due now" in capsys.readouterr().out
+    assert main(["deliveries", "held"]) == 0
+    assert "no plan is held" in capsys.readouterr().out
+    assert main(["deliveries", "release", "9"]) == 1
+    assert "no delivery plan 9" in capsys.readouterr().err

@@ -125,11 +125,12 @@ def test_a_distributed_run_with_plan_records_the_run_and_its_pushes_together(
     monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
     argv = ["match", "--population", str(population), "--policies", CATALOG, "--distributed",
             "--shard-rows", "1500", "--plan"]  # fmt: skip
-    assert main([*argv, "--as-of", "2025-06-30", "--out", str(tmp_path / "a.parquet")]) == 0
+    # A month apart: a year's endings with no earlier runs to compare are held by the guard.
+    assert main([*argv, "--as-of", "2026-05-30", "--out", str(tmp_path / "a.parquet")]) == 0
     assert "the first run: nothing to push" in capsys.readouterr().out
     assert main([*argv, "--as-of", AS_OF, "--out", str(tmp_path / "b.parquet")]) == 0
     out = capsys.readouterr().out
-    assert "recorded run 2" in out and "(run 2 vs 1)" in out
+    assert "recorded run 2" in out and "(run 2 vs 1)" in out and "guard: passed" in out
     assert "inbox" in out and "delivered" in out  # delivered in process (no Redis)
     with get_engine().connect() as conn:
         plans = conn.execute(sa.select(delivery_plans.c.run_id, delivery_plans.c.messages)).all()

@@ -5,7 +5,9 @@ rows deferred by quiet hours and until when, what the planner suppressed and why
 event (undeliverable SMS among them, as ``zhida deliveries status`` counts them), and the
 parked (failed) rows with their last error and a replay button.  Addresses are masked as in
 ``GET /api/v1/deliveries/failed``; a replay goes through the same handler as
-``POST /api/v1/deliveries/{id}/replay`` (and is audited there).
+``POST /api/v1/deliveries/{id}/replay`` (and is audited there).  Plans held by the mass-change
+guard or by an operator are listed with their reasons and a release button (audited), and the
+endings a deliberate act let through are shown beside them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from api.app.access import source_of
 from api.app.auth import User
 from api.app.delivery_dashboard import deferred, receipts, suppressed, throughput
 from api.app.pages import gate, render
@@ -25,6 +28,7 @@ from api.app.routes.deliveries import DeliveryRow, replay
 from api.app.services import services
 from core.errors import ZhidaError
 from core.settings import get_settings
+from notifier.holds import PlanHolds
 from notifier.outbox import STATUSES, Outbox
 
 __all__ = ["OPERATOR_ROUTES"]
@@ -44,14 +48,17 @@ def _local(moment: datetime) -> str:
 
 @get("/console/operator", include_in_schema=False)
 async def operator_page(
-    request: Request[Any, Any, Any], replayed: FromQuery[int | None] = None
+    request: Request[Any, Any, Any],
+    replayed: FromQuery[int | None] = None,
+    released: FromQuery[int | None] = None,
 ) -> Response[Any]:
-    return await to_thread.run_sync(_operator_page, request, replayed, None)
+    return await to_thread.run_sync(_operator_page, request, replayed, None, released)
 
 
 def _operator_page(
-    request: Request[Any, Any, Any], replayed: int | None, error: str | None
-) -> Response[Any]:
+    request: Request[Any, Any, Any], replayed: int | None, error: str | None,
+    released: int | None = None,
+) -> Response[Any]:  # fmt: skip
     user = _operator(request)
     if not isinstance(user, User):
         return user
@@ -69,6 +76,8 @@ def _operator_page(
         suppressed=suppressed(engine), receipts=receipts(engine), failed=failed,
         replayed=replayed, error=error,
         timezone=get_settings().timezone, now=_local(now.replace(tzinfo=None)),
+        guarded=[(g, _local(g.decided_at)) for g in PlanHolds(engine).recent(limit=20)],
+        released=released,
     )  # fmt: skip
 
 
@@ -89,4 +98,28 @@ def _operator_replay(request: Request[Any, Any, Any], row_id: int) -> Response[A
     return Redirect(f"/console/operator?replayed={row_id}#failed", status_code=303)
 
 
-OPERATOR_ROUTES = [operator_page, operator_replay]
+@post("/console/operator/release/{plan_id:int}", include_in_schema=False)
+async def operator_release(
+    request: Request[Any, Any, Any], plan_id: FromPath[int]
+) -> Response[Any]:
+    return await to_thread.run_sync(_operator_release, request, plan_id)
+
+
+def _operator_release(request: Request[Any, Any, Any], plan_id: int) -> Response[Any]:
+    """Release a held plan: its rows are pending again; the workers' sweeper sends them."""
+    user = _operator(request)
+    if not isinstance(user, User):
+        return user
+    svc = services(request)
+    try:
+        PlanHolds(svc.engine).release(plan_id, by=user.username, now=datetime.now(UTC))
+    except ZhidaError as err:
+        return _operator_page(request, None, err.message)
+    svc.audit.append(
+        actor=user.username, role=user.role, action="delivery.release",
+        entity_type="delivery_plan", entity_id=str(plan_id), source=source_of(request),
+    )  # fmt: skip
+    return Redirect(f"/console/operator?released={plan_id}#held", status_code=303)
+
+
+OPERATOR_ROUTES = [operator_page, operator_replay, operator_release]

@@ -1,0 +1,277 @@
+"""The mass-change guard: whether a run diff may be sent, or must wait for an operator.
+
+A missing or truncated population file does not look like an error to the matcher: it looks
+like thousands of people losing their benefits at once.  The guard looks at what a run diff
+would end before anything is sent, and holds the plan (recorded, not sent) when:
+
+- for some policy, the share of its offers the run ends is above ``share`` (default 2 %)
+  **and** above ``factor`` (3×) the median share that policy ended over its last ``window``
+  (6) runs — a policy with natural churn (an age window, a 12-month tag) keeps its rhythm;
+  before a policy has runs to compare with, above ``factor`` times the share of offers this
+  run starts for it (windows start offers as they end others; a lost file only ends them);
+- a policy ending fewer than ``min_ended`` (20) offers is not a mass change, whatever its
+  share (three of fifteen is small-number noise, not a lost file);
+- or the subjects holding any offer fell by more than ``population_drop`` (5 %) against the
+  previous run.
+
+Deliberate acts are not anomalies: the endings of a policy retired through the review, or
+whose published validity (``valid_until``) ended, are let through and noted, so the operator
+page still shows them.  The decision is :func:`judge`, a
+pure function; :func:`guard_run` gathers its inputs from the runs and the policy store.
+
+>>> ends = [PolicyEnding("bj-elderly", offers=1000, ended=950),
+...         PolicyEnding("bj-age-window", offers=1000, ended=40)]
+>>> history = {"bj-age-window": [0.03, 0.05, 0.04], "bj-elderly": [0.0, 0.002]}
+>>> verdict = judge(ends, history, subjects_before=5000, subjects_after=4900)
+>>> verdict.held
+True
+>>> for part in verdict.reasons[0].split(", "):
+...     print(part)
+bj-elderly: this run ends 950 of 1,000 offers (95.0 %)
+above 2.0 % and above 3× its median of 0.1 % over the last 2 runs
+>>> print(judge(ends[1:], history, subjects_before=5000, subjects_after=4900).line())
+passed: no policy ends an unusual share of its offers and the subjects with an offer fell 2.0 %
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from datetime import date
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+
+    from core.settings import Settings
+    from matcher.runs import Run, RunStore
+    from rules.policy import Policy
+
+__all__ = ["GuardLimits", "PolicyEnding", "Verdict", "guard_run", "judge"]
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    """The thresholds (``ZHIDA_GUARD_*`` settings)."""
+
+    share: float = 0.02  # a policy's share of offers ended that may be unusual
+    factor: float = 3.0  # ... when also above this many times its median share ended
+    window: int = 6  # runs whose shares ended make the median
+    population_drop: float = 0.05  # subjects with an offer falling by more than this
+    min_ended: int = 20  # fewer endings of a policy are never a mass change (small-number noise)
+
+    @classmethod
+    def of(cls, settings: Settings) -> GuardLimits:
+        return cls(
+            share=settings.guard_share,
+            factor=settings.guard_factor,
+            window=settings.guard_runs,
+            population_drop=settings.guard_population_drop,
+            min_ended=settings.guard_min_ended,
+        )
+
+
+@dataclass(frozen=True)
+class PolicyEnding:
+    """A policy's offers in the previous run, and how many of them this run ends."""
+
+    policy_id: str
+    offers: int
+    ended: int
+    started: int = 0  # offers this run made that the previous run did not have
+
+    @property
+    def started_share(self) -> float:
+        return self.started / self.offers if self.offers else 0.0
+
+    @property
+    def share(self) -> float:
+        return self.ended / self.offers if self.offers else 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the guard decided: held or not, why, and which endings an act let through."""
+
+    held: bool
+    reasons: tuple[str, ...] = ()  # why it is held (empty when it passed)
+    deliberate: tuple[str, ...] = ()  # endings let through because an act made them
+    checked: str = ""  # what passing means, in words
+
+    def line(self) -> str:
+        """One line for a summary: ``held: …`` or ``passed: …``."""
+        if self.held:
+            return "held: " + "; ".join(self.reasons)
+        return "passed: " + self.checked
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f} %"
+
+
+def judge(
+    endings: Sequence[PolicyEnding],
+    history: Mapping[str, Sequence[float]],
+    *,
+    subjects_before: int,
+    subjects_after: int,
+    deliberate: Mapping[str, str] | None = None,
+    limits: GuardLimits = GuardLimits(),
+) -> Verdict:
+    """Hold a diff that ends an unusual share of a policy's offers, or loses subjects.
+
+    ``history`` maps a policy to the shares it ended in its previous runs (newest last; only
+    the last ``limits.window`` count).  A policy without history is compared with the share
+    of its offers this run starts instead (a new deployment's age windows and 12-month tags
+    start offers as they end others; a missing file only ends them).  ``deliberate`` maps a
+    policy to the act that ends its offers (e.g. its retirement): those endings are noted, not
+    guarded, and its subjects are left out of the subject counts, which the caller computes
+    likewise.
+    """
+    deliberate = deliberate or {}
+    reasons = []
+    noted = []
+    for e in sorted(endings, key=lambda e: e.policy_id):
+        if not e.ended:
+            continue
+        if e.policy_id in deliberate:
+            noted.append(
+                f"{e.policy_id}: {e.ended:,} of {e.offers:,} offers end, {deliberate[e.policy_id]}"
+            )
+            continue
+        past = list(history.get(e.policy_id, ()))[-limits.window :]
+        # Before a policy has a history, its rhythm is the share of offers it starts now: a
+        # window ends offers as it starts others; a lost file only ends them.
+        usual = statistics.median(past) if past else e.started_share
+        unusual = e.share > limits.share and e.share > limits.factor * usual
+        if unusual and e.ended >= limits.min_ended:
+            if past:
+                runs = f"run{'s' * (len(past) != 1)}"
+                than = f"its median of {_pct(usual)} over the last {len(past)} {runs}"
+            else:
+                than = f"the {_pct(usual)} it starts (no earlier runs to compare with)"
+            reasons.append(
+                f"{e.policy_id}: this run ends {e.ended:,} of {e.offers:,} offers "
+                f"({_pct(e.share)}), above {_pct(limits.share)} and above "
+                f"{limits.factor:g}× {than}"
+            )
+    drop = (subjects_before - subjects_after) / subjects_before if subjects_before else 0.0
+    if drop > limits.population_drop:
+        reasons.insert(
+            0,
+            f"the subjects with an offer fell from {subjects_before:,} to {subjects_after:,} "
+            f"({_pct(drop)}, more than {_pct(limits.population_drop)}): is a population file "
+            "missing or cut short?",
+        )
+    checked = "no policy ends an unusual share of its offers and the subjects with an offer " + (
+        f"fell {_pct(drop)}" if drop > 0 else "did not fall"
+    )
+    return Verdict(bool(reasons), tuple(reasons), tuple(noted), checked)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    endings: list[PolicyEnding]
+    subjects_before: int
+    subjects_after: int
+    deliberate: dict[str, str]
+
+
+def guard_run(
+    settings: Settings,
+    engine: Engine,
+    store: RunStore,
+    previous: Run,
+    pairs_file: Path,
+    changes: pl.DataFrame,
+    *,
+    as_of: date,
+    policies: Mapping[str, Policy],
+    run_id: int | None = None,
+) -> Verdict:
+    """Judge the diff ``changes`` of ``pairs_file`` against ``previous`` (the I/O edge).
+
+    Offers per policy come from the previous run's pairs, endings from the diff, the history
+    of shares ended from the runs store (the runs before ``run_id`` when it is recorded
+    already), and the deliberate acts from the catalog (``policies``: a policy whose validity
+    ended before ``as_of``) and the policy store (a policy retired through the review).
+    """
+    inputs = _gather(engine, store, previous, pairs_file, changes, as_of, policies)
+    return judge(
+        inputs.endings,
+        store.ended_shares(GuardLimits.of(settings).window, before=run_id),
+        subjects_before=inputs.subjects_before,
+        subjects_after=inputs.subjects_after,
+        deliberate=inputs.deliberate,
+        limits=GuardLimits.of(settings),
+    )
+
+
+def _gather(
+    engine: Engine, store: RunStore, previous: Run, pairs_file: Path, changes: pl.DataFrame,
+    as_of: date, policies: Mapping[str, Policy],
+) -> _Inputs:  # fmt: skip
+    old = pl.scan_parquet(previous.pairs_file)
+    new = pl.scan_parquet(pairs_file)
+    offers = dict(old.group_by("policy_id").agg(pl.len()).collect().rows())
+
+    def per_policy(*kinds: str) -> dict[str, int]:
+        chosen = changes.filter(pl.col("change").cast(pl.String).is_in(kinds))
+        return {str(p): int(n) for p, n in chosen.group_by("policy_id").agg(pl.len()).rows()}
+
+    ended = per_policy("no_longer_eligible")
+    started = per_policy("newly_eligible", "newly_maybe")
+    current = set(new.select("policy_id").unique().collect()["policy_id"].to_list())
+    gone = sorted(p for p in ended if p not in current)
+    deliberate = {**_retired(engine, gone), **_expired(policies, gone, as_of)}
+    kept = pl.col("policy_id").is_in(sorted(deliberate)).not_()
+
+    def subjects(frame: pl.LazyFrame) -> int:
+        return int(
+            frame.filter(kept)
+            .select(pl.struct("subject_type", "subject_id").n_unique())
+            .collect()
+            .item()
+        )
+
+    return _Inputs(
+        [PolicyEnding(p, int(offers.get(p, 0)), n, started.get(p, 0)) for p, n in ended.items()],
+        subjects(old), subjects(new), deliberate,
+    )  # fmt: skip
+
+
+def _expired(
+    policies: Mapping[str, Policy], policy_ids: Sequence[str], as_of: date
+) -> dict[str, str]:
+    """Of ``policy_ids``, those whose published validity ended before ``as_of``."""
+    out = {}
+    for pid in policy_ids:
+        until = policies[pid].valid_until if pid in policies else None
+        if until is not None and until < as_of:
+            out[pid] = f"its validity ended on {until} (valid_until)"
+    return out
+
+
+def _retired(engine: Engine, policy_ids: Sequence[str]) -> dict[str, str]:
+    """Of ``policy_ids`` (no longer matched), those whose newest version was retired through
+    the review, with the act in words."""
+    if not policy_ids:
+        return {}
+    from rules.store import PolicyStore
+
+    wanted = set(policy_ids)
+    newest = {  # ordered by version: the last published or retired one stays
+        v.policy_id: v
+        for v in PolicyStore(engine).all_versions()
+        if v.policy_id in wanted and v.status in ("published", "retired")
+    }
+    return {
+        pid: f"retired through the review (version {v.version})"
+        for pid, v in newest.items()
+        if v.status == "retired"
+    }

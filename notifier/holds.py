@@ -1,0 +1,266 @@
+"""Plans held for an operator: the guard's holds, an operator's holds, and their release.
+
+A held plan keeps its outbox rows with status ``held``: no worker claims them and no sweeper
+enqueues them (both take only ``pending`` rows), and the grants its revocation notices would
+end keep running (``end_held``) until the plan is released.  Releasing turns the rows back to
+``pending`` in one conditional update, so a release sends what was held exactly once; the rows
+keep their idempotency keys.  Every guarded plan has a row in ``plan_guards`` — passed ones
+too, with the endings a deliberate act let through, for the operator page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.errors import NotFoundError, ValidationError
+from notifier.guard import Verdict
+from notifier.outbox import naive_utc
+from notifier.tables import delivery_plans, grants, notices, outbox, plan_guards
+
+__all__ = ["GuardedPlan", "PlanHolds"]
+
+
+@dataclass(frozen=True)
+class GuardedPlan:
+    """A plan's guard record as the operator sees it."""
+
+    plan_id: int
+    cause: str
+    status: str  # passed | held | released
+    reasons: tuple[str, ...]
+    deliberate: tuple[str, ...]
+    decided_at: datetime
+    decided_by: str
+    released_at: datetime | None
+    released_by: str | None
+    held_rows: int  # outbox rows still held
+    revocations: int  # revocation notices those rows carry
+
+    def line(self) -> str:
+        """What the guard (or an operator) decided, in one line for a summary."""
+        if self.status == "held":
+            return (
+                f"HELD for an operator ({self.held_rows:,} messages not sent): "
+                + "; ".join(self.reasons)
+                + f" — `zhida deliveries release {self.plan_id}` sends it"
+            )
+        if self.status == "released":
+            return f"held, then released by {self.released_by}"
+        let = f"; let through, deliberate: {'; '.join(self.deliberate)}" if self.deliberate else ""
+        return "passed (no unusual share of offers ended, no fall in subjects)" + let
+
+
+class PlanHolds:
+    """The ``plan_guards`` table and the outbox rows of held plans."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def record(conn: Connection, plan_id: int, verdict: Verdict, *, now: datetime) -> int:
+        """Record the guard's verdict on ``plan_id`` in the caller's transaction (the one that
+        wrote the plan); a held verdict holds the plan's rows.  Returns the rows held."""
+        conn.execute(
+            plan_guards.insert().values(
+                plan_id=plan_id,
+                status="held" if verdict.held else "passed",
+                reasons=json.dumps(list(verdict.reasons), ensure_ascii=False),
+                deliberate=json.dumps(list(verdict.deliberate), ensure_ascii=False),
+                decided_at=naive_utc(now),
+                decided_by="guard",
+            )
+        )
+        return _hold_rows(conn, plan_id) if verdict.held else 0
+
+    def hold(self, plan_id: int, *, by: str, note: str, now: datetime) -> int:
+        """Hold any plan: its rows not yet taken by a worker wait for a release.
+
+        Returns the rows held; rows already sending or delivered are not called back.
+        """
+        reason = f"held by {by}" + (f": {note}" if note else "")
+        with self.engine.begin() as conn:
+            _plan(conn, plan_id)
+            row = conn.execute(
+                sa.select(plan_guards).where(plan_guards.c.plan_id == plan_id)
+            ).mappings().first()  # fmt: skip
+            if row is not None and row["status"] == "held":
+                raise ValidationError(
+                    f"plan {plan_id} is already held ({row['decided_by']}); "
+                    f"`zhida deliveries release {plan_id}` sends it"
+                )
+            values = {
+                "status": "held",
+                "decided_at": naive_utc(now),
+                "decided_by": by,
+                "released_at": None,
+                "released_by": None,
+            }
+            if row is None:
+                conn.execute(
+                    plan_guards.insert().values(
+                        plan_id=plan_id, reasons=json.dumps([reason], ensure_ascii=False),
+                        deliberate="[]", **values,
+                    )
+                )  # fmt: skip
+            else:
+                reasons = [*json.loads(row["reasons"]), reason]
+                conn.execute(
+                    plan_guards.update()
+                    .where(plan_guards.c.plan_id == plan_id)
+                    .values(reasons=json.dumps(reasons, ensure_ascii=False), **values)
+                )
+            return _hold_rows(conn, plan_id)
+
+    def release(self, plan_id: int, *, by: str, now: datetime) -> list[int]:
+        """Release a held plan: its rows are pending again; returns those due now, by id.
+
+        One conditional update decides: of two operators releasing at once, one releases and
+        the other is told it was released already.
+        """
+        stamp = naive_utc(now)
+        with self.engine.begin() as conn:
+            _plan(conn, plan_id)
+            done = conn.execute(
+                plan_guards.update()
+                .where(plan_guards.c.plan_id == plan_id, plan_guards.c.status == "held")
+                .values(status="released", released_at=stamp, released_by=by)
+            ).rowcount
+            if not done:
+                row = conn.execute(
+                    sa.select(plan_guards).where(plan_guards.c.plan_id == plan_id)
+                ).mappings().first()  # fmt: skip
+                state = (
+                    "was never held"
+                    if row is None or row["status"] == "passed"
+                    else f"was released by {row['released_by']} at "
+                    f"{row['released_at']:%Y-%m-%d %H:%M} UTC"
+                )
+                raise ValidationError(
+                    f"plan {plan_id} {state}; `zhida deliveries held` lists the held plans"
+                )
+            held = _held_ids(conn, plan_id)
+            _end_grants(conn, held, "end_held", "ending")
+            for start in range(0, len(held), 5000):
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(held[start : start + 5000]), outbox.c.status == "held")
+                    .values(status="pending", enqueued_at=None)
+                )
+            due = conn.execute(
+                sa.select(outbox.c.id)
+                .where(
+                    outbox.c.plan_id == plan_id,
+                    outbox.c.status == "pending",
+                    outbox.c.next_attempt_at <= stamp,
+                )
+                .order_by(outbox.c.id)
+            ).scalars()
+            return [int(i) for i in due]
+
+    def of(self, plan_id: int) -> GuardedPlan | None:
+        """The guard record of ``plan_id`` (``None``: the plan was not guarded)."""
+        found = self._list(plan_guards.c.plan_id == plan_id, limit=1)
+        return found[0] if found else None
+
+    def held(self) -> list[GuardedPlan]:
+        """The plans waiting for an operator, oldest first."""
+        return self._list(plan_guards.c.status == "held", limit=1000)
+
+    def recent(self, limit: int = 20) -> list[GuardedPlan]:
+        """The latest guard records that say something: held, released, or with endings a
+        deliberate act let through (newest first)."""
+        notable = sa.or_(plan_guards.c.status != "passed", plan_guards.c.deliberate != "[]")
+        return self._list(notable, limit=limit, newest_first=True)
+
+    def _list(
+        self, where: sa.ColumnElement[bool], *, limit: int, newest_first: bool = False
+    ) -> list[GuardedPlan]:
+        held_rows = (
+            sa.select(outbox.c.plan_id, sa.func.count().label("n"))
+            .where(outbox.c.status == "held")
+            .group_by(outbox.c.plan_id)
+            .subquery()
+        )
+        revoking = (
+            sa.select(outbox.c.plan_id, sa.func.count().label("revocations"))
+            .select_from(notices.join(outbox, notices.c.outbox_id == outbox.c.id))
+            .where(outbox.c.status == "held", notices.c.purpose == "revocation_notice")
+            .group_by(outbox.c.plan_id)
+            .subquery()
+        )
+        order = plan_guards.c.plan_id.desc() if newest_first else plan_guards.c.plan_id
+        query = (
+            sa.select(plan_guards, delivery_plans.c.cause, held_rows.c.n, revoking.c.revocations)
+            .join(delivery_plans, delivery_plans.c.plan_id == plan_guards.c.plan_id)
+            .outerjoin(held_rows, held_rows.c.plan_id == plan_guards.c.plan_id)
+            .outerjoin(revoking, revoking.c.plan_id == plan_guards.c.plan_id)
+            .where(where)
+            .order_by(order)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                GuardedPlan(
+                    int(m["plan_id"]),
+                    str(m["cause"]),
+                    str(m["status"]),
+                    tuple(json.loads(m["reasons"])),
+                    tuple(json.loads(m["deliberate"])),
+                    m["decided_at"],
+                    str(m["decided_by"]),
+                    m["released_at"],
+                    m["released_by"],
+                    int(m["n"] or 0),
+                    int(m["revocations"] or 0),
+                )
+                for m in conn.execute(query).mappings()
+            ]
+
+
+def _plan(conn: Connection, plan_id: int) -> None:
+    found = conn.execute(
+        sa.select(delivery_plans.c.plan_id).where(delivery_plans.c.plan_id == plan_id)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no delivery plan {plan_id}; `zhida deliveries held` lists them")
+
+
+def _held_ids(conn: Connection, plan_id: int) -> list[int]:
+    query = sa.select(outbox.c.id).where(outbox.c.plan_id == plan_id, outbox.c.status == "held")
+    return [int(i) for i in conn.execute(query.order_by(outbox.c.id)).scalars()]
+
+
+def _hold_rows(conn: Connection, plan_id: int) -> int:
+    """Hold the plan's rows no worker has taken, and the ends of grants they would announce."""
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.plan_id == plan_id, outbox.c.status == "pending")
+        .values(status="held")
+    )
+    held = _held_ids(conn, plan_id)
+    _end_grants(conn, held, "ending", "end_held")
+    return len(held)
+
+
+def _end_grants(conn: Connection, row_ids: Sequence[int], before: str, after: str) -> None:
+    """Move the grants whose end the rows ``row_ids`` announce from ``before`` to ``after``."""
+    for start in range(0, len(row_ids), 5000):
+        keys = (
+            sa.select(notices.c.item_key)
+            .where(
+                notices.c.outbox_id.in_(row_ids[start : start + 5000]),
+                notices.c.purpose == "revocation_notice",
+            )
+            .scalar_subquery()
+        )
+        conn.execute(
+            grants.update()
+            .where(grants.c.end_notice_key.in_(keys), grants.c.status == before)
+            .values(status=after)
+        )

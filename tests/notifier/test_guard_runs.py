@@ -1,0 +1,225 @@
+"""The mass-change guard where plans are made: a run that ends an unusual share of offers is
+recorded, its plan held and nothing sent; a release sends each notice once.  Natural churn
+and a retirement through the review are not held."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from core.db import get_engine, upgrade
+from core.errors import ValidationError
+from core.settings import Settings
+from matcher.runs import RunStore
+from notifier.campaign import deliver_in_process, plan_run, record_and_plan
+from notifier.channels.memory import MemoryChannel
+from notifier.dispatch import PlanSummary
+from notifier.grants import GrantStore
+from notifier.holds import PlanHolds
+from notifier.outbox import Outbox
+from rules.loader import load_catalog
+from rules.policy import Policy
+from rules.store import PolicyStore
+
+CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
+AS_OF = date(2026, 3, 2)
+NOON = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+PAIRS = {"subject_id": pl.String, "subject_type": pl.String, "policy_id": pl.String,
+         "status": pl.String, "benefit": pl.Float64}  # fmt: skip
+GRANTED = "bj-elderly-allowance"  # auto_grant: its endings are revocation notices
+STEADY = "bj-elderly-card"  # proactive_push
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    upgrade(get_engine(database_url))
+    return Settings.from_env(
+        {"ZHIDA_DATA_DIR": str(tmp_path), "ZHIDA_DATABASE_URL": database_url,
+         "ZHIDA_QUIET_HOURS": "", "ZHIDA_PERSONALISATION": "off"}
+    )  # fmt: skip
+
+
+@pytest.fixture
+def policies() -> dict[str, Policy]:
+    return dict(load_catalog([CATALOG]).by_id)
+
+
+class Runs:
+    """Runs over a population given as (policy, subjects) pairs, recorded one after another."""
+
+    def __init__(self, settings: Settings, policies: dict[str, Policy], tmp_path: Path) -> None:
+        self.settings, self.policies, self.tmp_path = settings, policies, tmp_path
+        self.engine = get_engine(settings.database_url)
+        self.n = 0
+
+    def pairs(self, offers: dict[str, Iterable[str]]) -> Path:
+        self.n += 1
+        rows = [
+            (s, "resident", policy, "eligible", 100.0 if policy == GRANTED else None)
+            for policy, subjects in offers.items()
+            for s in subjects
+        ]
+        path = self.tmp_path / f"pairs-{self.n}.parquet"
+        pl.DataFrame(rows, schema=PAIRS, orient="row").write_parquet(path)
+        return path
+
+    def record(self, offers: dict[str, Iterable[str]]) -> None:
+        """Record a run without planning it (history)."""
+        RunStore(self.engine, self.settings.data_dir).record(
+            self.pairs(offers), as_of=AS_OF, catalog_hash="c", population="pop",
+            started_at=NOON, seconds=1.0, policies=len(offers),
+        )  # fmt: skip
+
+    def plan(self, offers: dict[str, Iterable[str]], how: str = "match --plan") -> PlanSummary:
+        """Record a run and plan its diff, as ``zhida match --plan`` or ``deliveries plan``."""
+        if how == "deliveries plan":
+            self.record(offers)
+            return plan_run(self.settings, self.policies, now=NOON, channels=frozenset({"inbox"}))
+        _, summary = record_and_plan(
+            self.settings, self.pairs(offers), self.policies, as_of=AS_OF, catalog_hash="c",
+            population_id="pop", started_at=NOON, seconds=1.0, now=NOON,
+            channels=frozenset({"inbox"}),
+        )  # fmt: skip
+        assert summary is not None
+        return summary
+
+    def deliver(self, inbox: MemoryChannel, ids: Iterable[int] = ()) -> None:
+        deliver_in_process(self.settings, {"inbox": inbox}, ids=list(ids))
+
+
+@pytest.fixture
+def runs(settings: Settings, policies: dict[str, Policy], tmp_path: Path) -> Runs:
+    return Runs(settings, policies, tmp_path)
+
+
+def people(prefix: str, n: int, start: int = 0) -> list[str]:
+    return [f"{prefix}{i}" for i in range(start, start + n)]
+
+
+def grant_statuses(engine: sa.Engine, subjects: Iterable[str]) -> set[str]:
+    store = GrantStore(engine)
+    return {g.status for s in subjects for g in store.of(s) if g.policy_id == GRANTED}
+
+
+@pytest.mark.parametrize("how", ["match --plan", "deliveries plan"])
+def test_a_run_missing_most_residents_is_held_sends_nothing_and_a_release_sends_each_once(
+    runs: Runs, how: str
+) -> None:
+    inbox = MemoryChannel("inbox")
+    everyone = people("p", 200)
+    runs.record({GRANTED: everyone[:10]})
+    granted = runs.plan({GRANTED: everyone}, how)  # 190 grants: nothing ended, passes
+    runs.deliver(inbox, granted.due_ids)
+    passed = PlanHolds(runs.engine).of(granted.plan_id)
+    assert len(inbox.sent) == 190 and passed is not None and passed.status == "passed"
+
+    # residents.parquet cut short: 10 of 200 residents are left
+    cut = runs.plan({GRANTED: everyone[:10]}, how)
+    holds = PlanHolds(runs.engine)
+    guarded = holds.of(cut.plan_id)
+    assert cut.due_ids == () and guarded is not None and guarded.status == "held"
+    assert guarded.held_rows == 190 and guarded.revocations == 190
+    assert guarded.reasons[0].startswith("the subjects with an offer fell from 200 to 10")
+    assert guarded.reasons[1].startswith(f"{GRANTED}: this run ends 190 of 200 offers (95.0 %)")
+    runs.deliver(inbox)  # the workers and the sweeper pass: nothing of the held plan goes
+    assert len(inbox.sent) == 190
+    assert grant_statuses(runs.engine, everyone[10:]) == {"end_held"}  # still paid
+
+    due = holds.release(cut.plan_id, by="li", now=datetime.now(UTC))
+    assert len(due) == 190
+    runs.deliver(inbox, due)
+    runs.deliver(inbox, due)  # handed over twice: still delivered once
+    assert len(inbox.sent) == 380 and set(inbox.counts().values()) == {1}
+    assert grant_statuses(runs.engine, everyone[10:]) == {"ending"}
+    with pytest.raises(ValidationError, match="was released by li at"):
+        holds.release(cut.plan_id, by="wang", now=datetime.now(UTC))
+
+
+def test_a_policy_with_natural_churn_keeps_its_rhythm(runs: Runs) -> None:
+    steady = {STEADY: people("s", 2000)}
+    for k in range(7):  # an age window: each run 40 of 400 leave and 40 others come of age
+        runs.record({**steady, GRANTED: people("w", 400, start=40 * k)})
+    # This run 40 leave (10 %, as always) and nobody comes of age.
+    summary = runs.plan({**steady, GRANTED: people("w", 360, start=40 * 7)})
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None and guarded.status == "passed", guarded
+    assert summary.due_ids  # the 40 revocation notices go out
+
+
+def test_the_same_endings_without_a_rhythm_are_held(runs: Runs) -> None:
+    steady = {STEADY: people("s", 2000)}
+    for _ in range(7):
+        runs.record({**steady, GRANTED: people("w", 400)})
+    summary = runs.plan({**steady, GRANTED: people("w", 360, start=40)})
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None and guarded.status == "held"
+    assert guarded.reasons == (
+        f"{GRANTED}: this run ends 40 of 400 offers (10.0 %), above 2.0 % and above 3× its "
+        "median of 0.0 % over the last 6 runs",
+    )
+
+
+@pytest.mark.parametrize("retired", [True, False])
+def test_a_retirement_through_the_review_is_not_held(
+    runs: Runs, tmp_path: Path, retired: bool
+) -> None:
+    review = tmp_path / "review"
+    review.mkdir()
+    (review / f"{GRANTED}.yaml").write_text(
+        (CATALOG / f"{GRANTED}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    store = PolicyStore(runs.engine)
+    version = store.import_catalog(review, author="li", note="in force")[GRANTED]
+    if retired:
+        store.retire(GRANTED, version)
+    runs.record({STEADY: people("s", 2000), GRANTED: people("o", 300)})
+    del runs.policies[GRANTED]  # no longer in the catalog the run matched
+    summary = runs.plan({STEADY: people("s", 2000)})
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None
+    if retired:
+        assert guarded.status == "passed"
+        assert guarded.deliberate == (
+            f"{GRANTED}: 300 of 300 offers end, retired through the review (version 1)",
+        )
+    else:  # a policy that vanished without a retirement is an anomaly
+        assert guarded.status == "held" and guarded.deliberate == ()
+        assert any(r.startswith(f"{GRANTED}: this run ends 300 of 300") for r in guarded.reasons)
+
+
+def test_the_thresholds_come_from_the_settings(
+    database_url: str, tmp_path: Path, policies: dict[str, Policy]
+) -> None:
+    upgrade(get_engine(database_url))
+    lenient = Settings.from_env(
+        {"ZHIDA_DATA_DIR": str(tmp_path), "ZHIDA_DATABASE_URL": database_url,
+         "ZHIDA_GUARD_SHARE": "0.99", "ZHIDA_GUARD_POPULATION_DROP": "0.99",
+         "ZHIDA_PERSONALISATION": "off"}
+    )  # fmt: skip
+    runs = Runs(lenient, policies, tmp_path)
+    runs.record({GRANTED: people("p", 200)})
+    summary = runs.plan({GRANTED: people("p", 10)})
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None and guarded.status == "passed" and summary.due_ids
+
+
+def test_an_operator_holds_any_plan_and_a_release_sends_it_once(runs: Runs) -> None:
+    inbox = MemoryChannel("inbox")
+    runs.record({GRANTED: people("p", 10)})
+    summary = runs.plan({GRANTED: people("p", 30)})
+    holds = PlanHolds(runs.engine)
+    assert holds.hold(summary.plan_id, by="li", note="the amounts look wrong", now=NOON) == 20
+    runs.deliver(inbox, summary.due_ids)  # handed to the workers before the hold: not sent
+    assert inbox.sent == []
+    with pytest.raises(ValidationError, match="is already held"):
+        holds.hold(summary.plan_id, by="wang", note="", now=NOON)
+    [held] = holds.held()
+    assert held.reasons == ("held by li: the amounts look wrong",) and held.held_rows == 20
+    runs.deliver(inbox, holds.release(summary.plan_id, by="wang", now=datetime.now(UTC)))
+    assert len(inbox.sent) == 20 and holds.held() == []
+    assert Outbox(runs.engine).counts() == {"inbox": {"delivered": 20}}
