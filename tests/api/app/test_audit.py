@@ -13,6 +13,8 @@ from api.app.checkpoints import Checkpoint, Checkpoints, checkpoint_line
 from api.cli import main
 from core.db import get_engine, upgrade
 from core.errors import ConfigurationError
+from tests.api.app.test_simulations import sim_world  # noqa: F401 (a fixture)
+from tests.api.app.world import World
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -349,3 +351,30 @@ def test_policies_import_and_export_are_audited_with_who_ran_them(
     capsys.readouterr()
     assert main(["audit", "verify"]) == 0  # both entries checkpointed as they were written
     assert "2 checkpoints hold" in capsys.readouterr().out
+
+
+def test_starting_a_simulation_is_audited_with_the_rule_texts_hashes(
+    sim_world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    import hashlib
+
+    from tests.api.app.test_dryrun import FROM_75
+
+    world = sim_world
+    sims = "/api/v1/simulations"
+    reach = world.client.post(
+        sims, json={"kind": "reach", "documents": [FROM_75]}, headers=world.as_("analyst")
+    )
+    timeline = world.client.post(
+        sims, json={"kind": "timeline", "months": 1, "seeds": 1}, headers=world.as_("analyst")
+    )
+    assert (reach.status_code, timeline.status_code) == (202, 202)
+    started = [e for e in AuditLog(world.engine).entries() if e.action == "simulation.start"]
+    by_kind = {e.details.get("kind", "reach"): e for e in started}
+    assert by_kind["reach"].details["documents_sha256"] == [
+        hashlib.sha256(FROM_75.encode("utf-8")).hexdigest()
+    ]
+    assert by_kind["timeline"].entity_id == str(timeline.json()["id"])
+    assert len(by_kind["timeline"].details["catalog"]) == 64
+    assert {e.actor for e in started} == {"analyst"}
+    world.client.app.state["services"].simulations.join()
