@@ -17,23 +17,38 @@ completes the planning if it had not happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock, SystemClock
-from core.errors import NotFoundError
-from matcher.live.checks import FieldProblem, IngestError, check_subject_id, conformed_record
-from matcher.live.ledger import change_rows, changes_of_cause, plain_changes, store_changes
-from matcher.live.state import LiveStores, load_state, rematcher
-from profiles.schema import Entity
+from core.errors import NotFoundError, ZhidaError
+from matcher.events import EventMatcher
+from matcher.live.checks import (
+    FieldProblem,
+    IngestError,
+    check_subject_id,
+    conformed_record,
+    conformed_records,
+)
+from matcher.live.ledger import (
+    change_rows,
+    changes_of_cause,
+    plain_changes,
+    store_changes,
+    store_many_changes,
+)
+from matcher.live.source import tag_library
+from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
+from profiles.schema import Entity, Schema
 from rules.loader import Catalog
 
-__all__ = ["Ingested", "ingest_event", "ingest_profile"]
+__all__ = ["Ingested", "Outcome", "ingest_event", "ingest_events", "ingest_profile"]
 
 Published = Callable[[date], Catalog]  # the catalog published and in force on a date
 
@@ -112,7 +127,7 @@ def ingest_profile(
     catalog = published(as_of)
     store = ProfileStore(live.engine, schema)
     with live.locks.transaction(live.engine, entity_name, subject_id) as conn:
-        state = load_state(live, subject_id, entity_name)
+        state = load_state(live, subject_id, entity_name, conn)
         created = state.record is None
         matcher = rematcher(state, catalog.policies, schema, as_of)
         rows = change_rows(matcher.on_profile_change(subject_id, record), entity_name)
@@ -138,14 +153,12 @@ def ingest_event(
     Under the subject's lock (:mod:`matcher.live.serial`): concurrent events of one subject
     record the changes a sequential replay would, and the same event sent twice at once is
     stored once, the later call answering with the first one's changes."""
-    from profiles.store import ProfileStore
-
     clock = clock or SystemClock()
     schema = live.source.schema
     event = conformed_record(body, schema.event, "event")
     subject_id, entity_name = str(event["subject_id"]), str(event["subject_type"])
     check_subject_id(subject_id, "subject_id", "event")
-    table = ProfileStore(live.engine, schema).tables["event"]
+    table = _tables(schema)["event"]
     same = sa.and_(
         table.c.subject_id == subject_id, table.c.item_code == str(event["item_code"]),
         table.c.occurred_at == event["occurred_at"],
@@ -156,12 +169,9 @@ def ingest_event(
         if existing is not None:
             cause = f"event {existing}"
             return _replayed(live, published, subject_id, entity_name, cause, clock, conn)
-        state = load_state(live, subject_id, entity_name)
+        state = load_state(live, subject_id, entity_name, conn)
         if state.record is None:
-            raise NotFoundError(
-                f"no {entity_name} {subject_id!r} is known; send its profile first "
-                f"(PUT /api/v1/profiles/{entity_name}/{subject_id})"
-            )
+            raise _unknown(entity_name, subject_id)
         matcher = rematcher(state, catalog.policies, schema, as_of)
         rows = change_rows(matcher.on_event(event), entity_name)
         values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
@@ -184,14 +194,14 @@ def _replayed(
 ) -> Ingested:  # fmt: skip
     """An event sent before: its recorded changes, planned now if the first call could not
     (the planner records a cause once, so a plan already made is not made again)."""
-    recorded = changes_of_cause(live.engine, subject_id, cause)
+    recorded = changes_of_cause(conn, subject_id, cause)
     keys = ("subject_id", "subject_type", "policy_id", "change", "old_status", "new_status",
             "old_benefit", "new_benefit")  # fmt: skip
     rows = [{k: r[k] for k in keys} for r in recorded]
     planned, messages, as_of = dict(_NOTHING), 0, None
     if rows:
         as_of = recorded[0]["as_of"]
-        state = load_state(live, subject_id, entity_name)
+        state = load_state(live, subject_id, entity_name, conn)
         catalog = published(as_of)
         planned, messages = _plan(
             live, rows, catalog, state.record or {}, state.entity, cause, state.run_id, as_of,
@@ -200,3 +210,155 @@ def _replayed(
     return Ingested(
         subject_id, entity_name, cause, True, plain_changes(rows), planned, messages, as_of
     )
+
+
+def _unknown(entity_name: str, subject_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"no {entity_name} {subject_id!r} is known; send its profile first "
+        f"(PUT /api/v1/profiles/{entity_name}/{subject_id})"
+    )
+
+
+_TABLES: dict[tuple[Path, ...], dict[str, sa.Table]] = {}
+
+
+def _tables(schema: Schema) -> dict[str, sa.Table]:
+    """The profile tables of ``schema``, built once (building them costs milliseconds)."""
+    from profiles.tables import profile_tables
+
+    found = _TABLES.get(schema.sources)
+    if found is None:
+        found = _TABLES[schema.sources] = profile_tables(schema)
+    return found
+
+
+Outcome = Ingested | ZhidaError  # one item of a batch: what it did, or why it was refused
+
+
+def ingest_events(
+    live: LiveStores, published: Published, as_of: date, bodies: Sequence[object],
+    *, clock: Clock | None = None,
+) -> list[Outcome]:  # fmt: skip
+    """Store a batch of service events and re-match their subjects: one outcome per item.
+
+    Each item ends as :func:`ingest_event` would have ended it had the items been sent one by
+    one in the batch's order: the same changes, notices and outbox rows (a test holds them
+    equal).  A bad item (not fitting the schema, or of a subject nobody has sent) is its own
+    error and nothing of it is stored; the good ones are.  The work is done for the whole
+    batch at once where the order does not matter: the items are checked as frames, the
+    subjects' states read in one query per table, the events inserted in one statement and
+    the changes in another.  What depends on the order stays in it: each subject's events are
+    re-matched in turn on one matcher, and each cause's notices are planned after the
+    previous cause's (the planner's caps read what was told before).
+
+    One transaction for the batch, holding every subject's lock (taken in one order,
+    :meth:`~matcher.live.serial.SubjectLocks.transaction_many`): a batch is one commit rather
+    than one per event (the commit is the dearest statement), and a failure half-way stores
+    none of it, so resending the batch is safe — its events already stored are duplicates.
+    """
+    clock = clock or SystemClock()
+    schema = live.source.schema
+    table = _tables(schema)["event"]
+    outcomes: list[Outcome | int | None] = [None] * len(bodies)  # int: a repeat of that item
+    good: list[tuple[int, dict[str, Any]]] = []
+    for i, checked in enumerate(conformed_records(bodies, schema.event, "event")):
+        if isinstance(checked, IngestError):
+            outcomes[i] = checked
+            continue
+        try:
+            check_subject_id(str(checked["subject_id"]), "subject_id", "event")
+        except IngestError as err:
+            outcomes[i] = err
+            continue
+        good.append((i, checked))
+    if not good:
+        return [_resolved(o, outcomes) for o in outcomes]
+    subjects = {(str(e["subject_type"]), str(e["subject_id"])) for _, e in good}
+    catalog = published(as_of)
+    with live.locks.transaction_many(live.engine, subjects) as conn:
+        stored = _stored_events(conn, table, {sid for _, sid in subjects})
+        run = live.runs.latest()
+        matchers: dict[str, EventMatcher] = {}
+        states: dict[tuple[str, str], SubjectState] = {}
+        for entity_name in sorted({t for t, _ in subjects}):
+            ids = [sid for t, sid in subjects if t == entity_name]
+            loaded = load_states(live, ids, entity_name, conn, run)
+            matcher = EventMatcher(
+                catalog.policies, tag_library(schema), schema, entity=entity_name, as_of=as_of
+            )
+            for sid, state in loaded.items():
+                states[(entity_name, sid)] = state
+                if state.record is not None:
+                    matcher.load(sid, state.record, state.events, state.matches)
+            matchers[entity_name] = matcher
+        fresh: list[tuple[int, dict[str, Any], list[dict[str, Any]], dict[str, Any]]] = []
+        first: dict[tuple[str, Any, Any], int] = {}  # an event of this batch -> its item
+        for i, event in good:
+            entity_name, sid = str(event["subject_type"]), str(event["subject_id"])
+            key = (sid, str(event["item_code"]), event["occurred_at"])
+            if key in stored:
+                outcomes[i] = _replayed(
+                    live, published, sid, entity_name, f"event {stored[key]}", clock, conn
+                )
+            elif key in first:
+                outcomes[i] = first[key]  # the same event again: resolved below
+            elif states[(entity_name, sid)].record is None:
+                outcomes[i] = _unknown(entity_name, sid)
+            else:
+                matcher = matchers[entity_name]
+                rows = change_rows(matcher.on_event(event), entity_name)
+                first[key] = i
+                fresh.append((i, event, rows, dict(matcher.records[sid])))
+        if fresh:
+            values = [
+                {f.name: event.get(f.name) for f in schema.event.stored_fields}
+                for _, event, _, _ in fresh
+            ]
+            returning = table.insert().returning(table.c.event_id, sort_by_parameter_order=True)
+            causes = [f"event {int(n)}" for n in conn.execute(returning, values).scalars()]
+            store_many_changes(
+                conn,
+                [(rows, cause) for (_, _, rows, _), cause in zip(fresh, causes, strict=True)],
+                run.run_id if run else None,
+                as_of,
+            )
+            for (i, event, rows, record), cause in zip(fresh, causes, strict=True):
+                entity_name, sid = str(event["subject_type"]), str(event["subject_id"])
+                state = states[(entity_name, sid)]
+                planned, messages = _plan(
+                    live, rows, catalog, record, state.entity, cause, state.run_id, as_of,
+                    clock, conn,
+                )  # fmt: skip
+                outcomes[i] = Ingested(
+                    sid, entity_name, cause, False, plain_changes(rows), planned, messages, as_of
+                )
+    return [_resolved(o, outcomes) for o in outcomes]
+
+
+def _resolved(outcome: Outcome | int | None, outcomes: Sequence[Outcome | int | None]) -> Outcome:
+    """An item's outcome; a repeat of an earlier item of its batch answers as a resend would."""
+    if isinstance(outcome, int):
+        earlier = outcomes[outcome]
+        assert isinstance(earlier, Ingested)
+        told = bool(earlier.changes)
+        return replace(
+            earlier, duplicate=True, planned=earlier.planned if told else dict(_NOTHING),
+            messages=earlier.messages if told else 0, as_of=earlier.as_of if told else None,
+        )  # fmt: skip
+    assert outcome is not None
+    return outcome
+
+
+def _stored_events(
+    conn: Connection, table: sa.Table, subject_ids: Collection[str]
+) -> dict[tuple[str, Any, Any], int]:
+    """The events already stored for ``subject_ids``: (subject, item, time) -> event id."""
+    ids = sorted(subject_ids)
+    found: dict[tuple[str, Any, Any], int] = {}
+    for start in range(0, len(ids), 500):
+        query = sa.select(
+            table.c.event_id, table.c.subject_id, table.c.item_code, table.c.occurred_at
+        ).where(table.c.subject_id.in_(ids[start : start + 500]))
+        for event_id, sid, item, at in conn.execute(query):
+            found.setdefault((str(sid), str(item), at), int(event_id))
+    return found

@@ -60,7 +60,7 @@ class Services:
         from profiles.schema import load_schema
 
         schema, runs, offers = load_schema(), RunStore(engine, data_dir), OfferCache()
-        files = FileSource(population, schema) if population is not None else None
+        files = FileSource(population, schema, indexed=True) if population is not None else None
         subjects = LayeredSource(DatabaseSource(engine, schema), files)
         return cls(
             engine=engine, data_dir=data_dir, users=UserStore(engine, hasher),

@@ -3,6 +3,8 @@ from and what an event or a profile change does to its offers.
 
 - :mod:`matcher.live.source` — one way to load a subject (files, database, database over files)
   and the as-of date explain, offers and ingestion evaluate on;
+- :mod:`matcher.live.file_index` — a server's population files held sorted by subject, so a
+  subject is a lookup and not a scan;
 - :mod:`matcher.live.checks` — an ingested record or event checked against the schema;
 - :mod:`matcher.live.ledger` — the ``subject_match_changes`` ledger of what ingestion changed;
 - :mod:`matcher.live.offers` — the latest run's offers indexed by subject, with the ledger laid

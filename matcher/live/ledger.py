@@ -30,6 +30,7 @@ __all__ = [
     "plain_changes",
     "since_run",
     "store_changes",
+    "store_many_changes",
     "subject_match_changes",
 ]
 
@@ -85,6 +86,21 @@ def store_changes(
         )
 
 
+def store_many_changes(
+    conn: Connection, batches: list[tuple[list[dict[str, Any]], str]], run_id: int | None,
+    as_of: date,
+) -> None:  # fmt: skip
+    """:func:`store_changes` of many causes (each ``(rows, cause)``) in one statement, in order."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        {**r, "cause": cause, "run_id": run_id, "as_of": as_of, "created_at": now}
+        for changes, cause in batches
+        for r in changes
+    ]
+    if rows:
+        conn.execute(subject_match_changes.insert(), rows)
+
+
 def since_run(run_id: int | None) -> sa.ColumnElement[bool]:
     """The changes ingested since run ``run_id`` (None: before any run), which lay over its
     offers: each change names the run that was the latest when it was ingested."""
@@ -100,11 +116,16 @@ def changes_since(engine: Engine, subject_id: str, run_id: int | None) -> list[d
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def changes_of_cause(engine: Engine, subject_id: str, cause: str) -> list[dict[str, Any]]:
-    """The changes one ingested profile or event (``cause``) recorded for ``subject_id``."""
+def changes_of_cause(
+    bind: Engine | Connection, subject_id: str, cause: str
+) -> list[dict[str, Any]]:
+    """The changes one ingested profile or event (``cause``) recorded for ``subject_id``, read
+    through a connection of ``bind`` (or ``bind`` itself, a caller's transaction)."""
     t = subject_match_changes
     query = sa.select(t).where(t.c.subject_id == subject_id, t.c.cause == cause).order_by(t.c.id)
-    with engine.connect() as conn:
+    if isinstance(bind, Connection):
+        return [dict(r) for r in bind.execute(query).mappings()]
+    with bind.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 

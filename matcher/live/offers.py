@@ -23,7 +23,7 @@ removes it, without waiting for the next run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -37,7 +37,7 @@ from matcher.live.ledger import since_run
 from matcher.live.ledger import subject_match_changes as ledger
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
     from matcher.runs import Run, RunStore
 
@@ -46,6 +46,7 @@ __all__ = [
     "OfferCache",
     "OfferIndex",
     "current_offers",
+    "offers_now",
     "offers_of",
     "overlay",
     "scan_rows",
@@ -175,16 +176,37 @@ def current_offers(
     engine: Engine, runs: RunStore, cache: OfferCache, subject_id: str
 ) -> tuple[Run | None, list[CurrentOffer]]:
     """The latest run and ``subject_id``'s offers now: that run's, and what was ingested since."""
-    run = runs.latest()
-    rows: list[Row] = []
-    if run is not None and run.pairs_file.is_file():
-        rows = offers_of(cache, run.run_id, run.pairs_file, subject_id)
-    t = ledger
-    query = (
-        sa.select(t.c.policy_id, t.c.new_status, t.c.new_benefit, t.c.as_of, t.c.cause)
-        .where(t.c.subject_id == subject_id, since_run(run.run_id if run else None))
-        .order_by(t.c.id)
-    )
     with engine.connect() as conn:
-        changes = [dict(r) for r in conn.execute(query).mappings()]
-    return run, overlay(rows, changes, run.as_of if run else None)
+        run, offers = offers_now(conn, runs, cache, [subject_id])
+    return run, offers[subject_id]
+
+
+_CHUNK = 500  # subject ids per IN (...)
+
+
+def offers_now(
+    conn: Connection, runs: RunStore, cache: OfferCache, subject_ids: Collection[str],
+    run: Run | None = None,
+) -> tuple[Run | None, dict[str, list[CurrentOffer]]]:  # fmt: skip
+    """:func:`current_offers` of many subjects, the ledger read through ``conn`` in one query
+    per 500 subjects (``run``: the latest run, if the caller has read it already)."""
+    run = run if run is not None else runs.latest()
+    ids = sorted(set(subject_ids))
+    has_pairs = run is not None and run.pairs_file.is_file()
+    t = ledger
+    changes: dict[str, list[dict[str, Any]]] = {s: [] for s in ids}
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            sa.select(t.c.subject_id, t.c.policy_id, t.c.new_status, t.c.new_benefit, t.c.as_of,
+                      t.c.cause)
+            .where(t.c.subject_id.in_(ids[start : start + _CHUNK]),
+                   since_run(run.run_id if run else None))
+            .order_by(t.c.id)
+        )  # fmt: skip
+        for r in conn.execute(query).mappings():
+            changes[r["subject_id"]].append(dict(r))
+    out = {}
+    for sid in ids:
+        rows = offers_of(cache, run.run_id, run.pairs_file, sid) if run and has_pairs else []
+        out[sid] = overlay(rows, changes[sid], run.as_of if run else None)
+    return run, out

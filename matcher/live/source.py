@@ -29,7 +29,8 @@ datetime.date(2027, 1, 1)
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,7 +43,9 @@ from profiles.schema import Entity, Schema
 from profiles.tagging.definitions import TagDefinition
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
+
+    from matcher.live.file_index import FileIndex
 
 __all__ = [
     "DatabaseSource",
@@ -50,6 +53,7 @@ __all__ = [
     "LayeredSource",
     "Subject",
     "SubjectSource",
+    "bound_to",
     "find_subject",
     "live_as_of",
     "load_subjects",
@@ -176,13 +180,32 @@ class FileSource:
     """A population directory: ``residents.parquet``, ``enterprises.parquet``, ``events.parquet``.
 
     Each call is one filtered scan per file (polars pushes the id filter into the Parquet
-    reader), so explaining thousands of subjects costs a scan, not one per subject.
+    reader), so explaining thousands of subjects costs a scan, not one per subject.  A server
+    (``indexed``) answers many single lookups instead: the files are held sorted by subject
+    (:mod:`matcher.live.file_index`) and each lookup is a binary search.
     """
 
-    def __init__(self, directory: Path, schema: Schema) -> None:
+    def __init__(self, directory: Path, schema: Schema, *, indexed: bool = False) -> None:
+        from matcher.live.file_index import FileIndexCache
+
         self.directory = directory
         self.schema = schema
         self._frames: dict[str, pl.LazyFrame] | None = None
+        # A server's source answers many single lookups: the files held sorted by subject.
+        self._index = FileIndexCache() if indexed else None
+
+    def _indexed(self) -> FileIndex | None:
+        if self._index is None:
+            return None
+        return self._index.get(self.directory, self._build_index)
+
+    def _build_index(self) -> FileIndex:
+        from matcher.live.file_index import FileIndex
+        from matcher.population import scan_population
+
+        self._frames = scan_population(self.directory, self.schema)  # the files as they are now
+        keys = {e.name: e.key for e in _entities(self.schema, None) if e.key is not None}
+        return FileIndex.build(self._frames, keys, self.directory / "events.parquet")
 
     def _scan(self) -> dict[str, pl.LazyFrame]:
         from matcher.population import scan_population
@@ -196,14 +219,18 @@ class FileSource:
     ) -> dict[str, tuple[Entity, Record]]:
         wanted = sorted(set(subject_ids))
         out: dict[str, tuple[Entity, Record]] = {}
-        frames = self._scan()
+        frames, index = self._scan(), self._indexed()
         for e in _entities(self.schema, entity):
             if e.name not in frames or len(out) == len(wanted):
                 continue
             assert e.key is not None
             rest = [s for s in wanted if s not in out]
-            rows = frames[e.name].filter(pl.col(e.key).is_in(rest)).collect()
-            for row in rows.iter_rows(named=True):
+            if index is not None:
+                for sid, rows in index.entities[e.name].rows(rest).items():
+                    out[sid] = (e, rows[0])  # the file's first row, as the scan keeps
+                continue
+            found = frames[e.name].filter(pl.col(e.key).is_in(rest)).collect()
+            for row in found.iter_rows(named=True):
                 out.setdefault(str(row[e.key]), (e, row))
         return out
 
@@ -212,6 +239,10 @@ class FileSource:
         if not path.is_file():
             return None
         wanted = sorted(set(subject_ids))
+        index = self._indexed()
+        if index is not None and index.events is not None:
+            found = index.events.rows(wanted)
+            return {s: _ordered(found.get(s, [])) for s in wanted}
         rows = pl.scan_parquet(path).filter(pl.col("subject_id").is_in(wanted)).collect()
         grouped: dict[str, list[Record]] = {s: [] for s in wanted}
         for row in rows.iter_rows(named=True):
@@ -264,6 +295,23 @@ class DatabaseSource:
         self.engine = engine
         self.schema = schema
         self.tables = profile_tables(schema)
+        self._conn: Connection | None = None
+
+    def bound(self, conn: Connection) -> DatabaseSource:
+        """This source reading through ``conn`` (a caller's transaction) instead of a pooled
+        connection of its own: what the transaction wrote is seen, and no connection is taken."""
+        copy = DatabaseSource.__new__(DatabaseSource)
+        copy.engine, copy.schema, copy.tables = self.engine, self.schema, self.tables
+        copy._conn = conn
+        return copy
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+        else:
+            with self.engine.connect() as conn:
+                yield conn
 
     def records(
         self, subject_ids: Collection[str], entity: str | None = None
@@ -272,7 +320,7 @@ class DatabaseSource:
 
         wanted = sorted(set(subject_ids))
         out: dict[str, tuple[Entity, Record]] = {}
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             for e in _entities(self.schema, entity):
                 assert e.key is not None
                 table = self.tables[e.name]
@@ -293,7 +341,7 @@ class DatabaseSource:
         columns = [table.c[f.name] for f in self.schema.event.stored_fields]
         wanted = sorted(set(subject_ids))
         grouped: dict[str, list[Record]] = {s: [] for s in wanted}
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 query = sa.select(*columns).where(table.c.subject_id.in_(chunk))
@@ -326,6 +374,10 @@ class LayeredSource:
         self.files = files
         self.schema = database.schema
 
+    def bound(self, conn: Connection) -> LayeredSource:
+        """This source with its database read through ``conn`` (:meth:`DatabaseSource.bound`)."""
+        return LayeredSource(self.database.bound(conn), self.files)
+
     def records(
         self, subject_ids: Collection[str], entity: str | None = None
     ) -> dict[str, tuple[Entity, Record]]:
@@ -350,6 +402,13 @@ class LayeredSource:
         if self.files is None:
             hint += ", or start the server with `zhida serve --population DIR`"
         return hint
+
+
+def bound_to(source: SubjectSource, conn: Connection) -> SubjectSource:
+    """``source`` reading the database through ``conn``; a file source as it is."""
+    if isinstance(source, DatabaseSource | LayeredSource):
+        return source.bound(conn)
+    return source
 
 
 def load_subjects(

@@ -10,25 +10,32 @@ which re-evaluates only the policies reading a changed field or tag.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from matcher.events import EventMatcher
-from matcher.live.offers import OfferCache, current_offers
+from matcher.live.offers import OfferCache, offers_now
 from matcher.live.serial import SubjectLocks
-from matcher.live.source import SubjectSource, find_subject, live_as_of, tag_library, today_local
-from matcher.runs import RunStore
+from matcher.live.source import (
+    SubjectSource,
+    bound_to,
+    live_as_of,
+    load_subjects,
+    tag_library,
+    today_local,
+)
+from matcher.runs import Run, RunStore
 from profiles.schema import Entity, Schema
 
 if TYPE_CHECKING:
     from rules.policy import Policy
 
-__all__ = ["LiveStores", "Status", "SubjectState", "load_state", "rematcher"]
+__all__ = ["LiveStores", "Status", "SubjectState", "load_state", "load_states", "rematcher"]
 
 Status = tuple[str, Decimal | None]
 
@@ -60,19 +67,42 @@ class SubjectState:
     run_id: int | None
 
 
-def load_state(live: LiveStores, subject_id: str, entity_name: str) -> SubjectState:
-    """Everything event-driven matching needs to know about ``subject_id`` (an ``entity_name``)."""
-    source = live.source
+def load_state(
+    live: LiveStores, subject_id: str, entity_name: str, conn: Connection | None = None
+) -> SubjectState:
+    """Everything event-driven matching needs to know about ``subject_id`` (an ``entity_name``),
+    read through ``conn`` if given (the transaction that holds the subject's lock)."""
+    if conn is None:
+        with live.engine.connect() as own:
+            return load_states(live, [subject_id], entity_name, own)[subject_id]
+    return load_states(live, [subject_id], entity_name, conn)[subject_id]
+
+
+def load_states(
+    live: LiveStores, subject_ids: Collection[str], entity_name: str, conn: Connection,
+    run: Run | None = None,
+) -> dict[str, SubjectState]:  # fmt: skip
+    """:func:`load_state` of many subjects of one kind at once: one read of each table (per
+    500 subjects) and the population file's index, not one per subject (``run``: the latest
+    run, if the caller has read it already)."""
+    source = bound_to(live.source, conn)
     entity = source.schema.entity(entity_name)
-    run, current = current_offers(live.engine, live.runs, live.offers, subject_id)
-    matches: dict[str, Status] = {o.policy_id: (o.status, o.benefit) for o in current}
-    found = find_subject(source, subject_id, entity_name)
-    record = None if found is None else found.record
-    events = [] if found is None or found.events is None else [dict(e) for e in found.events]
-    if found is None:
-        known = source.events([subject_id]) or {}
-        events = [dict(e) for e in known.get(subject_id, [])]
-    return SubjectState(subject_id, entity, record, events, matches, run.run_id if run else None)
+    ids = sorted(set(subject_ids))
+    run, offers = offers_now(conn, live.runs, live.offers, ids, run)
+    found = load_subjects(source, ids, entity_name)
+    unknown = [s for s in ids if s not in found]
+    logged = (source.events(unknown) or {}) if unknown else {}
+    out = {}
+    for sid in ids:
+        subject = found.get(sid)
+        record = None if subject is None else subject.record
+        if subject is None:
+            events = [dict(e) for e in logged.get(sid, [])]
+        else:
+            events = [] if subject.events is None else [dict(e) for e in subject.events]
+        matches: dict[str, Status] = {o.policy_id: (o.status, o.benefit) for o in offers[sid]}
+        out[sid] = SubjectState(sid, entity, record, events, matches, run.run_id if run else None)
+    return out
 
 
 def rematcher(

@@ -54,6 +54,30 @@ def test_a_file_sources_bulk_tags_equal_the_per_subject_ones(population: Path) -
     assert bulk == one_by_one and len(bulk) == 150
 
 
+def test_an_indexed_file_source_reads_what_the_scans_read(population: Path) -> None:
+    residents = pl.read_parquet(population / "residents.parquet")["person_id"].to_list()
+    firms = pl.read_parquet(population / "enterprises.parquet")["enterprise_id"].to_list()
+    ids = [*residents[::7], *firms[:5], "nobody"]
+    scanned = load_subjects(FileSource(population, SCHEMA), ids)
+    indexed = FileSource(population, SCHEMA, indexed=True)
+    assert load_subjects(indexed, ids) == scanned and len(scanned) == len(ids) - 1
+    assert any(s.events for s in scanned.values())  # events were compared too
+    assert load_subjects(indexed, ids[:1]) == {ids[0]: scanned[ids[0]]}
+
+
+def test_an_indexed_file_source_reads_a_replaced_file_again(tmp_path: Path) -> None:
+    def write(city: str) -> None:
+        pl.DataFrame({"person_id": ["P1"], "hukou_city": [city]}).write_parquet(
+            tmp_path / "residents.parquet"
+        )
+
+    write("北京市")
+    source = FileSource(tmp_path, SCHEMA, indexed=True)
+    assert require_subject(source, "P1").record["hukou_city"] == "北京市"
+    write("上海市 ")  # another size: a new file
+    assert require_subject(source, "P1").record["hukou_city"].strip() == "上海市"
+
+
 def test_a_firm_is_found_without_saying_its_kind(population: Path) -> None:
     firm = pl.read_parquet(population / "enterprises.parquet")["enterprise_id"][0]
     subject = require_subject(FileSource(population, SCHEMA), firm)

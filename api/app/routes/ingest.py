@@ -3,8 +3,10 @@
 A department's system holds an admin token: ``PUT /api/v1/profiles/{entity}/{id}`` creates or
 replaces a record, ``POST /api/v1/events`` adds a service event; either answers with the offers
 it changed and the notices planned (:mod:`notifier.ingest` decides, on the as-of date of
-:func:`matcher.live.source.live_as_of`).  A resident or firm (or an admin) reads its own changes
-since the latest match run at ``GET /api/v1/subjects/{id}/changes``.  Writes are audited.
+:func:`matcher.live.source.live_as_of`).  ``POST /api/v1/events/batch`` takes a JSON array of
+events and answers each by its index, as if they had been sent one by one.  A resident or firm
+(or an admin) reads its own changes since the latest match run at
+``GET /api/v1/subjects/{id}/changes``.  Writes are audited (a batch as one entry).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from api.app.access import allow, current_user, source_of
+from api.app.errors import error_body
 from api.app.routes.subjects import check_caller, subject_guard
 from api.app.services import Services, services
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ValidationError
+from matcher.live.checks import FieldProblem
 from matcher.live.ledger import changes_since
-from notifier.ingest import Ingested, ingest_event, ingest_profile
+from notifier.ingest import Ingested, Outcome, ingest_event, ingest_events, ingest_profile
 from rules.loader import Catalog
 
-__all__ = ["INGEST_ROUTES", "IngestOut", "OfferChange", "StoredChange"]
+__all__ = ["INGEST_ROUTES", "BatchItem", "BatchOut", "IngestOut", "OfferChange", "StoredChange"]
 
 _ingesters = allow("admin")
 
@@ -117,6 +121,75 @@ def post_event(
     )
 
 
+MAX_BATCH = 5000  # events per batch: a few seconds of work and one transaction's locks
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    index: int  # the item's place in the batch, from 0
+    status: int  # 201 stored, 200 a duplicate (sent before), 422 does not fit, 404 unknown subject
+    result: IngestOut | None  # what a single POST /api/v1/events would have answered
+    error: dict[str, Any] | None  # why it was refused, as an error body; nothing of it stored
+
+
+@dataclass(frozen=True)
+class BatchOut:
+    stored: int
+    duplicates: int
+    refused: int
+    items: list[BatchItem]  # one per item, in the batch's order
+
+
+def _item(index: int, outcome: Outcome) -> BatchItem:
+    if isinstance(outcome, Ingested):
+        status = 200 if outcome.duplicate else 201
+        return BatchItem(index, status, _out(outcome, not outcome.duplicate), None)
+    problems = [
+        {"field": p.field, "message": p.detail}
+        for p in getattr(outcome, "problems", ())
+        if isinstance(p, FieldProblem)
+    ]
+    extra = {"problems": problems} if problems else {}
+    body = error_body(outcome.http_status, type(outcome).__name__, outcome.message, **extra)
+    return BatchItem(index, outcome.http_status, None, body["error"])
+
+
+@post(
+    "/api/v1/events/batch", guards=[_ingesters], sync_to_thread=True, tags=["ingestion"],
+    status_code=200,
+)  # fmt: skip
+def post_events(request: Request[Any, Any, Any], data: JSONBody[list[Any]]) -> Response[BatchOut]:
+    """Add many service events at once (a JSON array of up to 5,000 event objects).
+
+    Each item is answered in ``items`` by its index, as ``POST /api/v1/events`` would have
+    answered it had the items been sent one by one in order: 201 stored (with the offers it
+    changed), 200 a duplicate, 422 an event that does not fit the schema (each bad field
+    named), 404 a subject nobody has sent.  A refused item stores nothing; the others are
+    stored, matched and planned in one transaction.  The answer is 200 when every item was
+    stored or a duplicate, 207 when some were refused (resend those, fixed).
+    """
+    if len(data) > MAX_BATCH:
+        raise ValidationError(
+            f"a batch holds at most {MAX_BATCH} events, this one {len(data)}; split it"
+        )
+    svc = services(request)
+    outcomes = ingest_events(svc.live, _published(svc), svc.live.as_of(), data)
+    items = [_item(i, o) for i, o in enumerate(outcomes)]
+    done = [o for o in outcomes if isinstance(o, Ingested)]
+    stored = [o for o in done if not o.duplicate]
+    out = BatchOut(len(stored), len(done) - len(stored), len(outcomes) - len(done), items)
+    if stored:
+        user = current_user(request)
+        svc.audit.append(
+            actor=user.username, role=user.role, action="event.ingest_batch",
+            entity_type="subject", entity_id=f"{len({o.subject_id for o in stored})} subjects",
+            source=source_of(request),
+            details={"causes": [o.cause for o in stored],
+                     "changes": sum(len(o.changes) for o in stored)},
+        )  # fmt: skip
+    return Response(out, status_code=200 if out.refused == 0 else 207)
+
+
 @dataclass(frozen=True)
 class StoredChange:
     policy_id: str
@@ -148,4 +221,4 @@ def subject_changes(
     ]
 
 
-INGEST_ROUTES = [put_profile, post_event, subject_changes]
+INGEST_ROUTES = [put_profile, post_event, post_events, subject_changes]
