@@ -122,6 +122,9 @@ def field_choices(schema: Schema) -> dict[str, list[dict[str, Any]]]:
     >>> age = next(f for f in field_choices(load_schema())["resident"] if f["name"] == "age")
     >>> age["zh"], age["type"]
     ('年龄', 'integer')
+    >>> gender = next(f for f in field_choices(load_schema())["resident"] if f["name"] == "gender")
+    >>> gender["values"], gender["values_zh"]
+    (['male', 'female'], ['男', '女'])
     """
     return {name: _fields(schema.entity(name)) for name in ("resident", "enterprise")}
 
@@ -130,6 +133,8 @@ def _fields(entity: Entity) -> list[dict[str, Any]]:
     return [
         {
             "name": f.name, "zh": f.name_zh or f.name, "type": f.type, "values": list(f.values),
+            "values_zh": [f.label(v, "zh") for v in f.values],
+            "values_en": [f.label(v, "en") for v in f.values],
             "about_zh": f.zh, "about_en": f.en, "unit": f.unit,
         }
         for f in entity.fields

@@ -199,8 +199,10 @@
     const list = $("problems");
     list.replaceChildren();
     const validity = $("validity");
+    const warnings = state.problems.filter((p) => p.severity === "warning").length;
     if (state.valid) {
-      validity.textContent = `✓ ${t.pol_valid}${state.policyId ? ` · ${state.policyId}` : ""}`;
+      validity.textContent = `✓ ${t.pol_valid}${state.policyId ? ` · ${state.policyId}` : ""}` +
+        (warnings ? ` · ${fmt(t.pol_warnings, { n: warnings })}` : "");
       validity.className = "ok";
     } else if (state.problems.length) {
       validity.textContent = `${state.problems.length} ${t.pol_problems}`;
@@ -222,6 +224,7 @@
         el("div", {
           class: "problem",
           id: `problem-${n + 1}`,
+          "data-severity": p.severity || "error",
           "data-line": line,
           "data-col": col,
           style: `left:${Math.max(2, Math.min(at.x - 6, width - 260))}px;top:${at.top + at.lineHeight + 1}px`,
@@ -234,13 +237,14 @@
           {
             "data-line": line,
             "data-col": col,
+            "data-severity": p.severity || "error",
             onclick: () => {
               const offset = lines.slice(0, line - 1).join("\n").length + (line > 1 ? 1 : 0) + col - 1;
               area.focus();
               area.setSelectionRange(offset, offset);
             },
           },
-          `${fmt(t.pol_line_col, { line, col })}: ${p.message}`,
+          `${fmt(t.pol_line_col, { line, col })}: ${p.severity === "warning" ? t.pol_warning : ""}${p.message}`,
         ),
       );
     });
@@ -258,7 +262,7 @@
     if (r.ok) {
       state.valid = r.json.valid;
       state.policyId = r.json.policy_id;
-      state.problems = r.json.valid ? [] : r.json.problems;
+      state.problems = r.json.problems; // errors, and warnings (a valid draft may have some)
     } else {
       state.valid = false;
       state.problems = [{ line: 1, col: 1, message: errorOf(r.json, r.status) }];
@@ -351,7 +355,12 @@
             el("small", {}, `${f.type}${f.unit ? ` · ${f.unit}` : ""} · ${data.lang === "en" ? f.about_en : f.about_zh}`),
             f.values.length
               ? el("div", { class: "values" },
-                  f.values.map((v) => el("button", { type: "button", onclick: () => insertAtCaret(`"${v}"`) }, v)))
+                  f.values.map((v, i) => {
+                    // the value's label (特困 for tekun), which a rule may write instead of it
+                    const label = (data.lang === "en" ? f.values_en : f.values_zh)[i] || v;
+                    const written = data.lang === "en" ? v : label;
+                    return el("button", { type: "button", title: v, "data-value": v, onclick: () => insertAtCaret(`"${written}"`) }, label);
+                  }))
               : null,
           ),
         ),
