@@ -46,7 +46,11 @@ def sweep_once(
     parked = rt.outbox.park_lost(now=now)
     ids = rt.outbox.due(now=now, stale=stale, limit=limit)
     if ids:
-        send(ids)
+        try:
+            send(ids)
+        except Exception:
+            rt.outbox.forget_enqueued(ids)  # Redis is down: hand them over on the next try
+            raise
     try:
         got = poll_reports(rt.outbox.engine, rt.channels, now=now)
     except DeliveryError as exc:  # the gateway's reports are down: ask again next pass

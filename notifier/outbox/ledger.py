@@ -97,6 +97,17 @@ class Outbox(WorkerSide, OperatorSide):
                 )
         return [int(i) for i in ids]
 
+    def forget_enqueued(self, ids: Sequence[int]) -> None:
+        """Rows :meth:`due` marked that never reached the broker (it was down): the next sweep
+        hands them over again at once instead of after ``stale`` seconds."""
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 5000):
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(ids[start : start + 5000]))
+                    .values(enqueued_at=None)
+                )
+
     def mark_enqueued(self, ids: Sequence[int], *, now: datetime) -> None:
         with self.engine.begin() as conn:
             for start in range(0, len(ids), 5000):
