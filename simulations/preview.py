@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -183,7 +184,25 @@ def _population_size(population: Path, entity: str) -> int:
 def _group_domain(
     population: Path, entity: str, dimensions: tuple[str, ...], as_of: date
 ) -> pl.DataFrame:
-    """``dimension, group``: every group of ``dimensions`` the population has (not the rule)."""
+    """``dimension, group``: every group of ``dimensions`` the population has (not the rule);
+    computed once per population files (name, size, time), entity, dimensions and date."""
+    stamp = tuple(
+        (p.name, s.st_size, s.st_mtime_ns)
+        for p in sorted(population.glob("*.parquet"))
+        for s in (p.stat(),)
+    )
+    return _domain_of(population, stamp, entity, dimensions, as_of)
+
+
+@lru_cache(maxsize=16)
+def _domain_of(
+    population: Path,
+    stamp: tuple[tuple[str, int, int], ...],
+    entity: str,
+    dimensions: tuple[str, ...],
+    as_of: date,
+) -> pl.DataFrame:
+    del stamp  # part of the cache key only
     from matcher.population import scan_population
     from profiles.derive import with_derived
     from profiles.schema import load_schema
