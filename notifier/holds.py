@@ -4,8 +4,9 @@ A held plan keeps its outbox rows with status ``held``: no worker claims them an
 enqueues them (both take only ``pending`` rows), and the grants its revocation notices would
 end keep running (``end_held``) until the plan is released.  Releasing turns the rows back to
 ``pending`` in one conditional update, so a release sends what was held exactly once; the rows
-keep their idempotency keys.  Every guarded plan has a row in ``plan_guards`` — passed ones
-too, with the endings a deliberate act let through, for the operator page.
+keep their idempotency keys.  A plan made from a wrong run can instead be discarded: nothing
+of it is sent and nobody counts as told.  Every guarded plan has a row in ``plan_guards`` —
+passed ones too, with the endings a deliberate act let through, for the operator page.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class GuardedPlan:
 
     plan_id: int
     cause: str
-    status: str  # passed | held | released
+    status: str  # passed | held | released | discarded
     reasons: tuple[str, ...]
     deliberate: tuple[str, ...]
     decided_at: datetime
@@ -50,8 +51,8 @@ class GuardedPlan:
                 + "; ".join(self.reasons)
                 + f" — `zhida deliveries release {self.plan_id}` sends it"
             )
-        if self.status == "released":
-            return f"held, then released by {self.released_by}"
+        if self.status in ("released", "discarded"):
+            return f"held, then {self.status} by {self.released_by}"
         let = f"; let through, deliberate: {'; '.join(self.deliberate)}" if self.deliberate else ""
         return "passed (no unusual share of offers ended, no fall in subjects)" + let
 
@@ -138,7 +139,7 @@ class PlanHolds:
                 state = (
                     "was never held"
                     if row is None or row["status"] == "passed"
-                    else f"was released by {row['released_by']} at "
+                    else f"was {row['status']} by {row['released_by']} at "
                     f"{row['released_at']:%Y-%m-%d %H:%M} UTC"
                 )
                 raise ValidationError(
@@ -162,6 +163,57 @@ class PlanHolds:
                 .order_by(outbox.c.id)
             ).scalars()
             return [int(i) for i in due]
+
+    def discard(self, plan_id: int, *, by: str, now: datetime) -> int:
+        """Settle a held plan by sending none of it (the run was wrong); returns the rows.
+
+        Its rows are cancelled, its notices recorded as suppressed ("discarded"), so nobody
+        counts as told, the grants it would have ended run on, and the grants it opened are
+        discarded.  The next run's diff against the wrong one then finds its changes already
+        told (the dedupe step) and sends nothing for them.
+        """
+        stamp = naive_utc(now)
+        with self.engine.begin() as conn:
+            _plan(conn, plan_id)
+            done = conn.execute(
+                plan_guards.update()
+                .where(plan_guards.c.plan_id == plan_id, plan_guards.c.status == "held")
+                .values(status="discarded", released_at=stamp, released_by=by)
+            ).rowcount
+            if not done:
+                raise ValidationError(
+                    f"plan {plan_id} is not held; only a held plan can be discarded "
+                    "(`zhida deliveries held` lists them)"
+                )
+            held = _held_ids(conn, plan_id)
+            _end_grants(conn, held, "end_held", "active")
+            why = f"discarded with its held plan by {by}"
+            for start in range(0, len(held), 5000):
+                chunk = held[start : start + 5000]
+                opened = (
+                    sa.select(notices.c.item_key)
+                    .where(notices.c.outbox_id.in_(chunk), notices.c.purpose == "grant_notice")
+                    .scalar_subquery()
+                )
+                conn.execute(
+                    grants.update()
+                    .where(grants.c.notice_key.in_(opened), grants.c.status == "active")
+                    .values(status="discarded")
+                )
+                conn.execute(
+                    notices.update()
+                    .where(notices.c.outbox_id.in_(chunk))
+                    .values(
+                        decision="suppressed", item_key=None,
+                        reason=sa.literal(why + "; was: ") + notices.c.reason,
+                    )
+                )  # fmt: skip
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(chunk), outbox.c.status == "held")
+                    .values(status="cancelled", last_error=why)
+                )
+            return len(held)
 
     def of(self, plan_id: int) -> GuardedPlan | None:
         """The guard record of ``plan_id`` (``None``: the plan was not guarded)."""

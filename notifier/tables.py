@@ -72,13 +72,13 @@ plan_guards = sa.Table(
         primary_key=True,
         autoincrement=False,
     ),
-    sa.Column("status", sa.String(16), nullable=False),  # passed | held | released
+    sa.Column("status", sa.String(16), nullable=False),  # passed|held|released|discarded
     sa.Column("reasons", sa.Text, nullable=False),  # JSON list: why it is (was) held
     sa.Column("deliberate", sa.Text, nullable=False),  # JSON list: endings an act let through
     sa.Column("decided_at", sa.DateTime, nullable=False),
     sa.Column("decided_by", sa.String(128), nullable=False),  # "guard" or an operator
-    sa.Column("released_at", sa.DateTime),
-    sa.Column("released_by", sa.String(128)),
+    sa.Column("released_at", sa.DateTime),  # when and by whom a hold was settled
+    sa.Column("released_by", sa.String(128)),  # (released or discarded)
     sa.Index("ix_plan_guards_status", "status"),
 )
 

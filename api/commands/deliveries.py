@@ -6,6 +6,7 @@
   zhida deliveries held                                 plans held for an operator, and why
   zhida deliveries hold PLAN_ID [--note TEXT]           hold a plan's unsent rows
   zhida deliveries release PLAN_ID                      send a held plan (once)
+  zhida deliveries discard PLAN_ID                      send none of a held plan
   zhida deliveries reports                              poll the SMS delivery reports now
   zhida deliveries failed                               parked rows and why
   zhida deliveries replay ID... | --all                 give parked rows new attempts
@@ -380,6 +381,21 @@ def object_cmd(grant_id: int, text: str, decline: bool) -> None:
         grant_id, text, kind="decline" if decline else "objection", now=datetime.now(UTC)
     )
     click.echo(f"{done.kind} {done.id} on grant {grant_id} routed to {done.department}")
+
+
+@deliveries_group.command("discard")
+@click.argument("plan_id", type=int)
+def discard_cmd(plan_id: int) -> None:
+    """Discard a held plan made from a wrong run: none of it is sent, nobody counts as told.
+
+    \b
+    Its rows are cancelled, the grants it would have ended run on; the next run (over the
+    right files) is compared with the wrong one, and what it finds already told is not sent.
+    """
+    from notifier.holds import PlanHolds
+
+    rows = PlanHolds(_engine()).discard(plan_id, by=_operator_name(), now=datetime.now(UTC))
+    click.echo(f"plan {plan_id} discarded: {rows:,} row(s) cancelled, nothing sent")
 
 
 def register(group: click.Group) -> None:

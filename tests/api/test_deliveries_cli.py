@@ -184,3 +184,27 @@ def test_an_operator_holds_a_plan_lists_it_and_releases_it(
     assert "no plan is held" in capsys.readouterr().out
     assert main(["deliveries", "release", "9"]) == 1
     assert "no delivery plan 9" in capsys.readouterr().err
+
+
+def test_an_operator_discards_a_held_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.db import get_engine, upgrade
+    from core.settings import get_settings
+    from notifier.dispatch import plan_changes
+    from rules.loader import load_catalog
+
+    engine = get_engine()
+    upgrade(engine)
+    policies = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"]).by_id
+    rows = [{"subject_id": "p1", "subject_type": "resident", "policy_id": "bj-elderly-card",
+             "change": "newly_eligible", "old_status": None, "new_status": "eligible"}]  # fmt: skip
+    plan_changes(
+        engine, rows, policies, cause="cli", as_of=date(2026, 3, 2),
+        now=datetime(2026, 3, 2, 4, 0, tzinfo=UTC), settings=get_settings(),
+    )  # fmt: skip
+    assert main(["deliveries", "discard", "1"]) == 1
+    assert "plan 1 is not held; only a held plan can be discarded" in capsys.readouterr().err
+    assert main(["deliveries", "hold", "1"]) == 0
+    assert main(["deliveries", "discard", "1"]) == 0
+    assert "plan 1 discarded: 1 row(s) cancelled, nothing sent" in capsys.readouterr().out
+    assert main(["deliveries", "status"]) == 0
+    assert "inbox    1 cancelled" in capsys.readouterr().out

@@ -140,6 +140,28 @@ def test_a_run_missing_most_residents_is_held_sends_nothing_and_a_release_sends_
         holds.release(cut.plan_id, by="wang", now=datetime.now(UTC))
 
 
+def test_a_discarded_plan_sends_nothing_and_the_right_run_after_it_sends_nothing_again(
+    runs: Runs,
+) -> None:
+    inbox = MemoryChannel("inbox")
+    everyone = people("p", 200)
+    runs.record({GRANTED: everyone[:10]})
+    runs.deliver(inbox, runs.plan({GRANTED: everyone}).due_ids)  # 190 grants told
+    cut = runs.plan({GRANTED: everyone[:10]})  # the wrong run: held
+    holds = PlanHolds(runs.engine)
+    assert holds.discard(cut.plan_id, by="li", now=NOON) == 190
+    assert Outbox(runs.engine).counts() == {"inbox": {"delivered": 190, "cancelled": 190}}
+    assert grant_statuses(runs.engine, everyone[10:]) == {"active"}  # never announced
+    with pytest.raises(ValidationError, match="was discarded by li at"):
+        holds.release(cut.plan_id, by="wang", now=NOON)
+    again = runs.plan({GRANTED: everyone})  # the right files again: everyone is back
+    guarded = holds.of(again.plan_id)
+    assert guarded is not None and guarded.status == "passed"
+    assert again.messages == 0 and again.decisions["suppressed"] == 190  # told before
+    runs.deliver(inbox)
+    assert len(inbox.sent) == 190 and grant_statuses(runs.engine, everyone[10:]) == {"active"}
+
+
 def test_a_policy_with_natural_churn_keeps_its_rhythm(runs: Runs) -> None:
     steady = {STEADY: people("s", 2000)}
     for k in range(7):  # an age window: each run 40 of 400 leave and 40 others come of age

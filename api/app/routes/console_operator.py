@@ -6,8 +6,8 @@ event (undeliverable SMS among them, as ``zhida deliveries status`` counts them)
 parked (failed) rows with their last error and a replay button.  Addresses are masked as in
 ``GET /api/v1/deliveries/failed``; a replay goes through the same handler as
 ``POST /api/v1/deliveries/{id}/replay`` (and is audited there).  Plans held by the mass-change
-guard or by an operator are listed with their reasons and a release button (audited), and the
-endings a deliberate act let through are shown beside them.
+guard or by an operator are listed with their reasons and release and discard buttons
+(audited), and the endings a deliberate act let through are shown beside them.
 """
 
 from __future__ import annotations
@@ -105,21 +105,33 @@ async def operator_release(
     return await to_thread.run_sync(_operator_release, request, plan_id)
 
 
-def _operator_release(request: Request[Any, Any, Any], plan_id: int) -> Response[Any]:
-    """Release a held plan: its rows are pending again; the workers' sweeper sends them."""
+def _operator_release(
+    request: Request[Any, Any, Any], plan_id: int, action: str = "release"
+) -> Response[Any]:
+    """Release a held plan (its rows are pending again; the workers' sweeper sends them), or
+    discard it (none of it is sent); audited either way."""
     user = _operator(request)
     if not isinstance(user, User):
         return user
     svc = services(request)
+    holds = PlanHolds(svc.engine)
+    settle = holds.release if action == "release" else holds.discard
     try:
-        PlanHolds(svc.engine).release(plan_id, by=user.username, now=datetime.now(UTC))
+        settle(plan_id, by=user.username, now=datetime.now(UTC))
     except ZhidaError as err:
         return _operator_page(request, None, err.message)
     svc.audit.append(
-        actor=user.username, role=user.role, action="delivery.release",
+        actor=user.username, role=user.role, action=f"delivery.{action}",
         entity_type="delivery_plan", entity_id=str(plan_id), source=source_of(request),
     )  # fmt: skip
     return Redirect(f"/console/operator?released={plan_id}#held", status_code=303)
 
 
-OPERATOR_ROUTES = [operator_page, operator_replay, operator_release]
+@post("/console/operator/discard/{plan_id:int}", include_in_schema=False)
+async def operator_discard(
+    request: Request[Any, Any, Any], plan_id: FromPath[int]
+) -> Response[Any]:
+    return await to_thread.run_sync(_operator_release, request, plan_id, "discard")
+
+
+OPERATOR_ROUTES = [operator_page, operator_replay, operator_release, operator_discard]

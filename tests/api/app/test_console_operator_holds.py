@@ -72,7 +72,7 @@ def test_an_operator_releases_a_held_plan_once_and_it_is_audited(world: World) -
     login(world, "operator")
     page = world.client.get("/console/operator")
     released = world.client.post(f"/console/operator/release/{plan}", data=csrf(page.text))
-    assert released.status_code == 200 and f"已放行计划 #{plan}" in released.text
+    assert released.status_code == 200 and f"已处理计划 #{plan}" in released.text
     assert {Outbox(world.engine).get(i).status for i in rows} == {"pending"}
     guarded = PlanHolds(world.engine).of(plan)
     assert guarded is not None and (guarded.status, guarded.released_by) == ("released", "operator")
@@ -93,3 +93,15 @@ def test_only_operators_release_a_plan(world: World) -> None:
     refused = world.client.post(f"/console/operator/release/{plan}")
     assert refused.status_code == 403
     assert {Outbox(world.engine).get(i).status for i in rows} == {"held"}
+
+
+def test_an_operator_discards_a_held_plan_and_nothing_of_it_is_sent(world: World) -> None:
+    plan, rows = held_plan(world)
+    login(world, "operator")
+    page = world.client.get("/console/operator")
+    assert f'action="/console/operator/discard/{plan}"' in page.text
+    done = world.client.post(f"/console/operator/discard/{plan}", data=csrf(page.text))
+    assert done.status_code == 200 and "已作废，未发送" in done.text
+    assert {Outbox(world.engine).get(i).status for i in rows} == {"cancelled"}
+    (entry,) = AuditLog(world.engine).entries(entity_type="delivery_plan")
+    assert (entry.action, entry.entity_id) == ("delivery.discard", str(plan))
