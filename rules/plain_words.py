@@ -31,7 +31,7 @@ from typing import Final
 from profiles.schema import Entity
 from profiles.schema import Field as SchemaField
 
-__all__ = ["plain_clause", "plain_reason", "plain_value", "tag_names"]
+__all__ = ["plain_clause", "plain_counterfactual", "plain_reason", "plain_value", "tag_names"]
 
 _TOKEN = re.compile(
     r"""(?P<tag>(?P<q>["'])(?P<tagname>[^"']*)(?P=q)\s+in\s+tags\b)"""
@@ -158,6 +158,44 @@ def plain_reason(
         text, mark = line.rstrip(), ""
     words = plain_clause(text, entity, lang, tag_names)
     return f"{words} {mark}" if mark else words
+
+
+_COUNTERFACTUAL: Final = re.compile(r"^eligible if (?P<want>.*); it is (?P<have>.*)$", re.S)
+
+
+def plain_counterfactual(
+    text: str | None, entity: Entity, lang: str, tag_names: Mapping[str, str] | None = None
+) -> str | None:
+    """The explainer's "eligible if …; it is …" (``rules.explainer``) in plain words: how a
+    failed or unknown clause would be met, and the value it read ("***" when masked).
+
+    >>> from profiles.schema import load_schema
+    >>> resident = load_schema().entity("resident")
+    >>> plain_counterfactual('eligible if hukou_city == "北京市"; it is unknown', resident, "zh")
+    '需 户籍城市 为 “北京市”；当前为 未知'
+    >>> plain_counterfactual('eligible if gender == "female"; it is "male"', resident, "zh")
+    '需 性别 为 “女”；当前为 男'
+    >>> plain_counterfactual("eligible if age >= 80; it is 75", resident, "en")
+    'eligible if age at least 80; it is 75'
+    """
+    if text is None:
+        return None
+    m = _COUNTERFACTUAL.match(text)
+    if m is None:
+        return text
+    want = plain_clause(m["want"], entity, lang, tag_names)
+    have = m["have"]
+    first = _TOKEN.search(m["want"])
+    field = None
+    if first is not None and first["name"]:
+        field = entity.by_name.get(first["name"]) or entity.by_name_zh.get(first["name"])
+    if have == "unknown":
+        have = plain_value(None, lang)
+    elif len(have) >= 2 and have[0] == have[-1] == '"':
+        have = plain_value(have[1:-1], lang, field)
+    if lang == "zh":
+        return f"需 {want}；当前为 {have}"
+    return f"eligible if {want}; it is {have}"
 
 
 @cache

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from profiles.schema import load_schema
-from rules.plain_words import plain_clause
+from rules.plain_words import plain_clause, plain_counterfactual
 
 RESIDENT = load_schema().resident
 
@@ -48,3 +48,18 @@ def test_an_unclosed_quote_before_many_backslashes_is_read_in_linear_time() -> N
 )  # fmt: skip
 def test_an_enum_value_reads_as_its_label(text: str, lang: str, expected: str) -> None:
     assert plain_clause(text, RESIDENT, lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ('eligible if subsistence_status == "tekun"; it is "dibao"', "zh",
+         "需 社会救助类别 为 “特困”；当前为 低保"),
+        ("eligible if monthly_income < 3000; it is ***", "zh", "需 月收入 低于 3000；当前为 ***"),
+        ("eligible if age >= 80; it is unknown", "en",
+         "eligible if age at least 80; it is unknown"),
+        ("something else", "zh", "something else"),
+    ],
+)  # fmt: skip
+def test_how_to_meet_a_clause_reads_in_plain_words(text: str, lang: str, expected: str) -> None:
+    assert plain_counterfactual(text, RESIDENT, lang) == expected

@@ -36,7 +36,7 @@ from api.app.services import services
 from core.errors import NotFoundError, ValidationError
 from matcher.live.source import find_subject, tag_library
 from profiles.schema import Entity, Field
-from rules.plain_words import plain_clause, tag_names
+from rules.plain_words import plain_clause, plain_counterfactual, tag_names
 from rules.suggest import nearest
 
 __all__ = [
@@ -66,6 +66,7 @@ class ClauseResult:
     value_words: str  # 满足 / 不满足 / 未知 (met / not met / unknown)
     values: dict[str, Any]  # field -> value read (sensitive ones masked; null = unknown)
     counterfactual: str | None  # "eligible if …; it is …" (the value masked if sensitive)
+    counterfactual_words: str | None = None  # the same in plain words of the asked language
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,9 @@ def policy_test_panel(
                 c.text, plain_clause(c.text, entity, lang, names), _TRUTH[c.result],
                 t[f"clause_{_TRUTH[c.result]}"], values,
                 mask_counterfactual(c.counterfactual, sensitive),
+                plain_counterfactual(
+                    mask_counterfactual(c.counterfactual, sensitive), entity, lang, names
+                ),
             )
         )  # fmt: skip
     return PolicyTestOut(

@@ -419,7 +419,7 @@
                 el("td", {}, c.words, el("br"), el("code", {}, c.text)),
                 el("td", { class: `v-${c.value}` }, c.value_words),
                 el("td", {}, Object.entries(c.values).map(([k, v]) => `${fieldLabel(k)} = ${v === null ? "?" : v}`).join("，")),
-                el("td", {}, c.counterfactual || ""),
+                el("td", {}, c.counterfactual_words || c.counterfactual || ""),
               )),
           ),
         ),

@@ -65,6 +65,16 @@ def test_a_typed_profile_gets_each_clause_true_false_or_unknown_in_plain_words(
     assert body["unknown_fields"] == ["monthly_income"]
 
 
+def test_how_to_meet_a_clause_reads_in_the_asked_language(world: World) -> None:
+    body = _test(world, {"document": ALLOWANCE, "profile": {"年龄": "85"}}).json()
+    hukou = body["clauses"][1]
+    assert hukou["counterfactual"] == 'eligible if hukou_city == "北京市"; it is unknown'
+    assert hukou["counterfactual_words"] == "需 户籍城市 为 “北京市”；当前为 未知"
+    english = _test(world, {"document": ALLOWANCE, "profile": {"age": 85}}, lang="en").json()
+    words = english["clauses"][1]["counterfactual_words"]
+    assert words == "eligible if hukou city is “北京市”; it is unknown"
+
+
 def test_an_eligible_profile_gets_its_benefit(world: World) -> None:
     body = _test(world, {"document": ALLOWANCE, "profile": {"age": 92, "户籍城市": "北京市"}})
     assert body.json()["status"] == "eligible"
