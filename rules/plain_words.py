@@ -34,7 +34,7 @@ from profiles.schema import Field as SchemaField
 __all__ = ["plain_clause", "plain_counterfactual", "plain_reason", "plain_value", "tag_names"]
 
 _TOKEN = re.compile(
-    r"""(?P<tag>(?P<q>["'])(?P<tagname>[^"']*)(?P=q)\s+in\s+tags\b)"""
+    r"""(?P<tag>(?P<q>["'])(?P<tagname>[^"']*)(?P=q)\s+in\s+(?:tags\b|标签))"""
     r"""|(?P<date>d(?P<dq>["'])(?P<day>[^"']*)(?P=dq))"""
     # one branch per quote, a backslash only ever as an escape: linear even on an unclosed
     # quote before a run of backslashes (a comment can hold one), which stalled the old form

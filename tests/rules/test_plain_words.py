@@ -63,3 +63,11 @@ def test_an_enum_value_reads_as_its_label(text: str, lang: str, expected: str) -
 )  # fmt: skip
 def test_how_to_meet_a_clause_reads_in_plain_words(text: str, lang: str, expected: str) -> None:
     assert plain_counterfactual(text, RESIDENT, lang) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ['"new_parent" in tags', '"新生儿父母" in 标签', '"new_parent" in 标签']
+)
+def test_a_tag_test_reads_the_same_however_the_officer_named_it(text: str) -> None:
+    names = {"new_parent": "新生儿父母"}
+    assert plain_clause(text, RESIDENT, "zh", names) == "有标签“新生儿父母”"
