@@ -12,9 +12,10 @@ passed ones too, with the endings a deliberate act let through, for the operator
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.errors import NotFoundError, ValidationError
 from notifier.guard import Verdict
 from notifier.outbox import naive_utc
+from notifier.steps.quiet_hours import next_open
 from notifier.tables import delivery_plans, grants, notices, outbox, plan_guards
 
 __all__ = ["GuardedPlan", "PlanHolds"]
@@ -118,11 +120,16 @@ class PlanHolds:
                 )
             return _hold_rows(conn, plan_id)
 
-    def release(self, plan_id: int, *, by: str, now: datetime) -> list[int]:
+    def release(
+        self, plan_id: int, *, by: str, now: datetime,
+        quiet_hours: Mapping[str, tuple[time, time]] | None = None, tz: ZoneInfo | None = None,
+    ) -> list[int]:  # fmt: skip
         """Release a held plan: its rows are pending again; returns those due now, by id.
 
         One conditional update decides: of two operators releasing at once, one releases and
-        the other is told it was released already.
+        the other is told it was released already.  A channel in its ``quiet_hours`` (local
+        windows in ``tz``, as planning uses them) waits for the window to open: a plan
+        released at 22:00 sends its SMS at 08:00.
         """
         stamp = naive_utc(now)
         with self.engine.begin() as conn:
@@ -153,6 +160,18 @@ class PlanHolds:
                     .where(outbox.c.id.in_(held[start : start + 5000]), outbox.c.status == "held")
                     .values(status="pending", enqueued_at=None)
                 )
+            for channel, window in (quiet_hours or {}).items():
+                opens = next_open(now.astimezone(tz or ZoneInfo("Asia/Shanghai")), window)
+                if opens is None:
+                    continue
+                conn.execute(
+                    outbox.update()
+                    .where(
+                        outbox.c.id.in_(held), outbox.c.channel == channel,
+                        outbox.c.next_attempt_at < naive_utc(opens),
+                    )
+                    .values(not_before=naive_utc(opens), next_attempt_at=naive_utc(opens))
+                )  # fmt: skip
             due = conn.execute(
                 sa.select(outbox.c.id)
                 .where(

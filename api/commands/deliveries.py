@@ -268,10 +268,16 @@ def hold_cmd(plan_id: int, note: str) -> None:
 @click.option("--no-deliver", is_flag=True, help="Only release; the workers deliver later.")
 def release_cmd(plan_id: int, no_deliver: bool) -> None:
     """Release a held plan: what was held is sent, once (the rows keep their keys)."""
+    from core.settings import get_settings
+    from notifier.dispatch import quiet_hours_of
     from notifier.holds import PlanHolds
 
-    due = PlanHolds(_engine()).release(plan_id, by=_operator_name(), now=datetime.now(UTC))
-    click.echo(f"plan {plan_id} released: {len(due):,} row(s) due now")
+    settings = get_settings()
+    due = PlanHolds(_engine()).release(
+        plan_id, by=_operator_name(), now=datetime.now(UTC),
+        quiet_hours=quiet_hours_of(settings), tz=settings.tz,
+    )  # fmt: skip
+    click.echo(f"plan {plan_id} released: {len(due):,} row(s) due now (the rest after quiet hours)")
     if due and not no_deliver:
         _deliver(due)
 

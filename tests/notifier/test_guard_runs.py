@@ -245,3 +245,22 @@ def test_an_operator_holds_any_plan_and_a_release_sends_it_once(runs: Runs) -> N
     runs.deliver(inbox, holds.release(summary.plan_id, by="wang", now=datetime.now(UTC)))
     assert len(inbox.sent) == 20 and holds.held() == []
     assert Outbox(runs.engine).counts() == {"inbox": {"delivered": 20}}
+
+
+def test_a_release_in_quiet_hours_waits_for_the_window_to_open(runs: Runs) -> None:
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    runs.record({GRANTED: people("p", 10)})
+    summary = runs.plan({GRANTED: people("p", 30)})
+    holds = PlanHolds(runs.engine)
+    holds.hold(summary.plan_id, by="li", note="", now=NOON)
+    night = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # 22:30 in Beijing
+    due = holds.release(
+        summary.plan_id, by="li", now=night, quiet_hours={"inbox": (time(21), time(8))},
+        tz=ZoneInfo("Asia/Shanghai"),
+    )  # fmt: skip
+    assert due == []
+    waiting = Outbox(runs.engine).rows("pending")
+    assert len(waiting) == 20
+    assert {r.next_attempt_at for r in waiting} == {datetime(2026, 3, 3, 0, 0)}  # 08:00 there

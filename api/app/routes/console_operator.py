@@ -28,6 +28,7 @@ from api.app.routes.deliveries import DeliveryRow, replay
 from api.app.services import services
 from core.errors import ZhidaError
 from core.settings import get_settings
+from notifier.dispatch import quiet_hours_of
 from notifier.holds import PlanHolds
 from notifier.outbox import STATUSES, Outbox
 
@@ -115,9 +116,16 @@ def _operator_release(
         return user
     svc = services(request)
     holds = PlanHolds(svc.engine)
-    settle = holds.release if action == "release" else holds.discard
+    now = datetime.now(UTC)
+    settings = get_settings()
     try:
-        settle(plan_id, by=user.username, now=datetime.now(UTC))
+        if action == "release":
+            holds.release(
+                plan_id, by=user.username, now=now, quiet_hours=quiet_hours_of(settings),
+                tz=settings.tz,
+            )  # fmt: skip
+        else:
+            holds.discard(plan_id, by=user.username, now=now)
     except ZhidaError as err:
         return _operator_page(request, None, err.message)
     svc.audit.append(
