@@ -53,8 +53,9 @@ from rules.language import Rule, children
 __all__ = ["check_benefit", "check_eligibility"]
 
 
-def _entity(rule: Rule) -> Entity:
-    return load_schema().entity(rule.entity)
+def _entity(rule: Rule, entity: Entity | None) -> Entity:
+    # the schema is read from the settings on each call: callers with the entity pass it
+    return entity if entity is not None else load_schema().entity(rule.entity)
 
 
 def _at(rule: Rule, node: Any) -> tuple[int, int]:
@@ -73,10 +74,9 @@ def _field_words(entity: Entity, names: list[str]) -> dict[str, str]:
     return {"zh": zh, "en": ", ".join(names)}
 
 
-def _conflict(rule: Rule, f: Formula) -> tuple[Any, dict[str, str]]:
+def _conflict(rule: Rule, f: Formula, entity: Entity) -> tuple[Any, dict[str, str]]:
     """The clause where the rule stops being satisfiable, and why, for the first conjunction
     of its normal form: the clauses of one field that cannot hold together."""
-    entity = _entity(rule)
     terms = normal_form(f) or []
     if not terms:
         return rule.expression, {"zh": "它等于“否”", "en": "it is false"}
@@ -103,12 +103,13 @@ def _conflict(rule: Rule, f: Formula) -> tuple[Any, dict[str, str]]:
     return rule.expression, {"zh": "没有取值能使它成立", "en": "no values make it true"}
 
 
-def check_eligibility(rule: Rule) -> list[PositionedRuleError]:
-    """Errors and warnings of an eligibility rule: never true, always true."""
-    entity = _entity(rule)
+def check_eligibility(rule: Rule, entity: Entity | None = None) -> list[PositionedRuleError]:
+    """Errors and warnings of an eligibility rule: never true, always true (``entity``: the
+    rule's, by default from the schema)."""
+    entity = _entity(rule, entity)
     f = formula(rule)
     if not satisfiable(f, entity):
-        node, why = _conflict(rule, f)
+        node, why = _conflict(rule, f, entity)
         fix = {
             "zh": "请检查比较的方向和界限，或把互斥的条件改用 or 连接",
             "en": "check the comparisons' directions and bounds, or join exclusive conditions "
@@ -189,10 +190,12 @@ def _value_words(f: Field, value: Any, lang: str) -> str:
     return str(value)
 
 
-def check_benefit(benefit: Rule, eligibility: Rule | None = None) -> list[PositionedRuleError]:
+def check_benefit(
+    benefit: Rule, eligibility: Rule | None = None, entity: Entity | None = None
+) -> list[PositionedRuleError]:
     """Errors and warnings of a benefit's tiers (``?:``), for the people ``eligibility``
     admits: a tier nobody reaches, and tiers that overlap where the order decides."""
-    entity = _entity(benefit)
+    entity = _entity(benefit, entity)
     admitted = formula(eligibility) if eligibility is not None else TRUE
     found: list[PositionedRuleError] = []
     if not satisfiable(admitted, entity):

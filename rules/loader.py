@@ -281,10 +281,10 @@ class _FileChecker:
         eligibility = parsed.get("eligibility")
         if eligibility is None:
             return
-        for finding in check_eligibility(eligibility):
+        for finding in check_eligibility(eligibility, entity):
             self._place(finding, "eligibility", nodes, pid)
         if "benefit" in parsed:
-            for finding in check_benefit(parsed["benefit"], eligibility):
+            for finding in check_benefit(parsed["benefit"], eligibility, entity):
                 self._place(finding, "benefit", nodes, pid)
 
     def _place(
