@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,6 +31,7 @@ import rule_engine.ast as rast
 
 from profiles.schema import Entity, load_schema
 from rules.compiler import compile_rule
+from rules.formula import formula, satisfiable
 from rules.language import Rule, children, literal_value
 
 __all__ = [
@@ -151,9 +153,22 @@ def _truth(rules: Sequence[Rule]) -> tuple[pl.DataFrame, list[str]]:
     return out, [f"__r{i}" for i in range(len(rules))]
 
 
+def _complete(rules: Sequence[Rule]) -> bool:
+    """Whether the grid of ``rules`` holds every combination (none cut at ``_MAX_ROWS``)."""
+    entity = load_schema().entity(rules[0].entity)
+    names = sorted(set().union(*(r.fields for r in rules)))
+    return math.prod(len(candidate_values(entity, n, rules)) for n in names) <= _MAX_ROWS
+
+
 def never_true(rule: Rule) -> bool:
-    """No combination of values makes the rule true."""
+    """No combination of values makes the rule true: proved by ``rules.formula``'s reasoning,
+    or found on the grid of candidates when the grid is whole (a cut grid proves nothing)."""
     if not rule.fields:
+        return False
+    entity = load_schema().entity(rule.entity)
+    if not satisfiable(formula(rule), entity):
+        return True
+    if not _complete([rule]):
         return False
     frame, (col,) = _truth([rule])
     return not bool(frame[col].fill_null(False).any())
