@@ -183,3 +183,14 @@ def test_a_preview_without_a_run_is_answered_only_once_received(budget: PrivacyB
         {"x": 1},
         True,
     )
+
+
+def test_the_small_count_rule_reads_the_noisy_figure() -> None:
+    """A true 5 is sometimes shown as a number and a true 12 sometimes withheld: which cells
+    are withheld says nothing certain about their true counts."""
+    from simulations.disclosure import noised, suppress
+
+    five = [suppress(v) for v in noised([5] * 400, DEFAULT.count_scale)]
+    twelve = [suppress(v) for v in noised([12] * 400, DEFAULT.count_scale)]
+    assert any(isinstance(v, int) and v >= 10 for v in five)
+    assert "<10" in twelve and 0 in twelve
