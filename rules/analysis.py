@@ -176,15 +176,18 @@ def never_true(rule: Rule) -> bool:
 
 def always_true(rule: Rule) -> bool:
     """Every combination of known values makes the rule true."""
-    if not rule.fields:
-        return False
+    if not rule.fields or not _complete([rule]):
+        return False  # a cut grid proves nothing
     frame, (col,) = _truth([rule])
     known = frame.drop_nulls(subset=sorted(rule.fields))
     return known.height > 0 and bool(known[col].fill_null(False).all())
 
 
 def implies(a: Rule, b: Rule) -> bool:
-    """Wherever ``a`` is true, ``b`` is true too (on the combined candidates)."""
+    """Wherever ``a`` is true, ``b`` is true too (on the combined candidates; False when they
+    are too many to try every one)."""
+    if not _complete([a, b]):
+        return False
     frame, (ca, cb) = _truth([a, b])
     hits = frame.filter(pl.col(ca).fill_null(False))
     return hits.height > 0 and bool(hits[cb].fill_null(False).all())
