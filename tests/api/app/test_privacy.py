@@ -86,7 +86,7 @@ def _dry_run(world: World, document: str, user: str = "analyst", **extra: Any) -
     [
         ("age >= 0", 'person_id == "P7" ? monthly_income : 0', "person_id"),
         ('phone == "13800000000"', "100", "phone"),
-        ('birth_date == d"1978-01-01" and monthly_income > 5000', "100", "birth_date"),
+        ('birth_date < d"1950-01-01" and monthly_income > 5000', "100", "birth_date"),
     ],
 )
 def test_finding_1_a_rule_singling_out_a_person_is_a_422_naming_the_field(
