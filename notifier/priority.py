@@ -1,20 +1,20 @@
-"""The planner's priority: the ranking model's score of each offer, or the rules-only order.
+"""The planner's priority: the ranking's order of each person's offers, grants first.
 
 When a person has more offers than one message carries, the planner keeps the most important
 (essential notices first, then by priority).  :func:`priority_of` is pure: ranked offers
-(``matcher.ranking.rank_offers``) in, (subject, policy) -> priority out, higher told first —
-the model's predicted take-up when personalised, minus the rules-only rank otherwise
-(``ZHIDA_PERSONALISATION=off``).  :func:`run_priority` is its edge: it reads the run's pairs,
-the population's profiles and the latest trained model.
+(``matcher.ranking.rank_offers``) in, (subject, policy) -> priority out, higher told first:
+minus the rank, so 免申即享 grants (ranked first, never scored on take-up) come before every
+offer, and the offers follow in the model's order (by what telling adds) when personalised,
+the rules' otherwise (``ZHIDA_PERSONALISATION=off``).  :func:`run_priority` is its edge: it
+reads the run's pairs, the population's profiles and the latest model that may order pushes —
+a model trained with ``--audit-features`` never does.
 
 >>> import polars as pl
->>> ranked = pl.DataFrame({"subject_id": ["a", "a"], "policy_id": ["x", "y"],
-...                        "score": [None, None], "rank": [2, 1]},
+>>> ranked = pl.DataFrame({"subject_id": ["a", "a", "a"], "policy_id": ["x", "y", "g"],
+...                        "score": [0.4, 0.1, None], "rank": [3, 2, 1]},
 ...                       schema_overrides={"score": pl.Float64})
 >>> priority_of(ranked)
-{('a', 'x'): -2.0, ('a', 'y'): -1.0}
->>> priority_of(ranked.with_columns(pl.Series("score", [0.4, 0.1])))
-{('a', 'x'): 0.4, ('a', 'y'): 0.1}
+{('a', 'x'): -3.0, ('a', 'y'): -2.0, ('a', 'g'): -1.0}
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class Ranking:
 
 
 def priority_of(ranked: pl.DataFrame) -> dict[tuple[str, str], float]:
-    """(subject, policy) -> priority: the score where there is one, else minus the rank."""
-    value = pl.coalesce(pl.col("score"), -pl.col("rank").cast(pl.Float64))
+    """(subject, policy) -> priority: minus the rank (grants are ranked first)."""
+    value = -pl.col("rank").cast(pl.Float64)
     rows = ranked.select("subject_id", "policy_id", value.alias("p")).iter_rows()
     return {(s, p): float(v) for s, p, v in rows}
 
@@ -58,9 +58,10 @@ def run_priority(
     subjects: Collection[str],
     population: Path | None,
 ) -> Ranking:
-    """Rank the offers of ``subjects`` in a run's pairs: by the latest model when
-    personalisation is on and there are profiles and a trained model, else by the rules alone
-    (saying why).  A subject who switched personalised ranking off
+    """Rank the offers of ``subjects`` in a run's pairs: by the latest model that may order
+    pushes when personalisation is on and there are profiles and such a model, else by the
+    rules alone (saying why).  A model trained with ``--audit-features`` is refused: skipped
+    for an older one, or the rules alone.  A subject who switched personalised ranking off
     (:class:`profiles.personalisation.PersonalisationStore`) is ordered by the rules alone
     whatever the deployment's setting."""
     from matcher.ranking.order import rank_offers
@@ -91,10 +92,16 @@ def run_priority(
         from profiles.schema import load_schema
 
         assert population is not None
+        registry = ModelRegistry(settings.data_dir / "models")
         try:
-            model, info = ModelRegistry(settings.data_dir / "models").load()
+            model, info = registry.load_for_ordering()
         except NotFoundError:
-            why_not = "no trained model yet (`zhida rank train`)"
+            why_not = (
+                "every trained model is for audits only (--audit-features) and never orders "
+                "pushes; train one without it"
+                if registry.list()
+                else "no trained model yet (`zhida rank train`)"
+            )
         else:
             schema = load_schema()
             log = population / "outcomes.parquet"

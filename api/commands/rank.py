@@ -27,7 +27,7 @@ __all__ = ["register"]
 
 @click.group("rank")
 def rank_group() -> None:
-    """Rank each subject's offers by predicted take-up, and find whom a push helps.
+    """Order each subject's offers by what telling adds; 免申即享 grants always come first.
 
     \b
     The whole loop on simulated behaviour:
@@ -37,7 +37,9 @@ def rank_group() -> None:
       zhida rank train --population pop/ --pairs pop/pairs.parquet
       zhida rank evaluate
       zhida rank explain --population pop/ --pairs pop/pairs.parquet --subject P000000001
-    ZHIDA_PERSONALISATION=off (or --rules-only) orders by the rules alone.
+    ZHIDA_PERSONALISATION=off (or --rules-only) orders by the rules alone.  Reasons cite
+    only ordinary fields, the policy and past behaviour, never age, gender, disability,
+    income or assistance.
     """
 
 
@@ -159,7 +161,7 @@ def explain_cmd(
         )
     model = info = history = None
     if personalised:
-        model, info = registry().load(version)
+        model, info = registry().load_for_ordering(version)
         log_path = outcomes or population / "outcomes.parquet"
         if outcomes is not None or log_path.is_file():
             log = read_frame(log_path, "outcome log", ("round", "pushed", "applied"), LOG_HINT)

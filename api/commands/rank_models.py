@@ -48,8 +48,9 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     help="Share of subjects held out for evaluation.",
 )  # fmt: skip
 @click.option(
-    "--sensitive/--no-sensitive", default=True, show_default=True,
-    help="Use the fields the schema marks sensitive (income, disability, assistance).",
+    "--audit-features", is_flag=True, default=False,
+    help="Also read protected and sensitive fields (age, gender, disability, income, "
+    "assistance) — for audits only: such a model never orders offers or pushes.",
 )  # fmt: skip
 @click.option(
     "--iterations", type=click.IntRange(1, 2000), default=150, show_default=True,
@@ -64,7 +65,7 @@ def train_cmd(
     outcomes: Path | None,
     truth: Path | None,
     test_share: float,
-    sensitive: bool,
+    audit_features: bool,
     iterations: int,
     seed: int,
 ) -> None:
@@ -73,6 +74,11 @@ def train_cmd(
     \b
     The last campaign of the log is the target, earlier ones the history; a seeded share of
     subjects is held out and the metric table is measured on them and stored with the model.
+    Only 服务找人 and 直达快享 offers are learnt from (免申即享 grants are told first, never
+    ranked), and only fields that may be cited in a reason are read: ordinary profile fields,
+    the policy, service-history tags and past behaviour.  --audit-features adds protected and
+    sensitive ones to measure what they would change; that version is marked for audits and
+    never orders offers.
     Example:
       zhida rank train --population pop/ --pairs pop/pairs.parquet --seed 7
     """
@@ -91,12 +97,15 @@ def train_cmd(
             else None
         )
     with step("building features"):
+        from matcher.ranking.citable import tag_sensitivities
         from profiles.tagging import load_tags
 
-        tag_names = {t.id: t.name_zh for t in load_tags(schema=schema)}
+        tags = load_tags(schema=schema)
         data = prepare(
             log, pair_frame, profiles, policy_list, schema,
-            seed=seed, test_share=test_share, sensitive=sensitive, tag_names=tag_names,
+            seed=seed, test_share=test_share, audit=audit_features,
+            tag_names={t.id: t.name_zh for t in tags},
+            tag_sensitivity=tag_sensitivities(tags, schema),
         )  # fmt: skip
     params = TrainingParams(max_iter=iterations)
     with step(f"fitting response and uplift models on {int(data.train.sum()):,} offers"):
@@ -112,11 +121,15 @@ def train_cmd(
             "params": params.to_dict(),
             "as_of": as_of.isoformat(),
             "test_share": test_share,
-            "sensitive": sensitive,
             "rows": data.rows.height,
         },
     )
     click.echo(f"model {info.version}: {info.features} features, saved in {info.path}")
+    if info.audit:
+        click.echo(
+            f"model {info.version} reads {'、'.join(model.spec.uncitable)}: for audits only, it "
+            "never orders offers or pushes"
+        )
     print_metrics(metrics)
 
 
@@ -139,7 +152,8 @@ def evaluate_cmd(version: str | None) -> None:
 
 @click.command("list")
 def list_cmd() -> None:
-    """Every stored model version: when, seed, features, training data, NDCG@5 and Qini."""
+    """Every stored model version: when, seed, features, training data, NDCG@5 and Qini;
+    ``audit only`` marks a version trained with --audit-features (it never orders offers)."""
     infos = registry().list()
     if not infos:
         click.echo("no models yet; `zhida rank train` makes one")
@@ -151,4 +165,5 @@ def list_cmd() -> None:
             f"data {info.data_hash[:12]}  "
             f"ndcg@5 {ndcg if ndcg is None else round(ndcg, 4)}  "
             f"qini {qini if qini is None else round(qini, 4)}"
+            + ("  audit only" if info.audit else "")
         )

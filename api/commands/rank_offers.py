@@ -38,7 +38,7 @@ def rank_file(
     schema, policy_list, pair_frame, profiles = read_inputs(population, pairs, policies, as_of)
     model = info = history = None
     if personalised:
-        model, info = registry().load(version)
+        model, info = registry().load_for_ordering(version)
         log_path = population / "outcomes.parquet"
         if log_path.is_file():
             history = read_frame(log_path, "outcome log", ("round", "pushed", "applied"), LOG_HINT)

@@ -2,12 +2,15 @@
 
 A score's raw value (log-odds) is the model's bias plus one additive contribution per feature
 (:meth:`TreeEnsemble.contributions`); the reasons are the largest contributions by size, each
-named with the schema's Chinese field name and the value the subject has.
+named with the schema's Chinese field name and the value the subject has.  An uplift score
+(the take-up telling adds, a difference of two probabilities) is split exactly the same way
+by :func:`probability_parts`.  A model that orders offers reads only citable features
+(:mod:`.citable`), so no reason can name a protected or sensitive characteristic.
 
 >>> from matcher.ranking.features import Feature
->>> age = Feature("resident.age", "年龄", "age", "profile")
->>> describe(age, 82.0, 0.4)
-'年龄 82 提高得分 (age 82 raises the score)'
+>>> size = Feature("resident.household_size", "家庭人口数", "household size", "profile")
+>>> describe(size, 3.0, 0.4)
+'家庭人口数 3 提高得分 (household size 3 raises the score)'
 >>> retired = Feature("resident.employment_status=retired", "就业状态", "employment status",
 ...                   "onehot", value="retired")
 >>> describe(retired, 0.0, -0.1)
@@ -32,6 +35,7 @@ __all__ = [
     "FeatureGroups",
     "Reason",
     "describe",
+    "probability_parts",
     "reason_texts",
     "top_reasons",
 ]
@@ -52,6 +56,26 @@ class Reason:
     value: float
     contribution: float
     text: str
+
+
+def probability_parts(bias: float, contributions: np.ndarray) -> tuple[float, np.ndarray]:
+    """Split each row's probability ``σ(bias + Σc)`` into ``σ(bias)`` plus one part per feature.
+
+    Each part is its log-odds contribution scaled by the row's ``(p − σ(bias)) / Σc``, so the
+    parts keep their signs and order and add up exactly: the difference of two models' parts
+    explains an uplift (``p_push − p_no_push``) the way log-odds contributions explain a score.
+
+    >>> base, parts = probability_parts(0.0, np.array([[1.0, -0.5], [0.0, 0.0]]))
+    >>> base, [round(float(base + r.sum()), 4) for r in parts], bool(parts[0, 0] > 0 > parts[0, 1])
+    (0.5, [0.6225, 0.5], True)
+    """
+    total = contributions.sum(axis=1)
+    base = 1.0 / (1.0 + math.exp(-bias))
+    p = 1.0 / (1.0 + np.exp(-(bias + total)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # with Σc = 0 the parts must add to 0: any scale does; the slope at the bias is natural
+        scale = np.where(total != 0.0, (p - base) / total, base * (1.0 - base))
+    return base, contributions * scale[:, None]
 
 
 def _number(value: float) -> str:

@@ -1,25 +1,34 @@
 """Subject × policy features, every column derived from the profile schema or the catalog.
 
+Which columns a model reads is decided by the schema's sensitivity (:mod:`.citable`): by
+default only what may be cited in a reason — so the reasons of a score explain all of it.
 A :class:`FeatureSpec` is fitted once (which tags are common, which departments, categories
 and policies exist) and stored with the model, so scoring builds exactly the training columns:
 
-* profile fields from the schema: integers, numbers and booleans as they are; enums one-hot
-  over the schema's allowed values; strings, dates and identifiers never (``age`` is there,
-  ``birth_date`` is not).  Sensitive fields (per the schema) can be left out.
-* tags: multi-hot of the tags that at least ``min_tag_count`` pairs carry;
+* profile fields the schema marks ``ordinary``: integers, numbers and booleans as they are;
+  enums one-hot over the schema's allowed values; strings, dates and identifiers never.
+  Protected and sensitive fields (age, gender, disability, income, assistance) only with
+  ``audit=True``, and such a model never orders offers (:attr:`FeatureSpec.audit`);
+* tags: multi-hot of the citable tags (service history) that at least ``min_tag_count`` pairs
+  carry (a tag reading age or a disability certificate is not citable);
 * the policy: mode, benefit period, audience, department, category and id one-hot, and the
   pair's benefit annualised (CNY a year) — monotonic: a larger benefit never lowers the score;
 * the pair: ``maybe`` or ``eligible``;
-* past outcomes of the subject (earlier campaigns): pushes per campaign, open, take-up and
-  complaint rates.
+* the subject's own behaviour in earlier campaigns: pushes per campaign, open, take-up
+  (of offers, not grants) and complaint rates.
 
-Categoricals are encoded explicitly, never as HistGradientBoosting's native categorical splits,
-so each tree path reads one feature at a time and contributions stay additive.  An unknown
-value is NaN (the trees learn where unknowns go), not zero.
+Every feature records the sensitivity of what it reads; one stored without it (an older
+model) counts as not citable.  Categoricals are encoded explicitly, never as
+HistGradientBoosting's native categorical splits, so each tree path reads one feature at a
+time and contributions stay additive.  An unknown value is NaN (the trees learn where unknowns
+go), not zero.
 
->>> spec = FeatureSpec(features=(Feature("resident.age", "年龄", "age", "profile"),))
->>> spec.names
-('resident.age',)
+>>> spec = FeatureSpec(features=(Feature("resident.is_veteran", "退役军人", "veteran", "profile",
+...                                      sensitivity="ordinary"),))
+>>> spec.names, spec.audit
+(('resident.is_veteran',), False)
+>>> FeatureSpec((Feature("resident.age", "年龄", "age", "profile", sensitivity="protected"),)).audit
+True
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from core.errors import ValidationError
+from matcher.ranking.citable import is_citable
 from matcher.ranking.policies import annual_benefit, policy_frame
 from profiles.schema import Entity, Schema
 from rules.policy import AUDIENCES, BENEFIT_PERIODS, MODES, Policy
@@ -65,6 +75,8 @@ _POLICY_LABELS = {
     "policy_id": ("政策", "policy"),
 }
 _NUMERIC_TYPES = ("integer", "number", "boolean")
+_ORDINARY = "ordinary"
+_AUDIT_ONLY = ("protected", "sensitive")  # read with --audit-features; identifiers never
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,12 @@ class Feature:
     source: Source
     value: str | None = None  # the category a one-hot column stands for
     monotonic: int = 0  # +1: may only raise the score
+    sensitivity: str | None = None  # of what it reads (profiles.schema); None: not known
+
+    @property
+    def citable(self) -> bool:
+        """Whether a reason may cite this feature (and a model ordering offers read it)."""
+        return is_citable(self.sensitivity)
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,16 @@ class FeatureSpec:
     def monotonic(self) -> tuple[int, ...]:
         return tuple(f.monotonic for f in self.features)
 
+    @property
+    def audit(self) -> bool:
+        """Whether any column reads what may not be cited: such a model is for audits only."""
+        return any(not f.citable for f in self.features)
+
+    @property
+    def uncitable(self) -> tuple[str, ...]:
+        """The Chinese names of what the model reads but may not cite, each once."""
+        return tuple(dict.fromkeys(f.zh for f in self.features if not f.citable))
+
     def to_dict(self) -> list[dict[str, Any]]:
         return [
             {k: v for k, v in vars(f).items() if v is not None and v != 0} for f in self.features
@@ -106,18 +134,26 @@ class FeatureSpec:
             raise ValidationError(f"a stored feature list is malformed ({exc})") from exc
 
 
-def _profile_features(entity: Entity, *, sensitive: bool) -> list[Feature]:
+def _readable(sensitivity: str | None, audit: bool) -> bool:
+    return is_citable(sensitivity) or (audit and sensitivity in _AUDIT_ONLY)
+
+
+def _profile_features(entity: Entity, *, audit: bool) -> list[Feature]:
     out: list[Feature] = []
     for field in entity.fields:
-        if (field.sensitive and not sensitive) or field.name == entity.key:
+        if field.name == entity.key or not _readable(field.sensitivity, audit):
             continue
         zh = field.name_zh or field.name
         en = field.name.replace("_", " ")
         column = f"{entity.name}.{field.name}"
+        level = field.sensitivity
         if field.type in _NUMERIC_TYPES:
-            out.append(Feature(column, zh, en, "profile"))
+            out.append(Feature(column, zh, en, "profile", sensitivity=level))
         elif field.type == "enum":
-            out.extend(Feature(f"{column}={v}", zh, en, "onehot", value=v) for v in field.values)
+            out.extend(
+                Feature(f"{column}={v}", zh, en, "onehot", value=v, sensitivity=level)
+                for v in field.values
+            )
     return out
 
 
@@ -127,19 +163,25 @@ def fit_feature_spec(
     policies: Sequence[Policy],
     schema: Schema,
     *,
-    sensitive: bool = True,
+    audit: bool = False,
     min_tag_count: int = 50,
     history: bool = True,
     tag_names: Mapping[str, str] | None = None,
+    tag_sensitivity: Mapping[str, str] | None = None,
 ) -> FeatureSpec:
-    """Choose the columns: schema fields of the entities present, common tags, the catalog.
+    """Choose the columns: citable schema fields of the entities present, common citable
+    tags, the catalog, the pair and past behaviour.
 
-    ``tag_names`` gives each tag's Chinese name (the tag library's ``name_zh``) for reasons.
+    ``tag_names`` gives each tag's Chinese name (the tag library's ``name_zh``) for reasons;
+    ``tag_sensitivity`` each tag's sensitivity (:func:`.citable.tag_sensitivities`) — a tag
+    it does not name is not known to be citable and is left out.  ``audit=True`` also reads
+    protected and sensitive fields and tags (never identifiers): for audits only.
     """
     names = tag_names or {}
+    levels_of = tag_sensitivity or {}
     features: list[Feature] = []
     for name in sorted(profiles):
-        features.extend(_profile_features(schema.entity(name), sensitive=sensitive))
+        features.extend(_profile_features(schema.entity(name), audit=audit))
     tagged = [
         profiles[name].select(pl.col(schema.entity(name).key or "").alias("subject_id"), "tags")
         for name in sorted(profiles)
@@ -157,9 +199,11 @@ def fit_feature_spec(
             .sort("tags")
         )
         features.extend(
-            Feature(f"tag:{t}", f"标签「{names.get(t, t)}」", f"tag {t}", "tag", value=t)
+            Feature(f"tag:{t}", f"标签「{names.get(t, t)}」", f"tag {t}", "tag", value=t,
+                    sensitivity=levels_of.get(t))
             for t in counts["tags"]
-        )
+            if is_citable(levels_of.get(t)) or audit
+        )  # fmt: skip
     table = policy_frame(policies)
     levels: dict[str, Sequence[str]] = {
         "mode": MODES,
@@ -171,17 +215,23 @@ def fit_feature_spec(
     }
     for column, values in levels.items():
         zh, en = _POLICY_LABELS[column]
-        features.extend(Feature(f"policy.{column}={v}", zh, en, "policy", value=v) for v in values)
+        features.extend(
+            Feature(f"policy.{column}={v}", zh, en, "policy", value=v, sensitivity=_ORDINARY)
+            for v in values
+        )
     features.append(
         Feature("policy.annual_benefit", "年化待遇（元）", "annual benefit (CNY)", "policy",
-                monotonic=1)
+                monotonic=1, sensitivity=_ORDINARY)
     )  # fmt: skip
-    features.append(Feature("pair.maybe", "待确认资格", "eligibility still to confirm", "pair"))
+    features.append(
+        Feature("pair.maybe", "待确认资格", "eligibility still to confirm", "pair",
+                sensitivity=_ORDINARY)
+    )  # fmt: skip
     if history:
         for column, (zh, en) in HISTORY_COLUMNS.items():
             features.append(
                 Feature(f"history.{column}", zh, en, "history",
-                        monotonic=1 if column == "apply_rate" else 0)
+                        monotonic=1 if column == "apply_rate" else 0, sensitivity=_ORDINARY)
             )  # fmt: skip
     return FeatureSpec(tuple(features))
 
@@ -189,8 +239,9 @@ def fit_feature_spec(
 def history_counts(log: pl.DataFrame) -> pl.DataFrame:
     """Per subject of an outcome log: pushes per campaign, and open, take-up, complaint rates.
 
-    Rates are per push (opens, complaints) or per offer (take-up); with no push, a rate
-    per push is unknown.
+    Rates are per push (opens, complaints) or per offer (take-up; rows whose ``applied`` is
+    null — grants, which nobody applies for — are not offers); with no push, a rate per push
+    is unknown.
 
     >>> log = pl.DataFrame({"round": [1, 1, 2], "subject_id": ["a", "a", "a"],
     ...     "pushed": [True, False, True], "opened": [True, False, False],
@@ -236,6 +287,14 @@ def _joined(
         how="left",
     )
     if history is not None:
+        # take-up is of offers: a grant is not applied for, so its rows have no take-up
+        grants = table.filter(pl.col("mode") == "auto_grant")["policy_id"].to_list()
+        history = history.with_columns(
+            pl.when(pl.col("policy_id").is_in(grants))
+            .then(None)
+            .otherwise(pl.col("applied"))
+            .alias("applied")
+        )
         # a subject the log never mentions was never pushed: 0 pushes, rates unknown
         frame = frame.join(history_counts(history), on="subject_id", how="left").with_columns(
             pl.col("history.pushes").fill_null(0.0)

@@ -1,9 +1,14 @@
 """The response and uplift models: HistGradientBoosting on outcome logs, as plain tree arrays.
 
+Only offers that ranking orders are learnt from: 服务找人 (proactive_push) and 直达快享
+(fast_track).  A 免申即享 (auto_grant) grant is paid whether or not the person reads its notice;
+nobody applies for it, so it has no take-up to predict — its rows are left out.
+
 * **Response**: P(applied | pushed), fitted on the pushed rows — the take-up an offer can
-  expect once the subject is told; it orders each subject's offers.
+  expect once the subject is told.
 * **Uplift** (T-learner): a second model P(applied | not pushed) on the randomised holdout's
   untreated rows; predicted uplift = response − control, the take-up the push itself causes.
+  Offers are ordered by it (by the response alone when the log had no holdout).
 
 Training uses the last round of the log as the target and the earlier rounds as each
 subject's history; subjects (not rows) are split into training and held-out sets, so a
@@ -27,6 +32,8 @@ from rules.policy import Policy
 
 __all__ = [
     "LOG_COLUMNS",
+    "RANKED_MODES",
+    "AuditModelError",
     "RankingModel",
     "TrainingData",
     "TrainingParams",
@@ -37,6 +44,8 @@ __all__ = [
 ]
 
 LOG_COLUMNS = ("round", "subject_id", "policy_id", "pushed", "applied")
+# The modes whose offers ranking orders; auto_grant grants are always told, first.
+RANKED_MODES = ("proactive_push", "fast_track")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,10 @@ class TrainingParams:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class AuditModelError(ValidationError):
+    """A model trained on protected or sensitive fields was asked to order offers."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +86,17 @@ class RankingModel:
             )
         gained: np.ndarray = self.response.proba(x) - self.control.proba(x)
         return gained
+
+    def refuse_if_audit(self, version: str = "") -> None:
+        """Raise :class:`AuditModelError` if this model reads what may not be cited: trained
+        with ``--audit-features``, it is for audits only and never orders offers."""
+        if self.spec.audit:
+            named = "、".join(self.spec.uncitable[:6])
+            raise AuditModelError(
+                f"model {version + ' ' if version else ''}reads protected or sensitive fields "
+                f"({named}) and is for audits only: it never orders offers or pushes; train "
+                "one without --audit-features (`zhida rank train`)"
+            )
 
 
 def fit_ensemble(
@@ -140,7 +164,12 @@ class TrainingData:
 
     def hash(self) -> str:
         rows = self.rows
-        return data_hash(self.x, rows["pushed"].to_numpy(), rows["applied"].to_numpy())
+        return data_hash(
+            self.x,
+            rows["pushed"].to_numpy(),
+            rows["applied"].to_numpy(),
+            rows["held_out"].to_numpy(),  # which subjects trained it is part of the data
+        )
 
 
 def prepare(
@@ -152,14 +181,16 @@ def prepare(
     *,
     seed: int,
     test_share: float = 0.3,
-    sensitive: bool = True,
+    audit: bool = False,
     spec: FeatureSpec | None = None,
     tag_names: Mapping[str, str] | None = None,
+    tag_sensitivity: Mapping[str, str] | None = None,
 ) -> TrainingData:
     """Join the last round of ``log`` with the pairs' benefits and build its features.
 
+    Rows are the offers of the ranked modes (:data:`RANKED_MODES`); grants are left out.
     ``spec`` (a stored model's) fixes the columns; without it they are fitted on the
-    training subjects.
+    training subjects — citable ones only unless ``audit`` (see :func:`fit_feature_spec`).
     """
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
@@ -172,9 +203,16 @@ def prepare(
         raise ValidationError(f"test share {test_share} must be between 0 and 1, e.g. 0.3")
     last = int(log["round"].max())  # type: ignore[arg-type]
     history = log.filter(pl.col("round") < last)
-    current = log.filter(pl.col("round") == last).select(
+    ranked = [p.id for p in policies if p.mode in RANKED_MODES]
+    current = log.filter(pl.col("round") == last, pl.col("policy_id").is_in(ranked)).select(
         "subject_id", "policy_id", "pushed", "applied"
     )
+    if current.height == 0:
+        raise ValidationError(
+            "the outcome log's last campaign has no offer of a ranked mode (服务找人 "
+            "proactive_push, 直达快享 fast_track); grants are told first and never ranked, so "
+            "there is nothing to learn — simulate or collect campaigns with such offers"
+        )
     rows = current.join(
         pairs.select("subject_id", "subject_type", "policy_id", "status", "benefit"),
         on=["subject_id", "policy_id"],
@@ -194,9 +232,10 @@ def prepare(
             profiles,
             policies,
             schema,
-            sensitive=sensitive,
+            audit=audit,
             history=history.height > 0,
             tag_names=tag_names,
+            tag_sensitivity=tag_sensitivity,
         )
     x = build_features(
         spec, rows, profiles, policies, schema, history=history if history.height else None

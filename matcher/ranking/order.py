@@ -1,11 +1,19 @@
-"""The order of each subject's offers: by predicted take-up, or by the rules alone.
+"""The order of each subject's offers: 免申即享 grants first, then offers by what telling adds.
 
-:func:`rank_offers` is what the push planner and the demo call.  Personalised, it scores every
-(subject, policy) pair with the response model (and the uplift model when there is one) and
-explains each score.  Rules-only — the non-personalised mode China's 2022 provisions on
-algorithmic recommendation require to be available — it reads no personal characteristics and
-orders by the policy and the rule's own result: auto-granted first, eligible before maybe, the
-larger annual benefit the rule grants first, then the policy id.
+:func:`rank_offers` is what the push planner and the demo call.  What ranking decides depends
+on the policy's mode:
+
+* 免申即享 (auto_grant) grants are paid whether or not the person reads the notice; they are
+  never scored on take-up and never ranked — their notices come first (eligible before maybe,
+  the larger annual benefit first), with the rule's facts as reasons (``ranked`` is false);
+* 服务找人 (proactive_push) and 直达快享 (fast_track) offers are ranked.  Personalised, by the
+  model's uplift — the take-up the push causes — explained by the citable features that moved
+  it most (by predicted take-up when the model has no uplift part).  Rules-only — the
+  non-personalised mode China's 2022 provisions on algorithmic recommendation require — by
+  the policy and the rule's own result: eligible before maybe, the larger annual benefit the
+  rule grants first, then the policy id.
+
+A model trained with ``--audit-features`` (protected or sensitive fields) is refused.
 
 >>> from datetime import date
 >>> from rules.policy import Policy
@@ -17,19 +25,18 @@ larger annual benefit the rule grants first, then the policy id.
 ...     "benefit": [100.0, 50.0, 900.0]})
 >>> ranked = rank_offers(pairs, policies=[p("x", "proactive_push"), p("y", "auto_grant"),
 ...                      p("z", "proactive_push")], personalised=False)
->>> ranked.select("policy_id", "rank").rows()
-[('y', 1), ('x', 2), ('z', 3)]
+>>> ranked.select("policy_id", "rank", "ranked").rows()
+[('y', 1, False), ('x', 2, True), ('z', 3, True)]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import polars as pl
 
 from core.errors import ValidationError
-from matcher.ranking.explain import MODE_LABELS, reason_texts
+from matcher.ranking.explain import MODE_LABELS, probability_parts, reason_texts
 from matcher.ranking.features import build_features
 from matcher.ranking.model import RankingModel
 from matcher.ranking.policies import annual_benefit, policy_frame
@@ -48,13 +55,16 @@ RANKED_SCHEMA = pl.Schema(
         "score": pl.Float64(),
         "uplift": pl.Float64(),
         "rank": pl.UInt32(),
+        "ranked": pl.Boolean(),  # false: a grant, told first and never scored
         "reasons": pl.List(pl.String()),
     }
 )
 _PAIRS = ("subject_id", "subject_type", "policy_id", "status")
+_GRANT_REASON = "免申即享，无需申请，通知优先 (granted without applying; its notice comes first)"
 
 
-def _rules_only(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame:
+def _with_rule_facts(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame:
+    """The pairs with their rule facts (grant?, eligible?, annual benefit) and those as reasons."""
     table = policy_frame(policies).select("policy_id", "mode", "benefit_period", "has_benefit")
     frame = pairs.join(table, on="policy_id", how="left").with_columns(
         annual_benefit(pl.col("benefit"), pl.col("benefit_period")).alias("_annual"),
@@ -63,7 +73,11 @@ def _rules_only(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame
     )
     reasons = pl.concat_list(
         pl.when(pl.col("_auto"))
-        .then(pl.lit("免申即享，自动享受 (granted without applying)"))
+        .then(
+            pl.lit(
+                "免申即享，无需申请，通知优先 (granted without applying; its notice comes first)"
+            )
+        )
         .otherwise(pl.lit("需本人申请 (needs an application)")),
         pl.when(pl.col("_eligible"))
         .then(pl.lit("资格已确认 (eligibility confirmed)"))
@@ -80,16 +94,22 @@ def _rules_only(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame
         .then(pl.lit("待遇金额待定 (benefit amount not yet known)"))
         .otherwise(pl.lit("非现金服务 (a service, no cash benefit)")),
     )
+    return frame.with_columns(reasons.alias("reasons"))
+
+
+def _numbered(frame: pl.DataFrame, keys: list[str], descending: list[bool]) -> pl.DataFrame:
     return frame.sort(
-        ["subject_id", "_auto", "_eligible", "_annual", "policy_id"],
-        descending=[False, True, True, True, False],
-        nulls_last=True,
-    ).with_columns(
+        ["subject_id", *keys, "policy_id"], descending=[False, *descending, False], nulls_last=True
+    ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("subject_id").alias("rank"))
+
+
+def _rules_only(pairs: pl.DataFrame, policies: Sequence[Policy]) -> pl.DataFrame:
+    frame = _with_rule_facts(pairs, policies).with_columns(
         pl.lit(None, dtype=pl.Float64).alias("score"),
         pl.lit(None, dtype=pl.Float64).alias("uplift"),
-        pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("subject_id").alias("rank"),
-        reasons.alias("reasons"),
+        (~pl.col("_auto")).alias("ranked"),
     )
+    return _numbered(frame, ["_auto", "_eligible", "_annual"], [True, True, True])
 
 
 def _personalised(
@@ -101,27 +121,48 @@ def _personalised(
     history: pl.DataFrame | None,
     reasons: int,
 ) -> pl.DataFrame:
-    x = build_features(model.spec, pairs, profiles, policies, schema, history=history)
+    facts = _with_rule_facts(pairs, policies)
+    grants = facts.filter(pl.col("_auto")).with_columns(
+        (pl.col("reasons") if reasons > 0 else pl.lit([], dtype=pl.List(pl.String))).alias(
+            "reasons"
+        ),
+        pl.lit(None, dtype=pl.Float64).alias("score"),
+        pl.lit(None, dtype=pl.Float64).alias("uplift"),
+        pl.lit(False).alias("ranked"),
+        # grants among themselves: eligible first, then the larger benefit (as the rules do)
+        pl.col("_eligible").cast(pl.Float64).alias("_key"),
+    )
+    offers = facts.filter(~pl.col("_auto")).drop("reasons")
+    x = build_features(model.spec, offers, profiles, policies, schema, history=history)
+    uplift = model.control is not None
+    gained = None
     if reasons > 0 and len(x):
         bias, contributions = model.response.contributions(x)
-        score = 1.0 / (1.0 + np.exp(-(bias + contributions.sum(axis=1))))
+        base, parts = probability_parts(bias, contributions)
+        score = base + parts.sum(axis=1)
+        if model.control is not None:  # explain the uplift: both models' parts, subtracted
+            c_bias, c_contributions = model.control.contributions(x)
+            c_base, c_parts = probability_parts(c_bias, c_contributions)
+            parts = parts - c_parts
+            gained = (base - c_base) + parts.sum(axis=1)
         labels = MODE_LABELS | {p.id: p.title for p in policies}
-        texts, width = reason_texts(model.spec, x, contributions, top=reasons, labels=labels)
+        texts, width = reason_texts(model.spec, x, parts, top=reasons, labels=labels)
         listed = pl.Series("reasons", texts, dtype=pl.String()).reshape((len(x), width))
         listed = listed.cast(pl.List(pl.String()))
     else:  # scores only: no contributions to compute
         score = model.take_up(x)
+        if model.control is not None:
+            gained = score - model.control.proba(x)
         listed = pl.Series("reasons", [[]] * len(x), dtype=pl.List(pl.String()))
-    # uplift = P(apply | push) - P(apply | no push); the first term is the score already
-    uplift = score - model.control.proba(x) if model.control is not None else [None] * len(x)
-    frame = pairs.with_columns(
+    offers = offers.with_columns(
         pl.Series("score", score, dtype=pl.Float64),
-        pl.Series("uplift", uplift, dtype=pl.Float64),
+        pl.Series("uplift", gained if gained is not None else [None] * len(x), dtype=pl.Float64),
+        pl.lit(True).alias("ranked"),
         listed.alias("reasons"),
-    )
-    return frame.sort(
-        ["subject_id", "score", "policy_id"], descending=[False, True, False]
-    ).with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("subject_id").alias("rank"))
+    ).with_columns(pl.col("uplift" if uplift else "score").alias("_key"))
+    frame = pl.concat([grants, offers.select(grants.columns)], how="vertical_relaxed")
+    # grants first, then the ranked offers by what telling adds (or take-up)
+    return _numbered(frame, ["ranked", "_key", "_annual"], [False, True, True])
 
 
 def rank_offers(
@@ -138,10 +179,12 @@ def rank_offers(
     """Each subject's eligible and maybe offers in order, with a score and its reasons.
 
     Returns :data:`RANKED_SCHEMA`: ``score`` is the predicted take-up if pushed and ``uplift``
-    the take-up the push adds (both null in rules-only mode); ``rank`` counts from 1 per
-    subject; ``reasons`` are the top features of each score in plain words (rules-only: the
-    rule facts the order used).  ``personalised=False`` never reads ``model``, ``profiles``
-    or ``history``.
+    the take-up the push adds (both null for grants and in rules-only mode); ``rank`` counts
+    from 1 per subject, grants first; ``ranked`` is false for grants; ``reasons`` are the
+    citable features that moved the uplift (or take-up) most, in plain words (grants and
+    rules-only: the rule facts the order used).  ``personalised=False`` never reads
+    ``model``, ``profiles`` or ``history``.  A model for audits only is refused
+    (:class:`AuditModelError`).
     """
     missing = [c for c in _PAIRS if c not in pairs.columns]
     if missing:
@@ -168,6 +211,7 @@ def rank_offers(
                 "personalised ranking needs a trained model and the profiles; train one with "
                 "`zhida rank train`, or rank by the rules alone (ZHIDA_PERSONALISATION=off)"
             )
+        model.refuse_if_audit()
         ranked = _personalised(frame, policies, model, profiles, schema, history, reasons)
     else:
         ranked = _rules_only(frame, policies)

@@ -2,9 +2,11 @@
 
 Each version is a directory with ``model.npz`` (the trees as plain numpy arrays — loading runs
 no pickle) and ``metadata.json``: version, created, seed, feature list, training-data hash,
-parameters, metrics and the SHA-256 of ``model.npz``.  A version is written to a temporary
-directory and renamed into place, so a crash leaves nothing half-written; versions are
-numbered ``v1``, ``v2``, ... and never overwritten.
+parameters, metrics, the SHA-256 of ``model.npz`` and ``audit``: whether the model reads
+protected or sensitive fields (``zhida rank train --audit-features``) — such a version is for
+audits only, and :meth:`ModelRegistry.load_for_ordering` never returns it.  A version is
+written to a temporary directory and renamed into place, so a crash leaves nothing
+half-written; versions are numbered ``v1``, ``v2``, ... and never overwritten.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class ModelInfo:
     metrics: dict[str, Any]
     path: Path
     extra: dict[str, Any]
+
+    @property
+    def audit(self) -> bool:
+        """Trained on protected or sensitive fields, for audits only (never orders offers)."""
+        return bool(self.extra.get("audit", True))  # a version that does not say: assume so
 
 
 class ModelRegistry:
@@ -98,6 +105,7 @@ class ModelRegistry:
                     "uplift": model.control is not None,
                     "metrics": metrics,
                     **(extra or {}),
+                    "audit": model.spec.audit,
                 }
                 (staging / "metadata.json").write_text(
                     json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
@@ -209,6 +217,30 @@ class ModelRegistry:
                 f"metadata lists {len(spec.features)}; retrain with `zhida rank train`"
             )
         return RankingModel(spec, response, control), self._info(path, meta)
+
+    def load_for_ordering(self, version: str | None = None) -> tuple[RankingModel, ModelInfo]:
+        """A model that may order offers: ``version``, or the latest that is not for audits.
+
+        A version trained with ``--audit-features`` is refused (:class:`AuditModelError`) when
+        named, and skipped when not; with none but audit versions, :class:`NotFoundError`.
+        """
+        if version is not None:
+            model, info = self.load(version)
+            model.refuse_if_audit(info.version)
+            return model, info
+        for _, name in reversed(self._versions()):
+            try:
+                meta = self._metadata(self.root / name)
+            except ModelStoreError:
+                continue
+            if meta.get("audit") is False:
+                model, info = self.load(name)
+                model.refuse_if_audit(info.version)  # the metadata and the features agree
+                return model, info
+        raise NotFoundError(
+            f"no model under {self.root} may order offers (only audit versions, trained with "
+            "--audit-features, or none); train one with `zhida rank train`"
+        )
 
 
 def _part(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -1,5 +1,8 @@
 """Ranked offers as text: one block per subject, each offer with its score and reasons.
 
+A 免申即享 grant (``ranked`` false) says it is told first and shows no take-up: nothing is
+applied for.
+
 >>> reason = "年龄 82 提高得分 (age 82 raises the score)"
 >>> ranked = pl.DataFrame({"subject_id": ["P1"], "policy_id": ["bj-x"], "status": ["eligible"],
 ...     "score": [0.42], "uplift": [0.1], "rank": [1], "reasons": [[reason]]})
@@ -32,6 +35,8 @@ def offer_lines(ranked: pl.DataFrame, titles: Mapping[str, str], *, how: str) ->
         for row in offers.iter_rows(named=True):
             score = "" if row["score"] is None else f"  take-up {row['score']:.1%}"
             uplift = "" if row["uplift"] is None else f"  push adds {row['uplift']:+.1%}"
+            if row.get("ranked") is False:
+                score, uplift = "  免申即享 granted, told first (not ranked)", ""
             title = titles.get(row["policy_id"], "")
             lines.append(
                 f"{row['rank']}. {row['policy_id']} {title} [{row['status']}]{score}{uplift}"

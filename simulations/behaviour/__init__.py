@@ -1,8 +1,11 @@
-"""The behaviour model (true take-up with and without a push) and simulated worlds to test on."""
+"""The behaviour model (true take-up of offers with and without a push; for grants, who knew
+and who objected) and simulated worlds to test on."""
 
 from simulations.behaviour.experiment import Experiment, run_experiment
 from simulations.behaviour.propensity import (
+    GRANT_OUTCOMES,
     OUTCOME_COLUMNS,
+    SIMULATED_COLUMNS,
     TRUTH_COLUMNS,
     BehaviourParams,
     draw_outcomes,
@@ -13,7 +16,9 @@ from simulations.behaviour.propensity import (
 from simulations.behaviour.world import World, simulate_world
 
 __all__ = [
+    "GRANT_OUTCOMES",
     "OUTCOME_COLUMNS",
+    "SIMULATED_COLUMNS",
     "TRUTH_COLUMNS",
     "BehaviourParams",
     "Experiment",

@@ -1,8 +1,9 @@
 """One ranking experiment on simulated behaviour: campaigns, training, held-out metrics.
 
 What ``zhida demo`` and the benchmarks run: draw campaigns from the behaviour model over a
-population's pairs, train the response and uplift models on them, and measure the metric
-table on held-out subjects (with the truth, for the oracle rows).
+population's pairs, train the response and uplift models on them (citable features only; the
+offers of the ranked modes, not grants), and measure the metric table on held-out subjects
+(with the truth, for the oracle rows).
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def run_experiment(
     """Simulate ``rounds`` campaigns pushing ``share`` of the offers, train, and evaluate."""
     truth = true_propensities(pairs, profiles, policies, seed=seed)
     log = simulate_outcomes(truth, share=share, seed=seed, rounds=rounds)
+    from matcher.ranking.citable import tag_sensitivities
     from profiles.tagging import load_tags
 
-    tag_names = {t.id: t.name_zh for t in load_tags(schema=schema)}
+    tags = load_tags(schema=schema)
     data = prepare(
-        log, pairs, profiles, policies, schema,
-        seed=seed, test_share=test_share, tag_names=tag_names,
+        log, pairs, profiles, policies, schema, seed=seed, test_share=test_share,
+        tag_names={t.id: t.name_zh for t in tags}, tag_sensitivity=tag_sensitivities(tags, schema),
     )  # fmt: skip
     model = fit_models(data, seed=seed, params=params or TrainingParams())
     metrics = evaluate(model, data, seed=seed, truth=truth)

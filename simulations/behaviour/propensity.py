@@ -26,6 +26,12 @@ Assumptions (each a plain logistic term; the coefficients are :class:`BehaviourP
   find the policy and near zero for those who would apply anyway.
 * **Complaints** come only from pushes that were opened and not taken up, with
   ``logit p_complain = -4 + 3 (1 - q) + 1 [status maybe]``: the less relevant, the likelier.
+* **Grants** (免申即享, ``auto_grant``) are paid whether or not the person reads the notice:
+  nobody applies, so a grant has no take-up (``p_without``, ``p_with`` and ``uplift`` are
+  null, and so is a drawn ``applied``).  Its outcome is **acknowledged** (the person found it
+  or opened its notice) and, of those, **objected** (disputed the grant) with
+  ``logit p_object = -4 + 1.5 [status maybe]`` — a grant on an unconfirmed fact is more often
+  wrong.  No complaint is drawn for a grant notice: what it tells is a payment made.
 * Policy appeal and visibility are N(0, 0.6) and N(0, 0.8), drawn from a hash of (seed,
   policy id), and a subject's unobserved reach from a hash of (seed, subject id): the truth of a
   pair does not depend on who else is in the population or in which order.
@@ -35,13 +41,15 @@ draws one round of outcomes; rounds are independent campaigns over the same pair
 rounds are the history later ones learn from.  Everything is columnar (polars and numpy).
 
 >>> truth = pl.DataFrame({
-...     "subject_id": ["a", "b"], "subject_type": ["resident", "resident"],
-...     "policy_id": ["p", "p"], "status": ["eligible", "eligible"],
-...     "p_find": [0.9, 0.05], "p_open": [0.8, 0.5], "q": [0.5, 0.5], "p_complain": [0.1, 0.1],
+...     "subject_id": ["a", "b", "c"], "subject_type": ["resident"] * 3,
+...     "policy_id": ["p", "p", "g"], "status": ["eligible"] * 3,
+...     "mode": ["proactive_push", "proactive_push", "auto_grant"],
+...     "p_find": [0.9, 0.05, 0.05], "p_open": [0.8, 0.5, 0.5], "q": [0.5, 0.5, 0.5],
+...     "p_complain": [0.1, 0.1, 0.1], "p_object": [0.02, 0.02, 0.02],
 ... })
 >>> rows = with_uplift(truth).select("p_without", "p_with", "uplift").rows()
->>> [tuple(round(v, 4) for v in r) for r in rows]
-[(0.45, 0.49, 0.04), (0.025, 0.2625, 0.2375)]
+>>> [tuple(None if v is None else round(v, 4) for v in r) for r in rows]
+[(0.45, 0.49, 0.04), (0.025, 0.2625, 0.2375), (None, None, None)]
 """
 
 from __future__ import annotations
@@ -58,7 +66,9 @@ from matcher.ranking.policies import annual_benefit, policy_frame
 from rules.policy import Policy
 
 __all__ = [
+    "GRANT_OUTCOMES",
     "OUTCOME_COLUMNS",
+    "SIMULATED_COLUMNS",
     "TRUTH_COLUMNS",
     "BehaviourParams",
     "draw_outcomes",
@@ -79,15 +89,21 @@ OUTCOME_COLUMNS = (
     "ignored",
     "complained",
 )
+# What a grant's notice leads to (null for offers): the person knew of it, and disputed it.
+GRANT_OUTCOMES = ("acknowledged", "objected")
+# A simulated log: the outcome log's contract (notifier.receipts) and the grants' outcomes.
+SIMULATED_COLUMNS = (*OUTCOME_COLUMNS, *GRANT_OUTCOMES)
 TRUTH_COLUMNS = (
     "subject_id",
     "subject_type",
     "policy_id",
     "status",
+    "mode",
     "p_find",
     "p_open",
     "q",
     "p_complain",
+    "p_object",
     "p_without",
     "p_with",
     "uplift",
@@ -114,6 +130,8 @@ class BehaviourParams:
     complain_base: float = -4.0
     complain_irrelevance: float = 3.0
     complain_maybe: float = 1.0
+    object_base: float = -4.0
+    object_maybe: float = 1.5
 
 
 _EASE = {"auto_grant": 1.2, "fast_track": 0.5, "proactive_push": 0.0}
@@ -270,19 +288,25 @@ def true_propensities(
             p.complain_base
             + p.complain_irrelevance * (1.0 - pl.col("q"))
             + p.complain_maybe * maybe
-        ).alias("p_complain")
+        ).alias("p_complain"),
+        _logistic(p.object_base + p.object_maybe * maybe).alias("p_object"),
+        mode.alias("mode"),
     )
     return with_uplift(truth)
 
 
 def with_uplift(truth: pl.DataFrame) -> pl.DataFrame:
-    """Add take-up without a push, with one, and the difference (the push's true uplift)."""
+    """Add take-up without a push, with one, and the difference (the push's true uplift).
+
+    A grant (``mode`` auto_grant) has no take-up: the three are null for it.
+    """
+    offer = pl.col("mode").cast(pl.String) != "auto_grant"
     return (
         truth.with_columns(
-            (pl.col("p_find") * pl.col("q")).alias("p_without"),
-            ((1.0 - (1.0 - pl.col("p_find")) * (1.0 - pl.col("p_open"))) * pl.col("q")).alias(
-                "p_with"
-            ),
+            pl.when(offer).then(pl.col("p_find") * pl.col("q")).alias("p_without"),
+            pl.when(offer)
+            .then((1.0 - (1.0 - pl.col("p_find")) * (1.0 - pl.col("p_open"))) * pl.col("q"))
+            .alias("p_with"),
         )
         .with_columns((pl.col("p_with") - pl.col("p_without")).alias("uplift"))
         .select(TRUTH_COLUMNS)
@@ -293,8 +317,11 @@ def draw_outcomes(truth: pl.DataFrame, *, share: float, seed: int, round: int = 
     """One campaign: push a random ``share`` of the pairs and draw what each subject did.
 
     ``pushed`` is a coin with probability ``share`` per pair (the randomised holdout); a subject
-    sees the policy if they find it alone or open the push, and takes it up with probability
-    ``q`` once seen.  ``ignored`` = pushed and neither taken up nor complained about.
+    sees the policy if they find it alone or open the push, and takes an offer up with
+    probability ``q`` once seen.  ``ignored`` = pushed and neither taken up nor complained
+    about.  A grant is not applied for (``applied`` null): seen, it is ``acknowledged``, and
+    ``objected`` to with probability ``p_object``; its push is ignored when neither opened
+    nor objected to.  Columns: :data:`SIMULATED_COLUMNS`.
     """
     if not 0.0 <= share <= 1.0:
         raise ValidationError(f"push share {share} is not between 0 and 1; e.g. 0.5 pushes half")
@@ -305,8 +332,13 @@ def draw_outcomes(truth: pl.DataFrame, *, share: float, seed: int, round: int = 
     pushed = u[0] < share
     found = u[1] < ordered["p_find"].to_numpy()
     opened = pushed & (u[2] < ordered["p_open"].to_numpy())
-    applied = (found | opened) & (u[3] < ordered["q"].to_numpy())
-    complained = opened & ~applied & (u[4] < ordered["p_complain"].to_numpy())
+    grant = (ordered["mode"].cast(pl.String) == "auto_grant").to_numpy()
+    objecting = rng.random(n) < ordered["p_object"].to_numpy()  # drawn after: offers unchanged
+    seen = found | opened
+    applied = seen & (u[3] < ordered["q"].to_numpy()) & ~grant
+    complained = opened & ~applied & (u[4] < ordered["p_complain"].to_numpy()) & ~grant
+    objected = seen & objecting & grant
+    ignored = np.where(grant, pushed & ~opened & ~objected, pushed & ~applied & ~complained)
     return ordered.select(
         pl.lit(round, dtype=pl.Int32).alias("round"),
         "subject_id",
@@ -315,9 +347,11 @@ def draw_outcomes(truth: pl.DataFrame, *, share: float, seed: int, round: int = 
         "status",
         pl.Series("pushed", pushed),
         pl.Series("opened", opened),
-        pl.Series("applied", applied),
-        pl.Series("ignored", pushed & ~applied & ~complained),
+        pl.when(pl.Series(~grant)).then(pl.Series(applied)).alias("applied"),
+        pl.Series("ignored", ignored),
         pl.Series("complained", complained),
+        pl.when(pl.Series(grant)).then(pl.Series(seen)).alias("acknowledged"),
+        pl.when(pl.Series(grant)).then(pl.Series(objected)).alias("objected"),
     )
 
 

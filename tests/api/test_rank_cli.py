@@ -69,7 +69,10 @@ def test_outcomes_train_list_evaluate_explain(
     ranked = population / "ranked.parquet"
     assert main(["rank", "offers", *_io(population), "--out", str(ranked)]) == 0
     frame = pl.read_parquet(ranked)
-    assert frame.height == pairs.height and frame["score"].null_count() == 0
+    assert frame.height == pairs.height
+    assert frame.filter(pl.col("ranked"))["score"].null_count() == 0
+    grants = frame.filter(~pl.col("ranked"))
+    assert grants.height and grants["score"].null_count() == grants.height
     firsts = frame.filter(pl.col("rank") == 1)
     assert firsts.height == firsts["subject_id"].n_unique() == pairs["subject_id"].n_unique()
     match = ["match", "--population", str(population), "--policies", CATALOG, "--no-record"]
@@ -168,6 +171,29 @@ def test_delivery_priority_is_the_models_but_the_rules_for_who_switched_it_off(
     )
     rules = priority_of(rank_offers(theirs, policies=policies, personalised=False))
     assert {k: v for k, v in ranking.priority.items() if k[0] == chooser} == rules
-    model = [v for k, v in ranking.priority.items() if k[0] == other]
-    assert model and all(0.0 <= v <= 1.0 for v in model)  # take-up scores, not minus ranks
-    assert all(v < 0 for v in rules.values())  # the rules' order is minus the rank
+    mine = {k: v for k, v in ranking.priority.items() if k[0] == other}
+    # the model's order as minus the rank, one place per offer (grants first in both orders)
+    assert sorted(mine.values()) == [-float(r) for r in range(len(mine), 0, -1)]
+    assert all(v < 0 for v in rules.values())
+
+
+@pytest.mark.slow  # trains a model with the audit features
+def test_an_audit_features_model_is_recorded_and_never_orders_offers(
+    population: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not (population / "outcomes.parquet").is_file():
+        assert main(["rank", "outcomes", *_io(population), "--seed", "3"]) == 0
+    argv = ["rank", "train", *_io(population), "--seed", "3", "--iterations", "20"]
+    assert main([*argv, "--audit-features"]) == 0
+    out = capsys.readouterr().out
+    assert "for audits only" in out and "年龄" in out
+    assert main(["rank", "list"]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()
+    version = listed[-1].split()[0]
+    assert listed[-1].endswith("audit only")
+    pairs = pl.read_parquet(population / "pairs.parquet")
+    subject = pairs["subject_id"][0]
+    explain = ["rank", "explain", *_io(population), "--subject", subject, "--personalised"]
+    assert main([*explain, "--version", version]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("zhida: error: model ") and "for audits only" in err[-1]

@@ -43,16 +43,24 @@ def test_a_field_is_one_reason_naming_the_value_the_subject_has(
 ) -> None:
     _bias, contributions = model.response.contributions(x)
     reasons = top_reasons(model.spec, x, contributions, top=10_000, labels=MODE_LABELS)
+    checked = 0
     for row, listed in zip(x, reasons, strict=True):
         names = [r.feature for r in listed]
         assert len(names) == len(set(names))
-        mode = next(r for r in listed if r.feature == "policy.mode")
-        active = next(
-            f.value for i, f in enumerate(model.spec.features)
-            if f.name.startswith("policy.mode=") and row[i] == 1.0
-        )  # fmt: skip
-        assert mode.text.startswith(f"办理方式 {MODE_LABELS[active or '']} ")
-        assert f"(mode {active} " in mode.text
+        for reason in listed:
+            members = [
+                (f, row[i]) for i, f in enumerate(model.spec.features)
+                if f.name.startswith(reason.feature + "=")
+            ]  # fmt: skip
+            active = [f for f, v in members if v == 1.0]
+            if not active:
+                continue
+            f = active[0]
+            label = MODE_LABELS.get(f.value or "", f.value)
+            assert reason.text.startswith(f"{f.zh} {label} ")
+            assert f"({f.en} {f.value} " in reason.text
+            checked += 1
+    assert checked > 100
 
 
 def test_groups_cover_every_feature_once(model: RankingModel) -> None:
@@ -64,10 +72,10 @@ def test_groups_cover_every_feature_once(model: RankingModel) -> None:
 @pytest.mark.parametrize(
     ("feature", "value", "contribution", "text"),
     [
-        (Feature("resident.age", "年龄", "age", "profile"), 82.0, 0.1,
-         "年龄 82 提高得分 (age 82 raises the score)"),
-        (Feature("resident.age", "年龄", "age", "profile"), math.nan, -0.1,
-         "年龄 未知 降低得分 (age unknown lowers the score)"),
+        (Feature("resident.household_size", "家庭人口数", "household size", "profile"), 3.0, 0.1,
+         "家庭人口数 3 提高得分 (household size 3 raises the score)"),
+        (Feature("resident.household_size", "家庭人口数", "household size", "profile"), math.nan,
+         -0.1, "家庭人口数 未知 降低得分 (household size unknown lowers the score)"),
         (Feature("tag:new_parent", "标签「新生儿父母」", "tag new_parent", "tag",
                  value="new_parent"), 1.0, 0.2,
          "标签「新生儿父母」 提高得分 (tag new_parent raises the score)"),

@@ -71,9 +71,9 @@ def _column(spec: FeatureSpec, x: np.ndarray, name: str) -> list[float]:
 def test_columns_come_from_the_schema_not_a_second_list() -> None:
     spec = _spec()
     resident = SCHEMA.resident
-    numeric = [f.name for f in resident.fields if f.type in ("integer", "number", "boolean")]
-    for name in numeric:
-        assert f"resident.{name}" in spec.names
+    numeric = [f for f in resident.fields if f.type in ("integer", "number", "boolean")]
+    for field in numeric:
+        assert (f"resident.{field.name}" in spec.names) == (field.sensitivity == "ordinary")
     for value in resident.field("employment_status").values:
         assert f"resident.employment_status={value}" in spec.names
     # identifiers, free text and dates never become features
@@ -93,16 +93,41 @@ def test_a_schema_extension_field_becomes_a_feature(tmp_path: Path) -> None:
     assert "resident.pension_months" in spec.names
 
 
-def test_sensitive_fields_can_be_left_out() -> None:
-    assert "resident.monthly_income" in _spec().names
-    without = _spec(sensitive=False).names
-    assert "resident.monthly_income" not in without
-    assert not any(n.startswith("resident.subsistence_status") for n in without)
-    assert "resident.age" in without
+PROTECTED_OR_SENSITIVE = ("age", "gender", "disability_grade", "monthly_income",
+                          "household_income_per_capita", "subsistence_status")  # fmt: skip
+
+
+def test_by_default_no_protected_or_sensitive_field_is_read() -> None:
+    spec = _spec()
+    for name in PROTECTED_OR_SENSITIVE:
+        assert not any(n.split("=")[0] == f"resident.{name}" for n in spec.names), name
+    assert all(f.citable for f in spec.features) and not spec.audit
+
+
+def test_audit_features_read_them_and_mark_the_spec_for_audits_only() -> None:
+    spec = _spec(audit=True)
+    for name in PROTECTED_OR_SENSITIVE:
+        assert any(n.split("=")[0] == f"resident.{name}" for n in spec.names), name
+    assert spec.audit and {"年龄", "月收入", "残疾等级", "社会救助类别"} <= set(spec.uncitable)
+    # identifiers stay out even for audits
+    assert not any(n.startswith(("resident.person_id", "resident.phone")) for n in spec.names)
+
+
+def test_a_tag_is_read_only_when_its_sensitivity_is_known_and_ordinary() -> None:
+    assert "tag:new_retiree" not in _spec().names  # sensitivity unknown
+    ordinary = _spec(tag_sensitivity={"new_retiree": "ordinary"})
+    assert "tag:new_retiree" in ordinary.names and not ordinary.audit
+    assert "tag:new_retiree" not in _spec(tag_sensitivity={"new_retiree": "protected"}).names
+
+
+def test_a_stored_feature_without_a_sensitivity_is_not_citable() -> None:
+    spec = _spec()
+    rows = [{k: v for k, v in row.items() if k != "sensitivity"} for row in spec.to_dict()]
+    assert FeatureSpec.from_dict(rows).audit
 
 
 def test_values_unknowns_one_hots_and_tags() -> None:
-    spec = _spec()
+    spec = _spec(audit=True)
     x = build_features(spec, PAIRS, {"resident": PEOPLE}, POLICIES, SCHEMA)
     assert x.shape == (3, len(spec.features)) and x.dtype == np.float64
     assert _column(spec, x, "resident.age")[:2] == [82.0, 82.0]
@@ -121,7 +146,7 @@ def test_values_unknowns_one_hots_and_tags() -> None:
 
 
 def test_benefit_and_past_take_up_are_monotonic() -> None:
-    spec = _spec()
+    spec = _spec(audit=True)
     monotonic = dict(zip(spec.names, spec.monotonic, strict=True))
     assert monotonic["policy.annual_benefit"] == 1
     assert monotonic["history.apply_rate"] == 1
@@ -129,7 +154,8 @@ def test_benefit_and_past_take_up_are_monotonic() -> None:
 
 
 def test_rare_tags_are_left_out() -> None:
-    spec = fit_feature_spec(PAIRS, {"resident": PEOPLE}, POLICIES, SCHEMA, min_tag_count=3)
+    spec = fit_feature_spec(PAIRS, {"resident": PEOPLE}, POLICIES, SCHEMA, min_tag_count=3,
+                            tag_sensitivity={"new_retiree": "ordinary"})  # fmt: skip
     assert "tag:new_retiree" not in spec.names
 
 
@@ -146,6 +172,8 @@ def test_history_is_rates_per_subject_and_zero_pushes_for_the_unmentioned() -> N
     assert _column(spec, x, "history.pushes") == [2.0, 2.0, 0.0]
     assert _column(spec, x, "history.open_rate")[:2] == [0.5, 0.5]
     assert _column(spec, x, "history.complaint_rate")[0] == 0.5
+    # bj-a is a grant: nobody applies for it, so only bj-b counts towards take-up
+    assert _column(spec, x, "history.apply_rate")[0] == 0.0
     assert math.isnan(_column(spec, x, "history.open_rate")[2])
     assert history_counts(log).height == 1
 

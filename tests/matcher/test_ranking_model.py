@@ -1,4 +1,5 @@
-"""Metric claims, measured on a seeded simulated world (20,000 residents, 2,000 firms).
+"""Metric claims, measured on a seeded simulated world (20,000 residents, 2,000 firms), on the
+offers ranking orders (服务找人, 直达快享; grants are never scored) with citable features only.
 
 The figures are real measurements of this run; the margins are about half of what three seeds
 showed (see the report in bench/bench_rank.py for the full table at 50,000 residents).
@@ -29,9 +30,14 @@ def test_the_model_orders_offers_better_than_popularity_and_random(
     metrics: dict[str, dict[str, float]],
 ) -> None:
     observed, expected = metrics["ndcg@5"], metrics["ndcg@5 expected"]
-    assert observed["model"] > observed["popularity"] > observed["random"] + 0.02
+    assert observed["model"] > observed["popularity"] + 0.01
+    assert observed["model"] > observed["random"] + 0.02
     assert expected["model"] > expected["popularity"] + 0.005
     assert expected["popularity"] > expected["random"] + 0.03
+    # the order ranking uses (by uplift), judged by the true uplift
+    uplift = metrics["ndcg@5 uplift expected"]
+    assert uplift["uplift"] > uplift["popularity"] + 0.005
+    assert uplift["uplift"] > uplift["random"] + 0.03
 
 
 def test_the_oracle_orders_at_least_as_well_as_the_model(

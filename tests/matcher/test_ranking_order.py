@@ -51,17 +51,36 @@ def test_every_offer_is_ranked_once_per_subject_from_one(world: World, model: Ra
     assert (counts["len"] == counts["last"]).all() and (counts["first"] == 1).all()
 
 
-def test_personalised_order_follows_the_predicted_take_up(
+def test_grants_come_first_unscored_then_offers_by_what_telling_adds(
     world: World, model: RankingModel
 ) -> None:
-    ranked = _rank(world, model, personalised=True)
-    steps = ranked.sort("subject_id", "rank").with_columns(
-        pl.col("score").diff().over("subject_id").alias("step")
-    )
+    ranked = _rank(world, model, personalised=True).sort("subject_id", "rank")
+    modes = {p.id: p.mode for p in world.policies}
+    grant = ranked["policy_id"].replace_strict(modes) == "auto_grant"
+    assert grant.any() and (~grant).any()
+    assert (ranked["ranked"] == ~grant).all()
+    # within a subject, no grant after an offer
+    after = ranked.with_columns(pl.col("ranked").cast(pl.Int8).diff().over("subject_id").alias("d"))
+    assert (after["d"].drop_nulls() >= 0).all()
+    grants, offers = ranked.filter(~pl.col("ranked")), ranked.filter(pl.col("ranked"))
+    assert grants["score"].null_count() == grants.height == grants["uplift"].null_count()
+    steps = offers.with_columns(pl.col("uplift").diff().over("subject_id").alias("step"))
     assert (steps["step"].drop_nulls() <= 0).all()
-    assert ranked["score"].is_between(0, 1).all() and ranked["uplift"].null_count() == 0
+    assert offers["score"].is_between(0, 1).all() and offers["uplift"].null_count() == 0
     assert ranked["reasons"].list.len().eq(3).all()
-    assert any("得分" in r and "the score" in r for r in ranked["reasons"][0])
+    assert any("得分" in r and "the score" in r for r in offers["reasons"][0])
+    assert all("免申即享" in r[0] for r in grants["reasons"])
+
+
+def test_an_audit_model_never_orders_offers(world: World) -> None:
+    from matcher.ranking.model import AuditModelError
+
+    data = prepare(world.log, world.pairs, world.profiles, world.policies, world.schema, seed=3,
+                   audit=True)  # fmt: skip
+    audit = fit_models(data, seed=3, params=TrainingParams(max_iter=5))
+    assert audit.spec.audit
+    with pytest.raises(AuditModelError, match="for audits only"):
+        _rank(world, audit, personalised=True)
 
 
 def test_rules_only_order_never_changes_with_personal_fields(
@@ -125,7 +144,8 @@ def test_scores_are_the_model_probabilities(world: World, model: RankingModel) -
     expected = pairs.select("subject_id", "policy_id").with_columns(
         pl.Series("p", model.take_up(x)), pl.Series("u", model.uplift(x))
     )
-    joined = ranked.join(expected, on=["subject_id", "policy_id"])
+    joined = ranked.filter(pl.col("ranked")).join(expected, on=["subject_id", "policy_id"])
+    assert joined.height > 50
     assert np.allclose(joined["score"].to_numpy(), joined["p"].to_numpy(), atol=1e-12)
     assert np.allclose(joined["uplift"].to_numpy(), joined["u"].to_numpy(), atol=1e-12)
 
@@ -134,7 +154,9 @@ def test_scores_without_reasons_and_an_empty_input(world: World, model: RankingM
     with_reasons = _rank(world, model, personalised=True)
     plain = _rank(world, model, personalised=True, reasons=0)
     assert plain["reasons"].list.len().eq(0).all()
-    assert np.allclose(plain["score"].to_numpy(), with_reasons["score"].to_numpy(), atol=1e-12)
+    assert np.allclose(
+        plain["score"].to_numpy(), with_reasons["score"].to_numpy(), atol=1e-12, equal_nan=True
+    )
     empty = rank_offers(
         world.pairs.head(0), policies=world.policies, personalised=True, model=model,
         profiles=world.profiles, schema=world.schema,

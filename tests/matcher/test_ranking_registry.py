@@ -19,8 +19,9 @@ def world() -> World:
     return simulate_world(residents=3_000, enterprises=300, seed=9)
 
 
-def _train(world: World, seed: int) -> tuple[TrainingData, RankingModel]:
-    data = prepare(world.log, world.pairs, world.profiles, world.policies, world.schema, seed=seed)
+def _train(world: World, seed: int, *, audit: bool = False) -> tuple[TrainingData, RankingModel]:
+    data = prepare(world.log, world.pairs, world.profiles, world.policies, world.schema, seed=seed,
+                   audit=audit)  # fmt: skip
     return data, fit_models(data, seed=seed, params=FAST)
 
 
@@ -72,3 +73,23 @@ def test_missing_and_corrupt_models_are_clear_errors(world: World, tmp_path: Pat
     with pytest.raises(ModelStoreError, match="not JSON"):
         registry.load("v1")
     assert registry.list() == []
+
+
+def test_an_audit_version_is_recorded_as_such_and_never_loaded_to_order(
+    world: World, tmp_path: Path
+) -> None:
+    from matcher.ranking.model import AuditModelError
+
+    registry = ModelRegistry(tmp_path / "models")
+    data, model = _train(world, 4)
+    audit_data, audit = _train(world, 4, audit=True)
+    first = registry.save(audit, seed=4, data_hash=audit_data.hash(), metrics={})
+    assert first.audit and registry.load()[1].audit  # loadable for the audit itself
+    with pytest.raises(NotFoundError, match="only audit versions"):
+        registry.load_for_ordering()
+    registry.save(model, seed=4, data_hash=data.hash(), metrics={})
+    registry.save(audit, seed=4, data_hash=audit_data.hash(), metrics={})
+    assert [i.audit for i in registry.list()] == [True, False, True]
+    assert registry.load_for_ordering()[1].version == "v2"  # the newest that may order
+    with pytest.raises(AuditModelError, match="年龄"):
+        registry.load_for_ordering("v3")

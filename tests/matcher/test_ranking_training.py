@@ -68,10 +68,23 @@ def test_bad_logs_are_clear_errors(world: World) -> None:
 
 
 def test_tags_are_named_in_chinese_when_the_library_is_given(world: World) -> None:
-    plain = _prepare(world, world.log).spec.features  # type: ignore[attr-defined]
+    names = ("new_parent", "housing_fund_user", "recently_retired", "moved_here")
+    ordinary = dict.fromkeys(names, "ordinary")
+    plain = _prepare(world, world.log, tag_sensitivity=ordinary).spec.features  # type: ignore[attr-defined]
     tags = [f.value for f in plain if f.source == "tag"]
     assert len(tags) > 1, "the simulated world has common tags"
-    named = _prepare(world, world.log, tag_names={tags[0]: "某标签"})
+    named = _prepare(world, world.log, tag_names={tags[0]: "某标签"}, tag_sensitivity=ordinary)
     labels = {f.name: f.zh for f in named.spec.features}  # type: ignore[attr-defined]
     assert labels[f"tag:{tags[0]}"] == "标签「某标签」"
     assert labels[f"tag:{tags[-1]}"] == f"标签「{tags[-1]}」"  # unnamed: its id
+
+
+def test_only_offers_of_the_ranked_modes_are_learnt_from(world: World) -> None:
+    rows = _prepare(world, world.log).rows  # type: ignore[attr-defined]
+    modes = {p.id: p.mode for p in world.policies}
+    assert set(rows["policy_id"].replace_strict(modes)) <= {"proactive_push", "fast_track"}
+    grants = [p for p, m in modes.items() if m == "auto_grant"]
+    assert world.log.filter(pl.col("policy_id").is_in(grants)).height > 0
+    only_grants = world.log.filter(pl.col("policy_id").is_in(grants))
+    with pytest.raises(ValidationError, match="never ranked"):
+        _prepare(world, only_grants)

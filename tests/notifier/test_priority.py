@@ -138,3 +138,99 @@ def test_a_subject_who_switched_personalisation_off_is_ordered_by_the_rules(
     # Without the choice this would read "no trained model yet": the choice is consulted first.
     assert summary.ordered_by == "rules only (every subject here switched personalised ranking off)"
     assert _told(settings)["x7"] == "planned" and _told(settings)["x1"] == "suppressed"
+
+
+def _stub_model(*, audit: bool) -> Any:
+    """A model of one feature whose trees predict the same for everyone: what matters here is
+    what it reads — a citable fact of the pair, or (for audits) the protected ``age``."""
+    import numpy as np
+
+    from matcher.ranking.features import Feature, FeatureSpec
+    from matcher.ranking.model import RankingModel
+    from matcher.ranking.trees import TreeEnsemble
+
+    feature = (
+        Feature("resident.age", "年龄", "age", "profile", sensitivity="protected")
+        if audit
+        else Feature("pair.maybe", "待确认资格", "to confirm", "pair", sensitivity="ordinary")
+    )
+    stump = TreeEnsemble(
+        baseline=0.0, feature=np.array([-1]), threshold=np.array([0.0]),
+        missing_left=np.array([True]), left=np.array([0]), right=np.array([0]),
+        leaf=np.array([True]), value=np.array([0.0]), mean=np.array([0.0]),
+        roots=np.array([0]), n_features=1,
+    )  # fmt: skip
+    return RankingModel(FeatureSpec((feature,)), stump, stump)
+
+
+def _save(settings: Settings, *, audit: bool) -> str:
+    from matcher.ranking.registry import ModelRegistry
+
+    registry = ModelRegistry(settings.data_dir / "models")
+    return registry.save(_stub_model(audit=audit), seed=1, data_hash="d", metrics={}).version
+
+
+def test_an_audit_model_never_orders_pushes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    _two_runs(settings)
+    pl.DataFrame({"person_id": ["p1"]}).write_parquet(tmp_path / "residents.parquet")
+    assert _save(settings, audit=True) == "v1"
+    summary = plan_run(
+        settings, POLICIES, now=NOON, channels=frozenset({"inbox"}), population=tmp_path
+    )
+    assert summary.ordered_by.startswith("rules only (every trained model is for audits only")
+    assert _told(settings)["x7"] == "planned" and _told(settings)["x1"] == "suppressed"
+
+
+def test_a_newer_audit_model_is_passed_over_for_the_one_that_may_order(tmp_path: Path) -> None:
+    from notifier.priority import run_priority
+
+    settings = _settings(tmp_path)
+    _two_runs(settings)
+    pl.DataFrame({"person_id": ["p1"]}).write_parquet(tmp_path / "residents.parquet")
+    _save(settings, audit=False)
+    _save(settings, audit=True)
+    ranking = run_priority(
+        settings, settings.data_dir / "after.parquet", AS_OF, POLICIES, subjects=["p1"],
+        population=tmp_path,
+    )  # fmt: skip
+    assert ranking.how == "model v1"
+
+
+def test_grants_are_outside_the_ranked_set_and_told_first(tmp_path: Path) -> None:
+    """Seven offers and a grant of the smallest benefit: the model ranks only the offers, the
+    grant's priority is above them all, and its notice is planned whatever the digest keeps."""
+    from notifier.priority import run_priority
+
+    settings = _settings(tmp_path)
+    engine = get_engine(settings.database_url)
+    upgrade(engine)
+    grant = Policy(
+        id="g1", title="津贴", department="民政局", audience="resident", mode="auto_grant",
+        eligibility="age > 1", valid_from=date(2020, 1, 1), benefit="1", benefit_period="month",
+    )  # fmt: skip
+    policies = {**POLICIES, "g1": grant}
+    rows = [("p1", "resident", p, "eligible", 100.0 * int(p[1:])) for p in POLICIES]
+    pairs = settings.data_dir / "pairs.parquet"
+    pl.DataFrame([*rows, ("p1", "resident", "g1", "eligible", 1.0)], schema=PAIRS,
+                 orient="row").write_parquet(pairs)  # fmt: skip
+    pl.DataFrame({"person_id": ["p1"]}).write_parquet(tmp_path / "residents.parquet")
+    _save(settings, audit=False)
+    ranking = run_priority(settings, pairs, AS_OF, policies, subjects=["p1"], population=tmp_path)
+    assert ranking.how == "model v1"
+    priority = ranking.priority
+    assert priority[("p1", "g1")] > max(v for k, v in priority.items() if k[1] != "g1")
+    changes: list[dict[str, Any]] = [
+        {"subject_id": "p1", "subject_type": "resident", "policy_id": p,
+         "change": "newly_eligible", "old_status": None, "new_status": "eligible"}
+        for p in policies
+    ]  # fmt: skip
+    plan_changes(
+        engine, changes, policies, cause="c", as_of=AS_OF, now=NOON, settings=settings,
+        priority=priority, channels=frozenset({"inbox"}),
+    )  # fmt: skip
+    told = _told(settings)
+    assert told["g1"] == "planned"  # first in the message, which keeps four offers beside it
+    assert sorted(p for p, d in told.items() if d == "planned" and p != "g1") == [
+        "x4", "x5", "x6", "x7",
+    ]  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 from core.errors import ValidationError
 from rules.policy import Policy
 from simulations.behaviour import (
-    OUTCOME_COLUMNS,
+    SIMULATED_COLUMNS,
     TRUTH_COLUMNS,
     World,
     draw_outcomes,
@@ -45,8 +45,31 @@ def test_truth_does_not_depend_on_the_order_of_the_pairs(world: World) -> None:
 
 def test_frames_have_the_documented_columns(world: World) -> None:
     assert tuple(world.truth.columns) == TRUTH_COLUMNS
-    assert tuple(world.log.columns) == OUTCOME_COLUMNS
+    assert tuple(world.log.columns) == SIMULATED_COLUMNS
     assert world.log.height == world.pairs.height
+
+
+def test_a_grant_is_acknowledged_or_objected_to_never_applied_for(world: World) -> None:
+    log = draw_outcomes(world.truth, share=0.5, seed=4).join(
+        world.truth.select("subject_id", "policy_id", "mode", "p_with", "uplift"),
+        on=["subject_id", "policy_id"],
+    )
+    grants, offers = (
+        log.filter(pl.col("mode") == "auto_grant"),
+        log.filter(pl.col("mode") != "auto_grant"),
+    )
+    assert grants.height > 100 and offers.height > 100
+    assert grants["applied"].null_count() == grants.height  # nothing to apply for
+    assert grants["p_with"].null_count() == grants["uplift"].null_count() == grants.height
+    assert grants["acknowledged"].null_count() == 0 and grants["objected"].null_count() == 0
+    assert not grants["complained"].any()
+    assert 0 < _number(grants["objected"].mean()) < 0.1
+    assert not grants.filter(pl.col("objected") & ~pl.col("acknowledged")).height
+    # told, a grant is known more often than found alone
+    pushed = _number(grants.filter(pl.col("pushed"))["acknowledged"].mean())
+    assert pushed > _number(grants.filter(~pl.col("pushed"))["acknowledged"].mean()) + 0.2
+    assert offers["acknowledged"].null_count() == offers.height
+    assert offers["applied"].null_count() == 0
 
 
 def test_pushes_follow_the_share_and_only_pushes_are_opened_or_complained_about(
