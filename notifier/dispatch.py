@@ -37,6 +37,7 @@ __all__ = [
     "PlanConflictError",
     "PlanSummary",
     "load_history",
+    "plan_causes",
     "plan_changes",
     "quiet_hours_of",
 ]
@@ -197,6 +198,82 @@ def plan_changes(
         ) from exc
 
 
+def plan_causes(
+    engine: Engine,
+    causes: Sequence[tuple[str, Sequence[Mapping[str, Any]], Explain | None]],
+    policies: Mapping[str, Policy],
+    *,
+    as_of: date,
+    now: datetime,
+    settings: Settings,
+    conn: Connection,
+    run_id: int | None = None,
+    channels: frozenset[str] = frozenset({"inbox", "sms", "email", "webhook"}),
+    steps: Sequence[Step] = DEFAULT_STEPS,
+) -> list[PlanSummary]:
+    """:func:`plan_changes` of many causes (``(cause, changes, explain)``, in order) in the
+    caller's transaction, each planned as it would have been alone after the ones before it.
+
+    The planner's steps decide subject by subject (dedupe, caps and budgets read the subject's
+    own history), so causes of different subjects are planned together: a cause waits for a
+    later wave only when an earlier cause of the same batch told one of its subjects.  Each
+    wave reads its subjects' history and contact points once, and all the plans are recorded
+    with one statement per table (:func:`_record_many`), not ten statements a cause.
+    """
+    planned = dict.fromkeys((c for c, _, _ in causes), None) | _planned_many(conn, causes)
+    waves: list[list[tuple[str, list[Candidate], Explain | None]]] = []
+    wave_of: dict[str, int] = {}  # subject -> the last wave that told it
+    for cause, changes, explain in causes:
+        if planned[cause] is not None:
+            continue
+        candidates = candidates_from_changes(changes, policies)
+        subjects = {c.subject_id for c in candidates}
+        wave = max((wave_of[s] + 1 for s in subjects if s in wave_of), default=0)
+        while len(waves) <= wave:
+            waves.append([])
+        waves[wave].append((cause, candidates, explain))
+        for subject in subjects:
+            wave_of[subject] = wave
+    contacts_store = ContactStore(engine)
+    for wave_causes in waves:
+        subjects = {c.subject_id for _, cands, _ in wave_causes for c in cands}
+        ctx = PlanContext(
+            now=now, tz=settings.tz, contacts=contacts_store.load(subjects, conn=conn),
+            history=load_history(conn, subjects, now), weekly_budget=settings.contact_budget,
+            quiet_hours=quiet_hours_of(settings), channels=channels,
+        )  # fmt: skip
+        recorded: list[Planned] = []
+        for cause, candidates, explain in wave_causes:
+            result = plan(candidates, ctx, steps)
+            why = explain or (lambda _s, _p: {})
+            evidence = {
+                (c.subject_id, c.policy_id): why(c.subject_id, c.policy_id)
+                for m in result.messages
+                for c in m.items
+            }
+            recorded.append((cause, result, evidence))
+        for summary in _record_many(conn, recorded, policies, run_id, as_of, now, settings):
+            planned[summary.cause] = summary
+    return [p for p in planned.values() if p is not None]
+
+
+def _planned_many(
+    conn: Connection, causes: Sequence[tuple[str, Any, Any]]
+) -> dict[str, PlanSummary]:
+    """The summaries of those of ``causes`` planned before."""
+    names = [c for c, _, _ in causes]
+    out = {}
+    for start in range(0, len(names), 5000):
+        query = sa.select(delivery_plans.c.cause).where(
+            delivery_plans.c.cause.in_(names[start : start + 5000])
+        )
+        for cause in conn.execute(query).scalars():
+            summary = _planned(conn, cause)
+            assert summary is not None
+            out[cause] = summary
+    return out
+
+
 def _planned(conn: Connection, cause: str) -> PlanSummary | None:
     """The summary of ``cause``'s plan if it was planned before."""
     done = conn.execute(
@@ -217,103 +294,118 @@ def _record(
     evidence: Mapping[tuple[str, str], Mapping[str, Any]], cause: str, run_id: int | None,
     as_of: date, now: datetime, settings: Settings,
 ) -> PlanSummary:  # fmt: skip
+    (summary,) = _record_many(
+        conn, [(cause, result, evidence)], policies, run_id, as_of, now, settings
+    )
+    return summary
+
+
+Planned = tuple[str, Plan, Mapping[tuple[str, str], Mapping[str, Any]]]  # cause, plan, evidence
+
+
+def _record_many(
+    conn: Connection, plans: Sequence[Planned], policies: Mapping[str, Policy],
+    run_id: int | None, as_of: date, now: datetime, settings: Settings,
+) -> list[PlanSummary]:  # fmt: skip
+    """Record each plan under its cause: one statement per table for all of them (the plans'
+    rows in order, so ids are as if they had been recorded one after the other)."""
     stamp = naive_utc(now)
-    counts = result.counts()
-    inserted = conn.execute(
-        delivery_plans.insert().values(
-            cause=cause,
-            run_id=run_id,
-            planned_at=stamp,
-            items=len(result.decisions),
-            messages=len(result.messages),
-            deferred=counts["deferred"],
-            suppressed=counts["suppressed"],
-        )
-    ).inserted_primary_key
-    assert inserted is not None
-    plan_id = int(inserted[0])
+    plan_rows = [
+        {"cause": cause, "run_id": run_id, "planned_at": stamp, "items": len(result.decisions),
+         "messages": len(result.messages), "deferred": result.counts()["deferred"],
+         "suppressed": result.counts()["suppressed"]}
+        for cause, result, _ in plans
+    ]  # fmt: skip
+    returning = delivery_plans.insert().returning(
+        delivery_plans.c.plan_id, sort_by_parameter_order=True
+    )
+    plan_ids = [int(i) for i in conn.execute(returning, plan_rows).scalars()]
     rows = []
-    for m in result.messages:
-        items = [
-            _item_payload(c, policies[c.policy_id], evidence.get((c.subject_id, c.policy_id), {}),
-                          as_of)
-            for c in m.items
-        ]  # fmt: skip
-        rows.append(_outbox_row(m, plan_id, items))
+    for plan_id, (_, result, evidence) in zip(plan_ids, plans, strict=True):
+        for m in result.messages:
+            items = [
+                _item_payload(c, policies[c.policy_id],
+                              evidence.get((c.subject_id, c.policy_id), {}), as_of)
+                for c in m.items
+            ]  # fmt: skip
+            rows.append(_outbox_row(m, plan_id, items))
     ids = Outbox.write(conn, rows, now=now, max_attempts=settings.delivery_attempts)
-    message_of = {item_key(c): m.idempotency_key for m in result.messages for c in m.items}
     grants = GrantStore
     drafts = []
     notice_rows = []
-    for c in result.decisions:
-        told = c.decision != "suppressed"
-        key = item_key(c) if told else None
-        policy = policies[c.policy_id]
-        ev = evidence.get((c.subject_id, c.policy_id), {})
-        if told and c.purpose == "grant_notice":
-            grants.open(
-                conn, subject_id=c.subject_id, subject_type=c.subject_type,
-                policy_id=c.policy_id, policy_version=c.policy_version, benefit=c.new_benefit,
-                benefit_period=policy.benefit_period, start=as_of,
-                objection_until=objection_deadline(as_of, policy.objection_days),
-                department=policy.department, evidence=ev, notice_key=key or "", now=now,
-            )  # fmt: skip
-        elif told and c.purpose == "revocation_notice":
-            grants.end(
-                conn, subject_id=c.subject_id, policy_id=c.policy_id,
-                end_date=end_date_after(as_of), notice_key=key or "",
-            )  # fmt: skip
-        elif told and c.purpose == "fast_track_invitation":
-            fields = {
-                name: value
-                for clause in ev.get("clauses", [])
-                for name, value in clause.get("values", {}).items()
-            }
-            drafts.append(
+    summaries = []
+    for plan_id, (cause, result, evidence) in zip(plan_ids, plans, strict=True):
+        message_of = {item_key(c): m.idempotency_key for m in result.messages for c in m.items}
+        for c in result.decisions:
+            told = c.decision != "suppressed"
+            key = item_key(c) if told else None
+            policy = policies[c.policy_id]
+            ev = evidence.get((c.subject_id, c.policy_id), {})
+            if told and c.purpose == "grant_notice":
+                grants.open(
+                    conn, subject_id=c.subject_id, subject_type=c.subject_type,
+                    policy_id=c.policy_id, policy_version=c.policy_version,
+                    benefit=c.new_benefit, benefit_period=policy.benefit_period, start=as_of,
+                    objection_until=objection_deadline(as_of, policy.objection_days),
+                    department=policy.department, evidence=ev, notice_key=key or "", now=now,
+                )  # fmt: skip
+            elif told and c.purpose == "revocation_notice":
+                grants.end(
+                    conn, subject_id=c.subject_id, policy_id=c.policy_id,
+                    end_date=end_date_after(as_of), notice_key=key or "",
+                )  # fmt: skip
+            elif told and c.purpose == "fast_track_invitation":
+                fields = {
+                    name: value
+                    for clause in ev.get("clauses", [])
+                    for name, value in clause.get("values", {}).items()
+                }
+                drafts.append(
+                    {
+                        "token": _sha("draft", key)[:24],
+                        "subject_id": c.subject_id,
+                        "policy_id": c.policy_id,
+                        "policy_version": c.policy_version,
+                        "fields": _json(fields),
+                        "created_at": stamp,
+                    }
+                )
+            notice_rows.append(
                 {
-                    "token": _sha("draft", key)[:24],
+                    "plan_id": plan_id,
                     "subject_id": c.subject_id,
+                    "subject_type": c.subject_type,
                     "policy_id": c.policy_id,
                     "policy_version": c.policy_version,
-                    "fields": _json(fields),
-                    "created_at": stamp,
+                    "change": c.change,
+                    "purpose": c.purpose,
+                    "outcome": c.outcome,
+                    "decision": c.decision,
+                    "reason": _reason(c),
+                    "item_key": key,
+                    "outbox_id": ids.get(message_of[key]) if key else None,
+                    "decided_at": stamp,
                 }
             )
-        notice_rows.append(
-            {
-                "plan_id": plan_id,
-                "subject_id": c.subject_id,
-                "subject_type": c.subject_type,
-                "policy_id": c.policy_id,
-                "policy_version": c.policy_version,
-                "change": c.change,
-                "purpose": c.purpose,
-                "outcome": c.outcome,
-                "decision": c.decision,
-                "reason": _reason(c),
-                "item_key": key,
-                "outbox_id": ids.get(message_of[key]) if key else None,
-                "decided_at": stamp,
-            }
+        due = tuple(
+            ids[m.idempotency_key]
+            for m in result.messages
+            if m.not_before is None or m.not_before <= now
         )
+        summaries.append(PlanSummary(
+            cause, plan_id, False, result.counts(), len(result.messages),
+            by_purpose=dict(Counter(c.purpose or "" for c in result.decisions
+                                    if c.decision != "suppressed")),
+            by_channel=dict(Counter(m.channel for m in result.messages)),
+            reasons=dict(Counter(f"{c.step}: {_gist(c.reason)}" for c in result.decisions
+                                 if c.decision != "planned")),
+            due_ids=due,
+        ))  # fmt: skip
     if drafts:
         conn.execute(application_drafts.insert(), drafts)
     if notice_rows:
         conn.execute(notices.insert(), notice_rows)
-    due = tuple(
-        ids[m.idempotency_key]
-        for m in result.messages
-        if m.not_before is None or m.not_before <= now
-    )
-    return PlanSummary(
-        cause, plan_id, False, counts, len(result.messages),
-        by_purpose=dict(Counter(c.purpose or "" for c in result.decisions
-                                if c.decision != "suppressed")),
-        by_channel=dict(Counter(m.channel for m in result.messages)),
-        reasons=dict(Counter(f"{c.step}: {_gist(c.reason)}" for c in result.decisions
-                             if c.decision != "planned")),
-        due_ids=due,
-    )  # fmt: skip
+    return summaries
 
 
 def _outbox_row(m: PlannedMessage, plan_id: int, items: list[dict[str, Any]]) -> dict[str, Any]:

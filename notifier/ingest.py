@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -47,6 +47,9 @@ from matcher.live.source import tag_library
 from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
 from profiles.schema import Entity, Schema
 from rules.loader import Catalog
+
+if TYPE_CHECKING:
+    from notifier.dispatch import Explain
 
 __all__ = ["Ingested", "Outcome", "ingest_event", "ingest_events", "ingest_profile"]
 
@@ -84,6 +87,19 @@ def _plan(
         return dict(_NOTHING), 0
     from core.settings import get_settings
     from notifier.dispatch import plan_changes
+
+    summary = plan_changes(
+        live.engine, rows, catalog.by_id, cause=cause, as_of=as_of, now=clock.now(),
+        settings=get_settings(), run_id=run_id,
+        explain=_explainer(live, catalog, record, entity, as_of), conn=conn,
+    )  # fmt: skip
+    return dict(summary.decisions), summary.messages
+
+
+def _explainer(
+    live: LiveStores, catalog: Catalog, record: Mapping[str, Any], entity: Entity, as_of: date
+) -> Explain:
+    """Why a policy matches ``record`` (as the subject stood after its change), for notices."""
     from profiles.derive import derive_record
     from rules.explainer import explain
     from rules.language import parse_rule
@@ -96,11 +112,7 @@ def _plan(
         rule = parse_rule(policy.eligibility, entity)
         return explain(rule, full, as_of=as_of, schema=schema).to_dict()
 
-    summary = plan_changes(
-        live.engine, rows, catalog.by_id, cause=cause, as_of=as_of, now=clock.now(),
-        settings=get_settings(), run_id=run_id, explain=why, conn=conn,
-    )  # fmt: skip
-    return dict(summary.decisions), summary.messages
+    return why
 
 
 def ingest_profile(
@@ -256,6 +268,9 @@ def ingest_events(
     than one per event (the commit is the dearest statement), and a failure half-way stores
     none of it, so resending the batch is safe — its events already stored are duplicates.
     """
+    from core.settings import get_settings
+    from notifier.dispatch import plan_causes
+
     clock = clock or SystemClock()
     schema = live.source.schema
     table = _tables(schema)["event"]
@@ -322,16 +337,31 @@ def ingest_events(
                 run.run_id if run else None,
                 as_of,
             )
-            for (i, event, rows, record), cause in zip(fresh, causes, strict=True):
-                entity_name, sid = str(event["subject_type"]), str(event["subject_id"])
-                state = states[(entity_name, sid)]
-                planned, messages = _plan(
-                    live, rows, catalog, record, state.entity, cause, state.run_id, as_of,
-                    clock, conn,
-                )  # fmt: skip
-                outcomes[i] = Ingested(
-                    sid, entity_name, cause, False, plain_changes(rows), planned, messages, as_of
+            told = [
+                (
+                    cause,
+                    rows,
+                    _explainer(
+                        live, catalog, record, schema.entity(str(event["subject_type"])), as_of
+                    ),
                 )
+                for (_, event, rows, record), cause in zip(fresh, causes, strict=True)
+                if rows
+            ]
+            summaries = {
+                s.cause: s
+                for s in plan_causes(
+                    live.engine, told, catalog.by_id, as_of=as_of, now=clock.now(),
+                    settings=get_settings(), conn=conn, run_id=run.run_id if run else None,
+                )
+            }  # fmt: skip
+            for (i, event, rows, _), cause in zip(fresh, causes, strict=True):
+                summary = summaries.get(cause)
+                planned = dict(summary.decisions) if summary else dict(_NOTHING)
+                outcomes[i] = Ingested(
+                    str(event["subject_id"]), str(event["subject_type"]), cause, False,
+                    plain_changes(rows), planned, summary.messages if summary else 0, as_of,
+                )  # fmt: skip
     return [_resolved(o, outcomes) for o in outcomes]
 
 
