@@ -58,11 +58,14 @@ def error_body(status: int, kind: str, message: str, **extra: Any) -> dict[str, 
     return {"error": {"status": status, "type": kind, "message": message, **extra}}
 
 
-def _zhida(_: Request[Any, Any, Any], exc: ZhidaError) -> Response[dict[str, Any]]:
+def _zhida(request: Request[Any, Any, Any], exc: ZhidaError) -> Response[dict[str, Any]]:
     extra: dict[str, Any] = {}
     problems = getattr(exc, "problems", None)
     if problems:  # rules.loader.CatalogError: every positioned problem
-        extra["problems"] = [_problem(p) for p in problems]
+        from api.app.pages import language_of  # pages imports this module
+
+        lang = language_of(request)
+        extra["problems"] = [_problem(p, lang) for p in problems]
     status = exc.http_status
     return Response(
         error_body(status, type(exc).__name__, exc.message, **extra),
@@ -71,11 +74,13 @@ def _zhida(_: Request[Any, Any, Any], exc: ZhidaError) -> Response[dict[str, Any
     )
 
 
-def _problem(p: Any) -> dict[str, Any]:
+def _problem(p: Any, lang: str) -> dict[str, Any]:
+    """A positioned problem, in the request's language where it has words in both."""
+    in_language = getattr(p, "in_language", None)
     return {
         "line": getattr(p, "line", None),
         "col": getattr(p, "col", None),
-        "message": getattr(p, "detail", str(p)),
+        "message": in_language(lang) if callable(in_language) else getattr(p, "detail", str(p)),
         "policy_id": getattr(p, "policy_id", None),
     }
 

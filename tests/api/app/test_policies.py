@@ -96,6 +96,11 @@ def test_a_draft_with_errors_is_refused_with_the_same_positions(world: World) ->
     error = response.json()["error"]
     assert error["type"] == "CatalogError"
     assert error["problems"][0]["line"] > 1
+    assert "您是否要写“年龄”（age）？" in error["problems"][0]["message"]
+    english = world.client.post(
+        "/api/v1/policies/drafts?lang=en", headers=world.as_("officer"), json={"document": TYPO}
+    )
+    assert "did you mean 'age'?" in english.json()["error"]["problems"][0]["message"]
 
 
 def test_four_eyes_the_author_cannot_approve_but_a_reviewer_publishes(world: World) -> None:
