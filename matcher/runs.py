@@ -373,17 +373,33 @@ class RunStore:
         files = [run.pairs_file, base.pairs_file]
         if not all(f.is_file() for f in files):
             return {}
-        # Keyed by the files it was computed from: a reused run id does not read stale counts.
-        key = "|".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
-        cache = self.directory / f"{run.run_id}.ended.json"
+        cache, key = self._endings_cache(run, base)
         with contextlib.suppress(OSError, ValueError):
             kept = json.loads(cache.read_text(encoding="utf-8"))
             if kept.get("key") == key:
                 return {str(p): (int(o), int(e)) for p, (o, e) in kept["endings"].items()}
         endings = policy_endings(pl.scan_parquet(base.pairs_file), pl.scan_parquet(run.pairs_file))
-        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-            cache.write_text(json.dumps({"key": key, "endings": endings}), encoding="utf-8")
+        self.keep_endings(run.run_id, endings)
         return endings
+
+    def keep_endings(self, run_id: int, endings: Mapping[str, tuple[int, int]]) -> None:
+        """Keep a run's :func:`policy_endings` against its previous run (the mass-change guard
+        computed them while judging it), so no later history reads its pairs again."""
+        run = self.get(run_id)
+        if run.previous_run_id is None:
+            return
+        cache, key = self._endings_cache(run, self.get(run.previous_run_id))
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+            cache.write_text(json.dumps({"key": key, "endings": dict(endings)}), encoding="utf-8")
+
+    def _endings_cache(self, run: Run, base: Run) -> tuple[Path, str]:
+        # Keyed by the files it was computed from: a reused run id does not read stale counts.
+        files = [run.pairs_file, base.pairs_file]
+        key = "|".join(
+            f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" if f.is_file() else f.name
+            for f in files
+        )
+        return self.directory / f"{run.run_id}.ended.json", key
 
     def diff(self, run_id: int, against: int | None = None) -> pl.LazyFrame:
         """What changed in ``run_id`` compared with ``against`` (default: its previous run)."""

@@ -92,10 +92,14 @@ def plan_run(
         raise NotFoundError("no match runs yet; `zhida match ... --out FILE` records one")
     base = against if against is not None else run.previous_run_id
     changes = store.diff(run.run_id, base).collect()
-    verdict = None if base is None else guard_run(
-        settings, engine, store, store.get(base), run.pairs_file, changes, as_of=run.as_of,
-        policies=policies, run_id=run.run_id,
-    )  # fmt: skip
+    verdict = None
+    if base is not None:
+        verdict, counts = guard_run(
+            settings, engine, store, store.get(base), run.pairs_file, changes, as_of=run.as_of,
+            policies=policies, run_id=run.run_id,
+        )  # fmt: skip
+        if base == run.previous_run_id:
+            store.keep_endings(run.run_id, counts)
     ordered_by = "given"
     if priority is None:
         ranking = run_priority(
@@ -177,7 +181,7 @@ def record_and_plan(
         settings, pairs_file, as_of, policies, subjects=subjects, population=population
     )
     explain = _evidence(population, policies, as_of, subjects)
-    verdict = guard_run(
+    verdict, counts = guard_run(
         settings, engine, store, previous, pairs_file, changes, as_of=as_of, policies=policies
     )
     planned: list[PlanSummary] = []
@@ -206,6 +210,7 @@ def record_and_plan(
         started_at=started_at, seconds=seconds, policies=len(rule_hashes or policies),
         rule_hashes=rule_hashes, within=plan_in,
     )  # fmt: skip
+    store.keep_endings(run.run_id, counts)  # the next runs' history, without reading pairs
     return run, planned[0]
 
 

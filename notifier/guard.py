@@ -180,6 +180,7 @@ class _Inputs:
     subjects_before: int
     subjects_after: int
     deliberate: dict[str, str]
+    counts: dict[str, tuple[int, int]]  # policy -> (offers, ended), every policy
 
 
 def guard_run(
@@ -193,16 +194,18 @@ def guard_run(
     as_of: date,
     policies: Mapping[str, Policy],
     run_id: int | None = None,
-) -> Verdict:
+) -> tuple[Verdict, dict[str, tuple[int, int]]]:
     """Judge the diff ``changes`` of ``pairs_file`` against ``previous`` (the I/O edge).
 
     Offers per policy come from the previous run's pairs, endings from the diff, the history
     of shares ended from the runs store (the runs before ``run_id`` when it is recorded
     already), and the deliberate acts from the catalog (``policies``: a policy whose validity
     ended before ``as_of``) and the policy store (a policy retired through the review).
+    Returns the verdict and, per policy, (offers, ended): for
+    :meth:`matcher.runs.RunStore.keep_endings`, the history of later runs.
     """
     inputs = _gather(engine, store, previous, pairs_file, changes, as_of, policies)
-    return judge(
+    verdict = judge(
         inputs.endings,
         store.ended_shares(GuardLimits.of(settings).window, before=run_id),
         subjects_before=inputs.subjects_before,
@@ -210,6 +213,7 @@ def guard_run(
         deliberate=inputs.deliberate,
         limits=GuardLimits.of(settings),
     )
+    return verdict, inputs.counts
 
 
 def _gather(
@@ -242,6 +246,7 @@ def _gather(
     return _Inputs(
         [PolicyEnding(p, int(offers.get(p, 0)), n, started.get(p, 0)) for p, n in ended.items()],
         subjects(old), subjects(new), deliberate,
+        {str(p): (int(n), ended.get(p, 0)) for p, n in offers.items()},
     )  # fmt: skip
 
 

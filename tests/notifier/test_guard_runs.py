@@ -264,3 +264,15 @@ def test_a_release_in_quiet_hours_waits_for_the_window_to_open(runs: Runs) -> No
     waiting = Outbox(runs.engine).rows("pending")
     assert len(waiting) == 20
     assert {r.next_attempt_at for r in waiting} == {datetime(2026, 3, 3, 0, 0)}  # 08:00 there
+
+
+def test_the_history_a_plan_keeps_equals_the_history_read_from_the_pairs(runs: Runs) -> None:
+    runs.record({GRANTED: people("p", 100), STEADY: people("s", 50)})
+    runs.plan({GRANTED: people("p", 90), STEADY: people("s", 60)})
+    store = RunStore(runs.engine, runs.settings.data_dir)
+    assert [p.name for p in store.directory.glob("*.ended.json")] == ["2.ended.json"]
+    kept = store.ended_shares(6)
+    assert kept == {GRANTED: [0.1], STEADY: [0.0]}
+    for cache in store.directory.glob("*.ended.json"):
+        cache.unlink()
+    assert store.ended_shares(6) == kept  # computed again from the pairs
