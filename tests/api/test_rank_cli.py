@@ -127,6 +127,12 @@ def test_demo_lines_train_measure_and_show_offers(
     text = "\n".join(lines)
     assert "trained model v1" in text and "ndcg@5" in text and "uplift@20%" in text
     assert text.count("offer(s), ordered by model v1") == 3 and "the score" in text
+    from tests.matcher.test_ranking_reasons import cites, forbidden_words
+
+    words = forbidden_words(schema)
+    reasons = [line for line in lines if line.startswith("     - ")]
+    assert reasons and not [r for r in reasons if any(cites(r, w) for w in words)]
+    assert "免申即享 granted, told first" in text
     monkeypatch.setenv("ZHIDA_PERSONALISATION", "off")
     lines = demo_lines(matches, population, policies, schema, as_of=date(2026, 6, 30), seed=1,
                        subjects=1)  # fmt: skip
