@@ -89,3 +89,18 @@ def test_describe_in_plain_words(
     feature: Feature, value: float, contribution: float, text: str
 ) -> None:
     assert describe(feature, value, contribution) == text
+
+
+def test_the_uplift_splits_exactly_into_the_parts_its_reasons_cite(
+    model: RankingModel, x: np.ndarray
+) -> None:
+    from matcher.ranking.explain import probability_parts
+
+    assert model.control is not None
+    base, parts = probability_parts(*model.response.contributions(x))
+    c_base, c_parts = probability_parts(*model.control.contributions(x))
+    explained = (base - c_base) + (parts - c_parts).sum(axis=1)
+    assert np.allclose(explained, model.uplift(x), atol=1e-12)
+    # each part keeps the sign of its log-odds contribution
+    _, contributions = model.response.contributions(x)
+    assert (np.sign(parts) == np.sign(contributions)).all()
