@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, ZhidaError
-from matcher.events import EventMatcher
+from matcher.events import EventMatcher, RuleIndex
 from matcher.live.checks import (
     FieldProblem,
     IngestError,
@@ -97,9 +97,11 @@ def _plan(
 
 
 def _explainer(
-    live: LiveStores, catalog: Catalog, record: Mapping[str, Any], entity: Entity, as_of: date
-) -> Explain:
-    """Why a policy matches ``record`` (as the subject stood after its change), for notices."""
+    live: LiveStores, catalog: Catalog, record: Mapping[str, Any], entity: Entity, as_of: date,
+    index: RuleIndex | None = None,
+) -> Explain:  # fmt: skip
+    """Why a policy matches ``record`` (as the subject stood after its change), for notices;
+    the rules parsed already by the matcher's ``index`` are not parsed again."""
     from profiles.derive import derive_record
     from rules.explainer import explain
     from rules.language import parse_rule
@@ -108,8 +110,11 @@ def _explainer(
     full = derive_record(record, entity, as_of=as_of)
 
     def why(_subject: str, policy_id: str) -> Mapping[str, Any]:
-        policy = catalog.by_id[policy_id]
-        rule = parse_rule(policy.eligibility, entity)
+        compiled = index.compiled.get(policy_id) if index is not None else None
+        if compiled is not None:
+            rule = compiled.eligibility
+        else:
+            rule = parse_rule(catalog.by_id[policy_id].eligibility, entity)
         return explain(rule, full, as_of=as_of, schema=schema).to_dict()
 
     return why
@@ -337,17 +342,13 @@ def ingest_events(
                 run.run_id if run else None,
                 as_of,
             )
-            told = [
-                (
-                    cause,
-                    rows,
-                    _explainer(
-                        live, catalog, record, schema.entity(str(event["subject_type"])), as_of
-                    ),
-                )
-                for (_, event, rows, record), cause in zip(fresh, causes, strict=True)
-                if rows
-            ]
+            told: list[tuple[str, list[dict[str, Any]], Explain]] = []
+            for (_, event, rows, record), cause in zip(fresh, causes, strict=True):
+                if rows:
+                    kind = str(event["subject_type"])
+                    index = matchers[kind].index
+                    why = _explainer(live, catalog, record, schema.entity(kind), as_of, index)
+                    told.append((cause, rows, why))
             summaries = {
                 s.cause: s
                 for s in plan_causes(

@@ -19,6 +19,7 @@ changed) is read again on the next request.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -36,26 +37,23 @@ Record = dict[str, Any]
 class SortedRows:
     """A frame's rows sorted by ``key`` (stable: rows of one key keep the file's order)."""
 
-    keys: pl.Series
+    keys: list[str]  # sorted; a Python list: bisect costs microseconds, a polars call ~1 ms
     frame: pl.DataFrame
 
     @classmethod
     def of(cls, frame: pl.DataFrame, key: str) -> SortedRows:
         ordered = frame.with_columns(pl.col(key).cast(pl.String)).sort(key, maintain_order=True)
-        return cls(ordered[key], ordered)
+        return cls(ordered[key].to_list(), ordered)
 
     def rows(self, ids: Collection[str]) -> dict[str, list[Record]]:
         """The rows of each of ``ids`` that has any, in the file's order."""
-        wanted = pl.Series(sorted(set(ids)), dtype=pl.String)
-        if wanted.is_empty():
-            return {}
-        starts = self.keys.search_sorted(wanted, side="left").to_list()
-        ends = self.keys.search_sorted(wanted, side="right").to_list()
-        return {
-            sid: self.frame.slice(start, end - start).to_dicts()
-            for sid, start, end in zip(wanted.to_list(), starts, ends, strict=True)
-            if end > start
-        }
+        out = {}
+        for sid in sorted(set(ids)):
+            start = bisect.bisect_left(self.keys, sid)
+            end = bisect.bisect_right(self.keys, sid, lo=start)
+            if end > start:
+                out[sid] = self.frame.slice(start, end - start).to_dicts()
+        return out
 
 
 @dataclass(frozen=True)
