@@ -273,9 +273,24 @@ class _Checker:
             )
         raise self.fail(node, f"{type(node).__name__} literals are not supported in policies")
 
+    def _words(self, rtype: RType) -> dict[str, str]:
+        """``rtype`` described in both languages (a field by its Chinese name in Chinese)."""
+        zh = _KIND_ZH[rtype.kind]
+        if rtype.kind == "array" and rtype.item is not None:
+            zh = f"{_KIND_ZH[rtype.item.kind]}列表"
+        f = self.entity.by_name.get(rtype.field or "")
+        if f is not None:
+            zh = f"{f.name_zh or f.name}（{zh}）"
+        return {"zh": zh, "en": rtype.describe()}
+
     def _expect(self, node: Any, rtype: RType, kinds: tuple[str, ...], what: str) -> None:
         if rtype.kind not in kinds:
-            raise self.fail(node, f"{what} expects {' or '.join(kinds)}, found {rtype.describe()}")
+            params = {
+                "what": {"en": what, "zh": _WHAT_ZH.get(what, what)},
+                "kinds": {"en": " or ".join(kinds), "zh": "或".join(_KIND_ZH[k] for k in kinds)},
+                "found": self._words(rtype),
+            }
+            raise self.fail_with(node, "expects", params)
 
     def _enum_value(self, field_type: RType, literal: Any) -> None:
         """Check a string literal compared with an enum field is one of its values (or names
@@ -331,11 +346,8 @@ class _Checker:
 
     def _comparable(self, node: Any, left: RType, right: RType, op: str) -> None:
         if left.kind != right.kind:
-            raise self.fail(
-                node.right if left.field else node.left,
-                f"cannot compare {left.describe()} with {right.describe()} using {op}; "
-                "both sides must have the same type",
-            )
+            params = {"left": self._words(left), "right": self._words(right), "op": op}
+            raise self.fail_with(node.right if left.field else node.left, "cannot_compare", params)
         self._enum_value(left, node.right)
         self._enum_value(right, node.left)
 
@@ -441,11 +453,17 @@ def _unsupported_tokens(source: Source) -> Iterator[RuleSyntaxError]:
         if token.kind == "other" or token.text in ("&&", "||", "!"):
             hint = {"&&": "and", "||": "or", "!": "not"}.get(token.text)
             line, col = source.position(token.start)
-            advice = f"; write {hint!r}" if hint else ""
-            yield RuleSyntaxError(f"unexpected {token.text!r}{advice}", line=line, col=col)
+            advice = {"en": f"; write {hint!r}", "zh": f"；请写 {hint!r}"} if hint else ""
+            params = {"token": token.text, "advice": advice}
+            yield RuleSyntaxError.of("unsupported_token", params, line=line, col=col)
 
 
 _AUDIENCE_ZH = {"resident": "居民", "enterprise": "企业", "event": "办件记录"}
+_KIND_ZH = {
+    "number": "数字", "string": "文字", "boolean": "是/否", "date": "日期", "tags": "标签集合",
+    "null": "空值", "array": "列表",
+}  # fmt: skip
+_WHAT_ZH = {"unary minus": "负号", "'not'": "not", "'?'": "条件 ?:", "'in tags'": "in 标签"}
 
 
 def _unknown_field(name: str, entity: Entity) -> dict[str, Any]:

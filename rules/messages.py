@@ -56,6 +56,18 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "zh": "此处不应出现 {token!r}；请检查这里的运算符或取值",
         "en": "unexpected {token!r}; check the operator or value here",
     },
+    "unsupported_token": {
+        "zh": "此处不应出现 {token!r}{advice}",
+        "en": "unexpected {token!r}{advice}",
+    },
+    "expects": {
+        "zh": "{what} 需要{kinds}，这里是{found}",
+        "en": "{what} expects {kinds}, found {found}",
+    },
+    "cannot_compare": {
+        "zh": "不能用 {op} 比较{left}和{right}：两边必须是同一类型",
+        "en": "cannot compare {left} with {right} using {op}; both sides must have the same type",
+    },
     "wrong_kind": {
         "zh": "{kind}必须是{what}，这里是{found}",
         "en": "{kind} must be {what}, found {found}",

@@ -116,3 +116,22 @@ def test_an_unknown_name_or_value_suggests_the_fix_in_both_languages(
         parse_rule(text, entity)
     assert zh in caught.value.in_language("zh")
     assert en in caught.value.in_language("en")
+
+
+@pytest.mark.parametrize(
+    ("text", "zh", "en"),
+    [
+        (
+            '年龄 >= "八十"',
+            "不能用 >= 比较年龄（数字）和文字",
+            "cannot compare age (a number) with a string",
+        ),
+        ("age > 3 && is_veteran", "此处不应出现 '&&'；请写 'and'", "unexpected '&&'; write 'and'"),
+        ("not 年龄", "not 需要是/否，这里是年龄（数字）", "'not' expects boolean, found age"),
+    ],
+)
+def test_type_and_syntax_errors_read_in_both_languages(text: str, zh: str, en: str) -> None:
+    with pytest.raises(PositionedRuleError) as caught:
+        parse_rule(text, R)
+    assert zh in caught.value.in_language("zh")
+    assert en in caught.value.in_language("en")
