@@ -81,8 +81,9 @@ def outcomes_cmd(
 
     \b
     Writes OUT/outcomes.parquet (round, subject_id, subject_type, policy_id, status, pushed,
-    opened, applied, ignored, complained) and OUT/truth.parquet (the true propensities, for
-    oracle metrics only — a real deployment never has them).
+    opened, applied, ignored, complained, and for 免申即享 grants — which nobody applies for,
+    so applied is empty — acknowledged and objected) and OUT/truth.parquet (the true
+    propensities, for oracle metrics only — a real deployment never has them).
     Example:
       zhida rank outcomes --population pop/ --pairs pop/pairs.parquet --share 0.5 --seed 7
     """
@@ -106,7 +107,9 @@ def outcomes_cmd(
     click.echo(
         f"wrote {directory / 'outcomes.parquet'} ({log.height:,} rows) and truth.parquet; "
         f"last campaign: take-up {rate(pushed, 'applied')} pushed vs {rate(held, 'applied')} "
-        f"not pushed, {rate(pushed, 'complained')} of pushes complained about"
+        f"not pushed, {rate(pushed, 'complained')} of pushes complained about; grants: "
+        f"{rate(last.drop_nulls('acknowledged'), 'acknowledged')} acknowledged, "
+        f"{rate(last.drop_nulls('objected'), 'objected')} objected to"
     )
 
 
