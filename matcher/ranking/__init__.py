@@ -1,11 +1,22 @@
 """Ranking: features, response and uplift models, explanations, versions, the order of offers.
 
-``rank_offers`` is the entry point (personalised or rules-only); ``prepare``, ``fit_models``
-and ``evaluate`` train and measure models on outcome logs; ``ModelRegistry`` stores versions.
+``rank_offers`` is the entry point (personalised or rules-only): 免申即享 grants first and never
+scored, then 服务找人 and 直达快享 offers by the uplift of telling.  ``prepare``, ``fit_models``
+and ``evaluate`` train and measure models on outcome logs — on citable features only
+(``citable``) unless for an audit; ``ModelRegistry`` stores versions and never hands an audit
+version out to order offers.
 """
 
+from matcher.ranking.citable import ITEM_SENSITIVITY, is_citable, tag_sensitivities
 from matcher.ranking.evaluate import METRIC_ROWS, evaluate, format_metrics
-from matcher.ranking.explain import MODE_LABELS, Reason, describe, reason_texts, top_reasons
+from matcher.ranking.explain import (
+    MODE_LABELS,
+    Reason,
+    describe,
+    probability_parts,
+    reason_texts,
+    top_reasons,
+)
 from matcher.ranking.features import (
     Feature,
     FeatureSpec,
@@ -15,6 +26,8 @@ from matcher.ranking.features import (
 )
 from matcher.ranking.metrics import ndcg_at_k, qini, uplift_at
 from matcher.ranking.model import (
+    RANKED_MODES,
+    AuditModelError,
     RankingModel,
     TrainingData,
     TrainingParams,
@@ -30,9 +43,12 @@ from matcher.ranking.report import offer_lines
 from matcher.ranking.trees import TreeEnsemble, from_sklearn
 
 __all__ = [
+    "ITEM_SENSITIVITY",
     "METRIC_ROWS",
     "MODE_LABELS",
+    "RANKED_MODES",
     "RANKED_SCHEMA",
+    "AuditModelError",
     "Feature",
     "FeatureSpec",
     "ModelInfo",
@@ -54,13 +70,16 @@ __all__ = [
     "from_sklearn",
     "held_out_subjects",
     "history_counts",
+    "is_citable",
     "ndcg_at_k",
     "offer_lines",
     "policy_frame",
     "prepare",
+    "probability_parts",
     "qini",
     "rank_offers",
     "reason_texts",
+    "tag_sensitivities",
     "top_reasons",
     "uplift_at",
 ]
