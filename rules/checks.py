@@ -36,9 +36,11 @@ from profiles.schema import Entity, Field, load_schema
 from rules.aliases import tag_library
 from rules.errors import PositionedRuleError, RuleCheckError, RuleCheckWarning
 from rules.formula import (
+    FALSE,
     TRUE,
     Formula,
     all_of,
+    any_of,
     example,
     fields_read,
     formula,
@@ -130,7 +132,56 @@ def check_eligibility(rule: Rule, entity: Entity | None = None) -> list[Position
         }
         params = {"fields": _field_words(entity, names), "fix": fix}
         return [_finding(RuleCheckWarning, rule, rule.expression, "true_when_known", params)]
-    return []
+    return list(_idle_clauses(rule, f, entity))
+
+
+_MAX_IDLE = 3  # clauses reported as never deciding, at most
+_MAX_CLAUSES = 24  # past this many clauses the (quadratic) search for idle ones is skipped
+
+
+def _clauses(f: Formula) -> Iterator[Formula]:
+    if f.op == "atom":
+        yield f
+    for part in f.parts:
+        yield from _clauses(part)
+
+
+def _with(f: Formula, clause: Formula, value: Formula) -> Formula:
+    """``f`` with ``clause`` (that very occurrence) replaced by ``value``."""
+    if f is clause:
+        return value
+    if not f.parts:
+        return f
+    return Formula(f.op, tuple(_with(p, clause, value) for p in f.parts), f.atom, f.value)
+
+
+def _same(a: Formula, b: Formula, entity: Entity) -> bool:
+    """Whether ``a`` and ``b`` hold for the same known values."""
+    return not satisfiable(any_of(all_of(a, negate(b)), all_of(b, negate(a))), entity)
+
+
+def _idle_clauses(rule: Rule, f: Formula, entity: Entity) -> Iterator[PositionedRuleError]:
+    """Clauses that never change who is eligible when the values are known: the rule holds
+    for the same known values with the clause dropped (taken as false or as true).  In
+    ``年龄 >= 80 and (户籍区 == "东城区" or 年龄 < 60)`` the ``年龄 < 60`` is written the wrong
+    way round, or left over.  (With unknowns it may still make a match ``maybe``.)"""
+    clauses = list(_clauses(f))
+    if len(clauses) > _MAX_CLAUSES or normal_form(negate(f)) is None:
+        return  # too large to decide in the time a keystroke allows; nothing is claimed
+    found = 0
+    for clause in clauses:
+        assert clause.atom is not None
+        if found >= _MAX_IDLE:
+            break
+        if not any(_same(f, _with(f, clause, v), entity) for v in (FALSE, TRUE)):
+            continue
+        found += 1
+        fix = {
+            "zh": "请检查它的比较方向和界限，或删去它",
+            "en": "check its direction and bounds, or delete it",
+        }
+        params = {"clause": clause.atom.key, "fix": fix}
+        yield _finding(RuleCheckWarning, rule, clause.atom.node, "idle_clause", params)
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,11 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "en": "this holds for everyone whose {fields} is known: it only makes those whose "
         "{fields} is unknown 'maybe'. {fix}",
     },
+    "idle_clause": {
+        "zh": "“{clause}”不影响结果：信息齐全时，有没有它，符合条件的人都一样。{fix}",
+        "en": "“{clause}” never changes who is eligible when the values are known: the rule "
+        "reaches the same people with or without it. {fix}",
+    },
     "unreachable_tier": {
         "zh": "这一档（{amount}）永远用不到：{why}。{fix}",
         "en": "this tier ({amount}) is never reached: {why}. {fix}",

@@ -4,6 +4,7 @@ tiers, each at its place in the officer's text, in both languages; and through t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -59,17 +60,32 @@ def test_a_never_true_eligibility_is_an_error_at_the_clause_that_contradicts(
     "text",
     [
         "age >= 80 and age < 81",
-        "age > 79 and age < 81 and age != 80 or age == 80",
         'employment_status != "retired" and employment_status != "employed"',
         "monthly_income > 0.5 and monthly_income < 0.6",
         'hukou_city != "北京市" and hukou_city != "天津市"',
         "monthly_income * 2 > 3 and monthly_income < 10",  # arithmetic: may hold
         'hukou_city =~ "^北" and not (hukou_city =~ "^北京")',  # regexes: nothing claimed
-        'age >= 80 and (hukou_city == "北京市" or age < 60)',
+        "age >= 80 and age < 90",
     ],
 )
 def test_a_rule_that_can_hold_is_not_flagged(text: str) -> None:
     assert _eligibility(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "cols"),
+    [
+        ('age >= 80 and (hukou_city == "北京市" or age < 60)', [39]),  # the wrong way round
+        ("年龄 >= 80 and 年龄 >= 60", [14]),  # left over
+        ("age < 200", []),  # the whole rule: reported as true when known, not clause by clause
+        ("(age >= 80 or age >= 90) and is_veteran", [15]),
+        ("age > 79 and age < 81 and age != 80 or age == 80", [1, 14, 27]),  # at most three
+    ],
+)
+def test_a_clause_that_never_decides_is_a_warning(text: str, cols: list[int]) -> None:
+    found = _eligibility(text)
+    assert [c for _, code, _, c in found if code == "idle_clause"] == cols
+    assert all(severity == "warning" for severity, *_ in found)
 
 
 @pytest.mark.parametrize(
@@ -156,13 +172,13 @@ def test_the_loader_refuses_a_never_true_rule_at_its_file_position() -> None:
 
 
 def test_the_loader_refuses_an_unreachable_tier_at_its_file_position() -> None:
-    checked = check_policy_text(DOC.replace("年龄 < 80", "年龄 < 200"), Path("x.yaml"))
+    checked = check_policy_text(DOC.replace("年龄 < 80", "年龄 < 120"), Path("x.yaml"))
     assert [(p.line, p.col, p.code) for p in checked.problems] == [(9, 28, "unreachable_tier")]
     assert str(checked.problems[0]).startswith("x.yaml:9:28: benefit: this tier (800)")
 
 
 def test_warnings_do_not_refuse_the_policy() -> None:
-    doc = DOC.replace("    年龄 < 80\n", "    年龄 < 200\n").replace(
+    doc = DOC.replace("    年龄 < 80\n", "    年龄 < 90\n").replace(
         "年龄 >= 90 ? 500 : 年龄 >= 100 ? 800 : 100", "残疾等级 <= 2 ? 300 : 退役军人 ? 200 : 100"
     )
     checked = check_policy_text(doc, Path("x.yaml"))
@@ -194,7 +210,7 @@ def test_validate_reports_unknown_tags_and_never_true_rules_and_exits_1(
 def test_validate_prints_warnings_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    doc = DOC.replace("    年龄 < 80\n", "    年龄 < 200\n").replace(
+    doc = DOC.replace("    年龄 < 80\n", "    年龄 < 90\n").replace(
         "年龄 >= 90 ? 500 : 年龄 >= 100 ? 800 : 100", "残疾等级 <= 2 ? 300 : 退役军人 ? 200 : 100"
     )
     (tmp_path / "w.yaml").write_text(doc, encoding="utf-8")
@@ -202,3 +218,12 @@ def test_validate_prints_warnings_and_exits_0(
     out = capsys.readouterr().out
     assert f"{tmp_path}/w.yaml:9:29: warning: benefit: tiers 1 and 2 overlap" in out
     assert "1 policies OK" in out and "1 warning" in out
+
+
+@pytest.mark.parametrize("joiner", [" or ", " and "])
+def test_a_rule_at_the_term_limit_is_checked_at_once(joiner: str) -> None:
+    inner = " and " if joiner == " or " else " or "
+    parts = [f"(age > {i}{inner}monthly_income < {i * 100}{inner}is_veteran)" for i in range(32)]
+    started = time.perf_counter()
+    check_eligibility(parse_rule(joiner.join(parts), R))
+    assert time.perf_counter() - started < 3
