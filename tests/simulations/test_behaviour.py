@@ -163,6 +163,7 @@ def test_a_policy_without_a_profile_field_still_gets_a_truth() -> None:
     assert 0 < row["p_without"] < row["p_with"] < 1
 
 
+@pytest.mark.slow  # trains the models of every row of the table
 def test_an_experiment_trains_and_measures_every_row_of_the_table(world: World) -> None:
     from matcher.ranking.evaluate import METRIC_ROWS
     from matcher.ranking.model import TrainingParams

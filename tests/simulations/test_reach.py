@@ -141,6 +141,7 @@ def test_groups_add_up_to_the_policy_where_the_group_is_known(
     assert card["share"].item() == 1.0  # everyone 75+ with a Beijing hukou is 60+ too
 
 
+@pytest.mark.slow  # the whole command with its HTML report
 def test_cli_prints_the_reach_and_writes_the_report(
     population: Path, reform: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -414,6 +415,7 @@ def test_the_tags_a_rule_reads(rule: str, read: set[str] | None) -> None:
     assert tags_read([policy], SCHEMA) == read
 
 
+@pytest.mark.slow  # runs the whole command twice, drawing its charts once
 def test_the_report_has_a_png_per_chart_unless_told_not_to(
     population: Path, reform: Path, tmp_path: Path
 ) -> None:
