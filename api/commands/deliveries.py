@@ -239,11 +239,13 @@ def held_cmd(every: bool) -> None:
         click.echo("no plan is held" if not every else "the guard has noted nothing yet")
     for p in plans:
         by = "the mass-change guard" if p.decided_by == "guard" else p.decided_by
-        click.echo(
-            f"plan {p.plan_id} ({p.cause}): {p.status} by {by} at {p.decided_at:%Y-%m-%d %H:%M}"
-            f" UTC; {p.held_rows:,} row(s) held carrying {p.revocations:,} revocation notice(s)"
-            + (f"; released by {p.released_by}" if p.released_by else "")
-        )
+        when = f"{p.decided_at:%Y-%m-%d %H:%M} UTC"
+        said = "passed the mass-change guard" if p.status == "passed" else f"held by {by}"
+        if p.released_by:
+            said += f", then {p.status} by {p.released_by} at {p.released_at:%Y-%m-%d %H:%M} UTC"
+        elif p.status == "held":
+            said += f" at {when}; {p.held_rows:,} row(s) carrying {p.revocations:,} revocations"
+        click.echo(f"plan {p.plan_id} ({p.cause}): {said}")
         for reason in p.reasons:
             click.echo(f"    {reason}")
         for line in p.deliberate:
@@ -277,7 +279,7 @@ def release_cmd(plan_id: int, no_deliver: bool) -> None:
         plan_id, by=_operator_name(), now=datetime.now(UTC),
         quiet_hours=quiet_hours_of(settings), tz=settings.tz,
     )  # fmt: skip
-    click.echo(f"plan {plan_id} released: {len(due):,} row(s) due now (the rest after quiet hours)")
+    click.echo(f"plan {plan_id} released: {len(due):,} row(s) due now")
     if due and not no_deliver:
         _deliver(due)
 

@@ -175,13 +175,17 @@ def test_an_operator_holds_a_plan_lists_it_and_releases_it(
     assert main(["deliveries", "status"]) == 0
     assert "held: plan 1 (cli), 2 row(s)" in capsys.readouterr().out
     assert main(["deliveries", "held"]) == 0
-    assert ": amounts to check" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "plan 1 (cli): held by " in out and "; 2 row(s) carrying 0 revocations" in out
+    assert ": amounts to check" in out
     assert main(["deliveries", "hold", "1"]) == 1
     assert "plan 1 is already held" in capsys.readouterr().err
     assert main(["deliveries", "release", "1", "--no-deliver"]) == 0
     assert "plan 1 released: 2 row(s) due now" in capsys.readouterr().out
     assert main(["deliveries", "held"]) == 0
     assert "no plan is held" in capsys.readouterr().out
+    assert main(["deliveries", "held", "--all"]) == 0
+    assert ", then released by " in capsys.readouterr().out
     assert main(["deliveries", "release", "9"]) == 1
     assert "no delivery plan 9" in capsys.readouterr().err
 
