@@ -21,7 +21,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from api.app.access import source_of
+from api.app.access import may_read_simulation, source_of
 from api.app.auth import User
 from api.app.i18n import words
 from api.app.pages import language_of, render
@@ -195,10 +195,9 @@ def _analyst_csv(request: Request[Any, Any, Any], sim_id: str) -> Response[Any]:
     if not isinstance(user, User):
         return user
     svc = services(request)
-    result = ReachResults(svc.data_dir).load(
-        sim_id, reader=user.username, admin=user.role == "admin"
-    )
-    if result is None:
+    # Loaded as any reader, then the one rule of who reads a simulation (as the API's).
+    result = ReachResults(svc.data_dir).load(sim_id, reader=user.username, admin=True)
+    if result is None or not may_read_simulation(user, str(result.get("owner"))):
         return Response("no such simulation; run one on the analyst page\n", status_code=404,
                         media_type="text/plain")  # fmt: skip
     svc.audit.append(

@@ -135,3 +135,21 @@ def test_reading_a_finished_simulation_is_audited_with_the_figures_released(
     (entry,) = AuditLog(world.engine).entries(entity_type="simulation", limit=1)
     assert (entry.actor, entry.action, entry.entity_id) == ("admin", "simulation.read", str(sim))
     assert entry.details == {"figures": {str(sim): {"offers": 123}}}
+
+
+def test_the_analyst_pages_reach_csv_follows_the_same_rule(served_world: World) -> None:
+    from tests.api.app.test_console_analyst import REFORM, run
+    from tests.api.app.test_console_subject import login
+
+    world = served_world
+    users = UserStore(world.engine, FAST)
+    users.create("analyst2", PASSWORD, role="analyst")
+    login(world, "analyst")
+    status, text = run(world, REFORM)
+    assert status == 200, text
+    link = text.split('id="csv" href="', 1)[1].split('"', 1)[0]
+    assert world.client.get(link).status_code == 200
+    login(world, "analyst2")
+    assert world.client.get(link).status_code == 404
+    login(world, "admin")
+    assert world.client.get(link).status_code == 200
