@@ -155,10 +155,10 @@ class Settings:
             quiet_hours=_quiet_hours(env.get("ZHIDA_QUIET_HOURS", "sms=21:00-08:00")),
             delivery_attempts=int(_number(env, "ZHIDA_DELIVERY_ATTEMPTS", 8, minimum=1)),
             retry_backoff=_number(env, "ZHIDA_RETRY_BACKOFF", 30.0, minimum=0.0),
-            guard_share=_number(env, "ZHIDA_GUARD_SHARE", 0.02, minimum=0.0),
+            guard_share=_share(env, "ZHIDA_GUARD_SHARE", 0.02),
             guard_factor=_number(env, "ZHIDA_GUARD_FACTOR", 3.0, minimum=0.0),
             guard_runs=int(_number(env, "ZHIDA_GUARD_RUNS", 6, minimum=1)),
-            guard_population_drop=_number(env, "ZHIDA_GUARD_POPULATION_DROP", 0.05, minimum=0.0),
+            guard_population_drop=_share(env, "ZHIDA_GUARD_POPULATION_DROP", 0.05),
             guard_min_ended=int(_number(env, "ZHIDA_GUARD_MIN_ENDED", 20, minimum=0)),
             sms_gateway_url=env.get("ZHIDA_SMS_GATEWAY_URL") or None,
             sms_gateway_token=env.get("ZHIDA_SMS_GATEWAY_TOKEN") or None,
@@ -194,6 +194,17 @@ def _on_off(env: Mapping[str, str], name: str) -> bool:
     if text not in ("on", "off"):
         raise ConfigurationError(f"{name}={text!r} is not 'on' or 'off'")
     return text == "on"
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """A share between 0 and 1 (0.02 is 2 %); a percentage such as ``2`` is refused."""
+    value = _number(env, name, default, minimum=0.0)
+    if value > 1:
+        raise ConfigurationError(
+            f"{name}={env.get(name)!r} is a share between 0 and 1; write {value / 100:g} for "
+            f"{value:g} %"
+        )
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ConfigurationError
 from core.settings import Settings
 from notifier.guard import GuardLimits, PolicyEnding, judge
 
@@ -118,3 +119,9 @@ def test_a_passing_verdict_says_what_was_checked() -> None:
         "passed: no policy ends an unusual share of its offers and the subjects with an offer "
         "did not fall"
     )
+
+
+def test_a_share_given_as_a_percentage_is_refused_with_the_share_to_write() -> None:
+    refused = r"ZHIDA_GUARD_SHARE='2' is a share between 0 and 1; write 0\.02 for 2 %"
+    with pytest.raises(ConfigurationError, match=refused):
+        Settings.from_env({"ZHIDA_GUARD_SHARE": "2"})
