@@ -19,13 +19,13 @@ changed) is read again on the next request.
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 __all__ = ["FileIndex", "FileIndexCache", "SortedRows", "stamp_of"]
@@ -37,23 +37,31 @@ Record = dict[str, Any]
 class SortedRows:
     """A frame's rows sorted by ``key`` (stable: rows of one key keep the file's order)."""
 
-    keys: list[str]  # sorted; a Python list: bisect costs microseconds, a polars call ~1 ms
+    # The sorted keys as UTF-8 bytes of one width (polars sorts strings by their bytes): a
+    # numpy search costs microseconds where a polars one costs about a millisecond, in a
+    # fifth of the memory of a list of Python strings (18 bytes a key for 4.5M events).
+    keys: np.ndarray[Any, np.dtype[np.bytes_]]
     frame: pl.DataFrame
 
     @classmethod
     def of(cls, frame: pl.DataFrame, key: str) -> SortedRows:
         ordered = frame.with_columns(pl.col(key).cast(pl.String)).sort(key, maintain_order=True)
-        return cls(ordered[key].to_list(), ordered)
+        keys = np.array([k.encode() for k in ordered[key].to_list()], dtype=np.bytes_)
+        return cls(keys, ordered)
 
     def rows(self, ids: Collection[str]) -> dict[str, list[Record]]:
         """The rows of each of ``ids`` that has any, in the file's order."""
-        out = {}
-        for sid in sorted(set(ids)):
-            start = bisect.bisect_left(self.keys, sid)
-            end = bisect.bisect_right(self.keys, sid, lo=start)
-            if end > start:
-                out[sid] = self.frame.slice(start, end - start).to_dicts()
-        return out
+        wanted = sorted(set(ids))
+        if not wanted or not len(self.keys):
+            return {}
+        probe = np.array([s.encode() for s in wanted], dtype=np.bytes_)
+        starts = np.searchsorted(self.keys, probe, side="left").tolist()
+        ends = np.searchsorted(self.keys, probe, side="right").tolist()
+        return {
+            sid: self.frame.slice(start, end - start).to_dicts()
+            for sid, start, end in zip(wanted, starts, ends, strict=True)
+            if end > start
+        }
 
 
 @dataclass(frozen=True)

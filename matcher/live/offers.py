@@ -18,6 +18,8 @@ removes it, without waiting for the next run.
 [('z', 'eligible', 2.0), ('x', 'maybe', None)]
 >>> index.rows("c")
 []
+>>> index.rows_of(["c", "a"])
+{'a': [('y', 'eligible', 1.0)], 'c': []}
 """
 
 from __future__ import annotations
@@ -87,6 +89,21 @@ class OfferIndex:
             (str(p), str(s), None if b is None else float(b))
             for p, s, b in self.pairs.slice(start, end - start).iter_rows()
         ]
+
+    def rows_of(self, subject_ids: Collection[str]) -> dict[str, list[Row]]:
+        """:meth:`rows` of many subjects, with two searches for all of them."""
+        wanted = pl.Series(sorted(set(subject_ids)), dtype=pl.String)
+        if wanted.is_empty():
+            return {}
+        starts = self.subjects.search_sorted(wanted, side="left").to_list()
+        ends = self.subjects.search_sorted(wanted, side="right").to_list()
+        return {
+            sid: [
+                (str(p), str(s), None if b is None else float(b))
+                for p, s, b in self.pairs.slice(start, end - start).iter_rows()
+            ]
+            for sid, start, end in zip(wanted.to_list(), starts, ends, strict=True)
+        }
 
 
 def scan_rows(path: Path, subject_id: str) -> list[Row]:
@@ -205,8 +222,12 @@ def offers_now(
         )  # fmt: skip
         for r in conn.execute(query).mappings():
             changes[r["subject_id"]].append(dict(r))
-    out = {}
-    for sid in ids:
-        rows = offers_of(cache, run.run_id, run.pairs_file, sid) if run and has_pairs else []
-        out[sid] = overlay(rows, changes[sid], run.as_of if run else None)
-    return run, out
+    rows: dict[str, list[Row]] = {}
+    if run is not None and has_pairs:
+        index = cache.get(run.run_id, run.pairs_file)
+        if index is not None:
+            rows = index.rows_of(ids)
+        else:  # being built by another request
+            rows = {sid: scan_rows(run.pairs_file, sid) for sid in ids}
+    as_of = run.as_of if run else None
+    return run, {sid: overlay(rows.get(sid, []), changes[sid], as_of) for sid in ids}
