@@ -117,7 +117,8 @@ class Checkpoints:
         assert key is not None or key_file is not None, "a key or a key file"
         self.path = path
         self._key = key.encode("utf-8") if key is not None else None
-        self.key_file = key_file
+        self._given = key is not None
+        self.key_file = None if key is not None else key_file
 
     @classmethod
     def configured(cls, data_dir: Path | None = None) -> Checkpoints:
@@ -131,6 +132,11 @@ class Checkpoints:
             key=settings.audit_key,
             key_file=settings.audit_key_file or folder / "audit.key",
         )
+
+    @property
+    def has_own_key(self) -> bool:
+        """Whether the key was given (``ZHIDA_AUDIT_KEY``) rather than read from a file."""
+        return self._given
 
     def key(self) -> bytes:
         if self._key is None:

@@ -81,11 +81,33 @@ def verify_cmd(against: Path | None) -> None:
             "keep its lines outside the database",
             err=True,
         )
+    beside = _key_beside_database(log)
+    if beside is not None:
+        click.echo(
+            f"warning: the audit key {beside} lies beside the database: whoever can change the "
+            "database file can also forge checkpoints; set ZHIDA_AUDIT_KEY, or "
+            "ZHIDA_AUDIT_KEY_FILE on another volume",
+            err=True,
+        )
     newest = max(points, key=lambda p: p.id, default=None)
     anchored = (
         f"; {len(points)} checkpoints hold, the newest at entry {newest.id}" if newest else ""
     )
     click.echo(f"audit log intact: {count} entries, head {head}{anchored}")
+
+
+def _key_beside_database(log: object) -> Path | None:
+    """The key file, when it sits in the SQLite database's own directory."""
+    from api.app.audit import AuditLog
+
+    assert isinstance(log, AuditLog) and log.checkpoints is not None
+    key_file, database = log.checkpoints.key_file, log.engine.url.database
+    if log.checkpoints.has_own_key or key_file is None or log.engine.dialect.name != "sqlite":
+        return None
+    if not database or database == ":memory:":
+        return None
+    same = key_file.resolve().parent == Path(database).resolve().parent
+    return key_file if same else None
 
 
 @audit_group.command("checkpoint")

@@ -160,6 +160,8 @@ def anchored(
     monkeypatch.setenv("ZHIDA_DATABASE_URL", database_url)
     monkeypatch.setenv("ZHIDA_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("ZHIDA_AUDIT_KEY", raising=False)
+    # Not beside the database (verify would warn: whoever changes it could forge checkpoints).
+    monkeypatch.setenv("ZHIDA_AUDIT_KEY_FILE", str(tmp_path / "keys" / "audit.key"))
     engine = get_engine(database_url)
     upgrade(engine)
     log = AuditLog(engine, Checkpoints.configured(tmp_path))
@@ -378,3 +380,22 @@ def test_starting_a_simulation_is_audited_with_the_rule_texts_hashes(
     assert len(by_kind["timeline"].details["catalog"]) == 64
     assert {e.actor for e in started} == {"analyst"}
     world.client.app.state["services"].simulations.join()
+
+
+def test_verify_warns_when_the_key_lies_beside_the_sqlite_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'zhida.db'}"
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", url)
+    monkeypatch.setenv("ZHIDA_DATA_DIR", str(tmp_path))  # the default: key and database together
+    engine = get_engine(url)
+    upgrade(engine)
+    _fill(AuditLog(engine, Checkpoints.configured(tmp_path)), 1)
+    code, _, err = _verify(capsys)
+    assert code == 0 and "warning: the audit key" in err and "lies beside the database" in err
+    monkeypatch.setenv("ZHIDA_AUDIT_KEY_FILE", str(tmp_path / "elsewhere" / "audit.key"))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "audit.key").write_bytes((tmp_path / "audit.key").read_bytes())
+    (tmp_path / "elsewhere" / "audit.key").chmod(0o600)
+    code, _, err = _verify(capsys)
+    assert code == 0 and err == ""
