@@ -133,7 +133,7 @@ def csrf_middleware(app: ASGIApp, origins: Collection[str] = ()) -> ASGIApp:
         length = headers.get("content-length")
         asked = Asked(
             asgi["method"], path, headers.get("host", ""), headers.get("origin"),
-            "authorization" in headers, session, None, content_type,
+            bool(headers.get("authorization", "").strip()), session, None, content_type,
             "transfer-encoding" in headers or (length is not None and length.strip() != "0"),
             headers.get(CSRF_HEADER),
         )  # fmt: skip

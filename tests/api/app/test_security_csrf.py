@@ -133,3 +133,9 @@ def test_token_authenticated_calls_are_not_affected(world: World) -> None:
 def test_reading_needs_no_token(world: World) -> None:
     _login_without_help(world, "officer")
     assert world.client.get("/api/v1/me", headers={"Origin": EVIL}).status_code == 200
+
+
+def test_an_empty_authorization_header_does_not_skip_the_check(world: World) -> None:
+    _login_without_help(world, "officer")  # the cookie then authenticates, so the token counts
+    sent = world.client.post(VALIDATE, json={"document": "id: x"}, headers={"Authorization": ""})
+    assert sent.status_code == 403
