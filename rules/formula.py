@@ -399,6 +399,9 @@ def witness(term: list[Literal], entity: Entity) -> dict[str, Any] | None:
 
 def _domain(f: Field) -> _Numbers:
     n = _Numbers(integer=f.type in ("integer", "date"))
+    if f.type in ("date", "datetime"):  # days as ordinals: the calendar's own bounds
+        n.bound_below(Decimal(date.min.toordinal()), False)
+        n.bound_above(Decimal(date.max.toordinal()), False)
     if f.min is not None:
         n.bound_below(Decimal(str(f.min)), False)
     if f.max is not None:
@@ -408,7 +411,7 @@ def _domain(f: Field) -> _Numbers:
 
 def _shown(f: Field, point: Decimal) -> Any:
     if f.type in ("date", "datetime"):
-        return date.fromordinal(int(point))
+        return date.fromordinal(math.floor(point))
     if point == point.to_integral_value():
         return int(point)
     return float(point)

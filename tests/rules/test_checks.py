@@ -44,6 +44,7 @@ def _benefit(text: str, eligibility: str = "age >= 0") -> list[tuple[str, str, i
         ("disability_grade != 0 and disability_grade != 1 and disability_grade != 2 and "
          "disability_grade != 3 and disability_grade != 4", 105),
         ('birth_date < d"1950-01-01" and birth_date > d"1949-12-31"', 32),
+        ('birth_date > d"9999-12-30" and birth_date < d"9999-12-31"', 32),  # the calendar's end
         ("(age >= 80 or age < 18) and age >= 60 and age < 65", 43),
         ("false", 1),
     ],
@@ -66,6 +67,9 @@ def test_a_never_true_eligibility_is_an_error_at_the_clause_that_contradicts(
         "monthly_income * 2 > 3 and monthly_income < 10",  # arithmetic: may hold
         'hukou_city =~ "^北" and not (hukou_city =~ "^北京")',  # regexes: nothing claimed
         "age >= 80 and age < 90",
+        'birth_date == d"1950-01-01"',  # dates: the checks' example days stay in the calendar
+        'birth_date != d"1950-01-01" and is_veteran',
+        'birth_date < d"0001-01-02"',
     ],
 )
 def test_a_rule_that_can_hold_is_not_flagged(text: str) -> None:

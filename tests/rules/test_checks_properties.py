@@ -38,6 +38,8 @@ atoms = st.one_of(
               st.lists(st.sampled_from(STATUSES), min_size=1, max_size=2)),
     st.builds(lambda t: f'"{t}" in tags', st.sampled_from(TAGS)),
     st.just("is_veteran"),
+    st.builds(lambda o, d: f'birth_date {o} d"{d}"', _compare,
+              st.sampled_from(["0001-01-02", "1950-01-01", "1950-01-02", "9999-12-30"])),
     st.builds(lambda o, v: f'hukou_city {o} "{v}"', st.sampled_from(["==", "!="]),
               st.sampled_from(["北京市", "天津市"])),
     st.just("age + 1 > 2"),  # opaque: arithmetic
@@ -67,11 +69,14 @@ profiles = st.fixed_dictionaries(
         "employment_status": _maybe(st.sampled_from([*STATUSES, "unemployed"])),
         "tags": _maybe(st.lists(st.sampled_from(TAGS), max_size=2, unique=True)),
         "is_veteran": _maybe(st.booleans()),
+        "birth_date": _maybe(
+            st.sampled_from([date(1, 1, 1), date(1949, 12, 31), date(1950, 1, 1), date(2000, 1, 1)])
+        ),
         "hukou_city": _maybe(st.sampled_from(["北京市", "天津市", "上海市"])),
     }
 )
 KNOWN = {"age": 1, "monthly_income": 1, "employment_status": "student", "tags": [],
-         "is_veteran": False, "hukou_city": "上海市"}  # fmt: skip
+         "is_veteran": False, "hukou_city": "上海市", "birth_date": date(1990, 1, 1)}  # fmt: skip
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
