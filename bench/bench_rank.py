@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         "features_build",
         lambda: prepare(
             world.log, world.pairs, world.profiles, world.policies, world.schema, seed=args.seed,
-            **tag_facts,
+            as_of=world.as_of, **tag_facts,
         ),
     )  # fmt: skip
     params = TrainingParams()
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         "score_rank_explain_all_offers",
         lambda: rank_offers(
             world.pairs, policies=world.policies, personalised=True, model=model,
-            profiles=world.profiles, schema=world.schema, history=world.log,
+            profiles=world.profiles, schema=world.schema, history=world.log, as_of=world.as_of,
         ),
     )  # fmt: skip
     timed("score_only_all_offers", lambda: model.take_up(data.x))
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics = timed("evaluate", lambda: evaluate(model, data, seed=args.seed, truth=world.truth))
     audit_data = prepare(
         world.log, world.pairs, world.profiles, world.policies, world.schema, seed=args.seed,
-        audit=True, **tag_facts,
+        audit=True, as_of=world.as_of, **tag_facts,
     )  # fmt: skip
     audit_model = timed("train_audit_features", lambda: fit_models(audit_data, seed=args.seed,
                                                                    params=params))  # fmt: skip

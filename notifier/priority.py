@@ -114,7 +114,7 @@ def run_priority(
             ranked = rank_offers(
                 pairs.filter(~own), policies=listed, personalised=True, model=model,
                 profiles=read_profiles(population, schema, as_of=as_of), schema=schema,
-                history=history, reasons=0,
+                history=history, reasons=0, as_of=as_of,
             )  # fmt: skip
             priority = priority_of(ranked)
             how = f"model {info.version}"

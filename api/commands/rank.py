@@ -171,7 +171,7 @@ def explain_cmd(
             history = log.filter(log["subject_id"] == subject_id)
     ranked = rank_offers(
         mine, policies=policy_list, personalised=personalised, model=model,
-        profiles=profiles, schema=schema, history=history, reasons=reasons,
+        profiles=profiles, schema=schema, history=history, reasons=reasons, as_of=as_of,
     )  # fmt: skip
     titles = {p.id: p.title for p in policy_list}
     how = f"model {info.version}" if info is not None else "rules only (not personalised)"

@@ -105,7 +105,7 @@ def train_cmd(
             log, pair_frame, profiles, policy_list, schema,
             seed=seed, test_share=test_share, audit=audit_features,
             tag_names={t.id: t.name_zh for t in tags},
-            tag_sensitivity=tag_sensitivities(tags, schema),
+            tag_sensitivity=tag_sensitivities(tags, schema), as_of=as_of,
         )  # fmt: skip
     params = TrainingParams(max_iter=iterations)
     with step(f"fitting response and uplift models on {int(data.train.sum()):,} offers"):

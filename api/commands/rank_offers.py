@@ -44,7 +44,7 @@ def rank_file(
             history = read_frame(log_path, "outcome log", ("round", "pushed", "applied"), LOG_HINT)
     ranked = rank_offers(
         pair_frame, policies=policy_list, personalised=personalised, model=model,
-        profiles=profiles, schema=schema, history=history, reasons=reasons,
+        profiles=profiles, schema=schema, history=history, reasons=reasons, as_of=as_of,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -84,7 +84,7 @@ def demo_lines(
         personalised = get_settings().personalised
     profiles = read_profiles(population, schema, as_of=as_of)
     started = time.perf_counter()
-    experiment = run_experiment(matches, profiles, policies, schema, seed=seed)
+    experiment = run_experiment(matches, profiles, policies, schema, seed=seed, as_of=as_of)
     info = registry().save(
         experiment.model, seed=seed, data_hash=experiment.data.hash(),
         metrics=experiment.metrics, extra={"as_of": as_of.isoformat(), "source": "demo"},
@@ -108,7 +108,7 @@ def demo_lines(
     ranked = rank_offers(
         matches.filter(pl.col("subject_id").is_in(chosen)), policies=policies,
         personalised=personalised, model=experiment.model, profiles=profiles, schema=schema,
-        history=experiment.log,
+        history=experiment.log, as_of=as_of,
     )  # fmt: skip
     how = f"model {info.version}" if personalised else "rules only (not personalised)"
     return lines + offer_lines(ranked, {p.id: p.title for p in policies}, how=how)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.ranking.features import Feature, FeatureSpec
+from matcher.ranking.features import DAYS_LEFT, Feature, FeatureSpec
 
 __all__ = [
     "MODE_LABELS",
@@ -84,6 +84,8 @@ def _number(value: float) -> str:
 
 def _value_words(f: Feature, value: float, labels: Mapping[str, str]) -> tuple[str, str]:
     if math.isnan(value):
+        if f.name == DAYS_LEFT:
+            return "政策长期有效", "the policy has no end date"
         return f"{f.zh} 未知", f"{f.en} unknown"
     if f.source in ("onehot", "policy") and f.value is not None:
         zh = labels.get(f.value, f.value)

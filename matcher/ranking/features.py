@@ -11,8 +11,10 @@ and policies exist) and stored with the model, so scoring builds exactly the tra
   ``audit=True``, and such a model never orders offers (:attr:`FeatureSpec.audit`);
 * tags: multi-hot of the citable tags (service history) that at least ``min_tag_count`` pairs
   carry (a tag reading age or a disability certificate is not citable);
-* the policy: mode, benefit period, audience, department, category and id one-hot, and the
-  pair's benefit annualised (CNY a year) — monotonic: a larger benefit never lowers the score;
+* the policy: mode, benefit period, audience, department, category and id one-hot, the
+  pair's benefit annualised (CNY a year) — monotonic: a larger benefit never lowers the score —
+  and, when a policy of the catalog ends, the days from the as-of date to its end (its
+  deadline; unknown for an open-ended policy);
 * the pair: ``maybe`` or ``eligible``;
 * the subject's own behaviour in earlier campaigns: pushes per campaign, open, take-up
   (of offers, not grants) and complaint rates.
@@ -36,6 +38,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -48,6 +51,7 @@ from profiles.schema import Entity, Schema
 from rules.policy import AUDIENCES, BENEFIT_PERIODS, MODES, Policy
 
 __all__ = [
+    "DAYS_LEFT",
     "HISTORY_COLUMNS",
     "Feature",
     "FeatureSpec",
@@ -75,6 +79,7 @@ _POLICY_LABELS = {
     "policy_id": ("政策", "policy"),
 }
 _NUMERIC_TYPES = ("integer", "number", "boolean")
+DAYS_LEFT = "policy.days_left"  # the policy's deadline, as days from the as-of date
 _ORDINARY = "ordinary"
 _AUDIT_ONLY = ("protected", "sensitive")  # read with --audit-features; identifiers never
 
@@ -223,6 +228,11 @@ def fit_feature_spec(
         Feature("policy.annual_benefit", "年化待遇（元）", "annual benefit (CNY)", "policy",
                 monotonic=1, sensitivity=_ORDINARY)
     )  # fmt: skip
+    if table["valid_until"].is_not_null().any():
+        features.append(
+            Feature(DAYS_LEFT, "距政策截止天数", "days until the policy ends", "policy",
+                    sensitivity=_ORDINARY)
+        )  # fmt: skip
     features.append(
         Feature("pair.maybe", "待确认资格", "eligibility still to confirm", "pair",
                 sensitivity=_ORDINARY)
@@ -302,7 +312,9 @@ def _joined(
     return frame
 
 
-def _expr(f: Feature, frame: pl.DataFrame, profiles: Mapping[str, pl.DataFrame]) -> pl.Expr:
+def _expr(
+    f: Feature, frame: pl.DataFrame, profiles: Mapping[str, pl.DataFrame], as_of: date | None
+) -> pl.Expr:
     columns = frame.columns
     if f.source == "profile":
         return pl.col(f.name).cast(pl.Float64) if f.name in columns else pl.lit(float("nan"))
@@ -320,6 +332,10 @@ def _expr(f: Feature, frame: pl.DataFrame, profiles: Mapping[str, pl.DataFrame])
     if f.source == "policy":
         if f.name == "policy.annual_benefit":
             return annual_benefit(pl.col("benefit"), pl.col("policy.benefit_period"))
+        if f.name == DAYS_LEFT:
+            if as_of is None:
+                return pl.lit(float("nan"))
+            return (pl.col("policy.valid_until") - pl.lit(as_of)).dt.total_days().cast(pl.Float64)
         column = "policy_id" if f.name.startswith("policy.policy_id=") else f.name.split("=")[0]
         return (pl.col(column).cast(pl.String) == f.value).fill_null(False).cast(pl.Float64)
     if f.source == "pair":
@@ -336,11 +352,13 @@ def build_features(
     schema: Schema,
     *,
     history: pl.DataFrame | None = None,
+    as_of: date | None = None,
 ) -> np.ndarray:
     """The feature matrix (float64, NaN = unknown) of ``pairs``, rows in the order of ``pairs``.
 
     ``profiles`` maps entity names to frames with derived fields and tags; ``history`` is the
-    outcome log of earlier campaigns (None: past outcomes unknown).
+    outcome log of earlier campaigns (None: past outcomes unknown); ``as_of`` the date the
+    days to a policy's deadline count from (None: unknown).
     """
     missing = [c for c in ("subject_id", "policy_id", "status") if c not in pairs.columns]
     if missing:
@@ -350,7 +368,10 @@ def build_features(
     if "benefit" not in pairs.columns:
         pairs = pairs.with_columns(pl.lit(None, dtype=pl.Float64).alias("benefit"))
     frame = _joined(pairs, profiles, policies, schema, history)
-    exprs = [_expr(f, frame, profiles).fill_null(float("nan")).alias(f.name) for f in spec.features]
+    exprs = [
+        _expr(f, frame, profiles, as_of).fill_null(float("nan")).alias(f.name)
+        for f in spec.features
+    ]
     return frame.select(exprs).to_numpy().astype(np.float64, copy=False)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,11 @@ def fit_ensemble(
         early_stopping=False,
         random_state=seed,
     )
+    # A column unknown in every row (a deadline without an as-of date, the fields of an audience
+    # the rows lack) cannot be binned; as a constant it gets no split and no contribution.
+    empty = np.isnan(x).all(axis=0)
+    if empty.any():
+        x = np.where(empty, 0.0, x)
     # One OpenMP thread: on a shared machine more threads made fitting 7x slower (2 cores,
     # 4 processes), and the trees do not depend on the thread count.
     with threadpool_limits(limits=1):
@@ -185,12 +191,14 @@ def prepare(
     spec: FeatureSpec | None = None,
     tag_names: Mapping[str, str] | None = None,
     tag_sensitivity: Mapping[str, str] | None = None,
+    as_of: date | None = None,
 ) -> TrainingData:
     """Join the last round of ``log`` with the pairs' benefits and build its features.
 
     Rows are the offers of the ranked modes (:data:`RANKED_MODES`); grants are left out.
     ``spec`` (a stored model's) fixes the columns; without it they are fitted on the
     training subjects — citable ones only unless ``audit`` (see :func:`fit_feature_spec`).
+    ``as_of`` is the campaign's date, which a policy's deadline is counted from.
     """
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
@@ -238,8 +246,9 @@ def prepare(
             tag_sensitivity=tag_sensitivity,
         )
     x = build_features(
-        spec, rows, profiles, policies, schema, history=history if history.height else None
-    )
+        spec, rows, profiles, policies, schema,
+        history=history if history.height else None, as_of=as_of,
+    )  # fmt: skip
     return TrainingData(rows=rows, x=x, spec=spec, history=history)
 
 

@@ -32,6 +32,7 @@ A model trained with ``--audit-features`` (protected or sensitive fields) is ref
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 import polars as pl
 
@@ -120,6 +121,7 @@ def _personalised(
     schema: Schema,
     history: pl.DataFrame | None,
     reasons: int,
+    as_of: date | None,
 ) -> pl.DataFrame:
     facts = _with_rule_facts(pairs, policies)
     grants = facts.filter(pl.col("_auto")).with_columns(
@@ -133,7 +135,7 @@ def _personalised(
         pl.col("_eligible").cast(pl.Float64).alias("_key"),
     )
     offers = facts.filter(~pl.col("_auto")).drop("reasons")
-    x = build_features(model.spec, offers, profiles, policies, schema, history=history)
+    x = build_features(model.spec, offers, profiles, policies, schema, history=history, as_of=as_of)
     uplift = model.control is not None
     gained = None
     if reasons > 0 and len(x):
@@ -175,6 +177,7 @@ def rank_offers(
     schema: Schema | None = None,
     history: pl.DataFrame | None = None,
     reasons: int = 3,
+    as_of: date | None = None,
 ) -> pl.DataFrame:
     """Each subject's eligible and maybe offers in order, with a score and its reasons.
 
@@ -182,9 +185,9 @@ def rank_offers(
     the take-up the push adds (both null for grants and in rules-only mode); ``rank`` counts
     from 1 per subject, grants first; ``ranked`` is false for grants; ``reasons`` are the
     citable features that moved the uplift (or take-up) most, in plain words (grants and
-    rules-only: the rule facts the order used).  ``personalised=False`` never reads
-    ``model``, ``profiles`` or ``history``.  A model for audits only is refused
-    (:class:`AuditModelError`).
+    rules-only: the rule facts the order used).  ``as_of`` is the date a policy's deadline is
+    counted from.  ``personalised=False`` never reads ``model``, ``profiles`` or ``history``.
+    A model for audits only is refused (:class:`AuditModelError`).
     """
     missing = [c for c in _PAIRS if c not in pairs.columns]
     if missing:
@@ -212,7 +215,7 @@ def rank_offers(
                 "`zhida rank train`, or rank by the rules alone (ZHIDA_PERSONALISATION=off)"
             )
         model.refuse_if_audit()
-        ranked = _personalised(frame, policies, model, profiles, schema, history, reasons)
+        ranked = _personalised(frame, policies, model, profiles, schema, history, reasons, as_of)
     else:
         ranked = _rules_only(frame, policies)
     return ranked.select(list(RANKED_SCHEMA.names())).cast(dict(RANKED_SCHEMA))  # type: ignore[arg-type]

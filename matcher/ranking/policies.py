@@ -38,12 +38,14 @@ POLICY_SCHEMA = pl.Schema(
         "department": pl.String(),
         "category": pl.String(),
         "has_benefit": pl.Boolean(),
+        "valid_until": pl.Date(),  # the policy's deadline; null: open-ended
     }
 )
 
 
 def policy_frame(policies: Sequence[Policy]) -> pl.DataFrame:
-    """One row per policy: id, titles, audience, mode, period, department, category, benefit?"""
+    """One row per policy: id, titles, audience, mode, period, department, category, benefit?,
+    and the date it ends (its deadline)."""
     rows = [
         {
             "policy_id": p.id,
@@ -55,6 +57,7 @@ def policy_frame(policies: Sequence[Policy]) -> pl.DataFrame:
             "department": p.department,
             "category": p.category,
             "has_benefit": p.benefit is not None,
+            "valid_until": p.valid_until,
         }
         for p in policies
     ]

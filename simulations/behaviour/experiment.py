@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -44,6 +45,7 @@ def run_experiment(
     rounds: int = 2,
     test_share: float = 0.3,
     params: TrainingParams | None = None,
+    as_of: date | None = None,
 ) -> Experiment:
     """Simulate ``rounds`` campaigns pushing ``share`` of the offers, train, and evaluate."""
     truth = true_propensities(pairs, profiles, policies, seed=seed)
@@ -55,6 +57,7 @@ def run_experiment(
     data = prepare(
         log, pairs, profiles, policies, schema, seed=seed, test_share=test_share,
         tag_names={t.id: t.name_zh for t in tags}, tag_sensitivity=tag_sensitivities(tags, schema),
+        as_of=as_of,
     )  # fmt: skip
     model = fit_models(data, seed=seed, params=params or TrainingParams())
     metrics = evaluate(model, data, seed=seed, truth=truth)

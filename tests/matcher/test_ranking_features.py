@@ -188,3 +188,23 @@ def test_spec_round_trips_through_its_dict() -> None:
 def test_pairs_without_the_key_columns_are_refused() -> None:
     with pytest.raises(ValidationError, match="policy_id"):
         build_features(_spec(), PAIRS.drop("policy_id"), {"resident": PEOPLE}, POLICIES, SCHEMA)
+
+
+def test_a_deadline_is_the_days_from_the_as_of_date_to_the_policys_end() -> None:
+    from dataclasses import replace
+
+    from matcher.ranking.explain import describe
+    from matcher.ranking.features import DAYS_LEFT
+
+    assert DAYS_LEFT not in _spec().names  # no policy of the catalog ends
+    ending = [POLICIES[0], replace(POLICIES[1], valid_until=date(2026, 12, 31))]
+    spec = fit_feature_spec(PAIRS, {"resident": PEOPLE}, ending, SCHEMA)
+    assert DAYS_LEFT in spec.names and not spec.audit
+    x = build_features(spec, PAIRS, {"resident": PEOPLE}, ending, SCHEMA, as_of=date(2026, 6, 30))
+    days = _column(spec, x, DAYS_LEFT)
+    assert math.isnan(days[0]) and days[1:] == [184.0, 184.0]  # bj-a never ends
+    unknown = build_features(spec, PAIRS, {"resident": PEOPLE}, ending, SCHEMA)
+    assert all(math.isnan(v) for v in _column(spec, unknown, DAYS_LEFT))
+    feature = spec.features[spec.names.index(DAYS_LEFT)]
+    assert describe(feature, 184.0, 0.1).startswith("距政策截止天数 184 提高得分")
+    assert describe(feature, math.nan, -0.1).startswith("政策长期有效 降低得分")

@@ -88,3 +88,16 @@ def test_only_offers_of_the_ranked_modes_are_learnt_from(world: World) -> None:
     only_grants = world.log.filter(pl.col("policy_id").is_in(grants))
     with pytest.raises(ValidationError, match="never ranked"):
         _prepare(world, only_grants)
+
+
+def test_a_column_unknown_in_every_row_gets_no_split_and_no_contribution() -> None:
+    import numpy as np
+
+    from matcher.ranking.model import fit_ensemble
+
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.random(400), np.full(400, np.nan)])
+    y = (x[:, 0] + rng.normal(0, 0.2, 400) > 0.5).astype(np.int8)
+    trees = fit_ensemble(x, y, seed=1, monotonic=[0, 0], params=FAST)
+    _, contributions = trees.contributions(x)
+    assert (contributions[:, 1] == 0.0).all() and (contributions[:, 0] != 0.0).any()
