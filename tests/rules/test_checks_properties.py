@@ -10,14 +10,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from profiles.schema import load_schema
 from rules.checks import check_benefit, check_eligibility
+from rules.errors import RuleTypeError
 from rules.formula import Formula, example, formula, satisfiable
 from rules.language import parse_rule
 from tests.rules.reference import U, reference
+from tests.rules.test_properties import condition as everything
+from tests.rules.test_properties import numeric as amounts
 
 TODAY = date(2026, 6, 30)
 R = load_schema().resident
@@ -156,3 +159,15 @@ def test_a_tier_flagged_unreachable_is_nobody_eligibles_amount(
         if _holds(parse_rule(eligibility, R).text, row) is True:
             amount = reference(benefit.text, row, TODAY)
             assert amount == U or int(amount) not in unreachable, (eligibility, text, row)
+
+
+@SETTINGS
+@given(eligibility=everything(2), benefit=amounts(2))
+def test_the_checks_answer_every_rule_the_language_accepts(eligibility: str, benefit: str) -> None:
+    # the evaluators' own generated rules: arithmetic, regexes, dates, $today, nested ?:
+    try:
+        e, b = parse_rule(eligibility, R), parse_rule(benefit, R, kind="benefit")
+    except RuleTypeError:
+        reject()  # e.g. a part made only of numbers that divides by zero
+    for found in [*check_eligibility(e, R), *check_benefit(b, e, R)]:
+        assert found.in_language("zh") and found.in_language("en")
