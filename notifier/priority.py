@@ -97,8 +97,9 @@ def run_priority(
             model, info = registry.load_for_ordering()
         except NotFoundError:
             why_not = (
-                "every trained model is for audits only (--audit-features) and never orders "
-                "pushes; train one without it"
+                "every trained model is for audits only: it reads protected or sensitive "
+                "fields (--audit-features, or trained before they were left out) and never "
+                "orders pushes; train one with `zhida rank train`"
                 if registry.list()
                 else "no trained model yet (`zhida rank train`)"
             )

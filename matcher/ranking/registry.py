@@ -238,8 +238,9 @@ class ModelRegistry:
                 model.refuse_if_audit(info.version)  # the metadata and the features agree
                 return model, info
         raise NotFoundError(
-            f"no model under {self.root} may order offers (only audit versions, trained with "
-            "--audit-features, or none); train one with `zhida rank train`"
+            f"no model under {self.root} may order offers (only audit versions, which read "
+            "protected or sensitive fields — trained with --audit-features or before they were "
+            "left out — or none); train one with `zhida rank train`"
         )
 
 

@@ -93,3 +93,19 @@ def test_an_audit_version_is_recorded_as_such_and_never_loaded_to_order(
     assert registry.load_for_ordering()[1].version == "v2"  # the newest that may order
     with pytest.raises(AuditModelError, match="年龄"):
         registry.load_for_ordering("v3")
+
+
+def test_a_version_stored_before_sensitivities_were_recorded_counts_as_audit(
+    world: World, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path / "models")
+    data, model = _train(world, 4)
+    info = registry.save(model, seed=4, data_hash=data.hash(), metrics={})
+    meta = json.loads((info.path / "metadata.json").read_text(encoding="utf-8"))
+    del meta["audit"]
+    for feature in meta["features"]:
+        feature.pop("sensitivity", None)
+    (info.path / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert registry.list()[0].audit and registry.load()[0].spec.audit
+    with pytest.raises(NotFoundError, match="before they were left out"):
+        registry.load_for_ordering()
