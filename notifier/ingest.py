@@ -12,7 +12,8 @@ event, the changes it caused (:mod:`matcher.live.ledger`) and the notices they c
 (:func:`notifier.dispatch.plan_changes`, once per cause: the planner's steps decide from each
 policy's mode whether a grant notice, an invitation or nothing is due) — all or nothing.  An
 event sent twice is stored once; the second call answers with the first call's changes and
-completes the planning if it had not happened.
+completes the planning if it had not happened.  :func:`ingest_events` does the same for a batch
+of events, as if they had been sent one by one, with set-based reads and writes.
 """
 
 from __future__ import annotations
