@@ -146,7 +146,8 @@ def _analyst_run(request: Request[Any, Any, Any], form: Any) -> Response[Any]:
         actor=user.username, role=user.role, action="simulation.run", entity_type="simulation",
         entity_id=sim_id, source=source_of(request),
         details={"policy_id": draft.id, "as_of": as_of.isoformat(), "epsilon": epsilon,
-                 "document_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest()},
+                 "document_sha256": hashlib.sha256(document.encode("utf-8")).hexdigest(),
+                 "figures": {k: result.get(k) for k in ("total", "groups", "overlap")}},
     )  # fmt: skip
     # A draft not valid on the as-of date matches no one: say so rather than show only zeros.
     valid = f"{draft.valid_from} – {draft.valid_until or '…'}"

@@ -64,6 +64,7 @@ def test_a_simulation_shows_charts_and_k_anonymous_tables_and_no_person(
     assert "<10" in text or "&lt;10" in text  # small groups suppressed (3,000 people)
     (entry,) = AuditLog(world.engine).entries(entity_type="simulation")
     assert entry.action == "simulation.run" and entry.actor == "analyst"
+    assert entry.details["figures"]["total"] is not None  # what the page released
 
 
 def test_the_csv_is_the_same_k_anonymous_table_and_its_download_is_audited(
