@@ -180,7 +180,7 @@ def _round(
                     response = client.post("/api/v1/events/batch", json=events)
                     if response.status_code != 200:
                         raise SystemExit(f"{response.status_code}: {response.text[:300]}")
-                return args.batches * args.batch_size
+                return int(args.batches * args.batch_size)
             for _ in range(args.concurrent_singles):
                 response = client.post("/api/v1/events", json=stream.next())
                 if response.status_code != 201:
