@@ -46,6 +46,7 @@ from matcher.live.ledger import (
 )
 from matcher.live.source import tag_library
 from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
+from matcher.runs import Run
 from profiles.schema import Entity, Schema
 from rules.loader import Catalog
 
@@ -164,13 +165,14 @@ def ingest_profile(
 
 def ingest_event(
     live: LiveStores, published: Published, as_of: date, body: Mapping[str, Any],
-    *, clock: Clock | None = None,
+    *, clock: Clock | None = None, run: Run | None = None,
 ) -> Ingested:  # fmt: skip
     """Store one service event and re-match its subject's affected policies.
 
     Under the subject's lock (:mod:`matcher.live.serial`): concurrent events of one subject
     record the changes a sequential replay would, and the same event sent twice at once is
-    stored once, the later call answering with the first one's changes."""
+    stored once, the later call answering with the first one's changes.  ``run``: the latest
+    run, if the caller read it to choose ``as_of`` (:meth:`LiveStores.now`)."""
     clock = clock or SystemClock()
     schema = live.source.schema
     event = conformed_record(body, schema.event, "event")
@@ -187,7 +189,7 @@ def ingest_event(
         if existing is not None:
             cause = f"event {existing}"
             return _replayed(live, published, subject_id, entity_name, cause, clock, conn)
-        state = load_state(live, subject_id, entity_name, conn)
+        state = load_state(live, subject_id, entity_name, conn, run)
         if state.record is None:
             raise _unknown(entity_name, subject_id)
         matcher = rematcher(state, catalog.policies, schema, as_of)
@@ -255,7 +257,7 @@ Outcome = Ingested | ZhidaError  # one item of a batch: what it did, or why it w
 
 def ingest_events(
     live: LiveStores, published: Published, as_of: date, bodies: Sequence[object],
-    *, clock: Clock | None = None,
+    *, clock: Clock | None = None, run: Run | None = None,
 ) -> list[Outcome]:  # fmt: skip
     """Store a batch of service events and re-match their subjects: one outcome per item.
 
@@ -298,7 +300,7 @@ def ingest_events(
     catalog = published(as_of)
     with live.locks.transaction_many(live.engine, subjects) as conn:
         stored = _stored_events(conn, table, {sid for _, sid in subjects})
-        run = live.runs.latest()
+        run = run if run is not None else live.runs.latest()
         matchers: dict[str, EventMatcher] = {}
         states: dict[tuple[str, str], SubjectState] = {}
         for entity_name in sorted({t for t, _ in subjects}):

@@ -53,8 +53,12 @@ class LiveStores:
 
     def as_of(self, today: date | None = None) -> date:
         """The date subjects are evaluated on now (:func:`~matcher.live.source.live_as_of`)."""
+        return self.now(today)[1]
+
+    def now(self, today: date | None = None) -> tuple[Run | None, date]:
+        """The latest run and :meth:`as_of`, read once (a request passes the run on)."""
         latest = self.runs.latest()
-        return live_as_of(today or today_local(), latest.as_of if latest else None)
+        return latest, live_as_of(today or today_local(), latest.as_of if latest else None)
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,16 @@ class SubjectState:
 
 
 def load_state(
-    live: LiveStores, subject_id: str, entity_name: str, conn: Connection | None = None
-) -> SubjectState:
+    live: LiveStores, subject_id: str, entity_name: str, conn: Connection | None = None,
+    run: Run | None = None,
+) -> SubjectState:  # fmt: skip
     """Everything event-driven matching needs to know about ``subject_id`` (an ``entity_name``),
-    read through ``conn`` if given (the transaction that holds the subject's lock)."""
+    read through ``conn`` if given (the transaction that holds the subject's lock); ``run``:
+    the latest run, if the caller has read it already."""
     if conn is None:
         with live.engine.connect() as own:
-            return load_states(live, [subject_id], entity_name, own)[subject_id]
-    return load_states(live, [subject_id], entity_name, conn)[subject_id]
+            return load_states(live, [subject_id], entity_name, own, run)[subject_id]
+    return load_states(live, [subject_id], entity_name, conn, run)[subject_id]
 
 
 def load_states(

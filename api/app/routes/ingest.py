@@ -113,7 +113,8 @@ def post_event(
     201 with the offers it changed; the same event again is a 200 with ``duplicate`` true.
     """
     svc = services(request)
-    result = ingest_event(svc.live, _published(svc), svc.live.as_of(), data)
+    run, as_of = svc.live.now()
+    result = ingest_event(svc.live, _published(svc), as_of, data, run=run)
     if not result.duplicate:
         _audit(request, "event.ingest", result)
     return Response(
@@ -173,7 +174,8 @@ def post_events(request: Request[Any, Any, Any], data: JSONBody[list[Any]]) -> R
             f"a batch holds at most {MAX_BATCH} events, this one {len(data)}; split it"
         )
     svc = services(request)
-    outcomes = ingest_events(svc.live, _published(svc), svc.live.as_of(), data)
+    run, as_of = svc.live.now()
+    outcomes = ingest_events(svc.live, _published(svc), as_of, data, run=run)
     items = [_item(i, o) for i, o in enumerate(outcomes)]
     done = [o for o in outcomes if isinstance(o, Ingested)]
     stored = [o for o in done if not o.duplicate]
