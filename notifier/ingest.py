@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, ZhidaError
+from core.settings import get_settings
 from matcher.events import EventMatcher, RuleIndex
 from matcher.live.checks import (
     FieldProblem,
@@ -47,7 +48,11 @@ from matcher.live.ledger import (
 from matcher.live.source import tag_library
 from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
 from matcher.runs import Run
+from notifier import dispatch  # planning: imported with ingestion, not on the first notice
+from profiles.derive import derive_record
 from profiles.schema import Entity, Schema
+from rules.explainer import explain
+from rules.language import parse_rule
 from rules.loader import Catalog
 
 if TYPE_CHECKING:
@@ -87,10 +92,7 @@ def _plan(
     change that was not stored, and no stored change is left unplanned)."""
     if not rows:
         return dict(_NOTHING), 0
-    from core.settings import get_settings
-    from notifier.dispatch import plan_changes
-
-    summary = plan_changes(
+    summary = dispatch.plan_changes(
         live.engine, rows, catalog.by_id, cause=cause, as_of=as_of, now=clock.now(),
         settings=get_settings(), run_id=run_id,
         explain=_explainer(live, catalog, record, entity, as_of), conn=conn,
@@ -104,10 +106,6 @@ def _explainer(
 ) -> Explain:  # fmt: skip
     """Why a policy matches ``record`` (as the subject stood after its change), for notices;
     the rules parsed already by the matcher's ``index`` are not parsed again."""
-    from profiles.derive import derive_record
-    from rules.explainer import explain
-    from rules.language import parse_rule
-
     schema = live.source.schema
     full = derive_record(record, entity, as_of=as_of)
 
@@ -276,9 +274,6 @@ def ingest_events(
     than one per event (the commit is the dearest statement), and a failure half-way stores
     none of it, so resending the batch is safe — its events already stored are duplicates.
     """
-    from core.settings import get_settings
-    from notifier.dispatch import plan_causes
-
     clock = clock or SystemClock()
     schema = live.source.schema
     table = _tables(schema)["event"]
@@ -354,7 +349,7 @@ def ingest_events(
                     told.append((cause, rows, why))
             summaries = {
                 s.cause: s
-                for s in plan_causes(
+                for s in dispatch.plan_causes(
                     live.engine, told, catalog.by_id, as_of=as_of, now=clock.now(),
                     settings=get_settings(), conn=conn, run_id=run.run_id if run else None,
                 )
