@@ -208,3 +208,26 @@ def test_on_postgresql_4_concurrent_batches_of_overlapping_subjects_equal_a_sequ
     by_events = [r for r in _tables(world)["changes"] if r[7].startswith("event ")]
     assert told == len(by_events)  # each change answered once
     assert len(_tables(world)["outbox"]) == len(_tables(replay)["outbox"])
+
+
+def test_a_failure_half_way_stores_none_of_the_batch_and_a_resend_stores_it_once(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import notifier.dispatch
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the planner fell over")
+
+    for world in _ingest_world(sqlite_url, tmp_path):
+        _profiles(world)
+        before = _tables(world)
+        events = _mixed()
+        monkeypatch.setattr(notifier.dispatch, "plan_causes", broken)
+        failed = world.client.post(BATCH, json=events, headers=world.as_("admin"))
+        assert failed.status_code == 500 and "Traceback" not in failed.text
+        assert ProfileStore(world.engine).count("event") == 0
+        assert _tables(world) == before
+        monkeypatch.undo()
+        again = world.client.post(BATCH, json=events, headers=world.as_("admin")).json()
+        assert (again["stored"], again["duplicates"]) == (6, 1)
+        assert ProfileStore(world.engine).count("event") == 6
