@@ -7,6 +7,7 @@ for each role (officer, reviewer, analyst, resident, enterprise, operator, admin
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import click
@@ -37,6 +38,10 @@ def serve_cmd(host: str, port: int, population: Path | None, insecure_cookies: b
     upgrade(engine)
     add_missing_columns(engine)  # a schema extension's fields (the migrations make core's)
     app = create_app(engine, population=population, secure_cookies=not insecure_cookies)
+    # What start-up built lives as long as the server: kept out of the collector's full passes,
+    # the first of which otherwise stalls one request by ~80 ms (the ingestion bench's p99).
+    gc.collect()
+    gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"zhida serving on http://{shown}:{port}  (OpenAPI: http://{shown}:{port}/schema)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
