@@ -62,7 +62,7 @@ def _zhida(request: Request[Any, Any, Any], exc: ZhidaError) -> Response[dict[st
     extra: dict[str, Any] = {}
     problems = getattr(exc, "problems", None)
     if problems:  # rules.loader.CatalogError: every positioned problem
-        from api.app.pages import language_of  # pages imports this module
+        from api.app.i18n import language_of
 
         lang = language_of(request)
         extra["problems"] = [_problem(p, lang) for p in problems]

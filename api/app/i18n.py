@@ -6,11 +6,24 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["LANGUAGES", "words"]
+from litestar import Request
+
+__all__ = ["LANGUAGES", "LANG_COOKIE", "language_of", "words"]
 
 LANGUAGES: Final = ("zh", "en")
+LANG_COOKIE: Final = "zhida_lang"
+
+
+def language_of(request: Request[Any, Any, Any]) -> str:
+    """``zh`` or ``en``: asked for in the query, else kept in the cookie, else Chinese."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return str(asked)
+    kept = request.cookies.get(LANG_COOKIE)
+    return kept if kept in LANGUAGES else "zh"
+
 
 _WORDS: Final[dict[str, dict[str, str]]] = {
     "zh": {

@@ -16,21 +16,11 @@ from litestar.response import Redirect, Template
 from api.app.access import SESSION_COOKIE, current_user
 from api.app.auth import User, csrf_token
 from api.app.errors import AuthenticationError
-from api.app.i18n import LANGUAGES, words
+from api.app.i18n import LANG_COOKIE, LANGUAGES, language_of, words
 
-__all__ = ["LANG_COOKIE", "gate", "language_of", "render", "user_or_none"]
+__all__ = ["gate", "render", "user_or_none"]
 
-LANG_COOKIE: Final = "zhida_lang"
 _YEAR: Final = 365 * 86400
-
-
-def language_of(request: Request[Any, Any, Any]) -> str:
-    """``zh`` or ``en``: asked for in the query, else kept in the cookie, else Chinese."""
-    asked = request.query_params.get("lang")
-    if asked in LANGUAGES:
-        return str(asked)
-    kept = request.cookies.get(LANG_COOKIE)
-    return kept if kept in LANGUAGES else "zh"
 
 
 def render(

@@ -26,8 +26,8 @@ from litestar.response import Redirect, Template
 from api.app.access import SESSION_COOKIE
 from api.app.auth import SESSION_HOURS, SUBJECT_ROLES
 from api.app.errors import AuthenticationError
-from api.app.i18n import words
-from api.app.pages import language_of, render, user_or_none
+from api.app.i18n import language_of, words
+from api.app.pages import render, user_or_none
 from api.app.services import log_in, services
 from api.app.throttle import TooManyAttemptsError
 

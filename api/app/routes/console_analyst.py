@@ -23,8 +23,8 @@ from litestar.response import Redirect, Template
 
 from api.app.access import may_read_simulation, source_of
 from api.app.auth import User
-from api.app.i18n import words
-from api.app.pages import language_of, render
+from api.app.i18n import language_of, words
+from api.app.pages import render
 from api.app.routes.console_analyst_timeline import (
     TIMELINE_ROUTES,
     start_timeline,

@@ -21,7 +21,8 @@ from litestar.params import FromPath
 from api.app.access import may_read_simulation, source_of
 from api.app.auth import User
 from api.app.errors import UnavailableError
-from api.app.pages import gate, language_of, render, user_or_none
+from api.app.i18n import language_of
+from api.app.pages import gate, render, user_or_none
 from api.app.services import Services, services
 from core.errors import NotFoundError
 from simulations.jobs import SimulationRow

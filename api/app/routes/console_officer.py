@@ -24,8 +24,8 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from api.app.auth import User
-from api.app.i18n import words
-from api.app.pages import gate, language_of, render
+from api.app.i18n import language_of, words
+from api.app.pages import gate, render
 from api.app.services import Services, services
 from core.errors import NotFoundError
 from profiles.schema import Entity, Schema

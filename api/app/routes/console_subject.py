@@ -18,7 +18,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.app.auth import SUBJECT_ROLES, User
-from api.app.pages import language_of, render, user_or_none
+from api.app.i18n import language_of
+from api.app.pages import render, user_or_none
 from api.app.services import Services, services
 from core.errors import ZhidaError
 from core.settings import get_settings

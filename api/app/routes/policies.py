@@ -20,7 +20,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.app.access import allow, current_user, source_of
 from api.app.auth import ROLES
 from api.app.errors import ForbiddenError
-from api.app.pages import language_of
+from api.app.i18n import language_of
 from api.app.services import Services, services
 from core.errors import NotFoundError
 from rules.loader import check_policy_text, load_policy_text

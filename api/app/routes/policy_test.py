@@ -29,9 +29,8 @@ from litestar import Request, post
 from litestar.params import JSONBody
 
 from api.app.access import allow, current_user, source_of
-from api.app.i18n import words
+from api.app.i18n import language_of, words
 from api.app.masking import derived_masked, mask, shown
-from api.app.pages import language_of
 from api.app.services import services
 from core.errors import NotFoundError, ValidationError
 from matcher.live.source import find_subject, tag_library
