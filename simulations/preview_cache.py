@@ -48,6 +48,7 @@ def release_key(key: Hashable) -> str:
 
     return "dry_run:" + hashlib.sha256(repr(key).encode("utf-8")).hexdigest()
 
+
 T = TypeVar("T")
 
 
