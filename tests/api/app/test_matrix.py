@@ -73,6 +73,9 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("POST", "/api/v1/events", "/api/v1/events",
      {"subject_id": "P1", "subject_type": "resident", "item_code": "birth_registration",
       "occurred_at": "2026-03-01T09:00:00"}, {"admin"}),
+    ("POST", "/api/v1/events/batch", "/api/v1/events/batch",
+     [{"subject_id": "P1", "subject_type": "resident", "item_code": "birth_registration",
+       "occurred_at": "2026-03-02T09:00:00"}], {"admin"}),
     ("GET", "/api/v1/subjects/{subject_id}/changes", "/api/v1/subjects/P1/changes", None,
      OWNER_OR_ADMIN),
     ("GET", "/api/v1/tags", "/api/v1/tags", None, EVERYONE),
@@ -129,6 +132,8 @@ PUBLIC = {
     ("GET", "/console/analyst/timeline/{sim_id}/status"),
     ("GET", "/console/analyst/timeline/{sim_id}/csv/{name}"),
     ("GET", "/console/operator"), ("POST", "/console/operator/replay/{row_id}"),
+    ("POST", "/console/operator/release/{plan_id}"),
+    ("POST", "/console/operator/discard/{plan_id}"),
 }  # fmt: skip
 # One user per role (the matrix's rows); officer2 is the officer of another department.
 ROLE_USERS = {role: name for name, (role, _, _) in USERS.items() if name[-1] != "2"}
