@@ -7,7 +7,10 @@ service events; :mod:`simulations.sampling`): seconds, not the minutes of a whol
 sample is deleted when the run ends.  Beside the ``monthly`` and ``summary`` tables the console
 keeps ``daily.csv`` (each day's figures, mean over seeds, per arm) for the push-load chart.
 Every figure is a whole-population total per day or month (no breakdown by group), a mean over
-simulated futures, so no cell describes a small group of people.
+simulated futures, released with differential-privacy noise and each subject's part bounded
+(:mod:`simulations.timeline_release`): only the noisy release is written, so every later read
+(API, console, CSV) shows the same figures.  Starting a run is charged
+:func:`simulations.timeline_release.timeline_epsilon` once, by the caller.
 
 Progress (days simulated of seeds × days) lives in this process's memory, which is where the
 runner runs the work; the console's status endpoint reads it (:func:`progress_of`).
@@ -23,12 +26,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-import polars as pl
-
 from core.errors import ValidationError
 from rules.loader import Catalog
 from simulations.jobs import Work
+from simulations.privacy import DEFAULT, PrivacyParameters, refuse_identifying
 from simulations.sampling import sample_population
+from simulations.timeline_release import Release, private_timeline, release_lines
 
 __all__ = [
     "DEFAULTS",
@@ -43,9 +46,10 @@ __all__ = [
 
 # The tables a console (sampled) run keeps, by name.
 SAMPLED_TABLES: Final = {
-    "daily": "each day's figures per arm, mean over seeds (the push load)",
-    "monthly": "per arm and month: each metric's mean over seeds with a 95 % interval",
-    "summary": "per arm and the push's effect: totals over the horizon with a 95 % interval",
+    "daily": "each day's figures per arm, mean over seeds, with privacy noise (the push load)",
+    "monthly": "per arm and month: each metric's noisy mean over seeds, the noise's 95 % interval",
+    "summary": "per arm and the push's effect: noisy totals over the horizon, the noise's 95 % "
+    "interval",
 }
 _LIMITS: Final = {"months": (1, 24), "residents": (100, 100_000), "seeds": (1, 10)}
 DEFAULTS: Final = {"months": 3, "residents": 2_000, "seeds": 2, "push": True}
@@ -111,9 +115,30 @@ def progress_of(sim_id: int) -> Progress | None:
         return _tracked.get(sim_id)
 
 
+def _refuse(catalog: Catalog) -> None:
+    """An aggregate-only answer: a rule reading an identifier is refused before anything runs."""
+    from profiles.schema import load_schema
+
+    refuse_identifying(catalog.policies, load_schema(), answer="a timeline simulation")
+
+
+def _write(directory: Path, released: Release, tables: tuple[str, ...]) -> dict[str, Any]:
+    """Write the released ``tables`` (never the raw figures) and return the run's summary."""
+    frames = {"daily": released.daily, "monthly": released.monthly, "summary": released.summary}
+    for name in tables:
+        frames[name].write_csv(directory / f"{name}.csv.tmp")
+        (directory / f"{name}.csv.tmp").replace(directory / f"{name}.csv")
+    return {
+        "start": released.start.isoformat(), "end": released.end.isoformat(),
+        "seeds": list(released.seeds), "arms": list(released.arms),
+        "epsilon": released.epsilon, "lines": release_lines(released),
+    }  # fmt: skip
+
+
 def timeline_work(
-    population: Path, catalog: Catalog, as_of: date, months: int, seeds: int, push: bool
-) -> Work:
+    population: Path, catalog: Catalog, as_of: date, months: int, seeds: int, push: bool,
+    params: PrivacyParameters = DEFAULT,
+) -> Work:  # fmt: skip
     """The work of a whole-population timeline run (seeds 0 … seeds-1): monthly and summary.
 
     Months ahead are 1 to 24 and seeds 1 to 10; others are refused before anything runs.
@@ -127,35 +152,29 @@ def timeline_work(
                                      ("seeds", seeds, _LIMITS["seeds"])):  # fmt: skip
         if not low <= value <= high:
             raise ValidationError(f"{name} must be from {low} to {high}, got {value}")
-    # An aggregate-only answer: a rule reading an identifier is refused before anything runs.
-    from profiles.schema import load_schema as _schema
-    from simulations.privacy import refuse_identifying
-
-    refuse_identifying(catalog.policies, _schema(), answer="a timeline simulation")
+    _refuse(catalog)
 
     def work(directory: Path) -> dict[str, Any]:
         from profiles.schema import load_schema
-        from simulations.timeline.montecarlo import simulate_timeline, summary_lines
 
-        timeline = simulate_timeline(
+        released = private_timeline(
             population, catalog, load_schema(), as_of=as_of, months=months,
-            seeds=list(range(seeds)), push=push,
+            seeds=list(range(seeds)), push=push, params=params,
         )  # fmt: skip
-        timeline.monthly_ci.write_csv(directory / "monthly.csv")
-        timeline.summary.write_csv(directory / "summary.csv")
-        return {
-            "start": timeline.start.isoformat(), "end": timeline.end.isoformat(),
-            "seeds": list(timeline.seeds), "arms": list(timeline.arms),
-            "lines": summary_lines(timeline),
-        }  # fmt: skip
+        return _write(directory, released, ("monthly", "summary"))
 
     return work
 
 
 def sampled_timeline_work(
-    population: Path, catalog: Catalog, as_of: date, params: TimelineParams
-) -> tuple[Work, Progress]:
-    """The work of a console run on a sample (seeds 1 … seeds) and the progress it advances."""
+    population: Path, catalog: Catalog, as_of: date, params: TimelineParams,
+    privacy: PrivacyParameters = DEFAULT,
+) -> tuple[Work, Progress]:  # fmt: skip
+    """The work of a console run on a sample (seeds 1 … seeds) and the progress it advances.
+
+    A rule reading an identifier is refused before anything runs, as for :func:`timeline_work`.
+    """
+    _refuse(catalog)
     from simulations.timeline import add_months
 
     days = (add_months(as_of, params.months) - as_of).days
@@ -166,31 +185,17 @@ def sampled_timeline_work(
 
     def work(directory: Path) -> dict[str, Any]:
         from profiles.schema import load_schema
-        from simulations.timeline import METRICS, simulate_timeline, summary_lines
 
         sample = directory / "population"
         try:
             source = sample_population(population, sample, params.residents)
-            timeline = simulate_timeline(
+            released = private_timeline(
                 source, catalog, load_schema(), as_of=as_of, months=params.months,
-                seeds=range(1, params.seeds + 1), push=params.push, progress=advance,
+                seeds=range(1, params.seeds + 1), push=params.push, params=privacy,
+                progress=advance,
             )  # fmt: skip
         finally:
             shutil.rmtree(sample, ignore_errors=True)  # person-level rows: never left behind
-        daily = (
-            timeline.daily.group_by("arm", "date", maintain_order=True)
-            .agg(pl.col(m).mean() for m in METRICS)
-            .sort("arm", "date")
-        )
-        for name, frame in (("daily", daily), ("monthly", timeline.monthly_ci),
-                            ("summary", timeline.summary)):  # fmt: skip
-            frame.write_csv(directory / f"{name}.csv.tmp")
-            (directory / f"{name}.csv.tmp").replace(directory / f"{name}.csv")
-        return {
-            "start": timeline.start.isoformat(), "end": timeline.end.isoformat(),
-            "seeds": list(timeline.seeds), "arms": list(timeline.arms),
-            "population": {k: list(v) for k, v in timeline.population.items()},
-            "lines": summary_lines(timeline),
-        }  # fmt: skip
+        return _write(directory, released, tuple(SAMPLED_TABLES))
 
     return work, progress

@@ -6,11 +6,15 @@ page, which polls ``…/status`` (a small JSON: status, days done of total) unti
 and then shows its charts and tables.  Runs are listed on the analyst page with who started them
 and when; an analyst reads the runs they started and an admin any
 (:func:`api.app.access.may_read_simulation`, as through ``GET /api/v1/simulations``).  Each CSV
-download is audited as a data export.
+download is audited as a data export.  Starting a run spends
+:func:`simulations.timeline_release.timeline_epsilon` of the analyst's privacy budget once (a
+spent budget is a message on the page and nothing runs); the page and CSVs read the kept noisy
+release, so viewing a run again spends nothing and shows the same numbers.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Final
 
 import polars as pl
@@ -36,6 +40,7 @@ from simulations.timeline_job import (
     sampled_timeline_work,
     track,
 )
+from simulations.timeline_release import timeline_epsilon
 from simulations.timeline_view import metric_name, peak_of, take_up_rows, timeline_charts
 
 __all__ = ["TIMELINE_ROUTES", "analyst_or_refusal", "start_timeline", "timeline_section"]
@@ -73,9 +78,14 @@ def start_timeline(svc: Services, user: User, form: dict[str, Any], source: str)
     check_residents(svc.population, params.residents)
     as_of = preview_as_of(svc.runs)
     catalog = svc.policies.catalog(as_of)
-    work, progress = sampled_timeline_work(svc.population, catalog, as_of, params)
+    work, progress = sampled_timeline_work(
+        svc.population, catalog, as_of, params, svc.privacy.params
+    )
+    epsilon = timeline_epsilon(svc.privacy.params)
+    svc.privacy.charge(user.username, f"simulation:{uuid.uuid4().hex}", epsilon)
     row = svc.simulations.start(
-        "timeline", {"as_of": as_of.isoformat(), **params.as_dict(), "from": "console"},
+        "timeline",
+        {"as_of": as_of.isoformat(), **params.as_dict(), "from": "console", "epsilon": epsilon},
         user.username, work,
     )  # fmt: skip
     track(row.id, progress)

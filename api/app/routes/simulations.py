@@ -8,7 +8,11 @@ A reach simulation is an aggregate-only answer (:func:`simulations.reach_job.pri
 a rule reading an identifier or a quasi-identifier is a 422 naming the field and why; every
 figure is noisy before :mod:`simulations.disclosure` withholds the small ones; starting one
 spends :func:`simulations.reach_release.simulation_epsilon` of the analyst's privacy budget (a
-spent budget is a 429).  Starting either kind is an audit entry with the documents' hashes.
+spent budget is a 429).  A timeline is released the same way
+(:mod:`simulations.timeline_release`: each subject's part bounded, noisy figures, only the
+release kept) and its start spends :func:`simulations.timeline_release.timeline_epsilon`;
+reading a finished simulation again spends nothing and shows the same figures.  Starting
+either kind is an audit entry with the documents' hashes.
 """
 
 from __future__ import annotations
@@ -93,11 +97,16 @@ def start_simulation(
             details=params,
         )  # fmt: skip
     else:
+        from simulations.timeline_release import timeline_epsilon
+
         work = timeline_work(
-            svc.population, published.catalog, as_of, data.months, data.seeds, data.push
-        )
+            svc.population, published.catalog, as_of, data.months, data.seeds, data.push,
+            svc.privacy.params,
+        )  # fmt: skip
+        epsilon = timeline_epsilon(svc.privacy.params)
         params = {"as_of": as_of.isoformat(), "months": data.months, "seeds": data.seeds,
-                  "push": data.push}  # fmt: skip
+                  "push": data.push, "epsilon": epsilon}  # fmt: skip
+        svc.privacy.charge(user.username, f"simulation:{uuid.uuid4().hex}", epsilon)
     row = svc.simulations.start(data.kind, params, user.username, work)
     if data.kind == "timeline":  # the published rules' texts, by the catalog's hash
         svc.audit.append(
