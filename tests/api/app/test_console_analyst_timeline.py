@@ -14,6 +14,7 @@ import pytest
 from api.app.audit import AuditLog
 from api.app.services import Services
 from simulations.timeline_job import Progress, track
+from simulations.timeline_release import timeline_epsilon
 from tests.api.app.test_console_subject import login
 from tests.api.app.world import World
 
@@ -195,3 +196,38 @@ def test_a_stranger_is_sent_to_log_in_and_the_status_is_a_401(served_world: Worl
     assert (page.status_code, page.headers["location"]) == (303, "/console/login")
     assert served_world.client.get("/console/analyst/timeline/1/status").status_code == 401
     assert start(served_world, SMALL).headers["location"] == "/console/login"
+
+
+def test_viewing_a_finished_run_again_shows_the_same_figures_and_spends_nothing(
+    served_world: World,
+) -> None:
+    world = served_world
+    login(world, "analyst")
+    page = finished(world)
+    budget = _svc(world).privacy
+    charged = budget.spent("analyst")
+    assert (charged.today, charged.releases) == (timeline_epsilon(), 1)  # the start, once
+
+    def figures() -> tuple[str, str, str]:
+        text = world.client.get(page).text
+        take_up = text.split('id="tl-take-up"', 1)[1].split("</table>", 1)[0]
+        return take_up, world.client.get(f"{page}/csv/summary").text, text.split("tl-peak", 1)[1]
+
+    first = figures()
+    assert figures() == first and figures() == first
+    assert budget.spent("analyst") == charged
+
+
+def test_a_spent_budget_refuses_a_new_timeline_with_a_message_and_runs_nothing(
+    served_world: World,
+) -> None:
+    world = served_world
+    login(world, "analyst")
+    budget = _svc(world).privacy
+    budget.charge("analyst", "earlier answers", budget.params.daily_cap - 1.0)
+    response = start(world, SMALL)
+    assert response.status_code == 429
+    assert "your privacy budget for today is spent" in response.text
+    assert f"costs ε={timeline_epsilon():g}" in response.text
+    assert _svc(world).simulations.list() == []
+    assert budget.spent("analyst").releases == 1  # nothing more was charged

@@ -15,6 +15,7 @@ import pytest
 from api.app.audit import AuditLog
 from api.app.services import Services
 from simulations.privacy import PrivacyParameters
+from simulations.timeline_release import timeline_epsilon
 from tests.api.app.test_dryrun import AS_OF, FROM_70, FROM_75, _age, _people
 from tests.api.app.world import World, make_world
 
@@ -220,3 +221,38 @@ def test_the_tag_library_and_a_residents_own_tags(sim_world: World) -> None:
     assert "new_parent" not in [t["id"] for t in admin["tags"]]
     nobody = world.client.get("/api/v1/subjects/P404/tags", headers=world.as_("admin"))
     assert nobody.status_code == 404
+
+
+def test_a_timeline_is_charged_once_and_read_again_for_free(sim_world: World) -> None:
+    world = sim_world
+    budget = _svc(world).privacy
+    budget.params = PrivacyParameters()  # the published parameters
+    started = world.client.post(
+        SIMS, json={"kind": "timeline", "months": 1, "seeds": 1}, headers=world.as_("analyst")
+    )
+    assert started.status_code == 202
+    sim_id = started.json()["id"]
+    _finished(world, sim_id)
+    charged = budget.spent("analyst")
+    assert (charged.today, charged.releases) == (timeline_epsilon(), 1)
+    reads = [
+        (world.client.get(f"{SIMS}/{sim_id}", headers=world.as_("analyst")).json()["summary"],
+         world.client.get(f"{SIMS}/{sim_id}/tables/summary", headers=world.as_("analyst")).text)
+        for _ in range(3)
+    ]  # fmt: skip
+    assert reads[0] == reads[1] == reads[2] and "ε=1.5" in reads[0][0]["lines"][0]
+    assert budget.spent("analyst") == charged
+
+
+def test_a_spent_budget_refuses_a_timeline_with_a_429_saying_what_is_left(sim_world: World) -> None:
+    world = sim_world
+    budget = _svc(world).privacy
+    budget.params = PrivacyParameters()
+    budget.charge("analyst", "earlier answers", budget.params.daily_cap - 1.0)
+    refused = world.client.post(
+        SIMS, json={"kind": "timeline", "months": 1, "seeds": 1}, headers=world.as_("analyst")
+    )
+    assert refused.status_code == 429
+    message = refused.json()["error"]["message"]
+    assert "privacy budget for today is spent" in message and "1.00 of the daily 30" in message
+    assert _svc(world).simulations.list() == []
