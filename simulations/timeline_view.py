@@ -1,7 +1,9 @@
 """How a finished timeline run reads on the analyst page: charts, take-up rows, the peak day.
 
-All figures are whole-population means over simulated futures (see
-:mod:`simulations.timeline_job`); they are written as the report's charts write them
+All figures are the run's release: whole-population means over simulated futures with
+differential-privacy noise, each subject's part bounded (:mod:`simulations.timeline_release`),
+read from the kept CSVs, so every view shows the same numbers.  An interval is the noise's
+95 % interval.  They are written as the report's charts write them
 (:func:`simulations.charts.figure`), so the page and its charts agree.
 """
 
@@ -76,8 +78,9 @@ def timeline_charts(daily: pl.DataFrame, summary: pl.DataFrame, lang: str) -> li
 
 
 def take_up_rows(summary: pl.DataFrame) -> list[dict[str, str]]:
-    """The horizon's figures per arm and the push's effect: "mean [lo, hi]" (no interval with
-    one seed), one row per metric.
+    """The horizon's figures per arm and the push's effect: "mean [lo, hi]", the interval the
+    noise's (none when the table has none), one row per metric; benefits paid only when the
+    table releases them.
 
     >>> summary = pl.DataFrame({"arm": ["push", "no_push", "effect"],
     ...     "metric": ["applied"] * 3, "mean": [12.0, 5.0, 7.0], "lo": [8.0, 2.0, None],
@@ -86,7 +89,10 @@ def take_up_rows(summary: pl.DataFrame) -> list[dict[str, str]]:
     {'metric': 'applied', 'push': '12 [8, 16]', 'no_push': '5 [2, 8]', 'effect': '7'}
     """
     out = []
+    released = set(summary["metric"].to_list())
     for metric in ("spells", "notified", "read", "applied", "granted", "complaints", "budget"):
+        if metric == "budget" and metric not in released:
+            continue
         row: dict[str, str] = {"metric": metric}
         for arm in ("push", "no_push", "effect"):
             found = summary.filter((pl.col("arm") == arm) & (pl.col("metric") == metric))

@@ -257,7 +257,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "tl_back": "返回政策推演",
         "tl_peak": "每日推送峰值",
         "tl_mean_load": "日均推送",
-        "tl_horizon": "推演期内合计（各次模拟的平均 [95% 区间]）",
+        "tl_horizon": "推演期内合计（各次模拟的平均，含隐私噪声 [噪声的 95% 区间]）",
         "tl_metric": "指标",
         "tl_arm_push": "有推送",
         "tl_arm_no_push": "无推送",
@@ -265,7 +265,8 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "tl_gone": "这次推演的结果文件已不在服务器上。",
         "tl_note": (
             "图表和表格均为全体抽样人口的每日或每月合计（不按群体细分），且为多次模拟的平均，"
-            "不对应任何真实个人。"
+            "不对应任何真实个人。每人对每类数字的贡献有上限，且每个数字都加了差分隐私噪声；"
+            "区间是噪声的 95% 区间（不含各次模拟之间的差异）。发放金额不在此公布。"
         ),
         "operator_title": "推送运维",
         "now_local": "当前时间",
@@ -583,7 +584,8 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "tl_back": "Back to the analyst page",
         "tl_peak": "Peak push load a day",
         "tl_mean_load": "Mean push load a day",
-        "tl_horizon": "Over the horizon (mean over seeds [95 % interval])",
+        "tl_horizon": "Over the horizon (mean over seeds with privacy noise [the noise's 95 % "
+        "interval])",
         "tl_metric": "Metric",
         "tl_arm_push": "with push",
         "tl_arm_no_push": "without push",
@@ -591,7 +593,10 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "tl_gone": "This run's result files are no longer on the server.",
         "tl_note": (
             "Charts and tables are totals over the whole sampled population per day or month "
-            "(no breakdown by group), means over simulated futures: no figure is a real person."
+            "(no breakdown by group), means over simulated futures: no figure is a real person. "
+            "Each person's part in each family of figures is bounded and every figure carries "
+            "differential-privacy noise; an interval is the noise's 95 % interval (not the "
+            "spread between seeds). Benefits paid are not released here."
         ),
         "operator_title": "Delivery dashboard",
         "now_local": "Now",
