@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.serve",
     "api.commands.users",
     "api.commands.audit",
+    "api.commands.privacy",
 )
 
 

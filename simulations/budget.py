@@ -23,14 +23,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from core.errors import ZhidaError
+from core.errors import ValidationError, ZhidaError
 from simulations.privacy import DEFAULT, PrivacyParameters
 
 __all__ = [
+    "REASON_MIN",
     "BudgetSpentError",
     "NotRunError",
     "PrivacyBudget",
     "Spent",
+    "check_reason",
     "metadata",
     "privacy_releases",
     "privacy_resets",
@@ -102,6 +104,30 @@ class Spent:
     def left(self) -> float:
         """The ε this user may still spend today."""
         return max(0.0, min(self.daily_cap - self.today, self.lifetime_cap - self.lifetime))
+
+
+# The shortest reason a reset takes: it is kept in the audit log, so it must say something.
+REASON_MIN: Final = 10
+
+
+def check_reason(reason: str) -> str:
+    """``reason`` stripped, or a :class:`ValidationError` saying what a reset needs.
+
+    >>> check_reason("  auditor asked for a new quarter  ")
+    'auditor asked for a new quarter'
+    >>> check_reason("because")
+    Traceback (most recent call last):
+    ...
+    core.errors.ValidationError: a reset needs a reason of at least 10 characters (it is kept in \
+the audit log); say why this user may learn more
+    """
+    reason = reason.strip()
+    if len(reason) < REASON_MIN:
+        raise ValidationError(
+            f"a reset needs a reason of at least {REASON_MIN} characters (it is kept in the "
+            "audit log); say why this user may learn more"
+        )
+    return reason
 
 
 def _now() -> datetime:
@@ -248,7 +274,8 @@ class PrivacyBudget:
 
     def reset(self, username: str, by: str, reason: str, now: datetime | None = None) -> Spent:
         """Start ``username``'s budget afresh (the caller audits it); returns the budget
-        before the reset."""
+        before the reset.  A reason under :data:`REASON_MIN` characters is refused."""
+        reason = check_reason(reason)
         before = self.spent(username, now)
         with self.engine.begin() as conn:
             conn.execute(
