@@ -11,6 +11,7 @@ back ends stay equal.
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,14 @@ if TYPE_CHECKING:  # Alembic is imported when a migration runs: a third of a com
 from core.errors import DatabaseError
 from core.settings import get_settings
 
-__all__ = ["MIGRATIONS_DIR", "current_revision", "get_engine", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "current_revision",
+    "dispose_engine",
+    "get_engine",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -42,8 +50,29 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine(_normalise(url or get_settings().database_url))
 
 
-@cache
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of ``url``'s engine and forget it (a later
+    :func:`get_engine` makes a new one): for a database that is about to go away, such as a
+    test's schema, whose idle connections would otherwise stay open for the process's life."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.pop(_normalise(url), None)
+    if engine is not None:
+        engine.dispose()
+
+
 def _engine(url: str) -> Engine:
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = _create_engine(url)
+        return engine
+
+
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) not in ("", ":memory:"):

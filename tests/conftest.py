@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import sqlalchemy as sa
 
+from core.db import dispose_engine
 from tests.populations import Populations
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -138,8 +139,20 @@ def postgres_url() -> Iterator[str]:
     except sa.exc.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
     sep = "&" if "?" in database else "?"
-    yield f"{database}{sep}options=-csearch_path%3D{schema}"
+    # The schema's name is also the connections' application_name, so that the ones a test
+    # leaves open (an engine cached per URL, a worker process) are closed with the schema:
+    # otherwise they pile up over a run until PostgreSQL refuses more clients.
+    url = f"{database}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
+    yield url
+    dispose_engine(url)
     with admin.begin() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": schema},
+        )
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
 

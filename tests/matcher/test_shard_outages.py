@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,7 +39,8 @@ def population(populations: Populations) -> Path:
 
 def _named(url: str, name: str) -> str:
     """``url`` with a PostgreSQL application name: the connections a test may terminate."""
-    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+    kept = re.sub(r"[&?]application_name=[^&]*", "", url)  # the fixture's own name goes
+    return f"{kept}{'&' if '?' in kept else '?'}application_name={name}"
 
 
 def _terminate(admin: sa.Engine, name: str) -> int:
