@@ -12,7 +12,7 @@ runs each seed and releases the figures privately:
    channel, so at most 3 per subject too.  A subject then adds at most 3 to each family's
    figures *in total*, whatever the day or month.
 2. **Noise before anything else.**  Three families of figures get discrete Laplace noise
-   (:func:`simulations.disclosure.noised`, OpenDP) on their sums over seeds, each family
+   (:func:`simulations.privacy.noisy`, OpenDP) on their sums over seeds, each family
    calibrated to its L1 sensitivity so it costs :attr:`FAMILY_EPSILON` of the budget:
 
    * ``daily`` — per day: messages by channel, grant notices and invitations (push arm), new
@@ -55,8 +55,7 @@ import polars as pl
 from core.errors import ValidationError
 from profiles.schema import Schema
 from rules.loader import Catalog
-from simulations.disclosure import noised
-from simulations.privacy import DEFAULT, PrivacyParameters
+from simulations.privacy import DEFAULT, PrivacyParameters, noisy
 from simulations.timeline.engine import SeedRun, add_months, load_state, run_seed
 from simulations.timeline.outcomes import ARMS, CHANNELS, daily_metrics, spell_outcomes
 
@@ -163,9 +162,13 @@ class Release:
 
 
 def _noisy_mean(values: Sequence[float], seeds: int, scale: float) -> list[float]:
-    """Sums over seeds noised at ``scale`` × seeds, as means (noise of ``scale``)."""
+    """Sums over seeds noised at ``scale`` × seeds, as means (noise of ``scale``).
+
+    Not clamped at zero: sums of them stay unbiased.  Only a shown figure is clamped
+    (post-processing); clamping each day before summing would add about half the scale a day.
+    """
     sums = [round(v) for v in values]
-    return [v / seeds for v in noised(sums, scale * seeds)]
+    return [v / seeds for v in noisy(sums, scale * seeds)]
 
 
 def release(
@@ -203,7 +206,13 @@ def release(
                 *(pl.Series(c, v, pl.Float64) for c, v in told.items()),
             )
         )
-    released_daily = pl.concat(frames).select("arm", "date", "month", *DAILY)
+    unclamped = pl.concat(frames).select("arm", "date", "month", *DAILY)
+    shown = unclamped.with_columns(
+        pl.col(c).clip(lower_bound=0.0) for c in DAILY if c != "messages"
+    )
+    released_daily = shown.with_columns(
+        pl.sum_horizontal(f"messages_{c}" for c in CHANNELS).alias("messages")
+    )
 
     monthly_sums = daily.group_by("arm", "month").agg(pl.col(m).sum() for m in FUNNEL_METRICS)
     months = dates["month"].unique().sort().to_list()
@@ -225,7 +234,7 @@ def release(
     half_month = sum_interval(scales["funnel"], 1)
     for (arm, month, metric), value in zip(cells, noisy, strict=True):
         funnel_rows.append((arm, month, metric, value, half_month, 1))
-    day_counts = released_daily.group_by("arm", "month").agg(
+    day_counts = unclamped.group_by("arm", "month").agg(
         pl.len().alias("days"), *(pl.col(c).sum() for c in DAILY)
     )
     for row in day_counts.iter_rows(named=True):
@@ -268,7 +277,7 @@ def release(
         schema_overrides={"terms": pl.Int64},
     )  # fmt: skip
     horizon = pl.concat([spell_rows, horizon.select(spell_rows.columns)])
-    summary = _with_interval(horizon, ["arm"])
+    summary = _with_interval(horizon, ["arm"])  # horizon: sums of the unclamped figures
     if pushed:
         effect = (
             horizon.filter(pl.col("arm") == "push")
@@ -292,11 +301,12 @@ def release(
 
 
 def _with_interval(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    """``*by, metric, mean, lo, hi``: the noise interval, its lower end cut at zero."""
+    """``*by, metric, mean, lo, hi``: the noise interval around the mean; the shown mean
+    and the lower end are cut at zero (a count is not negative)."""
     return frame.select(
-        *by, "metric", "mean",
+        *by, "metric", pl.col("mean").clip(lower_bound=0.0),
         (pl.col("mean") - pl.col("half")).clip(lower_bound=0.0).alias("lo"),
-        (pl.col("mean") + pl.col("half")).alias("hi"),
+        (pl.col("mean") + pl.col("half")).clip(lower_bound=0.0).alias("hi"),
     )  # fmt: skip
 
 
