@@ -30,6 +30,11 @@ runs each seed and releases the figures privately:
    is not released (it would cost budget of its own), so the interval says how far the
    figure may be from what the simulation computed, not how far the future may stray.
 
+What the bound assumes: that removing one subject changes only that subject's rows.  The
+simulation draws its random events from one generator per seed over the whole population, so
+one subject more or less can also shift the draws of others; the sensitivities above do not
+cover that shift (a known limit, stated in the README).
+
 The benefits paid (``budget``) are not released by a timeline: one subject's payments over
 months are bounded only by the benefit cap times the payments, too much noise to be useful;
 a reach simulation releases costs.  The starting and ending population of the sample are not
