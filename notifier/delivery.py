@@ -30,8 +30,7 @@ from notifier.channels.base import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from notifier.outbox import LedgerRow, Outbox, in_doubt
-from notifier.outbox.row import IN_DOUBT
+from notifier.outbox import IN_DOUBT, LedgerRow, Outbox, in_doubt
 from notifier.runtime import DeliveryRuntime, runtime
 
 # Retries sooner than this go back to the broker with a delay; later ones wait for the sweeper

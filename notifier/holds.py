@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.errors import NotFoundError, ValidationError
 from notifier.guard import Verdict
 from notifier.outbox import naive_utc
-from notifier.steps.quiet_hours import next_open
+from notifier.steps import next_open
 from notifier.tables import delivery_plans, grants, notices, outbox, plan_guards
 
 __all__ = ["GuardedPlan", "PlanHolds"]

@@ -33,8 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from notifier.steps import DEFAULT_STEPS, Candidate, PlanContext, Step
-from notifier.steps.digest import digest_order
+from notifier.steps import DEFAULT_STEPS, Candidate, PlanContext, Step, digest_order
 
 __all__ = ["Plan", "PlannedMessage", "candidates_from_changes", "item_key", "plan"]
 

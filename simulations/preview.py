@@ -206,8 +206,7 @@ def _domain_of(
     from matcher.population import scan_population
     from profiles.derive import with_derived
     from profiles.schema import load_schema
-    from simulations.reach import group_columns
-    from simulations.reach.batch import with_missing_fields
+    from simulations.reach import group_columns, with_missing_fields
 
     schema = load_schema()
     frames = scan_population(population, schema)

@@ -116,8 +116,7 @@ def population_groups(population: Path, as_of: date) -> pl.DataFrame:
     from matcher.population import scan_population
     from profiles.derive import with_derived
     from profiles.schema import load_schema
-    from simulations.reach import group_columns
-    from simulations.reach.batch import with_missing_fields
+    from simulations.reach import group_columns, with_missing_fields
 
     schema = load_schema()
     parts = []

@@ -61,8 +61,16 @@ from core.errors import ValidationError
 from profiles.schema import Schema
 from rules.loader import Catalog
 from simulations.privacy import DEFAULT, PrivacyParameters, noisy
-from simulations.timeline.engine import SeedRun, add_months, load_state, run_seed
-from simulations.timeline.outcomes import ARMS, CHANNELS, daily_metrics, spell_outcomes
+from simulations.timeline import (
+    ARMS,
+    CHANNELS,
+    SeedRun,
+    add_months,
+    daily_metrics,
+    load_state,
+    run_seed,
+    spell_outcomes,
+)
 
 __all__ = [
     "DAILY",

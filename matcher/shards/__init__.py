@@ -24,18 +24,18 @@ The database, not the queue, is the truth: :func:`sweep` re-enqueues shards stil
 a flushed Redis or a killed worker (within a sweep when the broker can count its messages,
 :func:`queued_shards`), and re-finishes runs whose finisher died.
 
-The package's modules: :mod:`~matcher.shards.values` (shards, runs, how a run is cut),
-:mod:`~matcher.shards.tables`, :mod:`~matcher.shards.store` (the database side),
-:mod:`~matcher.shards.execute` (starting a run, the ``match_shard`` actor),
-:mod:`~matcher.shards.finish` (exactly-once finishing, the planner hook) and
-:mod:`~matcher.shards.sweeper`.  Importing the package declares the actor (workers do).
+The package's modules: :mod:`~matcher.shards._values` (shards, runs, how a run is cut),
+:mod:`~matcher.shards._tables`, :mod:`~matcher.shards._store` (the database side),
+:mod:`~matcher.shards._execute` (starting a run, the ``match_shard`` actor),
+:mod:`~matcher.shards._finish` (exactly-once finishing, the planner hook) and
+:mod:`~matcher.shards._sweeper`.  Importing the package declares the actor (workers do).
 """
 
-from matcher.shards.execute import match_shard, run_shard, start_run
-from matcher.shards.finish import Finishing, finish_run, register_planner
-from matcher.shards.store import ShardStore
-from matcher.shards.sweeper import queued_shards, sweep
-from matcher.shards.values import (
+from matcher.shards._execute import match_shard, run_shard, start_run
+from matcher.shards._finish import Finishing, finish_run, register_planner
+from matcher.shards._store import ShardStore
+from matcher.shards._sweeper import queued_shards, sweep
+from matcher.shards._values import (
     SHARD_QUEUE,
     FinishedElsewhereError,
     PlanRequest,

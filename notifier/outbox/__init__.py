@@ -15,17 +15,18 @@ the same statement, before anything is sent.  The queue carries only the row's i
 duplicate or a lost queue message changes nothing: a duplicate finds nothing to claim, a lost
 one is re-enqueued by the sweeper.
 
-The modules: :mod:`~notifier.outbox.row` (the row and the rules about it),
-:mod:`~notifier.outbox.ledger` (:class:`Outbox`: writing and the sweeper's side),
-:mod:`~notifier.outbox.worker_side` (claim and record) and
-:mod:`~notifier.outbox.operator_side` (look, count by state, replay, cancel).
+The modules: :mod:`~notifier.outbox._row` (the row and the rules about it),
+:mod:`~notifier.outbox._ledger` (:class:`Outbox`: writing and the sweeper's side),
+:mod:`~notifier.outbox._worker_side` (claim and record) and
+:mod:`~notifier.outbox._operator_side` (look, count by state, replay, cancel).
 """
 
-from notifier.outbox.ledger import Outbox
-from notifier.outbox.operator_side import HeldBack, LedgerStates
-from notifier.outbox.row import STATUSES, LedgerRow, backoff, in_doubt, naive_utc
+from notifier.outbox._ledger import Outbox
+from notifier.outbox._operator_side import HeldBack, LedgerStates
+from notifier.outbox._row import IN_DOUBT, STATUSES, LedgerRow, backoff, in_doubt, naive_utc
 
 __all__ = [
+    "IN_DOUBT",
     "STATUSES",
     "HeldBack",
     "LedgerRow",

@@ -1,4 +1,4 @@
-"""Planner steps: ordered decisions with one interface (:class:`~notifier.steps.base.Step`).
+"""Planner steps: ordered decisions with one interface (:class:`~notifier.steps._base.Step`).
 
 ``DEFAULT_STEPS`` is the order planning runs them in; a deployment adds or replaces a step by
 passing its own list to :func:`notifier.planner.plan`.
@@ -6,7 +6,7 @@ passing its own list to :func:`notifier.planner.plan`.
 
 from __future__ import annotations
 
-from notifier.steps.base import (
+from notifier.steps._base import (
     ESSENTIAL,
     PURPOSES,
     Candidate,
@@ -17,13 +17,13 @@ from notifier.steps.base import (
     Told,
     active,
 )
-from notifier.steps.budget import BudgetStep
-from notifier.steps.consent import ConsentStep
-from notifier.steps.dedupe import DedupeStep
-from notifier.steps.digest import DigestStep
-from notifier.steps.purpose import PurposeStep
-from notifier.steps.quiet_hours import QuietHoursStep
-from notifier.steps.routing import RoutingStep
+from notifier.steps._budget import BudgetStep
+from notifier.steps._consent import ConsentStep
+from notifier.steps._dedupe import DedupeStep
+from notifier.steps._digest import DigestStep, digest_order
+from notifier.steps._purpose import PurposeStep
+from notifier.steps._quiet_hours import QuietHoursStep, next_open
+from notifier.steps._routing import RoutingStep
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -43,6 +43,8 @@ __all__ = [
     "Step",
     "Told",
     "active",
+    "digest_order",
+    "next_open",
 ]
 
 DEFAULT_STEPS: tuple[Step, ...] = (

@@ -1,8 +1,8 @@
 """The behaviour model (true take-up of offers with and without a push; for grants, who knew
 and who objected) and simulated worlds to test on."""
 
-from simulations.behaviour.experiment import Experiment, run_experiment
-from simulations.behaviour.propensity import (
+from simulations.behaviour._experiment import Experiment, run_experiment
+from simulations.behaviour._propensity import (
     GRANT_OUTCOMES,
     OUTCOME_COLUMNS,
     SIMULATED_COLUMNS,
@@ -13,7 +13,7 @@ from simulations.behaviour.propensity import (
     true_propensities,
     with_uplift,
 )
-from simulations.behaviour.world import World, simulate_world
+from simulations.behaviour._world import World, simulate_world
 
 __all__ = [
     "GRANT_OUTCOMES",

@@ -11,11 +11,11 @@ endpoint), ``world`` (all three together, and a process of their own), ``respons
 responding to what was delivered).
 """
 
-from simulations.gateways.responses import Responses, simulate_responses
-from simulations.gateways.sms import SmsGateway, SmsReceipt
-from simulations.gateways.smtp import SmtpReceipt, SmtpSink
-from simulations.gateways.webhook import WebhookReceipt, WebhookReceiver
-from simulations.gateways.world import StandIns, main
+from simulations.gateways._responses import Responses, simulate_responses
+from simulations.gateways._sms import SmsGateway, SmsReceipt
+from simulations.gateways._smtp import SmtpReceipt, SmtpSink
+from simulations.gateways._webhook import WebhookReceipt, WebhookReceiver
+from simulations.gateways._world import StandIns, main
 
 __all__ = [
     "Responses",

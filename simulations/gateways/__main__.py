@@ -1,5 +1,5 @@
 """``python -m simulations.gateways``: run the stand-ins until interrupted."""
 
-from simulations.gateways.world import main
+from simulations.gateways._world import main
 
 main()

@@ -23,9 +23,9 @@ report's tables), ``overlap`` (co-occurrences); only the tags the rules read are
 
 from __future__ import annotations
 
-from simulations.reach.batch import group_columns, reachability
-from simulations.reach.simulate import Reach, simulate_reach
-from simulations.reach.totals import ALL, MEASURES
+from simulations.reach._batch import group_columns, reachability, with_missing_fields
+from simulations.reach._simulate import Reach, simulate_reach
+from simulations.reach._totals import ALL, MEASURES
 
 __all__ = [
     "ALL",
@@ -34,4 +34,5 @@ __all__ = [
     "group_columns",
     "reachability",
     "simulate_reach",
+    "with_missing_fields",
 ]

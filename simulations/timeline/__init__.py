@@ -5,16 +5,16 @@ matches and plans pushes each day, ``outcomes`` draws what people do with and wi
 ``montecarlo`` repeats it over seeds with confidence intervals.
 """
 
-from simulations.timeline.dynamics import RATES, Rates, State
-from simulations.timeline.engine import SeedRun, add_months, load_state, run_seed
-from simulations.timeline.montecarlo import (
+from simulations.timeline._dynamics import RATES, Rates, State
+from simulations.timeline._engine import SeedRun, add_months, load_state, run_seed
+from simulations.timeline._montecarlo import (
     FUNNEL,
     Timeline,
     mean_ci,
     simulate_timeline,
     summary_lines,
 )
-from simulations.timeline.outcomes import (
+from simulations.timeline._outcomes import (
     ARMS,
     CHANNELS,
     METRICS,

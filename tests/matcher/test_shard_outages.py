@@ -188,7 +188,7 @@ def test_shards_still_queued_are_not_sent_again(started_run: tuple[str, int]) ->
 
 def test_by_default_lost_shards_are_re_sent_within_a_minute() -> None:
     from api.commands.worker import _sweep_shards, worker_cmd
-    from matcher.shards.sweeper import LOST_AFTER
+    from matcher.shards._sweeper import LOST_AFTER
 
     every = inspect.signature(_sweep_shards).parameters["every"].default
     option = next(p for p in worker_cmd.params if p.name == "shard_sweep_every")

@@ -260,7 +260,7 @@ def test_a_second_finisher_rolls_back_whole(
     population: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from matcher import shards
-    from matcher.shards.finish import _record
+    from matcher.shards._finish import _record
 
     engine = _planned_env(monkeypatch, database_url)
     key = _first_and_second(engine, population)

@@ -1,4 +1,4 @@
-"""The operator's counts of the ledger (notifier/outbox/operator_side.py) on SQLite and PostgreSQL:
+"""The operator's counts of the ledger (notifier/outbox/_operator_side.py) on SQLite and PostgreSQL:
 rows by state, delivered per channel, what quiet hours hold back."""
 
 from __future__ import annotations

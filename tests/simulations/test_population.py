@@ -9,8 +9,8 @@ import pytest
 
 from profiles.schema import load_schema
 from simulations.population import FILES, GenerationSpec, generate_population
-from simulations.population import marginals as m
-from simulations.population.credit_code import is_valid
+from simulations.population import _marginals as m
+from simulations.population._credit_code import is_valid
 from tests.populations import Populations
 
 AS_OF = date(2026, 11, 22)

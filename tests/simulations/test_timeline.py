@@ -23,7 +23,7 @@ from simulations.timeline import (
     simulate_timeline,
     summary_lines,
 )
-from simulations.timeline.dynamics import State, Transitions, apply_day, draw_month
+from simulations.timeline._dynamics import State, Transitions, apply_day, draw_month
 from tests.populations import Populations
 
 AS_OF = date(2026, 6, 30)

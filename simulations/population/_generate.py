@@ -1,0 +1,135 @@
+"""Generate a synthetic population directory: residents, enterprises and their service events.
+
+The output columns, their order and their dtypes come from the profile schema; each field's
+``missing`` share (scaled by ``unknown_scale``, or overridden per field) becomes unknown values.
+The same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from core.errors import InputFileError, ValidationError
+from profiles.schema import Entity, Schema, load_schema
+from simulations.population._enterprises import generate_enterprises
+from simulations.population._events import generate_events
+from simulations.population._residents import generate_residents
+
+__all__ = ["FILES", "GenerationSpec", "generate_population", "with_unknowns"]
+
+FILES: dict[str, str] = {
+    "resident": "residents.parquet",
+    "enterprise": "enterprises.parquet",
+    "event": "events.parquet",
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    residents: int
+    enterprises: int
+    seed: int
+    as_of: date
+    unknown_scale: float = 1.0
+    unknown_overrides: Mapping[str, float] = field(default_factory=dict)
+
+    def check(self, schema: Schema) -> None:
+        if self.residents < 0 or self.enterprises < 0:
+            raise ValidationError(
+                "--residents and --enterprises must be zero or more "
+                f"(got {self.residents} and {self.enterprises})"
+            )
+        if not 0 <= self.unknown_scale <= 10:
+            raise ValidationError(
+                f"--unknown-scale must be between 0 and 10 (got {self.unknown_scale})"
+            )
+        known = {f.name for e in ("resident", "enterprise") for f in schema.entity(e).fields}
+        for name, share in self.unknown_overrides.items():
+            if name not in known:
+                raise ValidationError(
+                    f"--unknown {name}=...: no resident or enterprise field is called {name!r}"
+                )
+            if not 0 <= share <= 1:
+                raise ValidationError(f"--unknown {name}={share}: expected a share from 0 to 1")
+
+
+def with_unknowns(
+    frame: pl.DataFrame,
+    entity: Entity,
+    rng: np.random.Generator,
+    *,
+    scale: float = 1.0,
+    overrides: Mapping[str, float] | None = None,
+) -> pl.DataFrame:
+    """``frame`` with each field unknown (null) in its ``missing`` share of records."""
+    overrides = overrides or {}
+    columns = []
+    for f in entity.stored_fields:
+        share = overrides.get(f.name, min(f.missing * scale, 1.0))
+        if f.required or share <= 0 or f.name not in frame.columns:
+            continue
+        hide = pl.Series(rng.random(frame.height) < share)
+        columns.append(pl.when(hide).then(None).otherwise(pl.col(f.name)).alias(f.name))
+    return frame.with_columns(columns) if columns else frame
+
+
+def _conform(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
+    """Schema order and dtypes; a stored field the generator did not model is unknown."""
+    exprs = [
+        (pl.col(f.name) if f.name in frame.columns else pl.lit(None)).cast(f.polars_dtype)
+        for f in entity.stored_fields
+    ]
+    return frame.select(e.alias(f.name) for e, f in zip(exprs, entity.stored_fields, strict=True))
+
+
+def generate_population(
+    spec: GenerationSpec, out: Path, *, progress: Progress | None = None
+) -> dict[str, Path]:
+    """Write the three Parquet files of ``spec`` into ``out``; returns their paths."""
+    schema = load_schema()
+    spec.check(schema)
+    step = progress or (lambda _msg: None)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(f"cannot create output directory {out}: {exc.strerror}") from exc
+    rng = np.random.default_rng(spec.seed)
+
+    step("residents")
+    residents = generate_residents(rng, spec.residents, as_of=spec.as_of)
+    step("enterprises")
+    enterprises = generate_enterprises(rng, spec.enterprises, as_of=spec.as_of)
+    step("service events")
+    events = generate_events(rng, residents, enterprises, as_of=spec.as_of)
+
+    step("unknown values")
+    frames = {
+        "resident": residents,
+        "enterprise": enterprises,
+        "event": events,
+    }
+    paths: dict[str, Path] = {}
+    for name, complete in frames.items():
+        entity = schema.entity(name)
+        frame = with_unknowns(
+            complete, entity, rng, scale=spec.unknown_scale, overrides=spec.unknown_overrides
+        )
+        step(f"writing {FILES[name]}")
+        path = out / FILES[name]
+        tmp = path.with_suffix(".parquet.tmp")
+        try:
+            _conform(frame, entity).write_parquet(tmp, statistics=True)
+            tmp.replace(path)  # never leave a half-written file under the real name
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise InputFileError(f"cannot write {path}: {exc.strerror}") from exc
+        paths[name] = path
+    return paths

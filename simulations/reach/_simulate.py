@@ -1,0 +1,106 @@
+"""``simulate_reach``: one pass over a population, batch by batch, and the report's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from matcher.batch import DEFAULT_BATCH_ROWS, plan_policies
+from matcher.diff import PolicyChange, catalog_changes
+from matcher.needed_tags import event_tagger
+from matcher.population import scan_population
+from profiles.schema import Schema
+from rules.loader import Catalog
+from simulations.reach._batch import (
+    BatchRules,
+    batch_sums,
+    evaluate,
+    group_columns,
+    with_missing_fields,
+)
+from simulations.reach._overlap import Overlap
+from simulations.reach._totals import ALL, measures, per_group, per_policy, periods
+
+__all__ = ["Reach", "simulate_reach"]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a reform does: per changed policy, in total, by group, overlaps, changes."""
+
+    changes: tuple[PolicyChange, ...]
+    policies: pl.DataFrame
+    groups: pl.DataFrame
+    overlap: pl.DataFrame
+    as_of: date
+    subjects: int
+
+    @property
+    def total(self) -> dict[str, object]:
+        row = self.policies.filter(pl.col("policy_id") == ALL)
+        return row.row(0, named=True) if row.height else {}
+
+
+def simulate_reach(
+    population: Path,
+    baseline: Catalog,
+    reform: Catalog,
+    schema: Schema,
+    *,
+    as_of: date,
+    contacts: pl.DataFrame | None = None,
+    tags: bool = True,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+) -> Reach:
+    """Reach, cost, groups and overlaps of ``reform`` against ``baseline`` on ``population``.
+
+    ``progress(done, total)`` is called with the batches read so far and the batches to read:
+    once before the first (``done`` 0), then after each batch.
+    """
+    changes = tuple(catalog_changes(baseline, reform))
+    changed = {c.policy_id for c in changes}
+    frames = scan_population(population, schema)
+    new_policies = reform.in_force(as_of)
+    old_policies = [p for p in baseline.in_force(as_of) if p.id in changed]
+    new_plans = plan_policies(new_policies, schema, as_of=as_of)
+    old_plans = plan_policies(old_policies, schema, as_of=as_of)
+    evaluated = [*new_policies, *old_policies]
+    tagger = event_tagger(population, schema, evaluated, as_of=as_of) if tags else None
+    overlap = Overlap([p.policy_id for p in new_plans], changed)
+    # Rows per entity first (parquet metadata), so the number of batches is known up front.
+    entities = []
+    for name, frame in frames.items():
+        entity = schema.entity(name)
+        stored = with_missing_fields(frame, entity)
+        total = int(stored.select(pl.len()).collect().item())
+        rules = BatchRules.of(name, changes, old_plans, new_plans)
+        entities.append((name, entity, stored, total, rules))
+    subjects = sum(e[3] for e in entities)
+    # Nothing of an entity changed: no sums, no overlaps to count, so none of its batches.
+    batches = sum(-(-total // batch_rows) for *_, total, rules in entities if rules.changed)
+    done = 0
+    if progress is not None:
+        progress(done, batches)
+    sums = []
+    for name, entity, stored, total, rules in entities:
+        if not rules.changed:
+            continue
+        for offset in range(0, total, batch_rows):
+            records = stored.slice(offset, batch_rows)
+            if tagger is not None:
+                records = tagger(records.collect(), entity).lazy()
+            batch = evaluate(records, entity, rules, contacts, as_of=as_of)
+            sums.append(batch_sums(batch, rules, list(group_columns(name))))
+            overlap.add(batch, rules.in_force)
+            done += 1
+            if progress is not None:
+                progress(done, batches)
+    table = measures(sums, periods(baseline, reform))
+    policies = per_policy(table, changes)
+    groups = per_group(table, [g for e in frames for g in group_columns(e)])
+    return Reach(changes, policies, groups, overlap.result(), as_of, subjects)

@@ -1,0 +1,123 @@
+"""The batches' sums turned into the report: per policy, in total, by group.
+
+Every measure is a column of the summed rows, so any grouping of them is a plain sum; costs
+are summed as integer fen and published as exact decimals of CNY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import polars as pl
+
+from matcher.diff import PolicyChange
+from rules.loader import Catalog
+from simulations.reach._batch import ELIGIBLE, MAYBE
+
+__all__ = ["ALL", "MEASURES", "measures", "per_group", "per_policy", "periods"]
+
+ALL = "(all changed)"
+_PER_YEAR = {"month": 12, "year": 1, "once": 1}
+_COST = pl.Decimal(20, 2)
+_COUNTS = ("eligible_before", "eligible_after", "maybe_before", "maybe_after",
+           "newly_eligible", "no_longer_eligible")  # fmt: skip
+_COSTS = ("cost_period_before", "cost_period_after", "cost_year_before", "cost_year_after")
+MEASURES = (*_COUNTS, *_COSTS, "eligible_unreachable")
+
+
+def periods(baseline: Catalog, reform: Catalog) -> pl.DataFrame:
+    """Payments per year of each policy, before (baseline) and after (reform)."""
+
+    def per_year(catalog: Catalog) -> dict[str, int]:
+        return {p.id: _PER_YEAR.get(p.benefit_period or "", 0) for p in catalog.policies}
+
+    old, new = per_year(baseline), per_year(reform)
+    ids = sorted(set(old) | set(new))
+    return pl.DataFrame(
+        {"policy_id": ids, "year_before": [old.get(i, 0) for i in ids],
+         "year_after": [new.get(i, 0) for i in ids]},
+        schema={"policy_id": pl.String, "year_before": pl.Int64, "year_after": pl.Int64},
+    )  # fmt: skip
+
+
+def measures(sums: Sequence[pl.DataFrame], years: pl.DataFrame) -> pl.DataFrame:
+    """Every measure as a column of the summed rows, so any grouping of them is a plain sum."""
+    parts = [s for s in sums if s.height]
+    if not parts:
+        return pl.DataFrame(schema={"policy_id": pl.String, **{m: pl.Int64 for m in MEASURES}})
+    rows = pl.concat(parts, how="diagonal_relaxed").join(years, on="policy_id", how="left")
+    n = pl.col("n").cast(pl.Int64)
+    was, now = pl.col("before") == ELIGIBLE, pl.col("after") == ELIGIBLE
+
+    def count(condition: pl.Expr) -> pl.Expr:
+        return pl.when(condition).then(n).otherwise(0)
+
+    fen_before, fen_after = pl.col("fen_before").fill_null(0), pl.col("fen_after").fill_null(0)
+    return rows.select(
+        pl.exclude("n", "before", "after", "reachable", "^fen_.*$", "^year_.*$"),
+        count(was).alias("eligible_before"),
+        count(now).alias("eligible_after"),
+        count(pl.col("before") == MAYBE).alias("maybe_before"),
+        count(pl.col("after") == MAYBE).alias("maybe_after"),
+        count(now & ~was).alias("newly_eligible"),
+        count(was & ~now).alias("no_longer_eligible"),
+        fen_before.alias("cost_period_before"),
+        fen_after.alias("cost_period_after"),
+        (fen_before * pl.col("year_before").fill_null(0)).alias("cost_year_before"),
+        (fen_after * pl.col("year_after").fill_null(0)).alias("cost_year_after"),
+        count(now & ~pl.col("reachable")).alias("eligible_unreachable"),
+    )
+
+
+def _published(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counts as UInt32 and costs as exact decimals of CNY (the sums are in fen)."""
+    cent = pl.lit(Decimal("0.01"))
+    return frame.with_columns(
+        pl.col(_COUNTS).cast(pl.UInt32),
+        pl.col("eligible_unreachable").cast(pl.UInt32),
+        *((pl.col(c).cast(pl.Decimal(38, 2)) * cent).cast(_COST).alias(c) for c in _COSTS),
+    )
+
+
+def per_policy(table: pl.DataFrame, changes: Sequence[PolicyChange]) -> pl.DataFrame:
+    kinds = pl.DataFrame(
+        {"policy_id": [c.policy_id for c in changes], "change": [c.change for c in changes]},
+        schema={"policy_id": pl.String, "change": pl.String},
+    )
+    per = kinds.join(
+        table.group_by("policy_id").agg(pl.col(MEASURES).sum()), on="policy_id", how="left"
+    ).with_columns(pl.col(MEASURES).fill_null(0))
+    # The total adds up the changed policies' pairs: a subject gaining two counts twice.
+    total = per.select(
+        pl.lit(ALL).alias("policy_id"), pl.lit("total").alias("change"), pl.col(MEASURES).sum()
+    )
+    out = _published(pl.concat([per, total], how="vertical_relaxed"))
+    return out.with_columns(
+        (pl.col("cost_year_after") - pl.col("cost_year_before"))
+        .cast(_COST)
+        .alias("cost_year_delta")
+    )
+
+
+def per_group(table: pl.DataFrame, dimensions: Sequence[str]) -> pl.DataFrame:
+    parts = []
+    for dimension in dict.fromkeys(dimensions):
+        if dimension not in table.columns:
+            continue
+        per_policy = (
+            table.group_by("policy_id", pl.col(dimension).alias("group"))
+            .agg(pl.col(MEASURES).sum())
+            .drop_nulls("group")
+        )
+        # Every measure is a sum, so the all-policies rows add up the per-policy ones.
+        overall = per_policy.group_by("group").agg(pl.col(MEASURES).sum())
+        for frame in (per_policy, overall.with_columns(pl.lit(ALL).alias("policy_id"))):
+            parts.append(
+                frame.select(pl.lit(dimension).alias("dimension"), "policy_id", "group", *MEASURES)
+            )
+    if not parts:
+        return pl.DataFrame()
+    return _published(pl.concat(parts, how="vertical_relaxed")).sort(
+        "policy_id", "dimension", "group"
+    )
