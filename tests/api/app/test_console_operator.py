@@ -19,8 +19,11 @@ NOW = datetime.now(UTC)
 
 
 def seed_ledger(world: World) -> dict[str, int]:
-    """Rows in every state the dashboard shows; returns name -> outbox id."""
-    later = NOW + timedelta(hours=9)
+    """Rows in every state the dashboard shows, as of the moment it is called (the dashboard's
+    windows are counted back from the page's now: a time taken when the module was collected,
+    minutes earlier on a busy machine, would fall out of them); returns name -> outbox id."""
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=9)
     rows = {
         "delivered": ("sms", None),
         "failed": ("sms", None),
@@ -30,7 +33,7 @@ def seed_ledger(world: World) -> dict[str, int]:
     with world.engine.begin() as conn:
         inserted = conn.execute(
             delivery_plans.insert().values(
-                cause="test plan", run_id=None, planned_at=NOW.replace(tzinfo=None), items=4,
+                cause="test plan", run_id=None, planned_at=now.replace(tzinfo=None), items=4,
                 messages=4, deferred=1, suppressed=3,
             )
         ).inserted_primary_key  # fmt: skip
@@ -47,12 +50,12 @@ def seed_ledger(world: World) -> dict[str, int]:
                 }
                 for name, (channel, not_before) in rows.items()
             ],
-            now=NOW, max_attempts=3,
+            now=now, max_attempts=3,
         )  # fmt: skip
         by_name = {name: ids[f"key-{name}"] for name in rows}
         conn.execute(
             outbox.update().where(outbox.c.id == by_name["delivered"])
-            .values(status="delivered", delivered_at=naive_utc(NOW) - timedelta(minutes=2))
+            .values(status="delivered", delivered_at=naive_utc(now) - timedelta(minutes=2))
         )  # fmt: skip
         conn.execute(
             outbox.update().where(outbox.c.id == by_name["failed"])
@@ -66,7 +69,7 @@ def seed_ledger(world: World) -> dict[str, int]:
                     "policy_id": "bj-elderly-allowance", "policy_version": "1",
                     "change": "newly_eligible", "purpose": "invitation", "outcome": "eligible",
                     "decision": "suppressed", "reason": reason, "item_key": None,
-                    "outbox_id": None, "decided_at": NOW.replace(tzinfo=None),
+                    "outbox_id": None, "decided_at": now.replace(tzinfo=None),
                 }
                 for n, reason in enumerate([
                     "weekly contact budget used: 3 of 3 messages in the last 7 days",
