@@ -133,12 +133,7 @@ class PlanHolds:
         """
         stamp = naive_utc(now)
         with self.engine.begin() as conn:
-            _plan(conn, plan_id)
-            done = conn.execute(
-                plan_guards.update()
-                .where(plan_guards.c.plan_id == plan_id, plan_guards.c.status == "held")
-                .values(status="released", released_at=stamp, released_by=by)
-            ).rowcount
+            done = _settle(conn, plan_id, "released", stamp=stamp, by=by)
             if not done:
                 row = conn.execute(
                     sa.select(plan_guards).where(plan_guards.c.plan_id == plan_id)
@@ -193,12 +188,7 @@ class PlanHolds:
         """
         stamp = naive_utc(now)
         with self.engine.begin() as conn:
-            _plan(conn, plan_id)
-            done = conn.execute(
-                plan_guards.update()
-                .where(plan_guards.c.plan_id == plan_id, plan_guards.c.status == "held")
-                .values(status="discarded", released_at=stamp, released_by=by)
-            ).rowcount
+            done = _settle(conn, plan_id, "discarded", stamp=stamp, by=by)
             if not done:
                 raise ValidationError(
                     f"plan {plan_id} is not held; only a held plan can be discarded "
@@ -300,6 +290,18 @@ def _plan(conn: Connection, plan_id: int) -> None:
     ).first()
     if found is None:
         raise NotFoundError(f"no delivery plan {plan_id}; `zhida deliveries held` lists them")
+
+
+def _settle(conn: Connection, plan_id: int, status: str, *, stamp: datetime, by: str) -> bool:
+    """Move a held plan to ``status`` in one conditional update: False when it was not held
+    (released or discarded already, or never held), so only one caller ever settles it."""
+    _plan(conn, plan_id)
+    settled = conn.execute(
+        plan_guards.update()
+        .where(plan_guards.c.plan_id == plan_id, plan_guards.c.status == "held")
+        .values(status=status, released_at=stamp, released_by=by)
+    ).rowcount
+    return bool(settled)
 
 
 def _held_ids(conn: Connection, plan_id: int) -> list[int]:
