@@ -68,6 +68,7 @@ from simulations.timeline import (
     add_months,
     daily_metrics,
     load_state,
+    policies_in_horizon,
     run_seed,
     spell_outcomes,
 )
@@ -332,16 +333,7 @@ def private_timeline(
     if not seeds:
         raise ValidationError("seeds must be at least 1")
     last = add_months(as_of, months)
-    policies = tuple(
-        p for p in catalog.policies
-        if (p.valid_from is None or p.valid_from <= last)
-        and (p.valid_until is None or p.valid_until >= as_of)
-    )  # fmt: skip
-    if not policies:
-        raise ValidationError(
-            f"no policy of the catalog is in force between {as_of} and {last}; check the "
-            "catalog's valid_from/valid_until and the as-of date"
-        )
+    policies = policies_in_horizon(catalog, as_of, months)
     initial = load_state(population, schema)
     arms = ARMS if push else ("no_push",)
     days, spells, end = [], 0, last

@@ -11,6 +11,7 @@ from simulations.timeline._montecarlo import (
     FUNNEL,
     Timeline,
     mean_ci,
+    policies_in_horizon,
     simulate_timeline,
     summary_lines,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "daily_metrics",
     "load_state",
     "mean_ci",
+    "policies_in_horizon",
     "run_seed",
     "simulate_timeline",
     "spell_outcomes",

@@ -22,6 +22,7 @@ import polars as pl
 from core.errors import ValidationError
 from profiles.schema import Schema
 from rules.loader import Catalog
+from rules.policy import Policy
 from simulations.timeline._dynamics import RATES, Rates
 from simulations.timeline._engine import add_months, load_state, run_seed
 from simulations.timeline._outcomes import ARMS, METRICS, daily_metrics, spell_outcomes
@@ -81,18 +82,7 @@ def simulate_timeline(
         raise ValidationError(f"--months must be from 1 to 120, got {months}")
     if not seeds:
         raise ValidationError("--seeds must be at least 1")
-    # Policies in force on any day of the horizon: one issued in month 3 takes effect then.
-    last = add_months(as_of, months)
-    policies = tuple(
-        p for p in catalog.policies
-        if (p.valid_from is None or p.valid_from <= last)
-        and (p.valid_until is None or p.valid_until >= as_of)
-    )  # fmt: skip
-    if not policies:
-        raise ValidationError(
-            f"no policy of the catalog is in force between {as_of} and {last}; check the "
-            "catalog's valid_from/valid_until and --as-of"
-        )
+    policies = policies_in_horizon(catalog, as_of, months)
     initial = load_state(population, schema)
     arms = ARMS if push else ("no_push",)
     daily, totals, counts = [], [], []
@@ -174,3 +164,21 @@ def summary_lines(timeline: Timeline) -> list[str]:
             f"peak {peak['messages']:,.0f} on {peak['date']} (seed {peak['seed']})"
         )
     return lines
+
+
+def policies_in_horizon(catalog: Catalog, as_of: date, months: int) -> tuple[Policy, ...]:
+    """The policies in force on any day of ``months`` months from ``as_of``: one issued in
+    month 3 takes effect then.  None at all is a :class:`ValidationError` saying what to check.
+    """
+    last = add_months(as_of, months)
+    policies = tuple(
+        p for p in catalog.policies
+        if (p.valid_from is None or p.valid_from <= last)
+        and (p.valid_until is None or p.valid_until >= as_of)
+    )  # fmt: skip
+    if not policies:
+        raise ValidationError(
+            f"no policy of the catalog is in force between {as_of} and {last}; check the "
+            "catalog's valid_from/valid_until and the as-of date (--as-of)"
+        )
+    return policies
