@@ -37,8 +37,11 @@ from rules.policy import (
     BENEFIT_PERIODS,
     MODES,
     POLICY_KEYS,
+    RECIPIENTS,
     REQUIRED_KEYS,
+    UNITS,
     Policy,
+    unit_problem,
 )
 
 __all__ = [
@@ -214,7 +217,9 @@ class _FileChecker:
                 "e.g. bj-elderly-allowance",
                 pid,
             )
-        for key, allowed in (("audience", AUDIENCES), ("mode", MODES)):
+        for key, allowed in (
+            ("audience", AUDIENCES), ("mode", MODES), ("unit", UNITS), ("recipient", RECIPIENTS)
+        ):  # fmt: skip
             if v[key] is not None and v[key] not in allowed:
                 near = difflib.get_close_matches(str(v[key]), allowed, n=1, cutoff=0.5)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
@@ -262,8 +267,30 @@ class _FileChecker:
             if v[key] is not None and not isinstance(v[key], str):
                 self.problem(node(key), f"{key} must be text", pid)
                 v[key] = None
-        if v["audience"] in AUDIENCES:
+        self._check_unit(v, nodes, pid)
+        if v["audience"] in AUDIENCES and v["audience"] not in self.schema.entities:
+            self.problem(
+                node("audience"),
+                f"audience {v['audience']!r} needs the {v['audience']} entity in the profile "
+                f"schema, which has only {', '.join(self.schema.entities)}; declare it "
+                "(profiles/schema/core.yaml) or choose another audience",
+                pid,
+            )
+        elif v["audience"] in AUDIENCES:
             self._check_expressions(v, nodes, pid)
+
+    def _check_unit(
+        self, v: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]], pid: str | None
+    ) -> None:
+        """``unit`` and ``recipient`` fit the audience (each was checked against its list)."""
+        if v["audience"] not in AUDIENCES:
+            return
+        unit = v["unit"] if v["unit"] in UNITS else None
+        recipient = v["recipient"] if v["recipient"] in RECIPIENTS else None
+        problem = unit_problem(v["audience"], unit, recipient)
+        if problem is not None:
+            where = "recipient" if unit_problem(v["audience"], unit, None) is None else "unit"
+            self.problem(self._node(nodes, where) or self._node(nodes, "audience"), problem, pid)
 
     def _check_expressions(
         self, v: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]], pid: str | None

@@ -9,6 +9,16 @@ The keys of DESIGN.md are a contract; the optional keys after them are what deli
 (True, False)
 >>> len(p.content_hash)
 64
+
+Who a benefit belongs to (``unit``) and who is told of it (``recipient``) default to the
+audience's own subject, told to itself; a per-resident rule may give its benefit to the
+household (counted once, told to the head) or tell a child's offer to one guardian:
+
+>>> p.unit_kind, p.recipient_kind
+('person', 'self')
+>>> Policy(id="bj-d", title="低保", department="民政", audience="resident", mode="proactive_push",
+...        eligibility="age >= 0", valid_from=date(2024, 7, 1), unit="household").recipient_kind
+'head'
 """
 
 from __future__ import annotations
@@ -25,15 +35,37 @@ __all__ = [
     "MODES",
     "OPTIONAL_KEYS",
     "POLICY_KEYS",
+    "RECIPIENTS",
     "REQUIRED_KEYS",
+    "UNITS",
+    "UNIT_OF_AUDIENCE",
     "Policy",
+    "unit_problem",
 ]
 
-Audience = Literal["resident", "enterprise"]
+Audience = Literal["resident", "enterprise", "household"]
 Mode = Literal["auto_grant", "proactive_push", "fast_track"]
 Period = Literal["once", "month", "year"]
+Unit = Literal["person", "household", "enterprise"]
+Recipient = Literal["self", "head", "guardian"]
 
-AUDIENCES: Final = ("resident", "enterprise")
+AUDIENCES: Final = ("resident", "enterprise", "household")
+# Who a benefit belongs to: counted once per unit in amounts, costs, reach and run diffs.
+UNITS: Final = ("person", "household", "enterprise")
+# Who is told: the unit itself; the household's contact person (else its head); a child's
+# guardian (guardian_id, else mother_id, else father_id), once per child.
+RECIPIENTS: Final = ("self", "head", "guardian")
+UNIT_OF_AUDIENCE: Final = {
+    "resident": "person",
+    "household": "household",
+    "enterprise": "enterprise",
+}
+# The units (and recipients) each audience's rules may declare.
+_ALLOWED: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "resident": {"person": ("self", "head", "guardian"), "household": ("head",)},
+    "household": {"household": ("head",)},
+    "enterprise": {"enterprise": ("self",)},
+}
 MODES: Final = ("auto_grant", "proactive_push", "fast_track")
 BENEFIT_PERIODS: Final = ("once", "month", "year")
 REQUIRED_KEYS: Final = (
@@ -59,6 +91,8 @@ OPTIONAL_KEYS: Final = (
     "apply_url",
     "contact",
     "objection_days",
+    "unit",
+    "recipient",
 )
 POLICY_KEYS: Final = REQUIRED_KEYS + OPTIONAL_KEYS
 # The keys whose change changes who is matched or what they get.
@@ -94,6 +128,20 @@ class Policy:
     apply_url: str | None = None
     contact: str | None = None
     objection_days: int | None = None  # auto_grant: days to object or decline
+    unit: Unit | None = None  # None: the audience's own subject (UNIT_OF_AUDIENCE)
+    recipient: Recipient | None = None  # None: self, or the head for a household unit
+
+    @property
+    def unit_kind(self) -> str:
+        """Who the benefit belongs to: ``unit``, else the audience's own subject."""
+        return self.unit or UNIT_OF_AUDIENCE.get(self.audience, "person")
+
+    @property
+    def recipient_kind(self) -> str:
+        """Who is told: ``recipient``, else the unit itself (a household's head)."""
+        if self.recipient is not None:
+            return self.recipient
+        return "head" if self.unit_kind == "household" else "self"
 
     def in_force(self, on: date) -> bool:
         """Valid on ``on`` (both ends inclusive)."""
@@ -103,6 +151,8 @@ class Policy:
     def content_hash(self) -> str:
         """SHA-256 of the rule-relevant content: equal hashes match the same people alike."""
         rule = {k: _plain(getattr(self, k)) for k in _RULE_KEYS}
+        # Declared only when set, so the versions written before these keys keep their hash.
+        rule |= {k: getattr(self, k) for k in ("unit", "recipient") if getattr(self, k)}
         return hashlib.sha256(json.dumps(rule, sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,3 +165,37 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def unit_problem(audience: str, unit: str | None, recipient: str | None) -> str | None:
+    """What is wrong with a policy's ``unit`` and ``recipient`` for its audience, or None.
+
+    >>> unit_problem("resident", "household", None) is None
+    True
+    >>> unit_problem("enterprise", "household", None)[:57]
+    "an enterprise policy's benefit belongs to the enterprise:"
+    >>> unit_problem("resident", "household", "guardian")[-38:]
+    'use recipient: head, or drop recipient'
+    """
+    allowed = _ALLOWED.get(audience)
+    if allowed is None:
+        return None  # the audience itself is refused elsewhere
+    kind = unit or UNIT_OF_AUDIENCE[audience]
+    article = "an" if audience[0] in "aeiou" else "a"
+    if kind not in allowed:
+        return (
+            f"{article} {audience} policy's benefit belongs to the {UNIT_OF_AUDIENCE[audience]}: "
+            f"drop unit: {kind} (allowed: {', '.join(allowed)})"
+        )
+    told = allowed[kind]
+    if recipient is not None and recipient not in told:
+        if kind == "household":
+            return (
+                "a household benefit is told to the household's head (or its contact person): "
+                "use recipient: head, or drop recipient"
+            )
+        return (
+            f"{article} {audience} policy with unit {kind} is told to itself: drop recipient: "
+            f"{recipient} (allowed: {', '.join(told)})"
+        )
+    return None
