@@ -50,6 +50,8 @@ def with_derived(frame: pl.LazyFrame, entity: Entity, *, as_of: date) -> pl.Lazy
     columns = []
     for field in entity.derived_fields:
         assert field.derived_from is not None
+        if field.from_links:  # aggregates over members: profiles.links
+            continue
         if field.derived_from in present:
             expr = whole_years(field.derived_from, as_of)
         else:
@@ -71,6 +73,8 @@ def derive_record(record: Mapping[str, Any], entity: Entity, *, as_of: date) -> 
     """``record`` with ``entity``'s derived fields computed at ``as_of`` (one subject)."""
     full = dict(record)
     for field in entity.derived_fields:
+        if field.from_links:  # aggregates over members: profiles.links
+            continue
         source = record.get(field.derived_from or "")
         if isinstance(source, datetime):
             source = source.date()

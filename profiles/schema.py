@@ -38,6 +38,7 @@ from core.errors import SchemaError
 __all__ = [
     "CORE_SCHEMA_PATH",
     "ENTITY_NAMES",
+    "LINK_SOURCES",
     "SENSITIVITIES",
     "Entity",
     "Field",
@@ -48,7 +49,10 @@ __all__ = [
 ]
 
 CORE_SCHEMA_PATH = Path(__file__).with_name("schema") / "core.yaml"
-ENTITY_NAMES = ("resident", "enterprise", "event")
+ENTITY_NAMES = ("resident", "enterprise", "event", "household", "employment")
+# What a field may be ``derived: {from: ...}`` besides another field of its entity: the links
+# of a household (its members) or of an employer (its employments), computed by profiles.links.
+LINK_SOURCES = frozenset(("members", "employments"))
 
 FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime", "enum", "tags"]
 _FIELD_TYPES: frozenset[str] = frozenset(
@@ -110,6 +114,7 @@ class Field:
     missing: float = 0.0
     values_zh: tuple[str, ...] = ()  # labels of ``values``, in order, as people read them
     values_en: tuple[str, ...] = ()
+    derived_as: str | None = None  # how: whole_years, or an aggregate over links (size, ...)
 
     def label(self, value: str, lang: str) -> str:
         """How ``value`` of this enum reads in ``lang`` (zh, en); the value itself without a label.
@@ -141,6 +146,17 @@ class Field:
     @property
     def is_derived(self) -> bool:
         return self.derived_from is not None
+
+    @property
+    def from_links(self) -> bool:
+        """Whether this field is an aggregate over links (a household's members), computed by
+        ``profiles.links`` rather than from another field of the same record.
+
+        >>> h = load_schema().entity("household")
+        >>> h.field("size").from_links, load_schema().resident.field("age").from_links
+        (True, False)
+        """
+        return self.derived_from in LINK_SOURCES
 
     @property
     def masked(self) -> bool:
@@ -247,6 +263,14 @@ class Schema:
     def event(self) -> Entity:
         return self.entities["event"]
 
+    @property
+    def household(self) -> Entity:
+        return self.entities["household"]
+
+    @property
+    def employment(self) -> Entity:
+        return self.entities["employment"]
+
 
 def _parse_field(raw: Any, where: str) -> Field:
     if not isinstance(raw, Mapping):
@@ -297,6 +321,7 @@ def _parse_field(raw: Any, where: str) -> Field:
         required=bool(raw.get("required", False)),
         sensitivity=sensitivity,
         derived_from=str(derived["from"]) if isinstance(derived, Mapping) else None,
+        derived_as=str(derived["as"]) if isinstance(derived, Mapping) and "as" in derived else None,
         pattern=raw.get("pattern"),
         missing=float(raw.get("missing", 0.0)),
         values_zh=labels["zh"],
@@ -370,9 +395,10 @@ def _build(docs: Sequence[tuple[Path, Mapping[str, Any]]]) -> Schema:
         by_name = {f.name: f for f in flist}
         by_zh = {f.name_zh: f for f in flist if f.name_zh}
         for f in flist:
-            if f.derived_from and f.derived_from not in by_name:
+            if f.derived_from and f.derived_from not in (*by_name, *LINK_SOURCES):
                 raise SchemaError(
-                    f"{ename}.{f.name} is derived from {f.derived_from!r}, which is not a field"
+                    f"{ename}.{f.name} is derived from {f.derived_from!r}, which is neither a "
+                    f"field nor a link ({', '.join(sorted(LINK_SOURCES))})"
                 )
         key = body.get("key")
         if key is not None and key not in by_name:

@@ -1,4 +1,5 @@
-"""Residents, enterprises and service events in the database: bulk load, upsert, bulk read.
+"""Residents, enterprises, service events, households and employments in the database: bulk
+load, upsert, bulk read.
 
 On PostgreSQL, bulk loads go through ADBC — Arrow batches straight into a staging table (COPY
 underneath) — and are merged into the real table with ``INSERT … ON CONFLICT`` in the same
@@ -7,9 +8,9 @@ same statements run through Python's sqlite3 with ``executemany`` in one transac
 SQLite library writing in one process can corrupt the file.  Bulk reads use ADBC on both, on
 SQLite after closing the engine's pooled connections, so that ADBC's library is the only one
 with the file open while it reads.  Either way a load is all-or-nothing — residents,
-enterprises and events of one population in one transaction, so a load killed half-way leaves
-nothing — loading the same files twice changes nothing, and frames come back in the schema's
-dtypes.
+enterprises, events, households and employments of one population in one transaction, so a
+load killed half-way leaves nothing — loading the same files twice changes nothing, and frames
+come back in the schema's dtypes.
 """
 
 from __future__ import annotations
@@ -153,7 +154,15 @@ class ProfileStore:
             updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != entity.key)
             conflict = f'ON CONFLICT ("{entity.key}") DO UPDATE SET {updates}'
         else:
-            conflict = 'ON CONFLICT ("subject_id", "item_code", "occurred_at") DO NOTHING'
+            # Keyless records are unique by their table's constraint: an event loaded twice is
+            # skipped; an employment loaded again updates (its left_on, once the job ends).
+            table = self.tables[entity_name]
+            unique = next(c for c in table.constraints if isinstance(c, sa.UniqueConstraint))
+            natural = [c.name for c in unique.columns]
+            listed = ", ".join(f'"{n}"' for n in natural)
+            updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in natural)
+            action = f"DO UPDATE SET {updates}" if entity_name == "employment" else "DO NOTHING"
+            conflict = f"ON CONFLICT ({listed}) {action}"
         column_list = ", ".join(f'"{n}"' for n in names)
         return _Load(entity, TABLE_NAMES[entity_name], _to_storage(frame, entity), column_list,
                      conflict)  # fmt: skip

@@ -1,8 +1,11 @@
-"""Database tables of residents, enterprises and service events, derived from the schema.
+"""Database tables of residents, enterprises, service events, households and employments,
+derived from the schema.
 
 Every stored field is a column (derived fields are not stored); ``tags`` is JSON text so that
 SQLite and PostgreSQL store it alike.  Events have a surrogate id and are unique per
-(subject, item, time), so loading the same events twice adds nothing.
+(subject, item, time), so loading the same events twice adds nothing; so are employments, unique
+per (person, firm, hire date).  Residents are indexed by household, employments by firm and by
+person, so a household's members and a firm's staff are read without a scan.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ __all__ = ["TABLE_NAMES", "column_type", "profile_tables"]
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 _EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-TABLE_NAMES = {"resident": "residents", "enterprise": "enterprises", "event": "service_events"}
+TABLE_NAMES = {
+    "resident": "residents",
+    "enterprise": "enterprises",
+    "event": "service_events",
+    "household": "households",
+    "employment": "employments",
+}
 
 
 def column_type(field: Field) -> sa.types.TypeEngine[Any]:
@@ -55,8 +64,18 @@ def profile_tables(schema: Schema, metadata: sa.MetaData | None = None) -> dict[
     metadata = metadata or sa.MetaData()
     tables = {
         name: sa.Table(TABLE_NAMES[name], metadata, *_columns(schema.entity(name)))
-        for name in ("resident", "enterprise")
+        for name in ("resident", "enterprise", "household")
     }
+    sa.Index("ix_residents_household", tables["resident"].c.household_id)
+    tables["employment"] = sa.Table(
+        TABLE_NAMES["employment"],
+        metadata,
+        sa.Column("employment_id", _EVENT_ID, primary_key=True, autoincrement=True),
+        *_columns(schema.employment),
+        sa.UniqueConstraint("person_id", "enterprise_id", "hired_on", name="uq_employment"),
+        sa.Index("ix_employments_enterprise", "enterprise_id"),
+        sa.Index("ix_employments_person", "person_id"),
+    )
     event = schema.event
     tables["event"] = sa.Table(
         TABLE_NAMES["event"],
