@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
@@ -35,11 +35,14 @@ from typing import Any, Literal
 import rule_engine
 import rule_engine.ast as rast
 import rule_engine.errors as rerr
+from rule_engine.builtins import Builtins
+from rule_engine.types import DataType
 
-from profiles.schema import Entity
+from profiles.schema import Entity, Schema
 from profiles.schema import Field as SchemaField
 from rules.aliases import tag_audience, tag_id, unknown_tag_hint
 from rules.errors import RuleSyntaxError, RuleTypeError
+from rules.groups import AGGREGATES, GROUP_WORDS, HOUSEHOLD_PREFIX, Aggregate
 from rules.limits import check_length, check_size
 from rules.regex import pattern_problem
 from rules.source import Source, Token
@@ -117,6 +120,8 @@ class Rule:
     spans: dict[int, tuple[int, int]] = field(repr=False, compare=False)  # id(node) -> span
     types: dict[int, RType] = field(repr=False, compare=False)  # id(node) -> type
     origin: Source = field(repr=False, compare=False)
+    # what it reads of its groups: "household.size", "members.age", "employees.hired_on"
+    groups: frozenset[str] = frozenset()
 
     def span(self, node: Any) -> tuple[int, int]:
         return self.spans.get(id(node), (0, len(self.text)))
@@ -170,6 +175,8 @@ class _Spans:
         self.spans: dict[int, tuple[int, int]] = {}
 
     def walk(self, node: Any) -> tuple[int, int] | None:
+        if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
+            return self._group(node)
         if _is_leaf(node):
             for i in range(self.cursor, len(self.tokens)):
                 token = self.tokens[i]
@@ -189,6 +196,38 @@ class _Spans:
         self.spans[id(node)] = (start, end)
         return start, end
 
+    def _group(self, node: Any) -> tuple[int, int] | None:
+        """``household.x`` spans the object to the attribute's name; ``f(a, b)`` the name to
+        its closing parenthesis."""
+        if isinstance(node, rast.GetAttributeExpression):
+            first = self.walk(node.object)
+            if first is None:
+                return None
+            for i in range(self.cursor, len(self.tokens)):
+                token = self.tokens[i]
+                if token.kind == "symbol" and token.text == node.name:
+                    self.cursor = i + 1
+                    self.spans[id(node)] = (first[0], token.end)
+                    return self.spans[id(node)]
+            return None
+        head = self.walk(node.function)
+        if head is None:
+            return None
+        close = len(self.tokens)
+        depth = 0
+        for i in range(self.cursor, len(self.tokens)):
+            text = self.tokens[i].text
+            depth += (text == "(") - (text == ")")
+            if text == ")" and depth == 0:
+                close = i
+                break
+        for argument in node.arguments:
+            self.walk(argument)
+        end = self.tokens[close].end if close < len(self.tokens) else head[1]
+        self.cursor = max(self.cursor, close + 1)
+        self.spans[id(node)] = (head[0], end)
+        return head[0], end
+
     def _operator_before(self, start: int) -> int:
         before = [t for t in self.tokens if t.end <= start]
         return before[-1].start if before else start
@@ -199,14 +238,73 @@ class _Spans:
         return (opening[-1].start if opening else start, closing[0].end if closing else end)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """The groups a rule of one audience may read (``rules.groups``)."""
+
+    household: Entity | None = None  # read as household.x (resident rules)
+    members: Entity | None = None  # aggregated over by members_* (resident, household rules)
+    employees: Entity | None = None  # aggregated over by employees_* (enterprise rules)
+    prefixed: bool = False  # members aggregates are written household.members_*(…)
+
+
+def _employee_entity(schema: Schema) -> Entity | None:
+    """An employment's fields with its employee's resident fields (the employment's win)."""
+    if "employment" not in schema.entities:
+        return None
+    employment = schema.entity("employment")
+    own = set(employment.field_names)
+    fields = (*employment.fields, *(f for f in schema.resident.fields if f.name not in own))
+    return Entity(
+        name="employee",
+        key=None,
+        zh="员工",
+        en="employee",
+        fields=fields,
+        by_name={f.name: f for f in fields},
+        by_name_zh={f.name_zh: f for f in reversed(fields) if f.name_zh},
+    )
+
+
+def _scope(entity: Entity, schema: Schema) -> _Scope:
+    if entity.name == "resident" and "household" in schema.entities:
+        return _Scope(household=schema.entity("household"), members=entity, prefixed=True)
+    if entity.name == "household":
+        return _Scope(members=schema.resident)
+    if entity.name == "enterprise":
+        return _Scope(employees=_employee_entity(schema))
+    return _Scope()
+
+
+def _words(scope: _Scope) -> dict[str, str]:
+    """The Chinese words a rule of ``scope`` may use beyond its own fields' names."""
+    if scope == _Scope():
+        return {}
+    words = dict(GROUP_WORDS)
+    for entity in (scope.household, scope.members, scope.employees):
+        if entity is not None:
+            words.update({f.name_zh: f.name for f in entity.fields if f.name_zh} | words)
+    return words
+
+
 class _Checker:
-    def __init__(self, entity: Entity, source: Source, spans: dict[int, tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        entity: Entity,
+        source: Source,
+        spans: dict[int, tuple[int, int]],
+        scope: _Scope | None = None,
+        parent: _Checker | None = None,
+    ) -> None:
         self.entity = entity
         self.source = source
         self.spans = spans
-        self.types: dict[int, RType] = {}
+        self.scope = scope or _Scope()
+        # a member condition's checker shares its rule's types and aliases
+        self.types: dict[int, RType] = parent.types if parent else {}
         self.fields: set[str] = set()
-        self.aliases: dict[int, str] = {}  # offset in the text -> the id or value it names
+        self.groups: set[str] = parent.groups if parent else set()
+        self.aliases: dict[int, str] = parent.aliases if parent else {}
 
     def fail(self, node: Any, message: str) -> RuleTypeError:
         start = self.spans.get(id(node), (0, 0))[0]
@@ -273,12 +371,18 @@ class _Checker:
             )
         raise self.fail(node, f"{type(node).__name__} literals are not supported in policies")
 
+    def _field_named(self, name: str | None) -> SchemaField | None:
+        """The schema field an expression reads directly (``household.x`` too)."""
+        if name and name.startswith(HOUSEHOLD_PREFIX + ".") and self.scope.household:
+            return self.scope.household.by_name.get(name.split(".", 1)[1])
+        return self.entity.by_name.get(name or "")
+
     def _words(self, rtype: RType) -> dict[str, str]:
         """``rtype`` described in both languages (a field by its Chinese name in Chinese)."""
         zh = _KIND_ZH[rtype.kind]
         if rtype.kind == "array" and rtype.item is not None:
             zh = f"{_KIND_ZH[rtype.item.kind]}列表"
-        f = self.entity.by_name.get(rtype.field or "")
+        f = self._field_named(rtype.field)
         if f is not None:
             zh = f"{f.name_zh or f.name}（{zh}）"
         return {"zh": zh, "en": rtype.describe()}
@@ -299,7 +403,7 @@ class _Checker:
             return
         if literal.value in field_type.values:
             return
-        f = self.entity.by_name.get(field_type.field or "")
+        f = self._field_named(field_type.field)
         named = f.value_named(literal.value) if f is not None else None
         if named is not None:
             self.alias(literal, named)
@@ -324,7 +428,7 @@ class _Checker:
         """Check a tag named in ``"…" in tags`` is one of the library's for this audience."""
         if not isinstance(literal, rast.StringExpression):
             return  # a field as the member: any tag may be read
-        audience = self.entity.name
+        audience = "resident" if self.entity.name == "employee" else self.entity.name
         found = tag_id(literal.value, audience)
         if found is not None:
             if found != literal.value:
@@ -354,6 +458,10 @@ class _Checker:
     def _check(self, node: Any) -> RType:
         if isinstance(node, rast.SymbolExpression):
             return self._symbol(node)
+        if isinstance(node, rast.FunctionCallExpression):
+            return self._aggregate(node)
+        if isinstance(node, rast.GetAttributeExpression):
+            return self._attribute(node)
         if isinstance(node, rast.LiteralExpressionBase):
             return self._literal(node)
         if isinstance(node, rast.LogicExpression):
@@ -392,6 +500,10 @@ class _Checker:
             left, right = self.check(node.left), self.check(node.right)
             if left.kind == "string" and right.kind == "string" and node.type == "add":
                 return RType("string")
+            if left.kind == "date" and right.kind == "number":  # $today - 365: days
+                if not right.integer:
+                    raise self.fail(node.right, "a date moves by a whole number of days")
+                return RType("date")
             for side, t in ((node.left, left), (node.right, right)):
                 self._expect(side, t, ("number",), _ARITHMETIC[node.type])
             return RType("number", integer=left.integer and right.integer)
@@ -437,6 +549,103 @@ class _Checker:
             f"{type(node).__name__.removesuffix('Expression').lower()} expressions are not "
             "supported in policies (use comparisons, and/or/not, arithmetic, in, =~, ?:)",
         )
+
+    # rules over groups (rules.groups): kept apart from the rest of the checker
+
+    def _attribute(self, node: Any) -> RType:
+        """``household.x``: a field of the resident's household."""
+        obj = node.object
+        if not (isinstance(obj, rast.SymbolExpression) and obj.name == HOUSEHOLD_PREFIX):
+            raise self.fail(
+                node,
+                f"'.{node.name}' reads a field of a group; only household.x (家庭.x) can be "
+                "read this way, in a resident rule",
+            )
+        household = self.scope.household
+        if household is None:
+            where = (
+                f"a household rule reads its own fields directly: write {node.name}"
+                if self.entity.name == "household"
+                else "household.x is read only by resident rules (audience resident)"
+            )
+            raise self.fail(
+                node, f"{self.entity.name} rules cannot read household.{node.name}; {where}"
+            )
+        f = household.by_name.get(node.name)
+        if f is None:
+            params = _unknown_field(node.name, household)
+            raise self.fail_with(node, "unknown_field", params)
+        self.groups.add(f"{HOUSEHOLD_PREFIX}.{f.name}")
+        return replace(self._field_type(f), field=f"{HOUSEHOLD_PREFIX}.{f.name}")
+
+    def _aggregate(self, node: Any) -> RType:
+        """``members_count(cond)``, ``household.members_sum(x, cond)``, ``any_employee(cond)``…"""
+        function, prefixed = node.function, False
+        if isinstance(function, rast.GetAttributeExpression) and isinstance(
+            function.object, rast.SymbolExpression
+        ):
+            prefixed = function.object.name == HOUSEHOLD_PREFIX
+            name = function.name if prefixed else ""
+        elif isinstance(function, rast.SymbolExpression) and function.scope != "built-in":
+            name = function.name
+        else:
+            name = ""
+        agg = AGGREGATES.get(name)
+        if agg is None:
+            names = sorted({a.name for a in AGGREGATES.values()})
+            near = nearest(name, names) if name else None
+            hint = f"did you mean {near}(…)?" if near else "the functions are " + ", ".join(names)
+            raise self.fail(
+                node, f"{name or 'this'}(…) is not a function of the rule language; {hint}"
+            )
+        members = self.scope.members if agg.group == "members" else self.scope.employees
+        if members is None:
+            where = {
+                "members": "resident rules (as household.{n}) and household rules",
+                "employees": "enterprise rules with employments in the schema",
+            }[agg.group].format(n=agg.name)
+            raise self.fail(node, f"{agg.name}(…) ({agg.zh}) can be used only in {where}")
+        if agg.group == "members" and prefixed != self.scope.prefixed:
+            fix = (
+                f"write household.{agg.name}(…) (家庭.{agg.zh}(…)): a resident rule counts "
+                "the members of its household"
+                if self.scope.prefixed
+                else f"write {agg.name}(…) without household.: a household rule's members "
+                "are its own"
+            )
+            raise self.fail(node, fix)
+        return self._aggregate_arguments(node, agg, members)
+
+    def _aggregate_arguments(self, node: Any, agg: Aggregate, members: Entity) -> RType:
+        args = node.arguments
+        lowest, highest = (1, 2) if agg.takes_value else ((0, 1) if agg.op == "count" else (1, 1))
+        if not lowest <= len(args) <= highest:
+            takes = (
+                "a value and an optional condition"
+                if agg.takes_value
+                else ("an optional condition" if agg.op == "count" else "one condition")
+            )
+            raise self.fail(
+                node, f"{agg.name} takes {takes}, as {agg.usage}; found {len(args)} argument(s)"
+            )
+        inner = _Checker(members, self.source, self.spans, parent=self)
+        value: RType | None = None
+        if agg.takes_value:
+            value = inner.check(args[0])
+            kinds = ("number", "date") if agg.op in ("min", "max") else ("number",)
+            inner._expect(args[0], value, kinds, f"{agg.name}'s value")
+        condition = args[-1] if len(args) == (2 if agg.takes_value else 1) else None
+        if condition is not None:
+            inner._expect(
+                condition, inner.check(condition), ("boolean",), f"{agg.name}'s condition"
+            )
+        self.groups.update(f"{agg.group}.{name}" for name in inner.fields)
+        if agg.op in ("any", "all"):
+            return RType("boolean")
+        if agg.op == "count":
+            return RType("number", integer=True)
+        assert value is not None
+        return RType(value.kind, integer=value.integer)
 
 
 def _syntax_error(exc: rerr.RuleSyntaxError, source: Source) -> RuleSyntaxError:
@@ -549,28 +758,47 @@ def _with_literals(origin: Source, literals: dict[int, str]) -> Source:
 @cache
 def _context() -> rule_engine.Context:
     # One context for every parse: building one (its builtins) costs as much as the parse.
-    return rule_engine.Context()
+    # $today is left untyped for rule-engine, so `$today - 365` (a date minus days) parses;
+    # the checker types it (a date moved by whole days), not rule-engine.
+    context = rule_engine.Context()
+    context.builtins = Builtins.from_defaults(
+        value_types={"today": DataType.UNDEFINED}, timezone=context.builtins.timezone
+    )
+    return context
 
 
-def parse_rule(source: str, entity: Entity, *, kind: RuleKind = "eligibility") -> Rule:
-    """Parse and check ``source`` against ``entity``'s fields; raise a positioned error."""
+def parse_rule(
+    source: str, entity: Entity, *, kind: RuleKind = "eligibility", schema: Schema | None = None
+) -> Rule:
+    """Parse and check ``source`` against ``entity``'s fields; raise a positioned error.
+
+    ``schema`` (default :func:`~profiles.schema.load_schema`) gives the groups the rule may
+    read: a resident's household, a household's members, a firm's employments.
+    """
     if not source or not source.strip():
         words = {"zh": "资格条件" if kind == "eligibility" else "待遇金额", "en": kind}
         raise RuleSyntaxError.of("empty", {"kind": words})
     check_length(source)
-    origin = Source.of(source, entity)
+    if schema is None:
+        from profiles.schema import load_schema
+
+        schema = load_schema()
+    scope = _scope(entity, schema)
+    origin = Source.of(source, entity, _words(scope))
     check_size(origin)  # before anything walks the expression recursively
     for problem in _unsupported_tokens(origin):
         raise problem
     for unknown in _unknown_chinese_names(origin, entity):
         raise unknown
-    rule, aliases = _read(origin, entity, kind)
+    rule, aliases = _read(origin, entity, kind, scope)
     if aliases:  # read again with every alias written as the id or value it names
-        rule, _ = _read(_with_literals(origin, aliases), entity, kind)
+        rule, _ = _read(_with_literals(origin, aliases), entity, kind, scope)
     return rule
 
 
-def _read(origin: Source, entity: Entity, kind: RuleKind) -> tuple[Rule, dict[int, str]]:
+def _read(
+    origin: Source, entity: Entity, kind: RuleKind, scope: _Scope
+) -> tuple[Rule, dict[int, str]]:
     try:
         with warnings.catch_warnings():
             # rule-engine compiles each regex with Python's re, which warns of nested sets
@@ -597,7 +825,7 @@ def _read(origin: Source, entity: Entity, kind: RuleKind) -> tuple[Rule, dict[in
     expression = statement.expression
     spans = _Spans(origin)
     spans.walk(expression)
-    checker = _Checker(entity, origin, spans.spans)
+    checker = _Checker(entity, origin, spans.spans, scope)
     result = checker.check(expression)
     wanted = "boolean" if kind == "eligibility" else "number"
     if result.kind != wanted:
@@ -619,6 +847,7 @@ def _read(origin: Source, entity: Entity, kind: RuleKind) -> tuple[Rule, dict[in
         spans=spans.spans,
         types=checker.types,
         origin=origin,
+        groups=frozenset(checker.groups),
     )
     return rule, checker.aliases
 

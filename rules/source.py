@@ -20,6 +20,7 @@ errors and explanations point into what the officer wrote.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from profiles.schema import Entity
@@ -61,7 +62,9 @@ class Source:
     ends: tuple[int, ...]  # ends[i]: offset in `original` just past the character text[i] came from
 
     @classmethod
-    def of(cls, original: str, entity: Entity) -> Source:
+    def of(cls, original: str, entity: Entity, words: Mapping[str, str] | None = None) -> Source:
+        """Tokens of ``original`` with ``entity``'s Chinese field names, then ``words`` (the
+        group vocabulary: 家庭, 成员数, a household's or an employment's fields), rewritten."""
         pieces: list[str] = []
         offsets: list[int] = []
         ends: list[int] = []
@@ -76,7 +79,7 @@ class Source:
                 piece = " " * len(raw)
             elif kind == "symbol":
                 field = entity.by_name_zh.get(raw)
-                piece = field.name if field is not None else raw
+                piece = field.name if field is not None else (words or {}).get(raw, raw)
                 if piece in _KEYWORDS:
                     kind = "keyword"
             else:

@@ -1,0 +1,143 @@
+"""The words of rules over groups: a household's fields, and aggregates over members or staff.
+
+A resident rule reads its household's fields as ``household.x`` (家庭.x) and aggregates over the
+household's members as ``household.members_count(cond)`` (家庭.成员数(…)); a household rule
+(audience ``household``) writes the same without the prefix; an enterprise rule aggregates over
+its current employments, each read together with the employee's resident fields
+(``employees_count(hired_on >= $today - 365 and age <= 24)``).  One table of aggregates serves
+the checker, the compiler, the evaluator and the explainer, so the words mean one thing.
+
+>>> AGGREGATES["成员数"].name, AGGREGATES["members_count"].op
+('members_count', 'count')
+>>> [a.name for a in aggregates_of("employees")][:3]
+['employees_count', 'employees_sum', 'employees_min']
+
+A subject's groups travel with its record (the per-subject path) under reserved keys, so nothing
+collides with a field name: ``record[HOUSEHOLD]`` the household's fields, ``record[MEMBERS]`` the
+members' records (the subject among them), ``record[EMPLOYEES]`` the firm's employments, each
+merged with its employee's resident record.  A key that is absent is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import polars as pl
+
+__all__ = [
+    "AGGREGATES",
+    "EMPLOYEES",
+    "GROUP_WORDS",
+    "HOUSEHOLD",
+    "HOUSEHOLD_PREFIX",
+    "MEMBERS",
+    "Aggregate",
+    "AggregateOp",
+    "Group",
+    "aggregates_of",
+    "current_employment",
+    "is_current_employment",
+]
+
+Group = Literal["members", "employees"]
+AggregateOp = Literal["count", "sum", "min", "max", "any", "all"]
+
+HOUSEHOLD = "@household"
+MEMBERS = "@members"
+EMPLOYEES = "@employees"
+HOUSEHOLD_PREFIX = "household"  # ``household.income_per_capita`` in a resident rule
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One aggregate function of the rule language.
+
+    ``takes_value``: sum/min/max take a member expression first, then an optional condition;
+    count/any/all take only the condition (count's is optional: all members).
+    """
+
+    name: str
+    zh: str
+    group: Group
+    op: AggregateOp
+    en: str
+    zh_words: str
+
+    @property
+    def takes_value(self) -> bool:
+        return self.op in ("sum", "min", "max")
+
+    @property
+    def result(self) -> str:
+        """The kind of value it gives: number (count/sum/min/max) or boolean (any/all)."""
+        return "boolean" if self.op in ("any", "all") else "number"
+
+    @property
+    def usage(self) -> str:
+        if self.takes_value:
+            return f"{self.name}(value, condition)"
+        return f"{self.name}(condition)"
+
+
+def _table() -> dict[str, Aggregate]:
+    rows = [
+        ("members_count", "成员数", "members", "count", "members for whom", "符合条件的成员人数"),
+        ("members_sum", "成员合计", "members", "sum", "the members' total of", "成员合计"),
+        ("members_min", "成员最小", "members", "min", "members' least", "成员最小"),
+        ("members_max", "成员最大", "members", "max", "members' greatest", "成员最大"),
+        ("any_member", "任一成员", "members", "any", "some member", "有成员"),
+        ("all_members", "全体成员", "members", "all", "every member", "全体成员"),
+        ("employees_count", "员工数", "employees", "count", "employees for whom", "符合条件员工数"),
+        ("employees_sum", "员工合计", "employees", "sum", "the employees' total of", "员工合计"),
+        ("employees_min", "员工最小", "employees", "min", "employees' least", "员工最小"),
+        ("employees_max", "员工最大", "employees", "max", "employees' greatest", "员工最大"),
+        ("any_employee", "任一员工", "employees", "any", "some employee", "有员工"),
+        ("all_employees", "全体员工", "employees", "all", "every employee", "全体员工"),
+    ]  # fmt: skip
+    table: dict[str, Aggregate] = {}
+    for name, zh, group, op, en, words in rows:
+        agg = Aggregate(name, zh, group, op, en, words)  # type: ignore[arg-type]
+        table[name] = agg
+        table[zh] = agg
+    return table
+
+
+AGGREGATES: Mapping[str, Aggregate] = _table()
+# Chinese words for the group vocabulary, rewritten to their names before parsing
+GROUP_WORDS: Mapping[str, str] = {"家庭": HOUSEHOLD_PREFIX} | {
+    a.zh: a.name for a in AGGREGATES.values()
+}
+
+
+def aggregates_of(group: Group) -> list[Aggregate]:
+    """The aggregates over ``group``, each once, in the table's order."""
+    seen: dict[str, Aggregate] = {}
+    for agg in AGGREGATES.values():
+        if agg.group == group:
+            seen.setdefault(agg.name, agg)
+    return list(seen.values())
+
+
+def current_employment(as_of: date) -> pl.Expr:
+    """Whether an employment row is current on ``as_of``: hired by then (or hiring date
+    unknown) and not yet left (``left_on`` is null while employed).  Employee aggregates range
+    over these rows only; the same rule as :func:`is_current_employment`."""
+    hired = pl.col("hired_on")
+    left = pl.col("left_on")
+    return (hired.is_null() | (hired <= as_of)) & (left.is_null() | (left > as_of))
+
+
+def is_current_employment(row: Mapping[str, Any], as_of: date) -> bool:
+    """:func:`current_employment` for one row.
+
+    >>> is_current_employment({"hired_on": date(2025, 1, 1), "left_on": None}, date(2026, 1, 1))
+    True
+    >>> is_current_employment({"hired_on": date(2025, 1, 1), "left_on": date(2026, 1, 1)},
+    ...                       date(2026, 1, 1))
+    False
+    """
+    hired, left = row.get("hired_on"), row.get("left_on")
+    return (hired is None or hired <= as_of) and (left is None or left > as_of)
