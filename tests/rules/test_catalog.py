@@ -33,13 +33,19 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         "bj-hardship-elderly-care-subsidy",
         {"age": 60, **BJ, "subsistence_status": "dibao"},
         True,
-        "600",
+        "300",
     ),
     (
         "bj-hardship-elderly-care-subsidy",
         {"age": 60, **BJ, "subsistence_status": "low_income"},
         True,
-        "400",
+        "200",
+    ),
+    (  # 特困 people are not listed by the measures
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 70, **BJ, "subsistence_status": "tekun"},
+        False,
+        None,
     ),
     (
         "bj-hardship-elderly-care-subsidy",
@@ -65,15 +71,17 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         False,
         None,
     ),
-    ("cn-childcare-subsidy", {"children_under_3": 1}, True, "3600"),
-    ("cn-childcare-subsidy", {"children_under_3": 2}, True, "7200"),
-    ("cn-childcare-subsidy", {"children_under_3": 0}, False, None),
-    ("cn-childcare-subsidy", {"children_under_3": None}, None, None),
+    ("cn-childcare-subsidy", {"age": 2, **BJ}, True, "3600"),  # the child is the subject
+    ("cn-childcare-subsidy", {"age": 0, **BJ}, True, "3600"),
+    ("cn-childcare-subsidy", {"age": 3, **BJ}, False, None),
+    ("cn-childcare-subsidy", {"age": 1, **OUT}, False, None),  # the child's hukou counts
+    ("cn-childcare-subsidy", {"age": 1, "hukou_city": None}, None, "3600"),
+    ("cn-childcare-subsidy", {"age": 30, **BJ, "children_under_3": 2}, False, None),  # a parent
     (
         "bj-dibao-invitation",
         {
             **BJ,
-            "household_income_per_capita": 1394.99,
+            "household_income_per_capita": 1449.99,
             "subsistence_status": "none",
             "household_size": 2,
         },
@@ -84,7 +92,7 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         "bj-dibao-invitation",
         {
             **BJ,
-            "household_income_per_capita": 1395.0,
+            "household_income_per_capita": 1450.0,
             "subsistence_status": "none",
             "household_size": 2,
         },
@@ -100,7 +108,7 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
             "household_size": 3,
         },
         True,
-        "1184.70",
+        "1349.70",
     ),
     (
         "bj-dibao-invitation",
@@ -113,7 +121,7 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         None,
         None,
     ),
-    ("bj-tekun-support", {"subsistence_status": "tekun"}, True, "2093"),
+    ("bj-tekun-support", {"subsistence_status": "tekun"}, True, "2175"),
     ("bj-winter-heating-subsidy", {"subsistence_status": "low_income", **BJ}, True, "600"),
     ("cn-veteran-preferential-card", {"is_veteran": True}, True, None),
     ("cn-veteran-preferential-card", {"is_veteran": None}, None, None),
@@ -162,6 +170,7 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ("bj-retiree-community-service", {"tags": ["recently_retired"]}, True, None),
     ("bj-elderly-card", {"age": 60}, True, None),
     ("bj-elderly-card", {"age": 59}, False, None),
+    ("bj-elderly-card", {"age": 60, **OUT}, True, None),  # with a 居住证, not in the schema
     ("bj-assistive-devices-subsidy", {"disability_grade": 2, **BJ}, True, "3000"),
     ("bj-assistive-devices-subsidy", {"disability_grade": 4, **BJ}, True, "1500"),
     (
@@ -172,7 +181,8 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ),
     ("bj-approaching-80-notice", {"age": 79, **BJ}, True, None),
     ("bj-approaching-80-notice", {"age": 80, **BJ}, False, None),
-    ("bj-elderly-allowance-2010", {"age": 95, **BJ}, True, "100"),
+    ("bj-elderly-allowance-2010", {"age": 80, **BJ}, True, "100"),  # from 80, not 90
+    ("bj-elderly-allowance-2010", {"age": 79, **BJ}, False, None),
     ("bj-long-term-care-insurance", {"age": 60, "disability_grade": 1}, True, "1200"),
     (
         "cn-job-stabilization-refund",
@@ -231,9 +241,15 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ),
     (
         "cn-graduate-hire-subsidy",
-        {"graduate_hires": 3, "unemployment_insurance_months": 1},
+        {"graduate_hires": 3, "unemployment_insurance_months": 3},
         True,
         "4500",
+    ),
+    (
+        "cn-graduate-hire-subsidy",
+        {"graduate_hires": 3, "unemployment_insurance_months": 2},
+        False,
+        None,
     ),
     (
         "cn-graduate-hire-subsidy",
@@ -244,6 +260,12 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     (
         "cn-micro-small-income-tax-relief",
         {"size_class": "small", "employees": 300, "annual_revenue": 5000},
+        True,
+        None,
+    ),
+    (  # no size-class filter: a medium firm within the tests qualifies
+        "cn-micro-small-income-tax-relief",
+        {"size_class": "medium", "employees": 120, "annual_revenue": 4000},
         True,
         None,
     ),
@@ -259,27 +281,61 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         None,
         None,
     ),
-    ("bj-high-tech-award", {"high_tech": True, "tax_credit_rating": "B"}, True, "100000"),
-    ("bj-high-tech-award", {"high_tech": True, "tax_credit_rating": "M"}, False, None),
+    ("bj-high-tech-award", {"high_tech": True, "tax_credit_rating": "M"}, True, "100000"),
+    ("bj-high-tech-award", {"high_tech": False, "tax_credit_rating": "A"}, False, None),
     ("bj-specialized-sme-award", {"specialized_sme": True, "size_class": "medium"}, True, "200000"),
-    ("cn-startup-guaranteed-loan", {"age_years": 2, "size_class": "micro"}, True, None),
-    ("cn-startup-guaranteed-loan", {"age_years": 3, "size_class": "micro"}, False, None),
-    ("bj-new-business-service-pack", {"tags": ["new_business"]}, True, None),
-    ("cn-disabled-employment-levy-exemption", {"employees": 30}, True, None),
-    ("cn-disabled-employment-levy-exemption", {"employees": 31}, False, None),
-    (
-        "cn-rd-super-deduction",
-        {"industry_code": "I65", "employees": 499, "annual_revenue": 100},
+    (  # 15 % of staff at 100 or fewer: 15 of 100
+        "cn-startup-guaranteed-loan",
+        {"size_class": "small", "employees": 100, "graduate_hires": 15},
         True,
         None,
     ),
     (
-        "cn-rd-super-deduction",
-        {"industry_code": "F51", "employees": 10, "annual_revenue": 100},
+        "cn-startup-guaranteed-loan",
+        {"size_class": "small", "employees": 100, "graduate_hires": 14},
         False,
         None,
     ),
+    (  # 8 % above 100: 16 of 200
+        "cn-startup-guaranteed-loan",
+        {"size_class": "small", "employees": 200, "graduate_hires": 16},
+        True,
+        None,
+    ),
+    (
+        "cn-startup-guaranteed-loan",
+        {"size_class": "small", "employees": 200, "graduate_hires": 15},
+        False,
+        None,
+    ),
+    (  # a firm's age is no condition
+        "cn-startup-guaranteed-loan",
+        {"size_class": "micro", "employees": 10, "graduate_hires": 2, "age_years": 8},
+        True,
+        None,
+    ),
+    ("bj-new-business-service-pack", {"tags": ["new_business"]}, True, None),
+    ("cn-disabled-employment-levy-exemption", {"employees": 30}, True, None),
+    ("cn-disabled-employment-levy-exemption", {"employees": 31}, False, None),
+    ("cn-rd-super-deduction", {"industry_code": "C26", "employees": 5000}, True, None),  # any size
+    ("cn-rd-super-deduction", {"industry_code": "C15"}, True, None),
+    ("cn-rd-super-deduction", {"industry_code": "C16"}, False, None),  # tobacco
+    ("cn-rd-super-deduction", {"industry_code": "F51"}, False, None),  # wholesale
+    ("cn-rd-super-deduction", {"industry_code": "H62"}, False, None),  # catering
+    ("cn-rd-super-deduction", {"industry_code": "K70"}, False, None),  # real estate
+    ("cn-rd-super-deduction", {"industry_code": "L72"}, False, None),  # business services
+    ("cn-rd-super-deduction", {"industry_code": "R90"}, False, None),  # entertainment
+    ("cn-rd-super-deduction", {"industry_code": "R86"}, True, None),
+    ("cn-rd-super-deduction", {"industry_code": None}, None, None),
     ("bj-layoff-stabilization-guidance", {"layoff_rate": 0.1, "employees": 20}, True, None),
+    ("bj-layoff-stabilization-guidance", {"layoff_rate": 0.09, "employees": 100}, False, None),
+    (  # 20 people is a 规模裁员 whatever the share
+        "bj-layoff-stabilization-guidance",
+        {"layoff_rate": 0.02, "employees": 1000},
+        True,
+        None,
+    ),
+    ("bj-layoff-stabilization-guidance", {"layoff_rate": 0.019, "employees": 1000}, False, None),
     ("bj-a-credit-green-channel", {"tax_credit_rating": "A"}, True, None),
     ("bj-a-credit-green-channel", {"tax_credit_rating": None}, None, None),
     (

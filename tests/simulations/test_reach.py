@@ -391,7 +391,7 @@ def test_groups_and_overlaps_equal_sql_group_bys(population: Path, reform: Path)
     ).row(0, named=True)
     top_up = "employment_status = 'unemployed' AND monthly_income < 2000"
     dibao = (
-        "hukou_city = '北京市' AND household_income_per_capita < 1395 "
+        "hukou_city = '北京市' AND household_income_per_capita < 1450 "
         "AND subsistence_status = 'none'"
     )
     assert pair["eligible"] == _sql(population, f"SELECT count(*) FROM r WHERE {top_up}")
