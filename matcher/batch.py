@@ -48,7 +48,7 @@ STATUS_DTYPE = pl.Enum(["eligible", "maybe"])
 MATCH_SCHEMA = pl.Schema(
     {
         "subject_id": pl.String(),
-        "subject_type": pl.Enum(["resident", "enterprise"]),
+        "subject_type": pl.Enum(["resident", "enterprise", "household"]),
         "policy_id": pl.String(),
         "status": STATUS_DTYPE,
         "benefit": BENEFIT_DTYPE,
@@ -215,11 +215,15 @@ def match_frame(
     return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()
 
 
-def write_pairs(batches: Iterable[pl.DataFrame], path: Path) -> int:
+def write_pairs(
+    batches: Iterable[pl.DataFrame], path: Path, *, schema: pl.Schema = MATCH_SCHEMA
+) -> int:
     """Stream ``batches`` into one Parquet file (atomically); returns the number of pairs.
 
     The batches feed a lazy frame (a polars IO source) that polars sinks to Parquet, so the
     file is written by polars' own multi-threaded writer without holding all pairs at once.
+    ``schema``: the batches' columns (``matcher.units.PAIRS_SCHEMA`` for pairs with their unit
+    and recipient).
     The file is written as ``OUT.tmp`` and renamed into place (:mod:`matcher.pairs_file`): an
     error computing the batches is raised as it is; one writing the file (unwritable, full)
     is an :class:`~matcher.pairs_file.OutputError`, and no ``OUT.tmp`` stays either way.
@@ -248,7 +252,7 @@ def write_pairs(batches: Iterable[pl.DataFrame], path: Path) -> int:
 
     with claimed(path) as tmp:
         try:
-            register_io_source(source, schema=MATCH_SCHEMA).sink_parquet(tmp)
+            register_io_source(source, schema=schema).sink_parquet(tmp)
             tmp.replace(path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             if exc in failed:

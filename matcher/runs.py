@@ -171,25 +171,41 @@ def carry_forward(previous: Path, pairs: Path, *, audience: str, into: Path) -> 
     diff with the previous run would end every resident's offers.  Recorded with the previous
     run's resident pairs carried forward, its diff holds the enterprises' changes only.
     """
-    from matcher.batch import MATCH_SCHEMA
+    from matcher.units import with_unit_columns
 
-    others = (
-        pl.scan_parquet(previous)
-        .filter(pl.col("subject_type").cast(pl.String) != audience)
-        .cast(MATCH_SCHEMA)
+    others = with_unit_columns(pl.scan_parquet(previous)).filter(
+        pl.col("subject_type").cast(pl.String).is_in(_types_of(audience)).not_()
     )
     into.parent.mkdir(parents=True, exist_ok=True)
-    pl.concat([others, pl.scan_parquet(pairs).cast(MATCH_SCHEMA)]).sink_parquet(into)
+    pl.concat([others, with_unit_columns(pl.scan_parquet(pairs))]).sink_parquet(into)
     return into
 
 
+def _types_of(audience: str) -> list[str]:
+    """The subject types a run of ``audience`` writes: a resident run's household-unit pairs
+    are households'."""
+    return ["resident", "household"] if audience in ("resident", "household") else [audience]
+
+
 def run_diff(old: pl.LazyFrame, new: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per (subject, policy) whose status or benefit differs between two runs."""
+    """One row per (subject, policy) whose status or benefit differs between two runs.
+
+    Each row is one unit's (a household's 低保 once, not per member) and carries who is told:
+    ``unit`` and ``recipient_id`` of the new run, else of the old one (whoever was told of an
+    offer is told that it ended).  Pairs files written before units count as their subjects'.
+    """
+    from matcher.units import with_unit_columns
+
     keys = ["subject_id", "subject_type", "policy_id"]
-    columns = [*keys, pl.col("status").cast(pl.String), "benefit"]
-    joined = old.select(columns).join(
-        new.select(columns), on=keys, how="full", coalesce=True, suffix="_new"
-    )
+    columns = [
+        "subject_id", pl.col("subject_type").cast(pl.String), "policy_id",
+        pl.col("status").cast(pl.String), "benefit", pl.col("unit").cast(pl.String),
+        "recipient_id",
+    ]  # fmt: skip
+    joined = with_unit_columns(old).select(columns).join(
+        with_unit_columns(new).select(columns), on=keys, how="full", coalesce=True,
+        suffix="_new",
+    )  # fmt: skip
     was, now = pl.col("status"), pl.col("status_new")
     change = (
         pl.when(was.is_null() & (now == "eligible"))
@@ -215,6 +231,8 @@ def run_diff(old: pl.LazyFrame, new: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("status_new").alias("new_status"),
             pl.col("benefit").alias("old_benefit"),
             pl.col("benefit_new").alias("new_benefit"),
+            pl.coalesce("unit_new", "unit").alias("unit"),
+            pl.coalesce("recipient_id_new", "recipient_id").alias("recipient_id"),
         )
     )
 
@@ -224,11 +242,11 @@ def policy_endings(old: pl.LazyFrame, new: pl.LazyFrame) -> dict[str, tuple[int,
 
     The share a run ended of each policy's offers: what the mass-change guard compares with.
     """
-    keys = ["subject_id", "subject_type", "policy_id"]
+    keys = ["subject_id", pl.col("subject_type").cast(pl.String), "policy_id"]
     offers = old.group_by("policy_id").agg(pl.len().alias("offers"))
     ended = (
         old.select(keys)
-        .join(new.select(keys), on=keys, how="anti")
+        .join(new.select(keys), on=["subject_id", "subject_type", "policy_id"], how="anti")
         .group_by("policy_id")
         .agg(pl.len().alias("ended"))
     )

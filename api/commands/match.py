@@ -129,8 +129,12 @@ def match_cmd(
     """Match a whole population against the policies in force on the as-of date.
 
     \b
-    Writes one row per (subject, policy) that is eligible or maybe:
-      subject_id, subject_type, policy_id, status (eligible|maybe), benefit
+    Writes one row per (unit, policy) that is eligible or maybe:
+      subject_id, subject_type (resident|enterprise|household), policy_id,
+      status (eligible|maybe), benefit, unit (person|household|enterprise), recipient_id
+    A policy with `unit: household` gives one row per household (its 低保 counted once, not
+    per member), told to its contact person or head; `recipient: guardian` tells a child's
+    offer to one guardian (guardian_id, else mother_id, else father_id).
     Example:
       zhida match --population pop/ --policies rules/catalog/ --as-of 2026-06-30 --out m.parquet
 
@@ -145,9 +149,10 @@ def match_cmd(
     import polars as pl
 
     from core.errors import ValidationError, ZhidaError
-    from matcher.batch import match_population, write_pairs
+    from matcher.batch import write_pairs
     from matcher.needed_tags import event_tagger
     from matcher.pairs_file import check_output
+    from matcher.units import PAIRS_SCHEMA, match_units
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
@@ -217,9 +222,9 @@ def match_cmd(
         frames, source = read_database(get_engine(), schema)
         _require_loaded(frames, audiences)
     tagger = event_tagger(source, schema, in_force, as_of=as_of) if tags else None
-    pairs = match_population(frames, in_force, schema, as_of=as_of, tagger=tagger)
+    pairs = match_units(frames, in_force, schema, as_of=as_of, tagger=tagger)
     try:
-        write_pairs(pairs, out)
+        write_pairs(pairs, out, schema=PAIRS_SCHEMA)
     except ZhidaError:
         raise  # an OUT that cannot be written (OutputError) says so itself
     except pl.exceptions.InvalidOperationError as exc:
@@ -232,6 +237,9 @@ def match_cmd(
     elapsed = time.perf_counter() - started
     counts = pl.scan_parquet(out).group_by("status").agg(pl.len()).collect().rows()
     summary = ", ".join(f"{n:,} {s}" for s, n in sorted(counts))
+    households = pl.scan_parquet(out).filter(pl.col("unit") == "household").select(pl.len())
+    if (counted := households.collect().item()) and summary:
+        summary += f" ({counted:,} of them households', each counted once)"
     click.echo(
         f"{len(in_force)} of {len(catalog.policies)} policies in force on {as_of}; "
         f"{summary or 'no matches'}; wrote {out} in {elapsed:.1f}s"

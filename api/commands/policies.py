@@ -249,9 +249,9 @@ def diff_cmd(old: Path, new: Path, population: Path, as_of: date, out: Path | No
     from rich.console import Console
     from rich.table import Table
 
-    from matcher.batch import match_frame
     from matcher.diff import catalog_changes, reach_diff, subject_changes
     from matcher.population import attach_tags, scan_population
+    from matcher.units import match_units_frame
     from profiles.schema import load_schema
     from rules.loader import load_catalog
 
@@ -270,10 +270,11 @@ def diff_cmd(old: Path, new: Path, population: Path, as_of: date, out: Path | No
     ids = {c.policy_id for c in changes}
     # Tags from the population's events, as `zhida match` computes them.
     frames = attach_tags(scan_population(population, schema), population, schema, as_of=as_of)
-    old_pairs = match_frame(
+    # Each unit once: a household's benefit is one household's, not its members'.
+    old_pairs = match_units_frame(
         frames, [p for p in before.in_force(as_of) if p.id in ids], schema, as_of=as_of
     )
-    new_pairs = match_frame(
+    new_pairs = match_units_frame(
         frames, [p for p in after.in_force(as_of) if p.id in ids], schema, as_of=as_of
     )
     summary = reach_diff(old_pairs, new_pairs)

@@ -27,10 +27,74 @@ def test_match_writes_the_contract_columns(population: Path, tmp_path: Path) -> 
     argv = ["match", "--population", str(population), "--policies", CATALOG]
     assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 0
     pairs = pl.read_parquet(out)
-    assert pairs.columns == ["subject_id", "subject_type", "policy_id", "status", "benefit"]
+    assert pairs.columns == [
+        "subject_id", "subject_type", "policy_id", "status", "benefit", "unit", "recipient_id",
+    ]  # fmt: skip
     assert set(pairs["status"]) == {"eligible", "maybe"}
     assert "bj-elderly-allowance-2010" not in set(pairs["policy_id"])  # not in force
     assert pairs.filter(pl.col("subject_type") == "enterprise").height > 0
+
+
+HOUSEHOLD_POLICIES = {
+    "dibao.yaml": """\
+id: t-dibao
+title: 低保
+department: 民政局
+audience: resident
+mode: proactive_push
+unit: household
+eligibility: household_income_per_capita < 1450
+benefit: (1450 - household_income_per_capita) * household_size
+benefit_period: month
+valid_from: 2024-07-01
+""",
+    "childcare.yaml": """\
+id: t-childcare
+title: 育儿补贴
+department: 卫健委
+audience: resident
+mode: proactive_push
+recipient: guardian
+eligibility: age < 3
+benefit: '3600'
+benefit_period: year
+valid_from: 2025-01-01
+""",
+}
+
+
+def test_match_counts_a_household_once_and_names_who_is_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    population, catalog, out = tmp_path / "pop", tmp_path / "catalog", tmp_path / "m.parquet"
+    population.mkdir()
+    catalog.mkdir()
+    for name, text in HOUSEHOLD_POLICIES.items():
+        (catalog / name).write_text(text, encoding="utf-8")
+    pl.DataFrame(
+        {
+            "person_id": ["P1", "P2", "P3"],
+            "birth_date": [date(1990, 1, 1), date(1991, 1, 1), date(2025, 5, 1)],
+            "household_id": ["H1"] * 3,
+            "relation_to_head": ["head", "spouse", "child"],
+            "mother_id": [None, None, "P2"],
+            "father_id": [None, None, "P1"],
+            "household_size": [3] * 3,
+            "household_income_per_capita": [1000.0] * 3,
+        }
+    ).write_parquet(population / "residents.parquet")
+    argv = ["match", "--population", str(population), "--policies", str(catalog)]
+    argv += ["--audience", "resident", "--as-of", "2026-06-30", "--out", str(out), "--no-record"]
+    assert main(argv) == 0
+    pairs = pl.read_parquet(out).sort("policy_id")
+    assert pairs.select(
+        "subject_id", "subject_type", "policy_id", "unit", "recipient_id"
+    ).rows() == [
+        ("P3", "resident", "t-childcare", "person", "P2"),  # the mother, once
+        ("H1", "household", "t-dibao", "household", "P1"),  # the head, once for three
+    ]
+    assert str(pairs["benefit"][1]) == "1350.00"  # (1450 - 1000) x 3, not x 9
+    assert "1 of them households', each counted once" in capsys.readouterr().out
 
 
 def test_explain_prints_json_with_clauses(
