@@ -39,7 +39,8 @@ def list_cmd() -> None:
 @click.option("--against", type=int, default=None, help="Compare with this run instead.")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Write every change (subject, policy, change, statuses, benefits) to Parquet.",
+    help="Write every change (subject, policy, change, statuses, benefits) to Parquet "
+    "(audited as a data export).",
 )  # fmt: skip
 def diff_cmd(run_id: int | None, against: int | None, out: Path | None) -> None:
     """What changed in RUN_ID (default: the latest) since the previous run, per policy."""
@@ -57,8 +58,13 @@ def diff_cmd(run_id: int | None, against: int | None, out: Path | None) -> None:
             raise NotFoundError("no runs yet; `zhida match ... --out FILE` records one")
         run_id = latest.run_id
     changes = store.diff(run_id, against).collect()
-    if out is not None:
-        changes.write_parquet(out)
+    if out is not None:  # one row per subject: an audited data export, as the API's
+        from api.commands.exported import write_audited
+
+        write_audited(
+            out, changes.write_parquet, what="run diff (Parquet)", entity_type="match_run",
+            entity_id=str(run_id), rows=changes.height, details={"against": against},
+        )  # fmt: skip
     table = (
         changes.group_by("policy_id", "change")
         .len()

@@ -67,6 +67,16 @@ def test_match_records_runs_and_diffs_them(
     changes = pl.read_parquet(out)
     assert changes.height > 0
     assert "newly_eligible" in set(changes["change"].cast(pl.String))
+    # The file leaves the system: an audited data export naming the run, its rows and hash.
+    import hashlib
+
+    from api.app.audit import AuditLog
+    from core.db import get_engine
+
+    (entry,) = [e for e in AuditLog(get_engine()).entries() if e.action == "data.export"]
+    assert (entry.entity_type, entry.entity_id, entry.role) == ("match_run", "2", "cli")
+    assert entry.details["rows"] == changes.height
+    assert entry.details["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
 def test_a_run_records_the_rule_version_of_every_policy_it_matched(tmp_path: Path) -> None:
