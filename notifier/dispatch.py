@@ -72,9 +72,18 @@ def quiet_hours_of(settings: Settings) -> dict[str, tuple[time, time]]:
     }
 
 
-def load_history(conn: Connection, subject_ids: Iterable[str], now: datetime) -> History:
-    """What the subjects were told before, and how many messages each had this week."""
-    ids = sorted(set(subject_ids))
+def load_history(
+    conn: Connection,
+    subject_ids: Iterable[str],
+    now: datetime,
+    recipients: Iterable[str] = (),
+) -> History:
+    """What the subjects were told before, and how many messages each had this week.
+
+    The notices are the subjects' (a unit's: a household's, a child's); the week's messages are
+    counted for the ``recipients`` too (who is told for them), as for the subjects themselves.
+    """
+    ids = sorted(set(subject_ids) | set(recipients))
     last: dict[tuple[str, str], Told] = {}
     times: Counter[tuple[str, str, str, str]] = Counter()
     week: dict[str, int] = {}
@@ -117,6 +126,7 @@ def _item_payload(
     c: Candidate, policy: Policy, evidence: Mapping[str, Any], as_of: date
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
+        "subject_id": c.subject_id, "subject_type": c.subject_type,  # whose offer it is
         "policy_id": c.policy_id, "policy_version": c.policy_version, "purpose": c.purpose,
         "change": c.change, "title": policy.title, "title_en": policy.title_en,
         "department": policy.department, "mode": policy.mode, "summary": policy.summary,
@@ -169,10 +179,11 @@ def plan_changes(
         return done
     candidates = candidates_from_changes(changes, policies, priority)
     subjects = {c.subject_id for c in candidates}
+    recipients = {c.to for c in candidates}
     with contextlib.ExitStack() as stack:
         reader = conn if conn is not None else stack.enter_context(engine.connect())
-        history = load_history(reader, subjects, now)
-        contacts = ContactStore(engine).load(subjects, conn=reader)
+        history = load_history(reader, subjects, now, recipients)
+        contacts = ContactStore(engine).load(recipients, conn=reader)
     ctx = PlanContext(
         now=now, tz=settings.tz, contacts=contacts, history=history,
         weekly_budget=settings.contact_budget, quiet_hours=quiet_hours_of(settings),
@@ -227,7 +238,8 @@ def plan_causes(
         if planned[cause] is not None:
             continue
         candidates = candidates_from_changes(changes, policies)
-        subjects = {c.subject_id for c in candidates}
+        # A recipient told for several subjects (a mother for two children) is one person.
+        subjects = {c.subject_id for c in candidates} | {c.to for c in candidates}
         wave = max((wave_of[s] + 1 for s in subjects if s in wave_of), default=0)
         while len(waves) <= wave:
             waves.append([])
@@ -237,9 +249,11 @@ def plan_causes(
     contacts_store = ContactStore(engine)
     for wave_causes in waves:
         subjects = {c.subject_id for _, cands, _ in wave_causes for c in cands}
+        recipients = {c.to for _, cands, _ in wave_causes for c in cands}
         ctx = PlanContext(
-            now=now, tz=settings.tz, contacts=contacts_store.load(subjects, conn=conn),
-            history=load_history(conn, subjects, now), weekly_budget=settings.contact_budget,
+            now=now, tz=settings.tz, contacts=contacts_store.load(recipients, conn=conn),
+            history=load_history(conn, subjects, now, recipients),
+            weekly_budget=settings.contact_budget,
             quiet_hours=quiet_hours_of(settings), channels=channels,
         )  # fmt: skip
         recorded: list[Planned] = []

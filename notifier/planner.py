@@ -3,7 +3,9 @@
 Candidates (one per (subject, policy) change of a run diff) pass through ordered steps
 (:data:`notifier.steps.DEFAULT_STEPS`: purpose, dedupe, consent, routing, budget, digest, quiet
 hours); each step may suppress or defer a candidate and says why.  What survives is grouped into
-one message per subject — a digest — keyed by an idempotency key derived from its items.
+one message per recipient — a digest — keyed by an idempotency key derived from its items.  A
+subject is a unit (a person, a household, a firm); its recipient (the run diff's
+``recipient_id``: a household's head, a child's guardian) is who is told, once per unit.
 
 >>> from datetime import UTC, datetime
 >>> from notifier.steps import Candidate, Contact, PlanContext
@@ -22,6 +24,21 @@ one message per subject — a digest — keyed by an idempotency key derived fro
 '2026-03-03T00:00:00+00:00'
 >>> [d.decision for d in result.decisions]
 ['deferred', 'deferred', 'suppressed']
+
+A household's offer and two children's reach the one person told for them, in one message:
+
+>>> told = (
+...     Candidate("h1", "household", "dibao", "v1", "proactive_push", "newly_eligible", None,
+...               "eligible", recipient_id="mum"),
+...     Candidate("kid1", "resident", "childcare", "v1", "proactive_push", "newly_eligible",
+...               None, "eligible", recipient_id="mum"),
+...     Candidate("kid2", "resident", "childcare", "v1", "proactive_push", "newly_eligible",
+...               None, "eligible", recipient_id="mum"),
+... )
+>>> noon = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+>>> [(m.subject_id, [c.subject_id for c in m.items]) for m in plan(told,
+...     PlanContext(now=noon)).messages]
+[('mum', ['kid1', 'kid2', 'h1'])]
 """
 
 from __future__ import annotations
@@ -41,7 +58,7 @@ __all__ = ["Plan", "PlannedMessage", "candidates_from_changes", "item_key", "pla
 @dataclass(frozen=True)
 class PlannedMessage:
     idempotency_key: str
-    subject_id: str
+    subject_id: str  # who is told: the recipient of its items (the items name their subjects)
     subject_type: str
     channel: str
     address: str | None
@@ -86,14 +103,14 @@ def plan(
     groups: dict[tuple[str, str, datetime | None], list[Candidate]] = {}
     for c in decided:
         if c.decision != "suppressed":
-            groups.setdefault((c.subject_id, c.channel or "inbox", c.not_before), []).append(c)
+            groups.setdefault((c.to, c.channel or "inbox", c.not_before), []).append(c)
     messages = []
-    for (subject_id, channel, not_before), items in groups.items():
-        items.sort(key=digest_order)
+    for (recipient, channel, not_before), items in groups.items():
+        items.sort(key=lambda c: (*digest_order(c), c.subject_id))
         first = items[0]
-        key = _sha(channel, subject_id, *sorted(item_key(c) for c in items))
+        key = _sha(channel, recipient, *sorted(item_key(c) for c in items))
         message = PlannedMessage(
-            key, subject_id, first.subject_type, channel, first.address, first.locale,
+            key, recipient, first.to_type, channel, first.address, first.locale,
             not_before, tuple(items),
         )  # fmt: skip
         messages.append(message)
@@ -106,6 +123,8 @@ def candidates_from_changes(
     priority: Mapping[tuple[str, str], float] | None = None,
 ) -> list[Candidate]:
     """Candidates from run-diff rows (``matcher.runs.run_diff`` columns) and the catalog.
+
+    A row's ``recipient_id`` (absent in diffs of runs before units) is who is told.
 
     ``policies`` maps policy id to a :class:`rules.Policy`; ``priority`` maps (subject, policy)
     to the ranking model's score (missing: 0, i.e. rules-only order by policy id).
@@ -130,6 +149,7 @@ def candidates_from_changes(
                 new_benefit=_decimal(row.get("new_benefit")),
                 category=policy.category,
                 priority=priority.get((row["subject_id"], row["policy_id"]), 0.0),
+                recipient_id=row.get("recipient_id") or None,
             )
         )
     return out

@@ -11,6 +11,15 @@ with a reason.  A step leaves suppressed candidates alone; :func:`active` picks 
 'suppressed'
 >>> c.outcome
 'eligible:100'
+
+A candidate is one unit's offer (a person, a household, a firm); ``recipient_id`` is who is
+told of it (a household's head, a child's guardian), and every per-person decision (contact
+points, opt-outs, the week's budget, the digest) is the recipient's:
+
+>>> child = Candidate("kid", "resident", "bj-x", "v1", "proactive_push", "newly_eligible",
+...                   None, "eligible", recipient_id="mum")
+>>> (child.to, child.to_type, c.to)
+('mum', 'resident', 'p1')
 """
 
 from __future__ import annotations
@@ -73,6 +82,18 @@ class Candidate:
     step: str = ""  # the step that decided the reason
     sequence: int = 0  # how many times this (subject, policy, version, purpose) was told before
     notes: tuple[str, ...] = ()  # what else steps noted (e.g. why not SMS)
+    recipient_id: str | None = None  # who is told; None: the subject itself
+
+    @property
+    def to(self) -> str:
+        """Who is told: the recipient, else the subject itself."""
+        return self.recipient_id or self.subject_id
+
+    @property
+    def to_type(self) -> str:
+        """The recipient's kind: the subject's own, or a resident told for another subject (a
+        household's head, a child's guardian)."""
+        return self.subject_type if self.to == self.subject_id else "resident"
 
     @property
     def outcome(self) -> str:

@@ -1,5 +1,7 @@
 """Step 5: one contact budget per person per week, across policies and channels.
 
+The person is the recipient: a mother told of two children's offers has one budget.
+
 A person already sent ``weekly_budget`` messages in the last seven days gets no invitation
 now; grant and revocation notices are never dropped — they go out, merged into one message.
 
@@ -30,7 +32,7 @@ class BudgetStep:
     ) -> tuple[Candidate, ...]:
         out = []
         for c in candidates:
-            used = ctx.history.sent_this_week.get(c.subject_id, 0)
+            used = ctx.history.sent_this_week.get(c.to, 0)
             if c.decision == "suppressed" or c.essential or used < ctx.weekly_budget:
                 out.append(c)
             else:

@@ -28,7 +28,7 @@ class ConsentStep:
     ) -> tuple[Candidate, ...]:
         out = []
         for c in candidates:
-            contact = ctx.contacts.get(c.subject_id)
+            contact = ctx.contacts.get(c.to)
             if c.decision == "suppressed" or contact is None or c.essential:
                 out.append(c)
             elif "*" in contact.opt_out_categories:

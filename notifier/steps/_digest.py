@@ -1,5 +1,8 @@
 """Step 6: several offers for one person in one message, the most important first.
 
+The person is the recipient: a household's offer and a child's reach the one who is told in
+one message with their own offers.
+
 The order is essential notices, then priority (the ranking model's, or rules-only when
 personalisation is off), then policy id.  Beyond ``digest_max_items`` further invitations are
 dropped with the reason; essential notices always fit.
@@ -36,7 +39,7 @@ class DigestStep:
         by_subject: dict[str, list[Candidate]] = defaultdict(list)
         done: list[Candidate] = []
         for c in candidates:
-            (done if c.decision == "suppressed" else by_subject[c.subject_id]).append(c)
+            (done if c.decision == "suppressed" else by_subject[c.to]).append(c)
         out = []
         for items in by_subject.values():
             items.sort(key=digest_order)

@@ -53,8 +53,8 @@ class RoutingStep:
             if c.decision == "suppressed":
                 out.append(c)
                 continue
-            contact = ctx.contacts.get(c.subject_id)
-            channel, address, notes = choose_channel(contact, c.subject_type, ctx.channels)
+            contact = ctx.contacts.get(c.to)  # the recipient's: a head, a guardian, the firm
+            channel, address, notes = choose_channel(contact, c.to_type, ctx.channels)
             locale = contact.locale if contact else "zh"
             out.append(
                 c.but(channel=channel, address=address, locale=locale, notes=c.notes + notes)
