@@ -29,6 +29,7 @@ import rule_engine.ast as rast
 
 from rules.language import RType, Rule, literal_value
 from rules.numbers import DECIMAL, MONEY, to_number
+from rules.parameters import PREFIX, active, bracket_expr, is_parameter
 
 __all__ = ["compile_rule"]
 
@@ -66,7 +67,11 @@ class _Compiler:
         if isinstance(node, rast.SymbolExpression):
             if node.scope == "built-in":
                 return _Value(pl.lit(self.as_of, pl.Date), rtype, True, self.as_of)
+            if is_parameter(node.name):
+                return self._parameter(node, rtype)
             return _Value(pl.col(node.name), rtype)
+        if isinstance(node, rast.GetItemExpression):  # parameters.x[index]: a bracket
+            return self._bracket(node, rtype)
         if isinstance(node, rast.ArrayExpression):
             return _Value(pl.lit(None), rtype, True, literal_value(node))
         if isinstance(node, rast.LiteralExpressionBase):
@@ -104,6 +109,19 @@ class _Compiler:
             expr = pl.when(condition.is_null()).then(None).when(condition).then(then)
             return _Value(expr.otherwise(otherwise), rtype)
         raise AssertionError(f"the checker let through {type(node).__name__}")  # pragma: no cover
+
+    def _parameter(self, node: Any, rtype: RType) -> _Value:
+        """The amount in force on the as-of date, as a literal."""
+        amount = active().amount(node.name.removeprefix(PREFIX), self.as_of)
+        return _Value(pl.lit(amount, DECIMAL), rtype, True, amount)
+
+    def _bracket(self, node: Any, rtype: RType) -> _Value:
+        """A scale's or categories' amount for the index, from the version in force."""
+        version = active().version(node.container.name.removeprefix(PREFIX), self.as_of)
+        index = self.compile(node.item)
+        numeric = index.rtype.kind == "number"
+        expr = bracket_expr(version, self.number(index) if numeric else index.expr, numeric=numeric)
+        return _Value(expr, rtype)
 
     def _side(self, value: _Value, other: _Value) -> pl.Expr:
         """One side of a comparison, converted so both sides have the same polars type."""

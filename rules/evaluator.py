@@ -31,6 +31,7 @@ import rule_engine.ast as rast
 from rules.errors import EvaluationTimeLimitError
 from rules.language import Rule, literal_value
 from rules.numbers import divide, floor_divide, modulo, money, multiply, to_number
+from rules.parameters import PREFIX, active, bracket_amount, is_parameter
 from rules.regex import matches
 
 __all__ = ["EVALUATION_SECONDS", "deadline_after", "evaluate", "evaluate_benefit", "evaluate_node"]
@@ -97,6 +98,8 @@ class _Evaluator:
         if isinstance(node, rast.SymbolExpression):
             if node.scope == "built-in":
                 return self.as_of
+            if is_parameter(node.name):  # the amount in force on the as-of date
+                return active().amount(node.name.removeprefix(PREFIX), self.as_of)
             raw = self.record.get(node.name)
             if raw is None:
                 return None
@@ -107,6 +110,9 @@ class _Evaluator:
             if rtype.kind == "tags":
                 return tuple(raw)
             return raw
+        if isinstance(node, rast.GetItemExpression):  # parameters.x[index]: a bracket
+            version = active().version(node.container.name.removeprefix(PREFIX), self.as_of)
+            return bracket_amount(version, self.value(node.item))
         if isinstance(node, rast.LiteralExpressionBase):
             literal = literal_value(node)
             return self.number(node, literal) if rtype.kind == "number" else literal

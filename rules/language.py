@@ -44,6 +44,7 @@ from rules.aliases import tag_audience, tag_id, unknown_tag_hint
 from rules.errors import RuleSyntaxError, RuleTypeError
 from rules.groups import AGGREGATES, GROUP_WORDS, HOUSEHOLD_PREFIX, Aggregate
 from rules.limits import check_length, check_size
+from rules.parameters import is_parameter, parameter_named, unknown_parameters
 from rules.regex import pattern_problem
 from rules.source import Source, Token
 from rules.suggest import nearest
@@ -144,9 +145,15 @@ def children(node: Any) -> tuple[Any, ...]:
         return (node.right,)
     if isinstance(node, rast.ArrayExpression):
         return tuple(node.value)
+    if isinstance(node, rast.GetItemExpression):  # parameters.x[index]
+        return (node.container, node.item)
     if isinstance(node, rast.BinaryExpressionBase):
         return (node.left, node.right)
     return ()
+
+
+def _is_parameter_node(node: Any) -> bool:
+    return isinstance(node, rast.SymbolExpression) and is_parameter(node.name)
 
 
 def _is_leaf(node: Any) -> bool:
@@ -335,11 +342,31 @@ class _Checker:
             if node.name == "today":
                 return RType("date", field="$today")
             raise self.fail(node, f"${node.name} is not available; the only built-in is $today")
+        if is_parameter(node.name):
+            return self._parameter(node)
         f = self.entity.by_name.get(node.name)
         if f is None:
             raise self.fail_with(node, "unknown_field", _unknown_field(node.name, self.entity))
         self.fields.add(f.name)
         return self._field_type(f)
+
+    def _parameter(self, node: Any, index: Any = None) -> RType:
+        """``parameters.x`` (an amount) or ``parameters.x[index]`` (a scale, categories)."""
+        parameter = parameter_named(node.name)
+        if parameter.kind == "amount":
+            if index is not None:
+                raise self.fail(index, f"{parameter.name} is one amount; write it without [...]")
+            return RType("number", field=f"parameters.{parameter.name}")
+        if index is None:
+            by = "age" if parameter.kind == "scale" else "subsistence_status"
+            raise self.fail(
+                node,
+                f"{parameter.name} ({parameter.name_zh}) is a {parameter.kind}: say which bracket, "
+                f"e.g. parameters.{parameter.name}[{by}]",
+            )
+        wanted = "number" if parameter.kind == "scale" else "string"
+        self._expect(index, self.check(index), (wanted,), f"{parameter.name}[...]")
+        return RType("number", field=f"parameters.{parameter.name}[]")
 
     def _literal(self, node: Any) -> RType:
         if isinstance(node, rast.FloatExpression):
@@ -458,6 +485,8 @@ class _Checker:
     def _check(self, node: Any) -> RType:
         if isinstance(node, rast.SymbolExpression):
             return self._symbol(node)
+        if isinstance(node, rast.GetItemExpression) and _is_parameter_node(node.container):
+            return self._parameter(node.container, node.item)
         if isinstance(node, rast.FunctionCallExpression):
             return self._aggregate(node)
         if isinstance(node, rast.GetAttributeExpression):
@@ -788,7 +817,7 @@ def parse_rule(
     check_size(origin)  # before anything walks the expression recursively
     for problem in _unsupported_tokens(origin):
         raise problem
-    for unknown in _unknown_chinese_names(origin, entity):
+    for unknown in (*unknown_parameters(origin), *_unknown_chinese_names(origin, entity)):
         raise unknown
     rule, aliases = _read(origin, entity, kind, scope)
     if aliases:  # read again with every alias written as the id or value it names

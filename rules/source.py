@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from profiles.schema import Entity
+from rules.parameters import parameter_symbol
 
 __all__ = ["Source", "Token"]
 
@@ -34,6 +35,7 @@ _TOKEN = re.compile(
   | (?P<string>[dtbr]?(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'))
   | (?P<number>0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+
         |(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
+  | (?P<parameter>(?:parameters|参数)\s*\.\s*[A-Za-z_\u3400-\u9fff][A-Za-z0-9_\u3400-\u9fff]*)
   | (?P<symbol>\$?[A-Za-z_\u3400-\u9fff][A-Za-z0-9_\u3400-\u9fff]*)
   | (?P<op>=~~|!~~|=~|!~|==|!=|<=|>=|//|\*\*|&&|\|\||[-+*/%<>()\[\]{},:?!&|^~.=])
   | (?P<other>.)
@@ -77,6 +79,8 @@ class Source:
                 piece = raw
             elif kind == "comment":
                 piece = " " * len(raw)
+            elif kind == "parameter":  # parameters.x / 参数.x: one symbol (rules.parameters)
+                piece, kind = parameter_symbol(raw), "symbol"
             elif kind == "symbol":
                 field = entity.by_name_zh.get(raw)
                 piece = field.name if field is not None else (words or {}).get(raw, raw)
