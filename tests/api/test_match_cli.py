@@ -83,6 +83,7 @@ def test_match_counts_a_household_once_and_names_who_is_told(
             "household_income_per_capita": [1000.0] * 3,
         }
     ).write_parquet(population / "residents.parquet")
+    pl.DataFrame({"household_id": ["H1"]}).write_parquet(population / "households.parquet")
     argv = ["match", "--population", str(population), "--policies", str(catalog)]
     argv += ["--audience", "resident", "--as-of", "2026-06-30", "--out", str(out), "--no-record"]
     assert main(argv) == 0
