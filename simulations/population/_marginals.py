@@ -59,25 +59,28 @@ DISTRICT_ADMIN_CODES: Final[dict[str, str]] = {
     "延庆区": "110119",
 }
 
-# Five-year age bands (lower bound, per cent of residents).  census broad shares: 0-14 11.9 %,
-# 15-59 68.5 %, 60+ 19.6 %; the split inside the broad groups is modelled on the census pyramid.
+# Five-year age bands (lower bound, per cent of residents), for 2024: 60+ 23.5 % and 80+ 3.1 %
+# (2024年北京市老龄事业发展报告: 514.0 万 and 68.7 万 of 2,183.2 万), 0-14 11.9 % (census);
+# 0-4 is 3.1 % so that age 0 is near the 2024 births (6.09 per mille, about 133,000).  The split
+# inside the broad groups is modelled on the census pyramid, the 15-59 bands scaled down by
+# 64.6 / 68.5 and the 60-79 bands up by 20.4 / 16.8 from the census shares.
 AGE_BANDS: Final[tuple[tuple[int, float], ...]] = (
-    (0, 4.3),
-    (5, 4.2),
-    (10, 3.4),
-    (15, 3.0),
-    (20, 5.5),
-    (25, 8.9),
-    (30, 10.9),
-    (35, 9.4),
-    (40, 7.9),
-    (45, 7.6),
-    (50, 7.7),
-    (55, 7.6),
-    (60, 6.0),
-    (65, 5.3),
-    (70, 3.4),
-    (75, 2.1),
+    (0, 3.1),
+    (5, 4.6),
+    (10, 4.2),
+    (15, 2.8),
+    (20, 5.2),
+    (25, 8.4),
+    (30, 10.3),
+    (35, 8.9),
+    (40, 7.4),
+    (45, 7.2),
+    (50, 7.3),
+    (55, 7.2),
+    (60, 7.3),
+    (65, 6.4),
+    (70, 4.1),
+    (75, 2.6),
     (80, 1.6),
     (85, 1.0),
     (90, 0.4),
@@ -96,50 +99,54 @@ NON_HUKOU_CITIES: Final[tuple[str, ...]] = (
     "武汉市", "成都市",
 )  # fmt: skip
 
-# modelled: enterprises by district of registration (per cent), following the districts'
-# shares of registered market entities (海淀 and 朝阳 lead).
+# Enterprises by district of registration (per cent): 朝阳 17.9, 海淀 12.2 and 通州 8.2 are the
+# 5th economic census's shares of legal units (2023, 北京市第五次全国经济普查公报第七号); the other
+# districts share the remaining 61.7 % modelled on the 4th census's shares (2018, 公报第五号),
+# 大兴 including the economic-technological development area.
 ENTERPRISE_DISTRICT_SHARE: Final[dict[str, float]] = {
-    "朝阳区": 22.0,
-    "海淀区": 20.0,
-    "丰台区": 8.0,
-    "大兴区": 7.0,
-    "通州区": 7.0,
-    "昌平区": 7.0,
-    "顺义区": 6.0,
-    "西城区": 5.0,
-    "东城区": 4.0,
-    "房山区": 4.0,
-    "石景山区": 2.5,
-    "怀柔区": 2.0,
-    "平谷区": 1.5,
-    "密云区": 1.5,
-    "门头沟区": 1.0,
-    "延庆区": 1.0,
+    "朝阳区": 17.9,
+    "海淀区": 12.2,
+    "通州区": 8.2,
+    "丰台区": 9.0,
+    "昌平区": 8.0,
+    "大兴区": 8.0,
+    "顺义区": 5.5,
+    "房山区": 5.2,
+    "怀柔区": 4.9,
+    "西城区": 4.6,
+    "东城区": 4.5,
+    "石景山区": 3.0,
+    "平谷区": 3.0,
+    "密云区": 3.0,
+    "门头沟区": 2.1,
+    "延庆区": 0.9,
 }
 
-# modelled on the structure of Beijing's enterprises (4th economic census, 2018): GB/T 4754-2017
-# code (section letter + division) -> per cent.
+# Industries (GB/T 4754-2017 section letter + division -> per cent of firms): sections F 25 %,
+# L 18 % and M 15 % follow the 5th economic census (2023: 批发和零售业 24.9 %, 租赁和商务服务业
+# 18.1 %, 科学研究和技术服务业 15.0 % of legal units, 公报第二号); the divisions inside a
+# section and the other sections are modelled on the 4th census's structure.
 INDUSTRY_SHARE: Final[dict[str, float]] = {
-    "F51": 14.0,  # 批发业
-    "F52": 6.0,  # 零售业
+    "F51": 18.0,  # 批发业
+    "F52": 7.0,  # 零售业
     "L72": 18.0,  # 商务服务业
-    "M75": 10.0,  # 科技推广和应用服务业
-    "M73": 3.0,  # 研究和试验发展
-    "I65": 11.0,  # 软件和信息技术服务业
+    "M75": 11.0,  # 科技推广和应用服务业
+    "M73": 4.0,  # 研究和试验发展
+    "I65": 10.0,  # 软件和信息技术服务业
     "I64": 3.0,  # 互联网和相关服务
-    "H62": 5.0,  # 餐饮业
-    "E48": 5.0,  # 土木工程建筑业
+    "H62": 4.0,  # 餐饮业
+    "E48": 3.0,  # 土木工程建筑业
     "C39": 2.0,  # 计算机、通信和其他电子设备制造业
     "C27": 1.0,  # 医药制造业
     "C35": 2.0,  # 专用设备制造业
-    "K70": 4.0,  # 房地产业
+    "K70": 3.0,  # 房地产业
     "J66": 1.0,  # 货币金融服务
     "J67": 1.0,  # 资本市场服务
-    "R86": 4.0,  # 广播、电视、电影和录音制作业
+    "R86": 3.0,  # 广播、电视、电影和录音制作业
     "P83": 2.0,  # 教育
     "Q84": 1.0,  # 卫生
-    "G54": 2.0,  # 道路运输业
-    "O80": 2.0,  # 居民服务业
+    "G54": 1.0,  # 道路运输业
+    "O80": 5.0,  # 居民服务业
 }
 # Sections where high-tech and 专精特新 certification concentrates.
 TECH_SECTIONS: Final = ("C", "I", "M")
@@ -166,23 +173,25 @@ SIZE_REVENUE_MEDIAN: Final[dict[str, float]] = {
     "large": 80000.0,
 }
 
-# Beijing counted about 28,000 high-tech enterprises and over 7,000 专精特新 SMEs in 2023
-# (Beijing Municipal Science & Technology Commission; Beijing Economy and IT Bureau); as shares
-# of enterprises with activity these are modelled as:
-HIGH_TECH_SHARE_TECH: Final = 0.10  # of firms in sections C, I, M
-HIGH_TECH_SHARE_OTHER: Final = 0.005
-SPECIALIZED_SHARE_TECH_SME: Final = 0.04  # of small and medium firms in C, I, M
+# Certification shares, tuned so that the draws come near the targets (targets.yaml): Beijing
+# had 8,754 专精特新 firms in 2024 (北京市经济和信息化局, 2024-09-26), 0.74 % of the 5th census's
+# 1.179 million legal units, concentrated in small and medium technology firms; about 28,000
+# high-tech enterprises in 2023 (Beijing Municipal Science & Technology Commission, unverified).
+HIGH_TECH_SHARE_TECH: Final = 0.066  # of firms in sections C, I, M
+HIGH_TECH_SHARE_OTHER: Final = 0.0033
+SPECIALIZED_SHARE_TECH_SME: Final = 0.14  # of small and medium firms in C, I, M aged 2+
 
 TAX_RATING_SHARE: Final[dict[str, float]] = {"A": 25.0, "B": 45.0, "M": 20.0, "C": 7.0, "D": 3.0}
 
-# Disability: China's 2nd National Sample Survey on Disability (2006) found 6.34 % prevalence;
-# certified (持证) disabled people in Beijing are about 2.5 % of residents (Beijing Disabled
-# Persons' Federation).  Certified prevalence by age, modelled to that total:
+# Disability: certified (持证) disabled residents, about 526,000 with 55 % aged 60+ (issue 16's
+# findings from the Beijing Disabled Persons' Federation, unverified); China's 2nd National
+# Sample Survey on Disability (2006) found 6.34 % prevalence of all disability.  Certified
+# prevalence by age, modelled to those totals on the 2024 age structure:
 DISABILITY_BY_AGE: Final[tuple[tuple[int, float], ...]] = (
     (0, 0.006),
-    (18, 0.018),
-    (60, 0.050),
-    (80, 0.110),
+    (18, 0.016),
+    (60, 0.049),
+    (80, 0.107),
 )
 DISABILITY_GRADE_SHARE: Final[dict[int, float]] = {1: 12.0, 2: 25.0, 3: 30.0, 4: 33.0}
 
