@@ -65,10 +65,10 @@ class _Compiler:
     def compile(self, node: Any) -> _Value:
         rtype = self.rule.type_of(node)
         if isinstance(node, rast.SymbolExpression):
+            if is_parameter(node.name):  # before built-ins: the checker marks it one
+                return self._parameter(node, rtype)
             if node.scope == "built-in":
                 return _Value(pl.lit(self.as_of, pl.Date), rtype, True, self.as_of)
-            if is_parameter(node.name):
-                return self._parameter(node, rtype)
             return _Value(pl.col(node.name), rtype)
         if isinstance(node, rast.GetItemExpression):  # parameters.x[index]: a bracket
             return self._bracket(node, rtype)

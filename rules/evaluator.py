@@ -96,10 +96,10 @@ class _Evaluator:
         self._tick()
         rtype = self.rule.type_of(node)
         if isinstance(node, rast.SymbolExpression):
-            if node.scope == "built-in":
-                return self.as_of
             if is_parameter(node.name):  # the amount in force on the as-of date
                 return active().amount(node.name.removeprefix(PREFIX), self.as_of)
+            if node.scope == "built-in":
+                return self.as_of
             raw = self.record.get(node.name)
             if raw is None:
                 return None

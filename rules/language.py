@@ -338,12 +338,12 @@ class _Checker:
         )
 
     def _symbol(self, node: Any) -> RType:
+        if is_parameter(node.name):
+            return self._parameter(node)
         if node.scope == "built-in":
             if node.name == "today":
                 return RType("date", field="$today")
             raise self.fail(node, f"${node.name} is not available; the only built-in is $today")
-        if is_parameter(node.name):
-            return self._parameter(node)
         f = self.entity.by_name.get(node.name)
         if f is None:
             raise self.fail_with(node, "unknown_field", _unknown_field(node.name, self.entity))
@@ -353,6 +353,9 @@ class _Checker:
     def _parameter(self, node: Any, index: Any = None) -> RType:
         """``parameters.x`` (an amount) or ``parameters.x[index]`` (a scale, categories)."""
         parameter = parameter_named(node.name)
+        # A constant of the run like $today, not a subject's field: every walker that skips
+        # built-ins (fields read, the explainer's settling values, the analysis) skips it.
+        node.scope = "built-in"
         if parameter.kind == "amount":
             if index is not None:
                 raise self.fail(index, f"{parameter.name} is one amount; write it without [...]")
@@ -364,6 +367,7 @@ class _Checker:
                 f"{parameter.name} ({parameter.name_zh}) is a {parameter.kind}: say which bracket, "
                 f"e.g. parameters.{parameter.name}[{by}]",
             )
+        self.types[id(node)] = RType("number", field=f"parameters.{parameter.name}")
         wanted = "number" if parameter.kind == "scale" else "string"
         self._expect(index, self.check(index), (wanted,), f"{parameter.name}[...]")
         return RType("number", field=f"parameters.{parameter.name}[]")
