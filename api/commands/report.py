@@ -75,7 +75,13 @@ def fairness_cmd(
     import polars as pl
 
     from matcher.exposure import topk_exposure
-    from matcher.fairness import coverage_units, dimensions, disparities, fairness_report
+    from matcher.fairness import (
+        GROUPS,
+        coverage_units,
+        dimensions,
+        disparities,
+        fairness_report,
+    )
     from matcher.population import scan_population
     from profiles.schema import load_schema
 
@@ -94,6 +100,8 @@ def fairness_cmd(
     )
     coverage, between, exposure = [], [], []
     for name, frame in frames.items():
+        if name not in GROUPS:  # households: no fairness dimensions of their own yet
+            continue
         entity = schema.entity(name)
         units, metric = coverage_units(matched, frame, entity, as_of=as_of, truth=truth_pairs)
         tag = pl.lit(name).alias("subjects")
@@ -250,7 +258,7 @@ def funnel_cmd(population: Path, truth: Path | None, as_of: date, csv_path: Path
     """
     import polars as pl
 
-    from matcher.fairness import coverage_funnel
+    from matcher.fairness import GROUPS, coverage_funnel
     from matcher.population import scan_population
     from profiles.schema import load_schema
 
@@ -271,6 +279,7 @@ def funnel_cmd(population: Path, truth: Path | None, as_of: date, csv_path: Path
             pl.lit(name).alias("subjects")
         )
         for name, frame in scan_population(population, schema).items()
+        if name in GROUPS
     ]
     report = pl.concat([p for p in parts if p.height])
     if csv_path is not None:
