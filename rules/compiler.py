@@ -27,11 +27,12 @@ from typing import Any
 import polars as pl
 import rule_engine.ast as rast
 
+from rules.groups import AGGREGATES, HOUSEHOLD_PREFIX, AggregateOp, Group
 from rules.language import RType, Rule, literal_value
 from rules.numbers import DECIMAL, MONEY, to_number
 from rules.parameters import PREFIX, active, bracket_expr, is_parameter
 
-__all__ = ["compile_rule"]
+__all__ = ["GroupAggregate", "compile_groups", "compile_rule"]
 
 _CMP = {
     "eq": lambda a, b: a == b,
@@ -51,10 +52,27 @@ class _Value:
     literal: Any = None
 
 
+@dataclass(frozen=True)
+class GroupAggregate:
+    """One aggregate a rule reads: the subject frame's column ``column`` is ``op`` over the
+    group's rows of ``value`` where ``condition`` holds (``rules.group_frames`` computes it).
+
+    ``value`` and ``condition`` are polars expressions over a member (or employment + employee)
+    frame; ``None`` means none given (count/any/all; every row).
+    """
+
+    column: str
+    group: Group
+    op: AggregateOp
+    value: pl.Expr | None
+    condition: pl.Expr | None
+
+
 class _Compiler:
     def __init__(self, rule: Rule, as_of: date) -> None:
         self.rule = rule
         self.as_of = as_of
+        self.aggregates: dict[str, GroupAggregate] = {}
 
     def number(self, value: _Value) -> pl.Expr:
         """As a six-place decimal (integers are cast exactly)."""
@@ -72,6 +90,8 @@ class _Compiler:
             return _Value(pl.col(node.name), rtype)
         if isinstance(node, rast.GetItemExpression):  # parameters.x[index]: a bracket
             return self._bracket(node, rtype)
+        if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
+            return _Value(self._group(node), rtype)
         if isinstance(node, rast.ArrayExpression):
             return _Value(pl.lit(None), rtype, True, literal_value(node))
         if isinstance(node, rast.LiteralExpressionBase):
@@ -149,6 +169,9 @@ class _Compiler:
         left, right = self.compile(node.left), self.compile(node.right)
         if rtype.kind == "string":
             return pl.concat_str(left.expr, right.expr)
+        if rtype.kind == "date":  # a date moved by whole days
+            days = pl.duration(days=right.literal if right.is_literal else right.expr)
+            return left.expr + days if node.type == "add" else left.expr - days
         op = node.type
         if rtype.integer:
             a, b = left.expr, right.expr
@@ -181,6 +204,43 @@ class _Compiler:
         if member.rtype.kind == "date":
             return member.expr.is_in(pl.Series(values, dtype=pl.Date))
         return member.expr.is_in(values)
+
+    # rules over groups: a household's field is a column of the subject frame, an aggregate a
+    # column computed by a group-by over the members (rules.group_frames) and joined to it
+
+    def _group(self, node: Any) -> pl.Expr:
+        if isinstance(node, rast.GetAttributeExpression):
+            return pl.col(f"{HOUSEHOLD_PREFIX}.{node.name}")
+        function = node.function
+        agg = AGGREGATES[function.name]
+        inner = _Compiler(self.rule, self.as_of)
+        args = list(node.arguments)
+        value = None
+        if agg.takes_value:
+            compiled = inner.compile(args.pop(0))
+            integer = compiled.rtype.kind != "number" or compiled.rtype.integer
+            value = compiled.expr if integer else inner.number(compiled)
+        condition = inner.compile(args[0]).expr if args else None
+        start, end = self.rule.span(node)
+        column = f"__{agg.group}:{self.rule.text[start:end]}"
+        self.aggregates[column] = GroupAggregate(column, agg.group, agg.op, value, condition)
+        return pl.col(column)
+
+
+def compile_groups(rule: Rule, *, as_of: date) -> tuple[GroupAggregate, ...]:
+    """The aggregates ``rule`` reads, each named by the column its compiled expression reads.
+
+    >>> from profiles.schema import load_schema
+    >>> from rules.language import parse_rule
+    >>> rule = parse_rule("members_count(age < 3) >= 1", load_schema().entity("household"))
+    >>> [(a.column, a.group, a.op) for a in compile_groups(rule, as_of=date(2026, 1, 1))]
+    [('__members:members_count(age < 3)', 'members', 'count')]
+    """
+    if not rule.groups:
+        return ()
+    compiler = _Compiler(rule, as_of)
+    compiler.compile(rule.expression)
+    return tuple(compiler.aggregates.values())
 
 
 def compile_rule(rule: Rule, *, as_of: date) -> pl.Expr:

@@ -21,20 +21,36 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import rule_engine.ast as rast
 
 from rules.errors import EvaluationTimeLimitError
+from rules.groups import (
+    AGGREGATES,
+    EMPLOYEES,
+    HOUSEHOLD,
+    MEMBERS,
+    Aggregate,
+    is_current_employment,
+)
 from rules.language import Rule, literal_value
 from rules.numbers import divide, floor_divide, modulo, money, multiply, to_number
 from rules.parameters import PREFIX, active, bracket_amount, is_parameter
 from rules.regex import matches
 
-__all__ = ["EVALUATION_SECONDS", "deadline_after", "evaluate", "evaluate_benefit", "evaluate_node"]
+__all__ = [
+    "EVALUATION_SECONDS",
+    "deadline_after",
+    "evaluate",
+    "evaluate_benefit",
+    "evaluate_node",
+    "group_rows",
+    "kleene_aggregate",
+]
 
 EVALUATION_SECONDS = 1.0  # one rule for one subject takes microseconds; this is a guard
 _CHECK_EVERY = 64  # nodes between looks at the clock
@@ -100,16 +116,9 @@ class _Evaluator:
                 return active().amount(node.name.removeprefix(PREFIX), self.as_of)
             if node.scope == "built-in":
                 return self.as_of
-            raw = self.record.get(node.name)
-            if raw is None:
-                return None
-            if rtype.kind == "number":
-                return self.number(node, raw)
-            if rtype.kind == "date":
-                return _as_date(raw)
-            if rtype.kind == "tags":
-                return tuple(raw)
-            return raw
+            return self._read(node, self.record.get(node.name))
+        if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
+            return self._group(node)
         if isinstance(node, rast.GetItemExpression):  # parameters.x[index]: a bracket
             version = active().version(node.container.name.removeprefix(PREFIX), self.as_of)
             return bracket_amount(version, self.value(node.item))
@@ -154,6 +163,19 @@ class _Evaluator:
             return result
         raise AssertionError(f"the checker let through {type(node).__name__}")  # pragma: no cover
 
+    def _read(self, node: Any, raw: Any) -> Any:
+        """A field's stored value as the rule's type reads it."""
+        rtype = self.rule.type_of(node)
+        if raw is None:
+            return None
+        if rtype.kind == "number":
+            return self.number(node, raw)
+        if rtype.kind == "date":
+            return _as_date(raw)
+        if rtype.kind == "tags":
+            return tuple(raw)
+        return raw
+
     def _compare(self, node: Any) -> bool | None:
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None:
@@ -181,6 +203,9 @@ class _Evaluator:
         op = node.type
         if isinstance(left, str):
             return left + right
+        if isinstance(left, date):  # a date moved by whole days
+            days = timedelta(days=int(right))
+            return left + days if op == "add" else left - days
         integer = self.rule.type_of(node).integer
         if not integer or op == "tdiv":
             left, right = to_number(left), to_number(right)
@@ -197,6 +222,74 @@ class _Evaluator:
         if integer:
             return left // right if op == "fdiv" else left % right
         return floor_divide(left, right) if op == "fdiv" else modulo(left, right)
+
+    # rules over groups (rules.groups): the record carries its household and members, or its
+    # employments, under reserved keys; an absent one is unknown
+
+    def _group(self, node: Any) -> Any:
+        if isinstance(node, rast.GetAttributeExpression):
+            household = self.record.get(HOUSEHOLD)
+            return None if household is None else self._read(node, household.get(node.name))
+        agg = AGGREGATES[node.function.name]
+        rows = group_rows(self.record, agg, self.as_of)
+        if rows is None:
+            return None
+        args = list(node.arguments)
+        value_node = args.pop(0) if agg.takes_value else None
+        condition_node = args[0] if args else None
+        conditions: list[bool | None] = []
+        values: list[Any] = []
+        for row in rows:
+            inner = _Evaluator(self.rule, row, self.as_of, self.deadline)
+            inner.steps = self.steps
+            c = True if condition_node is None else inner.value(condition_node)
+            conditions.append(None if c is None else bool(c))
+            if value_node is not None and c:
+                values.append(inner.value(value_node))
+            self.steps = inner.steps
+        return kleene_aggregate(agg, conditions, values)
+
+
+def group_rows(
+    record: Mapping[str, Any], agg: Aggregate, as_of: date
+) -> Sequence[Mapping[str, Any]] | None:
+    """The rows ``agg`` ranges over for ``record``: its household's members, or its current
+    employments (``rules.groups.is_current_employment``); None when unknown."""
+    if agg.group == "members":
+        members: Sequence[Mapping[str, Any]] | None = record.get(MEMBERS)
+        return members
+    employments = record.get(EMPLOYEES)
+    if employments is None:
+        return None
+    return [row for row in employments if is_current_employment(row, as_of)]
+
+
+def kleene_aggregate(
+    agg: Aggregate, conditions: Sequence[bool | None], values: Sequence[Any]
+) -> Any:
+    """``agg`` over rows whose conditions are ``conditions`` and whose values (of the rows
+    whose condition holds) are ``values``; the same rules as ``rules.group_frames``.
+
+    >>> count = AGGREGATES["members_count"]
+    >>> kleene_aggregate(count, [True, False, True], []), kleene_aggregate(count, [True, None], [])
+    (2, None)
+    >>> kleene_aggregate(AGGREGATES["any_member"], [None, True], [])
+    True
+    """
+    unknown = any(c is None for c in conditions)
+    if agg.op == "count":
+        return None if unknown else sum(1 for c in conditions if c)
+    if agg.op == "any":
+        return True if any(c is True for c in conditions) else (None if unknown else False)
+    if agg.op == "all":
+        return False if any(c is False for c in conditions) else (None if unknown else True)
+    if unknown or any(v is None for v in values):
+        return None
+    if agg.op == "sum":
+        return sum(values[1:], start=values[0]) if values else 0
+    if not values:
+        return None
+    return min(values) if agg.op == "min" else max(values)
 
 
 def evaluate_node(

@@ -672,6 +672,7 @@ class _Checker:
             inner._expect(
                 condition, inner.check(condition), ("boolean",), f"{agg.name}'s condition"
             )
+        self.groups.add(agg.group)
         self.groups.update(f"{agg.group}.{name}" for name in inner.fields)
         if agg.op in ("any", "all"):
             return RType("boolean")

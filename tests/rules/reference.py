@@ -15,6 +15,7 @@ from typing import Any
 
 import rule_engine
 import rule_engine.ast as rast
+import rule_engine.builtins
 
 U = "unknown"
 AND = {
@@ -35,9 +36,21 @@ def _num(v: Any) -> Decimal:
     return Decimal(v).quantize(SIX, rounding=ROUND_HALF_EVEN)
 
 
+def _context() -> rule_engine.Context:
+    # $today untyped, so `$today - 365` (days) parses as the rule language reads it
+    context = rule_engine.Context()
+    context.builtins = rule_engine.builtins.Builtins.from_defaults(
+        value_types={"today": rule_engine.DataType.UNDEFINED}, timezone=context.builtins.timezone
+    )
+    return context
+
+
+CONTEXT = _context()
+
+
 def reference(text: str, row: dict[str, Any], today: date) -> Any:
     """The value of ``text`` (schema names only) for ``row``; ``"unknown"`` for unknown."""
-    return _eval(rule_engine.Rule(text).statement.expression, row, today)
+    return _eval(rule_engine.Rule(text, context=CONTEXT).statement.expression, row, today)
 
 
 def reference_money(text: str, row: dict[str, Any], today: date) -> Any:
@@ -48,16 +61,74 @@ def reference_money(text: str, row: dict[str, Any], today: date) -> Any:
     return q if value >= 0 else -q
 
 
+def _value(v: Any) -> Any:
+    if v is None:
+        return U
+    if isinstance(v, bool | str | date | tuple | list):
+        return tuple(v) if isinstance(v, list) else v
+    return _num(v)
+
+
+# Rules over groups, restated from the documentation of rules.groups and rules.group_frames: a
+# row carries "@household" (a dict), "@members" or "@employees" (lists of dicts); an employment
+# counts while hired_on <= today (or unknown) and left_on is unknown or after today.
+GROUP_OPS = {
+    "members_count": ("@members", "count"), "members_sum": ("@members", "sum"),
+    "members_min": ("@members", "min"), "members_max": ("@members", "max"),
+    "any_member": ("@members", "any"), "all_members": ("@members", "all"),
+    "employees_count": ("@employees", "count"), "employees_sum": ("@employees", "sum"),
+    "employees_min": ("@employees", "min"), "employees_max": ("@employees", "max"),
+    "any_employee": ("@employees", "any"), "all_employees": ("@employees", "all"),
+}  # fmt: skip
+
+
+def _group(node: Any, row: dict[str, Any], today: date) -> Any:
+    if isinstance(node, rast.GetAttributeExpression):
+        household = row.get("@household")
+        return U if household is None else _value(household.get(node.name))
+    key, op = GROUP_OPS[node.function.name]
+    rows = row.get(key)
+    if rows is None:
+        return U
+    if key == "@employees":
+        rows = [
+            r for r in rows
+            if (r.get("hired_on") is None or r["hired_on"] <= today)
+            and (r.get("left_on") is None or r["left_on"] > today)
+        ]  # fmt: skip
+    args = list(node.arguments)
+    value = args.pop(0) if op in ("sum", "min", "max") else None
+    pairs = []
+    for r in rows:
+        c = _eval(args[0], r, today) if args else True
+        v = _eval(value, r, today) if value is not None and c is True else None
+        pairs.append((c, v))
+    conds = [c for c, _ in pairs]
+    if op == "any":
+        return True if True in conds else (U if U in conds else False)
+    if op == "all":
+        return False if False in conds else (U if U in conds else True)
+    if U in conds:
+        return U
+    if op == "count":
+        return Decimal(conds.count(True))
+    chosen = [v for c, v in pairs if c is True]
+    if any(isinstance(v, str) and v == U for v in chosen):
+        return U
+    if op == "sum":
+        return sum(chosen, Decimal(0))
+    if not chosen:
+        return U
+    return min(chosen) if op == "min" else max(chosen)
+
+
 def _eval(node: Any, row: dict[str, Any], today: date) -> Any:
     if isinstance(node, rast.SymbolExpression):
         if node.scope == "built-in":
             return today
-        v = row.get(node.name)
-        if v is None:
-            return U
-        if isinstance(v, bool | str | date | tuple | list):
-            return tuple(v) if isinstance(v, list) else v
-        return _num(v)
+        return _value(row.get(node.name))
+    if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
+        return _group(node, row, today)
     if isinstance(node, rast.ArrayExpression):
         return [_eval(i, row, today) for i in node.value]
     if isinstance(node, rast.DatetimeExpression):
@@ -96,6 +167,8 @@ def _eval(node: Any, row: dict[str, Any], today: date) -> Any:
             "eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b,
         }[node.type]  # fmt: skip
     op = node.type
+    if isinstance(a, date):  # a date moved by days
+        return date.fromordinal(a.toordinal() + (int(b) if op == "add" else -int(b)))
     if op == "add":
         return a + b
     if op == "sub":
