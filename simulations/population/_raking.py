@@ -62,14 +62,15 @@ def design_effect(weights: Floats) -> float:
 
 
 def _g(u: Floats, low: float, high: float) -> tuple[Floats, Floats]:
-    """The logit calibration function and its derivative (Deville & Särndal 1992, case 6)."""
+    """The logit calibration function and its derivative (Deville & Särndal 1992, case 6).
+
+    ``g = low (1 - r) + high r`` with ``r`` the logistic of ``a u + log((1 - low) / (high - 1))``:
+    the textbook ratio rewritten so that large ``u`` saturates at a bound instead of overflowing.
+    """
     a = (high - low) / ((1 - low) * (high - 1))
-    e = np.exp(np.clip(a * u, -700, 700))
-    num = low * (high - 1) + high * (1 - low) * e
-    den = (high - 1) + (1 - low) * e
-    g = num / den
-    dg = a * e * (1 - low) * (high - 1) * (high - low) / den**2
-    return g, dg
+    z = np.clip(a * u + np.log((1 - low) / (high - 1)), -700.0, 700.0)
+    r = 1.0 / (1.0 + np.exp(-z))
+    return low + (high - low) * r, (high - low) * a * r * (1 - r)
 
 
 def rake(
