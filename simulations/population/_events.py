@@ -1,13 +1,13 @@
 """Service events (办件记录) that agree with the subjects' attributes and dates.
 
-Life events follow the attributes drawn for each subject — birth registrations for children
-under 3, retirement approvals at retirement age, business registration on the founding date,
-and so on — and ordinary high-volume services form the background.
+Life events follow the attributes drawn for each subject — a birth registration for each child
+under 3, filed by a parent, retirement approvals at retirement age, business registration on
+the founding date, and so on — and ordinary high-volume services form the background.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +86,15 @@ def _days(dates: pl.Series) -> npt.NDArray[np.int64]:
     return np.asarray(dates.cast(pl.Int32).to_numpy(), dtype=np.int64)
 
 
+def _years_before(day: int, years: int) -> date:
+    """The date ``years`` years before ``day`` (days since the epoch)."""
+    d = _EPOCH + timedelta(days=day)
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
 def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
     rng = c.rng
     ids = r["person_id"]
@@ -98,14 +107,26 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
     ]
     c.add("resident", ids.gather(who), item, c.recent(who.size, BACKGROUND_WINDOW_DAYS))
 
-    kids = r["children_under_3"].to_numpy()
-    parents = np.repeat(np.arange(n), kids)
-    born = c.recent(parents.size, 3 * 365)
+    # One birth registration per child under 3, filed by the mother (else the father, else the
+    # guardian, else the household's head) within 30 days of the birth.
+    heads = r.filter(pl.col("relation_to_head") == "head").select(
+        "household_id", pl.col("person_id").alias("__head")
+    )
+    kids = (
+        r.with_row_index("__row")
+        .filter(pl.col("birth_date") > pl.lit(_years_before(c.as_of_day, 3)))
+        .join(heads, on="household_id", how="left")
+        .sort("__row")
+        .select(
+            pl.coalesce("mother_id", "father_id", "guardian_id", "__head", "person_id"),
+            "birth_date",
+        )
+    )
     c.add(
         "resident",
-        ids.gather(parents),
+        kids.to_series(0),
         "birth_registration",
-        born + rng.integers(1, 30, parents.size),
+        _days(kids["birth_date"]) + rng.integers(1, 30, kids.height),
     )
 
     birth = _days(r["birth_date"])

@@ -1,8 +1,13 @@
-"""Generate a synthetic population directory: residents, enterprises and their service events.
+"""Generate a synthetic population directory: residents in households, enterprises, the
+employments that link them, and their service events.
 
 The output columns, their order and their dtypes come from the profile schema; each field's
 ``missing`` share (scaled by ``unknown_scale``, or overridden per field) becomes unknown values.
-The same seed gives the same bytes.
+The fields links determine (a resident's household size, income per capita and children under
+3; a firm's employees and graduate hires) are computed from the links by ``profiles.links``
+before any value is hidden, so the flat fields agree with the links.  Every resident, household
+and firm carries a design weight (the Beijing total over the sample size; calibration replaces
+it).  The same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import numpy as np
 import polars as pl
 
 from core.errors import InputFileError, ValidationError
+from profiles.links import with_links
 from profiles.schema import Entity, Schema, load_schema
+from simulations.population._employments import generate_employments
 from simulations.population._enterprises import generate_enterprises
 from simulations.population._events import generate_events
-from simulations.population._residents import generate_residents
+from simulations.population._residents import draw_residents
 
 __all__ = ["FILES", "GenerationSpec", "generate_population", "with_unknowns"]
 
@@ -27,7 +34,15 @@ FILES: dict[str, str] = {
     "resident": "residents.parquet",
     "enterprise": "enterprises.parquet",
     "event": "events.parquet",
+    "household": "households.parquet",
+    "employment": "employments.parquet",
 }
+
+# Design weights before calibration: Beijing's totals over the sample's counts.
+# census: 21,893,095 residents (2020); 北京市第五次全国经济普查公报(第二号): 1,179,000 legal
+# units in industry and services (2023).
+RESIDENTS_TOTAL = 21_893_095
+ENTERPRISES_TOTAL = 1_179_000
 
 Progress = Callable[[str], None]
 
@@ -93,7 +108,7 @@ def _conform(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
 def generate_population(
     spec: GenerationSpec, out: Path, *, progress: Progress | None = None
 ) -> dict[str, Path]:
-    """Write the three Parquet files of ``spec`` into ``out``; returns their paths."""
+    """Write the Parquet files of ``spec`` (:data:`FILES`) into ``out``; returns their paths."""
     schema = load_schema()
     spec.check(schema)
     step = progress or (lambda _msg: None)
@@ -103,10 +118,31 @@ def generate_population(
         raise InputFileError(f"cannot create output directory {out}: {exc.strerror}") from exc
     rng = np.random.default_rng(spec.seed)
 
-    step("residents")
-    residents = generate_residents(rng, spec.residents, as_of=spec.as_of)
+    step("residents and households")
+    drawn = draw_residents(rng, spec.residents, as_of=spec.as_of)
     step("enterprises")
     enterprises = generate_enterprises(rng, spec.enterprises, as_of=spec.as_of)
+    step("employments")
+    employments = generate_employments(rng, drawn.residents, enterprises, as_of=spec.as_of)
+    person_weight = RESIDENTS_TOTAL / spec.residents if spec.residents else 0.0
+    firm_weight = ENTERPRISES_TOTAL / spec.enterprises if spec.enterprises else 0.0
+    linked = with_links(
+        {
+            "resident": drawn.residents.with_columns(pl.lit(person_weight).alias("weight")).lazy(),
+            "household": drawn.households.with_columns(
+                pl.lit(person_weight).alias("weight")  # members carry their household's weight
+            ).lazy(),
+            "enterprise": enterprises.with_columns(pl.lit(firm_weight).alias("weight"))
+            .with_row_index("__order")
+            .lazy(),
+            "employment": employments.lazy(),
+        },
+        as_of=spec.as_of,
+    )
+    # Joins do not keep row order; the generator's order is part of "same seed, same bytes".
+    residents = linked["resident"].collect().sort("person_id")
+    households = drawn.households.with_columns(pl.lit(person_weight).alias("weight"))
+    enterprises = linked["enterprise"].collect().sort("__order").drop("__order")
     step("service events")
     events = generate_events(rng, residents, enterprises, as_of=spec.as_of)
 
@@ -115,6 +151,8 @@ def generate_population(
         "resident": residents,
         "enterprise": enterprises,
         "event": events,
+        "household": households,
+        "employment": employments,
     }
     paths: dict[str, Path] = {}
     for name, complete in frames.items():

@@ -1,12 +1,15 @@
-"""Synthetic residents: district, age, hukou, family, work, income, disability, assistance.
+"""Synthetic residents in households: district, age, hukou, family, work, income, disability.
 
-Attributes are drawn in dependency order so that they agree: employment follows age (the retired
-are of retirement age), income follows employment, children under 3 belong to adults of parental
-age, assistance follows household income, and so on.  Everything is vectorised.
+People are drawn as households (``_households``): a household shares its district, mostly its
+hukou and its surname line; marital status follows the relation to the head (a head and spouse
+are married), employment follows age, income follows employment, and social assistance is
+decided for the household from its members' incomes (``_assistance``).  Everything is
+vectorised.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -14,19 +17,23 @@ import numpy.typing as npt
 import polars as pl
 
 from simulations.population import _marginals as m
+from simulations.population._assistance import assess
+from simulations.population._households import COLLECTIVE, Skeleton, draw_households
 from simulations.population._names import digits, pools, sample
 from simulations.population._sampling import bernoulli, categorical, categorical_index
 from simulations.population._sampling import lognormal_median as lognormal
 
-__all__ = ["generate_residents"]
+__all__ = ["Drawn", "draw_residents", "generate_residents"]
 
 _EPOCH = date(1970, 1, 1)
 
 
-def _ages(rng: np.random.Generator, n: int) -> npt.NDArray[np.int64]:
-    lows = np.array([low for low, _ in m.AGE_BANDS])
-    band = categorical_index(rng, [share for _, share in m.AGE_BANDS], n)
-    return np.asarray(lows[band] + rng.integers(0, 5, size=n), dtype=np.int64)
+@dataclass(frozen=True)
+class Drawn:
+    """Residents and their households, complete (no unknowns yet)."""
+
+    residents: pl.DataFrame
+    households: pl.DataFrame
 
 
 def _by_age(
@@ -42,23 +49,41 @@ def _by_age(
     return out.astype(str)
 
 
-_MARITAL_BY_AGE: dict[int, dict[str, float]] = {
+# Marital status of people who live without a spouse, by age (modelled on the census's
+# marital-status tables; a married person is one whose spouse lives in the household, except in
+# collective households).
+_UNPARTNERED_BY_AGE: dict[int, dict[str, float]] = {
+    0: {"single": 1.0},
+    25: {"single": 0.90, "divorced": 0.09, "widowed": 0.01},
+    35: {"single": 0.55, "divorced": 0.38, "widowed": 0.07},
+    50: {"single": 0.20, "divorced": 0.45, "widowed": 0.35},
+    65: {"single": 0.06, "divorced": 0.18, "widowed": 0.76},
+}
+_COLLECTIVE_MARITAL_BY_AGE: dict[int, dict[str, float]] = {
     0: {"single": 1.0},
     20: {"single": 0.90, "married": 0.10},
     25: {"single": 0.55, "married": 0.44, "divorced": 0.01},
     30: {"single": 0.25, "married": 0.72, "divorced": 0.03},
     35: {"single": 0.08, "married": 0.82, "divorced": 0.08, "widowed": 0.02},
-    60: {"single": 0.03, "married": 0.82, "divorced": 0.05, "widowed": 0.10},
-    75: {"single": 0.02, "married": 0.60, "divorced": 0.03, "widowed": 0.35},
+    60: {"single": 0.03, "married": 0.50, "divorced": 0.07, "widowed": 0.40},
 }
 
-_HOUSEHOLD_BY_MARITAL: dict[str, dict[int, float]] = {
-    "child": {2: 0.10, 3: 0.55, 4: 0.25, 5: 0.10},
-    "single": {1: 0.45, 2: 0.20, 3: 0.25, 4: 0.10},
-    "married": {2: 0.45, 3: 0.35, 4: 0.13, 5: 0.07},
-    "divorced": {1: 0.60, 2: 0.30, 3: 0.10},
-    "widowed": {1: 0.60, 2: 0.20, 3: 0.20},
-}
+# Hukou: a household is a migrant one with a probability by its head's age, and its members
+# share the head's hukou but for a few (modelled to the census's 38.5 % from outside Beijing).
+_NON_HUKOU_BY_HEAD = ((0, 0.44), (45, 0.30), (60, 0.13))
+_NON_HUKOU_COLLECTIVE = 0.72
+# Students in dormitories come mostly from other provinces; Beijing's own students mostly live
+# at home (modelled).  Their family, not the dormitory, is the household social assistance
+# assesses, so a Beijing hukou in a dormitory would look like a household without income.
+_NON_HUKOU_DORMITORY = 0.92
+_SHARES_HEAD_HUKOU = 0.92
+# Where a Beijing hukou is registered: the district of residence for most (modelled).
+_HUKOU_IN_RESIDENCE_DISTRICT = 0.8
+
+# Level of schooling finished, by age at graduation (modelled on Beijing's high share of
+# graduates among young adults): upper secondary 18, bachelor 22, master 25.
+_GRADUATION_AGE = {18: 0.30, 22: 0.50, 25: 0.20}
+_GRADUATION_RECORDED_UP_TO = 35  # age up to which a graduation date is on file
 
 
 def _employment(
@@ -82,7 +107,7 @@ def _employment(
     )
     old = age >= retire_age
     out[old] = categorical(
-        rng, {"retired": 0.90, "employed": 0.05, "not_working": 0.05}, int(old.sum())
+        rng, {"retired": 0.93, "employed": 0.05, "not_working": 0.02}, int(old.sum())
     )
     return out.astype(str)
 
@@ -98,22 +123,90 @@ def _income(rng: np.random.Generator, status: npt.NDArray[np.str_]) -> npt.NDArr
     return np.round(income)
 
 
-def generate_residents(rng: np.random.Generator, n: int, *, as_of: date) -> pl.DataFrame:
-    """``n`` residents as of ``as_of``, with every stored core field (no nulls yet)."""
-    p = pools()
-    district_names = list(m.DISTRICT_POPULATION_10K)
-    district = np.array(district_names)[
-        categorical_index(rng, list(m.DISTRICT_POPULATION_10K.values()), n)
-    ]
-    age = _ages(rng, n)
-    male = bernoulli(rng, m.MALE_SHARE, n)
-    gender = np.where(male, "male", "female")
+def _no_earner_fix(
+    rng: np.random.Generator,
+    s: Skeleton,
+    status: npt.NDArray[np.str_],
+    retire_age: npt.NDArray[np.int64],
+) -> npt.NDArray[np.str_]:
+    """Households of working age where nobody works are rare (零就业家庭 are sought out by
+    employment assistance): most of them have one member at work (modelled, 95 %)."""
+    earner = np.isin(status, ["employed", "self_employed", "retired"])
+    has_earner = np.bincount(s.member_household, weights=earner, minlength=s.households) > 0
+    able = (s.age >= 23) & (s.age < retire_age) & np.isin(status, ["not_working", "unemployed"])
+    # The first able member of each household without an earner (members are in order).
+    candidates = np.flatnonzero(able & ~has_earner[s.member_household])
+    households = s.member_household[candidates]
+    starts = np.concatenate(([True], households[1:] != households[:-1]))[: households.size]
+    first = candidates[starts]
+    fix = first[bernoulli(rng, 0.95, first.size)]
+    out = status.copy()
+    out[fix] = "employed"
+    return out
+
+
+def _marital(rng: np.random.Generator, s: Skeleton) -> npt.NDArray[np.str_]:
+    n = s.age.size
+    partnered = np.zeros(s.households, dtype=bool)
+    spouse = np.flatnonzero(s.relation == "spouse")
+    partnered[s.member_household[spouse]] = True
+    collective = (s.kind == COLLECTIVE)[s.member_household]
+    out = _by_age(rng, s.age, _UNPARTNERED_BY_AGE).astype(object)
+    out[collective] = _by_age(rng, s.age[collective], _COLLECTIVE_MARITAL_BY_AGE)
+    head = s.relation == "head"
+    out[(head & partnered[s.member_household]) | (s.relation == "spouse")] = "married"
+    # The head's parents: a couple when both live here, else mostly widowed.
+    parent = np.flatnonzero(s.relation == "parent")
+    both = np.bincount(s.member_household[parent], minlength=s.households) == 2
+    two = parent[both[s.member_household[parent]]]
+    out[two] = "married"
+    one = parent[~both[s.member_household[parent]]]
+    out[one] = categorical(rng, {"widowed": 0.85, "divorced": 0.08, "married": 0.07}, one.size)
+    del n
+    return out.astype(str)
+
+
+def _graduated_on(
+    rng: np.random.Generator,
+    birth: pl.Series,
+    age: npt.NDArray[np.int64],
+    status: npt.NDArray[np.str_],
+    as_of: date,
+) -> pl.Series:
+    """1 July of the year a young adult finished school; unknown for students and over 35."""
+    n = age.size
+    at = categorical(rng, _GRADUATION_AGE, n).astype(np.int64)
+    # Nobody graduates in the future: a younger person finished at an earlier level.
+    year = birth.dt.year().to_numpy().astype(np.int64) + at
+    finished = np.where(
+        year * 10_000 + 701 < as_of.year * 10_000 + as_of.month * 100 + as_of.day, year, -1
+    )
+    fallback = birth.dt.year().to_numpy().astype(np.int64) + 18
+    year = np.where(finished > 0, finished, fallback)
+    recorded = (
+        (age >= 18)
+        & (age <= _GRADUATION_RECORDED_UP_TO)
+        & (status != "student")
+        & (year * 10_000 + 701 < as_of.year * 10_000 + as_of.month * 100 + as_of.day)
+    )
+    return (
+        pl.DataFrame({"y": year, "keep": recorded})
+        .select(pl.when(pl.col("keep")).then(pl.date(pl.col("y"), 7, 1)).otherwise(None).alias("d"))
+        .to_series()
+    )
+
+
+def _birth_dates(
+    rng: np.random.Generator, age: npt.NDArray[np.int64], as_of: date
+) -> tuple[pl.Series, npt.NDArray[np.int64]]:
+    """Birth dates that give exactly ``age`` whole years at ``as_of``."""
+    n = age.size
     days_since_birthday = rng.integers(0, 365, size=n)
     as_of_days = (as_of - _EPOCH).days
     birth_days = as_of_days - (age * 365.2425).astype(np.int64) - days_since_birthday
     # Rounding of leap years can push a birthday across the as-of date; keep ages exact.
     birth = pl.Series(birth_days, dtype=pl.Int32).cast(pl.Date)
-    exact_age = (
+    exact = (
         pl.DataFrame({"b": birth})
         .select(
             (
@@ -128,41 +221,69 @@ def generate_residents(rng: np.random.Generator, n: int, *, as_of: date) -> pl.D
         .to_series()
         .to_numpy()
     )
-    age = np.asarray(exact_age, dtype=np.int64)
+    return birth, np.asarray(exact, dtype=np.int64)
 
-    # Hukou: migrants concentrate in working ages (census share 38.5 % overall).
-    p_non_hukou = np.select([age < 15, age < 60], [0.30, 0.46], default=0.15)
-    non_hukou = bernoulli(rng, p_non_hukou, n)
-    hukou_city = np.where(
-        non_hukou,
-        np.array(m.NON_HUKOU_CITIES)[rng.integers(0, len(m.NON_HUKOU_CITIES), size=n)],
-        "北京市",
+
+def _ids(prefix: str, n: int) -> pl.Series:
+    return prefix + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(9)
+
+
+def _link(ids: pl.Series, index: npt.NDArray[np.int64]) -> pl.Series:
+    """``ids[index]``, null where ``index`` is -1."""
+    safe = pl.Series(np.maximum(index, 0))
+    return pl.select(
+        pl.when(pl.Series(index >= 0)).then(ids.gather(safe)).otherwise(None)
+    ).to_series()
+
+
+def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
+    """``n`` residents in their households as of ``as_of`` (every stored field, no nulls
+    except where a fact does not apply: a parent not in the population, a graduation date
+    not on file)."""
+    p = pools()
+    s = draw_households(rng, n)
+    hh_of = s.member_household
+    districts = np.array(list(m.DISTRICT_POPULATION_10K))
+    hh_district = districts[
+        categorical_index(rng, list(m.DISTRICT_POPULATION_10K.values()), s.households)
+    ]
+    district = hh_district[hh_of]
+    birth, age = _birth_dates(rng, s.age, as_of)
+    male = s.male
+    gender = np.where(male, "male", "female")
+
+    # Hukou, mostly shared within a household.
+    head_age = s.age[s.first_member]
+    p_household = np.select(
+        [head_age < low for low, _ in _NON_HUKOU_BY_HEAD[1:]],
+        [share for _, share in _NON_HUKOU_BY_HEAD[:-1]],
+        default=_NON_HUKOU_BY_HEAD[-1][1],
     )
-    other_district = np.array(district_names)[rng.integers(0, len(district_names), size=n)]
-    hukou_district = np.where(
-        non_hukou, "外省市", np.where(bernoulli(rng, 0.8, n), district, other_district)
+    p_household = np.where(
+        s.kind == COLLECTIVE,
+        np.where(head_age < 23, _NON_HUKOU_DORMITORY, _NON_HUKOU_COLLECTIVE),
+        p_household,
     )
+    hh_migrant = bernoulli(rng, p_household, s.households)
+    hh_city = np.array(m.NON_HUKOU_CITIES)[
+        rng.integers(0, len(m.NON_HUKOU_CITIES), size=s.households)
+    ]
+    hh_hukou_district = np.where(
+        bernoulli(rng, _HUKOU_IN_RESIDENCE_DISTRICT, s.households),
+        hh_district,
+        districts[rng.integers(0, districts.size, size=s.households)],
+    )
+    own = bernoulli(rng, 1 - _SHARES_HEAD_HUKOU, n) & (s.relation != "head")
+    own_migrant = bernoulli(rng, np.select([age < 15, age < 60], [0.30, 0.46], default=0.15), n)
+    non_hukou = np.where(own, own_migrant, hh_migrant[hh_of])
+    own_city = np.array(m.NON_HUKOU_CITIES)[rng.integers(0, len(m.NON_HUKOU_CITIES), size=n)]
+    hukou_city = np.where(non_hukou, np.where(own, own_city, hh_city[hh_of]), "北京市")
+    hukou_district = np.where(non_hukou, "外省市", hh_hukou_district[hh_of])
 
     retire_age = np.where(male, m.RETIREMENT_AGE["male"], m.RETIREMENT_AGE["female"])
-    employment = _employment(rng, age, retire_age)
+    employment = _no_earner_fix(rng, s, _employment(rng, age, retire_age), retire_age)
     income = _income(rng, employment)
-
-    marital = _by_age(rng, age, _MARITAL_BY_AGE)
-    married = marital == "married"
-    parental = (age >= 22) & (age <= 45)
-    p_child = np.where(married, 0.12, 0.01) * parental
-    has_child = bernoulli(rng, p_child, n)
-    children_under_3 = has_child * np.where(bernoulli(rng, 0.1, n), 2, 1)
-
-    household_kind = np.where(age < 18, "child", marital)
-    household = np.ones(n, dtype=np.int64)
-    for kind, shares in _HOUSEHOLD_BY_MARITAL.items():
-        mask = household_kind == kind
-        household[mask] = categorical(rng, shares, int(mask.sum()))
-    household = np.maximum(household, 1 + married + children_under_3)
-
-    spouse_income = np.where(married, lognormal(rng, 7000.0, 0.6, n), 0.0)
-    hh_income = np.round((income + spouse_income) / household, 2)
+    marital = _marital(rng, s)
 
     disability_p = np.zeros(n)
     for low, prevalence in m.DISABILITY_BY_AGE:
@@ -171,52 +292,92 @@ def generate_residents(rng: np.random.Generator, n: int, *, as_of: date) -> pl.D
     grades = categorical(rng, m.DISABILITY_GRADE_SHARE, n).astype(np.int64)
     disability_grade = np.where(disabled, grades, 0)
 
-    # Assistance: Beijing hukou households under the standards (means-tested).
-    beijing = ~non_hukou
-    below_dibao = beijing & (hh_income < m.SUBSISTENCE_THRESHOLD_DIBAO)
-    below_low = beijing & (hh_income < m.SUBSISTENCE_THRESHOLD_LOW_INCOME)
-    draw = rng.random(n)
-    subsistence = np.full(n, "none", dtype=object)
-    subsistence[below_low & (draw < 0.06)] = "low_income"
-    subsistence[below_dibao & (draw < 0.035)] = "dibao"
-    alone_and_frail = (age >= 60) & (household == 1) & (disabled | (age >= 80))
-    subsistence[below_dibao & alone_and_frail & (draw < 0.30)] = "tekun"
+    size = s.size[hh_of]
+    income_total = np.bincount(hh_of, weights=income, minlength=s.households)
+    per_capita = income_total / np.maximum(s.size, 1)
+    assistance = assess(
+        rng,
+        s,
+        per_capita=per_capita,
+        beijing=~hh_migrant,
+        age=age,
+        disability_grade=disability_grade,
+    )
 
     adult = age >= 18
     veteran_p = np.where(male, m.VETERAN_SHARE_MALE_ADULT, m.VETERAN_SHARE_FEMALE_ADULT) * adult
     is_veteran = bernoulli(rng, veteran_p, n)
 
-    surname = sample(p.surnames, rng.choice(len(p.surnames), size=n, p=p.surname_weights))
+    # A household shares a surname line through the head (children mostly take it).
+    hh_surname = rng.choice(len(p.surnames), size=s.households, p=p.surname_weights)
+    own_surname = rng.choice(len(p.surnames), size=n, p=p.surname_weights)
+    takes_head = np.isin(s.relation, ["head", "child", "grandchild"]) & bernoulli(rng, 0.9, n)
+    surname = sample(p.surnames, np.where(takes_head, hh_surname[hh_of], own_surname))
     given = sample(p.given_names, rng.integers(0, len(p.given_names), size=n))
-    street = sample(p.streets, rng.integers(0, len(p.streets), size=n))
+    hh_street = rng.integers(0, len(p.streets), size=s.households)
+    hh_number = rng.integers(1, 300, size=s.households)
     prefix = sample(p.phone_prefixes, rng.integers(0, len(p.phone_prefixes), size=n))
     domain = sample(p.email_domains, rng.integers(0, len(p.email_domains), size=n))
-    serial = pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(9)
+    person_id = _ids("P", n)
+    household_id = _ids("H", s.households)
     district_s = pl.Series(district, dtype=pl.String)
-    return pl.DataFrame(
+    address = (
+        "北京市"
+        + district_s
+        + sample(p.streets, hh_street[hh_of])
+        + pl.Series(hh_number[hh_of]).cast(pl.String)
+        + "号"
+    )
+    residents = pl.DataFrame(
         {
-            "person_id": "P" + serial,
+            "person_id": person_id,
             "name": surname + given,
             "gender": gender,
             "birth_date": birth,
             "hukou_city": hukou_city,
             "hukou_district": hukou_district,
             "residence_district": district_s,
-            "address": "北京市"
-            + district_s
-            + street
-            + pl.Series(rng.integers(1, 300, size=n)).cast(pl.String)
-            + "号",
+            "address": address,
             "phone": prefix + digits(rng, n, 8),
             "email": "u" + digits(rng, n, 8) + "@" + domain,
             "marital_status": marital,
-            "household_size": household,
-            "children_under_3": children_under_3.astype(np.int64),
+            "household_size": size,
+            "children_under_3": np.zeros(n, dtype=np.int64),  # from the links (profiles.links)
             "employment_status": employment,
             "monthly_income": income,
-            "household_income_per_capita": hh_income,
+            "household_income_per_capita": np.round(per_capita[hh_of], 2),
             "disability_grade": disability_grade,
-            "subsistence_status": subsistence.astype(str),
+            "subsistence_status": assistance.status[hh_of],
             "is_veteran": is_veteran,
+            "household_id": household_id.gather(pl.Series(hh_of)),
+            "relation_to_head": s.relation,
+            "mother_id": _link(person_id, s.mother),
+            "father_id": _link(person_id, s.father),
+            "guardian_id": _link(person_id, s.guardian),
+            "graduated_on": _graduated_on(rng, birth, age, employment, as_of),
         }
     ).with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("tags"))
+
+    contact = s.first_member.copy()
+    # An elderly head often names a working-age member as the household's contact (modelled).
+    adult_member = (age >= 25) & (age < 60) & (s.relation != "head")
+    candidates = np.flatnonzero(adult_member)
+    first_adult = np.full(s.households, -1, dtype=np.int64)
+    first_adult[hh_of[candidates[::-1]]] = candidates[::-1]  # the first in member order
+    elderly_head = (head_age >= 75) & (first_adult >= 0) & bernoulli(rng, 0.6, s.households)
+    contact[elderly_head] = first_adult[elderly_head]
+    households = pl.DataFrame(
+        {
+            "household_id": household_id,
+            "residence_district": pl.Series(hh_district, dtype=pl.String),
+            "housing": assistance.housing,
+            "declared_assets": assistance.declared_assets,
+            "contact_person_id": person_id.gather(pl.Series(contact)),
+        }
+    )
+    return Drawn(residents=residents, households=households)
+
+
+def generate_residents(rng: np.random.Generator, n: int, *, as_of: date) -> pl.DataFrame:
+    """``n`` residents as of ``as_of``, with every stored core field (no nulls yet)."""
+    return draw_residents(rng, n, as_of=as_of).residents
