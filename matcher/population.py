@@ -1,4 +1,11 @@
-"""Read a population directory lazily, in the schema's dtypes, for matching and explaining."""
+"""Read a population directory lazily, in the schema's dtypes, for matching and explaining.
+
+Beside ``residents.parquet`` and ``enterprises.parquet`` a directory may hold the links
+``households.parquet`` and ``employments.parquet``; their frames come back under ``household``
+and ``employment`` when the files are there (the links are checked first:
+:func:`profiles.link_checks.check_links`), and a directory without them reads as it always did.
+:func:`profiles.links.with_links` derives the aggregates at a run's as-of date.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine  # the CLI's start-up stays light without it
 
 __all__ = [
+    "LINK_FILES",
     "POPULATION_FILES",
     "EventTagger",
     "UnreadableFileError",
@@ -29,6 +37,7 @@ __all__ = [
 ]
 
 POPULATION_FILES = {"resident": "residents.parquet", "enterprise": "enterprises.parquet"}
+LINK_FILES = {"household": "households.parquet", "employment": "employments.parquet"}
 
 
 def _conform(frame: pl.LazyFrame, entity: Entity, path: Path) -> pl.LazyFrame:
@@ -40,8 +49,9 @@ def _conform(frame: pl.LazyFrame, entity: Entity, path: Path) -> pl.LazyFrame:
             f"{path}: unknown column(s) {', '.join(unknown)} for {entity.name}s; "
             "rename them to schema fields or extend the schema (ZHIDA_SCHEMA_EXTENSIONS)"
         )
-    if entity.key not in present:
-        raise ValidationError(f"{path}: the key column {entity.key!r} is missing")
+    for name in (entity.key,) if entity.key else [f.name for f in entity.fields if f.required]:
+        if name not in present:
+            raise ValidationError(f"{path}: the column {name!r} is missing; every record needs it")
     columns = []
     for field in entity.stored_fields:
         if field.name in present:
@@ -81,7 +91,9 @@ def readable_parquet(path: Path) -> pl.LazyFrame:
 
 
 def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
-    """Lazy frames of the residents and enterprises present in ``directory``."""
+    """Lazy frames of the residents and enterprises present in ``directory``, and of its
+    households and employments when it has them (links checked: a bad link is a
+    :class:`ValidationError` naming the file, row and field)."""
     if not directory.is_dir():
         raise InputFileError(
             f"population directory {directory} does not exist; make one with "
@@ -94,11 +106,26 @@ def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
             frames[name] = _conform(readable_parquet(path), schema.entity(name), path)
     if not frames:
         raise InputFileError(f"{directory} holds neither residents.parquet nor enterprises.parquet")
+    return _with_link_frames(frames, directory, schema)
+
+
+def _with_link_frames(
+    frames: dict[str, pl.LazyFrame], directory: Path, schema: Schema
+) -> dict[str, pl.LazyFrame]:
+    from profiles.link_checks import check_links
+
+    for name, file in LINK_FILES.items():
+        path = directory / file
+        if path.is_file():
+            frames[name] = _conform(readable_parquet(path), schema.entity(name), path)
+    files = {**POPULATION_FILES, **LINK_FILES}
+    check_links(frames, {name: str(directory / files[name]) for name in frames})
     return frames
 
 
 def read_database(engine: Engine, schema: Schema) -> tuple[dict[str, pl.LazyFrame], pl.LazyFrame]:
-    """The residents, enterprises and events loaded into the database (`zhida profiles load`).
+    """The residents, enterprises and events loaded into the database (`zhida profiles load`),
+    with the households and employments when it holds any (checked when they were loaded).
 
     Read whole through Arrow: a district or a city fits; a province is matched from Parquet
     snapshots in shards (`zhida match --distributed`).
@@ -107,12 +134,13 @@ def read_database(engine: Engine, schema: Schema) -> tuple[dict[str, pl.LazyFram
 
     store = ProfileStore(engine, schema)
     frames = {name: store.read(name).lazy() for name in POPULATION_FILES if store.count(name) > 0}
+    links = {name: store.read(name).lazy() for name in LINK_FILES if store.count(name) > 0}
     if not frames:
         raise InputFileError(
             "the database holds no residents or enterprises; load a population with "
             "`zhida profiles load DIR` or match files with --population DIR"
         )
-    return frames, store.read("event").lazy()
+    return {**frames, **links}, store.read("event").lazy()
 
 
 def find_subject(
@@ -121,7 +149,8 @@ def find_subject(
     """The entity and stored record of ``subject_id`` (a person_id or enterprise_id)."""
     for name, frame in frames.items():
         entity = schema.entity(name)
-        assert entity.key is not None
+        if entity.key is None:  # employments link subjects; they are none themselves
+            continue
         rows = frame.filter(pl.col(entity.key) == subject_id).collect()
         if rows.height:
             return entity, rows.row(0, named=True)
@@ -152,7 +181,9 @@ def attach_tags(
     out = {}
     for name, frame in frames.items():
         entity = schema.entity(name)
-        assert entity.key is not None
+        if entity.key is None or "tags" not in entity.by_name:  # households, employments
+            out[name] = frame
+            continue
         computed = compute_tags(frame, events, library, entity=entity, as_of=as_of)
         out[name] = frame.drop("tags").join(
             computed.rename({"subject_id": entity.key}), on=entity.key, how="left"

@@ -1,7 +1,8 @@
 """Which files of a population directory are read, which are ignored, and which must be there.
 
 A population directory holds ``residents.*``, ``enterprises.*`` and ``events.*`` in any of the
-formats departments send (Parquet, CSV, JSON lines or arrays, Excel).  This module decides, by
+formats departments send (Parquet, CSV, JSON lines or arrays, Excel), and may hold the links
+``households.*`` and ``employments.*`` (read after the records they link).  This module decides, by
 name alone, which file holds which kind of record, which files are ignored and why, and whether
 the files an audience needs are present: a population without its residents file would make
 every resident look gone, and a run on it would revoke their benefits.
@@ -9,7 +10,9 @@ every resident look gone, and a run on it would revoke their benefits.
 >>> sorted(READABLE_SUFFIXES)[:4]
 ['.csv', '.json', '.jsonl', '.ndjson']
 >>> entity_of(Path("residents.2026.xlsx")), entity_of(Path("households.parquet"))
-('resident', None)
+('resident', 'household')
+>>> entity_of(Path("families.csv")) is None
+True
 """
 
 from __future__ import annotations
@@ -31,7 +34,13 @@ __all__ = [
     "require_population_files",
 ]
 
-ENTITY_BY_STEM = {"residents": "resident", "enterprises": "enterprise", "events": "event"}
+ENTITY_BY_STEM = {
+    "residents": "resident",
+    "enterprises": "enterprise",
+    "events": "event",
+    "households": "household",
+    "employments": "employment",
+}
 READABLE_SUFFIXES = frozenset((".parquet", ".csv", ".json", ".jsonl", ".ndjson", ".xlsx", ".xls"))
 AUDIENCES = ("resident", "enterprise")
 _STEM_OF = {entity: stem for stem, entity in ENTITY_BY_STEM.items()}
@@ -74,7 +83,7 @@ def population_files(
         raise InputFileError(
             f"population directory {directory} does not exist or is not a directory; make one "
             "with `zhida population generate --out DIR` or put residents.*, enterprises.* and "
-            "events.* files in it"
+            "events.* files in it (and households.*, employments.* for the links)"
         )
     allowed = frozenset(s.lower() for s in suffixes)
     shown = ", ".join(sorted(allowed))
@@ -85,7 +94,12 @@ def population_files(
             continue
         entity = entity_of(path)
         if entity is None:
-            ignored.append(IgnoredFile(path, "not named residents.*, enterprises.* or events.*"))
+            ignored.append(
+                IgnoredFile(
+                    path,
+                    "not named residents.*, enterprises.*, events.*, households.* or employments.*",
+                )
+            )
         elif path.suffix.lower() not in allowed:
             ignored.append(IgnoredFile(path, f"not a readable format (expected {shown})"))
         else:

@@ -133,19 +133,44 @@ class ProfileStore:
         """Merge one validated frame into its table; see :meth:`load_all`."""
         return self.load_all([(entity_name, frame)])[0]
 
-    def load_all(self, frames: Sequence[tuple[str, pl.DataFrame]]) -> list[int]:
+    def load_all(
+        self,
+        frames: Sequence[tuple[str, pl.DataFrame]],
+        *,
+        sources: Mapping[str, str] | None = None,
+    ) -> list[int]:
         """Merge validated frames (``profiles.validation.conform``) into their tables at once.
 
-        Residents and enterprises are inserted or updated by key; events already present are
-        skipped.  One transaction for all the frames: on any error, or if the process is
-        killed half-way, every table is as it was.  Returns the rows given per frame.
+        Residents, enterprises and households are inserted or updated by key; events already
+        present are skipped, employments updated (a job that ended).  Links are checked first
+        against the frames and what the database holds (:func:`profiles.link_checks.
+        check_links`; ``sources`` names each entity's file for the messages): a bad link is a
+        ``ValidationError`` and nothing is written.  One transaction for all the frames: on
+        any error, or if the process is killed half-way, every table is as it was.  Returns
+        the rows given per frame.
         """
+        self._check_links(frames, sources or {})
         plans = [self._plan(name, frame) for name, frame in frames]
         if self.engine.dialect.name == "sqlite":
             self._load_sqlite(plans)
         else:
             self._load_adbc(plans)
         return [plan.storage.height for plan in plans]
+
+    def _check_links(
+        self, frames: Sequence[tuple[str, pl.DataFrame]], sources: Mapping[str, str]
+    ) -> None:
+        from profiles.link_checks import check_links, has_links
+
+        given: dict[str, pl.DataFrame] = {}
+        for name, frame in frames:
+            given[name] = pl.concat([given[name], frame]) if name in given else frame
+        if not has_links(given):
+            return
+        linked = ("resident", "household", "enterprise")
+        existing = {name: self.read(name) for name in linked if self.count(name) > 0}
+        named = {name: sources.get(name, f"the {TABLE_NAMES[name]} loaded") for name in given}
+        check_links(given, named, existing=existing)
 
     def _plan(self, entity_name: str, frame: pl.DataFrame) -> _Load:
         entity = self.schema.entity(entity_name)

@@ -11,6 +11,7 @@ import click
 if TYPE_CHECKING:
     import polars as pl
 
+    from core.errors import ValidationError
     from profiles.schema import Schema
     from profiles.store import ProfileStore
 
@@ -31,8 +32,8 @@ def _entity_for(path: Path) -> str:
     entity = entity_of(path)
     if entity is None:
         raise click.BadParameter(
-            f"{path.name}: name files residents.*, enterprises.* or events.* so the kind of "
-            "record is known",
+            f"{path.name}: name files residents.*, enterprises.*, events.*, households.* or "
+            "employments.* so the kind of record is known",
             param_hint="FILE",
         )
     return entity
@@ -60,30 +61,52 @@ def profiles_group() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_encoding_option
 def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
-    """Check FILES (Parquet, CSV, JSON or Excel named residents.*, enterprises.*, events.*).
+    """Check FILES (Parquet, CSV, JSON or Excel named residents.*, enterprises.*, events.*,
+    households.*, employments.*).
 
     Headers may be the schema's field names or their Chinese names (个人编号, 出生日期, …).
-    Prints every problem (row, field, what was expected) and exits 1 if any file is bad.
+    Files given together are also checked against each other: every resident's household is
+    in the households file and has exactly one head, a child of the head is not older than
+    the head or spouse, every employment names a known person and firm.  Prints every problem
+    (file, row, field, what was expected) and exits 1 if any file is bad.
+    Example:
+      zhida profiles validate residents.csv households.csv enterprises.xlsx employments.csv
     """
     from core.errors import ValidationError
+    from profiles.link_checks import check_links
     from profiles.schema import load_schema
 
     schema = load_schema()
     bad = 0
+    good: dict[str, pl.DataFrame] = {}
+    sources: dict[str, str] = {}
     for path in files:
         entity = _entity_for(path)
         try:
             frame, how = _read(path, entity, schema, encoding)
         except ValidationError as exc:
             bad += 1
-            for problem in exc.problems:
-                click.echo(str(problem))
-            if exc.total > len(exc.problems):
-                click.echo(f"{path}: … and {exc.total - len(exc.problems)} more problems")
+            _echo_problems(path, exc)
             continue
         click.echo(f"{path}: {frame.height:,} {entity} records OK ({how})")
+        if entity not in good:  # a second file of one kind is checked by itself only
+            good[entity], sources[entity] = frame, str(path)
+    if not bad:
+        try:
+            check_links(good, sources)
+        except ValidationError as exc:
+            bad += 1
+            click.echo("links between the files:")
+            _echo_problems(None, exc)
     if bad:
         raise SystemExit(1)
+
+
+def _echo_problems(path: Path | None, exc: ValidationError) -> None:
+    for problem in exc.problems:
+        click.echo(str(problem))
+    if exc.total > len(exc.problems):
+        click.echo(f"{path or 'links'}: … and {exc.total - len(exc.problems)} more problems")
 
 
 @profiles_group.command("load")
@@ -101,11 +124,13 @@ def load_cmd(directory: Path, audience: str | None, encoding: str | None) -> Non
     """Validate and load a population DIRECTORY into the database, all or nothing.
 
     \b
-    Reads residents.*, enterprises.* and events.* (Parquet, CSV in UTF-8 or GBK/GB18030, JSON,
-    Excel .xlsx/.xls); says on stderr which files were read and which ignored.  Every file is
-    checked before anything is written, then all are loaded in one transaction: a load that
-    fails or is killed half-way leaves the database as it was.  Residents and enterprises are
-    inserted or updated by key; events already loaded are skipped, so loading the same
+    Reads residents.*, enterprises.*, events.* and the links households.* and employments.*
+    (Parquet, CSV in UTF-8 or GBK/GB18030, JSON, Excel .xlsx/.xls); says on stderr which files
+    were read and which ignored.  Every file, and every link between them and what is already
+    loaded, is checked before anything is written, then all are loaded in one transaction: a
+    load that fails or is killed half-way leaves the database as it was.  Residents,
+    enterprises and households are inserted or updated by key; events already loaded are
+    skipped, employments updated (a job that ended), so loading the same
     directory twice changes nothing.  A directory without residents.* is refused unless
     --audience enterprise says that only enterprises are meant (and the same the other way).
     Example:
@@ -127,7 +152,10 @@ def load_cmd(directory: Path, audience: str | None, encoding: str | None) -> Non
         click.echo(f"read {path.name} ({how}): {frame.height:,} {entity} records", err=True)
         frames.append((path, entity, frame))
     started = time.perf_counter()
-    store.load_all([(entity, frame) for _, entity, frame in frames])
+    store.load_all(  # links between the files are checked there, before anything is written
+        [(entity, frame) for _, entity, frame in frames],
+        sources={entity: path.name for path, entity, _ in reversed(frames)},
+    )
     seconds = time.perf_counter() - started
     for path, entity, frame in frames:
         click.echo(f"loaded {frame.height:,} {entity} records from {path.name}")

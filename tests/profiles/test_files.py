@@ -29,7 +29,9 @@ def test_files_are_read_residents_first_and_the_rest_ignored_with_a_reason(
     reasons = {i.path.name: i.reason for i in ignored}
     assert reasons.keys() == {"residents.txt", "notes.md"}
     assert reasons["residents.txt"].startswith("not a readable format")
-    assert reasons["notes.md"] == "not named residents.*, enterprises.* or events.*"
+    assert reasons["notes.md"] == (
+        "not named residents.*, enterprises.*, events.*, households.* or employments.*"
+    )
 
 
 def test_a_directory_without_residents_is_refused_naming_the_way_out(tmp_path: Path) -> None:
