@@ -11,7 +11,8 @@ Matching gives one pair per (subject, policy).  A policy's unit (``rules.policy.
   resident without a household is a household of one and keeps their own pair;
 - recipient ``self``: the subject itself; ``head``: the household's ``contact_person_id``, else
   its head (the member whose ``relation_to_head`` is ``head``); ``guardian``: the subject's
-  ``guardian_id``, else ``mother_id``, else ``father_id`` — one message per child.  Where a
+  ``guardian_id``, else ``mother_id``, else ``father_id``, the first who is among the residents
+  (not one who died or left) — one message per child.  Where a
   link is unknown the next one is asked (a guardian, then the household's head), and without
   any links the subject itself is told: files without links match exactly as before.
 
@@ -81,7 +82,8 @@ PAIRS_SCHEMA = pl.Schema(
 )
 _UNIT_OF_TYPE = {"resident": "person", "enterprise": "enterprise", "household": "household"}
 # The links read from residents, and what a missing one means: unknown.
-_PERSON_LINKS = ("household_id", "relation_to_head", "guardian_id", "mother_id", "father_id")
+_PARENTS = ("guardian_id", "mother_id", "father_id")  # who is told for a child, in order
+_PERSON_LINKS = ("household_id", "relation_to_head", *_PARENTS)
 
 
 class UnitPolicy(Protocol):
@@ -165,11 +167,13 @@ class Links:
         households = households.join(heads, on="household_id", how="left").select(
             "household_id", pl.coalesce("contact", "head_id").alias("head")
         )
+        # A guardian or parent not among the residents (dead, moved away) is not told.
+        residing = people.get_column("person_id")
+        guardian = pl.coalesce(
+            *(pl.when(pl.col(c).is_in(residing)).then(pl.col(c)) for c in _PARENTS)
+        )
         people = people.join(households, on="household_id", how="left").select(
-            "person_id",
-            "household_id",
-            pl.coalesce("guardian_id", "mother_id", "father_id").alias("guardian"),
-            "head",
+            "person_id", "household_id", guardian.alias("guardian"), "head"
         )
         return cls(people, households)
 
