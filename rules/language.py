@@ -361,7 +361,7 @@ class _Checker:
                 raise self.fail(index, f"{parameter.name} is one amount; write it without [...]")
             return RType("number", field=f"parameters.{parameter.name}")
         if index is None:
-            by = "age" if parameter.kind == "scale" else "subsistence_status"
+            by = parameter.by or ("age" if parameter.kind == "scale" else "subsistence_status")
             raise self.fail(
                 node,
                 f"{parameter.name} ({parameter.name_zh}) is a {parameter.kind}: say which bracket, "

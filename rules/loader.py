@@ -32,6 +32,7 @@ from profiles.schema import Schema, load_schema
 from rules.checks import check_benefit, check_eligibility
 from rules.errors import PolicyError, PositionedRuleError
 from rules.language import Rule, parse_rule
+from rules.parameter_use import literal_warnings
 from rules.policy import (
     AUDIENCES,
     BENEFIT_PERIODS,
@@ -313,6 +314,11 @@ class _FileChecker:
         if "benefit" in parsed:
             for finding in check_benefit(parsed["benefit"], eligibility, entity):
                 self._place(finding, "benefit", nodes, pid)
+        start = v.get("valid_from")
+        if isinstance(start, date):  # an amount written out that is a parameter: a warning
+            for key, rule in parsed.items():
+                for finding in literal_warnings(rule, start, v.get("valid_until")):
+                    self._place(finding, key, nodes, pid)
 
     def _place(
         self,

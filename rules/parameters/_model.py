@@ -149,6 +149,7 @@ class Parameter:
     kind: Kind = "amount"
     description_en: str = ""
     path: str = ""  # the file it was read from
+    by: str | None = None  # a scale's or categories' usual index, a field (age, ...)
 
     def in_force(self, on: date) -> Version | None:
         """The version in force on ``on``, or None."""

@@ -6,6 +6,7 @@ A file (``rules/parameters/library/dibao_standard.yaml``)::
     name_zh: 低保标准              # what rules write after ``参数.``
     unit: CNY/month               # one of UNITS
     kind: amount                  # amount (default) | scale | categories
+    by: age                       # a scale's or categories' usual index (a field), optional
     description: 城乡居民最低生活保障标准，每人每月
     values:
       - from: 2024-07-01          # in force from (inclusive) ...
@@ -44,7 +45,7 @@ from rules.parameters._model import KINDS, UNITS, Bracket, Citation, Kind, Param
 __all__ = ["ParameterFileError", "parameter_files", "read_library"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_KEYS = ("name", "name_zh", "unit", "kind", "description", "description_en", "values")
+_KEYS = ("name", "name_zh", "unit", "kind", "by", "description", "description_en", "values")
 _REQUIRED = ("name", "name_zh", "unit", "description", "values")
 _VALUE_KEYS = ("from", "until", "amount", "brackets", "categories", "source", "reason", "note")
 _SOURCE_KEYS = ("document", "issuer", "date", "url", "title")
@@ -162,6 +163,7 @@ class _File:
             name=str(name), name_zh=str(data["name_zh"]), unit=str(unit),
             description=str(data["description"]), versions=versions, kind=kind,
             description_en=str(data.get("description_en") or ""), path=str(self.path),
+            by=str(data["by"]) if data.get("by") else None,
         )  # fmt: skip
 
     def _versions(

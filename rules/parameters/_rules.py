@@ -22,9 +22,9 @@ library in place (:func:`rules.parameters.active`), the compiler as a literal or
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 import rule_engine.ast as rast
@@ -35,8 +35,22 @@ from rules.parameters._active import active
 from rules.parameters._library import UnknownParameterError
 from rules.parameters._model import Parameter, Version
 
-if TYPE_CHECKING:
-    from rules.source import Source
+
+class _Token(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+
+
+class _Source(Protocol):  # rules.source.Source, which imports this module
+    @property
+    def tokens(self) -> Sequence[_Token]: ...
+
+    def position(self, offset: int) -> tuple[int, int]: ...
+
 
 __all__ = [
     "PREFIX",
@@ -76,7 +90,7 @@ def parameter_named(symbol: str) -> Parameter:
     return active().resolve(symbol.removeprefix(PREFIX))
 
 
-def unknown_parameters(origin: Source) -> Iterator[RuleTypeError]:
+def unknown_parameters(origin: _Source) -> Iterator[RuleTypeError]:
     """An error at each reference to a parameter the library does not have."""
     for token in origin.tokens:
         if token.kind == "symbol" and is_parameter(token.text):
