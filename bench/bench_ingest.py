@@ -20,7 +20,7 @@ schema.  It has no batch endpoint: its throughput is 4 concurrent clients postin
 The load generator shares the machine's cores with the server and PostgreSQL.
 
 Run: ``.venv/bin/python -m bench.bench_ingest [--residents 50000] [--events 100]
-[--batch-size 500] [--batches 3] [--rounds 3] [--baseline REV | --no-baseline]``
+[--batch-size 500] [--batches 3] [--rounds 3] [--ndjson] [--baseline REV | --no-baseline]``
 """
 
 from __future__ import annotations
@@ -177,7 +177,14 @@ def _round(
             if batch:
                 for _ in range(args.batches):
                     events = [stream.next() for _ in range(args.batch_size)]
-                    response = client.post("/api/v1/events/batch", json=events)
+                    if args.ndjson:
+                        body = "\n".join(json.dumps(e) for e in events).encode()
+                        response = client.post(
+                            "/api/v1/events/batch", content=body,
+                            headers={"Content-Type": "application/x-ndjson"},
+                        )  # fmt: skip
+                    else:
+                        response = client.post("/api/v1/events/batch", json=events)
                     if response.status_code != 200:
                         raise SystemExit(f"{response.status_code}: {response.text[:300]}")
                 return int(args.batches * args.batch_size)
@@ -243,6 +250,10 @@ def main(argv: list[str] | None = None) -> None:
         help="single events per client per round (the baseline's throughput)",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--ndjson", action="store_true",
+        help="send the batches as NDJSON (one event per line) instead of a JSON array",
+    )  # fmt: skip
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--no-baseline", action="store_true")

@@ -4,19 +4,22 @@ A department's system holds an admin token: ``PUT /api/v1/profiles/{entity}/{id}
 replaces a record, ``POST /api/v1/events`` adds a service event; either answers with the offers
 it changed and the notices planned (:mod:`notifier.ingest` decides, on the as-of date of
 :func:`matcher.live.source.live_as_of`).  ``POST /api/v1/events/batch`` takes a JSON array of
-events and answers each by its index, as if they had been sent one by one.  A resident or firm
+events (or NDJSON: one event object per line, ``Content-Type: application/x-ndjson``) and answers
+each by its index, as if they had been sent one by one.  A resident or firm
 (or an admin) reads its own changes since the latest match run at
 ``GET /api/v1/subjects/{id}/changes``.  Writes are audited (a batch as one entry).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import anyio
 from litestar import Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
@@ -125,6 +128,57 @@ def post_event(
 MAX_BATCH = 5000  # events per batch: a few seconds of work and one transaction's locks
 
 
+NDJSON = ("application/x-ndjson", "application/jsonl")
+
+
+def batch_events(body: bytes, media_type: str) -> list[Any]:
+    r"""The events of a batch body: a JSON array, or NDJSON when ``media_type`` says so.
+
+    >>> batch_events(b'[{"a": 1}]', "application/json")
+    [{'a': 1}]
+    >>> batch_events(b'{"a": 1}\n\n{"a": 2}\n', "application/x-ndjson")
+    [{'a': 1}, {'a': 2}]
+    >>> batch_events(b'{"a": 1}\n{"a": ', "application/x-ndjson")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    core.errors.ValidationError: line 2 of the NDJSON body is not a JSON value (...); send ...
+    """
+    events: list[Any] = []
+    if media_type in NDJSON:
+        for number, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError as exc:
+                raise ValidationError(
+                    f"line {number} of the NDJSON body is not a JSON value ({exc}); "
+                    "send one complete event object per line"
+                ) from None
+            if len(events) > MAX_BATCH:
+                break
+    else:
+        try:
+            parsed = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            raise ValidationError(
+                f"the body is not JSON ({exc}); send a JSON array of event objects, or NDJSON "
+                "with 'Content-Type: application/x-ndjson'"
+            ) from None
+        if not isinstance(parsed, list):
+            raise ValidationError(
+                "the body must be a JSON array of event objects (or NDJSON with "
+                "'Content-Type: application/x-ndjson')"
+            )
+        events = parsed
+    if len(events) > MAX_BATCH:
+        raise ValidationError(
+            f"a batch holds at most {MAX_BATCH} events, this one more; split it into "
+            f"batches of {MAX_BATCH} or fewer"
+        )
+    return events
+
+
 @dataclass(frozen=True)
 class BatchItem:
     index: int  # the item's place in the batch, from 0
@@ -155,12 +209,11 @@ def _item(index: int, outcome: Outcome) -> BatchItem:
     return BatchItem(index, outcome.http_status, None, body["error"])
 
 
-@post(
-    "/api/v1/events/batch", guards=[_ingesters], sync_to_thread=True, tags=["ingestion"],
-    status_code=200,
-)  # fmt: skip
-def post_events(request: Request[Any, Any, Any], data: JSONBody[list[Any]]) -> Response[BatchOut]:
-    """Add many service events at once (a JSON array of up to 5,000 event objects).
+@post("/api/v1/events/batch", guards=[_ingesters], tags=["ingestion"], status_code=200)
+async def post_events(request: Request[Any, Any, Any]) -> Response[BatchOut]:
+    """Add many service events at once: a JSON array of up to 5,000 event objects, or the same
+    as NDJSON (``Content-Type: application/x-ndjson``, one object per line, blank lines ignored),
+    the form a department's export usually streams.
 
     Each item is answered in ``items`` by its index, as ``POST /api/v1/events`` would have
     answered it had the items been sent one by one in order: 201 stored (with the offers it
@@ -169,13 +222,14 @@ def post_events(request: Request[Any, Any, Any], data: JSONBody[list[Any]]) -> R
     stored, matched and planned in one transaction.  The answer is 200 when every item was
     stored or a duplicate, 207 when some were refused (resend those, fixed).
     """
-    if len(data) > MAX_BATCH:
-        raise ValidationError(
-            f"a batch holds at most {MAX_BATCH} events, this one {len(data)}; split it"
-        )
+    events = batch_events(await request.body(), request.content_type[0])
+    return await anyio.to_thread.run_sync(_ingest_batch, request, events)
+
+
+def _ingest_batch(request: Request[Any, Any, Any], events: list[Any]) -> Response[BatchOut]:
     svc = services(request)
     run, as_of = svc.live.now()
-    outcomes = ingest_events(svc.live, _published(svc), as_of, data, run=run)
+    outcomes = ingest_events(svc.live, _published(svc), as_of, events, run=run)
     items = [_item(i, o) for i, o in enumerate(outcomes)]
     done = [o for o in outcomes if isinstance(o, Ingested)]
     stored = [o for o in done if not o.duplicate]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -157,7 +158,8 @@ def test_a_batch_that_is_not_an_array_or_too_long_is_one_clear_error(
 ) -> None:
     for world in _ingest_world(sqlite_url, tmp_path):
         one = world.client.post(BATCH, json=_event("P9", 1), headers=world.as_("admin"))
-        assert one.status_code == 400, one.text
+        assert one.status_code == 422, one.text
+        assert "application/x-ndjson" in one.json()["error"]["message"]
         many = world.client.post(BATCH, json=[{}] * 5001, headers=world.as_("admin"))
         assert many.status_code == 422 and "at most 5000" in many.json()["error"]["message"]
         denied = world.client.post(BATCH, json=[], headers=world.as_("resident"))
@@ -231,3 +233,38 @@ def test_a_failure_half_way_stores_none_of_the_batch_and_a_resend_stores_it_once
         again = world.client.post(BATCH, json=events, headers=world.as_("admin")).json()
         assert (again["stored"], again["duplicates"]) == (6, 1)
         assert ProfileStore(world.engine).count("event") == 6
+
+
+def test_ndjson_batch_is_answered_like_the_json_array(tmp_path: Path) -> None:
+    """The same events as NDJSON (one object per line, as departments' exports stream them)
+    are stored and answered exactly as the JSON array; a torn last line refuses the whole
+    body with the line number and stores nothing."""
+    events = _mixed()
+    answers = []
+    for kind in ("array", "ndjson"):
+        for world in _ingest_world(f"sqlite:///{tmp_path / kind}.db", tmp_path / kind):
+            _profiles(world)
+            if kind == "array":
+                response = world.client.post(BATCH, json=events, headers=world.as_("admin"))
+            else:
+                before = _tables(world)
+                torn = "\n".join(json.dumps(e) for e in events) + '\n{"subject_id": "P7"'
+                refused = world.client.post(
+                    BATCH, content=torn.encode(),
+                    headers={**world.as_("admin"), "Content-Type": "application/x-ndjson"},
+                )  # fmt: skip
+                assert refused.status_code == 422, refused.text
+                assert f"line {len(events) + 1} of the NDJSON body" in refused.text
+                assert _tables(world) == before
+                body = "\n\n".join(json.dumps(e) for e in events) + "\n"
+                response = world.client.post(
+                    BATCH, content=body.encode(),
+                    headers={**world.as_("admin"), "Content-Type": "application/x-ndjson"},
+                )  # fmt: skip
+            assert response.status_code == 200, response.text
+            answers.append((
+                [(i["index"], i["status"]) for i in response.json()["items"]],
+                _tables(world),
+            ))  # fmt: skip
+    assert answers[0] == answers[1]
+    assert answers[0][0][-2][1] == 200  # the event sent twice is a duplicate, in both forms
