@@ -32,7 +32,17 @@ def print_summary(s: PopulationSummary, console: Console | None = None) -> None:
     console.print(_table("Residents by district", s.by_district))
     console.print(_table("Age bands", s.age_bands))
     console.print(_table("Employment", s.employment))
-    console.print(_table("Social assistance", s.assistance))
+    if s.household_sizes is not None and s.compositions is not None:
+        console.print(
+            f"[bold]{s.households or 0:,}[/] households, "
+            f"{s.residents / max(s.households or 0, 1):.2f} residents each"
+            + (f"; [bold]{s.employments:,}[/] employments" if s.employments is not None else "")
+        )
+        console.print(_table("Household sizes", s.household_sizes))
+        console.print(_table("Household compositions", s.compositions))
+    if s.elderly_living is not None:
+        console.print(_table("How residents aged 60+ live", s.elderly_living))
+    console.print(_table("Social assistance (residents)", s.assistance))
     console.print(_table("Enterprises by size class", s.size_classes))
     console.print(_table("Service events by item", s.events_by_item, limit=25))
     console.print(_table("Unknown values", s.unknown_shares, limit=25))
