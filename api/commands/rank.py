@@ -212,5 +212,47 @@ def offers_cmd(
     click.echo(f"ranked the offers of {pairs} by {how} → {out}")
 
 
+@rank_group.command("card")
+@click.option(
+    "--version", default=None,
+    help="Card of this model version (default: the one in use — the newest that may order "
+    "offers).",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, default=False, help="Print the card as JSON.")
+def card_cmd(version: str | None, as_json: bool) -> None:
+    """The algorithm published (算法公示): what ranking is for, the inputs it uses and never uses,
+    how a resident switches it off, and the model in use with its metrics and fairness figures.
+
+    \b
+    Generated from the model registry each time (the same as the console page /algorithm),
+    so it cannot drift from the model that orders offers.  With no model that may order
+    offers, or with ZHIDA_PERSONALISATION=off, it says offers are ordered by the rules alone.
+    Example:
+      zhida rank card
+      zhida rank card --json > card.json
+    """
+    import json
+
+    from core.errors import NotFoundError
+    from core.settings import get_settings
+    from matcher.ranking.card import card_lines, model_card
+    from profiles.schema import load_schema
+
+    personalised = get_settings().personalised
+    spec = info = None
+    try:
+        model, info = registry().load_for_ordering(version)
+        spec = model.spec
+    except NotFoundError:
+        if version is not None:
+            raise
+    card = model_card(spec, info, load_schema(), personalised=personalised)
+    if as_json:
+        click.echo(json.dumps(card.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for line in card_lines(card):
+        click.echo(line)
+
+
 def register(group: click.Group) -> None:
     group.add_command(rank_group)

@@ -22,6 +22,7 @@ __all__ = [
     "population_option",
     "read_inputs",
     "registry",
+    "save_model",
     "seed_option",
     "step",
 ]
@@ -77,3 +78,18 @@ def registry() -> Any:
     from matcher.ranking.registry import ModelRegistry
 
     return ModelRegistry(get_settings().data_dir / "models")
+
+
+def save_model(
+    model: Any, data: Any, profiles: Any, schema: Any, *, seed: int, metrics: dict[str, Any],
+    as_of: date, extra: dict[str, Any],
+) -> Any:  # fmt: skip
+    """Store a trained model with its fairness figures (exposure by group in its top 20 %
+    of held-out offers), which the published card (``zhida rank card``) reads back."""
+    from matcher.ranking.exposure import held_out_exposure
+
+    fairness = held_out_exposure(model, data, profiles, schema, as_of=as_of)
+    return registry().save(
+        model, seed=seed, data_hash=data.hash(), metrics=metrics,
+        extra={**extra, "as_of": as_of.isoformat(), "fairness": fairness},
+    )  # fmt: skip

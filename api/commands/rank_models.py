@@ -16,6 +16,7 @@ from api.commands.rank_inputs import (
     population_option,
     read_inputs,
     registry,
+    save_model,
     seed_option,
     step,
 )
@@ -112,18 +113,11 @@ def train_cmd(
         model = fit_models(data, seed=seed, params=params)
     with step(f"evaluating on {int((~data.train).sum()):,} held-out offers"):
         metrics = evaluate(model, data, seed=seed, truth=truth_frame)
-    info = registry().save(
-        model,
-        seed=seed,
-        data_hash=data.hash(),
-        metrics=metrics,
-        extra={
-            "params": params.to_dict(),
-            "as_of": as_of.isoformat(),
-            "test_share": test_share,
-            "rows": data.rows.height,
-        },
-    )
+    with step("measuring exposure by group in its top 20 % of held-out offers"):
+        info = save_model(
+            model, data, profiles, schema, seed=seed, metrics=metrics, as_of=as_of,
+            extra={"params": params.to_dict(), "test_share": test_share, "rows": data.rows.height},
+        )  # fmt: skip
     click.echo(f"model {info.version}: {info.features} features, saved in {info.path}")
     if info.audit:
         click.echo(

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.commands.rank_inputs import LOG_HINT, read_inputs, registry
+from api.commands.rank_inputs import LOG_HINT, read_inputs, registry, save_model
 
 __all__ = ["demo_lines", "rank_file"]
 
@@ -85,9 +85,10 @@ def demo_lines(
     profiles = read_profiles(population, schema, as_of=as_of)
     started = time.perf_counter()
     experiment = run_experiment(matches, profiles, policies, schema, seed=seed, as_of=as_of)
-    info = registry().save(
-        experiment.model, seed=seed, data_hash=experiment.data.hash(),
-        metrics=experiment.metrics, extra={"as_of": as_of.isoformat(), "source": "demo"},
+    info = save_model(
+        experiment.model, experiment.data, profiles, schema, seed=seed,
+        metrics=experiment.metrics, as_of=as_of,
+        extra={"source": "demo", "rows": experiment.data.rows.height},
     )  # fmt: skip
     rows = experiment.data.rows
     grants = {p.id for p in policies if p.mode == "auto_grant"}
