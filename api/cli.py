@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.commands.population",
     "api.commands.profiles",
     "api.commands.policies",
+    "api.commands.parameters",
     "api.commands.match",
     "api.commands.tags",
     "api.commands.runs",

@@ -35,11 +35,16 @@ __all__ = ["literal_warnings", "parameters_of", "readers", "versions_read"]
 _ARITHMETIC = (rast.AddExpression, rast.SubtractExpression, rast.ArithmeticExpression)
 
 
-def parameters_of(policy: Policy, schema: Schema | None = None) -> frozenset[str]:
-    """The names of the parameters ``policy``'s eligibility and benefit read."""
+def parameters_of(
+    policy: Policy, schema: Schema | None = None, *, benefit_only: bool = False
+) -> frozenset[str]:
+    """The names of the parameters ``policy``'s eligibility and benefit (or only its benefit)
+    read."""
     schema = schema or load_schema()
     entity = schema.entity(policy.audience)
-    names = parameters_read(parse_rule(policy.eligibility, entity).expression)
+    names: frozenset[str] = frozenset()
+    if not benefit_only:
+        names = parameters_read(parse_rule(policy.eligibility, entity).expression)
     if policy.benefit:
         names |= parameters_read(parse_rule(policy.benefit, entity, kind="benefit").expression)
     return names

@@ -38,8 +38,15 @@ def simulate_group() -> None:
     help="The catalog in force today: a directory or policy files (repeatable).",
 )  # fmt: skip
 @click.option(
-    "--reform", type=click.Path(exists=True, path_type=Path), multiple=True, required=True,
-    help="The catalog with the draft changes (repeatable).",
+    "--reform", type=click.Path(exists=True, path_type=Path), multiple=True,
+    help="The catalog with the draft changes (repeatable; default: the baseline, when only "
+    "--parameter changes).",
+)  # fmt: skip
+@click.option(
+    "--parameter", "parameter_changes", multiple=True, metavar="NAME=AMOUNT",
+    help="Simulate a parameter at another amount from --as-of on (repeatable): "
+    "dibao_standard=1500, or one bracket of a scale, elderly_allowance[90]=600. "
+    "`zhida parameters list` shows the names.",
 )  # fmt: skip
 @as_of_option
 @click.option(
@@ -54,7 +61,7 @@ def simulate_group() -> None:
 )  # fmt: skip
 def reach_cmd(
     population: Path, baseline: tuple[Path, ...], reform: tuple[Path, ...], as_of: date,
-    out: Path | None, png: bool, contacts: bool,
+    out: Path | None, png: bool, contacts: bool, parameter_changes: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Reach and cost of REFORM against BASELINE on a population, per changed policy.
 
@@ -68,6 +75,9 @@ def reach_cmd(
       cp -r rules/catalog draft && $EDITOR draft/bj-elderly-allowance.yaml
       zhida simulate reach --population pop/ --baseline rules/catalog --reform draft \\
           --as-of 2026-06-30 --out reach/
+    A parameter change is a reform too (every policy reading it is a changed policy):
+      zhida simulate reach --population pop/ --baseline rules/catalog \\
+          --parameter dibao_standard=1500
     """
     import time
 
@@ -77,10 +87,22 @@ def reach_cmd(
     from matcher.runs import population_snapshot
     from profiles.schema import load_schema
     from rules.loader import load_catalog
+    from rules.parameters import active
     from simulations.reach import ALL, simulate_reach
 
+    if not reform and not parameter_changes:
+        raise click.UsageError(
+            "give the reformed catalog (--reform DIR) and/or parameter changes "
+            "(--parameter NAME=AMOUNT)"
+        )
     schema = load_schema()
-    before, after = load_catalog(baseline, schema), load_catalog(reform, schema)
+    before, after = load_catalog(baseline, schema), load_catalog(reform or baseline, schema)
+    libraries = None
+    if parameter_changes:
+        reformed = active()
+        for change in parameter_changes:
+            reformed = reformed.with_override(change, on=as_of)
+        libraries = (active(), reformed)
     started = time.perf_counter()
     with _bar() as bar:
         task = bar.add_task("matching both catalogs, batch by batch", total=None)
@@ -88,6 +110,7 @@ def reach_cmd(
             population, before, after, schema, as_of=as_of,
             contacts=_contacts_from_db() if contacts else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            parameters=libraries,
         )  # fmt: skip
     elapsed = time.perf_counter() - started
     console = Console(width=180)
@@ -126,6 +149,7 @@ def reach_cmd(
             "as of": as_of.isoformat(),
             "baseline catalog": before.content_hash[:16],
             "reform catalog": after.content_hash[:16],
+            **({"parameters": "; ".join(parameter_changes)} if parameter_changes else {}),
             "population snapshot": population_snapshot(population)[:16],
         }
         with _writing(out):

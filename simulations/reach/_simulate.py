@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +15,8 @@ from matcher.needed_tags import event_tagger
 from matcher.population import scan_population
 from profiles.schema import Schema
 from rules.loader import Catalog
+from rules.parameter_use import parameters_of
+from rules.parameters import Library, active, using
 from simulations.reach._batch import (
     BatchRules,
     batch_sums,
@@ -56,19 +58,28 @@ def simulate_reach(
     tags: bool = True,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Callable[[int, int], None] | None = None,
+    parameters: tuple[Library, Library] | None = None,
 ) -> Reach:
     """Reach, cost, groups and overlaps of ``reform`` against ``baseline`` on ``population``.
 
     ``progress(done, total)`` is called with the batches read so far and the batches to read:
     once before the first (``done`` 0), then after each batch.
+
+    ``parameters`` (the baseline's library, the reform's) makes a parameter change a reform:
+    each side's rules are compiled with its own library, and every policy in force that reads
+    a parameter whose value on ``as_of`` differs is a changed policy.
     """
+    libraries = parameters or (active(), active())
     changes = tuple(catalog_changes(baseline, reform))
+    changes += parameter_changes(reform, changes, libraries, schema, as_of=as_of)
     changed = {c.policy_id for c in changes}
     frames = scan_population(population, schema)
     new_policies = reform.in_force(as_of)
     old_policies = [p for p in baseline.in_force(as_of) if p.id in changed]
-    new_plans = plan_policies(new_policies, schema, as_of=as_of)
-    old_plans = plan_policies(old_policies, schema, as_of=as_of)
+    with using(libraries[1]):
+        new_plans = plan_policies(new_policies, schema, as_of=as_of)
+    with using(libraries[0]):
+        old_plans = plan_policies(old_policies, schema, as_of=as_of)
     evaluated = [*new_policies, *old_policies]
     tagger = event_tagger(population, schema, evaluated, as_of=as_of) if tags else None
     overlap = Overlap([p.policy_id for p in new_plans], changed)
@@ -104,3 +115,53 @@ def simulate_reach(
     policies = per_policy(table, changes)
     groups = per_group(table, [g for e in frames for g in group_columns(e)])
     return Reach(changes, policies, groups, overlap.result(), as_of, subjects)
+
+
+def parameter_changes(
+    reform: Catalog,
+    changes: Sequence[PolicyChange],
+    libraries: tuple[Library, Library],
+    schema: Schema,
+    *,
+    as_of: date,
+) -> tuple[PolicyChange, ...]:
+    """The policies of ``reform`` in force on ``as_of`` (and not changed already) that read a
+    parameter whose version differs between the two libraries: their texts are the same, so
+    the new side carries the change as a comment (``# parameters.x: 1450 → 1500``), which
+    keeps its benefit apart from the old one's wherever the report compares texts."""
+    before, after = libraries
+    if before is after:
+        return ()
+    already = {c.policy_id for c in changes}
+    moved: dict[str, str] = {}
+    for name in {p.name for p in after.parameters}:
+        old, new = before.get(name), after.get(name)
+        was = old.in_force(as_of) if old else None
+        now = new.in_force(as_of) if new else None
+        if (was and was.shown()) != (now and now.shown()):
+            moved[name] = (
+                f"parameters.{name}: {was.shown() if was else '—'} → {now.shown() if now else '—'}"
+            )
+    if not moved:
+        return ()
+    out = []
+    with using(after):
+        policies = [p for p in reform.in_force(as_of) if p.id not in already]
+        for policy in policies:
+            read = sorted(parameters_of(policy, schema) & set(moved))
+            if not read:
+                continue
+            note = "  # " + "; ".join(moved[n] for n in read)
+            in_benefit = bool(parameters_of(policy, schema, benefit_only=True) & set(read))
+            new_benefit = f"{policy.benefit}{note}" if in_benefit else policy.benefit
+            out.append(
+                PolicyChange(
+                    policy.id,
+                    "changed",
+                    policy.eligibility,
+                    policy.eligibility + note,
+                    policy.benefit,
+                    new_benefit,
+                )
+            )
+    return tuple(out)
