@@ -508,3 +508,38 @@ def test_in_force_follows_the_validity_dates() -> None:
     assert "bj-elderly-allowance-2010" not in ids  # retired in 2019
     assert "bj-long-term-care-insurance" not in ids  # starts in 2027
     assert "bj-elderly-allowance-2010" in {p.id for p in CATALOG.in_force(date(2015, 1, 1))}
+
+
+@pytest.mark.parametrize(
+    ("on", "expected", "benefit"),
+    [
+        (date(2024, 6, 30), False, None),  # the standard was 1,395 until 2024-06-30
+        (date(2024, 7, 1), True, "100.00"),  # 1,450 from 2024-07-01: (1,450 - 1,400) × 2
+    ],
+)
+def test_the_dibao_invitation_reads_the_standard_in_force_on_its_date(
+    on: date, expected: bool, benefit: str | None
+) -> None:
+    policy = CATALOG.by_id["bj-dibao-invitation"]
+    entity = SCHEMA.entity("resident")
+    profile = {
+        **BJ,
+        "household_income_per_capita": 1400,
+        "subsistence_status": "none",
+        "household_size": 2,
+    }
+    assert evaluate(parse_rule(policy.eligibility, entity), profile, as_of=on) is expected
+    if benefit is not None:
+        amount = evaluate_benefit(
+            parse_rule(policy.benefit, entity, kind="benefit"), profile, as_of=on
+        )
+        assert amount == Decimal(benefit)
+
+
+def test_tekun_support_is_one_and_a_half_times_the_standard_of_its_date() -> None:
+    rule = parse_rule(
+        CATALOG.by_id["bj-tekun-support"].benefit, SCHEMA.entity("resident"), kind="benefit"
+    )
+    profile = {"subsistence_status": "tekun"}
+    assert evaluate_benefit(rule, profile, as_of=date(2024, 1, 1)) == Decimal("2092.50")
+    assert evaluate_benefit(rule, profile, as_of=date(2024, 7, 1)) == Decimal("2175")
