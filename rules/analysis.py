@@ -168,16 +168,16 @@ def never_true(rule: Rule) -> bool:
     entity = load_schema().entity(rule.entity)
     if not satisfiable(formula(rule), entity):
         return True
-    if not _complete([rule]):
-        return False
+    if rule.groups or not _complete([rule]):
+        return False  # a group's aggregates have no grid of candidates here
     frame, (col,) = _truth([rule])
     return not bool(frame[col].fill_null(False).any())
 
 
 def always_true(rule: Rule) -> bool:
     """Every combination of known values makes the rule true."""
-    if not rule.fields or not _complete([rule]):
-        return False  # a cut grid proves nothing
+    if not rule.fields or rule.groups or not _complete([rule]):
+        return False  # a cut grid proves nothing; a group's aggregates have no grid
     frame, (col,) = _truth([rule])
     known = frame.drop_nulls(subset=sorted(rule.fields))
     return known.height > 0 and bool(known[col].fill_null(False).all())
@@ -186,7 +186,7 @@ def always_true(rule: Rule) -> bool:
 def implies(a: Rule, b: Rule) -> bool:
     """Wherever ``a`` is true, ``b`` is true too (on the combined candidates; False when they
     are too many to try every one)."""
-    if not _complete([a, b]):
+    if a.groups or b.groups or not _complete([a, b]):
         return False
     frame, (ca, cb) = _truth([a, b])
     hits = frame.filter(pl.col(ca).fill_null(False))
@@ -227,11 +227,12 @@ def overlaps(
             findings.append(
                 Finding("contained", (pb, pa), f"everyone {pb} reaches, {pa} reaches", exact)
             )
-    if population is not None and items:
+    flat = [(pid, r) for pid, r in items if not r.groups]  # groups need their links
+    if population is not None and flat:
         eligible = population.select(
-            compile_rule(r, as_of=as_of).fill_null(False).alias(pid) for pid, r in items
+            compile_rule(r, as_of=as_of).fill_null(False).alias(pid) for pid, r in flat
         )
-        for (pa, _), (pb, _) in itertools.combinations(items, 2):
+        for (pa, _), (pb, _) in itertools.combinations(flat, 2):
             both = int((eligible[pa] & eligible[pb]).sum())
             either = int((eligible[pa] | eligible[pb]).sum())
             if either and both / either >= threshold:

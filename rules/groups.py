@@ -122,12 +122,13 @@ def aggregates_of(group: Group) -> list[Aggregate]:
 
 
 def current_employment(as_of: date) -> pl.Expr:
-    """Whether an employment row is current on ``as_of``: hired by then (or hiring date
-    unknown) and not yet left (``left_on`` is null while employed).  Employee aggregates range
-    over these rows only; the same rule as :func:`is_current_employment`."""
+    """Whether an employment row is current on ``as_of``: hired on or before it and not yet
+    left (``left_on`` is null while employed), as ``profiles.links.current_employments``
+    counts a firm's ``employees``.  Employee aggregates range over these rows only; the same
+    rule as :func:`is_current_employment`."""
     hired = pl.col("hired_on")
     left = pl.col("left_on")
-    return (hired.is_null() | (hired <= as_of)) & (left.is_null() | (left > as_of))
+    return (hired <= as_of).fill_null(False) & (left.is_null() | (left > as_of))
 
 
 def is_current_employment(row: Mapping[str, Any], as_of: date) -> bool:
@@ -140,4 +141,4 @@ def is_current_employment(row: Mapping[str, Any], as_of: date) -> bool:
     False
     """
     hired, left = row.get("hired_on"), row.get("left_on")
-    return (hired is None or hired <= as_of) and (left is None or left > as_of)
+    return hired is not None and hired <= as_of and (left is None or left > as_of)

@@ -71,7 +71,7 @@ def _value(v: Any) -> Any:
 
 # Rules over groups, restated from the documentation of rules.groups and rules.group_frames: a
 # row carries "@household" (a dict), "@members" or "@employees" (lists of dicts); an employment
-# counts while hired_on <= today (or unknown) and left_on is unknown or after today.
+# counts while hired_on <= today and left_on is null (still employed) or after today.
 GROUP_OPS = {
     "members_count": ("@members", "count"), "members_sum": ("@members", "sum"),
     "members_min": ("@members", "min"), "members_max": ("@members", "max"),
@@ -93,7 +93,7 @@ def _group(node: Any, row: dict[str, Any], today: date) -> Any:
     if key == "@employees":
         rows = [
             r for r in rows
-            if (r.get("hired_on") is None or r["hired_on"] <= today)
+            if (r.get("hired_on") is not None and r["hired_on"] <= today)
             and (r.get("left_on") is None or r["left_on"] > today)
         ]  # fmt: skip
     args = list(node.arguments)
