@@ -6,6 +6,7 @@ expected and what was found.  A file with any bad record is rejected whole — l
 all-or-nothing, so nothing half-written stays behind.  Fields a file lacks are unknown for every
 record; columns the schema does not know are an error (with the nearest field suggested);
 derived fields (``age``, ``age_years``) are computed at the as-of date and refused as input.
+An enum's value may be written as itself or as its Chinese or English label (户主, 公租房).
 
 >>> import polars as pl
 >>> from profiles.schema import load_schema
@@ -90,9 +91,15 @@ def _cast(column: pl.Series, field: Field) -> pl.Series:
         # An object or a list where one value belongs: every value present is wrong.
         return pl.Series(column.name, [None] * column.len(), dtype=target)
     if field.type == "enum":
+        # A value, or its Chinese or English label as departments write it (户主, 公租房).
+        labels = {
+            label: value
+            for names in (field.values_en, field.values_zh)
+            for value, label in zip(field.values, names, strict=False)
+        }
         text = column.cast(pl.String, strict=False)
         return text.replace_strict(
-            {v: v for v in field.values}, default=None, return_dtype=pl.String
+            {**labels, **{v: v for v in field.values}}, default=None, return_dtype=pl.String
         ).cast(target)
     if field.type == "boolean" and column.dtype == pl.String:
         lowered = column.str.strip_chars().str.to_lowercase()

@@ -143,3 +143,17 @@ def test_excel_numbers_and_dates_are_typed_as_text_ones_are() -> None:
     bad = frame.with_columns(pl.Series("household_size", [2.0, 2.5, None]))
     with pytest.raises(ValidationError, match=r"row 2, field household_size: expected a whole"):
         conform(bad, RESIDENT, source="r.xlsx")
+
+
+def test_an_enum_may_be_written_as_its_chinese_or_english_label() -> None:
+    raw = pl.DataFrame(
+        {"person_id": ["a", "b", "c"], "relation_to_head": ["户主", "grandchild", "孙子女"],
+         "gender": ["女", "male", "男"]}
+    )  # fmt: skip
+    out = conform(raw, load_schema().resident, source="r.csv")
+    assert out["relation_to_head"].to_list() == ["head", "grandchild", "grandchild"]
+    assert out["gender"].to_list() == ["female", "male", "male"]
+    # Labels match as written; "Male" is neither a value nor a label.
+    with pytest.raises(ValidationError, match="row 3, field gender"):
+        conform(raw.with_columns(pl.Series("gender", ["女", "male", "Male"])),
+                load_schema().resident, source="r.csv")  # fmt: skip
