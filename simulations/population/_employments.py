@@ -83,20 +83,31 @@ def generate_employments(
     )
     people = np.concatenate((employed, left))
     firm = _pick_firms(rng, enterprises["employees"].to_numpy().astype(np.float64), people.size)
-    if firm.size == 0:
-        people = people[:0]
+    if firm.size == 0:  # no firms: nobody is linked
+        employed, left, people = employed[:0], left[:0], people[:0]
     k = people.size
 
     # When the job ended (null: it goes on) and when it began.
-    ended = np.full(k, -1, dtype=np.int64)
-    ended[employed.size :] = as_of_day - rng.integers(1, 366, size=left.size)
-    end_or_now = np.where(ended >= 0, ended, as_of_day)
     founded = _days(enterprises["founded_date"])[firm]
+    # A job that ended did so in the last year, after the firm was founded.
+    ended = np.full(k, -1, dtype=np.int64)
     school = _days(residents["graduated_on"])[people]
     start_of_work = np.maximum(birth[people] + int(16 * 365.25), school)
+    earliest = np.maximum.reduce(
+        [
+            founded[employed.size :] + 1,
+            start_of_work[employed.size :] + 1,
+            np.full(left.size, as_of_day - 365),
+        ]
+    )
+    span = np.maximum(as_of_day - earliest, 1)
+    ended[employed.size :] = np.minimum(
+        earliest + (rng.random(left.size) * span).astype(np.int64), as_of_day - 1
+    )
+    end_or_now = np.where(ended >= 0, ended, as_of_day)
     tenure = rng.exponential(_MEAN_TENURE_YEARS * 365.25, size=k).astype(np.int64) + 1
     hired = np.maximum.reduce([end_or_now - tenure, founded, start_of_work])
-    hired = np.minimum(hired, end_or_now - 1)
+    hired = np.maximum(np.minimum(hired, end_or_now - 1), np.maximum(founded, start_of_work))
 
     insured = enterprises["unemployment_insurance_months"].to_numpy()[firm]
     lag = rng.integers(0, _INSURED_FIRM_LAG_MONTHS + 1, size=k)
