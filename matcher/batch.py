@@ -38,6 +38,7 @@ __all__ = [
     "PolicyPlan",
     "Tagger",
     "household_batches",
+    "household_slice",
     "in_force",
     "match_batches",
     "match_frame",
@@ -174,6 +175,21 @@ def household_batches(frame: pl.LazyFrame, batch_rows: int) -> Iterator[pl.LazyF
         cut = int(start_rows[following]) if following < start_rows.len() else total
         yield ordered.slice(offset, cut - offset)
         offset = cut
+
+
+def household_slice(frame: pl.LazyFrame, offset: int, count: int) -> pl.LazyFrame:
+    """The residents a shard of rows ``[offset, offset + count)`` owns: every member of each
+    household whose first member's row is in it, wherever its other members' rows are (a
+    resident without a household by their own row), so no household is split across shards.
+
+    >>> f = pl.LazyFrame({"household_id": ["a", "b", "a", None, "b"], "n": [0, 1, 2, 3, 4]})
+    >>> [household_slice(f, o, 2).collect()["n"].to_list() for o in (0, 2, 4)]
+    [[0, 1, 2, 4], [3], []]
+    """
+    first = pl.col("__row").min().over("household_id")
+    owner = pl.when(pl.col("household_id").is_null()).then(pl.col("__row")).otherwise(first)
+    owned = (owner >= offset) & (owner < offset + count)
+    return frame.with_row_index("__row").filter(owned).drop("__row")
 
 
 def _unique(aggregates: Iterable[GroupAggregate], group: str) -> list[GroupAggregate]:

@@ -1,6 +1,7 @@
 """Aggregates over links: a household's from its members, a firm's from its employments.
 
-Pure polars over lazy frames and an as-of date, no I/O and no Python per row.  Where a
+Pure polars over lazy frames and an as-of date, no I/O and no Python per row.  Every frame
+keeps its input's row order (matching slices the results into batches and shards).  Where a
 population has ``households`` and ``employments``, these replace the flat fields a resident or
 a firm carries (``household_size``, ``household_income_per_capita``, ``children_under_3``;
 ``employees``, ``graduate_hires``); without them nothing here runs and the flat fields stand.
@@ -163,7 +164,7 @@ def household_aggregates(
     computed = _member_aggregates()
     return (
         households.select(stored)
-        .join(per_household, on="household_id", how="left")
+        .join(per_household, on="household_id", how="left", maintain_order="left")
         .select(
             *stored,
             *(computed[str(f.derived_as)].cast(f.polars_dtype).alias(f.name) for f in wanted),
@@ -215,8 +216,9 @@ def with_household_fields(
             ),
             on="household_id",
             how="left",
+            maintain_order="left",
         )
-        .join(children, on="person_id", how="left")
+        .join(children, on="person_id", how="left", maintain_order="left")
         .with_columns(
             pl.when(linked)
             .then(pl.col("__size"))
@@ -304,7 +306,7 @@ def with_employer_fields(
         {"employees": "__employees", "graduate_hires": "__graduate_hires"}
     )
     return (
-        enterprises.join(counts, on="enterprise_id", how="left")
+        enterprises.join(counts, on="enterprise_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("__employees").fill_null(0).alias("employees"),
             pl.when(pl.col("__employees").is_null())

@@ -18,7 +18,13 @@ from sqlalchemy.engine import Engine
 
 from core.broker import actor
 from core.errors import NotFoundError, ValidationError
-from matcher.batch import MATCH_SCHEMA, match_batches, plan_policies
+from matcher.batch import (
+    MATCH_SCHEMA,
+    GroupFrames,
+    household_slice,
+    match_batches,
+    plan_policies,
+)
 from matcher.shards._finish import finish_run
 from matcher.shards._store import ShardStore
 from matcher.shards._values import (
@@ -43,7 +49,17 @@ def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
         raise NotFoundError(
             f"the population {run.population_dir} has no {shard.entity}s file any more"
         )
-    frame = frames[shard.entity].slice(shard.row_offset, shard.row_count)
+    groups = None
+    if "household" in frames or "employment" in frames:
+        # the links' aggregates over the whole population, then whole households per shard
+        from profiles.links import with_links
+
+        frames = with_links(frames, as_of=run.as_of)
+        groups = GroupFrames.of(frames, schema, as_of=run.as_of)
+    if shard.entity == "resident" and "household" in frames:
+        frame = household_slice(frames["resident"], shard.row_offset, shard.row_count)
+    else:
+        frame = frames[shard.entity].slice(shard.row_offset, shard.row_count)
     tagger = (
         event_tagger(run.population_dir, schema, run.policies, as_of=run.as_of)
         if run.tags
@@ -57,6 +73,7 @@ def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
             plans,
             as_of=run.as_of,
             tagger=tagger,
+            groups=groups,
         )
     )
     return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -183,3 +184,26 @@ def test_a_population_without_links_matches_as_today() -> None:
     assert set(out.filter(pl.col("policy_id") == "old")["subject_id"]) == {"d", "e"}
     # a household rule with no households anywhere is unknown for everyone, never false
     assert set(out.filter(pl.col("policy_id") == "infant")["status"]) == {"maybe"}
+
+
+def test_shards_keep_households_whole_and_count_staff_whole(tmp_path: Path) -> None:
+    from matcher.shards import plan_shards
+    from matcher.shards._execute import run_shard
+    from matcher.shards._values import RunPolicy, ShardRun
+
+    files = {"resident": "residents", "household": "households", "enterprise": "enterprises",
+             "employment": "employments"}  # fmt: skip
+    for name, frame in population().items():
+        frame.collect().write_parquet(tmp_path / f"{files[name]}.parquet")
+    shards = plan_shards({"resident": len(PEOPLE), "household": 3, "enterprise": 3}, 2)
+    run = ShardRun(
+        run_key="k", as_of=AS_OF, population_dir=tmp_path, population="p", catalog_hash="c",
+        policies=tuple(RunPolicy.of(p) for p in POLICIES), tags=False, shards=len(shards),
+        status="running", run_id=None,
+    )  # fmt: skip
+    landed = pl.concat([run_shard(run, shard) for shard in shards])
+    sharded = {
+        (r["policy_id"], r["subject_id"]): (r["status"], r["benefit"]) for r in landed.to_dicts()
+    }
+    assert landed.height == len(sharded)  # no subject matched in two shards
+    assert sharded == pairs(100)
