@@ -275,7 +275,7 @@ class ProfileStore:
         its key; with ``conn``, in the caller's transaction."""
         entity = self.schema.entity(entity_name)
         if entity.key is None:
-            raise NotFoundError("events are appended with load(), not upserted")
+            raise NotFoundError(f"{entity_name}s have no key: load them with load(), not upsert()")
         table = self.tables[entity_name]
         values = {f.name: record.get(f.name) for f in entity.stored_fields}
         tags = values.get("tags")
