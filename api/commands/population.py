@@ -57,6 +57,12 @@ def _overrides(values: tuple[str, ...]) -> dict[str, float]:
     metavar="FIELD=SHARE",
     help="Share of unknown values for one field, e.g. --unknown monthly_income=0.2 (repeatable).",
 )
+@click.option(
+    "--targets",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Official totals to weight to (default: Beijing's, simulations/population/targets.yaml).",
+)
 def generate_cmd(
     residents: int,
     enterprises: int,
@@ -65,14 +71,18 @@ def generate_cmd(
     as_of: date,
     unknown_scale: float,
     unknown: tuple[str, ...],
+    targets: Path | None,
 ) -> None:
     """Generate a synthetic Beijing population into OUT.
 
     \b
     Residents follow the 2020 census by district, age, sex and hukou; incomes, families,
     disability and social assistance follow documented rates (simulations/population/SOURCES.md).
+    Every resident, household and firm then carries a weight raked to Beijing's official
+    totals (--targets); generation fails, writing nothing, when a fitted total cannot be met.
     Example:
       zhida population generate --residents 1000000 --enterprises 100000 --seed 7 --out pop/
+      zhida population calibrate pop/ --as-of 2026-06-30   (each target beside the weights)
     """
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
@@ -85,8 +95,9 @@ def generate_cmd(
         as_of=as_of,
         unknown_scale=unknown_scale,
         unknown_overrides=_overrides(unknown),
+        targets=targets,
     )
-    steps = ("residents", "enterprises", "service events", "unknown values", "writing")
+    steps = ("residents", "enterprises", "weights", "service events", "unknown values", "writing")
     with Progress(
         SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn(), transient=True
     ) as bar:

@@ -6,8 +6,10 @@ The output columns, their order and their dtypes come from the profile schema; e
 The fields links determine (a resident's household size, income per capita and children under
 3; a firm's employees and graduate hires) are computed from the links by ``profiles.links``
 before any value is hidden, so the flat fields agree with the links.  Every resident, household
-and firm carries a design weight (the Beijing total over the sample size; calibration replaces
-it).  The same seed gives the same bytes.
+and firm then carries a calibrated weight: the design weight (the Beijing total over the sample
+size) raked to Beijing's official totals (``targets.yaml``; members carry their household's
+weight), and generation fails when a fitted total cannot be met.  The same seed gives the same
+bytes.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import polars as pl
 from core.errors import InputFileError, ValidationError
 from profiles.links import with_links
 from profiles.schema import Entity, Schema, load_schema
+from simulations.population._calibrate import with_weights
 from simulations.population._employments import generate_employments
 from simulations.population._enterprises import generate_enterprises
 from simulations.population._events import generate_events
 from simulations.population._residents import draw_residents
+from simulations.population._targets import load_targets
 
 __all__ = ["FILES", "GenerationSpec", "generate_population", "with_unknowns"]
 
@@ -55,6 +59,7 @@ class GenerationSpec:
     as_of: date
     unknown_scale: float = 1.0
     unknown_overrides: Mapping[str, float] = field(default_factory=dict)
+    targets: Path | None = None  # official totals to weight to (default: Beijing's targets.yaml)
 
     def check(self, schema: Schema) -> None:
         if self.residents < 0 or self.enterprises < 0:
@@ -143,6 +148,15 @@ def generate_population(
     residents = linked["resident"].collect().sort("person_id")
     households = drawn.households.with_columns(pl.lit(person_weight).alias("weight"))
     enterprises = linked["enterprise"].collect().sort("__order").drop("__order")
+    step("weights")
+    weighted, _fit = with_weights(
+        {"resident": residents, "household": households, "enterprise": enterprises},
+        as_of=spec.as_of,
+        targets=load_targets(spec.targets),
+        schema=schema,
+    )
+    residents, households = weighted["resident"], weighted["household"]
+    enterprises = weighted["enterprise"]
     step("service events")
     events = generate_events(rng, residents, enterprises, as_of=spec.as_of)
 
