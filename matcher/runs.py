@@ -68,6 +68,16 @@ _rule_hashes = sa.Table(
     sa.Column("policy_id", sa.String(128), primary_key=True),
     sa.Column("rule_hash", sa.String(64), nullable=False),
 )
+# The version of every parameter the run's policies read (rules.parameters): its first day and
+# its value then, so a run's amounts can be traced to the dated, cited value they came from.
+_parameters = sa.Table(
+    "match_run_parameters",
+    _runs.metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("match_runs.run_id"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(10), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -270,6 +280,7 @@ class RunStore:
         started_at: datetime, seconds: float, policies: int,
         rule_hashes: Mapping[str, str] | None = None,
         within: Callable[[Connection, Run], object] | None = None,
+        parameters: Mapping[str, tuple[str, str]] | None = None,
     ) -> Run:  # fmt: skip
         """Keep a copy of ``pairs_file`` and record the run; the previous run is the latest.
 
@@ -319,6 +330,14 @@ class RunStore:
                             for pid, digest in sorted(rule_hashes.items())
                         ],
                     )
+                if parameters:
+                    conn.execute(
+                        _parameters.insert(),
+                        [
+                            {"run_id": run_id, "name": n, "version": v, "value": shown}
+                            for n, (v, shown) in sorted(parameters.items())
+                        ],
+                    )
                 if within is not None:
                     row = conn.execute(sa.select(_runs).where(_runs.c.run_id == run_id)).one()
                     within(conn, self._run(row))
@@ -338,6 +357,17 @@ class RunStore:
                 )
             ).all()
         return {str(pid): str(digest) for pid, digest in rows}
+
+    def parameters(self, run_id: int) -> dict[str, tuple[str, str]]:
+        """Parameter name → (the version's first day, its value) the run's policies read."""
+        self.get(run_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_parameters.c.name, _parameters.c.version, _parameters.c.value).where(
+                    _parameters.c.run_id == run_id
+                )
+            ).all()
+        return {str(n): (str(v), str(shown)) for n, v, shown in rows}
 
     def _run(self, row: sa.Row[tuple[object, ...]]) -> Run:
         m = row._mapping

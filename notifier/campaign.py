@@ -152,6 +152,7 @@ def record_and_plan(
     now: datetime | None = None,
     channels: frozenset[str] | None = None,
     first: Callable[[Connection, Run], object] | None = None,
+    parameters: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[Run, PlanSummary | None]:
     """Record a match run and plan its diff against the previous run in one transaction.
 
@@ -159,7 +160,8 @@ def record_and_plan(
     or not at all (DESIGN: the outbox is written with the match results that caused it).
     The first run has nothing to compare with: recorded, and ``None`` for the plan.
     ``first(conn, run)`` runs in that transaction before the plan is written (a sharded run's
-    complete mark, which fails when another finisher recorded it first).
+    complete mark, which fails when another finisher recorded it first). ``parameters``: the
+    parameter versions the run read (default: those its policies in force on ``as_of`` read).
     """
     from core.db import get_engine
     from matcher.runs import RunStore, run_diff
@@ -167,11 +169,15 @@ def record_and_plan(
     engine = get_engine(settings.database_url)
     store = RunStore(engine, settings.data_dir)
     previous = store.latest()
+    if parameters is None:
+        from rules.parameter_use import run_record
+
+        parameters = run_record([p for p in policies.values() if p.in_force(as_of)], as_of)
     if previous is None:  # the first run: nothing changed yet
         run = store.record(
             pairs_file, as_of=as_of, catalog_hash=catalog_hash, population=population_id,
             started_at=started_at, seconds=seconds, policies=len(rule_hashes or policies),
-            rule_hashes=rule_hashes, within=first,
+            rule_hashes=rule_hashes, within=first, parameters=parameters,
         )  # fmt: skip
         return run, None
     # What can be decided before the transaction is: the diff, the order, the reasons.
@@ -208,7 +214,7 @@ def record_and_plan(
     run = store.record(
         pairs_file, as_of=as_of, catalog_hash=catalog_hash, population=population_id,
         started_at=started_at, seconds=seconds, policies=len(rule_hashes or policies),
-        rule_hashes=rule_hashes, within=plan_in,
+        rule_hashes=rule_hashes, within=plan_in, parameters=parameters,
     )  # fmt: skip
     store.keep_endings(run.run_id, counts)  # the next runs' history, without reading pairs
     return run, planned[0]

@@ -30,7 +30,7 @@ from rules.language import Rule, children, parse_rule
 from rules.parameters import Library, Parameter, Version, active, parameters_read
 from rules.policy import Policy
 
-__all__ = ["literal_warnings", "parameters_of", "readers", "versions_read"]
+__all__ = ["literal_warnings", "parameters_of", "readers", "run_record", "versions_read"]
 
 _ARITHMETIC = (rast.AddExpression, rast.SubtractExpression, rast.ArithmeticExpression)
 
@@ -74,6 +74,22 @@ def _fields(node: Any) -> frozenset[str]:
     if isinstance(node, rast.SymbolExpression):
         return frozenset() if node.scope == "built-in" else frozenset((node.name,))
     return frozenset().union(*(_fields(c) for c in children(node)))
+
+
+def run_record(
+    policies: Iterable[Policy], on: date, schema: Schema | None = None
+) -> dict[str, tuple[str, str]]:
+    """Parameter name → (the version's first day, its value) for every parameter ``policies``
+    read, on ``on``: what a match run records (``matcher.runs.RunStore.record``)."""
+    names: set[str] = set()
+    for policy in policies:
+        names |= parameters_of(policy, schema)
+    library = active()
+    out: dict[str, tuple[str, str]] = {}
+    for name in sorted(names):
+        version = library.resolve(name).in_force(on)
+        out[name] = (version.label(), version.shown()) if version else ("none", "")
+    return out
 
 
 def _amount_literals(

@@ -414,10 +414,12 @@ def _record_pairs(
             started_at=datetime.now(UTC), seconds=elapsed, rule_hashes=rule_hashes,
             population=population, channels=configured_channels(get_settings()),
         )  # fmt: skip
+    from rules.parameter_use import run_record
+
     run = store.record(
         pairs, as_of=as_of, catalog_hash=catalog.content_hash, population=snapshot,
         started_at=datetime.now(UTC), seconds=elapsed, policies=len(rule_hashes),
-        rule_hashes=rule_hashes,
+        rule_hashes=rule_hashes, parameters=run_record(catalog.in_force(as_of), as_of),
     )  # fmt: skip
     return run, None
 
