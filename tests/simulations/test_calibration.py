@@ -191,3 +191,31 @@ def test_a_bad_target_is_refused_naming_it(tmp_path: Path, entry: str, needle: s
     with pytest.raises(TargetsError, match="target a") as caught:
         load_targets(path)
     assert needle in str(caught.value)
+
+
+def test_a_generated_population_carries_calibrated_weights(tmp_path: Path) -> None:
+    from simulations.population import GenerationSpec, generate_population
+
+    generate_population(GenerationSpec(3_000, 300, seed=5, as_of=AS_OF), tmp_path)
+    residents = pl.read_parquet(tmp_path / "residents.parquet")
+    households = pl.read_parquet(tmp_path / "households.parquet")
+    enterprises = pl.read_parquet(tmp_path / "enterprises.parquet")
+    assert residents["weight"].sum() == pytest.approx(21_832_000, rel=1e-4)
+    assert enterprises["weight"].sum() == pytest.approx(1_179_000, rel=1e-4)
+    joined = residents.join(households, on="household_id", suffix="_household")
+    assert joined.height == residents.height
+    assert (joined["weight"] == joined["weight_household"]).all()
+    assert residents["weight"].max() / residents["weight"].min() <= 20
+    assert residents["weight"].n_unique() > 1  # raked, not the uniform design weight
+
+
+def test_generation_that_cannot_meet_a_target_writes_nothing(tmp_path: Path) -> None:
+    from simulations.population import GenerationSpec, generate_population
+
+    (tmp_path / "targets.yaml").write_text(
+        SMALL_TARGETS.replace("share: 3.1", "share: 60"), encoding="utf-8"
+    )
+    spec = GenerationSpec(3_000, 0, seed=5, as_of=AS_OF, targets=tmp_path / "targets.yaml")
+    with pytest.raises(CalibrationError, match="old"):
+        generate_population(spec, tmp_path / "pop")
+    assert not list((tmp_path / "pop").glob("*.parquet"))
