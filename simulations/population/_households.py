@@ -57,8 +57,8 @@ class Template:
 # compositions is modelled (see SOURCES.md, "Households").
 _ADULT = ((23, 30, 0.20), (30, 45, 0.19), (45, 60, 0.15), (60, 75, 0.36), (75, 98, 0.10))
 _COUPLE = ((22, 35, 0.17), (35, 55, 0.15), (55, 70, 0.42), (70, 80, 0.23), (80, 95, 0.03))
-_PARENTS = ((28, 35, 0.14), (35, 45, 0.32), (45, 62, 0.54))
-_YOUNG_PARENTS = ((29, 35, 0.20), (35, 45, 0.50), (45, 55, 0.30))
+_PARENTS = ((31, 35, 0.10), (35, 45, 0.34), (45, 62, 0.56))
+_YOUNG_PARENTS = ((32, 35, 0.14), (35, 45, 0.54), (45, 55, 0.32))
 FAMILY_TEMPLATES: Final[tuple[Template, ...]] = (
     Template("one_person", 30.0, _ADULT, ()),
     Template("couple", 23.0, _COUPLE, ("spouse",)),

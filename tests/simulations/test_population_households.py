@@ -234,7 +234,8 @@ def test_every_row_carries_a_weight_summing_to_beijing(pop: dict[str, pl.DataFra
     # Members carry their household's weight.
     r = pop["resident"].join(pop["household"], on="household_id", suffix="_household")
     assert (r["weight"] == r["weight_household"]).all()
-    assert pop["resident"]["weight"].sum() == pytest.approx(21_893_095)
+    # Weighted to Beijing's 2024 residents (targets.yaml: 21,832,000).
+    assert pop["resident"]["weight"].sum() == pytest.approx(21_832_000, rel=0.03)
 
 
 def test_links_are_the_same_bytes_for_the_same_seed(tmp_path: Path) -> None:
