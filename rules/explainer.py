@@ -34,6 +34,7 @@ import rule_engine.ast as rast
 
 from profiles.schema import Schema, load_schema
 from rules.evaluator import deadline_after, evaluate, evaluate_node
+from rules.group_explainer import MemberFact, group_values, member_facts
 from rules.language import Rule, children, literal_value
 
 __all__ = ["EXPLAIN_SECONDS", "Clause", "Explanation", "Settle", "explain"]
@@ -95,6 +96,8 @@ class Explanation:
     clauses: tuple[Clause, ...]
     unknown_fields: tuple[str, ...] = ()
     settle: tuple[Settle, ...] = field(default=())
+    # rules over groups: the members' facts an unknown group value waits for
+    member_facts: tuple[MemberFact, ...] = field(default=())
 
     @property
     def status(self) -> str:
@@ -108,7 +111,9 @@ class Explanation:
             "clauses": [c.to_dict() for c in self.clauses],
             "unknown_fields": list(self.unknown_fields),
             "settle": [s.to_dict() for s in self.settle],
-        }
+        } | (
+            {"member_facts": [f.to_dict() for f in self.member_facts]} if self.member_facts else {}
+        )
 
 
 def _atoms(node: Any) -> list[Any]:
@@ -252,13 +257,20 @@ def explain(
         result = evaluate_node(rule, atom, record, as_of=as_of, deadline=deadline)
         result = None if result is None else bool(result)
         values = {name: record.get(name) for name in _fields(atom)}
+        if rule.groups:  # household.x and aggregates, by their text
+            values |= group_values(rule, atom, record, as_of=as_of)
         clauses.append(
             Clause(rule.snippet(atom), result, values, _counterfactual(atom, result, record))
         )
     result = evaluate(rule, record, as_of=as_of, deadline=deadline)
+    own = schema.entity(rule.entity).by_name  # a group's unknowns are its members' facts
     unknown = tuple(
         dict.fromkeys(
-            n for c in clauses if c.result is None for n, v in c.values.items() if v is None
+            n
+            for c in clauses
+            if c.result is None
+            for n, v in c.values.items()
+            if v is None and n in own
         )
     )
     settle = (
@@ -266,4 +278,5 @@ def explain(
         if result is None
         else ()
     )
-    return Explanation(rule.source, result, tuple(clauses), unknown, settle)
+    facts = member_facts(rule, record, as_of=as_of) if rule.groups and result is None else ()
+    return Explanation(rule.source, result, tuple(clauses), unknown, settle, facts)

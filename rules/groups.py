@@ -84,13 +84,13 @@ class Aggregate:
 
 def _table() -> dict[str, Aggregate]:
     rows = [
-        ("members_count", "成员数", "members", "count", "members for whom", "符合条件的成员人数"),
+        ("members_count", "成员数", "members", "count", "members counted", "符合条件的成员人数"),
         ("members_sum", "成员合计", "members", "sum", "the members' total of", "成员合计"),
         ("members_min", "成员最小", "members", "min", "members' least", "成员最小"),
         ("members_max", "成员最大", "members", "max", "members' greatest", "成员最大"),
         ("any_member", "任一成员", "members", "any", "some member", "有成员"),
         ("all_members", "全体成员", "members", "all", "every member", "全体成员"),
-        ("employees_count", "员工数", "employees", "count", "employees for whom", "符合条件员工数"),
+        ("employees_count", "员工数", "employees", "count", "employees counted", "符合条件员工数"),
         ("employees_sum", "员工合计", "employees", "sum", "the employees' total of", "员工合计"),
         ("employees_min", "员工最小", "employees", "min", "employees' least", "员工最小"),
         ("employees_max", "员工最大", "employees", "max", "employees' greatest", "员工最大"),

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from profiles.schema import load_schema
 from rules.compiler import compile_groups, compile_rule
 from rules.evaluator import evaluate, evaluate_benefit
+from rules.explainer import explain
 from rules.group_frames import aggregate, attach, employee_rows
 from rules.groups import EMPLOYEES, HOUSEHOLD, MEMBERS
 from rules.language import Rule, parse_rule
@@ -125,6 +126,7 @@ def test_household_rules_agree(text: str, homes: list[dict[str, Any]]) -> None:
         expected = _ref_bool(reference(rule.text, record, TODAY))
         assert got == expected, (text, record)
         assert evaluate(rule, record, as_of=TODAY) == expected, (text, record)
+        assert explain(rule, record, as_of=TODAY).result == expected, (text, record)
 
 
 @SETTINGS
