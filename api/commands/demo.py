@@ -44,8 +44,9 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     from api.commands.population_view import print_summary
     from core.db import get_engine, upgrade
     from core.settings import get_settings
-    from matcher.batch import match_population, write_pairs
+    from matcher.batch import write_pairs
     from matcher.population import EventTagger, scan_population
+    from matcher.units import PAIRS_SCHEMA, match_units
     from profiles.schema import load_schema
     from rules.loader import load_catalog
     from simulations.population import GenerationSpec, generate_population, summarise
@@ -104,10 +105,11 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     matches_path = out / "matches.parquet"
     tagger = EventTagger.for_population(population_dir, schema, as_of=as_of)
     write_pairs(
-        match_population(
+        match_units(
             scan_population(population_dir, schema), in_force, schema, as_of=as_of, tagger=tagger
         ),
         matches_path,
+        schema=PAIRS_SCHEMA,
     )
     matches = pl.read_parquet(matches_path)
     console.print(
@@ -144,6 +146,11 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
     demo_steps.delivery_step(console, population_dir, catalog, seed=seed)
     console.print("Of the offers due, who was planned and who was reached (fairness funnel):")
     demo_steps.funnel_step(console, population_dir, schema, as_of=as_of)
+
+    console.print(Heading("6c. Whose benefit, who is told: a household once, a child's guardian"))
+    from api.commands.demo_units import units_step
+
+    units_step(console, matches, population_dir, catalog)
 
     console.print(Heading("7. Offers and their reasons"))
     _print_offers(console, matches, population_dir, catalog, as_of)
@@ -259,9 +266,10 @@ def _print_run_diff(
 
     from core.db import get_engine
     from core.settings import get_settings
-    from matcher.batch import match_population, write_pairs
+    from matcher.batch import write_pairs
     from matcher.population import attach_tags, scan_population
     from matcher.runs import RunStore, population_snapshot
+    from matcher.units import PAIRS_SCHEMA, match_units
     from profiles.schema import Schema
     from rules.loader import Catalog
 
@@ -273,7 +281,9 @@ def _print_run_diff(
         scan_population(population_dir, schema), population_dir, schema, as_of=last_month
     )
     write_pairs(
-        match_population(frames, catalog.in_force(last_month), schema, as_of=last_month), earlier
+        match_units(frames, catalog.in_force(last_month), schema, as_of=last_month),
+        earlier,
+        schema=PAIRS_SCHEMA,
     )
     store = RunStore(get_engine(), get_settings().data_dir)
     snapshot = population_snapshot(population_dir)

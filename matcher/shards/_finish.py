@@ -7,11 +7,12 @@ this package sits below the notifier and does not import it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -21,6 +22,7 @@ from matcher.shards._store import ShardStore
 from matcher.shards._tables import now as _now
 from matcher.shards._tables import runs_table
 from matcher.shards._values import FinishedElsewhereError, PlanRequest, ShardRun
+from matcher.units import PAIRS_SCHEMA, Links, attribute_units, needs_links
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _record(store: ShardStore, run: ShardRun) -> int:
         store.complete(conn, run.run_key, run_id)
 
     try:
-        write_pairs(iter([store.pairs(run.run_key)]), scratch)
+        write_pairs(_units(run, store.pairs(run.run_key)), scratch, schema=PAIRS_SCHEMA)
         if run.plan is not None:
             if not _planners:
                 raise ConfigurationError(
@@ -105,3 +107,19 @@ def _record(store: ShardStore, run: ShardRun) -> int:
         return recorded.run_id
     finally:
         scratch.unlink(missing_ok=True)
+
+
+def _units(run: ShardRun, pairs: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The landed pairs, each its unit's and with its recipient, as a single run writes them
+    (:mod:`matcher.units`: a household's members' pairs are one household's)."""
+    from matcher.population import scan_population
+    from profiles.schema import load_schema
+
+    units = {p.id: (p.unit_kind or _UNIT_OF[p.audience], p.recipient_kind) for p in run.policies}
+    links = None
+    if needs_links(units):
+        links = Links.from_frames(scan_population(run.population_dir, load_schema()))
+    return attribute_units([pairs], units, links)
+
+
+_UNIT_OF = {"resident": "person", "enterprise": "enterprise", "household": "household"}

@@ -101,6 +101,8 @@ class RunPolicy:
     valid_from: date | None
     valid_until: date | None
     rule_hash: str = ""
+    unit_kind: str = ""  # whose benefit (matcher.units); "": the audience's own subject
+    recipient_kind: str = "self"  # who is told
 
     @classmethod
     def of(cls, policy: Any) -> RunPolicy:
@@ -112,6 +114,8 @@ class RunPolicy:
             policy.valid_from,
             policy.valid_until,
             getattr(policy, "content_hash", ""),
+            getattr(policy, "unit_kind", ""),
+            getattr(policy, "recipient_kind", "self"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -123,6 +127,8 @@ class RunPolicy:
             "valid_from": self.valid_from.isoformat() if self.valid_from else None,
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "rule_hash": self.rule_hash,
+            "unit": self.unit_kind,
+            "recipient": self.recipient_kind,
         }
 
     @classmethod
@@ -138,6 +144,8 @@ class RunPolicy:
             day(data["valid_from"]),
             day(data["valid_until"]),
             data.get("rule_hash", ""),
+            data.get("unit", ""),
+            data.get("recipient", "self"),
         )
 
 
