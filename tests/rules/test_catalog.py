@@ -624,6 +624,7 @@ def test_the_dibao_invitation_reads_the_standard_in_force_on_its_date(
     }
     assert evaluate(parse_rule(policy.eligibility, entity), profile, as_of=on) is expected
     if benefit is not None:
+        assert policy.benefit is not None
         amount = evaluate_benefit(
             parse_rule(policy.benefit, entity, kind="benefit"), profile, as_of=on
         )
@@ -631,9 +632,9 @@ def test_the_dibao_invitation_reads_the_standard_in_force_on_its_date(
 
 
 def test_tekun_support_is_one_and_a_half_times_the_standard_of_its_date() -> None:
-    rule = parse_rule(
-        CATALOG.by_id["bj-tekun-support"].benefit, SCHEMA.entity("resident"), kind="benefit"
-    )
+    text = CATALOG.by_id["bj-tekun-support"].benefit
+    assert text is not None
+    rule = parse_rule(text, SCHEMA.entity("resident"), kind="benefit")
     profile = {"subsistence_status": "tekun"}
     assert evaluate_benefit(rule, profile, as_of=date(2024, 1, 1)) == Decimal("2092.50")
     assert evaluate_benefit(rule, profile, as_of=date(2024, 7, 1)) == Decimal("2175")
