@@ -135,6 +135,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         # -- H5: the resident / firm message centre, the analyst and operator pages --
         "menu": "菜单",
         "nav_analyst": "政策推演",
+        "nav_algorithm": "算法公示",
         "nav_operator": "推送运维",
         "role_officer": "政策专员",
         "role_reviewer": "审核员",
@@ -224,6 +225,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "dim_household_type": "家庭类型",
         "dim_size_class": "企业规模",
         "dim_industry": "行业门类",
+        "dim_disability": "残疾等级",
         "overlap": "与其他政策的重叠",
         "policy": "政策",
         "other_policy": "其他政策",
@@ -446,6 +448,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         # -- H5: the resident / firm message centre, the analyst and operator pages --
         "menu": "Menu",
         "nav_analyst": "Reach simulation",
+        "nav_algorithm": "How ranking works",
         "nav_operator": "Deliveries",
         "role_officer": "officer",
         "role_reviewer": "reviewer",
@@ -547,6 +550,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "dim_household_type": "household type",
         "dim_size_class": "size class",
         "dim_industry": "industry",
+        "dim_disability": "disability",
         "overlap": "Overlap with other policies",
         "policy": "Policy",
         "other_policy": "Other policy",

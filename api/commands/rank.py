@@ -233,20 +233,13 @@ def card_cmd(version: str | None, as_json: bool) -> None:
     """
     import json
 
-    from core.errors import NotFoundError
     from core.settings import get_settings
-    from matcher.ranking.card import card_lines, model_card
+    from matcher.ranking import card_for, card_lines
     from profiles.schema import load_schema
 
-    personalised = get_settings().personalised
-    spec = info = None
-    try:
-        model, info = registry().load_for_ordering(version)
-        spec = model.spec
-    except NotFoundError:
-        if version is not None:
-            raise
-    card = model_card(spec, info, load_schema(), personalised=personalised)
+    card = card_for(
+        registry(), load_schema(), personalised=get_settings().personalised, version=version
+    )
     if as_json:
         click.echo(json.dumps(card.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -7,6 +7,7 @@ and ``evaluate`` train and measure models on outcome logs — on citable feature
 version out to order offers.
 """
 
+from matcher.ranking.card import ModelCard, card_for, card_lines, model_card
 from matcher.ranking.citable import ITEM_SENSITIVITY, is_citable, tag_sensitivities
 from matcher.ranking.evaluate import METRIC_ROWS, evaluate, format_metrics
 from matcher.ranking.explain import (
@@ -17,6 +18,7 @@ from matcher.ranking.explain import (
     reason_texts,
     top_reasons,
 )
+from matcher.ranking.exposure import held_out_exposure
 from matcher.ranking.features import (
     Feature,
     FeatureSpec,
@@ -51,6 +53,7 @@ __all__ = [
     "AuditModelError",
     "Feature",
     "FeatureSpec",
+    "ModelCard",
     "ModelInfo",
     "ModelRegistry",
     "ModelStoreError",
@@ -61,6 +64,8 @@ __all__ = [
     "TreeEnsemble",
     "annual_benefit",
     "build_features",
+    "card_for",
+    "card_lines",
     "describe",
     "evaluate",
     "fit_ensemble",
@@ -68,9 +73,11 @@ __all__ = [
     "fit_models",
     "format_metrics",
     "from_sklearn",
+    "held_out_exposure",
     "held_out_subjects",
     "history_counts",
     "is_citable",
+    "model_card",
     "ndcg_at_k",
     "offer_lines",
     "policy_frame",

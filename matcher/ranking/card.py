@@ -29,10 +29,10 @@ from typing import Any
 from matcher.ranking.citable import ITEM_SENSITIVITY, is_citable
 from matcher.ranking.evaluate import METRIC_ROWS
 from matcher.ranking.features import FeatureSpec
-from matcher.ranking.registry import ModelInfo
+from matcher.ranking.registry import ModelInfo, ModelRegistry
 from profiles.schema import Schema
 
-__all__ = ["RULES_ONLY", "CardInput", "ModelCard", "card_lines", "model_card"]
+__all__ = ["RULES_ONLY", "CardInput", "ModelCard", "card_for", "card_lines", "model_card"]
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,26 @@ def model_card(
         uses=_uses(spec), never_uses=never, metrics=metrics,
         fairness=dict(info.extra.get("fairness") or {}),
     )  # fmt: skip
+
+
+def card_for(
+    registry: ModelRegistry, schema: Schema, *, personalised: bool, version: str | None = None
+) -> ModelCard:
+    """The card of the model that orders offers now: ``registry.load_for_ordering`` — the same
+    call the push planner (:mod:`notifier.priority`) orders by — or of ``version``.
+
+    No model that may order offers gives the rules-only card (a named ``version`` that is
+    missing or for audits only is an error, as it is for ordering).
+    """
+    from core.errors import NotFoundError
+
+    try:
+        model, info = registry.load_for_ordering(version)
+    except NotFoundError:
+        if version is not None:
+            raise
+        return model_card(None, None, schema, personalised=personalised)
+    return model_card(model.spec, info, schema, personalised=personalised)
 
 
 def card_lines(card: ModelCard) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.app.routes.algorithm import ALGORITHM_ROUTES
 from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.console_analyst import ANALYST_ROUTES
 from api.app.routes.console_officer import OFFICER_CONSOLE_ROUTES
@@ -46,4 +47,5 @@ ROUTES = [
     *POLICY_TEST_ROUTES,
     *PRIVACY_ROUTES,
     *OFFICER_CONSOLE_ROUTES,
+    *ALGORITHM_ROUTES,
 ]

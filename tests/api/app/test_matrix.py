@@ -116,6 +116,8 @@ PUBLIC = {
     # in test_console.py (a resident's page shows only their own subject's data).
     ("GET", "/console"), ("GET", "/console/login"), ("POST", "/console/login"),
     ("GET", "/console/why/{policy_id}"),
+    # The algorithm published (算法公示) is for everyone: test_console_algorithm.py.
+    ("GET", "/console/algorithm"),
     ("POST", "/console/logout"), ("POST", "/console/preferences"),
     # The officer console (test_console_officer.py: who gets the pages, who a 403).
     ("GET", "/console/policies"), ("GET", "/console/policies/new"),
