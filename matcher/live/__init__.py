@@ -12,6 +12,8 @@ from and what an event or a profile change does to its offers.
 - :mod:`matcher.live.state` — a subject's state as re-matching starts from, and the re-match;
 - :mod:`matcher.live.serial` — one ingestion per subject at a time (an advisory lock on
   PostgreSQL), so concurrent requests record what a sequential replay would.
+- :mod:`matcher.live.linked` — across links: the units one member's event reaches (their
+  household and its members, parents, children, employers) and their re-match.
 
 Stores and paths are passed in; nothing here knows the API.  What the changes cause (notices,
 grants) is the notifier's (:mod:`notifier.ingest`).
