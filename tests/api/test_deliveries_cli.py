@@ -131,7 +131,16 @@ def test_a_match_over_a_population_missing_most_residents_is_held_until_released
     engine = get_engine()
     sent = Outbox(engine).counts()["inbox"]["delivered"]
     residents = pop / "residents.parquet"
-    pl.read_parquet(residents).head(20).write_parquet(residents)  # a file cut short
+    # A file cut short, its links cut with it (dangling links are refused: profiles.link_checks)
+    people = pl.read_parquet(residents).head(20)
+    homes = people.filter(pl.col("relation_to_head") == "head")["household_id"].implode()
+    people = people.filter(pl.col("household_id").is_in(homes))
+    people.write_parquet(residents)
+    for name, key in (("households", "household_id"), ("employments", "person_id")):
+        kept = people[key].implode()
+        pl.read_parquet(pop / f"{name}.parquet").filter(pl.col(key).is_in(kept)).write_parquet(
+            pop / f"{name}.parquet"
+        )
     assert main([*match, "--as-of", "2026-06-30", "--out", str(tmp_path / "cut.parquet")]) == 0
     out = capsys.readouterr().out
     assert "recorded run 3" in out and "plan 2 (run 3 vs 2)" in out
