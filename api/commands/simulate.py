@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -132,6 +132,7 @@ def reach_cmd(
         "no_longer_eligible", arrow("cost_year"), "eligible_unreachable",
     )  # fmt: skip
     _print(console, "Per policy", per_policy)
+    _print_beijing(console, reach, [*before.policies, *after.policies], as_of)
     overall = reach.groups.filter(pl.col("policy_id") == ALL).drop("policy_id")
     shown = [
         "dimension", "group", "eligible_before", "eligible_after", "newly_eligible",
@@ -182,13 +183,11 @@ def reach_cmd(
 @as_of_option
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Write report.html (charts), daily/monthly/summary CSV files and the charts as PNG "
-    "files here.",
+    help="Write report.html (SVG charts) and the released daily/monthly/summary CSV files here.",
 )  # fmt: skip
-@png_option
 def timeline_cmd(
     population: Path, policies: tuple[Path, ...], months: int, seeds: int, seed: int,
-    no_push: bool, as_of: date, out: Path | None, png: bool,
+    no_push: bool, as_of: date, out: Path | None,
 ) -> None:  # fmt: skip
     """Move the population forward day by day and count eligibilities, pushes and take-up.
 
@@ -196,8 +195,11 @@ def timeline_cmd(
     Births, ageing, marriages, retirements, job changes, deaths, firms founded, closed and
     growing, from documented rates; each day the changed subjects are tagged and matched,
     pushes planned (budget, digests, quiet hours) and behaviour drawn, with and without a
-    push.  Per day and month: new eligibilities, messages by channel, notified, read,
-    applied, granted, complaints, budget; means over seeds with 95 % intervals.
+    push.  What is printed and written is released as the API and the analyst page release
+    it: each subject's part bounded, differential-privacy noise on every figure, intervals
+    the noise's 95 % intervals, benefits paid not released; a rule reading an identifier is
+    refused.  Per day and month: new eligibilities, messages by channel, notified, read,
+    applied, granted, complaints; means over seeds.
     Example:
       zhida simulate timeline --population pop/ --policies rules/catalog --months 12 \\
           --seeds 5 --as-of 2026-06-30 --out timeline/
@@ -210,7 +212,9 @@ def timeline_cmd(
     from matcher.runs import population_snapshot
     from profiles.schema import load_schema
     from rules.loader import load_catalog
-    from simulations.timeline import add_months, simulate_timeline, summary_lines
+    from simulations.privacy import refuse_identifying
+    from simulations.timeline import add_months
+    from simulations.timeline_release import private_timeline, release_lines
 
     if seeds < 1:
         raise ValidationError(f"--seeds must be at least 1, got {seeds}")
@@ -218,41 +222,36 @@ def timeline_cmd(
         raise ValidationError(f"--months must be from 1 to 120, got {months}")
     schema = load_schema()
     catalog = load_catalog(policies, schema)
+    refuse_identifying(catalog.policies, schema, answer="a timeline simulation")
     days = (add_months(as_of, months) - as_of).days
     started = time.perf_counter()
     with _bar() as bar:
         task = bar.add_task(f"simulating {seeds} × {days} days", total=seeds * days)
-        timeline = simulate_timeline(
+        released = private_timeline(
             population, catalog, schema, as_of=as_of, months=months,
             seeds=range(seed, seed + seeds), push=not no_push,
             progress=lambda n: bar.advance(task, n),
         )  # fmt: skip
     elapsed = time.perf_counter() - started
     console = Console(width=180)
-    pop = ", ".join(f"{k} {a:,} → {b:,}" for k, (a, b) in timeline.population.items())
-    console.print(
-        f"{timeline.start} → {timeline.end}: {days} days × {seeds} seed(s), {pop} ({elapsed:.1f}s)"
-    )
+    console.print(f"{released.start} → {released.end}: {days} days × {seeds} seed(s) "
+                  f"({elapsed:.1f}s)")  # fmt: skip
     import polars as pl
 
-    shown = ["spells", "new_eligible", "lost", "messages", "notified", "read", "applied",
-             "granted", "complaints", "budget"]  # fmt: skip
-    summary = timeline.summary.filter(pl.col("metric").is_in(shown)).with_columns(
-        pl.col("mean", "lo", "hi").round(1)
-    )
-    _print(console, "Over the horizon (mean over seeds, 95 % interval; effect = push − no push)",
-           summary)  # fmt: skip
+    summary = released.summary.with_columns(pl.col("mean", "lo", "hi").round(1))
+    _print(console, "Over the horizon (mean over seeds with privacy noise, the noise's 95 % "
+           "interval; effect = push − no push)", summary)  # fmt: skip
     monthly = (
-        timeline.monthly_ci.filter(pl.col("metric").is_in(["messages", "applied", "granted"]))
+        released.monthly.filter(pl.col("metric").is_in(["messages", "applied", "granted"]))
         .pivot(on="metric", index=["arm", "month"], values="mean")
         .with_columns(pl.exclude("arm", "month").round(1))
         .sort("arm", "month")
     )
-    _print(console, "By month (mean over seeds)", monthly)
-    for line in summary_lines(timeline)[1:]:
+    _print(console, "By month (mean over seeds, with privacy noise)", monthly)
+    for line in release_lines(released)[1:]:
         console.print(line.strip())
     if out is not None:
-        from simulations.report import write_timeline_report
+        from simulations.timeline_report import write_release_report
 
         stamp = {
             "as of": as_of.isoformat(),
@@ -261,9 +260,10 @@ def timeline_cmd(
             "catalog": catalog.content_hash[:16],
             "population snapshot": population_snapshot(population)[:16],
             "push": "no" if no_push else "with and without",
+            "epsilon": f"{released.epsilon:g}",
         }
         with _writing(out):
-            written = write_timeline_report(timeline, out, stamp=stamp, png=png)
+            written = write_release_report(released, out, stamp=stamp)
         for path in written:
             console.print(f"wrote {path}")
 
@@ -305,6 +305,36 @@ def _print(console: object, title: str, frame: pl.DataFrame) -> None:
     for row in frame.rows():
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     console.print(table)
+
+
+def _print_beijing(console: object, reach: Any, policies: list[Any], as_of: date) -> None:
+    """The Beijing-scale table: each changed policy's figures weighted, beside the sample's."""
+    import polars as pl
+    from rich.console import Console
+
+    from simulations.scaling import INTERVAL_NOTE, LABEL, modelled_inputs
+
+    assert isinstance(console, Console)
+    if reach.beijing is None:
+        console.print(
+            "Beijing scale: not shown — the population carries no calibrated weights "
+            "(generate it with `zhida population generate`, which weights it)"
+        )
+        return
+    changed = {c.policy_id for c in reach.changes}
+    frame = reach.beijing.select(
+        "policy_id",
+        "measure",
+        pl.col("sample").round(0).cast(pl.Int64),
+        pl.col("beijing").round(0).cast(pl.Int64).alias("Beijing"),
+        pl.format(
+            "{} – {}", pl.col("low").round(0).cast(pl.Int64), pl.col("high").round(0).cast(pl.Int64)
+        ).alias("95 % sampling interval"),
+    )
+    _print(console, LABEL, frame)
+    console.print(INTERVAL_NOTE + "; costs in CNY a year")
+    used = [p for p in policies if p.id in changed]
+    console.print("modelled inputs: " + "; ".join(modelled_inputs(used, as_of=as_of)))
 
 
 def _contacts_from_db() -> pl.DataFrame | None:
