@@ -13,7 +13,9 @@ population (nothing is loaded).  Refused:
 - an employment of an unknown person or at an unknown firm, or one that ends before it starts.
 
 A population without links (no households or employments, no resident naming a household) is
-not checked here at all: it loads as it always did.
+not checked here at all: it loads as it always did.  Nor is a resident's ``household_id`` when
+there are no households at all (in the files or the database): without them the population is
+read flat, as before (a sample of residents drawn without their households, say).
 
 >>> from core.errors import ValidationError
 >>> people = pl.DataFrame({"person_id": ["a", "b"], "household_id": ["h1", "h9"],
@@ -143,9 +145,7 @@ def check_links(
         "father_id",
     )
     households = _table("household", frames, existing, "household_id", "contact_person_id")
-    if households is not None or (
-        residents is not None and residents["household_id"].is_not_null().any()
-    ):
+    if households is not None:
         _check_households(households, residents, sources, report)
     if residents is not None:
         _check_parents(residents, sources.get("resident", "residents"), report)
@@ -158,18 +158,13 @@ def check_links(
 
 
 def _check_households(
-    households: pl.DataFrame | None,
+    households: pl.DataFrame,
     residents: pl.DataFrame | None,
     sources: Mapping[str, str],
     report: _Report,
 ) -> None:
     home_file = sources.get("household", "households")
     people_file = sources.get("resident", "residents")
-    given = households is not None
-    if households is None:
-        households = pl.DataFrame(
-            schema={"__row": pl.Int64, "household_id": pl.String, "contact_person_id": pl.String}
-        )
     members = (
         residents.filter(pl.col("household_id").is_not_null())
         if residents is not None
@@ -184,13 +179,12 @@ def _check_households(
         )
     )
     homeless = members.join(households.select("household_id"), on="household_id", how="anti")
-    where = home_file if given else "a households.* file"
     report.add(
         homeless.select("__row", "household_id"),
         people_file,
         "household_id",
         "household {household_id!r} is in no households file; add it to "
-        + where
+        + home_file
         + " or correct the resident's household_id",
     )
     heads = members.filter(pl.col("relation_to_head") == "head")

@@ -146,9 +146,17 @@ def test_a_population_without_links_is_not_checked() -> None:
     check_links({"resident": residents}, FILES)
 
 
-def test_a_household_named_without_a_households_file_says_to_add_one() -> None:
-    with pytest.raises(ValidationError, match=r"add it to a households\.\* file"):
-        check_links({"resident": population()["resident"]}, FILES)
+def test_households_named_without_any_households_are_read_flat() -> None:
+    # No households file: the household_id is not a link yet (a sample of residents, say).
+    check_links({"resident": population()["resident"]}, FILES)
+
+
+def test_households_named_in_a_load_are_checked_against_the_stored_households() -> None:
+    frames = set_cell(population(), "resident", 4, "household_id", "h9")
+    with pytest.raises(ValidationError, match="household 'h9' is in no households file"):
+        check_links(
+            {"resident": frames["resident"]}, FILES, existing={"household": frames["household"]}
+        )
 
 
 def test_an_employment_without_an_enterprises_file_is_refused() -> None:
