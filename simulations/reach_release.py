@@ -10,6 +10,8 @@ the cost change is after minus before.  So subtracting a policy's row from the t
 other policies' noise, not a hidden cell.  Groups are every group of the population for every
 changed policy (a listed group says nothing), and the overlap table names another policy only
 when the noisy number of subjects both reach clears its noise (as the dry-run does).
+Beijing-scale figures are the noisy ones times each audience's mean weight
+(:func:`simulations.scaling.released_scale`), never the exact weighted sums.
 
 What a simulation costs is :func:`simulation_epsilon`: each noisy column of each changed
 policy, once per table (the policies table, and the groups table once per grouping a subject
@@ -30,6 +32,7 @@ from rules.loader import Catalog
 from simulations.disclosure import noised
 from simulations.privacy import DEFAULT, OVERLAP_SHARE, PrivacyParameters
 from simulations.reach import ALL, Reach
+from simulations.scaling import released_scale
 
 __all__ = ["COUNTS", "PERIOD_COSTS", "private_reach", "simulation_epsilon"]
 
@@ -147,7 +150,10 @@ def private_reach(
         )
 
     overlap = _private_overlap(reach.overlap, policies, changed, reform, params)
-    return replace(reach, policies=policies, groups=groups, overlap=overlap)
+    # Beijing-scale figures from the noisy ones (the exact weighted sums are not released).
+    audiences = {p.id: p.audience for p in (*baseline.policies, *reform.policies)}
+    beijing = released_scale(policies, audiences, reach.mean_weights)
+    return replace(reach, policies=policies, groups=groups, overlap=overlap, beijing=beijing)
 
 
 def _private_overlap(

@@ -179,7 +179,7 @@ SIZE_REVENUE_MEDIAN: Final[dict[str, float]] = {
 # high-tech enterprises in 2023 (Beijing Municipal Science & Technology Commission, unverified).
 HIGH_TECH_SHARE_TECH: Final = 0.066  # of firms in sections C, I, M
 HIGH_TECH_SHARE_OTHER: Final = 0.0033
-SPECIALIZED_SHARE_TECH_SME: Final = 0.14  # of small and medium firms in C, I, M aged 2+
+SPECIALIZED_SHARE_TECH_SME: Final = 0.165  # of small and medium firms in C, I, M aged 2+
 
 TAX_RATING_SHARE: Final[dict[str, float]] = {"A": 25.0, "B": 45.0, "M": 20.0, "C": 7.0, "D": 3.0}
 

@@ -51,7 +51,7 @@ _HOUSEHOLD = (
 
 def group_columns(entity: str) -> dict[str, pl.Expr]:
     """The grouping expressions for ``entity``'s subjects (over stored and derived fields)."""
-    groups = dict(GROUPS[entity])
+    groups = dict(GROUPS.get(entity, {}))  # households: no reach groups of their own yet
     if entity == "resident":
         groups["household_type"] = _HOUSEHOLD
     return groups
@@ -204,6 +204,31 @@ def _fen(plan: PolicyPlan | None, column: str, shared: str | None) -> pl.Expr:
     return pl.when(pl.col(column)).then(pl.col(shared) if shared else _fen_of(plan))
 
 
+# A generated population's calibrated weight (how many Beijing subjects a row stands for);
+# a population without weights has none, and its weighted sums stay unknown (null).
+_WEIGHT = pl.col("weight").cast(pl.Float64).alias("__w")
+
+
+def _weighted_sums() -> list[pl.Expr]:
+    """Per key: Σw, and for the sampling variance Σw(w-1) (Poisson-sampling approximation,
+    Särndal, Swensson & Wretman 1992, §3.3: Var(Σ w y) ≈ Σ w(w-1) y²); costs the same in fen,
+    with the cross term the variance of a cost change needs."""
+    w = pl.col("__w")
+    extra = w * (w - 1)
+    fb, fa = pl.col("fen_before").cast(pl.Float64), pl.col("fen_after").cast(pl.Float64)
+    fb, fa = fb.fill_null(0.0), fa.fill_null(0.0)
+    return [
+        w.null_count().alias("w_nulls"),
+        w.sum().alias("w"),
+        extra.sum().alias("w_var"),
+        (w * fb).sum().alias("w_fen_before"),
+        (w * fa).sum().alias("w_fen_after"),
+        (extra * fb * fb).sum().alias("w_var_before"),
+        (extra * fa * fa).sum().alias("w_var_after"),
+        (extra * fa * fb).sum().alias("w_var_cross"),
+    ]
+
+
 def batch_sums(batch: pl.DataFrame, rules: BatchRules, dimensions: list[str]) -> pl.DataFrame:
     """Per changed policy: subjects and fen by (groups, status before, status after, reachable).
 
@@ -238,9 +263,15 @@ def batch_sums(batch: pl.DataFrame, rules: BatchRules, dimensions: list[str]) ->
                 (pl.col("__base") * 9 + before.cast(pl.UInt32) * 3 + after).alias("__key"),
                 fen_before.alias("fen_before"),
                 fen_after.alias("fen_after"),
+                _WEIGHT,
             )
             .group_by("__key")
-            .agg(pl.len().alias("n"), pl.col("fen_before").sum(), pl.col("fen_after").sum())
+            .agg(
+                pl.len().alias("n"),
+                pl.col("fen_before").sum(),
+                pl.col("fen_after").sum(),
+                *_weighted_sums(),
+            )
             .with_columns(pl.lit(pid).alias("policy_id"))
         )
     if not parts:

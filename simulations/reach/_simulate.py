@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -25,7 +25,14 @@ from simulations.reach._batch import (
     with_missing_fields,
 )
 from simulations.reach._overlap import Overlap
-from simulations.reach._totals import ALL, measures, per_group, per_policy, periods
+from simulations.reach._totals import (
+    ALL,
+    beijing_scale,
+    measures,
+    per_group,
+    per_policy,
+    periods,
+)
 
 __all__ = ["Reach", "simulate_reach"]
 
@@ -40,6 +47,14 @@ class Reach:
     overlap: pl.DataFrame
     as_of: date
     subjects: int
+    # Per changed policy and in total, each measure in the sample and weighted to Beijing with
+    # its 95 % sampling interval (policy_id, measure, sample, beijing, low, high); None when
+    # the population carries no weights.  Exact figures: released tables go through
+    # simulations.reach_release, which does not release these.
+    beijing: pl.DataFrame | None = None
+    # Each entity's mean weight (its Beijing total over the sample size; public once the
+    # population is calibrated): what a released, noisy sample figure is scaled by.
+    mean_weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> dict[str, object]:
@@ -114,7 +129,29 @@ def simulate_reach(
     table = measures(sums, periods(baseline, reform))
     policies = per_policy(table, changes)
     groups = per_group(table, [g for e in frames for g in group_columns(e)])
-    return Reach(changes, policies, groups, overlap.result(), as_of, subjects)
+    beijing = beijing_scale(table, policies)
+    return Reach(
+        changes, policies, groups, overlap.result(), as_of, subjects, beijing, _means(frames)
+    )
+
+
+def _means(frames: Mapping[str, pl.LazyFrame]) -> dict[str, float]:
+    """Each entity's mean calibrated weight; an entity with an unknown weight has none."""
+    out = {}
+    for name, frame in frames.items():
+        if "weight" not in frame.collect_schema().names():
+            continue
+        unknown, mean = (
+            frame.select(
+                pl.col("weight").is_null().any().alias("unknown"),
+                pl.col("weight").cast(pl.Float64).mean().alias("mean"),
+            )
+            .collect()
+            .row(0)
+        )
+        if not unknown and mean is not None:
+            out[name] = float(mean)
+    return out
 
 
 def parameter_changes(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Final
 
 import polars as pl
 
@@ -15,7 +16,16 @@ from matcher.diff import PolicyChange
 from rules.loader import Catalog
 from simulations.reach._batch import ELIGIBLE, MAYBE
 
-__all__ = ["ALL", "MEASURES", "measures", "per_group", "per_policy", "periods"]
+__all__ = [
+    "ALL",
+    "MEASURES",
+    "SCALED",
+    "beijing_scale",
+    "measures",
+    "per_group",
+    "per_policy",
+    "periods",
+]
 
 ALL = "(all changed)"
 _PER_YEAR = {"month": 12, "year": 1, "once": 1}
@@ -55,7 +65,7 @@ def measures(sums: Sequence[pl.DataFrame], years: pl.DataFrame) -> pl.DataFrame:
 
     fen_before, fen_after = pl.col("fen_before").fill_null(0), pl.col("fen_after").fill_null(0)
     return rows.select(
-        pl.exclude("n", "before", "after", "reachable", "^fen_.*$", "^year_.*$"),
+        pl.exclude("n", "before", "after", "reachable", "^fen_.*$", "^year_.*$", "^w.*$"),
         count(was).alias("eligible_before"),
         count(now).alias("eligible_after"),
         count(pl.col("before") == MAYBE).alias("maybe_before"),
@@ -67,7 +77,86 @@ def measures(sums: Sequence[pl.DataFrame], years: pl.DataFrame) -> pl.DataFrame:
         (fen_before * pl.col("year_before").fill_null(0)).alias("cost_year_before"),
         (fen_after * pl.col("year_after").fill_null(0)).alias("cost_year_after"),
         count(now & ~pl.col("reachable")).alias("eligible_unreachable"),
+        *_weighted(rows, was, now),
     )
+
+
+def _weighted(rows: pl.DataFrame, was: pl.Expr, now: pl.Expr) -> list[pl.Expr]:
+    """Beijing-scale measures (Σ weight) and their sampling variances, when rows are weighted."""
+    if "w" not in rows.columns:
+        return []
+    w, v = pl.col("w"), pl.col("w_var")
+    yb, ya = pl.col("year_before").fill_null(0), pl.col("year_after").fill_null(0)
+    out = [pl.col("w_nulls").alias("weight_unknown")]
+    for name, condition in (
+        ("eligible_before", was), ("eligible_after", now),
+        ("newly_eligible", now & ~was), ("no_longer_eligible", was & ~now),
+    ):  # fmt: skip
+        out.append(pl.when(condition).then(w).otherwise(0.0).alias(f"{_W}{name}"))
+        out.append(pl.when(condition).then(v).otherwise(0.0).alias(f"{_V}{name}"))
+    before, after = pl.col("w_fen_before") * yb, pl.col("w_fen_after") * ya
+    out += [
+        (before / 100).alias(f"{_W}cost_year_before"),
+        (after / 100).alias(f"{_W}cost_year_after"),
+        ((after - before) / 100).alias(f"{_W}cost_year_delta"),
+        (pl.col("w_var_before") * yb * yb / 10_000).alias(f"{_V}cost_year_before"),
+        (pl.col("w_var_after") * ya * ya / 10_000).alias(f"{_V}cost_year_after"),
+        (
+            (
+                pl.col("w_var_after") * ya * ya
+                + pl.col("w_var_before") * yb * yb
+                - 2 * pl.col("w_var_cross") * ya * yb
+            )
+            / 10_000
+        ).alias(f"{_V}cost_year_delta"),
+    ]
+    return out
+
+
+_W, _V = "beijing_", "beijing_var_"
+SCALED: Final = (
+    "eligible_before", "eligible_after", "newly_eligible", "no_longer_eligible",
+    "cost_year_before", "cost_year_after", "cost_year_delta",
+)  # fmt: skip
+Z95: Final = 1.959964
+
+
+def beijing_scale(table: pl.DataFrame, policies: pl.DataFrame) -> pl.DataFrame | None:
+    """Per changed policy and in total: each measure in the sample and weighted to Beijing.
+
+    Columns ``policy_id, measure, sample, beijing, low, high``: ``sample`` is the sample's
+    count (or yearly cost in CNY) from ``policies``; ``beijing`` the sum of the subjects'
+    calibrated weights (or weighted cost); ``low``-``high`` its 95 % sampling interval under
+    the Poisson-sampling approximation (calibration and household clustering ignored).
+    ``None`` when the population carries no weights (or some subject's is unknown).
+    """
+    columns = [f"{_W}{m}" for m in SCALED] + [f"{_V}{m}" for m in SCALED]
+    if not table.height or f"{_W}eligible_after" not in table.columns:
+        return None
+    if int(table["weight_unknown"].sum() or 0) > 0:
+        return None
+    per = table.group_by("policy_id").agg(pl.col(columns).sum())
+    total = per.select(pl.lit(ALL).alias("policy_id"), pl.col(columns).sum())
+    wide = pl.concat([total, per.sort("policy_id")])
+    sample = policies.select(
+        "policy_id",
+        *(pl.col(m).cast(pl.Float64) for m in SCALED),
+    )
+    long = []
+    for m in SCALED:
+        half = Z95 * pl.col(f"{_V}{m}").clip(lower_bound=0).sqrt()
+        long.append(
+            wide.join(sample.select("policy_id", pl.col(m).alias("sample")), on="policy_id").select(
+                "policy_id",
+                pl.lit(m).alias("measure"),
+                "sample",
+                pl.col(f"{_W}{m}").alias("beijing"),
+                (pl.col(f"{_W}{m}") - half).alias("low"),
+                (pl.col(f"{_W}{m}") + half).alias("high"),
+            )
+        )
+    # Policies in order, the total first; measures in the order of SCALED.
+    return pl.concat(long).sort("policy_id", maintain_order=True)
 
 
 def _published(frame: pl.DataFrame) -> pl.DataFrame:

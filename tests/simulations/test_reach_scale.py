@@ -1,0 +1,130 @@
+"""Reach in Beijing's numbers: weighted totals and sampling intervals beside the sample's counts."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from api.cli import main
+from profiles.schema import load_schema
+from rules.loader import load_catalog
+from simulations.reach import ALL, simulate_reach
+from simulations.reach_release import private_reach
+from tests.populations import Populations
+
+AS_OF = date(2026, 6, 30)
+SCHEMA = load_schema()
+ALLOWANCE = """\
+id: test-elderly
+title: 高龄津贴
+department: 测试局
+audience: resident
+mode: auto_grant
+eligibility: age >= {age} and hukou_city == "北京市"
+benefit: '100'
+benefit_period: month
+valid_from: 2016-01-01
+"""
+AGE = (
+    "(2026 - year(birth_date) - CASE WHEN month(birth_date) * 100 + day(birth_date) > 630 "
+    "THEN 1 ELSE 0 END)"
+)
+
+
+@pytest.fixture(scope="module")
+def population(populations: Populations) -> Path:
+    return populations(4000, 100, seed=13, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def catalogs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("catalogs")
+    for name, age in (("baseline", 80), ("reform", 75)):
+        (root / name).mkdir()
+        (root / name / "test-elderly.yaml").write_text(ALLOWANCE.format(age=age))
+    return root / "baseline", root / "reform"
+
+
+def _reach(population: Path, catalogs: tuple[Path, Path]):  # type: ignore[no-untyped-def]
+    baseline, reform = (load_catalog([c], SCHEMA) for c in catalogs)
+    return simulate_reach(population, baseline, reform, SCHEMA, as_of=AS_OF), baseline, reform
+
+
+def _weighted(population: Path, where: str) -> tuple[int, float, float]:
+    """count, Σ weight and Σ w(w-1) of the residents satisfying ``where``, by DuckDB."""
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW r AS SELECT * FROM read_parquet('{population}/residents.parquet')")
+    row = con.execute(
+        f"SELECT count(*), sum(weight), sum(weight * (weight - 1)) FROM r WHERE {where}"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), float(row[1]), float(row[2])
+
+
+def test_beijing_figures_are_the_eligible_residents_weights(
+    population: Path, catalogs: tuple[Path, Path]
+) -> None:
+    reach, _, _ = _reach(population, catalogs)
+    assert reach.beijing is not None
+    rows = {r["measure"]: r for r in reach.beijing.filter(policy_id=ALL).iter_rows(named=True)}
+    count, weight, extra = _weighted(population, f"{AGE} >= 75 AND hukou_city = '北京市'")
+    after = rows["eligible_after"]
+    assert after["sample"] == count
+    assert after["beijing"] == pytest.approx(weight, rel=1e-9)
+    half = 1.959964 * math.sqrt(extra)
+    assert (after["low"], after["high"]) == pytest.approx((weight - half, weight + half))
+    new = rows["newly_eligible"]
+    assert new["beijing"] == pytest.approx(
+        _weighted(population, f"{AGE} BETWEEN 75 AND 79 AND hukou_city = '北京市'")[1]
+    )
+    # 100 CNY a month: a year of the eligible's weights
+    assert rows["cost_year_after"]["beijing"] == pytest.approx(1200 * weight, rel=1e-9)
+    assert rows["cost_year_delta"]["beijing"] == pytest.approx(1200 * new["beijing"], rel=1e-9)
+
+
+def test_an_unweighted_population_has_no_beijing_figures(
+    population: Path, catalogs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    for name in ("residents", "enterprises", "events"):
+        frame = pl.read_parquet(population / f"{name}.parquet")
+        frame.drop("weight", strict=False).write_parquet(tmp_path / f"{name}.parquet")
+    reach, _, _ = _reach(tmp_path, catalogs)
+    assert reach.beijing is None
+    assert reach.policies.height  # the sample's figures are unchanged
+
+
+def test_released_beijing_figures_scale_the_noisy_counts(
+    population: Path, catalogs: tuple[Path, Path]
+) -> None:
+    reach, baseline, reform = _reach(population, catalogs)
+    domain = pl.DataFrame(schema={"dimension": pl.String, "group": pl.String})
+    released = private_reach(reach, baseline, reform, {}, {}, domain)
+    assert released.beijing is not None
+    noisy = released.policies.filter(policy_id="test-elderly").row(0, named=True)
+    row = released.beijing.filter(policy_id="test-elderly", measure="eligible_after").row(
+        0, named=True
+    )
+    mean = reach.mean_weights["resident"]
+    assert row["sample"] == noisy["eligible_after"]
+    assert row["beijing"] == pytest.approx(noisy["eligible_after"] * mean)
+    assert reach.beijing is not None
+    exact = reach.beijing.filter(policy_id="test-elderly", measure="eligible_after")
+    assert row["beijing"] != exact["beijing"].item()  # never the exact weighted sum
+
+
+def test_the_cli_prints_beijing_figures_with_intervals_and_modelled_inputs(
+    population: Path, catalogs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline, reform = catalogs
+    argv = ["simulate", "reach", "--population", str(population), "--baseline", str(baseline)]
+    argv += ["--reform", str(reform), "--as-of", "2026-06-30", "--no-contacts"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Beijing scale" in out
+    assert "95 % sampling interval" in out
+    assert "modelled inputs: the synthetic population" in out
