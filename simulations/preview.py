@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -34,6 +35,7 @@ import polars as pl
 
 from matcher.runs import RunStore
 from rules.loader import Catalog
+from rules.parameters import active, using
 from rules.policy import Policy
 from simulations.disclosure import cost, money, noised, suppress
 from simulations.privacy import DEFAULT, OVERLAP_SHARE, PrivacyParameters, bounded
@@ -105,8 +107,14 @@ def compute_dry_run(
     *,
     as_of: date,
     params: PrivacyParameters = DEFAULT,
+    parameters: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The dry-run of ``draft`` (everything but ``elapsed_ms``): see the module docstring.
+
+    ``parameters`` (``dibao_standard=1500``, ...) are parameter changes from ``as_of`` the draft
+    is simulated with (:meth:`rules.parameters.Library.with_overrides`): the published
+    catalog on the library in force is the baseline, the draft with the changed library the
+    reform, so a draft identical to the published policy shows what the change alone does.
 
     Raises :class:`simulations.privacy.IdentifyingRuleError` for a rule reading an identifier.
     """
@@ -119,12 +127,14 @@ def compute_dry_run(
     refuse_identifying([preview], schema, answer="a dry-run")
     old = published.catalog.by_id.get(draft.id)
     others = tuple(p for p in published.catalog.policies if p.id != draft.id)
-    reform, bounds = bounded(Catalog((*others, preview), {}, {}), schema, params)
+    libraries = (active(), active().with_overrides(parameters, on=as_of)) if parameters else None
+    with using(libraries[1] if libraries else active()):
+        reform, bounds = bounded(Catalog((*others, preview), {}, {}), schema, params)
     # The same rule as published: simulate it as an addition (a change it would skip), and
-    # nobody gains or loses against the published version.
-    same = old is not None and old.content_hash == preview.content_hash
+    # nobody gains or loses against the published version (unless a parameter changes).
+    same = old is not None and old.content_hash == preview.content_hash and not parameters
     baseline = bounded(Catalog(others, {}, {}) if same else published.catalog, schema, params)[0]
-    reach = simulate_reach(population, baseline, reform, schema, as_of=as_of)
+    reach = simulate_reach(population, baseline, reform, schema, as_of=as_of, parameters=libraries)
     row = reach.policies.filter(pl.col("policy_id") == draft.id)
     totals: dict[str, Any] = row.row(0, named=True) if row.height else {}
     entity = draft.audience
@@ -159,6 +169,7 @@ def compute_dry_run(
         ),
         "versus_published": versus,
         "overlaps": _overlaps(reach.overlap, draft.id, others, draft.audience, params),
+        "parameters": list(parameters),
     }
 
 

@@ -202,21 +202,36 @@ class DryRunCache:
         population: Path,
         as_of: date,
         params: PrivacyParameters = DEFAULT,
+        parameters: tuple[str, ...] = (),
     ) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
         """The cache key of ``document`` and the computation of its dry-run; a document that
         does not load raises its :class:`~rules.loader.CatalogError` now, and a rule reading
         an identifier its :class:`~simulations.privacy.IdentifyingRuleError`, not after
-        waiting for a computation slot."""
+        waiting for a computation slot; so does a parameter change that cannot be read
+        (``parameters``, e.g. ``dibao_standard=1500``: part of the key)."""
         from profiles.schema import load_schema
+        from rules.parameters import active
+
+        active().with_overrides(parameters, on=as_of)  # refused now, not in the queue
 
         fingerprint, published = self.published.get(policies, as_of)
-        key = (document_hash(document), self.snapshot(population), fingerprint, as_of, params)
+        key: tuple[Any, ...] = (
+            document_hash(document),
+            self.snapshot(population),
+            fingerprint,
+            as_of,
+            params,
+        )
+        if parameters:  # without any, the key of a plain dry-run as before
+            key = (*key, parameters)
         if key not in self.results:
             draft = load_policy_text(document, Path("<draft>"))
             refuse_identifying([draft], load_schema(), answer="a dry-run")
 
         def compute() -> dict[str, Any]:
             draft = load_policy_text(document, Path("<draft>"))
-            return compute_dry_run(draft, published, population, as_of=as_of, params=params)
+            return compute_dry_run(
+                draft, published, population, as_of=as_of, params=params, parameters=parameters
+            )
 
         return key, compute

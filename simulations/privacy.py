@@ -42,6 +42,7 @@ from core.errors import ValidationError
 from profiles.schema import Entity, Schema
 from rules.language import Rule, parse_rule
 from rules.loader import Catalog
+from rules.parameters import is_parameter, parameter_interval
 from rules.policy import Policy
 
 __all__ = [
@@ -204,6 +205,12 @@ def _interval(node: Any, entity: Entity) -> _Interval:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             return None, None
         return Decimal(str(value)), Decimal(str(value))
+    if isinstance(node, rast.SymbolExpression) and is_parameter(node.name):
+        return parameter_interval(node.name)  # every amount it has had or has
+    if isinstance(node, rast.GetItemExpression) and is_parameter(
+        getattr(node.container, "name", "")
+    ):
+        return parameter_interval(node.container.name)
     if isinstance(node, rast.SymbolExpression):
         f = entity.by_name.get(node.name)
         if f is None:

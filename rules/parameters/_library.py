@@ -125,6 +125,13 @@ class Library:
     def replaced(self, parameter: Parameter) -> Library:
         return Library(tuple(parameter if p.name == parameter.name else p for p in self.parameters))
 
+    def with_overrides(self, texts: Iterable[str], *, on: date) -> Library:
+        """This library with each of ``texts`` (see :meth:`with_override`) in force from ``on``."""
+        library = self
+        for text in texts:
+            library = library.with_override(text, on=on)
+        return library
+
     def with_override(self, text: str, *, on: date) -> Library:
         """This library with ``name=amount`` (or ``name[key]=amount`` for one bracket of a
         scale or category) in force from ``on``: a reform to simulate.

@@ -58,6 +58,7 @@ __all__ = [
     "bracket_amount",
     "bracket_expr",
     "is_parameter",
+    "parameter_interval",
     "parameter_named",
     "parameter_symbol",
     "parameters_read",
@@ -117,6 +118,14 @@ def parameters_read(expression: Any) -> frozenset[str]:
         if isinstance(node, rast.ArrayExpression):
             stack.extend(node.value)
     return frozenset(found)
+
+
+def parameter_interval(symbol: str) -> tuple[Decimal, Decimal]:
+    """The smallest and largest amount a ``parameters__x`` symbol (or a bracket of it) can
+    read, over every version (a scale's or categories' 0 outside its brackets included)."""
+    parameter = parameter_named(symbol)
+    amounts = parameter.amounts() | ({Decimal(0)} if parameter.kind != "amount" else set())
+    return min(amounts), max(amounts)
 
 
 def bracket_amount(version: Version, index: Any) -> Decimal | None:

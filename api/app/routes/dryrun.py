@@ -38,6 +38,8 @@ __all__ = ["DRY_RUN_ROUTES", "DryRun", "DryRunIn", "GroupReach", "Overlap", "Ver
 class DryRunIn:
     document: str  # one policy's YAML text
     run: bool = True  # an explicit run (spends budget); false: only an answer already received
+    # parameter changes to simulate with the draft, e.g. ["dibao_standard=1500"]
+    parameters: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,14 @@ class DryRun:
     # size_class
     versus_published: Versus | None
     overlaps: list[Overlap] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)  # the parameter changes simulated
     elapsed_ms: int = 0
     cached: bool = False  # computed earlier (or by a concurrent identical request)
 
 
-def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
+def _prepare(
+    svc: Services, document: str, parameters: tuple[str, ...] = ()
+) -> tuple[Hashable, Callable[[], dict[str, Any]]]:
     """The cache key of ``document`` and the computation of its figures (raises on bad input)."""
     if svc.population is None:
         raise UnavailableError(
@@ -89,7 +94,7 @@ def _prepare(svc: Services, document: str) -> tuple[Hashable, Callable[[], dict[
         )
     return svc.dry_runs.prepare(
         document, policies=svc.policies, population=svc.population,
-        as_of=preview_as_of(svc.runs), params=svc.privacy.params,
+        as_of=preview_as_of(svc.runs), params=svc.privacy.params, parameters=parameters,
     )  # fmt: skip
 
 
@@ -109,7 +114,9 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
     started = time.perf_counter()
     svc = services(request)
     user = current_user(request)
-    key, compute = await anyio.to_thread.run_sync(_prepare, svc, data.document)
+    key, compute = await anyio.to_thread.run_sync(
+        _prepare, svc, data.document, tuple(data.parameters)
+    )
     released, epsilon = release_key(key), svc.privacy.params.dry_run_epsilon
 
     async def noisy() -> dict[str, Any]:
@@ -133,6 +140,7 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
         by_group={d: [GroupReach(**g) for g in rows] for d, rows in figures["by_group"].items()},
         versus_published=Versus(**versus) if versus is not None else None,
         overlaps=[Overlap(**o) for o in figures["overlaps"]],
+        parameters=figures.get("parameters", []),
         elapsed_ms=round((time.perf_counter() - started) * 1000), cached=cached,
     )  # fmt: skip
 

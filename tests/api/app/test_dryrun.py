@@ -92,7 +92,8 @@ def _expected(people: pl.DataFrame, threshold: int) -> dict[str, Any]:
             maybe.append(r)
             continue
         eligible.append(r)
-        cost += 800 if age >= 100 else 500 if age >= 90 else 100
+        # the allowance's scale (parameters.elderly_allowance): 0 under 80, whatever the draft
+        cost += 800 if age >= 100 else 500 if age >= 90 else 100 if age >= 80 else 0
     return {"eligible": eligible, "maybe": maybe, "cost": cost}
 
 
