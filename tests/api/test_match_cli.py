@@ -79,8 +79,9 @@ def test_match_counts_a_household_once_and_names_who_is_told(
             "relation_to_head": ["head", "spouse", "child"],
             "mother_id": [None, None, "P2"],
             "father_id": [None, None, "P1"],
-            "household_size": [3] * 3,
-            "household_income_per_capita": [1000.0] * 3,
+            # With links the household's figures come from its members (profiles.links): 3,000
+            # a month for three (the baby earns nothing by rule), 1,000 per capita.
+            "monthly_income": [2000.0, 1000.0, None],
         }
     ).write_parquet(population / "residents.parquet")
     pl.DataFrame({"household_id": ["H1"]}).write_parquet(population / "households.parquet")
