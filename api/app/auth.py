@@ -143,7 +143,9 @@ class TokenInfo:
     kind: str  # token | session
     name: str
     created_at: datetime
-    expires_at: datetime | None  # None: made before tokens expired by default
+    # A secret made before tokens expired by default has none stored: the store gives the
+    # default lifetime after its creation (UserStore.expiry), when it is treated as expired.
+    expires_at: datetime | None
     revoked_at: datetime | None
 
     def state(self, now: datetime) -> str:
@@ -286,21 +288,43 @@ class UserStore:
             )
         return secret
 
+    def lifetime(self, kind: str) -> timedelta:
+        """How long a token or session of ``kind`` is valid from its creation by default."""
+        return timedelta(hours=SESSION_HOURS if kind == "session" else self.token_days * 24)
+
+    def expiry(self, kind: str, created_at: datetime, expires_at: datetime | None) -> datetime:
+        """When a secret expires: its own expiry, or — made before secrets expired by default
+        (no expiry stored) — the default lifetime after its creation."""
+        return expires_at if expires_at is not None else created_at + self.lifetime(kind)
+
     def resolve(self, secret: str, *, kind: str) -> User:
         """The user a token or session secret belongs to, if it is valid now."""
         now = _now()
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(users)
+                sa.select(users, api_tokens.c.created_at.label("token_created_at"),
+                          api_tokens.c.expires_at.label("token_expires_at"))
                 .join(api_tokens, api_tokens.c.user_id == users.c.id)
                 .where(
                     api_tokens.c.token_hash == digest(secret),
                     api_tokens.c.kind == kind,
                     api_tokens.c.revoked_at.is_(None),
-                    sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
                     users.c.disabled.is_(False),
                 )
             ).mappings().first()  # fmt: skip
+        if row is not None and row["token_expires_at"] is None:
+            lapsed = self.expiry(kind, row["token_created_at"], None)
+            if lapsed <= now:
+                days = self.lifetime(kind) / timedelta(days=1)
+                raise AuthenticationError(
+                    f"the {'session' if kind == 'session' else 'token'} was made on "
+                    f"{row['token_created_at']:%Y-%m-%d}, before tokens expired by default, and "
+                    f"is treated as expired {days:g} day(s) after it was made ({lapsed:%Y-%m-%d}); "
+                    + ("log in again" if kind == "session" else
+                       "create a new one with `zhida users token USERNAME`")
+                )  # fmt: skip
+        elif row is not None and row["token_expires_at"] <= now:
+            row = None
         if row is None:
             what = "session has expired; log in again" if kind == "session" else (
                 "token is unknown, revoked or expired; create one with `zhida users token`"
@@ -339,7 +363,8 @@ class UserStore:
             ).mappings()  # fmt: skip
             return [
                 TokenInfo(token_id(m["token_hash"]), username, m["kind"], m["name"],
-                          m["created_at"], m["expires_at"], m["revoked_at"])
+                          m["created_at"], self.expiry(m["kind"], m["created_at"], m["expires_at"]),
+                          m["revoked_at"])
                 for m in rows
             ]  # fmt: skip
 
@@ -370,4 +395,5 @@ class UserStore:
                 .values(revoked_at=revoked)
             )
         return TokenInfo(token, m["username"], m["kind"], m["name"], m["created_at"],
-                         m["expires_at"], revoked)  # fmt: skip
+                         self.expiry(m["kind"], m["created_at"], m["expires_at"]),
+                         revoked)  # fmt: skip

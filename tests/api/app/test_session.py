@@ -178,3 +178,65 @@ def test_revoking_an_unknown_token_id_says_how_to_find_one(
     assert "no token 0123456789ab; `zhida users tokens USER` lists" in capsys.readouterr().err
     assert _cli(world, monkeypatch, "users", "revoke", "not-an-id") == 1
     assert "is not a token id (12 hex digits)" in capsys.readouterr().err
+
+
+def _legacy(world: World, username: str, *, kind: str, days_old: float) -> str:
+    """A secret as made before tokens expired by default: no expiry stored."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from api.app.auth import UserStore, api_tokens, digest
+
+    secret = secrets.token_urlsafe(32)
+    made = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days_old)
+    with world.engine.begin() as conn:
+        conn.execute(
+            api_tokens.insert().values(
+                token_hash=digest(secret), user_id=UserStore(world.engine).get(username).id,
+                kind=kind, name="legacy", created_at=made, expires_at=None,
+            )
+        )  # fmt: skip
+    return secret
+
+
+def test_a_token_without_expiry_lapses_the_default_lifetime_after_it_was_made(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _legacy(world, "analyst", kind="token", days_old=31)
+    recent = _legacy(world, "analyst", kind="token", days_old=29)
+    me = "/api/v1/me"
+    refused = world.client.get(me, headers={"Authorization": f"Bearer {old}"})
+    assert refused.status_code == 401
+    message = refused.json()["error"]["message"]
+    assert (
+        "before tokens expired by default" in message and "30 day(s) after it was made" in message
+    )
+    assert "zhida users token" in message
+    assert world.client.get(me, headers={"Authorization": f"Bearer {recent}"}).is_success
+    # The listing says when each lapses and that the old one has.
+    capsys.readouterr()
+    assert _cli(world, monkeypatch, "users", "tokens", "analyst") == 0
+    states = sorted(
+        r.split("\t")[-1] for r in capsys.readouterr().out.splitlines() if "legacy" in r
+    )
+    assert states == ["active", "expired"]
+    # A shorter configured lifetime applies to them too.
+    from api.app.auth import UserStore
+    from api.app.errors import AuthenticationError
+
+    assert UserStore(world.engine).resolve(recent, kind="token").username == "analyst"
+    with pytest.raises(AuthenticationError, match="20 day"):
+        UserStore(world.engine, token_days=20).resolve(recent, kind="token")
+
+
+def test_a_session_without_expiry_lapses_after_a_sessions_lifetime(world: World) -> None:
+    from api.app.auth import SESSION_HOURS
+
+    stale = _legacy(world, "resident", kind="session", days_old=SESSION_HOURS / 24 + 1)
+    world.client.cookies.set(SESSION_COOKIE, stale)
+    refused = world.client.get("/api/v1/me")
+    assert refused.status_code == 401
+    assert "log in again" in refused.json()["error"]["message"]
+    fresh = _legacy(world, "resident", kind="session", days_old=0)
+    world.client.cookies.set(SESSION_COOKIE, fresh)
+    assert world.client.get("/api/v1/me").json()["username"] == "resident"
