@@ -378,6 +378,13 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
     return Drawn(residents=residents, households=households)
 
 
+_LINKS = ("household_id", "relation_to_head", "mother_id", "father_id", "guardian_id")
+
+
 def generate_residents(rng: np.random.Generator, n: int, *, as_of: date) -> pl.DataFrame:
-    """``n`` residents as of ``as_of``, with every stored core field (no nulls yet)."""
-    return draw_residents(rng, n, as_of=as_of).residents
+    """``n`` residents as of ``as_of``, with every stored core field but the links (no nulls
+    otherwise): people to add to another population (a timeline's newborns), whose household
+    and parents are theirs to give; drawn in households like :func:`draw_residents`."""
+    return draw_residents(rng, n, as_of=as_of).residents.with_columns(
+        pl.lit(None, dtype=pl.String).alias(name) for name in _LINKS
+    )

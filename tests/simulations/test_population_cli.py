@@ -17,6 +17,37 @@ def test_generate_then_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "500 residents" in capsys.readouterr().out
 
 
+def test_summary_shows_household_sizes_and_compositions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pop"
+    argv = ["population", "generate", "--residents", "3000", "--enterprises", "300"]
+    assert main([*argv, "--out", str(out), "--as-of", "2026-01-01"]) == 0
+    capsys.readouterr()
+    assert main(["population", "summary", str(out)]) == 0
+    text = capsys.readouterr().out
+    households = pl.read_parquet(out / "households.parquet").height
+    assert f"{households:,} households" in text
+    for needle in ("Household sizes", "Household compositions", "couple with children",
+                   "three generations", "How residents aged 60+ live", "alone"):  # fmt: skip
+        assert needle in text, needle
+
+
+def test_summary_of_a_population_without_links_has_no_household_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pop"
+    argv = ["population", "generate", "--residents", "300", "--enterprises", "30"]
+    assert main([*argv, "--out", str(out), "--as-of", "2026-01-01"]) == 0
+    (out / "households.parquet").unlink()
+    (out / "employments.parquet").unlink()
+    capsys.readouterr()
+    assert main(["population", "summary", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "300 residents" in text
+    assert "Household sizes" not in text
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
