@@ -129,3 +129,17 @@ def test_the_loan_counts_young_hires_against_the_staff(pairs: pl.DataFrame) -> N
     # employees is derived from the employments: 2; one qualifying hire is 50 % ≥ 15 %
     (pair,) = rows(pairs, "cn-startup-guaranteed-loan")
     assert (pair["subject_id"], pair["status"]) == (FIRM, "eligible")
+
+
+def test_firms_without_an_employments_file_are_maybe_not_an_error(tmp_path: Path) -> None:
+    pl.DataFrame(
+        {"enterprise_id": [FIRM], "size_class": ["micro"], "employees": [10]}
+    ).write_parquet(tmp_path / "enterprises.parquet")
+    policies = [p for p in CATALOG.policies if p.in_force(ON) and p.audience == "enterprise"]
+    pairs = match_units_frame(scan_population(tmp_path, SCHEMA), policies, SCHEMA, as_of=ON)
+    staff = pairs.filter(
+        pl.col("policy_id").is_in(
+            ["bj-skills-upgrade-subsidy", "cn-startup-guaranteed-loan", "cn-graduate-hire-subsidy"]
+        )
+    )
+    assert sorted(staff["status"].to_list()) == ["maybe"] * 3
