@@ -179,7 +179,11 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
         np.maximum(c.recent(veterans.size, 20 * 365), birth[veterans] + 20 * 365),
     )
 
-    assisted = np.flatnonzero(r["subsistence_status"].to_numpy() != "none")
+    # Assistance is applied for by the household, through its head.
+    assisted = np.flatnonzero(
+        (r["subsistence_status"].to_numpy() != "none")
+        & (r["relation_to_head"].to_numpy() == "head")
+    )
     c.add(
         "resident",
         ids.gather(assisted),
