@@ -64,6 +64,7 @@ __all__ = [
     "match_units",
     "match_units_frame",
     "needs_links",
+    "told_pairs",
     "unit_columns",
     "units_of",
     "with_unit_columns",
@@ -170,7 +171,7 @@ class Links:
         # A guardian or parent not among the residents (dead, moved away) is not told.
         residing = people.get_column("person_id")
         guardian = pl.coalesce(
-            *(pl.when(pl.col(c).is_in(residing)).then(pl.col(c)) for c in _PARENTS)
+            *(pl.when(pl.col(c).is_in(residing.implode())).then(pl.col(c)) for c in _PARENTS)
         )
         people = people.join(households, on="household_id", how="left").select(
             "person_id", "household_id", guardian.alias("guardian"), "head"
@@ -346,3 +347,32 @@ def match_units_frame(
     """All of :func:`match_units`' pairs in one frame (what-ifs, tests, small populations)."""
     batches = list(match_units(frames, policies, schema, as_of=as_of))
     return pl.concat(batches) if batches else PAIRS_SCHEMA.to_frame()
+
+
+def told_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` as the people told of them see them: a household's pair becomes its
+    recipient's (a resident), once per (person, policy) — what per-person models (behaviour,
+    ranking) read.  Pairs of persons and firms are as they are.
+
+    >>> pairs = pl.DataFrame({"subject_id": ["h1", "kid"],
+    ...     "subject_type": ["household", "resident"], "policy_id": ["dibao", "childcare"],
+    ...     "status": ["eligible"] * 2,
+    ...     "benefit": [None, None], "unit": ["household", "person"],
+    ...     "recipient_id": ["mum", "mum"]})
+    >>> told_pairs(pairs).select("subject_id", "subject_type", "policy_id").rows()
+    [('mum', 'resident', 'dibao'), ('kid', 'resident', 'childcare')]
+    """
+    if "recipient_id" not in pairs.columns:
+        return pairs
+    household = pl.col("subject_type").cast(pl.String) == "household"
+    return pairs.with_columns(
+        pl.when(household)
+        .then(pl.col("recipient_id"))
+        .otherwise(pl.col("subject_id"))
+        .alias("subject_id"),
+        pl.when(household)
+        .then(pl.lit("resident"))
+        .otherwise(pl.col("subject_type").cast(pl.String))
+        .cast(pairs.schema["subject_type"])
+        .alias("subject_type"),
+    ).unique(["subject_id", "policy_id"], keep="first", maintain_order=True)

@@ -176,8 +176,11 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
                     enterprises, seed)  # fmt: skip
 
     console.print(Heading("10. Ranking: whom to tell what first (排序与增益)"))
+    from matcher.units import told_pairs
+
+    # Whom to tell what first is about people: a household's offer is its head's to act on.
     demo_steps.ranking_step(
-        console, matches, population_dir, in_force, schema, as_of=as_of, seed=seed
+        console, told_pairs(matches), population_dir, in_force, schema, as_of=as_of, seed=seed
     )
 
     console.print(Heading("11. The same run in shards (分片, for a province)"))
@@ -221,9 +224,9 @@ def _print_fairness(
     import polars as pl
     from rich.console import Console
 
-    from matcher.batch import match_frame
     from matcher.fairness import fairness_report
     from matcher.population import attach_tags, scan_population
+    from matcher.units import match_units_frame
     from profiles.schema import Schema
     from rules.loader import Catalog
     from simulations.population import GenerationSpec, generate_population
@@ -234,7 +237,8 @@ def _print_fairness(
     spec = GenerationSpec(residents, enterprises, seed=seed, as_of=as_of, unknown_scale=0.0)
     generate_population(spec, complete)
     frames = attach_tags(scan_population(complete, schema), complete, schema, as_of=as_of)
-    truth = match_frame(frames, catalog.in_force(as_of), schema, as_of=as_of)
+    # Units like the run's own pairs: a household's offer is the household's in both.
+    truth = match_units_frame(frames, catalog.in_force(as_of), schema, as_of=as_of)
     report = fairness_report(
         matches, pl.scan_parquet(population_dir / "residents.parquet"), schema.resident,
         as_of=as_of, truth=truth,

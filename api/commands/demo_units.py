@@ -55,7 +55,8 @@ def units_step(console: Any, matches: Any, population_dir: Path, catalog: Any) -
         people = residents["person_id"]
         # A child whose mother and father are both residents: the one that must not be told twice.
         with_both = residents.filter(
-            pl.col("mother_id").is_in(people) & pl.col("father_id").is_in(people)
+            pl.col("mother_id").is_in(people.implode())
+            & pl.col("father_id").is_in(people.implode())
         ).select("person_id")
         both = pairs.join(with_both, left_on="subject_id", right_on="person_id", how="semi")
         if both.is_empty():

@@ -24,6 +24,7 @@ def read_profiles(directory: Path, schema: Schema, *, as_of: date) -> dict[str, 
     return {
         name: with_derived(frame, schema.entity(name), as_of=as_of).collect()
         for name, frame in frames.items()
+        if name in ("resident", "enterprise")  # not the households and employments beside them
     }
 
 
