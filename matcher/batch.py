@@ -267,6 +267,7 @@ def match_batches(
     stored = frame.with_columns(missing) if missing else frame
     groups = groups or GroupFrames()
     by_group = any(p.aggregates or p.household_fields for p in mine)
+    wanted = _read_columns(mine, entity) if by_group else set()
     employees = _employee_aggregates(mine, groups, as_of) if by_group else None
     eligible = [p.eligible.alias(f"__e{i}") for i, p in enumerate(mine)]
     statuses = [pl.col(f"__e{i}") for i in range(len(mine))]
@@ -276,6 +277,10 @@ def match_batches(
         records = part if tagger is None else tagger(part.collect(), entity).lazy()
         derived = with_derived(records, entity, as_of=as_of)
         if by_group:
+            # the batch's columns the rules read, collected once: the group-by over its
+            # members and the joins then read them instead of computing the batch again
+            kept = [c for c in derived.collect_schema().names() if c in wanted]
+            derived = derived.select(kept).collect().lazy()
             derived = _with_groups(derived, entity, mine, groups, employees)
         # Only the key, the benefits' fields and the statuses are collected: polars then
         # reads only the columns the rules name (a third of the time for 20 rules on 1M).
@@ -326,6 +331,16 @@ def _batches(
         yield stored.slice(offset, batch_rows)
 
 
+def _read_columns(plans: Sequence[PolicyPlan], entity: Entity) -> set[str]:
+    """The subject columns ``plans`` read, their members' included, and the group keys."""
+    exprs = [e for p in plans for e in (p.eligible, p.benefit)]
+    exprs += [
+        e for p in plans for a in p.aggregates for e in (a.value, a.condition) if e is not None
+    ]
+    names = {n for e in exprs for n in e.meta.root_names()}
+    return names | {c for c in (entity.key, "household_id", "enterprise_id") if c}
+
+
 def _employee_aggregates(
     plans: Sequence[PolicyPlan], groups: GroupFrames, as_of: date
 ) -> pl.LazyFrame | None:
@@ -358,6 +373,11 @@ def match_population(
     plans = plan_policies(policies, schema, as_of=as_of)
     if "household" in frames or "employment" in frames:
         frames = with_links(frames, as_of=as_of)
+        # households and firms with their aggregates, computed once (residents join them)
+        frames = {
+            k: f.collect().lazy() if k in ("household", "enterprise") else f
+            for k, f in frames.items()
+        }
     groups = GroupFrames.of(frames, schema, as_of=as_of)
     for name, frame in frames.items():
         yield from match_batches(

@@ -35,6 +35,7 @@ one subject, and the property test holds them equal.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -45,37 +46,43 @@ from rules.groups import current_employment
 __all__ = ["aggregate", "attach", "employee_rows", "empty_value"]
 
 
-def _kleene(agg: GroupAggregate) -> pl.Expr:
-    """The aggregate's expression inside a group-by (Kleene over the group's rows)."""
-    # one value per row even where the rule wrote a literal (members_min(42), no condition)
-    row = pl.int_range(pl.len()) >= 0
-    c = row if agg.condition is None else agg.condition & row
-    unknown_c = c.is_null().any()
-    match agg.op:
-        case "count":
-            counted = c.fill_null(False).cast(pl.Int64).sum()
-            return pl.when(unknown_c).then(None).otherwise(counted).cast(pl.Int64)
-        case "any":
-            return (
-                pl.when(c.fill_null(False).any()).then(True).when(unknown_c).then(None)
-                .otherwise(False)
-            )  # fmt: skip
-        case "all":
-            return (
-                pl.when((~c).fill_null(False).any()).then(False).when(unknown_c).then(None)
-                .otherwise(True)
-            )  # fmt: skip
+@dataclass(frozen=True)
+class _Steps:
+    """One aggregate in three steps, so the group-by runs only polars' fast aggregations
+    (sum, min, max, any, null counts; no filter or when inside a group): per-row columns,
+    per-group statistics of them, and the Kleene value from the statistics."""
+
+    rows: list[pl.Expr]
+    stats: list[pl.Expr]
+    value: pl.Expr
+
+
+def _steps(agg: GroupAggregate, n: int) -> _Steps:
+    c_name, v_name = f"__c{n}", f"__v{n}"
+    c = pl.col(c_name)
+    unknown = pl.col(f"__u{n}") > 0  # rows whose condition is unknown
+    condition = (pl.lit(True) if agg.condition is None else agg.condition).alias(c_name)
+    if agg.op in ("count", "any", "all"):
+        stats = [c.null_count().alias(f"__u{n}")]
+        if agg.op == "count":
+            stats.append(c.cast(pl.Int64).sum().alias(f"__s{n}"))
+            value = pl.when(unknown).then(None).otherwise(pl.col(f"__s{n}"))
+            return _Steps([condition], stats, value.cast(pl.Int64))
+        wanted = c if agg.op == "any" else ~c  # a true (any) or a false (all) row settles it
+        stats.append(wanted.fill_null(False).any().alias(f"__s{n}"))
+        settled = pl.col(f"__s{n}")
+        value = pl.when(settled).then(agg.op == "any").when(unknown).then(None)
+        return _Steps([condition], stats, value.otherwise(agg.op == "all"))
     assert agg.value is not None
-    v = pl.when(row).then(agg.value)
-    unknown = (c.is_null() | (c.fill_null(False) & v.is_null())).any()
-    chosen = v.filter(c.fill_null(False))
-    if agg.op == "sum":
-        total = chosen.sum()
-    elif agg.op == "min":
-        total = chosen.min()
-    else:
-        total = chosen.max()
-    return pl.when(unknown).then(None).otherwise(total)
+    known_c = pl.col(c_name).fill_null(False)
+    # a row counts its value where the condition holds; unknown where it is unknown
+    counted = pl.when(known_c).then(agg.value).alias(v_name)
+    bad = (c.is_null() | (known_c & pl.col(v_name).is_null())).alias(f"__b{n}")
+    total = {"sum": pl.col(v_name).sum(), "min": pl.col(v_name).min(),
+             "max": pl.col(v_name).max()}[agg.op]  # fmt: skip
+    stats = [pl.col(f"__b{n}").any().alias(f"__u{n}"), total.alias(f"__s{n}")]
+    value = pl.when(pl.col(f"__u{n}")).then(None).otherwise(pl.col(f"__s{n}"))
+    return _Steps([condition, counted, bad], stats, value)
 
 
 def _rows(key: str) -> str:
@@ -84,11 +91,17 @@ def _rows(key: str) -> str:
 
 def aggregate(rows: pl.LazyFrame, key: str, aggregates: Sequence[GroupAggregate]) -> pl.LazyFrame:
     """One row per ``key`` with a column per aggregate (rows with an unknown key left out)."""
-    return (
-        rows.filter(pl.col(key).is_not_null())
-        .group_by(key)
-        .agg(pl.len().alias(_rows(key)), *(_kleene(a).alias(a.column) for a in aggregates))
+    steps = [_steps(a, n) for n, a in enumerate(aggregates)]
+    framed = rows.filter(pl.col(key).is_not_null())
+    for phase in range(3):  # the condition, then the counted value, then what is unknown
+        exprs = [s.rows[phase] for s in steps if len(s.rows) > phase]
+        if exprs:
+            framed = framed.with_columns(exprs)
+    grouped = framed.group_by(key).agg(
+        pl.len().alias(_rows(key)), *(e for s in steps for e in s.stats)
     )
+    values = [s.value.alias(a.column) for s, a in zip(steps, aggregates, strict=True)]
+    return grouped.select(key, _rows(key), *values)
 
 
 def empty_value(agg: GroupAggregate) -> object:

@@ -457,12 +457,17 @@ def explain_cmd(
         )
     derived = subject.derived(as_of, tag_library(schema))
     rule = parse_rule(policy.eligibility, entity)
+    benefit_rule = parse_rule(policy.benefit, entity, kind="benefit") if policy.benefit else None
+    if rule.groups or (benefit_rule is not None and benefit_rule.groups):
+        from matcher.group_context import with_group_context
+        from matcher.population import scan_population
+
+        frames = scan_population(population, schema)
+        derived = with_group_context(derived, entity, frames, as_of=as_of, schema=schema)
     explanation = explain(rule, derived, as_of=as_of, schema=schema)
     benefit = None
-    if policy.benefit and explanation.result is not False:
-        amount = evaluate_benefit(
-            parse_rule(policy.benefit, entity, kind="benefit"), derived, as_of=as_of
-        )
+    if benefit_rule is not None and explanation.result is not False:
+        amount = evaluate_benefit(benefit_rule, derived, as_of=as_of)
         benefit = None if amount is None else str(amount)
     output: dict[str, object] = {
         "subject_id": subject_id,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 from matcher.batch import household_batches, match_frame, match_population
 from profiles.derive import derive_record
@@ -207,3 +208,49 @@ def test_shards_keep_households_whole_and_count_staff_whole(tmp_path: Path) -> N
     }
     assert landed.height == len(sharded)  # no subject matched in two shards
     assert sharded == pairs(100)
+
+
+def test_one_subjects_group_context_gives_the_batch_answer() -> None:
+    from matcher.group_context import with_group_context
+
+    frames = population()
+    got = pairs(2)
+    for policy in POLICIES:
+        entity = SCHEMA.entity(policy.audience)
+        rule = parse_rule(policy.eligibility, entity)
+        assert entity.key is not None
+        for raw in frames[policy.audience].collect().to_dicts():
+            record = derive_record(raw, entity, as_of=AS_OF)
+            record = with_group_context(record, entity, frames, as_of=AS_OF, schema=SCHEMA)
+            result = evaluate(rule, record, as_of=AS_OF)
+            status = got.get((policy.id, raw[entity.key]), (None,))[0]
+            expected = None if result is False else ("eligible" if result else "maybe")
+            assert status == expected, (policy.id, raw[entity.key], result)
+
+
+def test_zhida_explain_reads_the_subjects_household(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from api.cli import main
+
+    files = {"resident": "residents", "household": "households", "enterprise": "enterprises",
+             "employment": "employments"}  # fmt: skip
+    for name, frame in population().items():
+        frame.collect().write_parquet(tmp_path / f"{files[name]}.parquet")
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "dibao.yaml").write_text(
+        "id: test-dibao\ntitle: 低保\ndepartment: 民政局\naudience: resident\n"
+        "mode: proactive_push\neligibility: 家庭.人均月收入 < 1200 and age >= 18\n"
+        "valid_from: 2024-01-01\n",
+        encoding="utf-8",
+    )
+    argv = ["explain", "--population", str(tmp_path), "--policies", str(catalog),
+            "--policy", "test-dibao", "--subject", "a", "--as-of", AS_OF.isoformat()]  # fmt: skip
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    # a's household: 3,300 over three people is 1,100, as the batch has it
+    assert out["status"] == "eligible"
+    assert out["clauses"][0]["values"] == {"household.income_per_capita": 1100.0}
