@@ -23,8 +23,9 @@ from rules.loader import Catalog
 from simulations.disclosure import k_anonymous, reach_rows, suppress
 from simulations.jobs import Work
 from simulations.privacy import DEFAULT, PrivacyParameters
+from simulations.scaling import modelled_inputs
 
-__all__ = ["private_simulation", "reach_summary", "reach_work"]
+__all__ = ["beijing_rows", "private_simulation", "reach_summary", "reach_work"]
 
 
 def private_simulation(
@@ -85,6 +86,36 @@ def reach_work(
     return work
 
 
+def beijing_rows(beijing: pl.DataFrame | None) -> list[dict[str, Any]]:
+    """The released Beijing-scale rows of all changed policies as the console shows them: a
+    figure whose sample count is under the disclosure threshold is withheld with it.
+
+    >>> rows = beijing_rows(pl.DataFrame({"policy_id": ["(all changed)"] * 2,
+    ...     "measure": ["eligible_after", "newly_eligible"], "sample": [40.0, 3.0],
+    ...     "beijing": [872.0, 65.4], "low": [608.0, 0.0], "high": [1136.0, 140.0]}))
+    >>> [(r["measure"], r["sample"], r["beijing"], r["interval"]) for r in rows]
+    [('eligible_after', 40, '872', '608 – 1,136'), ('newly_eligible', '<10', '—', '—')]
+    """
+    from simulations.reach import ALL
+
+    if beijing is None:
+        return []
+    out = []
+    for row in beijing.filter(pl.col("policy_id") == ALL).iter_rows(named=True):
+        cost = row["measure"].startswith("cost_")
+        sample = round(row["sample"])
+        hidden = not cost and suppress(sample) != sample
+        out.append(
+            {
+                "measure": row["measure"],
+                "sample": f"{sample:,}" if cost else suppress(sample),
+                "beijing": "—" if hidden else f"{row['beijing']:,.0f}",
+                "interval": "—" if hidden else f"{max(row['low'], 0):,.0f} – {row['high']:,.0f}",
+            }
+        )
+    return out
+
+
 def reach_summary(
     population: Path,
     baseline: Catalog,
@@ -117,6 +148,11 @@ def reach_summary(
             for c in reach.changes
         ],
         "total": reach_rows([total])[0] if total else None,
+        "beijing": beijing_rows(reach.beijing),
+        "beijing_modelled": modelled_inputs(
+            [p for p in reform.policies if p.id in {c.policy_id for c in reach.changes}],
+            as_of=as_of,
+        ),
         "groups": reach_rows(groups.rows(named=True)) if groups is not None else [],
         "overlap": [
             {

@@ -216,6 +216,23 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "maybe_after": "可能符合（改革后）",
         "cost_year": "年度成本",
         "unreachable": "符合但无法触达",
+        "beijing_title": "北京规模（按官方总数加权）",
+        "beijing_sample": "样本",
+        "beijing_weighted": "北京（加权）",
+        "beijing_interval": "95 % 抽样区间",
+        "beijing_eligible_before": "改革前符合条件",
+        "beijing_eligible_after": "改革后符合条件",
+        "beijing_newly_eligible": "新增符合",
+        "beijing_no_longer_eligible": "不再符合",
+        "beijing_cost_year_before": "改革前年度成本（元）",
+        "beijing_cost_year_after": "改革后年度成本（元）",
+        "beijing_cost_year_delta": "年度成本变化（元）",
+        "beijing_note": (
+            "北京数字 = 含隐私噪声的样本数 × 该类主体的平均权重（合成人口已按官方总数校准，"
+            "见 targets.yaml）；区间为 95 % 抽样区间（泊松抽样近似，未计校准与同户聚集），"
+            "隐私噪声另计。"
+        ),
+        "beijing_modelled": "模型化输入：",
         "dimension": "维度",
         "group": "群体",
         "dim_district": "区",
@@ -541,6 +558,24 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "maybe_after": "Maybe (after)",
         "cost_year": "Cost per year",
         "unreachable": "Eligible but unreachable",
+        "beijing_title": "Beijing scale (weighted to official totals)",
+        "beijing_sample": "Sample",
+        "beijing_weighted": "Beijing (weighted)",
+        "beijing_interval": "95 % sampling interval",
+        "beijing_eligible_before": "Eligible before",
+        "beijing_eligible_after": "Eligible after",
+        "beijing_newly_eligible": "Newly eligible",
+        "beijing_no_longer_eligible": "No longer eligible",
+        "beijing_cost_year_before": "Cost per year before (CNY)",
+        "beijing_cost_year_after": "Cost per year after (CNY)",
+        "beijing_cost_year_delta": "Change in cost per year (CNY)",
+        "beijing_note": (
+            "Beijing figures = the sample's noisy figure × the mean weight of its subjects "
+            "(the synthetic population is calibrated to official totals, targets.yaml); "
+            "intervals are 95 % sampling intervals (Poisson-sampling approximation; calibration "
+            "and household clustering ignored), the privacy noise comes on top."
+        ),
+        "beijing_modelled": "Modelled inputs:",
         "dimension": "Dimension",
         "group": "Group",
         "dim_district": "district",

@@ -128,3 +128,21 @@ def test_the_cli_prints_beijing_figures_with_intervals_and_modelled_inputs(
     assert "Beijing scale" in out
     assert "95 % sampling interval" in out
     assert "modelled inputs: the synthetic population" in out
+
+
+def test_the_analyst_summary_carries_released_beijing_rows(
+    population: Path, catalogs: tuple[Path, Path]
+) -> None:
+    from simulations.reach_job import reach_summary
+
+    baseline, reform = (load_catalog([c], SCHEMA) for c in catalogs)
+    summary = reach_summary(population, baseline, reform, AS_OF)
+    rows = {r["measure"]: r for r in summary["beijing"]}
+    assert set(rows) == {
+        "eligible_before", "eligible_after", "newly_eligible", "no_longer_eligible",
+        "cost_year_before", "cost_year_after", "cost_year_delta",
+    }  # fmt: skip
+    after = rows["eligible_after"]
+    low, high = (float(v.replace(",", "")) for v in after["interval"].split(" – "))
+    assert low < float(after["beijing"].replace(",", "")) < high
+    assert summary["beijing_modelled"][0].startswith("the synthetic population")
