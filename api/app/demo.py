@@ -2,7 +2,10 @@
 
 The resident and the firm are linked to subjects of the demo population; the officer belongs to
 the department of the demo catalog's policies.  Running it again keeps existing users (their
-passwords are not shown again) and issues fresh tokens.
+passwords are not shown again) and issues fresh tokens.  Every user created and every token
+issued is an audit entry, checkpointed outside the database like every other entry
+(:mod:`api.app.checkpoints`), so ``zhida audit verify`` holds the demo's entries to their
+checkpoints as it holds the server's and the other commands'.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 
 from api.app.audit import AuditLog
-from api.app.auth import UserStore
+from api.app.auth import UserStore, digest, token_id
+from api.app.checkpoints import Checkpoints
 from core.errors import NotFoundError
 
 __all__ = ["DemoUser", "demo_lines", "seed_demo_users"]
@@ -37,9 +41,15 @@ def seed_demo_users(
     enterprise_id: str,
     department: str = "北京市民政局",
     hasher: PasswordHasher | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[DemoUser]:
-    """Create (or reuse) demo users of every role; every one gets a fresh API token."""
-    users, audit = UserStore(engine, hasher), AuditLog(engine)
+    """Create (or reuse) demo users of every role; every one gets a fresh API token.
+
+    Audited as ``zhida users create`` and ``zhida users token`` are; the entries are
+    checkpointed to ``checkpoints`` (default: the configured ones).
+    """
+    users = UserStore(engine, hasher)
+    audit = AuditLog(engine, checkpoints or Checkpoints.configured())
     plan = [
         ("demo-officer", "officer", department, None),
         ("demo-reviewer", "reviewer", None, None),
@@ -62,6 +72,11 @@ def seed_demo_users(
                 entity_id=username, source="cli", details={"role": role, "subject_id": subject},
             )  # fmt: skip
         token = users.issue(user, name="demo", hours=24)
+        audit.append(
+            actor="zhida demo", role="cli", action="token.issue", entity_type="user",
+            entity_id=username, source="cli",
+            details={"name": "demo", "hours": 24, "id": token_id(digest(token))},
+        )  # fmt: skip
         out.append(DemoUser(username, role, password, token, user.subject_id, user.department))
     return out
 

@@ -47,6 +47,34 @@ def test_demo_users_cover_every_role_and_their_tokens_work(sqlite_url: str, tmp_
     assert "/api/v1/subjects/P1/offers" in lines[-1]
 
 
+def test_demo_seeding_audits_users_and_tokens_and_checkpoints_each_entry(
+    sqlite_url: str,
+) -> None:
+    from api.app.audit import AuditLog, audit_log
+    from api.app.checkpoints import Checkpoints
+
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    seed_demo_users(engine, resident_id="P1", enterprise_id=FIRM, hasher=FAST)
+    seed_demo_users(engine, resident_id="P1", enterprise_id=FIRM, hasher=FAST)
+    log = AuditLog(engine, Checkpoints.configured())
+    actions = [e.action for e in log.entries(limit=100)]
+    assert actions.count("user.create") == 7 and actions.count("token.issue") == 14
+    assert log.checkpoints is not None
+    points, bad = log.checkpoints.read()
+    assert bad == [] and sorted(p.id for p in points) == sorted(
+        e.id for e in log.entries(limit=100)
+    )
+    assert log.verify(points)[2] == []
+    # The demo's newest entry deleted: its checkpoint tells.
+    newest = max(p.id for p in points)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+        conn.execute(audit_log.delete().where(audit_log.c.id == newest))
+    broken = log.verify(points)[2]
+    assert [b.id for b in broken] == [newest]
+
+
 def test_the_api_step_prints_what_the_api_answered_and_the_event_is_told(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
