@@ -34,16 +34,20 @@ __all__ = [
     "DEFAULT_BATCH_ROWS",
     "MATCH_SCHEMA",
     "GroupFrames",
+    "GroupJoin",
     "MatchablePolicy",
     "PolicyPlan",
     "Tagger",
+    "group_joiner",
     "household_batches",
     "household_slice",
     "in_force",
+    "linked_frames",
     "match_batches",
     "match_frame",
     "match_population",
     "plan_policies",
+    "subject_batches",
     "write_pairs",
 ]
 
@@ -265,23 +269,16 @@ def match_batches(
         if f.name not in present
     ]
     stored = frame.with_columns(missing) if missing else frame
-    groups = groups or GroupFrames()
-    by_group = any(p.aggregates or p.household_fields for p in mine)
-    wanted = _read_columns(mine, entity) if by_group else set()
-    employees = _employee_aggregates(mine, groups, as_of) if by_group else None
+    join = group_joiner(mine, entity, groups or GroupFrames(), as_of=as_of)
     eligible = [p.eligible.alias(f"__e{i}") for i, p in enumerate(mine)]
     statuses = [pl.col(f"__e{i}") for i in range(len(mine))]
     read = sorted({c for p in mine for c in p.benefit.meta.root_names()} - {entity.key})
     subject_type = pl.lit(entity.name, MATCH_SCHEMA["subject_type"])
-    for part in _batches(stored, entity, mine, batch_rows):
+    for part in subject_batches(stored, entity, mine, batch_rows):
         records = part if tagger is None else tagger(part.collect(), entity).lazy()
         derived = with_derived(records, entity, as_of=as_of)
-        if by_group:
-            # the batch's columns the rules read, collected once: the group-by over its
-            # members and the joins then read them instead of computing the batch again
-            kept = [c for c in derived.collect_schema().names() if c in wanted]
-            derived = derived.select(kept).collect().lazy()
-            derived = _with_groups(derived, entity, mine, groups, employees)
+        if join is not None:
+            derived = join(derived, narrow=True)
         # Only the key, the benefits' fields and the statuses are collected: polars then
         # reads only the columns the rules name (a third of the time for 20 rules on 1M).
         batch = (
@@ -317,7 +314,7 @@ def match_batches(
             yield pl.concat(parts).collect()
 
 
-def _batches(
+def subject_batches(
     stored: pl.LazyFrame, entity: Entity, plans: Sequence[PolicyPlan], batch_rows: int
 ) -> Iterator[pl.LazyFrame]:
     """Slices of ``batch_rows`` subjects; whole households when residents' rules aggregate
@@ -329,6 +326,43 @@ def _batches(
     total = stored.select(pl.len()).collect().item()
     for offset in range(0, total, batch_rows):
         yield stored.slice(offset, batch_rows)
+
+
+@dataclass(frozen=True)
+class GroupJoin:
+    """What one entity's plans read of their groups, prepared once per run and joined to each
+    derived batch (household fields, aggregates over members, over all employments)."""
+
+    entity: Entity
+    plans: tuple[PolicyPlan, ...]
+    groups: GroupFrames
+    employees: pl.LazyFrame | None  # every firm's employee aggregates, computed once
+    wanted: frozenset[str]  # the columns the plans read
+
+    def __call__(self, derived: pl.LazyFrame, *, narrow: bool = False) -> pl.LazyFrame:
+        """``derived`` (a batch with its derived fields) with the group columns.  ``narrow``:
+        keep only the columns the plans read, collected once, so the group-by over the
+        members and the joins read them instead of computing the batch again."""
+        if narrow:
+            kept = [c for c in derived.collect_schema().names() if c in self.wanted]
+            derived = derived.select(kept).collect().lazy()
+        return _with_groups(derived, self.entity, self.plans, self.groups, self.employees)
+
+
+def group_joiner(
+    plans: Sequence[PolicyPlan], entity: Entity, groups: GroupFrames, *, as_of: date
+) -> GroupJoin | None:
+    """What to apply to each derived batch of ``entity``'s subjects so that ``plans``' rules
+    over groups find their columns, as :func:`match_batches` does (also for a caller that
+    batches its own way: the reach simulation); None when none of them reads a group.
+    Employee aggregates are computed here once, over all current employments; a batch must hold
+    whole households when a rule aggregates over members (:func:`subject_batches`,
+    :func:`household_slice`)."""
+    mine = tuple(p for p in plans if p.audience == entity.name)
+    if not any(p.aggregates or p.household_fields for p in mine):
+        return None
+    employees = _employee_aggregates(mine, groups, as_of)
+    return GroupJoin(entity, mine, groups, employees, frozenset(_read_columns(mine, entity)))
 
 
 def _read_columns(plans: Sequence[PolicyPlan], entity: Entity) -> set[str]:
@@ -354,6 +388,19 @@ def _employee_aggregates(
     return aggregate(rows, "enterprise_id", staff).collect().lazy()
 
 
+def linked_frames(frames: dict[str, pl.LazyFrame], *, as_of: date) -> dict[str, pl.LazyFrame]:
+    """A population's frames with the links' aggregates (``profiles.links.with_links``):
+    households and firms computed once (residents join them); without links, as given."""
+    from profiles.links import with_links
+
+    if "household" not in frames and "employment" not in frames:
+        return frames
+    linked = with_links(frames, as_of=as_of)
+    return {
+        k: f.collect().lazy() if k in ("household", "enterprise") else f for k, f in linked.items()
+    }
+
+
 def match_population(
     frames: dict[str, pl.LazyFrame],
     policies: Sequence[MatchablePolicy],
@@ -368,16 +415,8 @@ def match_population(
     With link frames (``household``, ``employment``) the aggregates they give replace the flat
     fields first (``profiles.links.with_links``), and rules over groups read them.
     """
-    from profiles.links import with_links
-
     plans = plan_policies(policies, schema, as_of=as_of)
-    if "household" in frames or "employment" in frames:
-        frames = with_links(frames, as_of=as_of)
-        # households and firms with their aggregates, computed once (residents join them)
-        frames = {
-            k: f.collect().lazy() if k in ("household", "enterprise") else f
-            for k, f in frames.items()
-        }
+    frames = linked_frames(frames, as_of=as_of)
     groups = GroupFrames.of(frames, schema, as_of=as_of)
     for name, frame in frames.items():
         yield from match_batches(
