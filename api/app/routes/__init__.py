@@ -7,6 +7,7 @@ from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.console_analyst import ANALYST_ROUTES
 from api.app.routes.console_officer import OFFICER_CONSOLE_ROUTES
 from api.app.routes.console_operator import OPERATOR_ROUTES
+from api.app.routes.console_parameters import PARAMETER_ROUTES
 from api.app.routes.console_subject import SUBJECT_CONSOLE_ROUTES
 from api.app.routes.deliveries import DELIVERY_ROUTES
 from api.app.routes.dryrun import DRY_RUN_ROUTES
@@ -48,4 +49,5 @@ ROUTES = [
     *PRIVACY_ROUTES,
     *OFFICER_CONSOLE_ROUTES,
     *ALGORITHM_ROUTES,
+    *PARAMETER_ROUTES,
 ]

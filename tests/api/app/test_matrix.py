@@ -118,6 +118,8 @@ PUBLIC = {
     ("GET", "/console/why/{policy_id}"),
     # The algorithm published (算法公示) is for everyone: test_console_algorithm.py.
     ("GET", "/console/algorithm"),
+    # The parameter library and a policy's parameters are public: test_console_parameters.py.
+    ("GET", "/console/parameters"), ("GET", "/console/policies/{policy_id}/parameters"),
     ("POST", "/console/logout"), ("POST", "/console/preferences"),
     # The officer console (test_console_officer.py: who gets the pages, who a 403).
     ("GET", "/console/policies"), ("GET", "/console/policies/new"),
