@@ -129,9 +129,9 @@ def check_links(
     key.  Raises :class:`ValidationError` listing the problems (file, row, field, how to
     fix); returns ``None`` when every link holds or the frames have none.
     """
-    if not has_links(frames):
-        return
     existing = existing or {}
+    if not has_links(frames) and "household" not in existing:
+        return
     report = _Report()
     residents = _table(
         "resident",

@@ -165,7 +165,8 @@ class ProfileStore:
         given: dict[str, pl.DataFrame] = {}
         for name, frame in frames:
             given[name] = pl.concat([given[name], frame]) if name in given else frame
-        if not has_links(given):
+        # Residents loaded without household_id may still move a head out of a stored household.
+        if not has_links(given) and not ("resident" in given and self.count("household") > 0):
             return
         linked = ("resident", "household", "enterprise")
         existing = {name: self.read(name) for name in linked if self.count(name) > 0}

@@ -231,6 +231,20 @@ def test_a_later_load_is_checked_against_what_the_database_holds(store: ProfileS
     assert store.count("resident") == 4
 
 
+def test_a_head_moving_out_leaves_a_stored_household_headless(store: ProfileStore) -> None:
+    store.load_all(list(population().items()))
+    moved = population()["resident"].filter(pl.col("person_id") == "gran")
+    moved = moved.with_columns(pl.lit(None, pl.String).alias("household_id"))
+    with pytest.raises(ValidationError) as info:
+        store.load("resident", moved)
+    problem = info.value.problems[0]
+    assert (problem.source, problem.row, problem.field) == ("the database", None, "household_id")
+    assert "household 'h2' has no head" in problem.message
+    assert (
+        store.read("resident").filter(pl.col("person_id") == "gran")["household_id"].item() == "h2"
+    )
+
+
 # --- population directories (matching) ---
 
 
