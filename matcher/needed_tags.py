@@ -76,6 +76,8 @@ def tags_read(policies: Sequence[MatchablePolicy], schema: Schema) -> set[str] |
                     return None
                 else:
                     stack.extend(children(node))
+                    if isinstance(node, rast.FunctionCallExpression):  # a member's condition
+                        stack.extend(node.arguments)
     return wanted
 
 

@@ -254,3 +254,10 @@ def test_zhida_explain_reads_the_subjects_household(
     # a's household: 3,300 over three people is 1,100, as the batch has it
     assert out["status"] == "eligible"
     assert out["clauses"][0]["values"] == {"household.income_per_capita": 1100.0}
+
+
+def test_a_tag_read_in_a_members_condition_is_computed_for_the_batch() -> None:
+    from matcher.needed_tags import tags_read
+
+    policy = P("x", "resident", 'household.any_member("新生儿父母" in 标签) and age >= 18')
+    assert tags_read([policy], SCHEMA) == {"new_parent"}
