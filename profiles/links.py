@@ -181,30 +181,31 @@ def with_household_fields(
 
     ``children_under_3`` counts the person's own children under 3 wherever they live (their
     ``mother_id`` or ``father_id``), and for a head or spouse also the members under 3 whose
-    relation is ``child`` and who name no parent.
+    relation is ``child`` and who name no parent; unknown when such a child's birth date is.
     """
     names = residents.collect_schema().names()
-    age = _age(as_of)
-    under_3 = residents.filter(age < 3)
+    links = [link for link in ("mother_id", "father_id") if link in names]
+    # One row per (parent, child): under 3 true, false or unknown (the child's birth unknown).
+    young = residents.with_columns((_age(as_of) < 3).alias("__under_3"))
     own = [
-        under_3.filter(pl.col(link).is_not_null()).select(pl.col(link).alias("person_id"))
-        for link in ("mother_id", "father_id")
-        if link in names
+        young.filter(pl.col(link).is_not_null()).select(
+            pl.col(link).alias("person_id"), "__under_3"
+        )
+        for link in links
     ]
-    unlinked = under_3.filter(pl.col("relation_to_head") == "child")
-    for link in ("mother_id", "father_id"):
-        if link in names:
-            unlinked = unlinked.filter(pl.col(link).is_null())
+    unlinked = young.filter(pl.col("relation_to_head") == "child")
+    for link in links:
+        unlinked = unlinked.filter(pl.col(link).is_null())
     by_relation = (
         residents.filter(pl.col("relation_to_head").is_in(["head", "spouse"]))
         .select("person_id", "household_id")
-        .join(unlinked.select("household_id"), on="household_id", how="inner")
-        .select("person_id")
+        .join(unlinked.select("household_id", "__under_3"), on="household_id", how="inner")
+        .select("person_id", "__under_3")
     )
     children = (
         pl.concat([*own, by_relation])
         .group_by("person_id")
-        .agg(pl.len().cast(pl.Int64).alias("__children"))
+        .agg(_known_count(pl.col("__under_3")).alias("__children"), pl.lit(True).alias("__has"))
     )
     linked = pl.col("household_id").is_not_null() & pl.col("__size").is_not_null()
     return (
@@ -228,8 +229,10 @@ def with_household_fields(
             .then(pl.col("__per_capita"))
             .otherwise(pl.col("household_income_per_capita"))
             .alias("household_income_per_capita"),
-            pl.when(linked)
-            .then(pl.col("__children").fill_null(0))
+            pl.when(linked & pl.col("__has").is_null())
+            .then(0)  # no child links to them
+            .when(linked)
+            .then(pl.col("__children"))
             .otherwise(pl.col("children_under_3"))
             .alias("children_under_3"),
         )

@@ -134,6 +134,16 @@ def test_a_child_under_3_naming_no_parent_counts_for_the_head_and_spouse() -> No
     assert out["children_under_3"].to_list() == [1, 1, 0]
 
 
+def test_a_child_of_unknown_age_makes_the_parent_s_count_unknown() -> None:
+    frame = people(person_id=["a", "b", "c"], household_id=["h", "h", "h"],
+                   relation_to_head=["head", "spouse", "child"], father_id=[None, None, "a"],
+                   birth_date=[date(1990, 1, 1), date(1990, 1, 1), None])  # fmt: skip
+    households = household_aggregates(frame, homes("h"), as_of=AS_OF)
+    out = with_household_fields(frame, households, as_of=AS_OF).collect()
+    # The father's child may be under 3; the spouse names no child (the child names a father).
+    assert out["children_under_3"].to_list() == [None, 0, 0]
+
+
 def test_a_resident_without_a_household_keeps_the_values_on_file() -> None:
     frame = people(person_id=["solo"], household_size=[3], household_income_per_capita=[800.0],
                    children_under_3=[1])  # fmt: skip
