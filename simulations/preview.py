@@ -39,6 +39,7 @@ from rules.parameters import active, using
 from rules.policy import Policy
 from simulations.disclosure import cost, money, noised, suppress
 from simulations.privacy import DEFAULT, OVERLAP_SHARE, PrivacyParameters, bounded
+from simulations.scaling import scaled_figures
 
 __all__ = [
     "DIMENSIONS",
@@ -170,6 +171,13 @@ def compute_dry_run(
         "versus_published": versus,
         "overlaps": _overlaps(reach.overlap, draft.id, others, draft.audience, params),
         "parameters": list(parameters),
+        # Beijing's numbers: the noisy figures times the audience's mean calibrated weight.
+        "beijing": scaled_figures(
+            eligible,
+            float(_yuan(fen * per_year)),
+            reach.mean_weights.get(entity),
+            shown=suppress(eligible) == eligible,
+        ),
     }
 
 

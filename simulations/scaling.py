@@ -32,7 +32,14 @@ from rules.parameter_use import parameters_of
 from rules.parameters import Library, active
 from rules.policy import Policy
 
-__all__ = ["INTERVAL_NOTE", "LABEL", "SCALED", "modelled_inputs", "released_scale"]
+__all__ = [
+    "INTERVAL_NOTE",
+    "LABEL",
+    "SCALED",
+    "modelled_inputs",
+    "released_scale",
+    "scaled_figures",
+]
 
 ALL: Final = "(all changed)"
 SCALED: Final = (
@@ -109,4 +116,33 @@ def modelled_inputs(
         version = parameter.in_force(as_of) if parameter else None
         if version is not None and version.source.is_modelled:
             out.append(f"parameter {name}: {version.source.modelled}")
+    return out
+
+
+def scaled_figures(
+    eligible: int, cost_year: float, mean_weight: float | None, *, shown: bool = True
+) -> dict[str, str | float] | None:
+    """A dry-run's released eligible count and yearly cost (CNY) at Beijing scale, with their
+    95 % sampling intervals; withheld (``"—"``) when the count itself is not ``shown``.
+
+    >>> scaled_figures(40, 48_000.0, 21.8)["eligible"]
+    '872'
+    >>> scaled_figures(3, 3_600.0, 21.8, shown=False)["cost_per_year"]
+    '—'
+    >>> scaled_figures(40, 48_000.0, None) is None
+    True
+    """
+    if mean_weight is None:
+        return None
+    if not shown:
+        return {"eligible": "—", "eligible_interval": "—", "cost_per_year": "—",
+                "cost_interval": "—", "mean_weight": round(mean_weight, 2)}  # fmt: skip
+    values = {"eligible_after": float(eligible), "cost_year_after": float(cost_year)}
+    out: dict[str, str | float] = {"mean_weight": round(mean_weight, 2)}
+    for key, measure in (("eligible", "eligible_after"), ("cost_per_year", "cost_year_after")):
+        value = values[measure] * mean_weight
+        half = Z95 * _variance(measure, values, mean_weight) ** 0.5
+        out[key] = f"{value:,.0f}"
+        interval = "eligible_interval" if key == "eligible" else "cost_interval"
+        out[interval] = f"{max(value - half, 0):,.0f} – {value + half:,.0f}"
     return out

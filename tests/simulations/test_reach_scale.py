@@ -146,3 +146,22 @@ def test_the_analyst_summary_carries_released_beijing_rows(
     low, high = (float(v.replace(",", "")) for v in after["interval"].split(" – "))
     assert low < float(after["beijing"].replace(",", "")) < high
     assert summary["beijing_modelled"][0].startswith("the synthetic population")
+
+
+def test_a_dry_run_shows_the_draft_at_beijing_scale(
+    population: Path, catalogs: tuple[Path, Path]
+) -> None:
+    from simulations.preview import Published, compute_dry_run
+
+    baseline, reform = (load_catalog([c], SCHEMA) for c in catalogs)
+    draft = reform.by_id["test-elderly"]
+    figures = compute_dry_run(
+        draft, Published(baseline, {"test-elderly": 1}), population, as_of=AS_OF
+    )
+    beijing = figures["beijing"]
+    mean = float(pl.read_parquet(population / "residents.parquet")["weight"].mean())  # type: ignore[arg-type]
+    assert beijing["mean_weight"] == pytest.approx(mean, abs=0.01)
+    eligible = float(beijing["eligible"].replace(",", ""))
+    assert eligible == pytest.approx(figures["eligible"] * mean, abs=1)
+    low, high = (float(v.replace(",", "")) for v in beijing["eligible_interval"].split(" – "))
+    assert low < eligible < high

@@ -64,6 +64,18 @@ class Overlap:
 
 
 @dataclass(frozen=True)
+class BeijingScale:
+    """The draft's released figures at Beijing scale: the noisy figure times the mean
+    calibrated weight of its audience, with a 95 % sampling interval ("—" when withheld)."""
+
+    eligible: str
+    eligible_interval: str
+    cost_per_year: str  # yuan a year
+    cost_interval: str
+    mean_weight: float  # Beijing subjects a sample subject stands for, on average
+
+
+@dataclass(frozen=True)
 class DryRun:
     policy_id: str
     entity: str  # resident | enterprise
@@ -79,6 +91,7 @@ class DryRun:
     versus_published: Versus | None
     overlaps: list[Overlap] = field(default_factory=list)
     parameters: list[str] = field(default_factory=list)  # the parameter changes simulated
+    beijing: BeijingScale | None = None  # None: the population carries no weights
     elapsed_ms: int = 0
     cached: bool = False  # computed earlier (or by a concurrent identical request)
 
@@ -141,6 +154,7 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
         versus_published=Versus(**versus) if versus is not None else None,
         overlaps=[Overlap(**o) for o in figures["overlaps"]],
         parameters=figures.get("parameters", []),
+        beijing=BeijingScale(**figures["beijing"]) if figures.get("beijing") else None,
         elapsed_ms=round((time.perf_counter() - started) * 1000), cached=cached,
     )  # fmt: skip
 
