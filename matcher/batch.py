@@ -372,7 +372,8 @@ def _read_columns(plans: Sequence[PolicyPlan], entity: Entity) -> set[str]:
         e for p in plans for a in p.aggregates for e in (a.value, a.condition) if e is not None
     ]
     names = {n for e in exprs for n in e.meta.root_names()}
-    return names | {c for c in (entity.key, "household_id", "enterprise_id") if c}
+    # age too: a member's unrecorded income is 0 under 16 (rules.groups.known_by_rule)
+    return names | {c for c in (entity.key, "household_id", "enterprise_id", "age") if c}
 
 
 def _employee_aggregates(

@@ -36,6 +36,7 @@ from rules.groups import (
     MEMBERS,
     Aggregate,
     is_current_employment,
+    row_known_by_rule,
 )
 from rules.language import Rule, literal_value
 from rules.numbers import divide, floor_divide, modulo, money, multiply, to_number
@@ -254,14 +255,15 @@ def group_rows(
     record: Mapping[str, Any], agg: Aggregate, as_of: date
 ) -> Sequence[Mapping[str, Any]] | None:
     """The rows ``agg`` ranges over for ``record``: its household's members, or its current
-    employments (``rules.groups.is_current_employment``); None when unknown."""
+    employments (``rules.groups.is_current_employment``), with what each knows by rule
+    (``rules.groups.row_known_by_rule``); None when unknown."""
     if agg.group == "members":
         members: Sequence[Mapping[str, Any]] | None = record.get(MEMBERS)
-        return members
+        return None if members is None else [row_known_by_rule(m) for m in members]
     employments = record.get(EMPLOYEES)
     if employments is None:
         return None
-    return [row for row in employments if is_current_employment(row, as_of)]
+    return [row_known_by_rule(r) for r in employments if is_current_employment(r, as_of)]
 
 
 def kleene_aggregate(

@@ -41,7 +41,7 @@ from datetime import date
 import polars as pl
 
 from rules.compiler import GroupAggregate
-from rules.groups import current_employment
+from rules.groups import current_employment, known_by_rule
 
 __all__ = ["aggregate", "attach", "employee_rows", "empty_value"]
 
@@ -93,6 +93,9 @@ def aggregate(rows: pl.LazyFrame, key: str, aggregates: Sequence[GroupAggregate]
     """One row per ``key`` with a column per aggregate (rows with an unknown key left out)."""
     steps = [_steps(a, n) for n, a in enumerate(aggregates)]
     framed = rows.filter(pl.col(key).is_not_null())
+    by_rule = known_by_rule(framed.collect_schema().names())  # a child's income: 0
+    if by_rule:
+        framed = framed.with_columns(by_rule)
     for phase in range(3):  # the condition, then the counted value, then what is unknown
         exprs = [s.rows[phase] for s in steps if len(s.rows) > phase]
         if exprs:

@@ -20,7 +20,7 @@ merged with its employee's resident record.  A key that is absent is unknown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -40,6 +40,8 @@ __all__ = [
     "aggregates_of",
     "current_employment",
     "is_current_employment",
+    "known_by_rule",
+    "row_known_by_rule",
 ]
 
 Group = Literal["members", "employees"]
@@ -142,3 +144,33 @@ def is_current_employment(row: Mapping[str, Any], as_of: date) -> bool:
     """
     hired, left = row.get("hired_on"), row.get("left_on")
     return hired is not None and hired <= as_of and (left is None or left > as_of)
+
+
+def known_by_rule(columns: Collection[str]) -> list[pl.Expr]:
+    """What a group's row knows by rule though nothing is recorded: a member under 16 with no
+    income recorded earns 0 (``profiles.links.EARNS_BY_RULE_UNDER``, as a household's income
+    counts it), so ``members_sum(monthly_income)`` agrees with ``household.income_total``.
+    The expressions for a frame of rows with ``columns``; :func:`row_known_by_rule` for one."""
+    from profiles.links import EARNS_BY_RULE_UNDER
+
+    if not {"monthly_income", "age"} <= set(columns):
+        return []
+    income = pl.col("monthly_income")
+    young = (pl.col("age") < EARNS_BY_RULE_UNDER).fill_null(False)
+    return [pl.when(income.is_null() & young).then(0.0).otherwise(income).alias("monthly_income")]
+
+
+def row_known_by_rule(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """:func:`known_by_rule` for one row.
+
+    >>> row_known_by_rule({"age": 9, "monthly_income": None})["monthly_income"]
+    0.0
+    >>> row_known_by_rule({"age": None, "monthly_income": None})["monthly_income"] is None
+    True
+    """
+    from profiles.links import EARNS_BY_RULE_UNDER
+
+    age = row.get("age")
+    if row.get("monthly_income") is None and age is not None and age < EARNS_BY_RULE_UNDER:
+        return {**row, "monthly_income": 0.0}
+    return row

@@ -98,6 +98,13 @@ def _group(node: Any, row: dict[str, Any], today: date) -> Any:
         ]  # fmt: skip
     args = list(node.arguments)
     value = args.pop(0) if op in ("sum", "min", "max") else None
+    # a member under 16 with no income recorded earns 0 (profiles.links.EARNS_BY_RULE_UNDER)
+    rows = [
+        {**r, "monthly_income": 0}
+        if r.get("monthly_income") is None and r.get("age") is not None and r["age"] < 16
+        else r
+        for r in rows
+    ]
     pairs = []
     for r in rows:
         c = _eval(args[0], r, today) if args else True
