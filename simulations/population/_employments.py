@@ -74,7 +74,7 @@ def generate_employments(
     status = residents["employment_status"].to_numpy()
     birth = _days(residents["birth_date"])
     age_days = as_of_day - birth
-    able = age_days >= 16 * 365.25
+    able = age_days > 16 * 365.25 + 1  # of working age since before the as-of date
     employed = np.flatnonzero(
         (status == "employed") & able & bernoulli(rng, ENTERPRISE_SHARE_OF_EMPLOYED, status.size)
     )
@@ -115,6 +115,12 @@ def generate_employments(
     ui = np.minimum(ui, insured)
     contract = categorical(rng, _CONTRACT_MONTHS, k).astype(np.int64)
 
+    # A job cannot have ended unless it began the day before (a firm founded yesterday, a
+    # school left yesterday): such a person had no job here.
+    keep = (ended < 0) | (hired < ended)
+    people, firm, hired, ended, contract, ui = (
+        a[keep] for a in (people, firm, hired, ended, contract, ui)
+    )
     return pl.DataFrame(
         {
             "person_id": residents["person_id"].gather(pl.Series(people)),

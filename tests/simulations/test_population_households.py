@@ -244,3 +244,33 @@ def test_links_are_the_same_bytes_for_the_same_seed(tmp_path: Path) -> None:
     generate_population(spec, tmp_path / "b")
     for name in ("households.parquet", "employments.parquet", "residents.parquet"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_a_job_at_a_firm_founded_yesterday_never_ends_before_it_began() -> None:
+    from simulations.population._employments import generate_employments
+
+    n = 400
+    residents = pl.DataFrame(
+        {
+            "person_id": [f"P{i}" for i in range(n)],
+            # some turned 16 on the as-of date itself
+            "birth_date": [date(1990, 1, 1), AS_OF.replace(year=AS_OF.year - 16)] * (n // 2),
+            "employment_status": ["unemployed"] * (n // 4) + ["employed"] * (n // 4) * 3,
+            "graduated_on": [AS_OF - timedelta(days=1), None, None, None] * (n // 4),
+        },
+        schema_overrides={"graduated_on": pl.Date},
+    )
+    firms = pl.DataFrame(
+        {
+            "enterprise_id": ["F1", "F2"],
+            "employees": [50, 50],
+            "founded_date": [AS_OF - timedelta(days=1), date(2000, 1, 1)],
+            "unemployment_insurance_months": [0, 120],
+        }
+    )
+    jobs = generate_employments(np.random.default_rng(3), residents, firms, as_of=AS_OF)
+    assert jobs.height > 0
+    ended = jobs.filter(pl.col("left_on").is_not_null())
+    assert ended.height > 0
+    assert (ended["hired_on"] < ended["left_on"]).all()
+    assert (jobs["hired_on"] < AS_OF).all()
