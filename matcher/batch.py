@@ -320,10 +320,10 @@ def subject_batches(
     """Slices of ``batch_rows`` subjects; whole households when residents' rules aggregate
     over their members."""
     members = any(a.group == "members" for p in plans for a in p.aggregates)
-    if entity.name == "resident" and members:
+    total = stored.select(pl.len()).collect().item()
+    if entity.name == "resident" and members and total > batch_rows:  # one batch splits none
         yield from household_batches(stored, batch_rows)
         return
-    total = stored.select(pl.len()).collect().item()
     for offset in range(0, total, batch_rows):
         yield stored.slice(offset, batch_rows)
 
