@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Final
 
 import polars as pl
@@ -36,9 +37,11 @@ __all__ = [
     "INTERVAL_NOTE",
     "LABEL",
     "SCALED",
+    "mean_weight",
     "modelled_inputs",
     "released_scale",
     "scaled_figures",
+    "scaled_summary",
 ]
 
 ALL: Final = "(all changed)"
@@ -146,3 +149,51 @@ def scaled_figures(
         interval = "eligible_interval" if key == "eligible" else "cost_interval"
         out[interval] = f"{max(value - half, 0):,.0f} – {value + half:,.0f}"
     return out
+
+
+def mean_weight(population: Path, entity: str = "resident") -> float | None:
+    """The mean calibrated weight of ``entity`` in a population directory; ``None`` when its
+    file is missing or a weight is unknown."""
+    path = population / f"{entity}s.parquet"
+    if not path.is_file():
+        return None
+    frame = pl.scan_parquet(path)
+    if "weight" not in frame.collect_schema().names():
+        return None
+    unknown, mean = (
+        frame.select(
+            pl.col("weight").is_null().any().alias("unknown"),
+            pl.col("weight").cast(pl.Float64).mean().alias("mean"),
+        )
+        .collect()
+        .row(0)
+    )
+    return None if unknown or mean is None else float(mean)
+
+
+def scaled_summary(summary: pl.DataFrame, weight: float | None) -> pl.DataFrame | None:
+    """A released timeline summary (``arm, metric, mean, lo, hi``: noisy means over seeds and
+    the noise's 95 % interval) at Beijing scale: the mean times ``weight``, the interval the
+    noise's (scaled) and the sampling's combined.  ``None`` without a weight.
+
+    >>> s = pl.DataFrame({"arm": ["push"], "metric": ["granted"], "mean": [100.0],
+    ...                   "lo": [90.0], "hi": [110.0]})
+    >>> row = scaled_summary(s, 20.0).row(0, named=True)
+    >>> row["beijing"], round(row["lo"]), round(row["hi"])
+    (2000.0, 1569, 2431)
+    """
+    if weight is None:
+        return None
+    extra = weight * max(weight - 1.0, 0.0)
+    noise = (pl.col("hi") - pl.col("lo")) / 2 * weight
+    sampling = Z95 * (pl.col("mean").abs() * extra).sqrt()
+    half = (noise**2 + sampling**2).sqrt()
+    beijing = pl.col("mean") * weight
+    return summary.select(
+        "arm",
+        "metric",
+        pl.col("mean").alias("sample"),
+        beijing.alias("beijing"),
+        (beijing - half).clip(lower_bound=0.0).alias("lo"),
+        (beijing + half).alias("hi"),
+    )

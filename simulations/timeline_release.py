@@ -61,6 +61,7 @@ from core.errors import ValidationError
 from profiles.schema import Schema
 from rules.loader import Catalog
 from simulations.privacy import DEFAULT, PrivacyParameters, noisy
+from simulations.scaling import mean_weight, scaled_summary
 from simulations.timeline import (
     ARMS,
     CHANNELS,
@@ -173,6 +174,9 @@ class Release:
     monthly: pl.DataFrame  # arm, month, metric, mean, lo, hi
     summary: pl.DataFrame  # arm, metric, mean, lo, hi (``effect``: push − no_push)
     epsilon: float
+    # The summary at Beijing scale (arm, metric, sample, beijing, lo, hi): the noisy means
+    # times the residents' mean calibrated weight; None for an unweighted population.
+    beijing: pl.DataFrame | None = None
 
 
 def _noisy_mean(values: Sequence[float], seeds: int, scale: float) -> list[float]:
@@ -344,9 +348,11 @@ def private_timeline(
         days.append(daily_metrics(run, outcomes, arms=arms))
         spells += outcomes.height
         end = run.end
-    return release(
+    released = release(
         pl.concat(days), spells, start=as_of, end=end, seeds=seeds, arms=arms, params=params
     )
+    beijing = scaled_summary(released.summary, mean_weight(population))
+    return replace(released, beijing=beijing)
 
 
 def release_lines(r: Release) -> list[str]:
@@ -376,6 +382,14 @@ def release_lines(r: Release) -> list[str]:
             f"{figure('effect', 'granted')} more grants, {figure('effect', 'complaints')} "
             "complaints"
         )
+        if r.beijing is not None:
+            row = r.beijing.filter((pl.col("arm") == "effect") & (pl.col("metric") == "granted"))
+            if row.height:
+                b, lo, hi = row.select("beijing", "lo", "hi").row(0)
+                lines.append(
+                    f"  Beijing scale (× the residents' mean weight): {b:,.0f} more grants "
+                    f"[{lo:,.0f}, {hi:,.0f}] (noise and sampling, 95 %)"
+                )
         push = r.daily.filter(pl.col("arm") == "push")
         if push.height:
             peak = push.sort("messages", descending=True, maintain_order=True).row(0, named=True)

@@ -165,3 +165,27 @@ def test_a_dry_run_shows_the_draft_at_beijing_scale(
     assert eligible == pytest.approx(figures["eligible"] * mean, abs=1)
     low, high = (float(v.replace(",", "")) for v in beijing["eligible_interval"].split(" – "))
     assert low < eligible < high
+
+
+def test_a_timeline_release_reports_the_push_effect_at_beijing_scale() -> None:
+    from simulations.scaling import scaled_summary
+    from simulations.timeline_release import Release, release_lines
+
+    summary = pl.DataFrame(
+        {"arm": ["push", "no_push", "effect"], "metric": ["granted"] * 3,
+         "mean": [120.0, 100.0, 20.0], "lo": [110.0, 90.0, 6.0], "hi": [130.0, 110.0, 34.0]}
+    )  # fmt: skip
+    empty = pl.DataFrame(schema={"arm": pl.String, "date": pl.Date, "messages": pl.Float64})
+    plain = Release(AS_OF, AS_OF, (1,), ("push", "no_push"), empty, empty, summary, 1.5)
+    assert not any("Beijing" in line for line in release_lines(plain))
+    scaled = scaled_summary(summary, 200.0)
+    assert scaled is not None
+    effect = scaled.filter(arm="effect").row(0, named=True)
+    assert effect["beijing"] == pytest.approx(4_000.0)
+    # the noise's half-width scaled, and the sampling's, combined
+    half = math.hypot(14.0 * 200, 1.959964 * math.sqrt(20.0 * 200 * 199))
+    assert (effect["lo"], effect["hi"]) == pytest.approx((4_000 - half, 4_000 + half))
+    weighted = Release(AS_OF, AS_OF, (1,), ("push", "no_push"), empty, empty, summary, 1.5,
+                       beijing=scaled)  # fmt: skip
+    line = next(line for line in release_lines(weighted) if "Beijing" in line)
+    assert "4,000 more grants" in line
