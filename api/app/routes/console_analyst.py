@@ -25,6 +25,7 @@ from api.app.access import may_read_simulation, source_of
 from api.app.auth import User
 from api.app.i18n import language_of, words
 from api.app.pages import render
+from api.app.routes.console_analyst_fairness import fairness_release, fairness_section
 from api.app.routes.console_analyst_timeline import (
     TIMELINE_ROUTES,
     start_timeline,
@@ -51,7 +52,8 @@ def _as_of(svc: Services) -> date:
 def _form(
     request: Request[Any, Any, Any], svc: Services, user: User, *, status: int = 200,
     document: str = "", picked: str | None = None, as_of: date | None = None,
-    timeline: dict[str, Any] | None = None, **more: Any,
+    timeline: dict[str, Any] | None = None, fairness: dict[str, Any] | None = None,
+    **more: Any,
 ) -> Template:  # fmt: skip
     catalog = svc.policies.catalog(as_of or _as_of(svc))
     return render(
@@ -60,6 +62,7 @@ def _form(
         document=document, as_of=(as_of or _as_of(svc)).isoformat(),
         population=svc.population is not None,
         timeline=timeline or timeline_section(svc, user=user),
+        fairness=fairness or fairness_section(svc, user),
         **{"problems": [], "result": None, "timeline_problem": None, **more},
     )  # fmt: skip
 
@@ -182,6 +185,31 @@ def _analyst_timeline_run(request: Request[Any, Any, Any], form: Any) -> Respons
     return Redirect(f"/console/analyst/timeline/{sim_id}", status_code=303)
 
 
+@post("/console/analyst/fairness", include_in_schema=False)
+async def analyst_fairness_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await to_thread.run_sync(_analyst_fairness_run, request)
+
+
+def _analyst_fairness_run(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Release the latest run's fairness figures to this analyst (charged once), audited."""
+    user = _analyst(request)
+    if not isinstance(user, User):
+        return user
+    svc = services(request)
+    try:
+        figures = fairness_release(svc, user, run=True)
+    except ZhidaError as err:
+        section = {**fairness_section(svc, user), "problem": err.message}
+        return _form(request, svc, user, status=err.http_status, fairness=section)
+    svc.audit.append(
+        actor=user.username, role=user.role, action="fairness.release", entity_type="match_run",
+        entity_id=str(figures["run_id"]), source=source_of(request),
+        details={"how": figures["how"], "coverage": figures["coverage"],
+                 "exposure": figures["exposure"]},
+    )  # fmt: skip
+    return Redirect("/console/analyst#fairness", status_code=303)
+
+
 def _problem(message: str) -> dict[str, Any]:
     return {"line": None, "col": None, "message": message}
 
@@ -237,4 +265,7 @@ def charts(result: dict[str, Any], lang: str) -> list[str]:
     ]
 
 
-ANALYST_ROUTES = [analyst_page, analyst_run, analyst_csv, analyst_timeline_run, *TIMELINE_ROUTES]
+ANALYST_ROUTES = [
+    analyst_page, analyst_run, analyst_csv, analyst_timeline_run, analyst_fairness_run,
+    *TIMELINE_ROUTES,
+]  # fmt: skip

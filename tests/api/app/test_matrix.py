@@ -130,7 +130,7 @@ PUBLIC = {
     ("POST", "/console/grants/{grant_id}/objection"), ("POST", "/console/feedback"),
     ("POST", "/console/inbox/{message_id}/read"),
     ("GET", "/console/analyst"), ("POST", "/console/analyst"),
-    ("GET", "/console/analyst/{sim_id}/reach.csv"),
+    ("GET", "/console/analyst/{sim_id}/reach.csv"), ("POST", "/console/analyst/fairness"),
     # (test_console_analyst_timeline.py: the same for the timeline's pages and status)
     ("POST", "/console/analyst/timeline"), ("GET", "/console/analyst/timeline/{sim_id}"),
     ("GET", "/console/analyst/timeline/{sim_id}/status"),
