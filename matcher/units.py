@@ -65,6 +65,7 @@ __all__ = [
     "match_units_frame",
     "needs_links",
     "told_pairs",
+    "unit_change_rows",
     "unit_columns",
     "units_of",
     "with_unit_columns",
@@ -376,3 +377,48 @@ def told_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         .cast(pairs.schema["subject_type"])
         .alias("subject_type"),
     ).unique(["subject_id", "policy_id"], keep="first", maintain_order=True)
+
+
+def unit_change_rows(
+    rows: Iterable[Mapping[str, object]],
+    units: Mapping[str, tuple[str, str]],
+    record: Mapping[str, object],
+    heads: Mapping[str, str],
+) -> list[dict[str, object]]:
+    """One subject's change rows (``matcher.live.ledger.change_rows``) as their units' with
+    their recipients: the event-path twin of :func:`attribute_units`.
+
+    ``record`` is the subject's (its ``household_id`` and guardian links); ``heads`` maps a
+    household to who is told for it (:func:`matcher.live.recipients.household_heads`).  A
+    member's change of a household-unit policy is the household's; a child's is told to its
+    guardian, else mother, else father, else the household's head.
+
+    >>> rows = [{"subject_id": "kid", "subject_type": "resident", "policy_id": "dibao"},
+    ...         {"subject_id": "kid", "subject_type": "resident", "policy_id": "childcare"}]
+    >>> units = {"dibao": ("household", "head"), "childcare": ("person", "guardian")}
+    >>> record = {"household_id": "h1", "mother_id": "mum"}
+    >>> [(r["subject_id"], r["subject_type"], r["recipient_id"])
+    ...  for r in unit_change_rows(rows, units, record, {"h1": "dad"})]
+    [('h1', 'household', 'dad'), ('kid', 'resident', 'mum')]
+    """
+    out = []
+    for row in rows:
+        subject, kind = str(row["subject_id"]), str(row["subject_type"])
+        unit, told = units.get(str(row["policy_id"]), (_UNIT_OF_TYPE.get(kind, "person"), "self"))
+        home = record.get("household_id") if kind == "resident" else None
+        head = heads.get(str(home)) if home else None
+        changed = dict(row)
+        if kind == "resident" and unit == "household" and home:
+            changed |= {"subject_id": str(home), "subject_type": "household"}
+            changed["recipient_id"] = head or subject
+        elif kind == "resident" and told == "guardian":
+            parents = (record.get(c) for c in _PARENTS)
+            changed["recipient_id"] = next((str(p) for p in parents if p), head or subject)
+        elif kind == "resident" and told == "head":
+            changed["recipient_id"] = head or subject
+        elif kind == "household":  # a change recorded as the household's already
+            changed["recipient_id"] = heads.get(subject) or subject
+        else:
+            changed["recipient_id"] = subject
+        out.append(changed)
+    return out

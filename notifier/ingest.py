@@ -45,9 +45,11 @@ from matcher.live.ledger import (
     store_changes,
     store_many_changes,
 )
-from matcher.live.source import tag_library
+from matcher.live.recipients import household_heads
+from matcher.live.source import bound_to, tag_library
 from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
 from matcher.runs import Run
+from matcher.units import unit_change_rows, units_of
 from notifier import dispatch  # planning: imported with ingestion, not on the first notice
 from profiles.derive import derive_record
 from profiles.schema import Entity, Schema
@@ -149,9 +151,10 @@ def ingest_profile(
         matcher = rematcher(state, catalog.policies, schema, as_of)
         rows = change_rows(matcher.on_profile_change(subject_id, record), entity_name)
         current = matcher.records[subject_id]  # with the tags its events give
+        rows = _of_units(live, conn, catalog, rows, current)
         cause = f"profile {subject_id} {clock.now().isoformat(timespec='microseconds')}"
         store.upsert(entity_name, record, conn=conn)
-        store_changes(conn, rows, cause, state.run_id, as_of)
+        store_changes(conn, _stored(rows), cause, state.run_id, as_of)
         planned, messages = _plan(
             live, rows, catalog, current, entity, cause, state.run_id, as_of, clock, conn
         )
@@ -192,11 +195,12 @@ def ingest_event(
             raise _unknown(entity_name, subject_id)
         matcher = rematcher(state, catalog.policies, schema, as_of)
         rows = change_rows(matcher.on_event(event), entity_name)
+        rows = _of_units(live, conn, catalog, rows, matcher.records[subject_id])
         values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
         inserted = conn.execute(table.insert().values(values)).inserted_primary_key
         assert inserted is not None
         cause = f"event {int(inserted[0])}"
-        store_changes(conn, rows, cause, state.run_id, as_of)
+        store_changes(conn, _stored(rows), cause, state.run_id, as_of)
         planned, messages = _plan(
             live, rows, catalog, matcher.records[subject_id], state.entity, cause,
             state.run_id, as_of, clock, conn,
@@ -221,6 +225,7 @@ def _replayed(
         as_of = recorded[0]["as_of"]
         state = load_state(live, subject_id, entity_name, conn)
         catalog = published(as_of)
+        rows = _of_units(live, conn, catalog, rows, state.record or {})
         planned, messages = _plan(
             live, rows, catalog, state.record or {}, state.entity, cause, state.run_id, as_of,
             clock, conn,
@@ -228,6 +233,30 @@ def _replayed(
     return Ingested(
         subject_id, entity_name, cause, True, plain_changes(rows), planned, messages, as_of
     )
+
+
+def _of_units(
+    live: LiveStores, conn: Connection, catalog: Catalog, rows: list[dict[str, Any]],
+    record: Mapping[str, Any],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """``rows`` as their units' with their recipients (:func:`matcher.units.unit_change_rows`):
+    a member's change of a household's offer is the household's, told to its head; a child's is
+    told to its guardian.  The recipient is not stored with the change; planning reads it."""
+    if not rows:
+        return rows
+    units = units_of(catalog.policies)
+    homes = {str(r["subject_id"]) for r in rows if r["subject_type"] == "household"}
+    if record.get("household_id") and any(
+        units.get(r["policy_id"], ("", "self")) != ("person", "self") for r in rows
+    ):
+        homes.add(str(record["household_id"]))
+    heads = household_heads(bound_to(live.source, conn), homes) if homes else {}
+    return unit_change_rows(rows, units, record, heads)
+
+
+def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ledger's columns of ``rows`` (the recipient is planning's, not the ledger's)."""
+    return [{k: v for k, v in r.items() if k != "recipient_id"} for r in rows]
 
 
 def _unknown(entity_name: str, subject_id: str) -> NotFoundError:
@@ -325,6 +354,7 @@ def ingest_events(
             else:
                 matcher = matchers[entity_name]
                 rows = change_rows(matcher.on_event(event), entity_name)
+                rows = _of_units(live, conn, catalog, rows, matcher.records[sid])
                 first[key] = i
                 fresh.append((i, event, rows, dict(matcher.records[sid])))
         if fresh:
@@ -336,7 +366,10 @@ def ingest_events(
             causes = [f"event {int(n)}" for n in conn.execute(returning, values).scalars()]
             store_many_changes(
                 conn,
-                [(rows, cause) for (_, _, rows, _), cause in zip(fresh, causes, strict=True)],
+                [
+                    (_stored(rows), cause)
+                    for (_, _, rows, _), cause in zip(fresh, causes, strict=True)
+                ],
                 run.run_id if run else None,
                 as_of,
             )

@@ -119,10 +119,12 @@ def changes_since(engine: Engine, subject_id: str, run_id: int | None) -> list[d
 def changes_of_cause(
     bind: Engine | Connection, subject_id: str, cause: str
 ) -> list[dict[str, Any]]:
-    """The changes one ingested profile or event (``cause``) recorded for ``subject_id``, read
-    through a connection of ``bind`` (or ``bind`` itself, a caller's transaction)."""
+    """The changes one ingested profile or event (``cause``) of ``subject_id`` recorded, read
+    through a connection of ``bind`` (or ``bind`` itself, a caller's transaction): its own and
+    those of its household's offers (recorded as the household's, ``subject_type`` household)."""
     t = subject_match_changes
-    query = sa.select(t).where(t.c.subject_id == subject_id, t.c.cause == cause).order_by(t.c.id)
+    mine = (t.c.subject_id == subject_id) | (t.c.subject_type == "household")
+    query = sa.select(t).where(t.c.cause == cause, mine).order_by(t.c.id)
     if isinstance(bind, Connection):
         return [dict(r) for r in bind.execute(query).mappings()]
     with bind.connect() as conn:

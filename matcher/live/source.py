@@ -28,6 +28,7 @@ datetime.date(2027, 1, 1)
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -205,7 +206,9 @@ class FileSource:
 
         self._frames = scan_population(self.directory, self.schema)  # the files as they are now
         keys = {e.name: e.key for e in _entities(self.schema, None) if e.key is not None}
-        return FileIndex.build(self._frames, keys, self.directory / "events.parquet")
+        # Subjects only: the households and employments beside them are read by their frames.
+        subjects = {n: f for n, f in self._frames.items() if n in keys}
+        return FileIndex.build(subjects, keys, self.directory / "events.parquet")
 
     def _scan(self) -> dict[str, pl.LazyFrame]:
         from matcher.population import scan_population
@@ -213,6 +216,11 @@ class FileSource:
         if self._frames is None:
             self._frames = scan_population(self.directory, self.schema)
         return self._frames
+
+    def frames(self) -> dict[str, pl.LazyFrame]:
+        """The population's frames (residents, enterprises, and households and employments
+        where the directory has them), scanned once."""
+        return self._scan()
 
     def records(
         self, subject_ids: Collection[str], entity: str | None = None
@@ -312,6 +320,10 @@ class DatabaseSource:
         else:
             with self.engine.connect() as conn:
                 yield conn
+
+    def connection(self) -> contextlib.AbstractContextManager[Connection]:
+        """The caller's transaction this source is bound to, else a pooled connection."""
+        return self._connection()
 
     def records(
         self, subject_ids: Collection[str], entity: str | None = None

@@ -96,6 +96,18 @@ def load_states(
     ids = sorted(set(subject_ids))
     run, offers = offers_now(conn, live.runs, live.offers, ids, run)
     found = load_subjects(source, ids, entity_name)
+    homes = {
+        sid: str(s.record["household_id"])
+        for sid, s in found.items()
+        if entity_name == "resident" and s.record.get("household_id")
+    }
+    if homes:
+        # A household's offers (its unit's pairs: 低保 once, not per member) are each member's
+        # to re-match from: a member's event that ends them ends the household's.
+        _, held = offers_now(conn, live.runs, live.offers, set(homes.values()), run)
+        for sid, home in homes.items():
+            mine = {o.policy_id for o in offers[sid]}
+            offers[sid] = [*offers[sid], *(o for o in held[home] if o.policy_id not in mine)]
     unknown = [s for s in ids if s not in found]
     logged = (source.events(unknown) or {}) if unknown else {}
     out = {}
