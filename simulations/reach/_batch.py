@@ -8,7 +8,7 @@ integer fen; only those small sums leave the batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -151,8 +151,12 @@ def evaluate(
     contacts: pl.DataFrame | None,
     *,
     as_of: date,
+    with_groups: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> pl.DataFrame:
-    """One batch: its groups, reachability and every rule's status column in one query."""
+    """One batch: its groups, reachability and every rule's status column in one query.
+
+    ``with_groups`` (``matcher.batch.group_joiner``) joins the columns rules over households
+    and employees read to the derived batch first."""
     assert entity.key is not None
     if contacts is not None:
         records = records.join(
@@ -175,7 +179,10 @@ def evaluate(
     columns += [p.eligible.alias(f"__n{p.policy_id}") for p in rules.unchanged]
     columns += [fen.alias(column) for column, fen in rules.shared_benefits.items()]
     # Shared sub-expressions of the old and new rules are computed once (polars CSE).
-    return with_derived(records, entity, as_of=as_of).with_columns(columns).collect()
+    derived = with_derived(records, entity, as_of=as_of)
+    if with_groups is not None:
+        derived = with_groups(derived)
+    return derived.with_columns(columns).collect()
 
 
 def _status(column: str) -> pl.Expr:

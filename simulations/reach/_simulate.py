@@ -9,7 +9,14 @@ from pathlib import Path
 
 import polars as pl
 
-from matcher.batch import DEFAULT_BATCH_ROWS, plan_policies
+from matcher.batch import (
+    DEFAULT_BATCH_ROWS,
+    GroupFrames,
+    group_joiner,
+    household_slice,
+    linked_frames,
+    plan_policies,
+)
 from matcher.diff import PolicyChange, catalog_changes
 from matcher.needed_tags import event_tagger
 from matcher.population import scan_population
@@ -88,7 +95,9 @@ def simulate_reach(
     changes = tuple(catalog_changes(baseline, reform))
     changes += parameter_changes(reform, changes, libraries, schema, as_of=as_of)
     changed = {c.policy_id for c in changes}
-    frames = scan_population(population, schema)
+    # as matcher.batch.match_population: the links' aggregates replace the flat fields
+    frames = linked_frames(scan_population(population, schema), as_of=as_of)
+    linked = GroupFrames.of(frames, schema, as_of=as_of)
     new_policies = reform.in_force(as_of)
     old_policies = [p for p in baseline.in_force(as_of) if p.id in changed]
     with using(libraries[1]):
@@ -105,22 +114,31 @@ def simulate_reach(
         stored = with_missing_fields(frame, entity)
         total = int(stored.select(pl.len()).collect().item())
         rules = BatchRules.of(name, changes, old_plans, new_plans)
-        entities.append((name, entity, stored, total, rules))
+        joiner = group_joiner([*old_plans, *new_plans], entity, linked, as_of=as_of)
+        entities.append((name, entity, stored, total, rules, joiner))
     subjects = sum(e[3] for e in entities)
     # Nothing of an entity changed: no sums, no overlaps to count, so none of its batches.
-    batches = sum(-(-total // batch_rows) for *_, total, rules in entities if rules.changed)
+    batches = sum(-(-e[3] // batch_rows) for e in entities if e[4].changed)
     done = 0
     if progress is not None:
         progress(done, batches)
     sums = []
-    for name, entity, stored, total, rules in entities:
+    for name, entity, stored, total, rules, joiner in entities:
         if not rules.changed:
             continue
+        # a rule over members reads whole households: each batch takes every member of the
+        # households whose first member's row falls in it
+        whole = name == "resident" and any(
+            a.group == "members" for p in [*old_plans, *new_plans] for a in p.aggregates
+        )
         for offset in range(0, total, batch_rows):
-            records = stored.slice(offset, batch_rows)
+            if whole:
+                records = household_slice(stored, offset, batch_rows)
+            else:
+                records = stored.slice(offset, batch_rows)
             if tagger is not None:
                 records = tagger(records.collect(), entity).lazy()
-            batch = evaluate(records, entity, rules, contacts, as_of=as_of)
+            batch = evaluate(records, entity, rules, contacts, as_of=as_of, with_groups=joiner)
             sums.append(batch_sums(batch, rules, list(group_columns(name))))
             overlap.add(batch, rules.in_force)
             done += 1

@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from api.cli import main
-from matcher.batch import match_population
+from matcher.batch import linked_frames, match_population
 from matcher.diff import catalog_changes
 from matcher.needed_tags import tags_read
 from matcher.population import attach_tags, scan_population
@@ -53,7 +53,15 @@ def reform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     draft = tmp_path_factory.mktemp("reform") / "catalog"
     shutil.copytree(CATALOG, draft)
     allowance = draft / "bj-elderly-allowance.yaml"
-    allowance.write_text(allowance.read_text().replace("age >= 80", "age >= 75"))
+    # from 75, and 100 a month from 75 (the allowance's age scale starts at 80)
+    allowance.write_text(
+        allowance.read_text()
+        .replace("age >= 80", "age >= 75")
+        .replace(
+            "parameters.elderly_allowance[age]",
+            "age >= 80 ? parameters.elderly_allowance[age] : 100",
+        )
+    )
     (draft / "test-unemployed-top-up.yaml").write_text(NEW_POLICY)
     (draft / "bj-winter-heating-subsidy.yaml").unlink()
     return draft
@@ -180,7 +188,9 @@ def _reference(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Per policy, by group and overlaps from ``match_population`` of each catalog and joins."""
     changed = {c.policy_id for c in catalog_changes(baseline, reform)}
-    frames = attach_tags(scan_population(population, SCHEMA), population, SCHEMA, as_of=AS_OF)
+    # with the links' aggregates, as a run reads them (household sizes for the groups)
+    linked = linked_frames(scan_population(population, SCHEMA), as_of=AS_OF)
+    frames = attach_tags(linked, population, SCHEMA, as_of=AS_OF)
 
     def pairs(catalog: Catalog, only: set[str] | None) -> pl.DataFrame:
         policies = [p for p in catalog.in_force(AS_OF) if only is None or p.id in only]
@@ -205,6 +215,7 @@ def _reference(
             )
             .collect()
             for name, frame in frames.items()
+            if name in ("resident", "enterprise")  # not the links beside them
         ],
         how="diagonal_relaxed",
     )
@@ -340,7 +351,12 @@ def test_a_reform_changing_only_a_benefit_keeps_reach_and_changes_cost(
     draft = tmp_path / "benefit"
     shutil.copytree(CATALOG, draft)
     path = draft / "bj-elderly-allowance.yaml"
-    path.write_text(path.read_text().replace("800", "900"))
+    path.write_text(
+        path.read_text().replace(
+            "parameters.elderly_allowance[age]",
+            "age >= 100 ? 900 : parameters.elderly_allowance[age]",
+        )
+    )
     reach = simulate_reach(
         population, load_catalog([CATALOG], SCHEMA), load_catalog([draft], SCHEMA), SCHEMA,
         as_of=AS_OF,
@@ -384,18 +400,18 @@ def test_groups_and_overlaps_equal_sql_group_bys(population: Path, reform: Path)
     )
     assert {g: Decimal(c) for g, c in zip(ages["group"], ages["cost_year_after"], strict=True)
             if c} == {g: Decimal(c) for g, c in cost.items()}  # fmt: skip
-    # The top-up's eligible who are also eligible for the Beijing dibao invitation, by SQL.
+    # The top-up's eligible who are also eligible for the 4050 employment assistance, by SQL
+    # (fields of the residents' own file: a household's income per capita is its members' now).
     pair = reach.overlap.filter(
         (pl.col("policy_id") == "test-unemployed-top-up")
-        & (pl.col("other_policy") == "bj-dibao-invitation")
+        & (pl.col("other_policy") == "bj-employment-assistance-4050")
     ).row(0, named=True)
     top_up = "employment_status = 'unemployed' AND monthly_income < 2000"
-    dibao = (
-        "hukou_city = '北京市' AND household_income_per_capita < 1450 "
-        "AND subsistence_status = 'none'"
-    )
+    assistance = f"hukou_city = '北京市' AND ((gender = 'female' AND {AGE} >= 40) OR {AGE} >= 50)"
     assert pair["eligible"] == _sql(population, f"SELECT count(*) FROM r WHERE {top_up}")
-    assert pair["shared"] == _sql(population, f"SELECT count(*) FROM r WHERE {top_up} AND {dibao}")
+    assert pair["shared"] == _sql(
+        population, f"SELECT count(*) FROM r WHERE {top_up} AND {assistance}"
+    )
     assert pair["shared"] > 0
 
 
