@@ -16,8 +16,12 @@ from profiles.schema import load_schema
 from rules.compiler import compile_rule
 from rules.errors import RuleTypeError
 from rules.evaluator import evaluate, evaluate_benefit
+from rules.explainer import explain
 from rules.language import parse_rule
 from rules.parameters import builtin_library, parameters_read, using
+from tests.rules.reference import U, reference, reference_money
+from tests.rules.test_properties import _frame as _frame_of
+from tests.rules.test_properties import condition, numeric, profiles
 
 RESIDENT = load_schema().resident
 STATUSES = RESIDENT.field("subsistence_status").values
@@ -139,3 +143,55 @@ def test_compiler_evaluator_and_the_table_agree_on_brackets(
             expected = elderly + _CARE.get(status, 0) + (1 if income < standard else 0)
         assert got == expected
         assert evaluate_benefit(rule, row, as_of=on) == expected
+
+
+PARAMETER_REFS = st.sampled_from(
+    ["parameters.dibao_standard", "参数.低保标准", "parameters.childcare_subsidy", "参数.育儿补贴"]
+)
+
+
+def _with_parameters(row: dict[str, Any], on: date) -> dict[str, Any]:
+    """``row`` with the amounts in force, for the independent reference (it reads symbols)."""
+    library = builtin_library()
+    names = ("dibao_standard", "childcare_subsidy")
+    return {**row, **{f"parameters__{n}": library.amount(n, on) for n in names}}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    rows=st.lists(profiles, min_size=1, max_size=6),
+    on=st.sampled_from([date(2025, 3, 1), date(2026, 6, 30)]),
+)
+def test_rules_reading_parameters_agree_with_the_independent_reference(
+    data: st.DataObject, rows: list[dict[str, Any]], on: date
+) -> None:
+    arithmetic = st.builds(
+        lambda a, o, p: f"({a} {o} {p})",
+        numeric(1),
+        st.sampled_from(["+", "-", "*"]),
+        PARAMETER_REFS,
+    )
+    compared = st.builds(
+        lambda a, o, p: f"{a} {o} {p}",
+        arithmetic,
+        st.sampled_from(["<", ">=", "=="]),
+        PARAMETER_REFS,
+    )
+    text = data.draw(
+        st.one_of(compared, st.builds(lambda a, b: f"({a} and {b})", compared, condition(0)))
+    )
+    rule = parse_rule(text, RESIDENT)
+    compiled = _frame_of(rows).with_columns(compile_rule(rule, as_of=on).alias("o"))["o"]
+    for row, got in zip(rows, compiled.to_list(), strict=True):
+        expected = reference(rule.text, _with_parameters(row, on), on)
+        expected = None if expected == U else bool(expected)
+        assert got == expected, (text, row)
+        assert evaluate(rule, row, as_of=on) == expected, (text, row)
+        assert explain(rule, row, as_of=on).result == expected, (text, row)
+    benefit = parse_rule(data.draw(arithmetic), RESIDENT, kind="benefit")
+    amounts = _frame_of(rows).with_columns(compile_rule(benefit, as_of=on).alias("o"))["o"]
+    for row, got in zip(rows, amounts.to_list(), strict=True):
+        money = reference_money(benefit.text, _with_parameters(row, on), on)
+        assert got == (None if money == U else money), (benefit.text, row)
+        assert evaluate_benefit(benefit, row, as_of=on) == got
