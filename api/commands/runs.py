@@ -39,11 +39,16 @@ def list_cmd() -> None:
 @click.option("--against", type=int, default=None, help="Compare with this run instead.")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Write every change (subject, policy, change, statuses, benefits) to Parquet "
-    "(audited as a data export).",
+    help="Write every change (subject, policy, change, statuses, benefits, unit and who is "
+    "told: recipient_id) to Parquet (audited as a data export).",
 )  # fmt: skip
 def diff_cmd(run_id: int | None, against: int | None, out: Path | None) -> None:
-    """What changed in RUN_ID (default: the latest) since the previous run, per policy."""
+    """What changed in RUN_ID (default: the latest) since the previous run, per policy.
+
+    Each change is one unit's: a household-unit policy (e.g. 低保) counts households, each
+    once, not their members; such policies are marked "per household"."""
+    import polars as pl
+
     from core.db import get_engine, upgrade
     from core.errors import NotFoundError
     from core.settings import get_settings
@@ -71,10 +76,14 @@ def diff_cmd(run_id: int | None, against: int | None, out: Path | None) -> None:
         .pivot(on="change", index="policy_id", values="len")
     )
     present = [c for c in CHANGES if c in table.columns]
+    per_household = set(
+        changes.filter(pl.col("unit") == "household")["policy_id"].unique().to_list()
+    )
     click.echo(f"run {run_id}: {changes.height:,} changes")
     for row in table.sort("policy_id").iter_rows(named=True):
         parts = ", ".join(f"{row[c]:,} {c}" for c in present if row[c])
-        click.echo(f"  {row['policy_id']}: {parts}")
+        unit = " (per household)" if row["policy_id"] in per_household else ""
+        click.echo(f"  {row['policy_id']}{unit}: {parts}")
 
 
 @runs_group.command("shards")
