@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import rule_engine.ast as rast
 
@@ -28,15 +28,35 @@ from profiles.schema import Schema, load_schema
 from rules.errors import RuleCheckWarning
 from rules.language import Rule, children, parse_rule
 from rules.parameters import Library, Parameter, Version, active, parameters_read
-from rules.policy import Policy
 
-__all__ = ["literal_warnings", "parameters_of", "readers", "run_record", "versions_read"]
+__all__ = [
+    "Readable",
+    "literal_warnings",
+    "parameters_of",
+    "readers",
+    "run_record",
+    "versions_read",
+]
+
+
+class Readable(Protocol):
+    """What is read of a policy here (a :class:`~rules.policy.Policy`, a run's stored one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def eligibility(self) -> str: ...
+    @property
+    def benefit(self) -> str | None: ...
+
 
 _ARITHMETIC = (rast.AddExpression, rast.SubtractExpression, rast.ArithmeticExpression)
 
 
 def parameters_of(
-    policy: Policy, schema: Schema | None = None, *, benefit_only: bool = False
+    policy: Readable, schema: Schema | None = None, *, benefit_only: bool = False
 ) -> frozenset[str]:
     """The names of the parameters ``policy``'s eligibility and benefit (or only its benefit)
     read."""
@@ -50,7 +70,7 @@ def parameters_of(
     return names
 
 
-def readers(policies: Iterable[Policy], schema: Schema | None = None) -> dict[str, list[str]]:
+def readers(policies: Iterable[Readable], schema: Schema | None = None) -> dict[str, list[str]]:
     """Parameter name → the ids of the policies that read it."""
     out: dict[str, list[str]] = {}
     for policy in policies:
@@ -60,7 +80,7 @@ def readers(policies: Iterable[Policy], schema: Schema | None = None) -> dict[st
 
 
 def versions_read(
-    policies: Iterable[Policy], on: date, schema: Schema | None = None
+    policies: Iterable[Readable], on: date, schema: Schema | None = None
 ) -> dict[str, str]:
     """Parameter name → the version (its first day) in force on ``on``, for every parameter
     ``policies`` read: what a run on ``on`` used."""
@@ -77,7 +97,7 @@ def _fields(node: Any) -> frozenset[str]:
 
 
 def run_record(
-    policies: Iterable[Policy], on: date, schema: Schema | None = None
+    policies: Iterable[Readable], on: date, schema: Schema | None = None
 ) -> dict[str, tuple[str, str]]:
     """Parameter name → (the version's first day, its value) for every parameter ``policies``
     read, on ``on``: what a match run records (``matcher.runs.RunStore.record``)."""

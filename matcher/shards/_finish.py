@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from core.errors import ConfigurationError
-from matcher.batch import write_pairs
+from matcher.batch import in_force, write_pairs
 from matcher.shards._store import ShardStore
 from matcher.shards._tables import now as _now
 from matcher.shards._tables import runs_table
@@ -87,6 +87,8 @@ def _record(store: ShardStore, run: ShardRun) -> int:
         ).scalar_one()
     started_at, seconds = created.replace(tzinfo=UTC), (_now() - created).total_seconds()
 
+    from rules.parameter_use import run_record
+
     def complete(conn: Connection, run_id: int) -> None:
         store.complete(conn, run.run_key, run_id)
 
@@ -103,6 +105,7 @@ def _record(store: ShardStore, run: ShardRun) -> int:
             scratch, as_of=run.as_of, catalog_hash=run.catalog_hash, population=run.population,
             started_at=started_at, seconds=seconds, policies=len(run.policies),
             rule_hashes=run.rule_hashes, within=lambda conn, r: complete(conn, r.run_id),
+            parameters=run_record([p for p in run.policies if in_force(p, run.as_of)], run.as_of),
         )  # fmt: skip
         return recorded.run_id
     finally:

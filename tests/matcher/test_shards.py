@@ -82,6 +82,7 @@ def test_in_process_sharded_run_equals_the_single_run(population: Path, tmp_path
     store = RunStore(get_engine(), get_settings().data_dir)
     single, sharded = store.list()[-2:]
     assert store.rule_hashes(sharded.run_id) == store.rule_hashes(single.run_id) != {}
+    assert store.parameters(sharded.run_id) == store.parameters(single.run_id) != {}
 
 
 def test_a_missing_population_fails_the_shard_with_a_reason(
