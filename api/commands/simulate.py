@@ -327,9 +327,14 @@ def _print_beijing(console: object, reach: Any, policies: list[Any], as_of: date
         "measure",
         pl.col("sample").round(0).cast(pl.Int64),
         pl.col("beijing").round(0).cast(pl.Int64).alias("Beijing"),
-        pl.format(
-            "{} – {}", pl.col("low").round(0).cast(pl.Int64), pl.col("high").round(0).cast(pl.Int64)
-        ).alias("95 % sampling interval"),
+    ).with_columns(
+        pl.Series(
+            "95 % sampling interval",
+            [
+                f"{max(lo, 0):,.0f} – {hi:,.0f}"
+                for lo, hi in reach.beijing.select("low", "high").rows()
+            ],
+        )
     )
     _print(console, LABEL, frame)
     console.print(INTERVAL_NOTE + "; costs in CNY a year")
