@@ -52,8 +52,8 @@ _HOUSING_MIGRANT = {"owned": 0.25, "public_rental": 0.02, "market_rental": 0.65,
 class Assessment:
     """Per household: assistance status, housing tenure, declared assets (CNY)."""
 
-    status: npt.NDArray[np.str_]
-    housing: npt.NDArray[np.str_]
+    status: npt.NDArray[np.object_]
+    housing: npt.NDArray[np.object_]
     declared_assets: npt.NDArray[np.float64]
 
 
@@ -95,6 +95,4 @@ def assess(
     assisted = status != "none"
     housing[assisted & bernoulli(rng, 0.3, h)] = "public_rental"
     housing[collective] = "other"
-    return Assessment(
-        status=status.astype(str), housing=housing.astype(str), declared_assets=assets
-    )
+    return Assessment(status=status, housing=housing, declared_assets=assets)

@@ -43,7 +43,7 @@ class _Collector:
         self,
         subject_type: str,
         ids: pl.Series,
-        item: str | npt.NDArray[np.str_],
+        item: str | pl.Series,
         day: npt.NDArray[np.int64],
     ) -> None:
         """Events on ``day`` (days since the epoch), never after the as-of date."""
@@ -53,12 +53,13 @@ class _Collector:
         # Office hours, 09:00-17:00 local time.
         within = self.rng.integers(0, 8 * 3_600_000_000, size=ids.len())
         at = day * _US_PER_DAY + _OFFICE_OPENS_US + within
-        items = item if isinstance(item, np.ndarray) else np.full(ids.len(), item)
+        n = ids.len()
+        items = item if isinstance(item, pl.Series) else pl.repeat(item, n, eager=True)
         self.parts.append(
             pl.DataFrame(
                 {
                     "subject_id": ids,
-                    "subject_type": pl.Series([subject_type] * ids.len(), dtype=pl.String),
+                    "subject_type": pl.repeat(subject_type, n, eager=True),
                     "item_code": items,
                     "occurred_at": pl.Series(at, dtype=pl.Int64).cast(pl.Datetime("us")),
                 }
@@ -102,9 +103,9 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
     count = rng.poisson(2.5, size=n)
     who = np.repeat(np.arange(n), count)
     keys = list(_RESIDENT_BACKGROUND)
-    item = np.array(keys)[
+    item = pl.Series(keys).gather(
         rng.choice(len(keys), size=who.size, p=list(_RESIDENT_BACKGROUND.values()))
-    ]
+    )
     c.add("resident", ids.gather(who), item, c.recent(who.size, BACKGROUND_WINDOW_DAYS))
 
     # One birth registration per child under 3, filed by the mother (else the father, else the

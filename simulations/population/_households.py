@@ -113,7 +113,7 @@ class Skeleton:
     first_member: IntArray  # per household: index of its head among members
     size: IntArray  # per household
     member_household: IntArray  # per member: index of the household
-    relation: npt.NDArray[np.str_]
+    relation: npt.NDArray[np.object_]
     male: npt.NDArray[np.bool_]
     age: IntArray
     mother: IntArray
@@ -243,7 +243,7 @@ def draw_households(rng: np.random.Generator, n: int) -> Skeleton:
         first_member=first,
         size=size,
         member_household=member_household,
-        relation=relation.astype(str),
+        relation=relation,
         male=male,
         age=age,
         mother=mother,

@@ -38,7 +38,7 @@ class Drawn:
 
 def _by_age(
     rng: np.random.Generator, age: npt.NDArray[np.int64], table: dict[int, dict[str, float]]
-) -> npt.NDArray[np.str_]:
+) -> npt.NDArray[np.object_]:
     """Draw a category per person from ``table[lower age bound] -> shares``."""
     out = np.empty(age.shape[0], dtype=object)
     bounds = sorted(table)
@@ -46,7 +46,7 @@ def _by_age(
         high = bounds[i + 1] if i + 1 < len(bounds) else 10_000
         mask = (age >= low) & (age < high)
         out[mask] = categorical(rng, table[low], int(mask.sum()))
-    return out.astype(str)
+    return out  # object array: polars reads it faster than numpy's fixed-width strings
 
 
 # Marital status of people who live without a spouse, by age (modelled on the census's
@@ -88,7 +88,7 @@ _GRADUATION_RECORDED_UP_TO = 35  # age up to which a graduation date is on file
 
 def _employment(
     rng: np.random.Generator, age: npt.NDArray[np.int64], retire_age: npt.NDArray[np.int64]
-) -> npt.NDArray[np.str_]:
+) -> npt.NDArray[np.object_]:
     n = age.shape[0]
     out = np.full(n, "not_working", dtype=object)
     school = (age >= 6) & (age < 16)
@@ -109,10 +109,10 @@ def _employment(
     out[old] = categorical(
         rng, {"retired": 0.93, "employed": 0.05, "not_working": 0.02}, int(old.sum())
     )
-    return out.astype(str)
+    return out
 
 
-def _income(rng: np.random.Generator, status: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
+def _income(rng: np.random.Generator, status: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
     income = np.zeros(status.shape[0], dtype=np.float64)
     for name, (median, sigma) in m.INCOME_LOGNORMAL.items():
         mask = status == name
@@ -126,9 +126,9 @@ def _income(rng: np.random.Generator, status: npt.NDArray[np.str_]) -> npt.NDArr
 def _no_earner_fix(
     rng: np.random.Generator,
     s: Skeleton,
-    status: npt.NDArray[np.str_],
+    status: npt.NDArray[np.object_],
     retire_age: npt.NDArray[np.int64],
-) -> npt.NDArray[np.str_]:
+) -> npt.NDArray[np.object_]:
     """Households of working age where nobody works are rare (零就业家庭 are sought out by
     employment assistance): most of them have one member at work (modelled, 95 %)."""
     earner = np.isin(status, ["employed", "self_employed", "retired"])
@@ -145,7 +145,7 @@ def _no_earner_fix(
     return out
 
 
-def _marital(rng: np.random.Generator, s: Skeleton) -> npt.NDArray[np.str_]:
+def _marital(rng: np.random.Generator, s: Skeleton) -> npt.NDArray[np.object_]:
     n = s.age.size
     partnered = np.zeros(s.households, dtype=bool)
     spouse = np.flatnonzero(s.relation == "spouse")
@@ -163,14 +163,14 @@ def _marital(rng: np.random.Generator, s: Skeleton) -> npt.NDArray[np.str_]:
     one = parent[~both[s.member_household[parent]]]
     out[one] = categorical(rng, {"widowed": 0.85, "divorced": 0.08, "married": 0.07}, one.size)
     del n
-    return out.astype(str)
+    return out
 
 
 def _graduated_on(
     rng: np.random.Generator,
     birth: pl.Series,
     age: npt.NDArray[np.int64],
-    status: npt.NDArray[np.str_],
+    status: npt.NDArray[np.object_],
     as_of: date,
 ) -> pl.Series:
     """1 July of the year a young adult finished school; unknown for students and over 35."""
@@ -243,14 +243,14 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
     p = pools()
     s = draw_households(rng, n)
     hh_of = s.member_household
-    districts = np.array(list(m.DISTRICT_POPULATION_10K))
+    districts = np.array(list(m.DISTRICT_POPULATION_10K), dtype=object)
     hh_district = districts[
         categorical_index(rng, list(m.DISTRICT_POPULATION_10K.values()), s.households)
     ]
     district = hh_district[hh_of]
     birth, age = _birth_dates(rng, s.age, as_of)
     male = s.male
-    gender = np.where(male, "male", "female")
+    gender = np.array(["female", "male"], dtype=object)[male.astype(np.intp)]
 
     # Hukou, mostly shared within a household.
     head_age = s.age[s.first_member]
@@ -265,7 +265,7 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
         p_household,
     )
     hh_migrant = bernoulli(rng, p_household, s.households)
-    hh_city = np.array(m.NON_HUKOU_CITIES)[
+    hh_city = np.array(m.NON_HUKOU_CITIES, dtype=object)[
         rng.integers(0, len(m.NON_HUKOU_CITIES), size=s.households)
     ]
     hh_hukou_district = np.where(
@@ -276,7 +276,9 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
     own = bernoulli(rng, 1 - _SHARES_HEAD_HUKOU, n) & (s.relation != "head")
     own_migrant = bernoulli(rng, np.select([age < 15, age < 60], [0.30, 0.46], default=0.15), n)
     non_hukou = np.where(own, own_migrant, hh_migrant[hh_of])
-    own_city = np.array(m.NON_HUKOU_CITIES)[rng.integers(0, len(m.NON_HUKOU_CITIES), size=n)]
+    own_city = np.array(m.NON_HUKOU_CITIES, dtype=object)[
+        rng.integers(0, len(m.NON_HUKOU_CITIES), size=n)
+    ]
     hukou_city = np.where(non_hukou, np.where(own, own_city, hh_city[hh_of]), "北京市")
     hukou_district = np.where(non_hukou, "外省市", hh_hukou_district[hh_of])
 
