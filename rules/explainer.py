@@ -36,6 +36,7 @@ from profiles.schema import Schema, load_schema
 from rules.evaluator import deadline_after, evaluate, evaluate_node
 from rules.group_explainer import MemberFact, group_values, member_facts
 from rules.language import Rule, children, literal_value
+from rules.parameters import parameter_values
 
 __all__ = ["EXPLAIN_SECONDS", "Clause", "Explanation", "Settle", "explain"]
 
@@ -259,6 +260,7 @@ def explain(
         values = {name: record.get(name) for name in _fields(atom)}
         if rule.groups:  # household.x and aggregates, by their text
             values |= group_values(rule, atom, record, as_of=as_of)
+        values |= parameter_values(atom, as_of)  # parameters.x: the amount in force
         clauses.append(
             Clause(rule.snippet(atom), result, values, _counterfactual(atom, result, record))
         )

@@ -19,6 +19,7 @@ from rules.parameters._rules import (
     parameter_interval,
     parameter_named,
     parameter_symbol,
+    parameter_values,
     parameters_read,
     unknown_parameters,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "parameter_interval",
     "parameter_named",
     "parameter_symbol",
+    "parameter_values",
     "parameters_read",
     "read_library",
     "unknown_parameters",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -61,6 +62,7 @@ __all__ = [
     "parameter_interval",
     "parameter_named",
     "parameter_symbol",
+    "parameter_values",
     "parameters_read",
     "unknown_parameters",
 ]
@@ -118,6 +120,23 @@ def parameters_read(expression: Any) -> frozenset[str]:
         if isinstance(node, rast.ArrayExpression):
             stack.extend(node.value)
     return frozenset(found)
+
+
+def parameter_values(expression: Any, on: date) -> dict[str, Any]:
+    """``parameters.x`` → the value in force on ``on`` (an amount, or a scale's brackets as
+    text) for each parameter ``expression`` reads: what an explanation shows beside a clause.
+
+    >>> import rule_engine
+    >>> node = rule_engine.Rule("age < parameters__dibao_standard").statement.expression
+    >>> parameter_values(node, date(2026, 1, 1))
+    {'parameters.dibao_standard': Decimal('1450')}
+    """
+    out: dict[str, Any] = {}
+    for name in sorted(parameters_read(expression)):
+        version = active().version(name, on)
+        shown = version.amount if version.amount is not None else version.shown()
+        out[f"parameters.{name}"] = shown
+    return out
 
 
 def parameter_interval(symbol: str) -> tuple[Decimal, Decimal]:

@@ -195,3 +195,14 @@ def test_rules_reading_parameters_agree_with_the_independent_reference(
         money = reference_money(benefit.text, _with_parameters(row, on), on)
         assert got == (None if money == U else money), (benefit.text, row)
         assert evaluate_benefit(benefit, row, as_of=on) == got
+
+
+def test_an_explanation_shows_the_amount_in_force_beside_the_clause() -> None:
+    rule = parse_rule("家庭人均月收入 < 参数.低保标准 and age >= 18", RESIDENT)
+    record = {"household_income_per_capita": Decimal("1420"), "age": 30}
+    before, after = explain(rule, record, as_of=BEFORE), explain(rule, record, as_of=AFTER)
+    assert before.clauses[0].text == "家庭人均月收入 < 参数.低保标准"
+    assert before.clauses[0].values["parameters.dibao_standard"] == Decimal(1395)
+    assert after.clauses[0].values["parameters.dibao_standard"] == Decimal(1450)
+    assert (before.result, after.result) == (False, True)
+    assert "parameters.dibao_standard" not in before.clauses[1].values
