@@ -11,7 +11,6 @@ import polars as pl
 
 from matcher.live.linked import Affected, Frames, Touched, affected, context, rematch
 from matcher.units import match_units_frame
-from profiles.links import with_links
 from profiles.schema import load_schema
 from rules.policy import Policy
 
@@ -79,7 +78,7 @@ START: dict[str, pl.DataFrame] = {
 
 def match(frames: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
     """The batch run's matcher: the links' aggregates, then every unit's pairs."""
-    return match_units_frame(with_links(frames, as_of=ON), POLICIES, SCHEMA, as_of=ON)
+    return match_units_frame(frames, POLICIES, SCHEMA, as_of=ON)
 
 
 def batch(population: Frames) -> pl.DataFrame:

@@ -35,6 +35,16 @@ DIBAO = policy(
 )
 CHILDCARE = policy("childcare", "age < 3", "300", recipient="guardian")
 
+
+def conformed(frame: pl.LazyFrame, entity: str) -> pl.LazyFrame:
+    """Every stored field of ``entity`` in its dtype (absent: unknown), as files are read."""
+    present = frame.collect_schema().names()
+    return frame.select(
+        (pl.col(f.name) if f.name in present else pl.lit(None)).cast(f.polars_dtype).alias(f.name)
+        for f in SCHEMA.entity(entity).stored_fields
+    )
+
+
 # h1: a couple and their baby; h2: a grandmother raising a grandchild whose guardian is an
 # aunt living elsewhere (h3); s: a resident without links (a household of one).
 RESIDENTS = pl.LazyFrame(
@@ -56,10 +66,14 @@ RESIDENTS = pl.LazyFrame(
         "guardian_id": [None, None, None, None, "aunt", None, None],
         "household_size": [3, 3, 3, 2, 2, 1, 1],
         "household_income_per_capita": [1000.0, 1000.0, 1000.0, 1200.0, 1200.0, 9000.0, 800.0],
+        # With the households file, size and income per capita are the links' (the same here).
+        "monthly_income": [1000.0, 2000.0, None, 2400.0, None, 9000.0, 800.0],
     }
 )
-HOUSEHOLDS = pl.LazyFrame(
-    {"household_id": ["h1", "h2", "h3"], "contact_person_id": ["mum", None, None]}
+RESIDENTS = conformed(RESIDENTS, "resident")
+HOUSEHOLDS = conformed(
+    pl.LazyFrame({"household_id": ["h1", "h2", "h3"], "contact_person_id": ["mum", None, None]}),
+    "household",
 )
 FRAMES = {"resident": RESIDENTS, "household": HOUSEHOLDS}
 
