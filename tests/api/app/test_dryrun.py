@@ -309,3 +309,27 @@ def test_the_cost_of_fewer_than_ten_eligible_is_hidden(pop_world: World) -> None
         URL, json={"document": from_93}, headers=pop_world.as_("officer")
     ).json()
     assert (body["eligible"], body["cost_per_period"], body["cost_per_year"]) == ("<10", "—", "—")
+
+
+def test_a_parameter_change_is_dry_run_against_the_published_policy(pop_world: World) -> None:
+    body = {"document": ALLOWANCE, "parameters": ["elderly_allowance[90]=600"]}
+    response = pop_world.client.post(URL, json=body, headers=pop_world.as_("officer"))
+    assert response.status_code == 200, response.text
+    figures = response.json()
+    assert figures["parameters"] == ["elderly_allowance[90]=600"]
+    # Beijing hukou, 80-94: ten at 100 and five aged 90+ now at 600 instead of 500
+    assert Decimal(figures["cost_per_period"]) == Decimal(10 * 100 + 5 * 600)
+    assert figures["versus_published"]["newly_eligible"] in (0, "<10")
+    plain = pop_world.client.post(
+        URL, json={"document": ALLOWANCE}, headers=pop_world.as_("officer")
+    )
+    assert Decimal(plain.json()["cost_per_period"]) == Decimal(10 * 100 + 5 * 500)
+
+
+def test_a_parameter_change_that_cannot_be_read_is_refused_before_anything_runs(
+    pop_world: World,
+) -> None:
+    body = {"document": ALLOWANCE, "parameters": ["elderly_alowance[90]=600"]}
+    response = pop_world.client.post(URL, json=body, headers=pop_world.as_("officer"))
+    assert 400 <= response.status_code < 500
+    assert "did you mean 'elderly_allowance'" in response.text
