@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -224,6 +225,11 @@ def _birth_dates(
     return birth, np.asarray(exact, dtype=np.int64)
 
 
+def _text(labels: npt.NDArray[Any]) -> pl.Series:
+    """Labels as a polars string column (also when there are none)."""
+    return pl.Series(labels, dtype=pl.String)
+
+
 def _ids(prefix: str, n: int) -> pl.Series:
     return prefix + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(9)
 
@@ -334,25 +340,25 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
         {
             "person_id": person_id,
             "name": surname + given,
-            "gender": gender,
+            "gender": _text(gender),
             "birth_date": birth,
-            "hukou_city": hukou_city,
-            "hukou_district": hukou_district,
+            "hukou_city": _text(hukou_city),
+            "hukou_district": _text(hukou_district),
             "residence_district": district_s,
             "address": address,
             "phone": prefix + digits(rng, n, 8),
             "email": "u" + digits(rng, n, 8) + "@" + domain,
-            "marital_status": marital,
+            "marital_status": _text(marital),
             "household_size": size,
             "children_under_3": np.zeros(n, dtype=np.int64),  # from the links (profiles.links)
-            "employment_status": employment,
+            "employment_status": _text(employment),
             "monthly_income": income,
             "household_income_per_capita": np.round(per_capita[hh_of], 2),
             "disability_grade": disability_grade,
-            "subsistence_status": assistance.status[hh_of],
+            "subsistence_status": _text(assistance.status[hh_of]),
             "is_veteran": is_veteran,
             "household_id": household_id.gather(pl.Series(hh_of)),
-            "relation_to_head": s.relation,
+            "relation_to_head": _text(s.relation),
             "mother_id": _link(person_id, s.mother),
             "father_id": _link(person_id, s.father),
             "guardian_id": _link(person_id, s.guardian),
@@ -372,7 +378,7 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
         {
             "household_id": household_id,
             "residence_district": pl.Series(hh_district, dtype=pl.String),
-            "housing": assistance.housing,
+            "housing": _text(assistance.housing),
             "declared_assets": assistance.declared_assets,
             "contact_person_id": person_id.gather(pl.Series(contact)),
         }
