@@ -24,6 +24,7 @@ removes it, without waiting for the next run.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ __all__ = [
     "offers_of",
     "overlay",
     "scan_rows",
+    "scan_told_for",
 ]
 
 Row = tuple[str, str, float | None]
@@ -62,6 +64,9 @@ class OfferIndex:
     run_id: int
     subjects: pl.Series  # sorted subject ids, one per pair
     pairs: pl.DataFrame  # policy_id, status, benefit in the same order
+    # Pairs told to another than their subject (a household's head, a child's guardian):
+    # recipient_id, subject_id, policy_id, sorted by recipient.
+    told: pl.DataFrame | None = None
 
     @classmethod
     def from_frame(cls, run_id: int, frame: pl.DataFrame) -> OfferIndex:
@@ -71,13 +76,41 @@ class OfferIndex:
             pl.col("status").cast(pl.String).cast(pl.Categorical),
             "benefit",
         ).sort("subject_id", pl.col("status").cast(pl.String), pl.col("policy_id").cast(pl.String))
-        return cls(run_id, ordered["subject_id"], ordered.drop("subject_id"))
+        told = None
+        if "recipient_id" in frame.columns:
+            told = (
+                frame.filter(pl.col("recipient_id") != pl.col("subject_id"))
+                .select(
+                    pl.col("recipient_id").cast(pl.String),
+                    pl.col("subject_id").cast(pl.String),
+                    pl.col("policy_id").cast(pl.String),
+                )
+                .sort("recipient_id", "subject_id", "policy_id")
+            )
+        return cls(run_id, ordered["subject_id"], ordered.drop("subject_id"), told)
 
     @classmethod
     def read(cls, run_id: int, path: Path) -> OfferIndex:
-        return cls.from_frame(
-            run_id, pl.read_parquet(path, columns=["subject_id", "policy_id", "status", "benefit"])
-        )
+        columns = ["subject_id", "policy_id", "status", "benefit"]
+        if "recipient_id" in pl.read_parquet_schema(path):
+            columns.append("recipient_id")
+        return cls.from_frame(run_id, pl.read_parquet(path, columns=columns))
+
+    def told_for(self, person: str) -> list[tuple[str, str]]:
+        """(subject, policy) of the pairs ``person`` is told of for another subject.
+
+        >>> index = OfferIndex.from_frame(1, pl.DataFrame({"subject_id": ["h1", "kid", "mum"],
+        ...     "policy_id": ["dibao", "childcare", "card"], "status": ["eligible"] * 3,
+        ...     "benefit": [None] * 3, "recipient_id": ["mum", "mum", "mum"]}))
+        >>> index.told_for("mum"), index.told_for("kid")
+        ([('h1', 'dibao'), ('kid', 'childcare')], [])
+        """
+        if self.told is None:
+            return []
+        recipients = self.told["recipient_id"]
+        start = int(recipients.search_sorted(person, side="left"))
+        end = int(recipients.search_sorted(person, side="right"))
+        return [(str(s), str(p)) for _, s, p in self.told.slice(start, end - start).iter_rows()]
 
     def rows(self, subject_id: str) -> list[Row]:
         """(policy_id, status, benefit) of ``subject_id``, eligible first, then by policy."""
@@ -104,6 +137,23 @@ class OfferIndex:
             ]
             for sid, start, end in zip(wanted.to_list(), starts, ends, strict=True)
         }
+
+
+def scan_told_for(path: Path, person: str) -> list[tuple[str, str]]:
+    """:meth:`OfferIndex.told_for` by a filtered scan of the pairs file."""
+    frame = pl.scan_parquet(path)
+    if "recipient_id" not in frame.collect_schema().names():
+        return []
+    return [
+        (str(s), str(p))
+        for s, p in frame.filter(
+            (pl.col("recipient_id") == person) & (pl.col("subject_id") != person)
+        )
+        .select("subject_id", "policy_id")
+        .sort("subject_id", "policy_id")
+        .collect()
+        .rows()
+    ]
 
 
 def scan_rows(path: Path, subject_id: str) -> list[Row]:
@@ -155,6 +205,9 @@ class CurrentOffer:
     benefit: Decimal | None
     as_of: date | None  # the run's date, or the day the change was ingested
     cause: str | None  # None: from the run; else the ingested profile or event that set it
+    # Whose offer it is when the person is told of it for another: their household's (低保,
+    # to the head), their child's (育儿补贴, to the guardian); None: their own.
+    for_subject: str | None = None
 
 
 def overlay(
@@ -192,10 +245,30 @@ def overlay(
 def current_offers(
     engine: Engine, runs: RunStore, cache: OfferCache, subject_id: str
 ) -> tuple[Run | None, list[CurrentOffer]]:
-    """The latest run and ``subject_id``'s offers now: that run's, and what was ingested since."""
+    """The latest run and ``subject_id``'s offers now: that run's, and what was ingested since;
+    then the offers the run told them of for another subject (their household's, their
+    child's), as those stand now, each naming its ``for_subject``."""
     with engine.connect() as conn:
         run, offers = offers_now(conn, runs, cache, [subject_id])
-    return run, offers[subject_id]
+        told = _told_for(run, cache, subject_id)
+        if not told:
+            return run, offers[subject_id]
+        _, theirs = offers_now(conn, runs, cache, {s for s, _ in told}, run)
+    wanted = set(told)
+    extra = [
+        dataclasses.replace(o, for_subject=unit)
+        for unit in sorted({s for s, _ in told})
+        for o in theirs[unit]
+        if (unit, o.policy_id) in wanted
+    ]
+    return run, offers[subject_id] + extra
+
+
+def _told_for(run: Run | None, cache: OfferCache, person: str) -> list[tuple[str, str]]:
+    if run is None or not run.pairs_file.is_file():
+        return []
+    index = cache.get(run.run_id, run.pairs_file)
+    return index.told_for(person) if index is not None else scan_told_for(run.pairs_file, person)
 
 
 _CHUNK = 500  # subject ids per IN (...)

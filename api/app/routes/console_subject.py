@@ -42,7 +42,12 @@ def message_centre(
     assert user.subject_id is not None
     subject = user.subject_id
     offers = [
-        {"policy_id": o.policy_id, "status": o.status, "benefit": o.benefit}
+        {
+            "policy_id": o.policy_id,
+            "status": o.status,
+            "benefit": o.benefit,
+            "for_subject": o.for_subject,
+        }
         for o in current_offers(svc.engine, svc.runs, svc.offers, subject)[1]
     ]
     as_of = svc.live.as_of()  # the date the offers and their explanations are evaluated on

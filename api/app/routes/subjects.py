@@ -46,6 +46,9 @@ class Offer:
     run_id: int | None  # the latest match run (None before the first one)
     as_of: date | None  # the run's date, or the day an ingested change set the offer
     cause: str | None = None  # the ingested profile or event that set it since the run
+    # Whose offer it is when the caller is told of it for another: their household's (e.g.
+    # 低保, told to the head), their child's (育儿补贴, told to one guardian); null: their own.
+    for_subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,16 @@ def check_caller(request: Request[Any, Any, Any], subject_id: str, what: str) ->
 def offers(request: Request[Any, Any, Any], subject_id: FromPath[str]) -> list[Offer]:
     """What the subject qualifies for (eligible) or may (maybe): the latest match run's offers
     with the changes ingested since (a profile or service event) applied, each such offer
-    naming its ``cause``."""
+    naming its ``cause``; then the offers the subject is told of for another (their
+    household's, their child's), each naming that subject in ``for_subject``."""
     check_caller(request, subject_id, "offers")
     svc = services(request)
     run, current = current_offers(svc.engine, svc.runs, svc.offers, subject_id)
     run_id = run.run_id if run else None
-    return [Offer(o.policy_id, o.status, o.benefit, run_id, o.as_of, o.cause) for o in current]
+    return [
+        Offer(o.policy_id, o.status, o.benefit, run_id, o.as_of, o.cause, o.for_subject)
+        for o in current
+    ]
 
 
 @get(
