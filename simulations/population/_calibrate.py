@@ -228,7 +228,8 @@ def check(
     """Every target beside its weighted and unweighted figure in ``frames``.
 
     A frame's ``weight`` column is used where present (and fully known); the unweighted figure
-    is the sample count scaled by the entity's target total over its sample size.
+    is the sample count scaled by the entity's target total over its sample size (households:
+    the residents' scale, as they are drawn with their members).
     """
     schema = schema or load_schema()
     prepared = _prepared(frames, schema, as_of)
@@ -247,7 +248,12 @@ def check(
         if n_known == 0:
             rows.append(CalibrationRow(t, 0, 0.0, None, "unknown for every record"))
             continue
-        scale = _scale(targets, t.entity, n)
+        if t.entity == "household" and "resident" in prepared:
+            # Households are drawn with their members: each stands for as many Beijing
+            # households as a sampled resident stands for residents.
+            scale = _scale(targets, "resident", prepared["resident"].height)
+        else:
+            scale = _scale(targets, t.entity, n)
         unweighted = float(hit.sum()) * n / n_known * scale
         weighted = None
         if "weight" in frame.columns and frame["weight"].null_count() == 0:
