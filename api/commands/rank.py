@@ -91,6 +91,9 @@ def outcomes_cmd(
 
     with step("reading population and pairs"):
         _, policy_list, pair_frame, profiles = read_inputs(population, pairs, policies, as_of)
+    from matcher.ranking.inputs import with_profiles
+
+    pair_frame = with_profiles(pair_frame)  # households have no behaviour of their own to draw
     with step(f"simulating {rounds} campaign(s) over {pair_frame.height:,} offers"):
         truth = true_propensities(pair_frame, profiles, policy_list, seed=seed)
         log = simulate_outcomes(truth, share=share, seed=seed, rounds=rounds)

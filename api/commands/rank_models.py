@@ -102,8 +102,10 @@ def train_cmd(
         from profiles.tagging import load_tags
 
         tags = load_tags(schema=schema)
+        from matcher.ranking.inputs import with_profiles
+
         data = prepare(
-            log, pair_frame, profiles, policy_list, schema,
+            log, with_profiles(pair_frame), profiles, policy_list, schema,
             seed=seed, test_share=test_share, audit=audit_features,
             tag_names={t.id: t.name_zh for t in tags},
             tag_sensitivity=tag_sensitivities(tags, schema), as_of=as_of,

@@ -75,7 +75,7 @@ def demo_lines(
 
     from core.settings import get_settings
     from matcher.ranking.evaluate import format_metrics
-    from matcher.ranking.inputs import read_profiles
+    from matcher.ranking.inputs import read_profiles, with_profiles
     from matcher.ranking.order import rank_offers
     from matcher.ranking.report import offer_lines
     from simulations.behaviour import run_experiment
@@ -83,6 +83,7 @@ def demo_lines(
     if personalised is None:
         personalised = get_settings().personalised
     profiles = read_profiles(population, schema, as_of=as_of)
+    matches = with_profiles(matches)  # households' offers: told to the head, by the rules
     started = time.perf_counter()
     experiment = run_experiment(matches, profiles, policies, schema, seed=seed, as_of=as_of)
     info = save_model(

@@ -15,7 +15,23 @@ from matcher.population import attach_tags, scan_population
 from profiles.derive import with_derived
 from profiles.schema import Schema
 
-__all__ = ["read_frame", "read_profiles"]
+__all__ = ["PEOPLE", "read_frame", "read_profiles", "with_profiles"]
+
+# Whose offers ranking learns from and orders by a model: subjects with a profile of their own.
+# A household's offers (audience: household, e.g. 低保) are told to its head and ordered by the
+# rules; the simulated behaviour and the model have no household profile to read.
+PEOPLE = ("resident", "enterprise")
+
+
+def with_profiles(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The pairs of residents and enterprises (see :data:`PEOPLE`).
+
+    >>> pairs = pl.DataFrame({"subject_id": ["P1", "H1"],
+    ...                       "subject_type": ["resident", "household"]})
+    >>> with_profiles(pairs)["subject_id"].to_list()
+    ['P1']
+    """
+    return pairs.filter(pl.col("subject_type").cast(pl.String).is_in(PEOPLE))
 
 
 def read_profiles(directory: Path, schema: Schema, *, as_of: date) -> dict[str, pl.DataFrame]:
@@ -24,7 +40,7 @@ def read_profiles(directory: Path, schema: Schema, *, as_of: date) -> dict[str, 
     return {
         name: with_derived(frame, schema.entity(name), as_of=as_of).collect()
         for name, frame in frames.items()
-        if name in ("resident", "enterprise")  # not the households and employments beside them
+        if name in PEOPLE  # not the households and employments beside them
     }
 
 

@@ -215,7 +215,15 @@ def rank_offers(
                 "`zhida rank train`, or rank by the rules alone (ZHIDA_PERSONALISATION=off)"
             )
         model.refuse_if_audit()
-        ranked = _personalised(frame, policies, model, profiles, schema, history, reasons, as_of)
+        # A household's offers are told to its head and ordered by the rules: the model reads
+        # residents' and firms' profiles only.
+        people = pl.col("subject_type").is_in(("resident", "enterprise"))
+        ranked = pl.concat(
+            [_personalised(frame.filter(people), policies, model, profiles, schema, history,
+                           reasons, as_of).select(list(RANKED_SCHEMA.names())),
+             _rules_only(frame.filter(~people), policies).select(list(RANKED_SCHEMA.names()))],
+            how="vertical_relaxed",
+        )  # fmt: skip
     else:
         ranked = _rules_only(frame, policies)
     return ranked.select(list(RANKED_SCHEMA.names())).cast(dict(RANKED_SCHEMA))  # type: ignore[arg-type]

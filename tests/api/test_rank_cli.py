@@ -70,7 +70,11 @@ def test_outcomes_train_list_evaluate_explain(
     assert main(["rank", "offers", *_io(population), "--out", str(ranked)]) == 0
     frame = pl.read_parquet(ranked)
     assert frame.height == pairs.height
-    assert frame.filter(pl.col("ranked"))["score"].null_count() == 0
+    people = pl.col("subject_type").is_in(["resident", "enterprise"])
+    assert frame.filter(pl.col("ranked") & people)["score"].null_count() == 0
+    # A household's offers are ordered by the rules (the model reads no household profile).
+    households = frame.filter(~people)
+    assert households["score"].null_count() == households.height
     grants = frame.filter(~pl.col("ranked"))
     assert grants.height and grants["score"].null_count() == grants.height
     firsts = frame.filter(pl.col("rank") == 1)
