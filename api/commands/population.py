@@ -40,7 +40,8 @@ def _overrides(values: tuple[str, ...]) -> dict[str, float]:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Directory to write residents/enterprises/events.parquet into.",
+    help="Directory to write residents, households, enterprises, employments and "
+    "events.parquet into.",
 )
 @as_of_option
 @click.option(
@@ -76,8 +77,14 @@ def generate_cmd(
     """Generate a synthetic Beijing population into OUT.
 
     \b
-    Residents follow the 2020 census by district, age, sex and hukou; incomes, families,
-    disability and social assistance follow documented rates (simulations/population/SOURCES.md).
+    Residents are drawn in households: the census's household sizes, couples, children
+    with their parents, elderly people alone or with their children, three generations, and
+    collective-household residents as households of one (households.parquet; each resident's
+    household_id, relation_to_head, mother_id/father_id). Hukou is mostly shared within a
+    household; incomes are drawn per member and social assistance (低保/低收入/特困) is decided
+    per household from income per member and declared assets. Employed residents are linked to
+    the firms by size (employments.parquet), and a firm's employees and graduate hires are
+    counted from those links. Sources and modelled figures: simulations/population/SOURCES.md.
     Every resident, household and firm then carries a weight raked to Beijing's official
     totals (--targets); generation fails, writing nothing, when a fitted total cannot be met.
     Example:
@@ -86,7 +93,7 @@ def generate_cmd(
     """
     from rich.progress import Progress, SpinnerColumn, TimeElapsedColumn
 
-    from simulations.population import GenerationSpec, generate_population
+    from simulations.population import FILES, GenerationSpec, generate_population
 
     spec = GenerationSpec(
         residents=residents,
@@ -97,11 +104,12 @@ def generate_cmd(
         unknown_overrides=_overrides(unknown),
         targets=targets,
     )
-    steps = ("residents", "enterprises", "weights", "service events", "unknown values", "writing")
+    steps = ("residents and households", "enterprises", "employments", "weights",
+             "service events", "unknown values")  # fmt: skip
     with Progress(
         SpinnerColumn(), *Progress.get_default_columns(), TimeElapsedColumn(), transient=True
     ) as bar:
-        task = bar.add_task("generating", total=len(steps) + 2)
+        task = bar.add_task("generating", total=len(steps) + len(FILES))
 
         def advance(message: str) -> None:
             bar.update(task, description=message, advance=1)
