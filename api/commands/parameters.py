@@ -21,7 +21,10 @@ _PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def _library(paths: tuple[Path, ...]) -> Library:
     from rules.parameters import LIBRARY_DIR, read_library
 
-    return read_library(list(paths) or [LIBRARY_DIR])
+    default = LIBRARY_DIR
+    if default.is_relative_to(Path.cwd()):  # messages name the file as the user would
+        default = default.relative_to(Path.cwd())
+    return read_library(list(paths) or [default])
 
 
 @click.group("parameters")
