@@ -84,7 +84,7 @@ def list_cmd(paths: tuple[Path, ...], as_of: date) -> None:
 )  # fmt: skip
 @click.option(
     "--policies", multiple=True, type=click.Path(path_type=Path),
-    help="The catalog whose policies reading it are listed (default: rules/catalog).",
+    help="The catalog whose policies reading it are listed (default: the built-in one).",
 )  # fmt: skip
 def history_cmd(name: str, paths: tuple[Path, ...], policies: tuple[Path, ...]) -> None:
     """Every value NAME (English or Chinese) has had, each with its dates and source, and the
@@ -109,7 +109,10 @@ def history_cmd(name: str, paths: tuple[Path, ...], policies: tuple[Path, ...]) 
         until = v.end.isoformat() if v.end else "open-ended"
         click.echo(f"  {v.start} – {until}: {v.shown()}")
         click.echo(f"      source: {v.source.describe()}")
-    catalog = load_catalog(list(policies) or [Path("rules/catalog")])
+    import rules
+
+    builtin = Path(rules.__file__).parent / "catalog"  # wherever zhida is run from
+    catalog = load_catalog(list(policies) or [builtin])
     from rules.parameters import using
 
     with using(library):
