@@ -52,7 +52,7 @@ from rules.formula import (
 )
 from rules.language import Rule, children
 
-__all__ = ["check_benefit", "check_eligibility"]
+__all__ = ["check_benefit", "check_eligibility", "shown_values"]
 
 
 def _entity(rule: Rule, entity: Entity | None) -> Entity:
@@ -219,7 +219,8 @@ def _amount(rule: Rule, tier: _Tier) -> str:
     return rule.snippet(tier.amount)
 
 
-def _shown(entity: Entity, values: dict[str, Any], lang: str) -> str:
+def shown_values(entity: Entity, values: dict[str, Any], lang: str) -> str:
+    """Example values as an officer reads them: ``年龄 = 80、性别 = 女``."""
     parts = []
     for name, value in values.items():
         f = entity.by_name[name]
@@ -342,7 +343,7 @@ def _overlaps(
                 "first": earlier.number,
                 "second": later.number,
                 "amount": _amount(rule, earlier),
-                "example": {lang: _shown(entity, values, lang) for lang in ("zh", "en")},
+                "example": {lang: shown_values(entity, values, lang) for lang in ("zh", "en")},
             }
             yield _finding(RuleCheckWarning, rule, later.condition, "overlapping_tiers", params)
             break

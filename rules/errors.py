@@ -30,6 +30,7 @@ from rules.messages import render
 
 __all__ = [
     "EvaluationTimeLimitError",
+    "FormError",
     "PolicyError",
     "PositionedRuleError",
     "RuleCheckError",
@@ -138,3 +139,8 @@ class PolicyError(PositionedRuleError, ValueError):
 
 class EvaluationTimeLimitError(RuleError):
     """Evaluating or explaining a rule for one subject took longer than its time limit."""
+
+
+class FormError(RuleError):
+    """The 政策要素 form cannot show a policy, or a form's content cannot be written as one:
+    the message says which row or key, and what to do."""

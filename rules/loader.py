@@ -55,6 +55,8 @@ __all__ = [
     "policy_files",
 ]
 
+# Keys holding a list of texts.
+_LIST_KEYS = ("materials", "application_conditions")
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Every key Policy holds as text: a list here (a 6.9 MB nested basis once) is refused.
 _TEXT_KEYS = (
@@ -196,10 +198,10 @@ class _FileChecker:
         self._check_values(values, nodes, pid)
         if self.problems:
             return None
-        materials = values.get("materials") or ()
+        lists: dict[str, Any] = {k: tuple(str(m) for m in values[k] or ()) for k in _LIST_KEYS}
         return Policy(
-            **{k: v for k, v in values.items() if k != "materials" and v is not None},
-            materials=tuple(str(m) for m in materials),
+            **{k: v for k, v in values.items() if k not in _LIST_KEYS and v is not None},
+            **lists,
         )
 
     def _node(self, nodes: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> yaml.Node | None:
@@ -258,12 +260,21 @@ class _FileChecker:
             self.problem(
                 node("objection_days"), "objection_days must be a whole number of days", pid
             )
-        materials = v["materials"]
-        if materials is not None and not (
-            isinstance(materials, list) and not any(isinstance(m, list | dict) for m in materials)
-        ):
-            self.problem(node("materials"), "materials must be a list of strings", pid)
-            v["materials"] = None
+        for key in _LIST_KEYS:
+            items = v[key]
+            if items is not None and not (
+                isinstance(items, list) and not any(isinstance(m, list | dict) for m in items)
+            ):
+                self.problem(node(key), f"{key} must be a list of strings", pid)
+                v[key] = None
+        if v["application_conditions"] and v["mode"] == "auto_grant":
+            self.problem(
+                node("application_conditions"),
+                "an auto_grant (免申即享) policy has no application, so nothing can be checked "
+                "at application: make each condition part of eligibility, or change mode to "
+                "fast_track (直达快享) or proactive_push (服务找人)",
+                pid,
+            )
         for key in _TEXT_KEYS:
             if v[key] is not None and not isinstance(v[key], str):
                 self.problem(node(key), f"{key} must be text", pid)

@@ -102,6 +102,13 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "tier {first} ({amount}), the first that matches. If that is meant, say so in tier "
         "{second}'s condition; otherwise reorder or narrow them",
     },
+    # -- decision tables of the policy form (rules.tables)
+    "table_gap": {
+        "zh": "有符合资格的人不落在任何一档（例如 {example}），将得到 0 元。请加一档覆盖他们，"
+        "或填写“其他情况”的金额",
+        "en": "some eligible people meet no row (e.g. {example}) and would get 0. Add a row "
+        "for them, or give an amount for everyone else",
+    },
 }
 
 

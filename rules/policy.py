@@ -87,6 +87,7 @@ OPTIONAL_KEYS: Final = (
     "summary",
     "summary_en",
     "materials",
+    "application_conditions",
     "where",
     "apply_url",
     "contact",
@@ -124,6 +125,8 @@ class Policy:
     summary: str | None = None  # one sentence: why the subject is told
     summary_en: str | None = None
     materials: tuple[str, ...] = field(default=())  # what to prepare (proactive_push)
+    # conditions checked at application: what no record shows, in words (not on auto_grant)
+    application_conditions: tuple[str, ...] = field(default=())
     where: str | None = None  # where to apply
     apply_url: str | None = None
     contact: str | None = None

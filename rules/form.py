@@ -1,0 +1,308 @@
+"""The 政策要素 form: a policy as an officer fills it in, written to and read from its YAML.
+
+The YAML stays the source of truth.  :func:`write_form` writes a form as a policy document
+(the eligibility as rows of ``rules.conditions``, the amount as a fixed sum, a decision table of
+``rules.tables`` or a formula); :func:`read_form` reads a document back into a form, or says why
+the form cannot show it (:class:`FormReading` ``.note``), and the console then opens the YAML
+editor with that note.  Every value the form offers has its words: the mode (免申即享 …), the
+period (每月 …), the unit (每人 …), the categories (a fixed list, so opt-outs do not split).
+
+>>> from pathlib import Path
+>>> text = (Path(__file__).parent / "catalog" / "bj-elderly-allowance.yaml").read_text("utf-8")
+>>> reading = read_form(text)
+>>> form = reading.form
+>>> form.mode, MODE_WORDS[form.mode][0], form.amount.kind, form.amount.fixed
+('auto_grant', '免申即享', 'fixed', ParameterRef(name='elderly_allowance', index='age', times=None))
+>>> read_form(write_form(form)).form == form
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final, Literal
+
+import yaml
+
+from core.safe_yaml import RefusedYamlError, load_document
+from profiles.schema import Schema, load_schema
+from rules.conditions import Conditions, conditions_text, read_conditions
+from rules.errors import FormError, PositionedRuleError
+from rules.language import parse_rule
+from rules.policy import AUDIENCES, BENEFIT_PERIODS, MODES, POLICY_KEYS, RECIPIENTS, UNITS
+from rules.tables import AmountValue, DecisionTable, amount_text, read_amount_value, read_table
+from rules.tables import table_text as _table_text
+
+__all__ = [
+    "AUDIENCE_WORDS",
+    "CATEGORIES",
+    "MODE_WORDS",
+    "PERIOD_WORDS",
+    "RECIPIENT_WORDS",
+    "UNIT_WORDS",
+    "Amount",
+    "FormReading",
+    "PolicyForm",
+    "benefit_text",
+    "read_form",
+    "write_form",
+]
+
+# The categories residents opt out of by name: a fixed list, so "养老服务" does not appear
+# beside "养老" (issue 17).  The built-in catalog's categories, each once.
+CATEGORIES: Final = (
+    "养老", "助残", "社会救助", "儿童福利", "生育", "教育", "住房保障", "优抚", "社会保险",
+    "就业", "稳就业", "创业", "减税降费", "科技创新", "营商环境", "纾困",
+)  # fmt: skip
+MODE_WORDS: Final = {
+    "auto_grant": ("免申即享", "granted without applying"),
+    "proactive_push": ("服务找人", "told and invited to apply"),
+    "fast_track": ("直达快享", "a pre-filled application to confirm"),
+}
+PERIOD_WORDS: Final = {
+    "once": ("一次性", "once"),
+    "month": ("每月", "a month"),
+    "year": ("每年", "a year"),
+}
+UNIT_WORDS: Final = {
+    "person": ("每人", "per person"),
+    "household": ("每户", "per household"),
+    "enterprise": ("每家企业", "per enterprise"),
+}
+RECIPIENT_WORDS: Final = {
+    "self": ("本人", "the subject"),
+    "head": ("户主（或家庭联系人）", "the household's head (or contact)"),
+    "guardian": ("一位监护人（每孩一次）", "one guardian, once per child"),
+}
+AUDIENCE_WORDS: Final = {
+    "resident": ("居民", "residents"),
+    "enterprise": ("企业", "enterprises"),
+    "household": ("家庭", "households"),
+}
+
+
+@dataclass(frozen=True)
+class Amount:
+    """What a subject gets: nothing, a fixed sum (a number or a parameter), a decision table,
+    or a formula in the rule language."""
+
+    kind: Literal["none", "fixed", "table", "formula"] = "none"
+    fixed: AmountValue | None = None
+    table: DecisionTable | None = None
+    formula: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyForm:
+    id: str
+    title: str
+    department: str
+    audience: str
+    mode: str
+    conditions: Conditions
+    valid_from: date
+    amount: Amount = Amount()
+    benefit_period: str | None = None
+    title_en: str | None = None
+    basis: str | None = None
+    category: str | None = None
+    unit: str | None = None
+    recipient: str | None = None
+    application_conditions: tuple[str, ...] = ()
+    valid_until: date | None = None
+    summary: str | None = None
+    summary_en: str | None = None
+    materials: tuple[str, ...] = ()
+    where: str | None = None
+    apply_url: str | None = None
+    contact: str | None = None
+    objection_days: int | None = None
+    comment: str = ""  # the document's leading comment (its source: "# cited: …"), kept
+
+
+@dataclass(frozen=True)
+class FormReading:
+    """A document read for the form: the form, or None and the note saying why not; ``lost``
+    says what writing the form back would drop (comments beside keys)."""
+
+    form: PolicyForm | None
+    note: str = ""
+    note_zh: str = ""
+    lost: tuple[str, ...] = field(default=())
+
+
+_TEXT: Final = (
+    "title_en", "basis", "category", "unit", "recipient", "summary", "summary_en", "where",
+    "apply_url", "contact",
+)  # fmt: skip
+
+
+def read_form(text: str, schema: Schema | None = None) -> FormReading:
+    """The form of a policy document, or why the form cannot show it."""
+    schema = schema or load_schema()
+    try:
+        _, data = load_document(text)
+    except (RefusedYamlError, yaml.YAMLError) as exc:
+        return _cannot(f"the YAML does not read ({str(exc).splitlines()[0]})", "YAML 无法读取")
+    if not isinstance(data, dict):
+        return _cannot("the document is not a mapping of keys", "文档不是键值映射")
+    unknown = [k for k in data if k not in POLICY_KEYS]
+    if unknown:
+        return _cannot(f"unknown keys: {', '.join(map(str, unknown))}", "有表单不认识的键")
+    missing = [k for k in ("id", "title", "department", "audience", "mode", "eligibility")
+               if not isinstance(data.get(k), str) or not data[k]]  # fmt: skip
+    if missing or not isinstance(data.get("valid_from"), date):
+        missing += [] if isinstance(data.get("valid_from"), date) else ["valid_from"]
+        return _cannot(f"missing or not text: {', '.join(missing)}", "缺少必填项")
+    audience = data["audience"]
+    if audience not in AUDIENCES or audience not in schema.entities:
+        return _cannot(f"audience {audience!r} is not one of the schema's", "服务对象不正确")
+    entity = schema.entity(audience)
+    try:
+        eligibility = parse_rule(data["eligibility"], entity, schema=schema)
+        conditions = read_conditions(eligibility.expression, audience)
+        amount = _read_amount(data.get("benefit"), audience, schema)
+    except PositionedRuleError as exc:
+        return _cannot(f"a rule has an error: {exc.in_language('en')}", "规则有错误")
+    except FormError as exc:
+        return _cannot(exc.message, "条件超出表单能表示的范围")
+    values: dict[str, Any] = {k: data.get(k) for k in _TEXT if data.get(k) is not None}
+    lists: dict[str, Any] = {}
+    for key in ("materials", "application_conditions"):
+        items = data.get(key) or []
+        if not isinstance(items, list) or any(isinstance(i, list | dict) for i in items):
+            return _cannot(f"{key} is not a list of texts", "清单格式不正确")
+        lists[key] = tuple(str(i) for i in items)
+    form = PolicyForm(
+        id=data["id"], title=data["title"], department=data["department"], audience=audience,
+        mode=data["mode"], conditions=conditions, valid_from=data["valid_from"], amount=amount,
+        benefit_period=data.get("benefit_period"), valid_until=data.get("valid_until"),
+        objection_days=data.get("objection_days"), comment=_leading_comment(text),
+        **values, **lists,
+    )  # fmt: skip
+    lost = _inline_comments(text)
+    return FormReading(form, lost=lost)
+
+
+def _cannot(reason: str, zh: str) -> FormReading:
+    return FormReading(
+        None,
+        note=f"The form cannot show this policy ({reason}); edit it in the YAML editor.",
+        note_zh=f"表单无法显示此政策（{zh}：{reason}），请在 YAML 编辑器中修改。",
+    )
+
+
+def _read_amount(benefit: Any, audience: str, schema: Schema) -> Amount:
+    if benefit is None or benefit == "":
+        return Amount()
+    if not isinstance(benefit, str | int | float):
+        raise FormError("benefit must be an amount or an expression")
+    text = str(benefit)
+    rule = parse_rule(text, schema.entity(audience), kind="benefit", schema=schema)
+    fixed = read_amount_value(rule.expression)
+    if fixed is not None:
+        return Amount("fixed", fixed=fixed)
+    table = read_table(rule.expression, audience)
+    if table is not None:
+        return Amount("table", table=table)
+    return Amount("formula", formula=text)
+
+
+def _leading_comment(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _inline_comments(text: str) -> tuple[str, ...]:
+    """Comments after the leading block (beside keys or list items): the form drops them."""
+    lines = text.splitlines()
+    start = len(_leading_comment(text).splitlines())
+    found = []
+    for line in lines[start:]:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            found.append(stripped)
+            continue
+        try:
+            parsed = yaml.safe_load(line) if ":" in line or stripped.startswith("-") else None
+        except yaml.YAMLError:
+            parsed = None
+        if " #" in line and parsed is not None and "#" not in json.dumps(parsed):
+            found.append(line[line.index(" #") + 1 :].strip())
+    return tuple(found)
+
+
+def benefit_text(form: PolicyForm) -> str | None:
+    """The amount in the rule language (None: no amount)."""
+    a = form.amount
+    if a.kind == "none":
+        return None
+    if a.kind == "fixed":
+        if a.fixed is None:
+            raise FormError("the fixed amount is missing: type a number or pick a parameter")
+        return amount_text(a.fixed)
+    if a.kind == "table":
+        if a.table is None:
+            raise FormError("the decision table is missing its rows")
+        return _table_text(a.table, form.audience)
+    if not a.formula or not a.formula.strip():
+        raise FormError("the formula is empty: write one, or choose a fixed amount")
+    return a.formula
+
+
+def write_form(form: PolicyForm) -> str:
+    """The policy document of ``form`` (keys in the catalog's order; the leading comment kept).
+
+    An auto-grant with conditions checked at application is refused here, as the loader does:
+    免申即享 has no application.
+    """
+    _check(form)
+    values: dict[str, Any] = {
+        "id": form.id, "title": form.title, "title_en": form.title_en,
+        "department": form.department, "basis": form.basis, "audience": form.audience,
+        "unit": form.unit, "recipient": form.recipient, "mode": form.mode,
+        "category": form.category,
+        "eligibility": conditions_text(form.conditions, form.audience),
+        "application_conditions": list(form.application_conditions) or None,
+        "benefit": benefit_text(form),
+        "benefit_period": form.benefit_period if form.amount.kind != "none" else None,
+        "valid_from": form.valid_from, "valid_until": form.valid_until,
+        "summary": form.summary, "summary_en": form.summary_en,
+        "materials": list(form.materials) or None, "where": form.where,
+        "apply_url": form.apply_url, "contact": form.contact,
+        "objection_days": form.objection_days,
+    }  # fmt: skip
+    lines = [form.comment] if form.comment else []
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if key in ("eligibility", "benefit"):
+            lines.append(f"{key}: '{value.replace(chr(39), chr(39) * 2)}'")
+        else:
+            dumped = yaml.safe_dump({key: value}, allow_unicode=True, sort_keys=False, width=2**20)
+            lines.append(dumped.rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def _check(form: PolicyForm) -> None:
+    for key, allowed in (
+        ("audience", AUDIENCES), ("mode", MODES), ("unit", (None, *UNITS)),
+        ("recipient", (None, *RECIPIENTS)), ("benefit_period", (None, *BENEFIT_PERIODS)),
+        ("category", (None, *CATEGORIES)),
+    ):  # fmt: skip
+        if getattr(form, key) not in allowed:
+            shown = ", ".join(str(a) for a in allowed if a is not None)
+            raise FormError(f"{key} {getattr(form, key)!r} is not one of {shown}")
+    if form.amount.kind != "none" and form.benefit_period is None:
+        raise FormError("an amount needs its period: once (一次性), month (每月) or year (每年)")
+    if form.application_conditions and form.mode == "auto_grant":
+        raise FormError(
+            "免申即享 (auto_grant) has no application, so nothing can be checked at application: "
+            "make each condition a row of the eligibility, or choose 直达快享 or 服务找人"
+        )
