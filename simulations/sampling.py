@@ -3,7 +3,8 @@
 A console timeline run moves a sample of the served population forward (seconds, not the
 minutes of a whole city).  The sample is drawn with a fixed seed, so the same residents are
 drawn every run, and only the id columns are read whole: the sample's rows are filtered in the
-scan.
+scan.  Calibrated weights are scaled up by the sampling fraction's inverse, so the sample still
+stands for Beijing (:mod:`simulations.scaling`).
 """
 
 from __future__ import annotations
@@ -49,9 +50,12 @@ def sample_population(source: Path, out: Path, residents: int, *, seed: int = SA
         n = residents if entity == "resident" else round(ids.len() * residents / total)
         picked = ids.sample(min(n, ids.len()), seed=seed)
         chosen += picked.cast(pl.String).to_list()
-        pl.scan_parquet(path).filter(pl.col(_KEYS[entity]).is_in(picked.implode())).sink_parquet(
-            out / file
-        )
+        rows = pl.scan_parquet(path).filter(pl.col(_KEYS[entity]).is_in(picked.implode()))
+        if "weight" in rows.collect_schema().names() and picked.len():
+            # Each drawn subject stands for the undrawn ones too: the weights still add up
+            # to Beijing's totals, so the sample's Beijing-scale figures stay Beijing's.
+            rows = rows.with_columns(pl.col("weight") * (ids.len() / picked.len()))
+        rows.sink_parquet(out / file)
     events = source / "events.parquet"
     if events.is_file():
         wanted = pl.Series(chosen, dtype=pl.String).implode()

@@ -189,3 +189,16 @@ def test_a_timeline_release_reports_the_push_effect_at_beijing_scale() -> None:
                        beijing=scaled)  # fmt: skip
     line = next(line for line in release_lines(weighted) if "Beijing" in line)
     assert "4,000 more grants" in line
+
+
+def test_a_sample_of_the_population_still_adds_up_to_beijing(
+    population: Path, tmp_path: Path
+) -> None:
+    from simulations.sampling import sample_population
+
+    out = sample_population(population, tmp_path / "sample", 1_000)
+    for name in ("residents", "enterprises"):
+        full = pl.read_parquet(population / f"{name}.parquet")["weight"]
+        part = pl.read_parquet(out / f"{name}.parquet")["weight"]
+        assert part.len() < full.len()
+        assert part.sum() == pytest.approx(full.sum(), rel=0.05)  # a random 1,000 of 4,000
