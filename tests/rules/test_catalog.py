@@ -44,6 +44,13 @@ def firm(jobs: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
 
 
 YEAR_AGO = date(2025, 6, 30)  # ON - 365 days: still "in the last 12 months"
+# Retired policies are read on their last day (the amounts they read were in force then).
+LAST_DAY = {"cn-graduate-hire-subsidy": date(2025, 12, 31)}
+
+
+def hire(**fields: Any) -> dict[str, Any]:
+    """:func:`job` of a hire half a year before 2025-12-31, the hire subsidy's last day."""
+    return job(**{"hired_on": date(2025, 7, 1), **fields})
 
 
 # (policy id, profile, expected result True/False/None, expected benefit or None)
@@ -440,30 +447,42 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         None,
     ),
     # Over a firm's employments (employments.parquet): per qualifying hire or insured employee.
+    # The hire subsidy ended on 2025-12-31 (its amount a parameter until then): read on that day.
     (
         "cn-graduate-hire-subsidy",
-        firm([job(age=24, unemployment_insurance_months=3)]),
+        firm([hire(age=24, unemployment_insurance_months=3)]),
         True,
         "1500",
     ),
-    ("cn-graduate-hire-subsidy", firm([job(age=24, unemployment_insurance_months=2)]), False, None),
-    ("cn-graduate-hire-subsidy", firm([job(age=24, contract_months=11)]), False, None),
-    ("cn-graduate-hire-subsidy", firm([job(age=24, hired_on=YEAR_AGO)]), True, "1500"),
-    ("cn-graduate-hire-subsidy", firm([job(age=24, hired_on=date(2025, 6, 29))]), False, None),
+    (
+        "cn-graduate-hire-subsidy",
+        firm([hire(age=24, unemployment_insurance_months=2)]),
+        False,
+        None,
+    ),
+    ("cn-graduate-hire-subsidy", firm([hire(age=24, contract_months=11)]), False, None),
+    ("cn-graduate-hire-subsidy", firm([hire(age=24, hired_on=date(2024, 12, 31))]), True, "1500"),
+    ("cn-graduate-hire-subsidy", firm([hire(age=24, hired_on=date(2024, 12, 30))]), False, None),
     (  # left before the as-of date: no longer the firm's
         "cn-graduate-hire-subsidy",
-        firm([job(age=24, left_on=date(2026, 6, 1))]),
+        firm([hire(age=24, left_on=date(2025, 12, 1))]),
         False,
         None,
     ),
     (  # a graduate of 730 days before the hire, whatever the age; two hires pay twice
         "cn-graduate-hire-subsidy",
-        firm([job(age=27, graduated_on=date(2024, 1, 2)), job(age=20), job(age=40)]),
+        firm([hire(age=27, graduated_on=date(2023, 7, 2)), hire(age=20), hire(age=40)]),
         True,
         "3000",
     ),
-    ("cn-graduate-hire-subsidy", firm([job(age=27, graduated_on=date(2024, 1, 1))]), False, None),
-    ("cn-graduate-hire-subsidy", firm([job(age=27, graduated_on=None)]), None, None),
+    ("cn-graduate-hire-subsidy", firm([hire(age=27, graduated_on=date(2023, 7, 1))]), False, None),
+    ("cn-graduate-hire-subsidy", firm([hire(age=27, graduated_on=None)]), None, None),
+    (  # a young hire settles it; the other's unknown graduation leaves the amount unknown
+        "cn-graduate-hire-subsidy",
+        firm([hire(age=22), hire(age=27, graduated_on=None)]),
+        True,
+        None,
+    ),
     ("cn-graduate-hire-subsidy", {}, None, None),  # no employments file: unknown
     (  # 15 % of staff at 100 or fewer: 15 qualifying hires of 100
         "cn-startup-guaranteed-loan",
@@ -589,10 +608,11 @@ def test_policy_at_its_boundaries(
 ) -> None:
     policy = CATALOG.by_id[policy_id]
     entity = SCHEMA.entity(policy.audience)
-    assert evaluate(parse_rule(policy.eligibility, entity), profile, as_of=ON) is expected
+    on = LAST_DAY.get(policy_id, ON)
+    assert evaluate(parse_rule(policy.eligibility, entity), profile, as_of=on) is expected
     if policy.benefit and expected is not False:
         amount = evaluate_benefit(
-            parse_rule(policy.benefit, entity, kind="benefit"), profile, as_of=ON
+            parse_rule(policy.benefit, entity, kind="benefit"), profile, as_of=on
         )
         assert amount == (Decimal(benefit) if benefit is not None else None)
 
