@@ -7,6 +7,8 @@
 | ``ZHIDA_REDIS_URL``   | unset: in-process workers             | Redis broker for Dramatiq        |
 | ``ZHIDA_TIMEZONE``    | ``Asia/Shanghai``                     | local time for quiet hours, dates|
 | ``ZHIDA_SCHEMA_EXTENSIONS`` | unset                           | extra schema YAML, ``:``-sep.    |
+| ``ZHIDA_PARAMETERS``        | unset                           | extra parameter files or dirs,   |
+|                             |                                 | ``:``-sep. (rules.parameters)    |
 | ``ZHIDA_PERSONALISATION``   | ``on``                          | ``off``: rules-only order, no    |
 |                       |                                       | ranking by personal traits       |
 | ``ZHIDA_CONTACT_BUDGET``    | ``2``                           | messages per person per week     |
@@ -73,6 +75,7 @@ class Settings:
     redis_url: str | None
     timezone: str
     schema_extensions: tuple[Path, ...] = field(default=())
+    parameter_extensions: tuple[Path, ...] = field(default=())  # beside the built-in library
     # China's 2022 algorithmic-recommendation provisions: users may switch off personalised
     # ranking; operators can switch it off for everyone here.
     personalised: bool = True
@@ -150,6 +153,9 @@ class Settings:
             redis_url=env.get("ZHIDA_REDIS_URL") or None,
             timezone=timezone,
             schema_extensions=extensions,
+            parameter_extensions=tuple(
+                Path(p) for p in env.get("ZHIDA_PARAMETERS", "").split(os.pathsep) if p
+            ),
             personalised=personalisation == "on",
             contact_budget=int(_number(env, "ZHIDA_CONTACT_BUDGET", 2, minimum=0)),
             quiet_hours=_quiet_hours(env.get("ZHIDA_QUIET_HOURS", "sms=21:00-08:00")),

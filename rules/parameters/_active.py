@@ -16,6 +16,7 @@ Decimal('1450')
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,10 +33,20 @@ LIBRARY_DIR = Path(__file__).parent / "library"
 _IN_PLACE: ContextVar[Library | None] = ContextVar("zhida_parameters", default=None)
 
 
-@cache
 def builtin_library() -> Library:
-    """The library shipped with Zhida (``rules/parameters/library``), read once."""
-    return read_library([LIBRARY_DIR])
+    """The library shipped with Zhida (``rules/parameters/library``) and a deployment's
+    own parameter files beside it (``ZHIDA_PARAMETERS``, :mod:`core.settings`), read once per
+    value of the variable; a name defined twice is refused."""
+    # Looked up for every parameter a rule evaluates: the variable's text is the cache key,
+    # the settings are parsed only when it changes.
+    return _read(os.environ.get("ZHIDA_PARAMETERS", ""))
+
+
+@cache
+def _read(variable: str) -> Library:
+    from core.settings import get_settings
+
+    return read_library((LIBRARY_DIR, *get_settings().parameter_extensions))
 
 
 def active() -> Library:

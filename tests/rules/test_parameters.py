@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -166,3 +167,17 @@ def test_a_reform_of_one_bracket() -> None:
 def test_a_reform_that_cannot_be_read_says_how_to_write_it(text: str, message: str) -> None:
     with pytest.raises((ValueError, LookupError), match=message):
         builtin_library().with_override(text, on=date(2026, 1, 1))
+
+
+def test_a_deployment_adds_its_own_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = GOOD.replace("dibao_standard", "district_top_up").replace("低保标准", "区级补贴")
+    _write(tmp_path, text, "district.yaml")
+    monkeypatch.setenv("ZHIDA_PARAMETERS", str(tmp_path))
+    assert builtin_library().amount("区级补贴", date(2025, 1, 1)) == 1450
+    assert builtin_library().amount("dibao_standard", date(2025, 1, 1)) == 1450
+    _write(tmp_path, GOOD, "clash.yaml")  # the built-in name again: refused
+    monkeypatch.setenv("ZHIDA_PARAMETERS", f"{tmp_path}{os.pathsep}")  # read afresh
+    with pytest.raises(ParameterFileError, match="'dibao_standard' is already used by"):
+        builtin_library()
