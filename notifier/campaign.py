@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy.exc import IntegrityError
@@ -107,7 +107,7 @@ def plan_run(
             subjects=changes["subject_id"].unique().to_list(), population=population,
         )  # fmt: skip
         priority, ordered_by = ranking.priority, ranking.how
-    explain = _evidence(population, policies, run.as_of, changes["subject_id"].unique().to_list())
+    explain = _evidence(population, policies, run.as_of, changes)
     moment = now or SystemClock().now()
     try:
         # The plan and the guard's hold in one transaction: no worker sees a held row pending.
@@ -186,7 +186,7 @@ def record_and_plan(
     ranking = run_priority(
         settings, pairs_file, as_of, policies, subjects=subjects, population=population
     )
-    explain = _evidence(population, policies, as_of, subjects)
+    explain = _evidence(population, policies, as_of, changes)
     verdict, counts = guard_run(
         settings, engine, store, previous, pairs_file, changes, as_of=as_of, policies=policies
     )
@@ -267,15 +267,31 @@ def run_plan(settings: Settings, run_id: int) -> PlanSummary | None:
 
 
 def _evidence(
-    population: Path | None, policies: Mapping[str, Policy], as_of: date, subjects: list[str]
+    population: Path | None, policies: Mapping[str, Policy], as_of: date, changes: pl.DataFrame
 ) -> Explain | None:
+    """Why each change's subject qualifies; a household's offer (its members' rule, counted
+    once) is explained on the record of its recipient, the head it is told to."""
     if population is None:
         return None
     from notifier.evidence import PopulationEvidence
 
     evidence = PopulationEvidence(population, policies, as_of=as_of)
-    evidence.load(subjects)
-    return evidence
+    told_for: dict[tuple[str, str], str] = {}
+    if "recipient_id" in changes.columns:
+        households = changes.filter(pl.col("subject_type").cast(pl.String) == "household")
+        told_for = {
+            (str(s), str(p)): str(r)
+            for s, p, r in households.select("subject_id", "policy_id", "recipient_id").rows()
+            if r is not None
+        }
+    evidence.load([*changes["subject_id"].unique().to_list(), *told_for.values()])
+    if not told_for:
+        return evidence
+
+    def explain(subject_id: str, policy_id: str) -> Mapping[str, Any]:
+        return evidence(told_for.get((subject_id, policy_id), subject_id), policy_id)
+
+    return explain
 
 
 def deliver_in_process(

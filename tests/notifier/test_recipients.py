@@ -144,3 +144,24 @@ def test_a_diff_without_recipients_tells_each_subject_as_before() -> None:
     rows = [{k: v for k, v in c.items() if k != "recipient_id"} for c in CHANGES[1:3]]
     result = plan(candidates_from_changes(rows, POLICIES), PlanContext(now=NOON))
     assert sorted(m.subject_id for m in result.messages) == ["kid1", "kid2"]
+
+
+def test_a_households_offer_is_explained_on_its_heads_record(tmp_path: Any) -> None:
+    import polars as pl
+
+    from notifier.campaign import _evidence
+
+    pl.DataFrame(
+        {"person_id": ["dad", "mum"], "household_id": ["h1", "h1"],
+         "relation_to_head": ["head", "spouse"], "monthly_income": [800.0, 1000.0],
+         "household_income_per_capita": [900.0, 900.0]}
+    ).write_parquet(tmp_path / "residents.parquet")  # fmt: skip
+    pl.DataFrame({"household_id": ["h1"]}).write_parquet(tmp_path / "households.parquet")
+    dibao = policy("dibao", unit="household")
+    dibao = Policy(**{**dibao.__dict__, "eligibility": "household_income_per_capita < 1450"})
+    changes = pl.DataFrame([change("h1", "dibao", "dad", subject_type="household")])
+    explain = _evidence(tmp_path, {"dibao": dibao}, AS_OF, changes)
+    assert explain is not None
+    why = explain("h1", "dibao")
+    assert why["status"] == "eligible"
+    assert why["clauses"][0]["text"] == "household_income_per_capita < 1450"
