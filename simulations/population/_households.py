@@ -132,6 +132,24 @@ def _ages(rng: np.random.Generator, bands: tuple[tuple[int, int, float], ...], n
     return np.asarray(low + (rng.random(n) * (high - low)).astype(np.int64), dtype=np.int64)
 
 
+# Births fell from about 0.86 % of residents a year (census 2020: 4.3 % aged 0-4) to 0.61 % in
+# 2024 (6.09 per mille, targets.yaml): each of the last five birth cohorts relative to the
+# earlier ones, modelled as a straight line between the two.
+_RECENT_COHORTS: Final = np.array([0.61 / 0.86 + (1 - 0.61 / 0.86) * a / 5 for a in range(5)])
+
+
+def _child_ages(rng: np.random.Generator, low: IntArray, high: IntArray) -> IntArray:
+    """A child's age in whole years from ``low`` to ``high``, each year as likely as its birth
+    cohort is large (rejection sampling, two rounds, then the last draw stands)."""
+    age = low + (rng.random(low.size) * (high - low + 1)).astype(np.int64)
+    for _ in range(2):
+        weight = np.where(age < 5, _RECENT_COHORTS[np.minimum(age, 4)], 1.0)
+        again = (rng.random(age.size) >= weight) & (high > low)
+        redraw = low + (rng.random(age.size) * (high - low + 1)).astype(np.int64)
+        age = np.where(again, redraw, age)
+    return np.asarray(age, dtype=np.int64)
+
+
 def _kinds(rng: np.random.Generator, n: int) -> tuple[npt.NDArray[np.str_], IntArray]:
     """Enough household kinds and sizes for ``n`` residents (the last one cut to fit)."""
     names = [COLLECTIVE, *(t.name for t in FAMILY_TEMPLATES)]
@@ -208,7 +226,7 @@ def draw_households(rng: np.random.Generator, n: int) -> Skeleton:
                 # modelled), younger when she is still young; siblings are drawn alike.
                 low = np.maximum(parent_age - 40, 0)
                 high = np.maximum(parent_age - 24, 0)
-                age[idx] = low + (rng.random(kp) * (high - low + 1)).astype(np.int64)
+                age[idx] = _child_ages(rng, low, high)
                 male[idx] = bernoulli(rng, m.MALE_SHARE, kp)
                 # Parents in the household: head and spouse (a lone parent has only one).
                 sp = spouse[present]

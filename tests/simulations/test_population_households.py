@@ -274,3 +274,11 @@ def test_a_job_at_a_firm_founded_yesterday_never_ends_before_it_began() -> None:
     assert ended.height > 0
     assert (ended["hired_on"] < ended["left_on"]).all()
     assert (jobs["hired_on"] < AS_OF).all()
+
+
+def test_births_follow_their_recent_fall(pop: dict[str, pl.DataFrame]) -> None:
+    # 2024: 6.09 births per 1,000 residents (targets.yaml); earlier cohorts were larger
+    # (census 2020: 4.3 % of residents aged 0-4).
+    age = pop["resident"]["age"]
+    assert 0.0045 < (age == 0).mean() < 0.0075  # type: ignore[operator]
+    assert (age == 0).sum() < (age == 4).sum()
