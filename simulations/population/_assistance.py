@@ -39,9 +39,9 @@ LOW_INCOME_LINE: Final = 2 * DIBAO_STANDARD
 # modelled: declared financial assets per member within 24 months of the standard.
 ASSET_LINE_MONTHS: Final = 24
 # modelled take-up: shares of eligible households that receive the status.
-DIBAO_TAKE_UP: Final = 0.45
+DIBAO_TAKE_UP: Final = 0.52
 LOW_INCOME_TAKE_UP: Final = 0.15
-TEKUN_TAKE_UP: Final = 0.5
+TEKUN_TAKE_UP: Final = 0.4
 
 # modelled: housing tenure by hukou (Beijing households mostly own; migrants mostly rent).
 _HOUSING_BEIJING = {"owned": 0.76, "public_rental": 0.06, "market_rental": 0.14, "other": 0.04}
