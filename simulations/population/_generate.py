@@ -71,11 +71,13 @@ class GenerationSpec:
             raise ValidationError(
                 f"--unknown-scale must be between 0 and 10 (got {self.unknown_scale})"
             )
-        known = {f.name for e in ("resident", "enterprise") for f in schema.entity(e).fields}
+        entities = ("resident", "enterprise", "household", "employment")
+        known = {f.name for e in entities for f in schema.entity(e).fields}
         for name, share in self.unknown_overrides.items():
             if name not in known:
                 raise ValidationError(
-                    f"--unknown {name}=...: no resident or enterprise field is called {name!r}"
+                    f"--unknown {name}=...: no resident, enterprise, household or employment "
+                    f"field is called {name!r}"
                 )
             if not 0 <= share <= 1:
                 raise ValidationError(f"--unknown {name}={share}: expected a share from 0 to 1")

@@ -52,7 +52,7 @@ def test_summary_of_a_population_without_links_has_no_household_tables(
     ("args", "needle"),
     [
         (["--residents", "-5"], "must be zero or more"),
-        (["--unknown", "salary=0.1"], "no resident or enterprise field is called 'salary'"),
+        (["--unknown", "salary=0.1"], "no resident, enterprise, household or employment field"),
         (["--unknown", "monthly_income=2"], "expected a share from 0 to 1"),
     ],
 )
@@ -64,6 +64,15 @@ def test_bad_arguments_are_one_line_errors(
     assert code == 1
     assert needle in err
     assert err.count("\n") == 1
+
+
+def test_a_household_field_can_be_made_unknown(tmp_path: Path) -> None:
+    argv = ["population", "generate", "--residents", "400", "--enterprises", "40"]
+    argv += ["--unknown", "declared_assets=1", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    households = pl.read_parquet(tmp_path / "households.parquet")
+    assert households["declared_assets"].null_count() == households.height
+    assert households["household_id"].null_count() == 0
 
 
 def test_summary_of_a_missing_directory_says_how_to_make_one(
