@@ -82,6 +82,9 @@ _NUMERIC_TYPES = ("integer", "number", "boolean")
 DAYS_LEFT = "policy.days_left"  # the policy's deadline, as days from the as-of date
 _ORDINARY = "ordinary"
 _AUDIT_ONLY = ("protected", "sensitive")  # read with --audit-features; identifiers never
+# Ordinary fields that say nothing about the subject: a synthetic record's calibration weight
+# (how many real residents it stands for) is the generator's, and a real register has none.
+_NOT_TRAITS = ("weight",)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _readable(sensitivity: str | None, audit: bool) -> bool:
 def _profile_features(entity: Entity, *, audit: bool) -> list[Feature]:
     out: list[Feature] = []
     for field in entity.fields:
-        if field.name == entity.key or not _readable(field.sensitivity, audit):
+        if field.name in (entity.key, *_NOT_TRAITS) or not _readable(field.sensitivity, audit):
             continue
         zh = field.name_zh or field.name
         en = field.name.replace("_", " ")
