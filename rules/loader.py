@@ -32,7 +32,7 @@ from profiles.schema import Schema, load_schema
 from rules.checks import check_benefit, check_eligibility
 from rules.errors import PolicyError, PositionedRuleError
 from rules.language import Rule, parse_rule
-from rules.parameter_use import literal_warnings
+from rules.parameter_use import coverage_errors, literal_warnings
 from rules.policy import (
     AUDIENCES,
     BENEFIT_PERIODS,
@@ -330,6 +330,8 @@ class _FileChecker:
             for key, rule in parsed.items():
                 for finding in literal_warnings(rule, start, v.get("valid_until")):
                     self._place(finding, key, nodes, pid)
+                for error in coverage_errors(rule, start, v.get("valid_until")):
+                    self._place(error, key, nodes, pid)  # a day no value covers: refused
 
     def _place(
         self,

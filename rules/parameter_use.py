@@ -18,19 +18,28 @@ threshold compared in a condition), or when it is compared or computed with a mo
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 import rule_engine.ast as rast
 
 from profiles.schema import Schema, load_schema
-from rules.errors import RuleCheckWarning
+from rules.errors import RuleCheckError, RuleCheckWarning
 from rules.language import Rule, children, parse_rule
-from rules.parameters import Library, Parameter, Version, active, parameters_read
+from rules.parameters import (
+    PREFIX,
+    Library,
+    Parameter,
+    Version,
+    active,
+    is_parameter,
+    parameters_read,
+)
 
 __all__ = [
     "Readable",
+    "coverage_errors",
     "literal_warnings",
     "parameters_of",
     "readers",
@@ -171,6 +180,81 @@ def _matching(
             if any(b.amount == value for b in version.brackets):
                 return parameter, version, f"parameters.{parameter.name}[{parameter.by}]"
     return None
+
+
+def coverage_errors(
+    rule: Rule, start: date, end: date | None, library: Library | None = None
+) -> list[RuleCheckError]:
+    """An error at the first reference to each parameter ``rule`` reads that has no value on
+    some day the policy is in force (``start`` to ``end``, open-ended when None): a match on
+    that day could not be computed.
+
+    >>> from profiles.schema import load_schema
+    >>> from rules.language import parse_rule
+    >>> rule = parse_rule("household_income_per_capita < 参数.低保标准", load_schema().resident)
+    >>> [e.detail.split(" while")[0] for e in coverage_errors(rule, date(2020, 1, 1), None)]
+    ['parameter dibao_standard (低保标准) has no value from 2020-01-01 to 2023-06-30']
+    """
+    library = library or active()
+    found: list[RuleCheckError] = []
+    seen: set[str] = set()
+    for node in _parameter_nodes(rule.expression):
+        name = node.name.removeprefix(PREFIX)
+        if name in seen:
+            continue
+        seen.add(name)
+        parameter = library.resolve(name)
+        gap = _first_gap(parameter.versions, start, end)
+        if gap is None:
+            continue
+        line, col = rule.origin.position(rule.span(node)[0])
+        until = gap[1].isoformat() if gap[1] else "on"
+        found.append(
+            RuleCheckError(
+                f"parameter {parameter.name} ({parameter.name_zh}) has no value from {gap[0]} "
+                f"to {until} while the policy is in force; add a value for those days to "
+                f"{parameter.file}, or let the policy start or end within its "
+                f"values (`zhida parameters history {parameter.name}`)",
+                line=line,
+                col=col,
+            )
+        )
+    return found
+
+
+def _parameter_nodes(node: Any) -> Iterator[Any]:
+    if isinstance(node, rast.SymbolExpression) and is_parameter(node.name):
+        yield node
+    for child in children(node):
+        yield from _parameter_nodes(child)
+
+
+def _first_gap(
+    versions: Iterable[Version], start: date, end: date | None
+) -> tuple[date, date | None] | None:
+    """The first span of days from ``start`` to ``end`` no version covers (None: covered).
+
+    >>> v = [Version(date(2023, 7, 1), date(2024, 6, 30)), Version(date(2024, 7, 1), None)]
+    >>> _first_gap(v, date(2024, 1, 1), None) is None
+    True
+    >>> _first_gap(v, date(2023, 1, 1), date(2023, 12, 31))
+    (datetime.date(2023, 1, 1), datetime.date(2023, 6, 30))
+    >>> _first_gap(v[:1], date(2024, 1, 1), None)
+    (datetime.date(2024, 7, 1), None)
+    """
+    day: date | None = start
+    for v in sorted(versions, key=lambda v: v.start):
+        if day is None or (end is not None and day > end):
+            return None
+        if v.end is not None and v.end < day:
+            continue
+        if v.start > day:
+            last = v.start - timedelta(days=1)
+            return day, last if end is None else min(last, end)
+        day = None if v.end is None else v.end + timedelta(days=1)
+    if day is None or (end is not None and day > end):
+        return None
+    return day, end
 
 
 def literal_warnings(

@@ -94,7 +94,7 @@ class Library:
             raise NotInForceError(
                 f"parameter {parameter.name} ({parameter.name_zh}) has no value in force on "
                 f"{on} (its values cover {spans}); add a value for that date to "
-                f"{parameter.path or 'its file'} or match on a date it covers"
+                f"{parameter.file} or match on a date it covers"
             )
         return version
 

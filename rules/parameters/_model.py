@@ -151,6 +151,16 @@ class Parameter:
     path: str = ""  # the file it was read from
     by: str | None = None  # a scale's or categories' usual index, a field (age, ...)
 
+    @property
+    def file(self) -> str:
+        """Its file as a message names it: relative to the working directory when inside it."""
+        from pathlib import Path
+
+        path = Path(self.path)
+        if path.is_absolute() and path.is_relative_to(Path.cwd()):
+            return str(path.relative_to(Path.cwd()))
+        return self.path or "its file"
+
     def in_force(self, on: date) -> Version | None:
         """The version in force on ``on``, or None."""
         for version in self.versions:

@@ -88,3 +88,24 @@ def test_readers_and_versions_read() -> None:
 @pytest.mark.parametrize("limit", ["1450", "1450.00"])
 def test_a_decimal_spelling_is_the_same_amount(limit: str) -> None:
     assert len(_warned(f"({limit} - household_income_per_capita)")) == 1
+
+
+def test_a_policy_in_force_on_days_its_parameter_has_no_value_is_refused() -> None:
+    early = POLICY.format(limit="参数.低保标准").replace("2025-01-01", "2020-01-01")
+    check = check_policy_text(early, Path("draft.yaml"))
+    assert check.policy is None
+    error, benefit = [str(e) for e in check.problems]
+    assert benefit.startswith("draft.yaml:7:12: benefit: parameter dibao_standard")
+    assert error.startswith(
+        "draft.yaml:6:45: eligibility: parameter dibao_standard (低保标准) has no value "
+        "from 2020-01-01 to 2023-06-30 while the policy is in force"
+    )
+    assert "to rules/parameters/library/dibao_standard.yaml" in error
+    assert "zhida parameters history dibao_standard" in error
+
+
+def test_a_policy_ending_before_its_parameter_stops_is_accepted() -> None:
+    ended = POLICY.format(limit="参数.低保标准").replace(
+        "valid_from: 2025-01-01", "valid_from: 2023-07-01\nvalid_until: 2024-12-31"
+    )
+    assert check_policy_text(ended, Path("draft.yaml")).policy is not None
