@@ -16,6 +16,7 @@ from api.app.routes.exports import EXPORT_ROUTES
 from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
+from api.app.routes.policy_form import POLICY_FORM_ROUTES
 from api.app.routes.policy_test import POLICY_TEST_ROUTES
 from api.app.routes.privacy import PRIVACY_ROUTES
 from api.app.routes.queues import QUEUE_ROUTES
@@ -46,6 +47,7 @@ ROUTES = [
     *EXPORT_ROUTES,
     *QUEUE_ROUTES,
     *POLICY_TEST_ROUTES,
+    *POLICY_FORM_ROUTES,
     *PRIVACY_ROUTES,
     *OFFICER_CONSOLE_ROUTES,
     *ALGORITHM_ROUTES,
