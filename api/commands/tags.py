@@ -76,8 +76,11 @@ def compute_cmd(population: Path, as_of: date, out: Path | None) -> None:
     frames = scan_population(population, schema)
     parts = []
     for name, frame in frames.items():
+        entity = schema.entity(name)
+        if entity.key is None or "tags" not in entity.by_name:  # households, employments
+            continue
         computed = compute_tags(
-            frame, pl.scan_parquet(events_path), tags, entity=schema.entity(name), as_of=as_of
+            frame, pl.scan_parquet(events_path), tags, entity=entity, as_of=as_of
         )
         parts.append(computed.with_columns(pl.lit(name).alias("subject_type")).collect())
     result = pl.concat(parts).select("subject_id", "subject_type", "tags")
