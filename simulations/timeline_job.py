@@ -125,6 +125,11 @@ def _refuse(catalog: Catalog) -> None:
 def _write(directory: Path, released: Release, tables: tuple[str, ...]) -> dict[str, Any]:
     """Write the released ``tables`` (never the raw figures) and return the run's summary."""
     frames = {"daily": released.daily, "monthly": released.monthly, "summary": released.summary}
+    if released.beijing is not None:  # derived from the released summary: Beijing's scale
+        frames["beijing"] = released.beijing.rename({"beijing": "mean"}).select(
+            "arm", "metric", "sample", "mean", "lo", "hi"
+        )
+        tables = (*tables, "beijing")
     for name in tables:
         frames[name].write_csv(directory / f"{name}.csv.tmp")
         (directory / f"{name}.csv.tmp").replace(directory / f"{name}.csv")

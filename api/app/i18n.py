@@ -284,6 +284,11 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "tl_arm_no_push": "无推送",
         "tl_effect": "推送带来的差异",
         "tl_gone": "这次推演的结果文件已不在服务器上。",
+        "tl_beijing": "北京规模（上表 × 居民平均权重）[噪声与抽样合并的 95% 区间]",
+        "tl_beijing_note": (
+            "合成人口已按官方总数校准（targets.yaml）：北京数字 = 上表含噪声的数字 × "
+            "居民的平均权重；区间合并了隐私噪声与抽样误差（泊松抽样近似）。"
+        ),
         "tl_note": (
             "图表和表格均为全体抽样人口的每日或每月合计（不按群体细分），且为多次模拟的平均，"
             "不对应任何真实个人。每人对每类数字的贡献有上限，且每个数字都加了差分隐私噪声；"
@@ -634,6 +639,13 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "tl_arm_no_push": "without push",
         "tl_effect": "the push's effect",
         "tl_gone": "This run's result files are no longer on the server.",
+        "tl_beijing": "Beijing scale (the table above × the residents' mean weight) [95 % "
+        "interval of the noise and the sampling]",
+        "tl_beijing_note": (
+            "The synthetic population is calibrated to official totals (targets.yaml): Beijing "
+            "figures are the noisy figures above times the residents' mean weight; intervals "
+            "combine the privacy noise and the sampling error (Poisson-sampling approximation)."
+        ),
         "tl_note": (
             "Charts and tables are totals over the whole sampled population per day or month "
             "(no breakdown by group), means over simulated futures: no figure is a real person. "

@@ -137,6 +137,11 @@ def _timeline_page(request: Request[Any, Any, Any], sim_id: int) -> Response[Any
                 {**row, "metric": metric_name(row["metric"], lang)} for row in take_up_rows(summary)
             ]
             shown["peak"] = peak_of(daily)
+            if (folder / "beijing.csv").is_file():  # a calibrated population's scale
+                shown["beijing"] = [
+                    {**row, "metric": metric_name(row["metric"], lang)}
+                    for row in take_up_rows(pl.read_csv(folder / "beijing.csv"))
+                ]
             svc.audit.append(  # the figures this page releases, as the API's read is audited
                 actor=user.username, role=user.role, action="simulation.read",
                 entity_type="simulation", entity_id=str(sim_id), source=source_of(request),

@@ -77,7 +77,10 @@ def test_a_finished_run_shows_its_charts_tables_and_who_ran_it(
     assert page in runs and "analyst" in runs and "UTC" in runs and "已完成" in runs
     # The sample of people was removed with the run; only the tables stay.
     (folder,) = (_svc(world).simulations.directory).iterdir()
-    assert sorted(p.name for p in folder.iterdir()) == ["daily.csv", "monthly.csv", "summary.csv"]
+    # beijing.csv: the released summary at Beijing scale (the population is calibrated)
+    tables = ["beijing.csv", "daily.csv", "monthly.csv", "summary.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == tables
+    assert 'id="tl-beijing"' in text
     entries = AuditLog(world.engine).entries(entity_type="simulation")
     (entry,) = [e for e in entries if e.action == "simulation.run"]
     assert entry.actor == "analyst"
