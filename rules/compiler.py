@@ -27,7 +27,16 @@ from typing import Any
 import polars as pl
 import rule_engine.ast as rast
 
-from rules.groups import AGGREGATES, HOUSEHOLD_PREFIX, AggregateOp, Group
+from rules.groups import (
+    AGGREGATES,
+    HOUSEHOLD_PREFIX,
+    AggregateOp,
+    Group,
+    bounded,
+    count_comparison,
+    greatest,
+    least,
+)
 from rules.language import RType, Rule, literal_value
 from rules.numbers import DECIMAL, MONEY, to_number
 from rules.parameters import PREFIX, active, bracket_expr, is_parameter
@@ -154,6 +163,9 @@ class _Compiler:
         return value.expr
 
     def _compare(self, node: Any) -> pl.Expr:
+        counted = count_comparison(node)
+        if counted is not None:
+            return self._count_compared(*counted)
         left, right = self.compile(node.left), self.compile(node.right)
         result: pl.Expr = _CMP[node.type](self._side(left, right), self._side(right, left))
         return result
@@ -207,6 +219,18 @@ class _Compiler:
 
     # rules over groups: a household's field is a column of the subject frame, an aggregate a
     # column computed by a group-by over the members (rules.group_frames) and joined to it
+
+    def _count_compared(self, count: Any, other: Any, op: str) -> pl.Expr:
+        """``count OP other``, settled by the count's bounds where they agree."""
+        column = self._group(count).meta.output_name()
+        x = self.compile(other)
+        low, high = pl.col(least(column)), pl.col(greatest(column))
+        if x.rtype.integer:
+            right = x.expr
+        else:
+            right, low, high = self.number(x), low.cast(DECIMAL), high.cast(DECIMAL)
+        holds, fails = bounded(op, low, high, right)
+        return pl.when(holds).then(True).when(fails).then(False).otherwise(None)
 
     def _group(self, node: Any) -> pl.Expr:
         if isinstance(node, rast.GetAttributeExpression):

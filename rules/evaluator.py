@@ -35,6 +35,8 @@ from rules.groups import (
     HOUSEHOLD,
     MEMBERS,
     Aggregate,
+    bounded,
+    count_comparison,
     is_current_employment,
     row_known_by_rule,
 )
@@ -178,6 +180,9 @@ class _Evaluator:
         return raw
 
     def _compare(self, node: Any) -> bool | None:
+        counted = count_comparison(node)
+        if counted is not None:
+            return self._count_compared(*counted)
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None:
             return None
@@ -226,6 +231,33 @@ class _Evaluator:
 
     # rules over groups (rules.groups): the record carries its household and members, or its
     # employments, under reserved keys; an absent one is unknown
+
+    def _count_compared(self, count: Any, other: Any, op: str) -> bool | None:
+        """``count OP other``, settled by the count's bounds where they agree."""
+        conditions = self._conditions(count)
+        x = self.value(other)
+        if conditions is None or x is None:
+            return None
+        low = sum(1 for c in conditions if c is True)
+        high = low + sum(1 for c in conditions if c is None)
+        holds, fails = bounded(op, Decimal(low), Decimal(high), Decimal(x))
+        return True if holds else (False if fails else None)
+
+    def _conditions(self, node: Any) -> list[bool | None] | None:
+        """Each row's condition of the aggregate ``node`` (None: its rows are unknown)."""
+        agg = AGGREGATES[node.function.name]
+        rows = group_rows(self.record, agg, self.as_of)
+        if rows is None:
+            return None
+        condition = node.arguments[-1] if node.arguments and not agg.takes_value else None
+        out: list[bool | None] = []
+        for row in rows:
+            inner = _Evaluator(self.rule, row, self.as_of, self.deadline)
+            inner.steps = self.steps
+            c = True if condition is None else inner.value(condition)
+            out.append(None if c is None else bool(c))
+            self.steps = inner.steps
+        return out
 
     def _group(self, node: Any) -> Any:
         if isinstance(node, rast.GetAttributeExpression):

@@ -148,10 +148,28 @@ def member_facts(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> tuple
     [('b', ('monthly_income',), True)]
     """
     facts: list[MemberFact] = []
-    for node in _group_nodes(rule.expression):
-        if evaluate_node(rule, node, record, as_of=as_of) is None:
-            facts.extend(_facts_of(rule, node, record, as_of))
+    for clause, nodes in _group_clauses(rule.expression):
+        if evaluate_node(rule, clause, record, as_of=as_of) is not None:
+            continue  # settled, though a count in it may be unknown (its bounds agree)
+        for node in nodes:
+            if evaluate_node(rule, node, record, as_of=as_of) is None:
+                facts.extend(_facts_of(rule, node, record, as_of))
     return tuple(facts)
+
+
+def _group_clauses(node: Any) -> Iterator[tuple[Any, list[Any]]]:
+    """Each clause reading a group (a comparison, or a group value read as true/false) with
+    the group values in it."""
+    if isinstance(node, rast.ComparisonExpression):
+        nodes = list(_group_nodes(node))
+        if nodes:
+            yield node, nodes
+            return
+    if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
+        yield node, [node]
+        return
+    for child in children(node):
+        yield from _group_clauses(child)
 
 
 # -- plain words ----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from datetime import date
 import polars as pl
 
 from rules.compiler import GroupAggregate
-from rules.groups import current_employment, known_by_rule
+from rules.groups import current_employment, greatest, known_by_rule, least
 
 __all__ = ["aggregate", "attach", "employee_rows", "empty_value"]
 
@@ -55,6 +55,7 @@ class _Steps:
     rows: list[pl.Expr]
     stats: list[pl.Expr]
     value: pl.Expr
+    bounds: tuple[pl.Expr, pl.Expr] | None = None  # a count's least and greatest
 
 
 def _steps(agg: GroupAggregate, n: int) -> _Steps:
@@ -67,7 +68,10 @@ def _steps(agg: GroupAggregate, n: int) -> _Steps:
         if agg.op == "count":
             stats.append(c.cast(pl.Int64).sum().alias(f"__s{n}"))
             value = pl.when(unknown).then(None).otherwise(pl.col(f"__s{n}"))
-            return _Steps([condition], stats, value.cast(pl.Int64))
+            # the true rows at least, and every unknown one too at most
+            least = pl.col(f"__s{n}").cast(pl.Int64)
+            greatest = least + pl.col(f"__u{n}").cast(pl.Int64)
+            return _Steps([condition], stats, value.cast(pl.Int64), (least, greatest))
         wanted = c if agg.op == "any" else ~c  # a true (any) or a false (all) row settles it
         stats.append(wanted.fill_null(False).any().alias(f"__s{n}"))
         settled = pl.col(f"__s{n}")
@@ -103,8 +107,20 @@ def aggregate(rows: pl.LazyFrame, key: str, aggregates: Sequence[GroupAggregate]
     grouped = framed.group_by(key).agg(
         pl.len().alias(_rows(key)), *(e for s in steps for e in s.stats)
     )
-    values = [s.value.alias(a.column) for s, a in zip(steps, aggregates, strict=True)]
+    values = []
+    for step, agg in zip(steps, aggregates, strict=True):
+        values.append(step.value.alias(agg.column))
+        if step.bounds is not None:
+            low, high = step.bounds
+            values += [low.alias(least(agg.column)), high.alias(greatest(agg.column))]
     return grouped.select(key, _rows(key), *values)
+
+
+def _columns(agg: GroupAggregate) -> list[str]:
+    """The columns ``agg`` gives a subject: its value, and a count's bounds."""
+    if agg.op == "count":
+        return [agg.column, least(agg.column), greatest(agg.column)]
+    return [agg.column]
 
 
 def empty_value(agg: GroupAggregate) -> object:
@@ -128,13 +144,14 @@ def attach(
     if not aggregates:
         return subjects
     if aggregated is None:
-        return subjects.with_columns(pl.lit(None).alias(a.column) for a in aggregates)
+        return subjects.with_columns(pl.lit(None).alias(c) for a in aggregates for c in _columns(a))
     joined = subjects.join(aggregated, on=key, how="left", coalesce=True, maintain_order="left")
     no_rows = pl.col(key).is_not_null() & pl.col(_rows(key)).is_null()
     fills = [
-        pl.when(no_rows).then(pl.lit(empty)).otherwise(pl.col(a.column)).alias(a.column)
+        pl.when(no_rows).then(pl.lit(empty)).otherwise(pl.col(c)).alias(c)
         for a in aggregates
         if (empty := empty_value(a)) is not None
+        for c in _columns(a)
     ]
     return joined.with_columns(fills).drop(_rows(key))
 

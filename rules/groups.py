@@ -26,6 +26,7 @@ from datetime import date
 from typing import Any, Literal
 
 import polars as pl
+import rule_engine.ast as rast
 
 __all__ = [
     "AGGREGATES",
@@ -38,9 +39,13 @@ __all__ = [
     "AggregateOp",
     "Group",
     "aggregates_of",
+    "bounded",
+    "count_comparison",
     "current_employment",
+    "greatest",
     "is_current_employment",
     "known_by_rule",
+    "least",
     "row_known_by_rule",
 ]
 
@@ -174,3 +179,53 @@ def row_known_by_rule(row: Mapping[str, Any]) -> Mapping[str, Any]:
     if row.get("monthly_income") is None and age is not None and age < EARNS_BY_RULE_UNDER:
         return {**row, "monthly_income": 0.0}
     return row
+
+
+# -- a count's bounds ------------------------------------------------------------------------
+# A count over rows some of whose conditions are unknown is unknown, but it lies between its
+# true rows (least) and its true and unknown rows (greatest); a comparison of it with a number
+# is settled when both bounds settle it alike (a household with a known baby has at least one
+# member under 3, whatever its other members' ages).
+
+_FLIP = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
+
+
+def least(column: str) -> str:
+    """The column of a count's least value (its true rows)."""
+    return f"{column}:least"
+
+
+def greatest(column: str) -> str:
+    """The column of a count's greatest value (its true and unknown rows)."""
+    return f"{column}:greatest"
+
+
+def count_comparison(node: Any) -> tuple[Any, Any, str] | None:
+    """``(count, other, op)`` when ``node`` compares a count aggregate with something, read
+    count-first (``1 <= members_count(c)`` is ``members_count(c) >= 1``); else None."""
+    if not isinstance(node, rast.ComparisonExpression) or node.type not in _FLIP:
+        return None
+    for count, other, op in ((node.left, node.right, node.type),
+                             (node.right, node.left, _FLIP[node.type])):  # fmt: skip
+        if isinstance(count, rast.FunctionCallExpression):
+            name = getattr(count.function, "name", "")
+            if name in AGGREGATES and AGGREGATES[name].op == "count":
+                return count, other, op
+    return None
+
+
+def bounded(op: str, low: Any, high: Any, x: Any) -> tuple[Any, Any]:
+    """(holds for certain, fails for certain) of ``count OP x`` with ``low <= count <= high``;
+    for numbers or polars expressions alike.
+
+    >>> bounded("ge", 1, 3, 1), bounded("ge", 0, 3, 1), bounded("eq", 2, 2, 2)
+    ((True, False), (False, False), (True, False))
+    """
+    return {
+        "ge": (low >= x, high < x),
+        "gt": (low > x, high <= x),
+        "le": (high <= x, low > x),
+        "lt": (high < x, low >= x),
+        "eq": ((low == x) & (high == x), (x < low) | (x > high)),
+        "ne": ((x < low) | (x > high), (low == x) & (high == x)),
+    }[op]

@@ -82,35 +82,41 @@ GROUP_OPS = {
 }  # fmt: skip
 
 
-def _group(node: Any, row: dict[str, Any], today: date) -> Any:
-    if isinstance(node, rast.GetAttributeExpression):
-        household = row.get("@household")
-        return U if household is None else _value(household.get(node.name))
-    key, op = GROUP_OPS[node.function.name]
+def _rows(key: str, row: dict[str, Any], today: date) -> list[dict[str, Any]] | None:
+    """The rows an aggregate ranges over: members, or employments held today; a member under
+    16 with no income recorded earns 0 (profiles.links.EARNS_BY_RULE_UNDER)."""
     rows = row.get(key)
     if rows is None:
-        return U
+        return None
     if key == "@employees":
         rows = [
             r for r in rows
             if (r.get("hired_on") is not None and r["hired_on"] <= today)
             and (r.get("left_on") is None or r["left_on"] > today)
         ]  # fmt: skip
-    args = list(node.arguments)
-    value = args.pop(0) if op in ("sum", "min", "max") else None
-    # a member under 16 with no income recorded earns 0 (profiles.links.EARNS_BY_RULE_UNDER)
-    rows = [
+    return [
         {**r, "monthly_income": 0}
         if r.get("monthly_income") is None and r.get("age") is not None and r["age"] < 16
         else r
         for r in rows
     ]
-    pairs = []
-    for r in rows:
-        c = _eval(args[0], r, today) if args else True
-        v = _eval(value, r, today) if value is not None and c is True else None
-        pairs.append((c, v))
-    conds = [c for c, _ in pairs]
+
+
+def _conditions(node: Any, rows: list[dict[str, Any]], today: date) -> list[Any]:
+    op = GROUP_OPS[node.function.name][1]
+    args = node.arguments[1:] if op in ("sum", "min", "max") else node.arguments
+    return [_eval(args[0], r, today) if args else True for r in rows]
+
+
+def _group(node: Any, row: dict[str, Any], today: date) -> Any:
+    if isinstance(node, rast.GetAttributeExpression):
+        household = row.get("@household")
+        return U if household is None else _value(household.get(node.name))
+    key, op = GROUP_OPS[node.function.name]
+    rows = _rows(key, row, today)
+    if rows is None:
+        return U
+    conds = _conditions(node, rows, today)
     if op == "any":
         return True if True in conds else (U if U in conds else False)
     if op == "all":
@@ -119,7 +125,8 @@ def _group(node: Any, row: dict[str, Any], today: date) -> Any:
         return U
     if op == "count":
         return Decimal(conds.count(True))
-    chosen = [v for c, v in pairs if c is True]
+    counted = [r for r, c in zip(rows, conds, strict=True) if c is True]
+    chosen = [_eval(node.arguments[0], r, today) for r in counted]
     if any(isinstance(v, str) and v == U for v in chosen):
         return U
     if op == "sum":
@@ -129,6 +136,36 @@ def _group(node: Any, row: dict[str, Any], today: date) -> Any:
     return min(chosen) if op == "min" else max(chosen)
 
 
+def _is_count(node: Any) -> bool:
+    name = getattr(getattr(node, "function", None), "name", "")
+    return isinstance(node, rast.FunctionCallExpression) and GROUP_OPS.get(name, ("", ""))[1] == (
+        "count"
+    )
+
+
+def _count_bounds(node: Any, row: dict[str, Any], today: date) -> Any:
+    """A count compared with a value: every count its unknown rows allow is tried; the answer
+    where all agree, else unknown.  None: not a comparison with a count."""
+    if _is_count(node.left):
+        count, other, flip = node.left, node.right, False
+    elif _is_count(node.right):
+        count, other, flip = node.right, node.left, True
+    else:
+        return None
+    x = _eval(other, row, today)
+    rows = _rows(GROUP_OPS[count.function.name][0], row, today)
+    if rows is None or (isinstance(x, str) and x == U):
+        return U
+    conds = _conditions(count, rows, today)
+    answers = set()
+    for extra in range(conds.count(U) + 1):
+        n = Decimal(conds.count(True) + extra)
+        a, b = (x, n) if flip else (n, x)
+        answers.add({"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b,
+                     "ge": a >= b}[node.type])  # fmt: skip
+    return answers.pop() if len(answers) == 1 else U
+
+
 def _eval(node: Any, row: dict[str, Any], today: date) -> Any:
     if isinstance(node, rast.SymbolExpression):
         if node.scope == "built-in":
@@ -136,6 +173,10 @@ def _eval(node: Any, row: dict[str, Any], today: date) -> Any:
         return _value(row.get(node.name))
     if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
         return _group(node, row, today)
+    if isinstance(node, rast.ComparisonExpression):
+        bounded = _count_bounds(node, row, today)
+        if bounded is not None:
+            return bounded
     if isinstance(node, rast.ArrayExpression):
         return [_eval(i, row, today) for i in node.value]
     if isinstance(node, rast.DatetimeExpression):

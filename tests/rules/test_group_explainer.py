@@ -125,3 +125,15 @@ def test_an_ordinary_group_figure_is_shown_to_every_member() -> None:
     record = {**TWO[MEMBERS][1], HOUSEHOLD: TWO, MEMBERS: TWO[MEMBERS]}
     (line,) = plain_group_clauses(rule, record, as_of=AS_OF, lang="zh", recipient=False)
     assert line == "符合条件的成员人数（年龄 低于 3） 0 不低于 1 ✗"
+
+
+def test_a_count_its_known_members_settle_is_not_maybe() -> None:
+    rule = parse_rule("members_count(age < 3) >= 1", SCHEMA.entity("household"))
+    record = household(person("a", 1, None), person("b", None, 1.0), per_head=None, total=None)
+    e = explain(rule, record, as_of=AS_OF)
+    assert e.result is True  # the baby settles it whatever b's age
+    assert e.member_facts == ()
+    assert e.clauses[0].values == {"members_count(age < 3)": None}  # the count itself is not known
+    fewer = parse_rule("members_count(age < 3) == 1", SCHEMA.entity("household"))
+    assert explain(fewer, record, as_of=AS_OF).result is None  # b could be a baby too
+    assert [f.subject_id for f in member_facts(fewer, record, as_of=AS_OF)] == ["b"]
