@@ -153,30 +153,42 @@ class Links:
             .group_by("household_id")
             .agg(pl.col("person_id").min().alias("head_id"))
         )
-        households = people.select("household_id").drop_nulls().unique()
         if (frame := frames.get("household")) is not None:
-            known = frame.collect_schema()
-            contact = pl.col("contact_person_id") if "contact_person_id" in known else pl.lit(None)
-            households = pl.concat(
-                [households, frame.select(pl.col("household_id").cast(pl.String)).collect()]
-            ).unique()
-            contacts = frame.select(
+            # Every member's household is in it (the links are checked when the files are read).
+            columns = frame.collect_schema()
+            contact = (
+                pl.col("contact_person_id") if "contact_person_id" in columns else pl.lit(None)
+            )
+            households = frame.select(
                 pl.col("household_id").cast(pl.String), contact.cast(pl.String).alias("contact")
             ).collect()
-            households = households.join(contacts, on="household_id", how="left")
         else:
-            households = households.with_columns(pl.lit(None, pl.String).alias("contact"))
+            households = (
+                people.select("household_id")
+                .drop_nulls()
+                .unique()
+                .with_columns(pl.lit(None, pl.String).alias("contact"))
+            )
         households = households.join(heads, on="household_id", how="left").select(
             "household_id", pl.coalesce("contact", "head_id").alias("head")
         )
-        # A guardian or parent not among the residents (dead, moved away) is not told.
-        residing = people.get_column("person_id")
-        guardian = pl.coalesce(
-            *(pl.when(pl.col(c).is_in(residing.implode())).then(pl.col(c)) for c in _PARENTS)
-        )
-        people = people.join(households, on="household_id", how="left").select(
-            "person_id", "household_id", guardian.alias("guardian"), "head"
-        )
+        # A guardian or parent not among the residents (dead, moved away) is not told.  Only the
+        # few with a link are checked, by joins (is_in against 200k ids cost 0.5 s).
+        linked = pl.any_horizontal(pl.col(c).is_not_null() for c in _PARENTS)
+        children, others = people.filter(linked), people.filter(~linked)
+        residing = people.select("person_id").unique()
+        for c in _PARENTS:
+            found = residing.select(pl.col("person_id").alias(c), pl.lit(True).alias(f"__{c}"))
+            children = children.join(found, on=c, how="left")
+        guardian = pl.coalesce(*(pl.when(pl.col(f"__{c}")).then(pl.col(c)) for c in _PARENTS))
+        people = pl.concat(
+            [
+                children.select("person_id", "household_id", guardian.alias("guardian")),
+                others.select(
+                    "person_id", "household_id", pl.lit(None, pl.String).alias("guardian")
+                ),
+            ]
+        ).join(households, on="household_id", how="left")
         return cls(people, households)
 
 
