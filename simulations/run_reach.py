@@ -47,7 +47,8 @@ def reach_by_group(pairs_file: Path, population: Path, as_of: date) -> pl.DataFr
     parts = []
     for name, frame in scan_population(population, schema).items():
         entity = schema.entity(name)
-        assert entity.key is not None
+        if entity.key is None:  # employments link subjects; they are none themselves
+            continue
         groups = group_columns(name)
         people = with_derived(frame, entity, as_of=as_of).select(
             pl.col(entity.key).alias("subject_id"),
