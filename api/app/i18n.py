@@ -113,6 +113,8 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "pol_reach_preview": "覆盖预估",
         "pol_preview": "在当前人口上预估",
         "pol_previewing": "预估中……",
+        "pol_parameter_changes": "参数变化（可选，如 低保标准=1500 或 高龄津贴[90]=600）",
+        "pol_parameters_simulated": "模拟的参数变化：",
         "pol_population": "评估对象",
         "pol_cost_period": "每期费用（元）",
         "pol_cost_year": "年度费用（元）",
@@ -450,6 +452,10 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "pol_reach_preview": "Reach preview",
         "pol_preview": "Preview on the current population",
         "pol_previewing": "Computing…",
+        "pol_parameter_changes": (
+            "Parameter changes (optional, e.g. dibao_standard=1500 or elderly_allowance[90]=600)"
+        ),
+        "pol_parameters_simulated": "Parameter changes simulated: ",
         "pol_population": "Subjects evaluated",
         "pol_cost_period": "Cost per period (CNY)",
         "pol_cost_year": "Cost per year (CNY)",

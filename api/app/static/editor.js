@@ -466,7 +466,11 @@
     const out = $("reach-result");
     out.setAttribute("aria-busy", "true");
     if (!out.firstChild) out.textContent = t.pol_previewing;
-    const r = await api("POST", "/api/v1/policies/dry-run", { document: area.value, run: explicit !== false });
+    const body = { document: area.value, run: explicit !== false };
+    // Parameter changes (dibao_standard=1500, 低保标准=1500): simulated with the draft.
+    const changes = ($("parameter-changes")?.value || "").split(/[\s,，;；]+/).filter(Boolean);
+    if (changes.length) body.parameters = changes;
+    const r = await api("POST", "/api/v1/policies/dry-run", body);
     if (seq !== previewSeq) return;
     out.removeAttribute("aria-busy");
     if (!r.ok) {
@@ -483,6 +487,9 @@
         el("div", {}, t.pol_cost_period, el("strong", { id: "reach-cost" }, `${d.cost_per_period}${period}`)),
         el("div", {}, t.pol_cost_year, el("strong", {}, d.cost_per_year)),
       ),
+      ...((d.parameters || []).length
+        ? [el("p", { id: "reach-parameters" }, t.pol_parameters_simulated + d.parameters.join("，"))]
+        : []),
       ...Object.entries(d.by_group).flatMap(([dimension, groups]) => [
         el("h3", {}, t[`pol_by_${dimension}`] || dimension),
         bars(groups),
