@@ -30,6 +30,7 @@ from typing import Final
 
 from profiles.schema import Entity
 from profiles.schema import Field as SchemaField
+from rules.parameters import active
 
 __all__ = ["plain_clause", "plain_counterfactual", "plain_reason", "plain_value", "tag_names"]
 
@@ -39,6 +40,7 @@ _TOKEN = re.compile(
     # one branch per quote, a backslash only ever as an escape: linear even on an unclosed
     # quote before a run of backslashes (a comment can hold one), which stalled the old form
     r"""|(?P<str>"(?P<text>(?:[^"\\\n]|\\.)*)"|'(?P<text2>(?:[^'\\\n]|\\.)*)')"""
+    r"""|(?P<param>(?:parameters|参数)\s*\.\s*(?P<pname>[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*))"""
     r"""|(?P<name>\$?[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]*)"""
     r"""|(?P<num>\d+(?:\.\d+)?)"""
     r"""|(?P<op>=~~|=~|>=|<=|==|!=|[<>()\[\],+\-*/%?:])"""
@@ -70,6 +72,15 @@ def _field_words(name: str, entity: Entity, lang: str) -> str | None:
     return found.name.replace("_", " ")
 
 
+def _parameter_words(name: str, lang: str) -> str:
+    """A parameter by its name in ``lang`` (低保标准, dibao standard), as the officer wrote it
+    when the library has no such name."""
+    found = active().get(name)
+    if found is None:
+        return name
+    return found.name_zh if lang == "zh" else found.name.replace("_", " ")
+
+
 def plain_clause(
     text: str, entity: Entity, lang: str, tag_names: Mapping[str, str] | None = None
 ) -> str:
@@ -91,6 +102,8 @@ def plain_clause(
             if enum is not None and value in enum.values:
                 value = enum.label(value, lang)
             out.append(f"“{value}”")
+        elif m["param"]:
+            out.append(_parameter_words(m["pname"], lang))
         elif m["name"]:
             name = m["name"]
             out.append(_field_words(name, entity, lang) or words.get(name.lower(), name))

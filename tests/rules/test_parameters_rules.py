@@ -206,3 +206,19 @@ def test_an_explanation_shows_the_amount_in_force_beside_the_clause() -> None:
     assert after.clauses[0].values["parameters.dibao_standard"] == Decimal(1450)
     assert (before.result, after.result) == (False, True)
     assert "parameters.dibao_standard" not in before.clauses[1].values
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "words"),
+    [
+        ("家庭人均月收入 < 参数.低保标准", "zh", "家庭人均月收入 低于 低保标准"),
+        ("household_income_per_capita < parameters.dibao_standard", "zh",
+         "家庭人均月收入 低于 低保标准"),
+        ("household_income_per_capita < 参数.低保标准", "en",
+         "household income per capita below dibao standard"),
+    ],
+)  # fmt: skip
+def test_a_parameter_reads_as_its_name_in_plain_words(text: str, lang: str, words: str) -> None:
+    from rules.plain_words import plain_clause
+
+    assert plain_clause(text, RESIDENT, lang) == words
