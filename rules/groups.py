@@ -28,6 +28,8 @@ from typing import Any, Literal
 import polars as pl
 import rule_engine.ast as rast
 
+from profiles.schema import Field, Schema
+
 __all__ = [
     "AGGREGATES",
     "EMPLOYEES",
@@ -43,6 +45,7 @@ __all__ = [
     "count_comparison",
     "current_employment",
     "greatest",
+    "group_field",
     "is_current_employment",
     "known_by_rule",
     "least",
@@ -229,3 +232,24 @@ def bounded(op: str, low: Any, high: Any, x: Any) -> tuple[Any, Any]:
         "eq": ((low == x) & (high == x), (x < low) | (x > high)),
         "ne": ((x < low) | (x > high), (low == x) & (high == x)),
     }[op]
+
+
+def group_field(schema: Schema, read: str) -> Field | None:
+    """The schema field one of ``Rule.groups`` names: ``household.x`` a household's field,
+    ``members.x`` a resident's, ``employees.x`` an employment's or else the employee's
+    (``members`` alone, an aggregate with no field, names none).
+
+    >>> from profiles.schema import load_schema
+    >>> [group_field(load_schema(), r).sensitivity for r in ("household.head_id", "members.age")]
+    ['identifier', 'protected']
+    """
+    group, _, name = read.partition(".")
+    if not name:
+        return None
+    if group == HOUSEHOLD_PREFIX:
+        return schema.entity("household").by_name.get(name)
+    if group == "employees" and "employment" in schema.entities:
+        found = schema.entity("employment").by_name.get(name)
+        if found is not None:
+            return found
+    return schema.resident.by_name.get(name)

@@ -138,16 +138,25 @@ def identifying_reads(rule: Rule, entity: Entity) -> list[str]:
     ['birth_date is a quasi-identifier: read it through age, its coarsened derived field']
     >>> identifying_reads(parse_rule("monthly_income < 3000", r), r)
     []
+    >>> identifying_reads(parse_rule('household.any_member(person_id == "P1")', r), r)
+    ['members.person_id is an identifier: it names one subject']
     """
+    from profiles.schema import load_schema
+    from rules.groups import group_field
+
+    schema = load_schema()  # what a rule reads of its household, members or staff counts too
+    reads = [(n, entity.by_name.get(n)) for n in sorted(rule.fields)]
+    reads += [(n, group_field(schema, n)) for n in sorted(rule.groups)]
     out = []
-    for name in sorted(rule.fields):
-        f = entity.by_name.get(name)
+    for name, f in reads:
         if f is None or f.aggregate_readable:
             continue
         if f.sensitivity == "identifier":
             out.append(f"{name} is an identifier: it names one subject")
         else:
-            coarse = [d.name for d in entity.derived_fields if d.derived_from == name]
+            owner = schema.resident if "." in name else entity
+            bare = name.rpartition(".")[2]
+            coarse = [d.name for d in owner.derived_fields if d.derived_from == bare]
             via = (
                 f"read it through {', '.join(coarse)}, its coarsened derived field"
                 if coarse
