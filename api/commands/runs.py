@@ -1,4 +1,5 @@
-"""``zhida runs list|diff``: recorded match runs and what changed between them."""
+"""``zhida runs list|diff|parameters``: recorded match runs, what changed between them, and
+the parameter versions each read."""
 
 from __future__ import annotations
 
@@ -32,6 +33,37 @@ def list_cmd() -> None:
             f"population {r.population[:12]}  {r.eligible:,} eligible  {r.maybe:,} maybe  "
             f"{r.policies} policies  {r.seconds:.1f}s  previous {r.previous_run_id or '-'}"
         )
+
+
+@runs_group.command("parameters")
+@click.argument("run_id", type=int, required=False)
+def parameters_cmd(run_id: int | None) -> None:
+    """The parameter versions RUN (default: the latest) read: each parameter its policies read,
+    the first day of the version in force on the run's as-of date, and its value then.
+
+    \b
+    Example:
+      zhida runs parameters 12
+      zhida parameters history dibao_standard     (that version's source)
+    """
+    from core.db import get_engine, upgrade
+    from core.errors import NotFoundError
+    from core.settings import get_settings
+    from matcher.runs import RunStore
+
+    engine = get_engine()
+    upgrade(engine)
+    store = RunStore(engine, get_settings().data_dir)
+    if run_id is None:
+        latest = store.latest()
+        if latest is None:
+            raise NotFoundError("no runs yet; `zhida match ... --out FILE` records one")
+        run_id = latest.run_id
+    read = store.parameters(run_id)
+    if not read:
+        click.echo(f"run {run_id} read no parameter (or was recorded before runs kept them)")
+    for name, (version, value) in sorted(read.items()):
+        click.echo(f"{name}  from {version}  {value}")
 
 
 @runs_group.command("diff")

@@ -140,6 +140,7 @@ def test_a_run_records_the_parameter_versions_it_read(
     backend: str,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from core.db import get_engine
     from core.settings import get_settings
@@ -156,3 +157,7 @@ def test_a_run_records_the_parameter_versions_it_read(
     first, second = sorted(run.run_id for run in store.list())
     assert store.parameters(first) == {"dibao_standard": ("2023-07-01", "1395")}
     assert store.parameters(second) == {"dibao_standard": ("2024-07-01", "1450")}
+    if not plan:  # the command prints what the run kept
+        capsys.readouterr()
+        assert main(["runs", "parameters", str(first)]) == 0
+        assert capsys.readouterr().out == "dibao_standard  from 2023-07-01  1395\n"
