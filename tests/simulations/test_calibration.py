@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
@@ -57,12 +58,21 @@ def test_every_fitted_target_is_met_within_its_tolerance(sample: dict[str, pl.Da
 def test_the_unweighted_sample_is_within_ten_percent_of_each_population_margin(
     sample: dict[str, pl.DataFrame],
 ) -> None:
-    # issue 16: the generator's draws come close before any weighting (margins, not caseloads)
+    # issue 16: the generator's draws come close before any weighting (margins, not caseloads).
+    # Ten per cent is the bar for the 1M sample; on 40k residents drawn in households (about
+    # two a household) a small district's count varies more, so the bar there is three of its
+    # standard errors when that is wider: sqrt(2 / expected residents).
     report = check(sample, load_targets(), as_of=AS_OF)
     margins = [r for r in report.rows if r.target.fitted and r.target.tolerance <= 0.03]
     assert len(margins) > 20
-    far = {r.target.id: round(r.unweighted_gap or 0, 3) for r in margins}
-    assert all(abs(gap) <= 0.10 for gap in far.values()), far
+    far = {}
+    for r in margins:
+        n = sample[r.target.entity].height
+        expected = r.target.value * n / (21_832_000 if r.target.entity == "resident" else 1_179_000)
+        bar = max(0.10, 3 * math.sqrt(2 / expected))
+        if abs(r.unweighted_gap or 0) > bar:
+            far[r.target.id] = (round(r.unweighted_gap or 0, 3), round(bar, 3))
+    assert not far, far
 
 
 def _target(id_: str, entity: str, where: str | None, value: float, tol: float = 0.03) -> Target:
