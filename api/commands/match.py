@@ -433,7 +433,18 @@ def _record_pairs(
 def explain_cmd(
     population: Path, policies: tuple[Path, ...], as_of: date, policy_id: str, subject_id: str
 ) -> None:
-    """Explain, clause by clause, why SUBJECT is (not, maybe) eligible for POLICY (JSON)."""
+    """Explain, clause by clause, why SUBJECT is (not, maybe) eligible for POLICY (JSON).
+
+    \b
+    A rule over groups (家庭.人均月收入 < 1450, 员工数(...) >= 1) reads the subject's
+    household and members, or its staff, from the population's households.parquet and
+    employments.parquet. Its explanation adds member_facts (which member's missing field a
+    maybe waits for) and group_words: what the household's recipient reads, with figures,
+    and what any other member reads (met or not, no figure of a sensitive value).
+    Example:
+      zhida explain --population pop/ --policies rules/catalog \\
+          --policy bj-dibao-invitation --subject P000000042
+    """
     from core.errors import NotFoundError, ValidationError
     from matcher.live.source import FileSource, require_subject, tag_library
     from profiles.schema import load_schema
@@ -481,6 +492,13 @@ def explain_cmd(
         "benefit_period": policy.benefit_period,
         **{k: v for k, v in explanation.to_dict().items() if k not in ("status",)},
     }
+    if rule.groups:  # what the household's recipient reads, and what any other member does
+        from rules.group_explainer import plain_group_clauses
+
+        output["group_words"] = {
+            who: plain_group_clauses(rule, derived, as_of=as_of, lang="zh", recipient=sees)
+            for who, sees in (("recipient", True), ("other_members", False))
+        }
     if "tags" in rule.fields:
         output["tag_evidence"] = _tag_evidence(
             population, policy.eligibility, record, entity, subject_id, as_of=as_of

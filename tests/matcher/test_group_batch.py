@@ -255,6 +255,10 @@ def test_zhida_explain_reads_the_subjects_household(
     # a's household: 3,300 over three people is 1,100, as the batch has it
     assert out["status"] == "eligible"
     assert out["clauses"][0]["values"] == {"household.income_per_capita": 1100.0}
+    assert out["group_words"] == {
+        "recipient": ["家庭人均月收入 1,100 元（3 人合计 3,300 元）低于 1,200 元 ✓"],
+        "other_members": ["家庭人均月收入低于 1,200 元 ✓"],
+    }
 
 
 def test_a_tag_read_in_a_members_condition_is_computed_for_the_batch() -> None:
