@@ -296,7 +296,10 @@ def run_seed(
         schema={"subject_id": pl.String, "policy_id": pl.String, "end": pl.Date}
     )
     spells = _spells(
-        pl.concat([o.with_columns(pl.col("status").cast(pl.String)) for o in opened]),
+        # the first day's pairs name their subject type as an enum, a run diff's as text
+        pl.concat(
+            [o.with_columns(pl.col("status", "subject_type").cast(pl.String)) for o in opened]
+        ),
         pl.concat(closed) if closed else empty_close,
     )
     return SeedRun(
