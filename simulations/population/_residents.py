@@ -22,7 +22,12 @@ from simulations.population._assistance import assess
 from simulations.population._households import COLLECTIVE, Skeleton, draw_households
 from simulations.population._names import digits, pools, sample
 from simulations.population._sampling import bernoulli, categorical, categorical_index
-from simulations.population._sampling import lognormal_median as lognormal
+from simulations.population._work import (
+    employment_by_age,
+    graduated_on,
+    income_by_status,
+    no_earner_fix,
+)
 
 __all__ = ["Drawn", "draw_residents", "generate_residents"]
 
@@ -81,70 +86,6 @@ _SHARES_HEAD_HUKOU = 0.92
 # Where a Beijing hukou is registered: the district of residence for most (modelled).
 _HUKOU_IN_RESIDENCE_DISTRICT = 0.8
 
-# Level of schooling finished, by age at graduation (modelled on Beijing's high share of
-# graduates among young adults): upper secondary 18, bachelor 22, master 25.
-_GRADUATION_AGE = {18: 0.30, 22: 0.50, 25: 0.20}
-_GRADUATION_RECORDED_UP_TO = 35  # age up to which a graduation date is on file
-
-
-def _employment(
-    rng: np.random.Generator, age: npt.NDArray[np.int64], retire_age: npt.NDArray[np.int64]
-) -> npt.NDArray[np.object_]:
-    n = age.shape[0]
-    out = np.full(n, "not_working", dtype=object)
-    school = (age >= 6) & (age < 16)
-    out[school] = "student"
-    young = (age >= 16) & (age < 23)
-    out[young] = categorical(
-        rng,
-        {"student": 0.60, "employed": 0.30, "unemployed": 0.05, "not_working": 0.05},
-        int(young.sum()),
-    )
-    working = (age >= 23) & (age < retire_age)
-    out[working] = categorical(
-        rng,
-        {"employed": 0.78, "self_employed": 0.08, "unemployed": 0.04, "not_working": 0.10},
-        int(working.sum()),
-    )
-    old = age >= retire_age
-    out[old] = categorical(
-        rng, {"retired": 0.93, "employed": 0.05, "not_working": 0.02}, int(old.sum())
-    )
-    return out
-
-
-def _income(rng: np.random.Generator, status: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
-    income = np.zeros(status.shape[0], dtype=np.float64)
-    for name, (median, sigma) in m.INCOME_LOGNORMAL.items():
-        mask = status == name
-        income[mask] = lognormal(rng, median, sigma, int(mask.sum()))
-    # Half of the registered unemployed draw no benefit yet.
-    unemployed = status == "unemployed"
-    income[unemployed & bernoulli(rng, 0.5, status.shape[0])] = 0.0
-    return np.round(income)
-
-
-def _no_earner_fix(
-    rng: np.random.Generator,
-    s: Skeleton,
-    status: npt.NDArray[np.object_],
-    retire_age: npt.NDArray[np.int64],
-) -> npt.NDArray[np.object_]:
-    """Households of working age where nobody works are rare (零就业家庭 are sought out by
-    employment assistance): most of them have one member at work (modelled, 95 %)."""
-    earner = np.isin(status, ["employed", "self_employed", "retired"])
-    has_earner = np.bincount(s.member_household, weights=earner, minlength=s.households) > 0
-    able = (s.age >= 23) & (s.age < retire_age) & np.isin(status, ["not_working", "unemployed"])
-    # The first able member of each household without an earner (members are in order).
-    candidates = np.flatnonzero(able & ~has_earner[s.member_household])
-    households = s.member_household[candidates]
-    starts = np.concatenate(([True], households[1:] != households[:-1]))[: households.size]
-    first = candidates[starts]
-    fix = first[bernoulli(rng, 0.95, first.size)]
-    out = status.copy()
-    out[fix] = "employed"
-    return out
-
 
 def _marital(rng: np.random.Generator, s: Skeleton) -> npt.NDArray[np.object_]:
     n = s.age.size
@@ -165,36 +106,6 @@ def _marital(rng: np.random.Generator, s: Skeleton) -> npt.NDArray[np.object_]:
     out[one] = categorical(rng, {"widowed": 0.85, "divorced": 0.08, "married": 0.07}, one.size)
     del n
     return out
-
-
-def _graduated_on(
-    rng: np.random.Generator,
-    birth: pl.Series,
-    age: npt.NDArray[np.int64],
-    status: npt.NDArray[np.object_],
-    as_of: date,
-) -> pl.Series:
-    """1 July of the year a young adult finished school; unknown for students and over 35."""
-    n = age.size
-    at = categorical(rng, _GRADUATION_AGE, n).astype(np.int64)
-    # Nobody graduates in the future: a younger person finished at an earlier level.
-    year = birth.dt.year().to_numpy().astype(np.int64) + at
-    finished = np.where(
-        year * 10_000 + 701 < as_of.year * 10_000 + as_of.month * 100 + as_of.day, year, -1
-    )
-    fallback = birth.dt.year().to_numpy().astype(np.int64) + 18
-    year = np.where(finished > 0, finished, fallback)
-    recorded = (
-        (age >= 18)
-        & (age <= _GRADUATION_RECORDED_UP_TO)
-        & (status != "student")
-        & (year * 10_000 + 701 < as_of.year * 10_000 + as_of.month * 100 + as_of.day)
-    )
-    return (
-        pl.DataFrame({"y": year, "keep": recorded})
-        .select(pl.when(pl.col("keep")).then(pl.date(pl.col("y"), 7, 1)).otherwise(None).alias("d"))
-        .to_series()
-    )
 
 
 def _birth_dates(
@@ -289,8 +200,8 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
     hukou_district = np.where(non_hukou, "外省市", hh_hukou_district[hh_of])
 
     retire_age = np.where(male, m.RETIREMENT_AGE["male"], m.RETIREMENT_AGE["female"])
-    employment = _no_earner_fix(rng, s, _employment(rng, age, retire_age), retire_age)
-    income = _income(rng, employment)
+    employment = no_earner_fix(rng, s, employment_by_age(rng, age, retire_age), retire_age)
+    income = income_by_status(rng, employment)
     marital = _marital(rng, s)
 
     disability_p = np.zeros(n)
@@ -362,7 +273,7 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
             "mother_id": _link(person_id, s.mother),
             "father_id": _link(person_id, s.father),
             "guardian_id": _link(person_id, s.guardian),
-            "graduated_on": _graduated_on(rng, birth, age, employment, as_of),
+            "graduated_on": graduated_on(rng, birth, age, employment, as_of),
         }
     ).with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("tags"))
 
