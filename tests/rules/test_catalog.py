@@ -15,7 +15,8 @@ from rules.groups import EMPLOYEES, HOUSEHOLD
 from rules.language import parse_rule
 from rules.loader import load_catalog
 
-CATALOG = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"])
+CATALOG_DIR = Path(__file__).resolve().parents[2] / "rules" / "catalog"
+CATALOG = load_catalog([CATALOG_DIR])
 SCHEMA = load_schema()
 ON = date(2026, 6, 30)
 BJ = {"hukou_city": "北京市"}
@@ -658,3 +659,19 @@ def test_tekun_support_is_one_and_a_half_times_the_standard_of_its_date() -> Non
     profile = {"subsistence_status": "tekun"}
     assert evaluate_benefit(rule, profile, as_of=date(2024, 1, 1)) == Decimal("2092.50")
     assert evaluate_benefit(rule, profile, as_of=date(2024, 7, 1)) == Decimal("2175")
+
+
+def test_the_catalog_validates_without_a_warning() -> None:
+    """No amount written out that the parameter library holds, no always-true rule, no tier
+    nobody reaches: `zhida policies validate rules/catalog` prints no warning."""
+    assert [str(w) for w in CATALOG.warnings] == []
+
+
+def test_every_policy_says_whether_it_is_cited_or_modelled() -> None:
+    """Each file's first comment says cited or modelled (or retired/expired, then why), and
+    SOURCES.md lists every policy."""
+    sources = (CATALOG_DIR / "SOURCES.md").read_text(encoding="utf-8")
+    for policy in CATALOG.policies:
+        head = CATALOG.sources[policy.id].read_text(encoding="utf-8").split("\n", 1)[0]
+        assert head.startswith(("# cited:", "# modelled:", "# Retired:", "# Expired;")), policy.id
+        assert f"| {policy.id} " in sources, policy.id
