@@ -41,7 +41,12 @@ def _pick_firms(
     rng: np.random.Generator, capacity: npt.NDArray[np.float64], workers: int
 ) -> npt.NDArray[np.int64]:
     """A firm for each of ``workers``: one each for as many firms as there are workers (the
-    larger the firm, the likelier it is among them), the rest in proportion to size."""
+    larger the firm, the likelier it is among them), the rest in proportion to size.
+
+    >>> picked = _pick_firms(np.random.default_rng(0), np.array([1.0, 1.0, 101.0]), 1_000)
+    >>> np.bincount(picked).tolist()[:2]  # each small firm has its one worker
+    [1, 1]
+    """
     m = capacity.size
     if m == 0 or workers == 0:
         return np.zeros(0, dtype=np.int64)

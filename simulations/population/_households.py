@@ -140,7 +140,13 @@ _RECENT_COHORTS: Final = np.array([0.61 / 0.86 + (1 - 0.61 / 0.86) * a / 5 for a
 
 def _child_ages(rng: np.random.Generator, low: IntArray, high: IntArray) -> IntArray:
     """A child's age in whole years from ``low`` to ``high``, each year as likely as its birth
-    cohort is large (rejection sampling, two rounds, then the last draw stands)."""
+    cohort is large (rejection sampling, two rounds, then the last draw stands).
+
+    >>> ages = _child_ages(np.random.default_rng(0), np.zeros(10_000, np.int64),
+    ...                    np.full(10_000, 9, np.int64))
+    >>> int(ages.min()), int(ages.max()), bool((ages == 0).sum() < (ages == 9).sum())
+    (0, 9, True)
+    """
     age = low + (rng.random(low.size) * (high - low + 1)).astype(np.int64)
     for _ in range(2):
         weight = np.where(age < 5, _RECENT_COHORTS[np.minimum(age, 4)], 1.0)
