@@ -17,6 +17,7 @@ def _isort_style(name: str) -> tuple[int, str]:
         "core",
         "profiles",
         "rules",
+        "rules.parameters",
         "matcher",
         "matcher.ranking",
         "notifier",
