@@ -193,7 +193,11 @@ def _condition_text(c: Condition, audience: str) -> str:
     subject = _subject(c.subject, audience)
     if op.code in ("has_tag", "lacks_tag"):
         if not isinstance(c.value, str) or not c.value:
-            raise FormError(f"{op.zh} needs a tag from the tag library (标签库)")
+            raise FormError(
+                f"{op.en}: pick a tag from the tag library (标签库)",
+                zh=f"{op.zh}：请从标签库中选择一个标签",
+                section="conditions",
+            )
         has = f"{value_text(c.value)} in tags"
         return has if op.code == "has_tag" else f"not ({has})"
     if op.code == "is_true":
@@ -202,14 +206,26 @@ def _condition_text(c: Condition, audience: str) -> str:
         return f"not {subject}"
     if op.code == "within_days":
         if not isinstance(c.value, Decimal) or c.value < 0:
-            raise FormError(f"{subject} {op.zh}: give a number of days, e.g. 365")
+            raise FormError(
+                f"{subject} {op.en}: give a number of days, e.g. 365",
+                zh=f"{subject} {op.zh}：请填写天数，例如 365",
+                section="conditions",
+            )
         return f"{subject} >= $today - {number_text(c.value)}"
     if op.code in ("in", "not_in"):
         if not isinstance(c.value, tuple) or not c.value:
-            raise FormError(f"{subject} {op.zh}: pick one or more values")
+            raise FormError(
+                f"{subject} {op.en}: pick one or more values",
+                zh=f"{subject} {op.zh}：请至少选择一个取值",
+                section="conditions",
+            )
         return f"{subject} {op.symbol} {value_text(c.value)}"
     if c.value is None or c.value == "":
-        raise FormError(f"{subject} {op.zh}: a value is missing; type or pick one")
+        raise FormError(
+            f"{subject} {op.en}: a value is missing; type or pick one",
+            zh=f"{subject} {op.zh}：缺少取值，请填写或选择",
+            section="conditions",
+        )
     return f"{subject} {op.symbol} {value_text(c.value)}"
 
 
@@ -225,11 +241,19 @@ def _group_text(g: GroupRow, audience: str) -> str:
     call = f"{prefix}{agg.name}({inner})"
     if agg.op != "count":
         if not inner:
-            raise FormError(f"{agg.zh}（{agg.name}）needs at least one condition on the member")
+            raise FormError(
+                f"{agg.name} needs at least one condition on the member",
+                zh=f"{agg.zh_words}：请至少添加一条对成员（员工）的条件",
+                section="conditions",
+            )
         return call
     op = OPERATORS.get(g.operator or "")
     if op is None or op.code not in _COMPARISON or g.value is None:
-        raise FormError(f"{agg.zh}（{agg.name}）: say how the count compares, e.g. 不低于 1")
+        raise FormError(
+            f"{agg.name}: say how the count compares, e.g. at least 1",
+            zh=f"{agg.zh_words}：请填写人数的比较，例如 不低于 1",
+            section="conditions",
+        )
     return f"{call} {op.symbol} {number_text(g.value)}"
 
 

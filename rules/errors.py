@@ -143,4 +143,17 @@ class EvaluationTimeLimitError(RuleError):
 
 class FormError(RuleError):
     """The 政策要素 form cannot show a policy, or a form's content cannot be written as one:
-    the message says which row or key, and what to do."""
+    the message says which row or key, and what to do; ``zh`` says it in Chinese, ``section``
+    names the part of the form it belongs beside (basics, conditions, application, amount).
+
+    >>> FormError("row 1: a value is missing", zh="第 1 条：缺少取值").in_language("zh")
+    '第 1 条：缺少取值'
+    """
+
+    def __init__(self, message: str, *, zh: str | None = None, section: str = "basics") -> None:
+        super().__init__(message)
+        self.zh = zh or message
+        self.section = section
+
+    def in_language(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.message

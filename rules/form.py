@@ -245,14 +245,24 @@ def benefit_text(form: PolicyForm) -> str | None:
         return None
     if a.kind == "fixed":
         if a.fixed is None:
-            raise FormError("the fixed amount is missing: type a number or pick a parameter")
+            raise FormError(
+                "the fixed amount is missing: type a number or pick a parameter",
+                zh="缺少固定金额：请填写数额或选择参数",
+                section="amount",
+            )
         return amount_text(a.fixed)
     if a.kind == "table":
         if a.table is None:
-            raise FormError("the decision table is missing its rows")
+            raise FormError(
+                "the decision table is missing its rows", zh="决策表还没有档位", section="amount"
+            )
         return _table_text(a.table, form.audience)
     if not a.formula or not a.formula.strip():
-        raise FormError("the formula is empty: write one, or choose a fixed amount")
+        raise FormError(
+            "the formula is empty: write one, or choose a fixed amount",
+            zh="公式为空：请填写公式，或改选固定金额",
+            section="amount",
+        )
     return a.formula
 
 
@@ -298,11 +308,22 @@ def _check(form: PolicyForm) -> None:
     ):  # fmt: skip
         if getattr(form, key) not in allowed:
             shown = ", ".join(str(a) for a in allowed if a is not None)
-            raise FormError(f"{key} {getattr(form, key)!r} is not one of {shown}")
+            raise FormError(
+                f"{key} {getattr(form, key)!r} is not one of {shown}",
+                zh=f"“{getattr(form, key)}”不在可选范围内（{shown}），请从列表中选择",
+            )
     if form.amount.kind != "none" and form.benefit_period is None:
-        raise FormError("an amount needs its period: once (一次性), month (每月) or year (每年)")
+        raise FormError(
+            "an amount needs its period: once, month or year",
+            zh="金额需要发放周期：一次性、每月或每年",
+            section="amount",
+        )
     if form.application_conditions and form.mode == "auto_grant":
         raise FormError(
-            "免申即享 (auto_grant) has no application, so nothing can be checked at application: "
-            "make each condition a row of the eligibility, or choose 直达快享 or 服务找人"
+            "an auto-grant (免申即享) has no application, so nothing can be checked at "
+            "application: make each condition a row of the eligibility, or choose fast_track "
+            "(直达快享) or proactive_push (服务找人)",
+            zh="免申即享政策没有申请环节，无法在申请时核验条件：请把每条条件改为资格条件，"
+            "或将服务方式改为直达快享或服务找人",
+            section="application",
         )

@@ -21,7 +21,7 @@ rules.errors.FormError: valid_from: expected a date like 2026-01-01, found 'soon
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -61,17 +61,22 @@ def _to_json(value: Any) -> Any:
 def form_from_json(data: Any) -> PolicyForm:
     """A form from its JSON; raises :class:`FormError` naming the part and the fix."""
     if not isinstance(data, dict):
-        raise FormError("the form is a JSON object of the policy's keys")
+        raise FormError(
+            "the form is a JSON object of the policy's keys", zh="表单应为政策各项的对象"
+        )
     text = {k: _text(data, k) for k in _TEXT_KEYS}
     for key in ("id", "title", "department", "audience", "mode"):
         if not text[key]:
-            raise FormError(f"{key}: required; fill it in")
+            raise FormError(f"{key}: required; fill it in", zh=f"{_KEY_ZH[key]}：必填，请填写")
     days = data.get("objection_days")
     if days not in (None, "") and not (isinstance(days, int) and days >= 0):
-        raise FormError(f"objection_days: expected a whole number of days, found {days!r}")
+        raise FormError(
+            f"objection_days: expected a whole number of days, found {days!r}",
+            zh=f"异议期：应为整数天数，这里是 {days!r}",
+        )
     return PolicyForm(
         **{k: v for k, v in text.items() if v is not None},
-        conditions=_conditions(data.get("conditions"), "conditions"),
+        conditions=_conditions(data.get("conditions"), _CONDITIONS),
         valid_from=_date(data.get("valid_from"), "valid_from", required=True),  # type: ignore[arg-type]
         valid_until=_date(data.get("valid_until"), "valid_until"),
         amount=_amount(data.get("amount")),
@@ -86,6 +91,29 @@ _TEXT_KEYS = (
     "category", "unit", "recipient", "summary", "summary_en", "where", "apply_url", "contact",
     "comment",
 )  # fmt: skip
+_KEY_ZH = {
+    "id": "政策编号", "title": "政策名称", "department": "主管部门", "audience": "服务对象",
+    "mode": "服务方式", "valid_from": "生效日期", "valid_until": "截止日期",
+    "materials": "所需材料", "application_conditions": "申请时核验的条件",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Which part of the form a value sits in, in both languages, and its section."""
+
+    en: str
+    zh: str
+    section: str
+
+    def row(self, n: int) -> _Where:
+        return _Where(f"{self.en} row {n}", f"{self.zh}第 {n} 条", self.section)
+
+    def error(self, en: str, zh: str) -> FormError:
+        return FormError(f"{self.en}: {en}", zh=f"{self.zh}：{zh}", section=self.section)
+
+
+_CONDITIONS = _Where("conditions", "资格条件", "conditions")
 
 
 def _text(data: dict[str, Any], key: str) -> str | None:
@@ -93,45 +121,57 @@ def _text(data: dict[str, Any], key: str) -> str | None:
     if value is None or value == "":
         return "" if key == "comment" else None
     if not isinstance(value, str):
-        raise FormError(f"{key}: expected text, found {value!r}")
+        raise FormError(f"{key}: expected text, found {value!r}", zh=f"{key}：应为文字")
     return value.strip() if key != "comment" else value
 
 
 def _texts(data: dict[str, Any], key: str) -> tuple[str, ...]:
     items = data.get(key) or []
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise FormError(f"{key}: expected a list of texts, one per line")
+        raise FormError(
+            f"{key}: expected a list of texts, one per line",
+            zh=f"{_KEY_ZH.get(key, key)}：应为文字，每行一条",
+            section="application" if key == "application_conditions" else "basics",
+        )
     return tuple(i.strip() for i in items if i.strip())
 
 
 def _date(value: Any, key: str, *, required: bool = False) -> date | None:
     if isinstance(value, dict):
         value = value.get("date")
+    zh = _KEY_ZH.get(key, key)
     if value in (None, ""):
         if required:
-            raise FormError(f"{key}: required; pick a date")
+            raise FormError(f"{key}: required; pick a date", zh=f"{zh}：必填，请选择日期")
         return None
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise FormError(f"{key}: expected a date like 2026-01-01, found {value!r}") from None
+        raise FormError(
+            f"{key}: expected a date like 2026-01-01, found {value!r}",
+            zh=f"{zh}：应为日期，例如 2026-01-01，这里是 {value!r}",
+        ) from None
 
 
-def _number(value: Any, where: str) -> Decimal:
+def _number(value: Any, where: _Where) -> Decimal:
     raw = value.get("number") if isinstance(value, dict) else value
     try:
         number = Decimal(str(raw).replace(",", "").strip())
     except (InvalidOperation, ValueError):
-        raise FormError(f"{where}: expected a number such as 80 or 0.5, found {raw!r}") from None
+        number = Decimal("NaN")
     if not number.is_finite():
-        raise FormError(f"{where}: expected a number such as 80 or 0.5, found {raw!r}")
+        shown = "empty" if raw in (None, "") else repr(raw)
+        raise where.error(
+            f"expected a number such as 80 or 0.5, found {shown}",
+            f"应为数字，例如 80 或 0.5，这里是{'空的' if raw in (None, '') else f' {raw!r}'}",
+        )
     return number
 
 
-def _parameter(value: dict[str, Any], where: str) -> ParameterRef:
+def _parameter(value: dict[str, Any], where: _Where) -> ParameterRef:
     name = value.get("parameter")
     if not isinstance(name, str) or not name:
-        raise FormError(f"{where}: pick a parameter from the library")
+        raise where.error("pick a parameter from the library", "请从参数库中选择参数")
     index = value.get("index") or None
     times = value.get("times")
     return ParameterRef(
@@ -141,29 +181,34 @@ def _parameter(value: dict[str, Any], where: str) -> ParameterRef:
     )
 
 
-def _amount_value(value: Any, where: str) -> AmountValue:
+def _amount_value(value: Any, where: _Where) -> AmountValue:
     if isinstance(value, dict) and "parameter" in value:
         return _parameter(value, where)
     return _number(value, where)
 
 
-def _value(value: Any, where: str) -> Value:
+def _value(value: Any, where: _Where) -> Value:
     if isinstance(value, list):
         return tuple(_value(v, where) for v in value)
     if isinstance(value, dict):
         if "parameter" in value:
             return _parameter(value, where)
         if "date" in value:
-            return _date(value, where, required=True)
+            if not value.get("date"):
+                raise where.error("pick a date", "请选择日期")
+            return _date(value, where.en)
         return _number(value, where)
     if value is None or isinstance(value, bool | str):
         return value
-    raise FormError(f"{where}: expected a value (text, number, date or list), found {value!r}")
+    raise where.error(
+        f"expected a value (text, number, date or list), found {value!r}",
+        "应为文字、数字、日期或取值列表",
+    )
 
 
-def _row(data: Any, where: str) -> Condition | GroupRow | Conditions:
+def _row(data: Any, where: _Where) -> Condition | GroupRow | Conditions:
     if not isinstance(data, dict):
-        raise FormError(f"{where}: expected a row")
+        raise where.error("expected a row", "应为一条条件")
     kind = data.get("type")
     if kind == "group":
         return _conditions(data, where)
@@ -178,42 +223,52 @@ def _row(data: Any, where: str) -> Condition | GroupRow | Conditions:
     if kind == "row":
         subject = data.get("subject")
         if not isinstance(subject, str) or not subject:
-            raise FormError(f"{where}: pick a field or a tag")
+            raise where.error("pick a field or a tag", "请选择字段或标签")
         return Condition(subject, str(data.get("operator") or ""), _value(data.get("value"), where))
-    raise FormError(f"{where}: a row's type is row, group or group_row, found {kind!r}")
+    raise where.error(f"a row's type is row, group or group_row, found {kind!r}", "条件类型不正确")
 
 
-def _conditions(data: Any, where: str) -> Conditions:
+def _conditions(data: Any, where: _Where) -> Conditions:
     if not isinstance(data, dict) or data.get("join") not in ("all", "any"):
-        raise FormError(f"{where}: a group joins its rows with all (全部满足) or any (任一满足)")
+        raise where.error(
+            "a group joins its rows with all (全部满足) or any (任一满足)",
+            "一组条件须选择全部满足或任一满足",
+        )
     rows = data.get("rows") or []
     if not isinstance(rows, list):
-        raise FormError(f"{where}: expected a list of rows")
-    return Conditions(
-        data["join"], tuple(_row(r, f"{where} row {n}") for n, r in enumerate(rows, 1))
-    )
+        raise where.error("expected a list of rows", "应为条件列表")
+    return Conditions(data["join"], tuple(_row(r, where.row(n)) for n, r in enumerate(rows, 1)))
 
 
 def _amount(data: Any) -> Amount:
+    amount = _Where("amount", "待遇金额", "amount")
     if data is None:
         return Amount()
     if not isinstance(data, dict) or data.get("kind") not in ("none", "fixed", "table", "formula"):
-        raise FormError("amount: choose none, fixed, table or formula")
+        raise amount.error(
+            "choose none, fixed, table or formula", "请选择无金额、固定金额、分档或公式"
+        )
     kind = data["kind"]
     if kind == "fixed":
-        return Amount("fixed", fixed=_amount_value(data.get("fixed"), "amount"))
+        return Amount("fixed", fixed=_amount_value(data.get("fixed"), amount))
     if kind == "formula":
         return Amount("formula", formula=str(data.get("formula") or ""))
     if kind == "table":
         table = data.get("table") or {}
         tiers = tuple(
             Tier(
-                _conditions(t.get("when"), f"table row {n}"),
-                _amount_value(t.get("amount"), f"table row {n}'s amount"),
+                _conditions(t.get("when"), _Where(f"tier {n}", f"第 {n} 档", "amount")),
+                _amount_value(
+                    t.get("amount"), _Where(f"tier {n}'s amount", f"第 {n} 档的金额", "amount")
+                ),
             )
             for n, t in enumerate(table.get("tiers") or [], 1)
         )
         otherwise = table.get("otherwise")
-        other = _amount_value(otherwise, "otherwise") if otherwise not in (None, "") else None
+        other = (
+            _amount_value(otherwise, _Where("otherwise", "其他情况", "amount"))
+            if otherwise not in (None, "")
+            else None
+        )
         return Amount("table", table=DecisionTable(tiers, other))
     return Amount()

@@ -93,11 +93,19 @@ def amount_text(value: AmountValue) -> str:
 def table_text(table: DecisionTable, audience: str) -> str:
     """The chain ``c1 ? a1 : (c2 ? a2 : otherwise)`` of the rule language."""
     if not table.tiers:
-        raise FormError("a decision table needs at least one row: conditions → amount")
+        raise FormError(
+            "a decision table needs at least one row: conditions → amount",
+            zh="决策表至少需要一档：条件 → 金额",
+            section="amount",
+        )
     text = amount_text(table.otherwise) if table.otherwise is not None else "0"
     for number, tier in reversed(list(enumerate(table.tiers, 1))):
         if not tier.when.rows:
-            raise FormError(f"row {number} of the table has no condition; add one or delete it")
+            raise FormError(
+                f"row {number} of the table has no condition; add one or delete it",
+                zh=f"第 {number} 档没有条件：请添加条件或删除这一档",
+                section="amount",
+            )
         condition = conditions_text(tier.when, audience, nested=True)
         text = f"{condition} ? {amount_text(tier.amount)} : " + (
             f"({text})" if number < len(table.tiers) else text

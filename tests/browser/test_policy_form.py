@@ -67,6 +67,11 @@ def test_an_officer_authors_the_elderly_allowance_through_the_form_alone(
     page.locator("input[name=amount-kind][value=table]").check()
     for _ in range(2):
         page.locator("#add-tier").click()
+    # A row not yet filled in: said beside the amount, in Chinese, and nothing is written.
+    expect(page.locator("#form-amount .form-error")).to_have_text(
+        "第 1 档第 1 条：应为数字，例如 80 或 0.5，这里是空的"
+    )
+    expect(page.locator("#save-draft")).to_be_disabled()
     # In the wrong order first: 90 before 100; the 100 row is never reached.
     _parameter_tier(page, 1, "90", "90")
     _parameter_tier(page, 2, "100", "100")

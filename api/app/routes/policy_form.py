@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
 from api.app.access import allow
+from api.app.errors import error_body
 from api.app.i18n import language_of
 from profiles.schema import Entity, Schema, load_schema
 from rules.conditions import JOINS, OPERATORS, conditions_text, number_text
@@ -167,12 +168,17 @@ def read(request: Request[Any, Any, Any], data: JSONBody[FormDocument]) -> FormO
     "/api/v1/policies/form/write", guards=[_editors], status_code=200, sync_to_thread=True,
     tags=["policies"],
 )  # fmt: skip
-def write(request: Request[Any, Any, Any], data: JSONBody[FormIn]) -> WrittenForm:
-    """The form written as the policy's YAML (a 422 naming the row or key that cannot be
-    written, and how to fix it), with each decision-table row's problems."""
-    form = form_from_json(data.form)
-    document = write_form(form)
+def write(request: Request[Any, Any, Any], data: JSONBody[FormIn]) -> Response[Any]:
+    """The form written as the policy's YAML, with each decision-table row's problems; a form
+    that cannot be written is a 422 naming the row or key and how to fix it, in the page's
+    language, and the section of the form it belongs beside (``error.section``)."""
     lang = language_of(request)
+    try:
+        form = form_from_json(data.form)
+        document = write_form(form)
+    except FormError as exc:
+        body = error_body(422, "FormError", exc.in_language(lang), section=exc.section)
+        return Response(body, status_code=422)
     problems: list[TableProblem] = []
     if form.amount.kind == "table" and form.amount.table is not None:
         try:
@@ -182,7 +188,7 @@ def write(request: Request[Any, Any, Any], data: JSONBody[FormIn]) -> WrittenFor
         except (FormError, PositionedRuleError):
             found = []  # the rows have an error of their own: validation shows it in place
         problems = [TableProblem(f.tier, f.severity, f.message(lang)) for f in found]
-    return WrittenForm(document, problems)
+    return Response(WrittenForm(document, problems))
 
 
 POLICY_FORM_ROUTES = [choices, read, write]

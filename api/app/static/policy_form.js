@@ -152,9 +152,15 @@
     const mine = ++seq;
     const r = await api("POST", `/api/v1/policies/form/write?lang=${lang}`, { form });
     if (mine !== seq) return;
+    panel.querySelectorAll(".form-error").forEach((n) => n.remove());
     if (!r.ok) {
+      const error = (r.json && r.json.error) || {};
+      const message = error.message || `HTTP ${r.status}`;
       status.className = "bad";
-      status.textContent = w.cannot + ((r.json && r.json.error && r.json.error.message) || `HTTP ${r.status}`);
+      status.textContent = w.cannot + message;
+      // beside the part of the form it is about, in the page's language
+      const section = $(`form-${error.section || "basics"}`);
+      if (section) section.append(el("p", { class: "form-error", role: "alert" }, message));
       for (const id of ["save-draft", "submit-review"]) if ($(id)) $(id).disabled = true;
       return;
     }

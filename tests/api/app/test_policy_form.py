@@ -86,5 +86,8 @@ def test_table_rows_are_checked_and_a_bad_form_is_a_clear_422(world: World) -> N
     form["application_conditions"] = ["未享受其他同类补贴"]
     refused = _post(world, "write", {"form": form})
     assert refused.status_code == 422
-    assert "免申即享" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["message"].startswith("免申即享政策没有申请环节")
+    assert refused.json()["error"]["section"] == "application"
+    english = _post(world, "write", {"form": form}, lang="en").json()["error"]["message"]
+    assert english.startswith("an auto-grant (免申即享) has no application")
     assert "Traceback" not in refused.text
