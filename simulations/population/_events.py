@@ -132,7 +132,7 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
 
     birth = _days(r["birth_date"])
     age_days = c.as_of_day - birth
-    married = np.flatnonzero(r["marital_status"].to_numpy() == "married")
+    married = np.flatnonzero((r["marital_status"] == "married").to_numpy())
     since_20 = np.maximum(age_days[married] - 20 * 365, 1)
     c.add(
         "resident",
@@ -141,8 +141,8 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
         c.as_of_day - (rng.random(married.size) * since_20).astype(np.int64),
     )
 
-    retired = np.flatnonzero(r["employment_status"].to_numpy() == "retired")
-    male = r["gender"].to_numpy()[retired] == "male"
+    retired = np.flatnonzero((r["employment_status"] == "retired").to_numpy())
+    male = (r["gender"] == "male").to_numpy()[retired]
     retire_years = np.where(male, m.RETIREMENT_AGE["male"], m.RETIREMENT_AGE["female"])
     c.add(
         "resident",
@@ -153,7 +153,7 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
         + rng.integers(0, 30, retired.size),
     )
 
-    unemployed = np.flatnonzero(r["employment_status"].to_numpy() == "unemployed")
+    unemployed = np.flatnonzero((r["employment_status"] == "unemployed").to_numpy())
     c.add(
         "resident",
         ids.gather(unemployed),
@@ -166,7 +166,7 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
     c.add("resident", ids.gather(disabled), "disability_certification", certified)
 
     migrant = np.flatnonzero(
-        (r["hukou_district"].to_numpy() == "外省市")
+        ((r["hukou_district"] == "外省市").to_numpy())
         & (age_days >= 16 * 365)
         & (rng.random(n) < 0.7)
     )
@@ -182,8 +182,8 @@ def _resident_events(c: _Collector, r: pl.DataFrame) -> None:
 
     # Assistance is applied for by the household, through its head.
     assisted = np.flatnonzero(
-        (r["subsistence_status"].to_numpy() != "none")
-        & (r["relation_to_head"].to_numpy() == "head")
+        ((r["subsistence_status"] != "none").to_numpy())
+        & ((r["relation_to_head"] == "head").to_numpy())
     )
     c.add(
         "resident",
