@@ -44,6 +44,7 @@ from rules.policy import (
     Policy,
     unit_problem,
 )
+from rules.relations import read_relations
 
 __all__ = [
     "Catalog",
@@ -196,12 +197,16 @@ class _FileChecker:
                 self.problem(root, f"missing required key {key!r}", pid)
         values = {k: data.get(k) for k in POLICY_KEYS}
         self._check_values(values, nodes, pid)
+        relations, problem = read_relations(values.pop("relations"))
+        if problem is not None:
+            self.problem(self._node(nodes, "relations"), problem, pid)
         if self.problems:
             return None
         lists: dict[str, Any] = {k: tuple(str(m) for m in values[k] or ()) for k in _LIST_KEYS}
         return Policy(
             **{k: v for k, v in values.items() if k not in _LIST_KEYS and v is not None},
             **lists,
+            relations=relations,
         )
 
     def _node(self, nodes: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> yaml.Node | None:

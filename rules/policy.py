@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Final, Literal
 
+from rules.relations import Relation
+
 __all__ = [
     "AUDIENCES",
     "BENEFIT_PERIODS",
@@ -94,6 +96,7 @@ OPTIONAL_KEYS: Final = (
     "objection_days",
     "unit",
     "recipient",
+    "relations",
 )
 POLICY_KEYS: Final = REQUIRED_KEYS + OPTIONAL_KEYS
 # The keys whose change changes who is matched or what they get.
@@ -133,6 +136,8 @@ class Policy:
     objection_days: int | None = None  # auto_grant: days to object or decline
     unit: Unit | None = None  # None: the audience's own subject (UNIT_OF_AUDIENCE)
     recipient: Recipient | None = None  # None: self, or the head for a household unit
+    # how it stands to published policies: replaces / supplements / excludes (rules.relations)
+    relations: tuple[Relation, ...] = field(default=())
 
     @property
     def unit_kind(self) -> str:

@@ -9,6 +9,7 @@ catalog as of a date holds, per policy, the newest published version valid on th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from core.errors import NotFoundError
 from profiles.schema import Schema, load_schema
-from rules.lifecycle import check_reviewer, next_status
+from rules.lifecycle import check_reason, check_reviewer, next_status
 from rules.loader import Catalog, load_catalog, load_policy_text
 from rules.policy import Policy
 
@@ -47,6 +48,10 @@ _versions = sa.Table(
     sa.Column("reviewer", sa.String(128)),
     sa.Column("published_at", sa.DateTime),
     sa.Column("retired_at", sa.DateTime),
+    # 退回修改: why the reviewer returned it (the author sees it on the draft), who and when
+    sa.Column("return_reason", sa.Text),
+    sa.Column("returned_by", sa.String(128)),
+    sa.Column("returned_at", sa.DateTime),
     sa.Index("ix_policy_versions_status", "status", "policy_id"),
 )
 
@@ -66,6 +71,8 @@ class PolicyVersion:
     published_at: datetime | None
     valid_from: date
     valid_until: date | None
+    return_reason: str | None = None  # the latest 退回修改's reason (kept once resubmitted)
+    returned_by: str | None = None
 
 
 def _now() -> datetime:
@@ -91,7 +98,27 @@ def _version(row: Any) -> PolicyVersion:
         published_at=row.published_at,
         valid_from=row.valid_from,
         valid_until=row.valid_until,
+        return_reason=row.return_reason,
+        returned_by=row.returned_by,
     )
+
+
+def _supersede(conn: sa.Connection, policy_id: str, now: datetime) -> None:
+    del now  # superseding keeps the version's own published_at
+    conn.execute(
+        _versions.update()
+        .where(_versions.c.policy_id == policy_id, _versions.c.status == "published")
+        .values(status=next_status("published", "supersede"))
+    )
+
+
+def _retire_published(conn: sa.Connection, policy_ids: Sequence[str], now: datetime) -> None:
+    if policy_ids:
+        conn.execute(
+            _versions.update()
+            .where(_versions.c.policy_id.in_(list(policy_ids)), _versions.c.status == "published")
+            .values(status=next_status("published", "retire"), retired_at=now)
+        )
 
 
 class PolicyStore:
@@ -114,6 +141,8 @@ class PolicyStore:
         ).scalar_one()
         version = (latest or 0) + 1
         now = _now()
+        if status == "published":
+            _supersede(conn, policy.id, now)
         conn.execute(
             _versions.insert().values(
                 policy_id=policy.id,
@@ -136,7 +165,10 @@ class PolicyStore:
         )
         return version
 
-    def _move(self, policy_id: str, version: int, action: str, **values: Any) -> None:
+    def _move(
+        self, policy_id: str, version: int, action: str, *, retire: Sequence[str] = (),
+        **values: Any,
+    ) -> None:  # fmt: skip
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.select(_versions).where(
@@ -148,6 +180,10 @@ class PolicyStore:
             if action == "publish":
                 check_reviewer(author=row.author, reviewer=values["reviewer"])
             status = next_status(row.status, action)
+            if status == "published":
+                # One published version at a time; the policies it replaces end with it.
+                _supersede(conn, policy_id, _now())
+                _retire_published(conn, retire, _now())
             conn.execute(
                 _versions.update()
                 .where(_versions.c.policy_id == policy_id, _versions.c.version == version)
@@ -157,12 +193,22 @@ class PolicyStore:
     def submit(self, policy_id: str, version: int) -> None:
         self._move(policy_id, version, "submit", submitted_at=_now())
 
-    def reject(self, policy_id: str, version: int) -> None:
-        self._move(policy_id, version, "reject")
+    def reject(self, policy_id: str, version: int, *, reviewer: str = "", reason: str) -> None:
+        """Return a version under review to its author (退回修改) with the reason they see."""
+        self._move(
+            policy_id, version, "reject", return_reason=check_reason(reason),
+            returned_by=reviewer or None, returned_at=_now(),
+        )  # fmt: skip
 
-    def publish(self, policy_id: str, version: int, *, reviewer: str) -> None:
-        """Publish a version under review; its author cannot be its reviewer."""
-        self._move(policy_id, version, "publish", reviewer=reviewer, published_at=_now())
+    def publish(
+        self, policy_id: str, version: int, *, reviewer: str, retire: Sequence[str] = ()
+    ) -> None:
+        """Publish a version under review; its author cannot be its reviewer.  The version
+        published before it is superseded, and the published versions of the policies in
+        ``retire`` (those it replaces) are retired, in the same transaction."""
+        self._move(
+            policy_id, version, "publish", retire=retire, reviewer=reviewer, published_at=_now()
+        )
 
     def retire(self, policy_id: str, version: int) -> None:
         self._move(policy_id, version, "retire", retired_at=_now())
@@ -195,7 +241,7 @@ class PolicyStore:
                     _versions.c.policy_id, _versions.c.version, _versions.c.status,
                     _versions.c.document_hash,
                 )
-                .where(_versions.c.status.in_(("published", "retired")))
+                .where(_versions.c.status.in_(("published", "superseded", "retired")))
                 .order_by(_versions.c.policy_id, _versions.c.version)
             ).all()  # fmt: skip
         return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
@@ -227,7 +273,12 @@ class PolicyStore:
         return created
 
     def _in_force_rows(self, on: date | None) -> list[Any]:
-        query = sa.select(_versions).where(_versions.c.status == "published")
+        # A policy with a published version is in force; on a date its published version is
+        # not yet valid, the newest superseded version valid then is (as before supersession).
+        live = sa.select(_versions.c.policy_id).where(_versions.c.status == "published")
+        query = sa.select(_versions).where(
+            _versions.c.status.in_(("published", "superseded")), _versions.c.policy_id.in_(live)
+        )
         if on is not None:
             query = query.where(
                 _versions.c.valid_from <= on,

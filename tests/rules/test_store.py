@@ -64,8 +64,11 @@ def test_as_of_selects_the_version_in_force(store: PolicyStore) -> None:
     assert store.catalog(date(2025, 6, 1)).by_id["test-allowance"].eligibility == "age >= 80"
     assert store.catalog(date(2026, 6, 1)).by_id["test-allowance"].eligibility == "age >= 75"
     assert store.catalog(date(2019, 6, 1)).policies == ()
+    assert [v.status for v in store.versions("test-allowance")] == ["superseded", "published"]
+    # Retiring the published version ends the policy: a superseded version does not come back.
     store.retire("test-allowance", 2)
-    assert store.catalog(date(2026, 6, 1)).by_id["test-allowance"].eligibility == "age >= 80"
+    assert "test-allowance" not in store.catalog(date(2026, 6, 1)).by_id
+    assert "test-allowance" not in store.catalog(date(2025, 6, 1)).by_id
 
 
 def test_unknown_policy_or_version(store: PolicyStore) -> None:
