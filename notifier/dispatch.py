@@ -134,6 +134,7 @@ def _item_payload(
         "benefit": None if c.new_benefit is None else str(c.new_benefit),
         "old_benefit": None if c.old_benefit is None else str(c.old_benefit),
         "benefit_period": policy.benefit_period, "materials": list(policy.materials),
+        "application_conditions": list(policy.application_conditions),
         "where": policy.where, "apply_url": policy.apply_url, "contact": policy.contact,
         "reason": reason_lines(evidence), "settle": list(evidence.get("settle", [])),
         "item_key": item_key(c),

@@ -85,6 +85,8 @@ class Item:
     summary: str = ""
     benefit: str | None = None
     materials: tuple[str, ...] = ()
+    # what no record shows and the applicant confirms (the policy's application_conditions)
+    application_conditions: tuple[str, ...] = ()
     where: str = ""
     contact: str = ""
     start_date: str = ""
@@ -142,6 +144,7 @@ class Item:
             summary=str((en and data.get("summary_en")) or data.get("summary") or ""),
             benefit=benefit_text(data.get("benefit"), data.get("benefit_period"), locale),
             materials=tuple(str(m) for m in data.get("materials") or ()),
+            application_conditions=tuple(str(c) for c in data.get("application_conditions") or ()),
             where=str(data.get("where") or ""),
             contact=str(data.get("contact") or ""),
             start_date=str(data.get("start_date") or ""),

@@ -3,6 +3,8 @@ ledger's transaction on PostgreSQL too)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,7 +26,7 @@ from notifier.dispatch import plan_changes
 from notifier.grants import GrantStore
 from notifier.outbox import LedgerRow, Outbox
 from notifier.runtime import DeliveryRuntime
-from notifier.tables import application_drafts, notices
+from notifier.tables import application_drafts, notices, outbox
 from rules.loader import load_catalog
 
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
@@ -88,6 +90,24 @@ def test_a_fast_track_invitation_links_a_prefilled_draft(setup: Any) -> None:
     with setup[0].connect() as conn:
         drafts = conn.execute(sa.select(application_drafts.c.subject_id)).scalars().all()
     assert drafts == ["p9"]
+
+
+def test_an_invitation_carries_what_the_officer_wrote_for_the_applicant(setup: Any) -> None:
+    engine, settings, policies = setup
+    fast = next(p for p in policies.values() if p.mode == "fast_track")
+    written = dataclasses.replace(
+        fast, materials=("身份证",), where="街道政务服务中心",
+        application_conditions=("孩子由您实际抚养",),
+    )  # fmt: skip
+    plan_changes(
+        engine, [change("p9", fast.id)], {**policies, fast.id: written}, cause="run 4 vs 3",
+        as_of=AS_OF, now=NOON, settings=settings,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        (payload,) = conn.execute(sa.select(outbox.c.payload)).scalars().all()
+    (item,) = json.loads(payload)["items"] if isinstance(payload, str) else payload["items"]
+    assert item["application_conditions"] == ["孩子由您实际抚养"]
+    assert (item["materials"], item["where"]) == (["身份证"], "街道政务服务中心")
 
 
 def test_what_was_told_is_not_told_again_and_a_revocation_ends_the_grant(setup: Any) -> None:

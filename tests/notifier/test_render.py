@@ -96,6 +96,42 @@ def test_a_grant_notice_says_what_why_how_to_object_and_whom_to_ask() -> None:
         assert part in body
 
 
+WRITTEN = {
+    "summary": "三岁以下婴幼儿的父母每年可领育儿补贴。",
+    "summary_en": "Parents of children under three get a yearly childcare subsidy.",
+    "materials": ["身份证", "出生医学证明"],
+    "where": "户籍所在地街道政务服务中心",
+    "application_conditions": ["孩子由您实际抚养", "未在外省市领取同类补贴"],
+}
+
+
+@pytest.mark.parametrize("channel", ["email", "inbox", "webhook"])
+@pytest.mark.parametrize("purpose", ["invitation", "fast_track_invitation", "grant_notice"])
+def test_what_the_officer_wrote_reaches_the_resident_in_invitations_and_grant_notices(
+    purpose: str, channel: str
+) -> None:
+    body = render([_item(purpose, **WRITTEN)], channel=channel, locale="zh", base_url=BASE).body
+    for part in (WRITTEN["summary"], "身份证、出生医学证明", "户籍所在地街道政务服务中心"):
+        assert part in body, part
+    assert "申请时需要您确认" in body
+    for condition in WRITTEN["application_conditions"]:
+        assert f"· {condition}" in body
+    english = render([_item(purpose, **WRITTEN)], channel=channel, locale="en", base_url=BASE)
+    assert WRITTEN["summary_en"] in english.body and "you confirm" in english.body
+    assert "身份证, 出生医学证明" in english.body
+
+
+def test_a_policy_without_conditions_at_application_says_nothing_of_them() -> None:
+    body = render([_item("invitation")], channel="inbox", locale="zh", base_url=BASE).body
+    assert "申请时" not in body and "请准备：身份证。" in body
+
+
+def test_a_grant_notice_does_not_ask_the_granted_to_apply_somewhere() -> None:
+    body = render([_item("grant_notice", **WRITTEN)], channel="inbox", locale="zh").body
+    assert "经办机构：户籍所在地街道政务服务中心" in body and "办理地点" not in body
+    assert "您无需申请" in body
+
+
 def test_a_revocation_notice_names_the_end_date_and_promises_no_clawback() -> None:
     body = render([_item("revocation_notice")], channel="email", locale="en", base_url=BASE).body
     assert "2026-04-30" in body and "clawed back" in body
