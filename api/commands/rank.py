@@ -227,7 +227,7 @@ def card_cmd(version: str | None, as_json: bool) -> None:
     how a resident switches it off, and the model in use with its metrics and fairness figures.
 
     \b
-    Generated from the model registry each time (the same as the console page /algorithm),
+    Generated from the model registry each time (the same as the page /console/algorithm),
     so it cannot drift from the model that orders offers.  With no model that may order
     offers, or with ZHIDA_PERSONALISATION=off, it says offers are ordered by the rules alone.
     Example:
