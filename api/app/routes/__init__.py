@@ -15,6 +15,7 @@ from api.app.routes.explain import EXPLAIN_ROUTES
 from api.app.routes.exports import EXPORT_ROUTES
 from api.app.routes.ingest import INGEST_ROUTES
 from api.app.routes.ops import OPS_ROUTES
+from api.app.routes.parameters import PARAMETER_API_ROUTES
 from api.app.routes.policies import POLICY_ROUTES
 from api.app.routes.policy_form import POLICY_FORM_ROUTES
 from api.app.routes.policy_test import POLICY_TEST_ROUTES
@@ -52,4 +53,5 @@ ROUTES = [
     *OFFICER_CONSOLE_ROUTES,
     *ALGORITHM_ROUTES,
     *PARAMETER_ROUTES,
+    *PARAMETER_API_ROUTES,
 ]

@@ -50,3 +50,13 @@ def test_every_page_links_the_library_and_the_editor_a_policys_parameters(
     login(world, "officer")
     editor = world.client.get("/console/policies/bj-elderly-allowance")
     assert 'href="/console/policies/bj-elderly-allowance/parameters"' in editor.text
+
+
+def test_the_api_lists_every_value_with_its_source(world: World) -> None:
+    response = world.client.get("/api/v1/parameters?on=2024-06-30", headers=world.as_("resident"))
+    assert response.status_code == 200, response.text
+    dibao = next(p for p in response.json() if p["name"] == "dibao_standard")
+    assert (dibao["name_zh"], dibao["unit"], dibao["in_force"]) == ("低保标准", "CNY/month", "1395")
+    first, second = dibao["values"]
+    assert first["modelled"] and first["end"] == "2024-06-30"
+    assert second["document"] == "京民社救发〔2024〕80号" and second["end"] is None

@@ -27,6 +27,7 @@ LIFE = "/api/v1/policies/bj-elderly-allowance/versions/1"
 # (method, route template, concrete path, JSON body, roles allowed)
 MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("GET", "/api/v1/me", "/api/v1/me", None, EVERYONE),
+    ("GET", "/api/v1/parameters", "/api/v1/parameters", None, EVERYONE),
     ("GET", "/api/v1/audit", "/api/v1/audit", None, {"admin"}),
     ("GET", "/api/v1/subjects/{subject_id}/offers", "/api/v1/subjects/P1/offers", None,
      OWNER_OR_ADMIN),
