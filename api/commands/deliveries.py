@@ -332,7 +332,9 @@ def cancel_cmd(ids: tuple[int, ...]) -> None:
 @click.argument("subject_id")
 @click.option("--policy", default=None, help="Only this policy.")
 def why_cmd(subject_id: str, policy: str | None) -> None:
-    """Why was SUBJECT_ID told — or not told — about each policy, and what became of it."""
+    """Why was SUBJECT_ID told — or not told — about each policy, and what became of it;
+    with what it was told for others (its household's as the head, its child's as a guardian),
+    each marked "told for"."""
     from core.errors import NotFoundError
     from notifier.notices import NoticeLog
     from notifier.receipts import ReceiptStore
@@ -346,9 +348,10 @@ def why_cmd(subject_id: str, policy: str | None) -> None:
         received.setdefault((r.message_key, r.policy_id), []).append(r.event + detail)
     for e in entries:
         via = f" → {e.channel} {e.status}" if e.channel else ""
+        about = f" (told for {e.subject_id})" if e.subject_id not in (None, subject_id) else ""
         click.echo(
-            f"{e.decided_at:%Y-%m-%d %H:%M} {e.policy_id}: {e.change}, {e.purpose or '-'}: "
-            f"{e.decision}{via}"
+            f"{e.decided_at:%Y-%m-%d %H:%M} {e.policy_id}{about}: {e.change}, "
+            f"{e.purpose or '-'}: {e.decision}{via}"
         )
         click.echo(f"    {e.reason}")
         if events := received.get((e.message_key, e.policy_id)):

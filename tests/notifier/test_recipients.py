@@ -165,3 +165,18 @@ def test_a_households_offer_is_explained_on_its_heads_record(tmp_path: Any) -> N
     why = explain("h1", "dibao")
     assert why["status"] == "eligible"
     assert why["clauses"][0]["text"] == "household_income_per_capita < 1450"
+
+
+def test_why_shows_what_a_recipient_was_told_for_others(engine: Any, database_url: str) -> None:
+    from notifier.notices import NoticeLog
+
+    plan_changes(
+        engine, CHANGES, POLICIES, cause="run 2 vs 1", as_of=AS_OF, now=NOON,
+        settings=settings(database_url),
+    )  # fmt: skip
+    told = NoticeLog(engine).history("mum")
+    assert sorted((e.subject_id, e.policy_id) for e in told) == [
+        ("h1", "dibao"), ("kid1", "childcare"), ("kid2", "childcare"), ("mum", "card"),
+    ]  # fmt: skip
+    assert [e.policy_id for e in NoticeLog(engine).history("kid1")] == ["childcare"]
+    assert NoticeLog(engine).history("dad") == []
