@@ -139,6 +139,8 @@ def _amount_literals(
             condition = in_condition or isinstance(node, rast.ComparisonExpression)
             yield from _amount_literals(rule, side, condition, deciding)
         return
+    if isinstance(node, rast.GetItemExpression):
+        return  # parameters.x[100]: the bracket's key, not an amount written out
     if isinstance(node, rast.TernaryExpression):
         chosen = deciding | _fields(node.condition)
         yield from _amount_literals(rule, node.condition, True, deciding)

@@ -95,6 +95,7 @@ def test_an_officer_authors_the_elderly_allowance_through_the_form_alone(
     panel.locator("input[name=objection_days]").fill("30")
     expect(page.locator("#form-status")).to_contain_text("已写入 YAML")
     expect(page.locator("#validity")).to_have_class("ok")
+    expect(page.locator("#validity")).not_to_contain_text("提示")  # no warning either
     _shot(page, "3-filled")
 
     expect(page.locator("#save-draft")).to_be_enabled()

@@ -18,7 +18,7 @@ from rules.evaluator import evaluate
 from rules.form import Amount, PolicyForm, read_form, write_form
 from rules.form_json import form_from_json, form_json
 from rules.language import parse_rule
-from rules.loader import CatalogError, load_policy_text
+from rules.loader import CatalogError, check_policy_text, load_policy_text
 from rules.tables import DecisionTable, Tier
 
 SCHEMA = load_schema()
@@ -168,6 +168,8 @@ def test_a_decision_table_of_parameters_writes_a_valid_policy() -> None:
     amounts = [evaluate_benefit(rule, {"age": a}, as_of=date(2026, 6, 1)) for a in (80, 95, 101)]
     assert amounts == [100, 500, 800]
     assert read_form(text).form == form
+    # A bracket's key (the 100 of parameters.elderly_allowance[100]) is no amount written out.
+    assert check_policy_text(text, Path("p.yaml")).warnings == ()
 
 
 def test_conditions_at_application_are_refused_on_an_auto_grant() -> None:
