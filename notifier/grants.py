@@ -4,7 +4,8 @@ A grant is opened when a subject becomes eligible for an ``auto_grant`` policy, 
 transaction as the notice that tells them; it carries the policy version, the benefit, the start
 date and the evidence (the explanation, clause by clause).  Losing eligibility never claws back
 silently: the grant gets an end date a notice period ahead and the subject a notice saying so.
-An objection (or a decline) within the window is recorded and routed to the department.
+An objection (or a decline) within the window is recorded and routed to the department, whose
+officer answers it; the subject reads the answer.
 
 >>> from datetime import date
 >>> objection_deadline(date(2026, 3, 1), None), end_date_after(date(2026, 3, 1))
@@ -74,7 +75,17 @@ class Objection:
     text: str
     received_at: datetime
     department: str
-    status: str
+    status: str  # routed | answered
+    answer: str | None = None  # the department's answer, which the subject reads
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+
+
+def _objection(m: Mapping[Any, Any]) -> Objection:
+    return Objection(
+        int(m["id"]), int(m["grant_id"]), m["kind"], m["text"], m["received_at"],
+        m["department"], m["status"], m["answer"], m["answered_by"], m["answered_at"],
+    )  # fmt: skip
 
 
 def _grant(m: Mapping[Any, Any]) -> Grant:
@@ -201,15 +212,49 @@ class GrantStore:
         if department is not None:
             query = query.where(objections.c.department == department)
         with self.engine.connect() as conn:
-            return [
-                Objection(
-                    int(m["id"]),
-                    int(m["grant_id"]),
-                    m["kind"],
-                    m["text"],
-                    m["received_at"],
-                    m["department"],
-                    m["status"],
+            return [_objection(m) for m in conn.execute(query).mappings()]
+
+    def objections_of(self, subject_id: str) -> list[Objection]:
+        """The objections and declines a subject made to its grants, oldest first."""
+        query = (
+            sa.select(objections)
+            .join(grants, grants.c.id == objections.c.grant_id)
+            .where(grants.c.subject_id == subject_id)
+            .order_by(objections.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_objection(m) for m in conn.execute(query).mappings()]
+
+    def objection(self, objection_id: int) -> Objection:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(objections).where(objections.c.id == objection_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"no objection {objection_id}; list the objections routed to you")
+        return _objection(row)
+
+    def answer(self, objection_id: int, text: str, *, by: str, now: datetime) -> Objection:
+        """Record the department's answer to an objection; the subject reads it.
+
+        An answer may be corrected: answering again replaces the text, who and when.
+        """
+        if not text.strip():
+            raise ValidationError(
+                "an answer needs a text telling the resident what was decided and why"
+            )
+        self.objection(objection_id)  # a clear 404 for an id that does not exist
+        with self.engine.begin() as conn:
+            conn.execute(
+                objections.update()
+                .where(objections.c.id == objection_id)
+                .values(
+                    answer=text.strip(),
+                    answered_by=by,
+                    answered_at=now.astimezone(UTC).replace(tzinfo=None),
+                    status="answered",
                 )
-                for m in conn.execute(query).mappings()
-            ]
+            )
+        return self.objection(objection_id)

@@ -174,7 +174,10 @@ objections = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.Column("department", sa.String(128), nullable=False),  # routed to
-    sa.Column("status", sa.String(16), nullable=False),  # routed | resolved
+    sa.Column("status", sa.String(16), nullable=False),  # routed | answered
+    sa.Column("answer", sa.Text),  # the department's answer, which the resident reads
+    sa.Column("answered_by", sa.String(128)),
+    sa.Column("answered_at", sa.DateTime),
 )
 
 application_drafts = sa.Table(
@@ -187,4 +190,5 @@ application_drafts = sa.Table(
     sa.Column("policy_version", sa.String(64), nullable=False),
     sa.Column("fields", sa.Text, nullable=False),  # JSON: the profile values the form needs
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("confirmed_at", sa.DateTime),  # the resident confirmed it (null: not yet)
 )
