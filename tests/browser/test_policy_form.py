@@ -130,3 +130,44 @@ def test_a_policy_the_form_cannot_show_opens_in_the_yaml_editor_with_a_note(
     expect(page.locator("#tab-yaml")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#code-editor")).to_be_visible()
     _shot(page, "5-yaml-only")
+
+
+def test_tags_with_their_descriptions_and_conditions_checked_at_application(
+    officer_page: Any, live: LiveWorld
+) -> None:
+    page = officer_page
+    page.goto(live.url("/console/policies/cn-childcare-subsidy"))
+    page.locator("#tab-form").click()
+    conditions = page.locator("#form-conditions")
+    expect(conditions.locator(".cond-rows > li")).to_have_count(2)
+    conditions.locator("[data-role=add-row]").first.click()
+    row = conditions.locator('.cond-rows > li[data-row="3"]')
+    row.locator("select[data-role=subject]").select_option("tags")
+    expect(row.locator("select[data-role=operator] option:checked")).to_have_text("含标签")
+    row.locator("select[data-role=value]").select_option(label="新生儿父母")
+    expect(row.locator(".about")).not_to_be_empty()  # the tag library's description
+    application = page.locator("#form-application textarea")
+    application.fill("申请人未享受其他同类育儿补贴")
+    expect(page.locator("#form-status")).to_contain_text("已写入 YAML")
+    expect(page.locator("#validity")).to_have_class("ok")
+    written = page.locator("#document").input_value()
+    assert '"new_parent" in tags' in written
+    assert "application_conditions:\n- 申请人未享受其他同类育儿补贴" in written
+    _shot(page, "6-tag-and-application")
+
+    page.locator("#form-mode").get_by_label("免申即享").check()
+    error = page.locator("#form-application .form-error")
+    expect(error).to_contain_text("免申即享政策没有申请环节")
+    expect(page.locator("#save-draft")).to_be_disabled()
+    assert "mode: auto_grant" not in page.locator("#document").input_value()  # nothing written
+    _shot(page, "7-auto-grant-refused")
+
+
+def test_the_form_speaks_english_on_request(page_as: Any, live: LiveWorld) -> None:
+    page = page_as("officer", lang="en")
+    page.goto(live.url("/console/policies/bj-elderly-allowance"))
+    page.locator("#tab-form").click()
+    first = page.locator('#form-conditions .cond-rows > li[data-row="1"]')
+    expect(first.locator("select[data-role=subject] option:checked")).to_have_text("age")
+    expect(first.locator("select[data-role=operator] option:checked")).to_have_text("at least")
+    expect(page.locator("#form-mode")).to_contain_text("granted without applying")
