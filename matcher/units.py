@@ -12,9 +12,9 @@ Matching gives one pair per (subject, policy).  A policy's unit (``rules.policy.
 - recipient ``self``: the subject itself; ``head``: the household's ``contact_person_id``, else
   its head (the member whose ``relation_to_head`` is ``head``); ``guardian``: the subject's
   ``guardian_id``, else ``mother_id``, else ``father_id``, the first who is among the residents
-  (not one who died or left) — one message per child.  Where a
-  link is unknown the next one is asked (a guardian, then the household's head), and without
-  any links the subject itself is told: files without links match exactly as before.
+  (not one who died or left) — one message per child.  Where a link is unknown the next one is
+  asked (a guardian, then the household's head), and without any links the subject itself is
+  told: files without links match exactly as before.
 
 Amounts, costs, reach and run diffs read these pairs, so each unit is counted once.
 
