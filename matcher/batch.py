@@ -28,6 +28,7 @@ import polars as pl
 from profiles.derive import with_derived
 from profiles.schema import Entity, Schema
 from rules.compiler import GroupAggregate
+from rules.relations import apply_exclusions
 
 __all__ = [
     "BENEFIT_DTYPE",
@@ -419,8 +420,11 @@ def match_population(
     plans = plan_policies(policies, schema, as_of=as_of)
     frames = linked_frames(frames, as_of=as_of)
     groups = GroupFrames.of(frames, schema, as_of=as_of)
+    # Mutually exclusive policies (rules.relations): a subject keeps one of the two, so grants,
+    # offers and notices downstream never see both.  A batch holds all of a subject's pairs.
+    live = [p for p in policies if in_force(p, as_of)]
     for name, frame in frames.items():
-        yield from match_batches(
+        for batch in match_batches(
             frame,
             schema.entity(name),
             plans,
@@ -428,7 +432,8 @@ def match_population(
             batch_rows=batch_rows,
             tagger=tagger,
             groups=groups,
-        )
+        ):
+            yield apply_exclusions(batch, live)
 
 
 def match_frame(

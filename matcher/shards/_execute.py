@@ -22,6 +22,7 @@ from matcher.batch import (
     MATCH_SCHEMA,
     GroupFrames,
     household_slice,
+    in_force,
     match_batches,
     plan_policies,
 )
@@ -35,6 +36,7 @@ from matcher.shards._values import (
     ShardRun,
     plan_shards,
 )
+from rules.relations import apply_exclusions
 
 
 def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
@@ -76,7 +78,10 @@ def run_shard(run: ShardRun, shard: Shard) -> pl.DataFrame:
             groups=groups,
         )
     )
-    return pl.concat(batches) if batches else MATCH_SCHEMA.to_frame()
+    if not batches:
+        return MATCH_SCHEMA.to_frame()
+    # as matcher.batch.match_population: one of two mutually exclusive policies per subject
+    return apply_exclusions(pl.concat(batches), [p for p in run.policies if in_force(p, run.as_of)])
 
 
 def _worker_name() -> str:
