@@ -31,13 +31,20 @@ from profiles.schema import Schema, load_schema
 from rules.conditions import Conditions, conditions_text, read_conditions
 from rules.errors import FormError, PositionedRuleError
 from rules.language import parse_rule
-from rules.policy import AUDIENCES, BENEFIT_PERIODS, MODES, POLICY_KEYS, RECIPIENTS, UNITS
+from rules.policy import (
+    AUDIENCES,
+    BENEFIT_PERIODS,
+    CATEGORIES,
+    MODES,
+    POLICY_KEYS,
+    RECIPIENTS,
+    UNITS,
+)
 from rules.tables import AmountValue, DecisionTable, amount_text, read_amount_value, read_table
 from rules.tables import table_text as _table_text
 
 __all__ = [
     "AUDIENCE_WORDS",
-    "CATEGORIES",
     "MODE_WORDS",
     "PERIOD_WORDS",
     "RECIPIENT_WORDS",
@@ -50,12 +57,6 @@ __all__ = [
     "write_form",
 ]
 
-# The categories residents opt out of by name: a fixed list, so "养老服务" does not appear
-# beside "养老" (issue 17).  The built-in catalog's categories, each once.
-CATEGORIES: Final = (
-    "养老", "助残", "社会救助", "儿童福利", "生育", "教育", "住房保障", "优抚", "社会保险",
-    "就业", "稳就业", "创业", "减税降费", "科技创新", "营商环境", "纾困",
-)  # fmt: skip
 MODE_WORDS: Final = {
     "auto_grant": ("免申即享", "granted without applying"),
     "proactive_push": ("服务找人", "told and invited to apply"),

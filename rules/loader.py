@@ -30,12 +30,14 @@ from core.errors import InputFileError, RuleError
 from core.safe_yaml import MAX_DOCUMENT_BYTES, RefusedYamlError, describe_size, load_document
 from profiles.schema import Schema, load_schema
 from rules.checks import check_benefit, check_eligibility
-from rules.errors import PolicyError, PositionedRuleError
+from rules.errors import PolicyError, PositionedRuleError, RuleCheckWarning
 from rules.language import Rule, parse_rule
+from rules.messages import render
 from rules.parameter_use import coverage_errors, literal_warnings
 from rules.policy import (
     AUDIENCES,
     BENEFIT_PERIODS,
+    CATEGORIES,
     MODES,
     POLICY_KEYS,
     RECIPIENTS,
@@ -45,6 +47,7 @@ from rules.policy import (
     unit_problem,
 )
 from rules.relations import read_relations
+from rules.suggest import nearest
 
 __all__ = [
     "Catalog",
@@ -285,6 +288,7 @@ class _FileChecker:
                 self.problem(node(key), f"{key} must be text", pid)
                 v[key] = None
         self._check_unit(v, nodes, pid)
+        self._check_category(v["category"], node("category"), pid)
         if v["audience"] in AUDIENCES and v["audience"] not in self.schema.entities:
             self.problem(
                 node("audience"),
@@ -295,6 +299,24 @@ class _FileChecker:
             )
         elif v["audience"] in AUDIENCES:
             self._check_expressions(v, nodes, pid)
+
+    def _check_category(self, category: Any, node: yaml.Node | None, pid: str | None) -> None:
+        """A warning on a category outside the fixed list, with the nearest one."""
+        if not isinstance(category, str) or category in CATEGORIES:
+            return
+        near = nearest(category, CATEGORIES)
+        hint = {
+            "zh": f"您是否要写“{near}”？" if near else "",
+            "en": f'did you mean "{near}"? ' if near else "",
+        }
+        params = {"category": category, "hint": hint, "allowed": "、".join(CATEGORIES)}
+        line, col = _mark(node) if node is not None else (1, 1)
+        self.warnings.append(
+            RuleCheckWarning(
+                render("unknown_category", params, "en"), line=line, col=col,
+                path=str(self.path), policy_id=pid, code="unknown_category", params=params,
+            )
+        )  # fmt: skip
 
     def _check_unit(
         self, v: dict[str, Any], nodes: dict[str, tuple[yaml.Node, yaml.Node]], pid: str | None

@@ -102,6 +102,13 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "tier {first} ({amount}), the first that matches. If that is meant, say so in tier "
         "{second}'s condition; otherwise reorder or narrow them",
     },
+    # -- policy keys (rules.loader)
+    "unknown_category": {
+        "zh": "政策类别“{category}”不在固定列表中：居民按类别退订，新的名称会把同类政策分开。"
+        "{hint}（可选：{allowed}）",
+        "en": 'category "{category}" is not in the fixed list: residents opt out by category, '
+        "so a new name splits one kind of policy in two. {hint}(allowed: {allowed})",
+    },
     # -- decision tables of the policy form (rules.tables)
     "table_gap": {
         "zh": "有符合资格的人不落在任何一档（例如 {example}），将得到 0 元。请加一档覆盖他们，"

@@ -34,6 +34,7 @@ from rules.relations import Relation
 __all__ = [
     "AUDIENCES",
     "BENEFIT_PERIODS",
+    "CATEGORIES",
     "MODES",
     "OPTIONAL_KEYS",
     "POLICY_KEYS",
@@ -69,6 +70,12 @@ _ALLOWED: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "enterprise": {"enterprise": ("self",)},
 }
 MODES: Final = ("auto_grant", "proactive_push", "fast_track")
+# The categories residents opt out of by name: a fixed list, so "养老服务" does not appear
+# beside "养老" (issue 17).  The built-in catalog's categories, each once.
+CATEGORIES: Final = (
+    "养老", "助残", "社会救助", "儿童福利", "生育", "教育", "住房保障", "优抚", "社会保险",
+    "就业", "稳就业", "创业", "减税降费", "科技创新", "营商环境", "纾困",
+)  # fmt: skip
 BENEFIT_PERIODS: Final = ("once", "month", "year")
 REQUIRED_KEYS: Final = (
     "id",

@@ -210,3 +210,14 @@ def test_a_document_the_form_cannot_read_opens_with_a_note() -> None:
     text = (CATALOG / "bj-elderly-allowance.yaml").read_text("utf-8")
     reading = read_form(text.replace("mode: auto_grant", "mode: auto_grant  # 免申即享"))
     assert reading.lost == ("# 免申即享",)
+
+
+def test_a_category_outside_the_fixed_list_is_a_warning_naming_the_nearest() -> None:
+    text = (CATALOG / "bj-elderly-allowance.yaml").read_text("utf-8")
+    checked = check_policy_text(
+        text.replace("category: 养老", "category: 养老服务"), Path("p.yaml")
+    )
+    assert checked.policy is not None  # a warning: the policy still loads
+    assert [(w.line, w.code) for w in checked.warnings] == [(9, "unknown_category")]
+    assert "您是否要写“养老”？" in checked.warnings[0].in_language("zh")
+    assert check_policy_text(text, Path("p.yaml")).warnings == ()

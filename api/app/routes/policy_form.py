@@ -25,7 +25,6 @@ from rules.conditions import JOINS, OPERATORS, conditions_text, number_text
 from rules.errors import FormError, PositionedRuleError
 from rules.form import (
     AUDIENCE_WORDS,
-    CATEGORIES,
     MODE_WORDS,
     PERIOD_WORDS,
     RECIPIENT_WORDS,
@@ -36,6 +35,7 @@ from rules.form import (
 from rules.form_json import form_from_json, form_json
 from rules.groups import AGGREGATES
 from rules.parameters import active
+from rules.policy import CATEGORIES
 from rules.tables import check_table
 
 __all__ = ["POLICY_FORM_ROUTES", "FormDocument", "FormIn", "FormOut", "form_choices"]
