@@ -136,10 +136,11 @@ Row = Condition | GroupRow | Conditions
 class _Unshowable(Exception):  # noqa: N818 - internal signal, never escapes this module
     """A part of a rule the rows cannot show; ``reason`` says which."""
 
-    def __init__(self, node: Any, reason: str) -> None:
+    def __init__(self, node: Any, reason: str, zh: str) -> None:
         super().__init__(reason)
         self.node = node
         self.reason = reason
+        self.zh = zh
 
 
 # ---------------------------------------------------------------- writing
@@ -292,7 +293,7 @@ def read_conditions(node: Any, audience: str) -> Conditions:
     try:
         found = _row(node)
     except _Unshowable as signal:
-        raise FormError(signal.reason) from None
+        raise FormError(signal.reason, zh=signal.zh, section="conditions") from None
     return found if isinstance(found, Conditions) else Conditions("all", (found,))
 
 
@@ -314,7 +315,11 @@ def _row(node: Any) -> Row:
             row = _contains(inner)
             negated = {"has_tag": "lacks_tag", "in": "not_in"}[row.operator]
             return Condition(row.subject, negated, row.value)
-        raise _Unshowable(node, "the form has no row for not (…) around a group; write it as rows")
+        raise _Unshowable(
+            node,
+            "the form has no row for not (…) around a group; write it as rows",
+            "表单没有“不满足（一组条件）”这种行，请改写为逐条条件",
+        )
     if isinstance(node, rast.SymbolExpression | rast.GetAttributeExpression):
         return Condition(_subject_of(node), "is_true")
     if isinstance(node, rast.ContainsExpression):
@@ -324,8 +329,16 @@ def _row(node: Any) -> Row:
     if isinstance(node, rast.ComparisonExpression) and node.type in ("eq", "ne", *_ORDER):
         return _comparison(node)
     if isinstance(node, rast.ComparisonExpression):  # =~, !~ and the like
-        raise _Unshowable(node, "the form has no row for a pattern match (=~, !~); keep the YAML")
-    raise _Unshowable(node, f"the form has no row for {type(node).__name__}; keep the YAML")
+        raise _Unshowable(
+            node,
+            "the form has no row for a pattern match (=~, !~); keep the YAML",
+            "表单没有正则匹配（=~、!~）这种行",
+        )
+    raise _Unshowable(
+        node,
+        f"the form has no row for {type(node).__name__}; keep the YAML",
+        "表单没有这种条件行",
+    )
 
 
 _ORDER: Final = ("ge", "gt", "le", "lt")
@@ -333,7 +346,11 @@ _ORDER: Final = ("ge", "gt", "le", "lt")
 
 def _symbol(node: Any) -> str:
     if not isinstance(node, rast.SymbolExpression) or node.scope == "built-in":
-        raise _Unshowable(node, "a row compares one field with a value")
+        raise _Unshowable(
+            node,
+            "a row compares one field with a value (here: arithmetic or a built-in)",
+            "表单的一条条件只能把一个字段与一个取值比较（这里是运算或内置值）",
+        )
     return str(node.name)
 
 
@@ -342,7 +359,11 @@ def _subject_of(node: Any) -> str:
         obj = node.object
         if isinstance(obj, rast.SymbolExpression) and obj.name == HOUSEHOLD_PREFIX:
             return f"{HOUSEHOLD_PREFIX}.{node.name}"
-        raise _Unshowable(node, "a row reads a field, or a household's field (家庭.x)")
+        raise _Unshowable(
+            node,
+            "a row reads a field, or a household's field (家庭.x)",
+            "表单的一条条件读取一个字段或家庭字段（家庭.x）",
+        )
     return _symbol(node)
 
 
@@ -351,10 +372,10 @@ def _contains(node: Any) -> Condition:
     if isinstance(container, rast.SymbolExpression) and container.name == "tags":
         if isinstance(member, rast.StringExpression):
             return Condition("tags", "has_tag", str(member.value))
-        raise _Unshowable(node, "a tag row names one tag")
+        raise _Unshowable(node, "a tag row names one tag", "标签条件只能写一个标签")
     if isinstance(container, rast.ArrayExpression):
         return Condition(_subject_of(member), "in", _literal(container))
-    raise _Unshowable(node, "a row tests membership in a list of values")
+    raise _Unshowable(node, "a row tests membership in a list of values", "“属于”只能对一组取值")
 
 
 def _literal(node: Any) -> Value:
@@ -370,7 +391,11 @@ def _literal(node: Any) -> Value:
     parameter = read_parameter(node)
     if parameter is not None:
         return parameter
-    raise _Unshowable(node, "a row's value is a number, a date, a text or a parameter")
+    raise _Unshowable(
+        node,
+        "a row's value is a number, a date, a text or a parameter",
+        "条件的取值须是数字、日期、文字或参数（这里是计算出的值）",
+    )
 
 
 def read_parameter(node: Any) -> ParameterRef | None:
@@ -402,7 +427,11 @@ def _comparison(node: Any) -> Row:
     left, right = node.left, node.right
     if isinstance(left, rast.FunctionCallExpression):
         if not isinstance(right, rast.FloatExpression):
-            raise _Unshowable(node, "a count row compares the count with a number")
+            raise _Unshowable(
+                node,
+                "a count row compares the count with a number",
+                "人数条件只能与一个数字比较（这里是计算出的值）",
+            )
         return _aggregate(left, node.type, Decimal(right.value))
     subject = _subject_of(left)
     if (
@@ -418,7 +447,11 @@ def _comparison(node: Any) -> Row:
     if isinstance(right, rast.SymbolExpression | rast.GetAttributeExpression) and not (
         isinstance(right, rast.SymbolExpression) and is_parameter(right.name)
     ):
-        raise _Unshowable(node, "the form compares a field with a value, not with another field")
+        raise _Unshowable(
+            node,
+            "the form compares a field with a value, not with another field",
+            "表单只能把字段与取值比较，不能与另一个字段比较",
+        )
     return Condition(subject, node.type, _literal(right))
 
 
@@ -427,8 +460,16 @@ def _aggregate(node: Any, operator: str | None, value: Decimal | None) -> GroupR
     name = getattr(function, "name", "")
     agg = AGGREGATES.get(name)
     if agg is None or agg.op not in ("any", "all", "count"):
-        raise _Unshowable(node, f"the form has no row for {name or 'this'}(…); keep the YAML")
+        raise _Unshowable(
+            node,
+            f"the form has no row for {name or 'this'}(…); keep the YAML",
+            f"表单没有 {name or '此函数'}(…) 这种行",
+        )
     if (agg.op == "count") != (operator is not None):
-        raise _Unshowable(node, f"{agg.name}(…) is used here in a way the form cannot show")
+        raise _Unshowable(
+            node,
+            f"{agg.name}(…) is used here in a way the form cannot show",
+            f"{agg.zh_words}(…) 的这种写法表单无法显示",
+        )
     where = read_conditions(node.arguments[0], agg.group) if node.arguments else None
     return GroupRow(agg.name, where, operator, value)

@@ -168,7 +168,7 @@ def read_form(text: str, schema: Schema | None = None) -> FormReading:
     except PositionedRuleError as exc:
         return _cannot(f"a rule has an error: {exc.in_language('en')}", "规则有错误")
     except FormError as exc:
-        return _cannot(exc.message, "条件超出表单能表示的范围")
+        return _cannot(exc.message, "条件超出表单能表示的范围", exc.zh)
     values: dict[str, Any] = {k: data.get(k) for k in _TEXT if data.get(k) is not None}
     lists: dict[str, Any] = {}
     for key in ("materials", "application_conditions"):
@@ -187,11 +187,11 @@ def read_form(text: str, schema: Schema | None = None) -> FormReading:
     return FormReading(form, lost=lost)
 
 
-def _cannot(reason: str, zh: str) -> FormReading:
+def _cannot(reason: str, zh: str, zh_reason: str | None = None) -> FormReading:
     return FormReading(
         None,
         note=f"The form cannot show this policy ({reason}); edit it in the YAML editor.",
-        note_zh=f"表单无法显示此政策（{zh}：{reason}），请在 YAML 编辑器中修改。",
+        note_zh=f"表单无法显示此政策（{zh}：{zh_reason or reason}），请在 YAML 编辑器中修改。",
     )
 
 
