@@ -171,3 +171,15 @@ def test_the_form_speaks_english_on_request(page_as: Any, live: LiveWorld) -> No
     expect(first.locator("select[data-role=subject] option:checked")).to_have_text("age")
     expect(first.locator("select[data-role=operator] option:checked")).to_have_text("at least")
     expect(page.locator("#form-mode")).to_contain_text("granted without applying")
+
+
+def test_the_form_fits_a_phone_screen(page_as: Any, live: LiveWorld) -> None:
+    page = page_as("officer", width=390, height=844)
+    page.goto(live.url("/console/policies/bj-hardship-elderly-care-subsidy"))
+    page.locator("#tab-form").click()
+    expect(page.locator("#form-conditions .cond-rows > li")).to_have_count(3)
+    panel = page.locator("#form-panel")
+    overflow = panel.evaluate("(p) => p.scrollWidth - p.clientWidth")
+    right = panel.evaluate("(p) => p.getBoundingClientRect().right")
+    assert overflow == 0 and right <= 390, (overflow, right)  # nothing wider than the screen
+    _shot(page, "8-phone")
