@@ -77,9 +77,10 @@ def test_validate_speaks_chinese_unless_asked_for_english_and_lists_warnings(
         "/api/v1/policies/validate?lang=en", headers=world.as_("officer"), json={"document": never}
     ).json()
     assert en["problems"][0]["message"].startswith("eligibility: this never holds")
+    # (amounts that are no parameter's, so the overlap is the one warning)
     tiers = DOC.replace(
-        "benefit: 'age >= 100 ? 800 : (age >= 90 ? 500 : 100)'",
-        "benefit: 'age >= 90 ? 500 : (age >= 85 and is_veteran ? 800 : 100)'",
+        "benefit: 'parameters.elderly_allowance[age]'",
+        "benefit: 'age >= 90 ? 510 : (age >= 85 and is_veteran ? 810 : 110)'",
     )
     warned = world.client.post(
         "/api/v1/policies/validate", headers=world.as_("officer"), json={"document": tiers}
