@@ -73,7 +73,7 @@ def _draft(eligibility: str, benefit: str = "100", pid: str = "bj-probe") -> str
     return (
         ALLOWANCE.replace("id: bj-elderly-allowance", f"id: {pid}")
         .replace('age >= 80 and hukou_city == "北京市"', eligibility)
-        .replace("benefit: 'age >= 100 ? 800 : (age >= 90 ? 500 : 100)'", f"benefit: '{benefit}'")
+        .replace("benefit: 'parameters.elderly_allowance[age]'", f"benefit: '{benefit}'")
     )
 
 
