@@ -200,7 +200,8 @@ def _json_records(path: Path) -> list[Any]:
         return records
     except json.JSONDecodeError as exc:
         raise InputFileError(
-            f"cannot read {path}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            f"cannot read {path}: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
+            "expected a JSON array of records or one JSON object per line (is it cut short?)"
         ) from None
     except UnicodeDecodeError:
         raise InputFileError(f"cannot read {path}: JSON must be UTF-8") from None

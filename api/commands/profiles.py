@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from core.errors import InputFileError
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -15,7 +17,15 @@ if TYPE_CHECKING:
     from profiles.schema import Schema
     from profiles.store import ProfileStore
 
-__all__ = ["register"]
+__all__ = ["UnreadableInputError", "register"]
+
+
+class UnreadableInputError(InputFileError):
+    """A file given to ``profiles validate|load`` cannot be read at all: exit 2 (README, exit
+    codes), where records that can be read but are wrong are bad input (exit 1)."""
+
+    exit_code = 2
+
 
 _encoding_option = click.option(
     "--encoding",
@@ -42,13 +52,22 @@ def _entity_for(path: Path) -> str:
 def _read(
     path: Path, entity: str, schema: Schema, encoding: str | None
 ) -> tuple[pl.DataFrame, str]:
-    """``path`` read and checked against ``entity``; also how it was read (format, encoding)."""
+    """``path`` read and checked against ``entity``; also how it was read (format, encoding).
+
+    A file that cannot be read at all (missing, not JSON, truncated, in another encoding than
+    the one given) is an :class:`UnreadableInputError` (exit 2); a readable file with bad
+    records is a :class:`~core.errors.ValidationError` naming each row and field (exit 1).
+    """
+    from core.errors import InputFileError
     from profiles.readers import read_records
     from profiles.validation import conform
 
     spec = schema.entity(entity)
     tag_fields = [f.name for f in spec.fields if f.type == "tags"]
-    records = read_records(path, encoding=encoding, tag_fields=tag_fields)
+    try:
+        records = read_records(path, encoding=encoding, tag_fields=tag_fields)
+    except InputFileError as exc:
+        raise UnreadableInputError(exc.message) from None
     return conform(records.frame, spec, source=str(path)), records.how
 
 
@@ -68,7 +87,8 @@ def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
     Files given together are also checked against each other: every resident's household is
     in the households file and has exactly one head, a child of the head is not older than
     the head or spouse, every employment names a known person and firm.  Prints every problem
-    (file, row, field, what was expected) and exits 1 if any file is bad.
+    (file, row, field, what was expected) and exits 1 if any record is bad; a file that cannot
+    be read at all (not JSON, truncated, another encoding) is one line and exit 2.
     Example:
       zhida profiles validate residents.csv households.csv enterprises.xlsx employments.csv
     """
@@ -77,13 +97,17 @@ def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
     from profiles.schema import load_schema
 
     schema = load_schema()
-    bad = 0
+    bad = unreadable = 0
     good: dict[str, pl.DataFrame] = {}
     sources: dict[str, str] = {}
     for path in files:
         entity = _entity_for(path)
         try:
             frame, how = _read(path, entity, schema, encoding)
+        except UnreadableInputError as exc:
+            unreadable += 1
+            click.echo(str(exc))
+            continue
         except ValidationError as exc:
             bad += 1
             _echo_problems(path, exc)
@@ -91,6 +115,8 @@ def validate_cmd(files: tuple[Path, ...], encoding: str | None) -> None:
         click.echo(f"{path}: {frame.height:,} {entity} records OK ({how})")
         if entity not in good:  # a second file of one kind is checked by itself only
             good[entity], sources[entity] = frame, str(path)
+    if unreadable:
+        raise SystemExit(2)  # the links are not checked against files not read
     if not bad:
         try:
             check_links(good, sources)
@@ -133,6 +159,8 @@ def load_cmd(directory: Path, audience: str | None, encoding: str | None) -> Non
     skipped, employments updated (a job that ended), so loading the same
     directory twice changes nothing.  A directory without residents.* is refused unless
     --audience enterprise says that only enterprises are meant (and the same the other way).
+    Bad records are one line naming each file, row and field (exit 1); a file that cannot be
+    read at all (not JSON, truncated, another encoding than --encoding) is one line (exit 2).
     Example:
       zhida profiles load exports/2026-06/ --encoding gbk
     """

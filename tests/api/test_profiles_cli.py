@@ -135,7 +135,7 @@ def test_the_encoding_can_be_given_and_a_wrong_one_is_one_line(
 ) -> None:
     write_residents_csv(tmp_path)
     argv = ["profiles", "load", str(tmp_path), "--audience", "resident"]
-    assert main([*argv, "--encoding", "utf-8"]) == 1
+    assert main([*argv, "--encoding", "utf-8"]) == 2  # unreadable as given: README, exit 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("zhida: error: cannot read ") and len(err.splitlines()) == 1
     assert "is not utf-8; give the file's encoding with --encoding" in err
@@ -187,6 +187,51 @@ def test_a_malformed_json_record_is_one_line_naming_the_row_and_field(
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert expected in err
     assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[{"person_id": "p1"}, {"person_id": "p2"', "Expecting ',' delimiter at line 1"),
+        ('{"person_id": "p1"}\n{"person_id": \n', "line 2: Expecting value at column 14"),
+    ],
+    ids=["an array cut short", "a line cut short"],
+)
+def test_a_json_file_that_does_not_parse_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    path = tmp_path / "residents.json"
+    path.write_text(text, "utf-8")
+    assert main(["profiles", "load", str(tmp_path), "--audience", "resident"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"zhida: error: cannot read {path}") and err.count("\n") == 1
+    assert expected in err and "expected a JSON array of records or one JSON object" in err
+    assert counts() == (0, 0, 0)
+    with pytest.raises(SystemExit) as exited:
+        main(["profiles", "validate", str(path)])
+    assert exited.value.code == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"cannot read {path}") and out.count("\n") == 1
+
+
+def test_validate_exits_2_for_an_unreadable_file_and_still_checks_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "residents.json").write_text('[{"person_id": "p1"}, 42]', "utf-8")
+    (tmp_path / "events.json").write_text("[{", "utf-8")
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "profiles",
+                "validate",
+                *(str(tmp_path / n) for n in ("residents.json", "events.json")),
+            ]
+        )
+    assert exited.value.code == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("residents.json row 2: expected a JSON object of field values, "
+                             'e.g. {"person_id": "…"}, found 42')  # fmt: skip
+    assert lines[1].startswith(f"cannot read {tmp_path / 'events.json'}") and len(lines) == 2
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "gbk.csv", "xlsx", "json"])
