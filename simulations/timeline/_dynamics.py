@@ -47,7 +47,16 @@ from profiles.derive import whole_years
 from profiles.schema import Entity, Schema
 from simulations.population import generate_enterprises, generate_residents
 
-__all__ = ["RATES", "Rates", "State", "Transitions", "apply_day", "draw_month", "month_end"]
+__all__ = [
+    "RATES",
+    "Rates",
+    "State",
+    "Transitions",
+    "apply_day",
+    "draw_month",
+    "month_end",
+    "newborn_links",
+]
 
 _SIZES = ("micro", "small", "medium", "large")
 _EMPLOYEES = {"small": 20, "medium": 300, "large": 1000}
@@ -88,6 +97,10 @@ class State:
     enterprises: pl.DataFrame
     events: pl.DataFrame
     gone: frozenset[str] = frozenset()  # subjects who died or whose firm was removed
+    # The link files (households.parquet, employments.parquet) when the population has them:
+    # rules over groups read them, and a newborn joins their parent's household.
+    households: pl.DataFrame | None = None
+    employments: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,6 +236,7 @@ def draw_month(
         stamp = f"{first:%Y%m}"
         newborns = born.with_columns(
             pl.Series("person_id", [f"B{stamp}{i:07d}" for i in range(n_births)]),
+            *newborn_links(r, parent["person_id"]),
             parent["residence_district"], parent["hukou_city"], parent["hukou_district"],
             parent["address"], parent["phone"], parent["email"],
             parent["day"].alias("birth_date"),
@@ -252,6 +266,70 @@ def draw_month(
             schema.enterprise,
         ).with_columns(founded.alias("__day"))  # fmt: skip
     return Transitions(pl.concat(parts).sort("day", "kind", "subject_id"), newborns, new_firms)
+
+
+# A newborn's place in the household, by the parent's: the head's or spouse's child is a
+# child of the head; a child's child is a grandchild; anyone else's, other.
+_NEWBORN_RELATION = {"head": "child", "spouse": "child", "child": "grandchild"}
+
+
+def newborn_links(residents: pl.DataFrame, parents: pl.Series) -> list[pl.Series]:
+    """For newborns of ``parents`` (person ids, one per newborn): the parent's
+    ``household_id``, the newborn's ``relation_to_head``, and ``mother_id``/``father_id``: the
+    parent by gender, and the other parent the parent's partner in the household (the head and
+    the spouse), where there is one.  Without household links, only the parent.
+
+    >>> people = pl.DataFrame({"person_id": ["m", "f", "g"], "gender": ["female", "male", "male"],
+    ...     "household_id": ["h", "h", "h"], "relation_to_head": ["spouse", "head", "parent"]})
+    >>> [s.to_list() for s in newborn_links(people, pl.Series(["m", "g"]))]
+    [['h', 'h'], ['child', 'other'], ['m', None], ['f', 'g']]
+    """
+    names = residents.columns
+    linked = "household_id" in names and "relation_to_head" in names
+    cols = ["person_id", "gender"] + (["household_id", "relation_to_head"] if linked else [])
+    people = residents.select(
+        pl.col(c).cast(pl.String) if c != "person_id" else pl.col(c) for c in cols
+    )
+    rows = pl.DataFrame({"person_id": parents.cast(pl.String)}).join(
+        people, on="person_id", how="left", maintain_order="left"
+    )
+    if linked:
+        # the parent's partner: the head for the spouse, the spouse for the head
+        other = {"head": "spouse", "spouse": "head"}
+        partners = (
+            people.filter(pl.col("relation_to_head").is_in(list(other)))
+            .select(
+                "household_id",
+                pl.col("relation_to_head").replace_strict(other).alias("__of"),
+                pl.col("person_id").alias("__partner"),
+            )
+            .unique(["household_id", "__of"], keep="first", maintain_order=True)
+        )
+        rows = rows.join(
+            partners,
+            left_on=["household_id", "relation_to_head"],
+            right_on=["household_id", "__of"],
+            how="left",
+            maintain_order="left",
+        )
+    else:
+        rows = rows.with_columns(
+            pl.lit(None, pl.String).alias(c) for c in ("household_id", "relation_to_head")
+        ).with_columns(pl.lit(None, pl.String).alias("__partner"))
+    female = pl.col("gender") == "female"
+    out = rows.select(
+        pl.col("household_id"),
+        pl.when(pl.col("household_id").is_not_null())
+        .then(
+            pl.col("relation_to_head").replace_strict(
+                _NEWBORN_RELATION, default="other", return_dtype=pl.String
+            )
+        )
+        .alias("relation_to_head"),
+        pl.when(female).then("person_id").otherwise("__partner").alias("mother_id"),
+        pl.when(female).then("__partner").otherwise("person_id").alias("father_id"),
+    )
+    return out.get_columns()
 
 
 _KIND_ITEM = {

@@ -29,7 +29,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from matcher.batch import MATCH_SCHEMA, match_batches, plan_policies
+from matcher.batch import (
+    MATCH_SCHEMA,
+    GroupFrames,
+    linked_frames,
+    match_batches,
+    plan_policies,
+)
 from matcher.population import scan_population
 from matcher.runs import run_diff
 from notifier.planner import candidates_from_changes, plan
@@ -97,10 +103,14 @@ def load_state(path: Path, schema: Schema) -> State:
         if events_path.is_file()
         else pl.DataFrame(schema=event_schema)
     )  # fmt: skip
+    households = frames["household"].collect() if "household" in frames else None
+    employments = frames["employment"].collect() if "employment" in frames else None
     return State(
         residents if residents is not None else schema.resident.polars_schema().to_frame(),
         enterprises if enterprises is not None else schema.enterprise.polars_schema().to_frame(),
         events,
+        households=households,
+        employments=employments,
     )
 
 
@@ -110,20 +120,49 @@ def _frame(state: State, entity: str) -> pl.DataFrame:
 
 def _match(
     records: pl.DataFrame, events: pl.DataFrame, entity: Entity, plans: Sequence[object],
-    library: Sequence[TagDefinition], day: date,
+    library: Sequence[TagDefinition], day: date, groups: GroupFrames,
 ) -> list[pl.DataFrame]:  # fmt: skip
     assert entity.key is not None
     if not records.height:
         return []
-    keys = records.select(pl.col(entity.key).alias("subject_id"))
-    mine = events.join(keys, on="subject_id", how="semi")
-    tags = compute_tags(records.lazy(), mine.lazy(), library, entity=entity, as_of=day).collect()
-    tagged = (
-        records.drop("tags")
-        .join(tags.rename({"subject_id": entity.key}), on=entity.key, how="left")
-        .select(records.columns)
+    if "tags" in records.columns:
+        keys = records.select(pl.col(entity.key).alias("subject_id"))
+        mine = events.join(keys, on="subject_id", how="semi")
+        tags = compute_tags(
+            records.lazy(), mine.lazy(), library, entity=entity, as_of=day
+        ).collect()
+        records = (
+            records.drop("tags")
+            .join(tags.rename({"subject_id": entity.key}), on=entity.key, how="left")
+            .select(records.columns)
+        )
+    return list(
+        match_batches(records.lazy(), entity, plans, as_of=day, groups=groups)  # type: ignore[arg-type]
     )
-    return list(match_batches(tagged.lazy(), entity, plans, as_of=day))  # type: ignore[arg-type]
+
+
+def _linked(state: State, day: date) -> dict[str, pl.DataFrame]:
+    """The day's frames by entity, with the links' aggregates where the population has links
+    (``matcher.batch.linked_frames``, as ``zhida match``): a household's size, income per
+    capita and children under 3 follow its members that day (a birth, a death, a job lost)."""
+    frames = {"resident": state.residents.lazy(), "enterprise": state.enterprises.lazy()}
+    if state.households is not None:
+        frames["household"] = state.households.lazy()
+    if state.employments is not None:
+        frames["employment"] = state.employments.lazy()
+    return {k: f.collect() for k, f in linked_frames(frames, as_of=day).items()}
+
+
+def _with_households(state: State, changed: set[str]) -> set[str]:
+    """``changed`` and, where the population has households, every member of their households
+    and the households themselves: one member's birth, death or lost job is the others' too."""
+    residents = state.residents
+    if state.households is None or not changed:
+        return changed
+    wanted = pl.Series(sorted(changed), dtype=pl.String).implode()
+    homes = residents.filter(pl.col("person_id").is_in(wanted))["household_id"].drop_nulls()
+    members = residents.filter(pl.col("household_id").is_in(homes.implode()))["person_id"]
+    return changed | set(homes.to_list()) | set(members.to_list())
 
 
 def _match_subjects(
@@ -132,13 +171,17 @@ def _match_subjects(
 ) -> pl.DataFrame:  # fmt: skip
     parts = []
     wanted = None if subjects is None else pl.Series(sorted(subjects), dtype=pl.String)
-    for name in ("resident", "enterprise"):
+    frames = _linked(state, day)
+    groups = GroupFrames.of({k: f.lazy() for k, f in frames.items()}, schema, as_of=day)
+    for name in ("resident", "enterprise", "household"):
+        if name not in frames:
+            continue
         entity = schema.entity(name)
         assert entity.key is not None
-        frame = _frame(state, name)
+        frame = frames[name]
         if wanted is not None:
             frame = frame.filter(pl.col(entity.key).is_in(wanted.implode()))
-        parts += _match(frame, state.events, entity, plans, library, day)
+        parts += _match(frame, state.events, entity, plans, library, day, groups)
     return pl.concat(parts) if parts else MATCH_SCHEMA.to_frame()
 
 
@@ -252,6 +295,8 @@ def run_seed(
             plans = plan_policies(policies, schema, as_of=day)
         before = state
         state, changed = apply_day(state, day, pending.on(day), schema, rng, rates)
+        # who died is no longer a member; their household's others are still changed
+        changed = _with_households(before, changed) | _with_households(state, changed)
         pending = pending.after(day)
         gone = before.gone ^ state.gone
         if gone:
