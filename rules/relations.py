@@ -27,12 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import polars as pl
-
-if TYPE_CHECKING:
-    from rules.policy import Policy
 
 __all__ = [
     "KINDS",
@@ -49,6 +46,24 @@ __all__ = [
 KINDS: Final = ("replaces", "supplements", "excludes")
 # Benefit periods a year holds: the annual benefit decides which exclusive policy wins.
 _PER_YEAR: Final = {"month": 12, "year": 1, "once": 1}
+
+
+class Related(Protocol):
+    """What the relations read of a policy (``rules.policy.Policy`` has it; that module holds
+    :class:`Relation`, so this one cannot import it back)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def audience(self) -> str: ...
+    @property
+    def eligibility(self) -> str: ...
+    @property
+    def relations(self) -> tuple[Relation, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -99,11 +114,19 @@ def read_relations(raw: Any) -> tuple[tuple[Relation, ...], str | None]:
     return tuple(out), None
 
 
-def check_declared(draft: Policy, published: Mapping[str, Policy]) -> list[str]:
-    """What is wrong with ``draft``'s relations against the published catalog (messages)."""
+def check_declared(
+    draft: Related, published: Mapping[str, Related], settled: Iterable[str] = ()
+) -> list[str]:
+    """What is wrong with ``draft``'s relations against the published catalog (messages).
+
+    ``settled``: targets an earlier published version of the draft's policy already declared
+    (a replaced policy is retired by then, and the next version keeps saying so)."""
     problems = []
+    done = set(settled)
     for r in draft.relations:
         other = published.get(r.policy_id)
+        if other is None and r.policy_id in done:
+            continue
         if r.policy_id == draft.id:
             problems.append(f"{draft.id} cannot {r.kind} itself; a new version replaces the old")
         elif other is None:
@@ -122,8 +145,8 @@ def check_declared(draft: Policy, published: Mapping[str, Policy]) -> list[str]:
 
 
 def duplicates_of(
-    draft: Policy,
-    published: Iterable[Policy],
+    draft: Related,
+    published: Iterable[Related],
     *,
     eligible: Mapping[str, frozenset[str]] | None = None,
 ) -> list[Duplicate]:
@@ -158,7 +181,7 @@ def duplicates_of(
     return found
 
 
-def undeclared(draft: Policy, duplicates: Iterable[Duplicate]) -> list[Duplicate]:
+def undeclared(draft: Related, duplicates: Iterable[Duplicate]) -> list[Duplicate]:
     """The duplicates ``draft`` declares no relation to (it cannot be submitted with any).
 
     >>> from datetime import date

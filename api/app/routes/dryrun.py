@@ -31,7 +31,15 @@ from api.app.services import Services, services
 from simulations.preview import document_hash, preview_as_of
 from simulations.preview_cache import release_key
 
-__all__ = ["DRY_RUN_ROUTES", "DryRun", "DryRunIn", "GroupReach", "Overlap", "Versus"]
+__all__ = [
+    "DRY_RUN_ROUTES",
+    "DryRun",
+    "DryRunIn",
+    "GroupReach",
+    "Overlap",
+    "Versus",
+    "dry_run_figures",
+]
 
 
 @dataclass(frozen=True)
@@ -125,24 +133,9 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
     # Async, so that requests waiting for a computation (their own or an identical one) hold
     # no thread of the server's pool: /health and the other endpoints stay responsive.
     started = time.perf_counter()
-    svc = services(request)
-    user = current_user(request)
-    key, compute = await anyio.to_thread.run_sync(
-        _prepare, svc, data.document, tuple(data.parameters)
+    figures, cached = await dry_run_figures(
+        request, data.document, tuple(data.parameters), run=data.run
     )
-    released, epsilon = release_key(key), svc.privacy.params.dry_run_epsilon
-
-    async def noisy() -> dict[str, Any]:
-        return (await svc.dry_runs.results.aget(key, compute))[0]
-
-    def answer() -> tuple[dict[str, Any], bool]:
-        return svc.privacy.answer(
-            user.username, released, "dry_run", epsilon,
-            lambda: anyio.from_thread.run(noisy), run=data.run,
-        )  # fmt: skip
-
-    figures, cached = await anyio.to_thread.run_sync(answer)
-    await anyio.to_thread.run_sync(_audit, svc, request, data.document, released, figures)
     versus = figures["versus_published"]
     return DryRun(
         policy_id=figures["policy_id"], entity=figures["entity"],
@@ -157,6 +150,31 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
         beijing=BeijingScale(**figures["beijing"]) if figures.get("beijing") else None,
         elapsed_ms=round((time.perf_counter() - started) * 1000), cached=cached,
     )  # fmt: skip
+
+
+async def dry_run_figures(
+    request: Request[Any, Any, Any], document: str, parameters: tuple[str, ...] = (),
+    *, run: bool = True,
+) -> tuple[dict[str, Any], bool]:  # fmt: skip
+    """A dry-run's released figures for the caller (budget spent once per answer, audited) and
+    whether they were computed before: the dry-run route's and the review's confirmation's."""
+    svc = services(request)
+    user = current_user(request)
+    key, compute = await anyio.to_thread.run_sync(_prepare, svc, document, parameters)
+    released, epsilon = release_key(key), svc.privacy.params.dry_run_epsilon
+
+    async def noisy() -> dict[str, Any]:
+        return (await svc.dry_runs.results.aget(key, compute))[0]
+
+    def answer() -> tuple[dict[str, Any], bool]:
+        return svc.privacy.answer(
+            user.username, released, "dry_run", epsilon,
+            lambda: anyio.from_thread.run(noisy), run=run,
+        )  # fmt: skip
+
+    figures, cached = await anyio.to_thread.run_sync(answer)
+    await anyio.to_thread.run_sync(_audit, svc, request, document, released, figures)
+    return figures, cached
 
 
 def _audit(

@@ -21,17 +21,21 @@ from api.app.access import allow, current_user, source_of
 from api.app.auth import ROLES
 from api.app.errors import ForbiddenError
 from api.app.i18n import language_of
+from api.app.routes.review import REVIEW_ROUTES, check_relation_reviewer, check_submittable
 from api.app.services import Services, services
 from core.errors import NotFoundError
+from rules.lifecycle import LifecycleError
 from rules.loader import check_policy_text, load_policy_text
 
 __all__ = [
     "POLICY_ROUTES",
+    "ApproveIn",
     "Draft",
     "DraftIn",
     "PolicyOut",
     "PolicySummary",
     "Problem",
+    "ReturnIn",
     "Validation",
     "VersionDiff",
     "VersionOut",
@@ -64,6 +68,8 @@ class VersionOut:
     created_at: datetime
     published_at: datetime | None
     document: str
+    return_reason: str | None = None  # 退回修改: why the reviewer returned it
+    returned_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def versions(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> list[
     """Every version of a policy, oldest first, with its document and who moved it."""
     return [
         VersionOut(v.policy_id, v.version, v.status, v.author, v.reviewer, v.change_note,
-                   v.created_at, v.published_at, v.document)
+                   v.created_at, v.published_at, v.document, v.return_reason, v.returned_by)
         for v in services(request).policies.versions(policy_id)
     ]  # fmt: skip
 
@@ -266,25 +272,51 @@ def draft(request: Request[Any, Any, Any], data: JSONBody[DraftIn]) -> Draft:
 
 
 def _move(
-    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int], action: str
-) -> Draft:
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int], action: str,
+    *, reason: str = "", document: str | None = None,
+) -> Draft:  # fmt: skip
     svc = services(request)
     user = current_user(request)
     found = [v for v in svc.policies.versions(policy_id) if v.version == version]
     if not found:
         raise NotFoundError(f"policy {policy_id!r} has no version {version}; list its versions")
     _check_department(request, _department_of(found[0].document))
+    details: dict[str, Any] = {}
+    if document is not None and document != found[0].document:
+        # The reviewer's editor is read-only: a change sent with a review step is refused, not
+        # dropped, and nothing moves.
+        raise LifecycleError(
+            f"a reviewer cannot change {policy_id} v{version}: what is approved is what the "
+            "author wrote. Return it (退回修改) with a reason saying what to change instead"
+        )
     if action == "submit":
+        if found[0].status == "draft":
+            check_submittable(svc, policy_id, version)
         svc.policies.submit(policy_id, version)
     elif action == "approve":
-        svc.policies.publish(policy_id, version, reviewer=user.username)
+        retired = check_relation_reviewer(svc, user, policy_id, version)
+        svc.policies.publish(policy_id, version, reviewer=user.username, retire=retired)
+        details["retired"] = retired
     elif action == "reject":
-        svc.policies.reject(policy_id, version)
+        svc.policies.reject(policy_id, version, reviewer=user.username, reason=reason)
+        details["reason"] = reason
     else:
         svc.policies.retire(policy_id, version)
     status = next(v.status for v in svc.policies.versions(policy_id) if v.version == version)
-    _audit(request, svc, f"policy.{action}", policy_id, version=version, status=status)
+    _audit(request, svc, f"policy.{action}", policy_id, version=version, status=status, **details)
     return Draft(policy_id, version, status)
+
+
+@dataclass(frozen=True)
+class ReturnIn:
+    reason: str  # what the author should change: shown to them on the draft
+
+
+@dataclass(frozen=True)
+class ApproveIn:
+    # The document as the reviewer's page shows it: refused (409) when it differs from the
+    # version's, so an edit in the read-only editor can never be silently dropped.
+    document: str | None = None
 
 
 _LIFECYCLE = "/api/v1/policies/{policy_id:str}/versions/{version:int}"
@@ -312,10 +344,14 @@ def submit(
     tags=["policies"],
 )
 def approve(
-    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int]
-) -> Draft:
-    """Approve and publish a version under review; its author cannot (four eyes)."""
-    return _move(request, policy_id, version, "approve")
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int],
+    data: JSONBody[ApproveIn | None] = None,
+) -> Draft:  # fmt: skip
+    """Approve and publish a version under review; its author cannot (four eyes).  The version
+    published before it becomes superseded; the policies it replaces are retired.  Replacing or
+    excluding another department's policy needs a reviewer of that department.  A ``document``
+    that differs from the version's is refused: reviewers do not edit."""
+    return _move(request, policy_id, version, "approve", document=data.document if data else None)
 
 
 @post(
@@ -326,10 +362,12 @@ def approve(
     tags=["policies"],
 )
 def reject(
-    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int]
-) -> Draft:
-    """Send a version under review back to draft."""
-    return _move(request, policy_id, version, "reject")
+    request: Request[Any, Any, Any], policy_id: FromPath[str], version: FromPath[int],
+    data: JSONBody[ReturnIn | None] = None,
+) -> Draft:  # fmt: skip
+    """Return a version under review to its author (退回修改) with a reason, which the author
+    sees on the draft (``return_reason`` in its versions); a return without one is a 422."""
+    return _move(request, policy_id, version, "reject", reason=data.reason if data else "")
 
 
 @post(
@@ -348,4 +386,5 @@ def retire(
 
 POLICY_ROUTES = [
     list_policies, get_policy, versions, diff, validate, draft, submit, approve, reject, retire,
+    *REVIEW_ROUTES,
 ]  # fmt: skip
