@@ -40,6 +40,7 @@ from rules.policy import (
     CATEGORIES,
     MODES,
     POLICY_KEYS,
+    PROVENANCES,
     RECIPIENTS,
     REQUIRED_KEYS,
     UNITS,
@@ -65,7 +66,7 @@ _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Every key Policy holds as text: a list here (a 6.9 MB nested basis once) is refused.
 _TEXT_KEYS = (
     "title", "title_en", "department", "basis", "eligibility", "benefit", "category",
-    "summary", "summary_en", "where", "apply_url", "contact",
+    "summary", "summary_en", "where", "apply_url", "contact", "provenance_note",
 )  # fmt: skip
 
 
@@ -229,7 +230,8 @@ class _FileChecker:
                 pid,
             )
         for key, allowed in (
-            ("audience", AUDIENCES), ("mode", MODES), ("unit", UNITS), ("recipient", RECIPIENTS)
+            ("audience", AUDIENCES), ("mode", MODES), ("unit", UNITS), ("recipient", RECIPIENTS),
+            ("provenance", PROVENANCES),
         ):  # fmt: skip
             if v[key] is not None and v[key] not in allowed:
                 near = difflib.get_close_matches(str(v[key]), allowed, n=1, cutoff=0.5)
@@ -287,6 +289,13 @@ class _FileChecker:
             if v[key] is not None and not isinstance(v[key], str):
                 self.problem(node(key), f"{key} must be text", pid)
                 v[key] = None
+        if v["provenance"] == "modelled" and not (v["provenance_note"] or "").strip():
+            self.problem(
+                node("provenance"),
+                "a modelled policy says what is modelled and why: add provenance_note: '…' "
+                "(e.g. 'the 800 CNY amount is not verified against a published notice')",
+                pid,
+            )
         self._check_unit(v, nodes, pid)
         self._check_category(v["category"], node("category"), pid)
         if v["audience"] in AUDIENCES and v["audience"] not in self.schema.entities:

@@ -38,6 +38,7 @@ __all__ = [
     "MODES",
     "OPTIONAL_KEYS",
     "POLICY_KEYS",
+    "PROVENANCES",
     "RECIPIENTS",
     "REQUIRED_KEYS",
     "UNITS",
@@ -51,6 +52,7 @@ Mode = Literal["auto_grant", "proactive_push", "fast_track"]
 Period = Literal["once", "month", "year"]
 Unit = Literal["person", "household", "enterprise"]
 Recipient = Literal["self", "head", "guardian"]
+Provenance = Literal["cited", "modelled"]
 
 AUDIENCES: Final = ("resident", "enterprise", "household")
 # Who a benefit belongs to: counted once per unit in amounts, costs, reach and run diffs.
@@ -77,6 +79,10 @@ CATEGORIES: Final = (
     "就业", "稳就业", "创业", "减税降费", "科技创新", "营商环境", "纾困",
 )  # fmt: skip
 BENEFIT_PERIODS: Final = ("once", "month", "year")
+# Where a policy's conditions and figures come from: ``cited`` (its legal text, SOURCES.md) or
+# ``modelled`` (some part stands in for what the text or the schema does not give; the note says
+# which part and why), shown wherever its figures appear (issue 16).
+PROVENANCES: Final = ("cited", "modelled")
 REQUIRED_KEYS: Final = (
     "id",
     "title",
@@ -104,6 +110,8 @@ OPTIONAL_KEYS: Final = (
     "unit",
     "recipient",
     "relations",
+    "provenance",
+    "provenance_note",
 )
 POLICY_KEYS: Final = REQUIRED_KEYS + OPTIONAL_KEYS
 # The keys whose change changes who is matched or what they get.
@@ -145,6 +153,13 @@ class Policy:
     recipient: Recipient | None = None  # None: self, or the head for a household unit
     # how it stands to published policies: replaces / supplements / excludes (rules.relations)
     relations: tuple[Relation, ...] = field(default=())
+    provenance: Provenance | None = None  # None: not declared (the catalog declares every one)
+    provenance_note: str | None = None  # what is modelled and why (required with modelled)
+
+    @property
+    def modelled(self) -> bool:
+        """Some of the policy's conditions or figures are modelled, not cited (``provenance``)."""
+        return self.provenance == "modelled"
 
     @property
     def unit_kind(self) -> str:

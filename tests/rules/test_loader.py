@@ -160,3 +160,24 @@ def test_a_text_key_holding_a_structure_is_refused(
 ) -> None:
     write(tmp_path, "a.yaml", GOOD + line + "\n")
     assert problems(tmp_path) == [expected]
+
+
+def test_a_modelled_policy_loads_with_its_note(tmp_path: Path) -> None:
+    note = "the 100 CNY amount is not verified"
+    write(tmp_path, "a.yaml", GOOD + f"provenance: modelled\nprovenance_note: '{note}'\n")
+    (policy,) = load_catalog([tmp_path]).policies
+    assert (policy.provenance, policy.provenance_note, policy.modelled) == ("modelled", note, True)
+    assert policy.to_dict()["provenance"] == "modelled"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("provenance: modelled\n", "a.yaml:10:13: a modelled policy says what is modelled and why"),
+        ("provenance: modeled\n", "provenance 'modeled' is not one of cited, modelled; did you"),
+        ("provenance: cited\nprovenance_note: [a]\n", "provenance_note must be text"),
+    ],
+)
+def test_a_bad_provenance_is_refused_at_its_line(tmp_path: Path, extra: str, expected: str) -> None:
+    write(tmp_path, "a.yaml", GOOD + extra)
+    assert any(expected in p for p in problems(tmp_path)), problems(tmp_path)
