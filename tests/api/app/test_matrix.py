@@ -114,6 +114,10 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      {"reviewer", "admin"}),
     ("POST", "/api/v1/policies/{policy_id}/versions/{version}/retire", f"{LIFE}/retire", None,
      {"reviewer", "admin"}),
+    ("GET", "/api/v1/policies/{policy_id}/versions/{version}/relations", f"{LIFE}/relations",
+     None, STAFF_READERS),
+    ("GET", "/api/v1/policies/{policy_id}/versions/{version}/consequences",
+     f"{LIFE}/consequences", None, {"reviewer", "admin"}),
 ]  # fmt: skip
 # Open to anyone, logged in or not.
 PUBLIC = {
