@@ -675,3 +675,18 @@ def test_every_policy_says_whether_it_is_cited_or_modelled() -> None:
         head = CATALOG.sources[policy.id].read_text(encoding="utf-8").split("\n", 1)[0]
         assert head.startswith(("# cited:", "# modelled:", "# Retired:", "# Expired;")), policy.id
         assert f"| {policy.id} " in sources, policy.id
+
+
+def test_every_policy_declares_its_provenance_as_its_comment_says() -> None:
+    """``provenance`` is set in every file, ``modelled`` exactly where the file's first comment
+    names a modelled part (``modelled:``), with a note; the key is what the match summary, reach
+    reports, console and API show."""
+    modelled = set()
+    for policy in CATALOG.policies:
+        text = CATALOG.sources[policy.id].read_text(encoding="utf-8")
+        head = "".join(line for line in text.splitlines() if line.startswith("#"))
+        assert policy.provenance in ("cited", "modelled"), policy.id
+        assert policy.modelled == ("modelled:" in head), policy.id
+        assert not policy.modelled or len(policy.provenance_note or "") > 20, policy.id
+        modelled.add(policy.modelled)
+    assert modelled == {True, False}
