@@ -108,12 +108,17 @@ def modelled_inputs(
     policies: Iterable[Policy], *, as_of: date, library: Library | None = None
 ) -> list[str]:
     """What the figures rest on that is modelled rather than cited: the synthetic population,
-    and each parameter the policies read whose value in force on ``as_of`` is modelled."""
+    each policy declared ``provenance: modelled`` (with its note), and each parameter the
+    policies read whose value in force on ``as_of`` is modelled."""
     library = library or active()
     out = ["the synthetic population (simulations/population/SOURCES.md; weights: targets.yaml)"]
     names: set[str] = set()
+    notes: dict[str, str] = {}  # a policy on both sides of a reform is named once
     for policy in policies:
         names |= parameters_of(policy)
+        if policy.modelled:
+            notes[policy.id] = f"policy {policy.id} (modelled): {policy.provenance_note}"
+    out += notes.values()
     for name in sorted(names):
         parameter = library.get(name)
         version = parameter.in_force(as_of) if parameter else None

@@ -131,7 +131,12 @@ def reach_cmd(
         "policy_id", "change", arrow("eligible"), arrow("maybe"), "newly_eligible",
         "no_longer_eligible", arrow("cost_year"), "eligible_unreachable",
     )  # fmt: skip
-    _print(console, "Per policy", per_policy)
+    provenance = {p.id: p.provenance or "—" for p in [*before.policies, *after.policies]}
+    per_policy = per_policy.with_columns(
+        pl.col("policy_id").replace_strict(provenance, default="—").alias("source")
+    )
+    _print(console, "Per policy (source: cited, or modelled — see rules/catalog/SOURCES.md)",
+           per_policy)  # fmt: skip
     _print_beijing(console, reach, [*before.policies, *after.policies], as_of)
     overall = reach.groups.filter(pl.col("policy_id") == ALL).drop("policy_id")
     shown = [

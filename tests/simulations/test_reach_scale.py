@@ -29,6 +29,8 @@ eligibility: age >= {age} and hukou_city == "北京市"
 benefit: '100'
 benefit_period: month
 valid_from: 2016-01-01
+provenance: modelled
+provenance_note: 'a test amount'
 """
 AGE = (
     "(2026 - year(birth_date) - CASE WHEN month(birth_date) * 100 + day(birth_date) > 630 "
@@ -128,6 +130,9 @@ def test_the_cli_prints_beijing_figures_with_intervals_and_modelled_inputs(
     assert "Beijing scale" in out
     assert "95 % sampling interval" in out
     assert "modelled inputs: the synthetic population" in out
+    assert "policy test-elderly (modelled): a test amount" in out  # the policy's own note
+    row = next(line for line in out.splitlines() if line.startswith("│ test-elderly"))
+    assert row.rstrip(" │").endswith("modelled")  # the per-policy table's source column
 
 
 def test_the_analyst_summary_carries_released_beijing_rows(
@@ -146,6 +151,7 @@ def test_the_analyst_summary_carries_released_beijing_rows(
     low, high = (float(v.replace(",", "")) for v in after["interval"].split(" – "))
     assert low < float(after["beijing"].replace(",", "")) < high
     assert summary["beijing_modelled"][0].startswith("the synthetic population")
+    assert "policy test-elderly (modelled): a test amount" in summary["beijing_modelled"]
 
 
 def test_a_dry_run_shows_the_draft_at_beijing_scale(
