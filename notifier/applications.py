@@ -18,7 +18,7 @@ the draft (:meth:`ApplicationStore.confirm`); the department then processes it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,17 @@ from sqlalchemy.engine import Engine
 from core.errors import NotFoundError, ZhidaError
 from notifier.tables import application_drafts
 
-__all__ = ["AlreadyConfirmedError", "Application", "ApplicationStore", "prefill"]
+__all__ = [
+    "APPLICANT_FIELDS",
+    "AlreadyConfirmedError",
+    "Application",
+    "ApplicationStore",
+    "form_fields",
+    "prefill",
+]
+
+# Who applies, as every application form asks it first (those the entity's schema has).
+APPLICANT_FIELDS = ("person_id", "enterprise_id", "name", "phone", "contact_phone", "address")
 
 
 class AlreadyConfirmedError(ZhidaError, RuntimeError):
@@ -47,6 +57,18 @@ class Application:
     fields: Mapping[str, Any]  # the values the rule read when the invitation was planned
     created_at: datetime
     confirmed_at: datetime | None = None
+
+
+def form_fields(schema_order: Sequence[str], rule_fields: Iterable[str]) -> list[str]:
+    """The fields an application lists: the applicant's, then what the rule reads, each in
+    the schema's order (tags are conditions, not fields of the form).
+
+    >>> form_fields(["person_id", "name", "age", "hukou_city", "tags"], {"tags", "age"})
+    ['person_id', 'name', 'age']
+    """
+    read = set(rule_fields) - {"tags"}
+    applicant = [n for n in schema_order if n in APPLICANT_FIELDS]
+    return applicant + [n for n in schema_order if n in read and n not in APPLICANT_FIELDS]
 
 
 def prefill(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from api.app.routes.algorithm import ALGORITHM_ROUTES
 from api.app.routes.console import CONSOLE_ROUTES
 from api.app.routes.console_analyst import ANALYST_ROUTES
+from api.app.routes.console_application import APPLICATION_ROUTES
+from api.app.routes.console_objections import OBJECTION_ROUTES
 from api.app.routes.console_officer import OFFICER_CONSOLE_ROUTES
 from api.app.routes.console_operator import OPERATOR_ROUTES
 from api.app.routes.console_parameters import PARAMETER_ROUTES
@@ -41,6 +43,8 @@ ROUTES = [
     *ANALYST_ROUTES,
     *OPERATOR_ROUTES,
     *SUBJECT_CONSOLE_ROUTES,
+    *APPLICATION_ROUTES,
+    *OBJECTION_ROUTES,
     *DRY_RUN_ROUTES,
     *INGEST_ROUTES,
     *TAG_ROUTES,

@@ -9,8 +9,9 @@ the page and the API cannot drift apart; an error comes back as the page with th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
 from litestar import Request, Response, get, post
@@ -18,13 +19,17 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.app.auth import SUBJECT_ROLES, User
-from api.app.i18n import language_of
+from api.app.i18n import language_of, words
 from api.app.pages import render, user_or_none
 from api.app.services import Services, services
 from core.errors import ZhidaError
 from core.settings import get_settings
 from matcher.live.offers import current_offers
 from notifier.contacts import CHANNELS
+
+if TYPE_CHECKING:
+    from notifier.applications import Application
+    from notifier.grants import Objection
 
 __all__ = ["SUBJECT_CONSOLE_ROUTES", "message_centre"]
 
@@ -33,9 +38,16 @@ _OPTIONAL_CHANNELS = tuple(c for c in CHANNELS if c != "inbox")
 
 
 def message_centre(
-    request: Request[Any, Any, Any], svc: Services, user: User, saved: str, error: str | None = None
-) -> Template:
-    """The resident's or firm's own page: offers, grants, notices, preferences, ratings."""
+    request: Request[Any, Any, Any], svc: Services, user: User, saved: str,
+    error: str | None = None, *, field_errors: Mapping[int, str] | None = None,
+    drafts: Mapping[int, str] | None = None,
+) -> Template:  # fmt: skip
+    """The resident's or firm's own page: offers, grants, notices, preferences, ratings.
+
+    ``field_errors`` puts a grant's objection error beside its text box (the form open, what
+    was typed in ``drafts`` kept); ``error`` is a message for the whole page.
+    """
+    from notifier.applications import ApplicationStore
     from notifier.receipts import ReceiptStore
     from profiles.personalisation import PersonalisationStore
 
@@ -62,7 +74,8 @@ def message_centre(
         if r.event == "rated"
     }  # fmt: skip
     return render(
-        request, "subject.html", status=400 if error else 200, user=user, offers=offers,
+        request, "subject.html", status=400 if error or field_errors else 200, user=user,
+        offers=offers,
         titles={p.id: p.title for p in catalog.policies}, grants=svc.grants.of(subject),
         messages=svc.inbox.messages(subject, limit=20), channels=_OPTIONAL_CHANNELS,
         off_channels=contact.opt_out_channels if contact else frozenset(),
@@ -72,7 +85,27 @@ def message_centre(
             subject, default=get_settings().personalised
         ),
         ratings=ratings, saved=saved, error=error, today=date.today(),
+        periods={p.id: p.benefit_period for p in catalog.policies},
+        applications=_open_applications(ApplicationStore(svc.engine).of(subject)),
+        objections=_by_grant(svc.grants.objections_of(subject)),
+        field_errors=field_errors or {}, drafts=drafts or {},
     )  # fmt: skip
+
+
+def _open_applications(drafts: list[Application]) -> dict[str, Application]:
+    """The newest unconfirmed pre-filled application of each policy."""
+    out: dict[str, Application] = {}
+    for d in drafts:  # newest first
+        if d.confirmed_at is None:
+            out.setdefault(d.policy_id, d)
+    return out
+
+
+def _by_grant(objections: list[Objection]) -> dict[int, list[Objection]]:
+    out: dict[int, list[Objection]] = {}
+    for o in objections:
+        out.setdefault(o.grant_id, []).append(o)
+    return out
 
 
 @get("/console/why/{policy_id:str}", include_in_schema=False)
@@ -92,8 +125,9 @@ def _why(request: Request[Any, Any, Any], policy_id: str) -> Response[Any]:
     except ZhidaError as err:
         return render(request, "why.html", status=err.http_status, user=user, error=err.message,
                      e=None, clauses=[])  # fmt: skip
+    policy = svc.policies.catalog(svc.live.as_of()).by_id.get(policy_id)
     return render(
-        request, "why.html", user=user, error=None, e=explanation,
+        request, "why.html", user=user, error=None, e=explanation, policy=policy,
         clauses=_plain_clauses(explanation.clauses, user, language_of(request)),
         unknown=[_field_label(f, user, language_of(request)) for f in explanation.unknown_fields],
     )  # fmt: skip
@@ -193,6 +227,12 @@ def _objection(request: Request[Any, Any, Any], grant_id: int, form: Any) -> Res
     text = str(form.get("text") or "").strip()
     if kind == "decline" and not text:
         text = "不再领取 / declined"
+    if not text:  # said beside the text box, in the page's language, the form left open
+        svc = services(request)
+        own = {g.id for g in svc.grants.of(user.subject_id or "")}
+        if grant_id in own:
+            problem = words(language_of(request))["objection_empty"]
+            return message_centre(request, svc, user, "", field_errors={grant_id: problem})
     try:
         # The objection endpoint's own handler: ownership check, store, audit entry.
         object_to_grant.fn(request, subject_id=user.subject_id, grant_id=grant_id,

@@ -95,8 +95,18 @@ def test_an_objection_without_text_is_refused_with_what_to_write(world: World) -
     response = world.client.post(
         f"/console/grants/{world.grants['P1']}/objection", data={"kind": "objection", "text": " "}
     )
-    assert response.status_code == 400 and "needs a text" in response.text
+    assert response.status_code == 400
+    # Beside the text box, in the page's language, with the form open.
+    grant = world.grants["P1"]
+    assert f'<p class="field-error" id="objection-error-{grant}" role="alert">请写明哪里有误' in (
+        response.text
+    )
+    assert "<details open>" in response.text and 'class="error"' not in response.text
     assert GrantStore(world.engine).objections() == []
+    english = world.client.post(
+        f"/console/grants/{grant}/objection?lang=en", data={"kind": "objection", "text": ""}
+    )
+    assert "Say what is wrong" in english.text
 
 
 def test_a_resident_cannot_object_to_another_residents_grant(world: World) -> None:
@@ -190,7 +200,7 @@ def test_an_enterprise_sees_its_own_firms_offer(world: World, tmp_path: Path) ->
     page = world.client.get("/console")
     assert page.status_code == 200
     assert "贵企业的消息中心" in page.text
-    assert "/console/why/bj-high-tech-award" in page.text and "200000.00" in page.text
+    assert "/console/why/bj-high-tech-award" in page.text and "一次性 200000 元" in page.text
     assert "911100000000000002" not in page.text
 
 

@@ -15,7 +15,8 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from api.app.auth import ROLES
-from tests.api.app.world import CATALOG, USERS, World
+from notifier.grants import GrantStore
+from tests.api.app.world import AT, CATALOG, USERS, World
 
 DOC = (CATALOG / "bj-elderly-allowance.yaml").read_text(encoding="utf-8")
 EVERYONE = set(ROLES)
@@ -58,6 +59,8 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
      {"operator", "admin"}),
     ("GET", "/api/v1/reach", "/api/v1/reach", None, STAFF_READERS),
     ("GET", "/api/v1/objections", "/api/v1/objections", None, {"officer", "admin"}),
+    ("POST", "/api/v1/objections/{objection_id}/answer", "/api/v1/objections/{objection}/answer",
+     {"text": "已核实"}, {"officer", "admin"}),  # the officer of the grant's department
     ("GET", "/api/v1/policies", "/api/v1/policies", None, EVERYONE),
     ("GET", "/api/v1/policies/{policy_id}", "/api/v1/policies/bj-elderly-allowance", None,
      EVERYONE),
@@ -140,6 +143,11 @@ PUBLIC = {
     # access, a 403 page for the wrong role, a stranger sent to log in).
     ("POST", "/console/grants/{grant_id}/objection"), ("POST", "/console/feedback"),
     ("POST", "/console/inbox/{message_id}/read"),
+    # The pre-filled application and the officers' objections (test_console_application.py,
+    # test_console_objections.py: the applicant, the department's officer, a 404 or a 403).
+    ("GET", "/apply/{token}"), ("GET", "/console/apply/{token}"),
+    ("POST", "/console/apply/{token}"), ("GET", "/console/objections"),
+    ("POST", "/console/objections/{objection_id}/answer"),
     ("GET", "/console/analyst"), ("POST", "/console/analyst"),
     ("GET", "/console/analyst/{sim_id}/reach.csv"), ("POST", "/console/analyst/fairness"),
     # (test_console_analyst_timeline.py: the same for the timeline's pages and status)
@@ -161,6 +169,10 @@ def _refused(status: int, body: dict[str, Any]) -> bool:
 
 
 def _call(world: World, method: str, path: str, body: Any, user: str | None) -> Any:
+    if "{objection}" in path:  # a fresh objection of P1's, routed to 北京市民政局
+        store = GrantStore(world.engine)
+        objection = store.object(world.grants["P1"], "金额不对", kind="objection", now=AT).id
+        path = path.replace("{objection}", str(objection))
     path = path.format(msg=world.messages["P1"], grant=world.grants["P1"])
     headers = world.as_(user) if user else {}
     return world.client.request(method, path, headers=headers, json=body)
