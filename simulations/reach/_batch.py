@@ -83,6 +83,9 @@ class BatchRules:
     # column: ("old" | "new", policy id) -> column, and column -> its fen expression.
     benefit_columns: Mapping[tuple[str, str], str]
     shared_benefits: Mapping[str, pl.Expr]
+    # Changed resident policies whose benefit is the household's (``unit: household``):
+    # counted once per household, with the people living in it (``matcher.units``).
+    households: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -91,8 +94,10 @@ class BatchRules:
         changes: Sequence[PolicyChange],
         old: Sequence[PolicyPlan],
         new: Sequence[PolicyPlan],
+        units: Mapping[str, str] | None = None,
     ) -> BatchRules:
-        """``entity``'s rules: a changed policy's old or new side counts where its audience is."""
+        """``entity``'s rules: a changed policy's old or new side counts where its audience is.
+        ``units``: policy id -> its unit (``person``, ``household``, ``enterprise``)."""
         old_by_id = {p.policy_id: p for p in old if p.audience == entity}
         new_by_id = {p.policy_id: p for p in new if p.audience == entity}
         ids = {c.policy_id for c in changes}
@@ -123,6 +128,10 @@ class BatchRules:
             ),
             {key: shared[text] for key, text in texts.items() if text in shared},
             {column: _fen_of(plans[text]) for text, column in shared.items()},
+            frozenset(
+                pid for pid, *_ in changed
+                if entity == "resident" and (units or {}).get(pid) == "household"
+            ),
         )  # fmt: skip
 
     @property
@@ -219,21 +228,69 @@ _WEIGHT = pl.col("weight").cast(pl.Float64).alias("__w")
 def _weighted_sums() -> list[pl.Expr]:
     """Per key: Σw, and for the sampling variance Σw(w-1) (Poisson-sampling approximation,
     Särndal, Swensson & Wretman 1992, §3.3: Var(Σ w y) ≈ Σ w(w-1) y²); costs the same in fen,
-    with the cross term the variance of a cost change needs."""
+    with the cross term the variance of a cost change needs.  A household's row stands for
+    its ``__n`` people and its one household: y is the people (or 1 household), so the
+    variance is the cluster's, not the members' as if drawn one by one."""
     w = pl.col("__w")
     extra = w * (w - 1)
+    people, homes = pl.col("__n").cast(pl.Float64), pl.col("__h").cast(pl.Float64)
     fb, fa = pl.col("fen_before").cast(pl.Float64), pl.col("fen_after").cast(pl.Float64)
     fb, fa = fb.fill_null(0.0), fa.fill_null(0.0)
     return [
         w.null_count().alias("w_nulls"),
-        w.sum().alias("w"),
-        extra.sum().alias("w_var"),
+        (w * people).sum().alias("w"),
+        (extra * people * people).sum().alias("w_var"),
+        (w * homes).sum().alias("wh"),
+        (extra * homes).sum().alias("wh_var"),
         (w * fb).sum().alias("w_fen_before"),
         (w * fa).sum().alias("w_fen_after"),
         (extra * fb * fb).sum().alias("w_var_before"),
         (extra * fa * fa).sum().alias("w_var_after"),
         (extra * fa * fb).sum().alias("w_var_cross"),
     ]
+
+
+def _per_household(
+    keyed: pl.LazyFrame, before: pl.Expr, after: pl.Expr, fen_before: pl.Expr, fen_after: pl.Expr
+) -> pl.LazyFrame:
+    """One row per household of the batch for a policy whose unit is the household, as
+    ``matcher.units`` attributes it: eligible if any member is (else maybe if any is), its
+    benefit the largest of its eligible members', counted once; ``__n`` the people living in
+    it, its groups, reachability and weight its recipient's (the head, else its first member).
+    A resident without a household is a household of one.  ``keyed`` holds whole households
+    (``__home``: the household, or the person's own)."""
+    head = (pl.col("relation_to_head").cast(pl.String) != "head").fill_null(True)
+    return (
+        keyed.with_columns(
+            before.alias("__b"),
+            after.alias("__a"),
+            fen_before.alias("__fb"),
+            fen_after.alias("__fa"),
+            head.alias("__not_head"),
+        )
+        .sort("__home", "__not_head", maintain_order=True)
+        .group_by("__home", maintain_order=True)
+        .agg(
+            pl.col("__base").first(),
+            pl.col("__b").max(),
+            pl.col("__a").max(),
+            pl.col("__fb").max().alias("fen_before"),
+            pl.col("__fa").max().alias("fen_after"),
+            _WEIGHT.first(),
+            pl.len().cast(pl.UInt32).alias("__n"),
+        )
+        .filter((pl.col("__b") != NONE) | (pl.col("__a") != NONE))
+        .select(
+            (pl.col("__base") * 9 + pl.col("__b").cast(pl.UInt32) * 3 + pl.col("__a")).alias(
+                "__key"
+            ),
+            "fen_before",
+            "fen_after",
+            "__w",
+            "__n",
+            pl.lit(1, pl.UInt32).alias("__h"),
+        )
+    )
 
 
 def batch_sums(batch: pl.DataFrame, rules: BatchRules, dimensions: list[str]) -> pl.DataFrame:
@@ -257,7 +314,17 @@ def batch_sums(batch: pl.DataFrame, rules: BatchRules, dimensions: list[str]) ->
         before = _status(o) if old else pl.lit(NONE, pl.UInt8)
         after = _status(n) if new else pl.lit(NONE, pl.UInt8)
         matched = [pl.col(c).fill_null(True) for c, p in ((o, old), (n, new)) if p is not None]
-        rows = keyed.lazy().filter(pl.any_horizontal(matched))
+        per_household = pid in rules.households
+        if per_household:
+            # every member of a household with a matched member: its people are counted too
+            home = pl.coalesce(pl.col("household_id"), pl.lit("\x00") + pl.col("person_id"))
+            rows = (
+                keyed.lazy()
+                .with_columns(home.alias("__home"))
+                .filter(pl.any_horizontal(matched).any().over("__home"))
+            )
+        else:
+            rows = keyed.lazy().filter(pl.any_horizontal(matched))
         fen_before = _fen(old, o, rules.benefit_columns.get(("old", pid)))
         fen_after = _fen(new, n, rules.benefit_columns.get(("new", pid)))
         if old and new and pid in rules.same_benefit and ("new", pid) not in rules.benefit_columns:
@@ -265,16 +332,22 @@ def batch_sums(batch: pl.DataFrame, rules: BatchRules, dimensions: list[str]) ->
             rows = rows.with_columns(_fen_of(new).alias("__fen"))
             fen_before = pl.when(pl.col(o)).then(pl.col("__fen"))
             fen_after = pl.when(pl.col(n)).then(pl.col("__fen"))
-        parts.append(
-            rows.select(
+        if per_household:
+            selected = _per_household(rows, before, after, fen_before, fen_after)
+        else:
+            selected = rows.select(
                 (pl.col("__base") * 9 + before.cast(pl.UInt32) * 3 + after).alias("__key"),
                 fen_before.alias("fen_before"),
                 fen_after.alias("fen_after"),
                 _WEIGHT,
+                pl.lit(1, pl.UInt32).alias("__n"),
+                pl.lit(0, pl.UInt32).alias("__h"),
             )
-            .group_by("__key")
+        parts.append(
+            selected.group_by("__key")
             .agg(
-                pl.len().alias("n"),
+                pl.col("__n").sum().cast(pl.UInt32).alias("n"),
+                pl.col("__h").sum().cast(pl.UInt32).alias("h"),
                 pl.col("fen_before").sum(),
                 pl.col("fen_after").sum(),
                 *_weighted_sums(),

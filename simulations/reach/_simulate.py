@@ -107,13 +107,18 @@ def simulate_reach(
     evaluated = [*new_policies, *old_policies]
     tagger = event_tagger(population, schema, evaluated, as_of=as_of) if tags else None
     overlap = Overlap([p.policy_id for p in new_plans], changed)
+    # whose benefit each policy is (matcher.units): a household's is counted once, with its
+    # people; without household links every resident is a household of one
+    units = {p.id: p.unit_kind for p in (*old_policies, *new_policies)}
+    if "household" not in frames:
+        units = {pid: "person" if u == "household" else u for pid, u in units.items()}
     # Rows per entity first (parquet metadata), so the number of batches is known up front.
     entities = []
     for name, frame in frames.items():
         entity = schema.entity(name)
         stored = with_missing_fields(frame, entity)
         total = int(stored.select(pl.len()).collect().item())
-        rules = BatchRules.of(name, changes, old_plans, new_plans)
+        rules = BatchRules.of(name, changes, old_plans, new_plans, units)
         joiner = group_joiner([*old_plans, *new_plans], entity, linked, as_of=as_of)
         entities.append((name, entity, stored, total, rules, joiner))
     subjects = sum(e[3] for e in entities)
@@ -128,8 +133,10 @@ def simulate_reach(
             continue
         # a rule over members reads whole households: each batch takes every member of the
         # households whose first member's row falls in it
-        whole = name == "resident" and any(
-            a.group == "members" for p in [*old_plans, *new_plans] for a in p.aggregates
+        # (and a household's benefit is counted once from all its members)
+        whole = name == "resident" and (
+            any(a.group == "members" for p in [*old_plans, *new_plans] for a in p.aggregates)
+            or bool(rules.households)
         )
         for offset in range(0, total, batch_rows):
             if whole:

@@ -18,6 +18,7 @@ from simulations.reach._batch import ELIGIBLE, MAYBE
 
 __all__ = [
     "ALL",
+    "HOUSEHOLDS",
     "MEASURES",
     "SCALED",
     "beijing_scale",
@@ -64,8 +65,11 @@ def measures(sums: Sequence[pl.DataFrame], years: pl.DataFrame) -> pl.DataFrame:
         return pl.when(condition).then(n).otherwise(0)
 
     fen_before, fen_after = pl.col("fen_before").fill_null(0), pl.col("fen_after").fill_null(0)
+    if "h" not in rows.columns:
+        rows = rows.with_columns(pl.lit(0, pl.UInt32).alias("h"))
+    homes = pl.col("h").cast(pl.Int64).fill_null(0)
     return rows.select(
-        pl.exclude("n", "before", "after", "reachable", "^fen_.*$", "^year_.*$", "^w.*$"),
+        pl.exclude("n", "h", "before", "after", "reachable", "^fen_.*$", "^year_.*$", "^w.*$"),
         count(was).alias("eligible_before"),
         count(now).alias("eligible_after"),
         count(pl.col("before") == MAYBE).alias("maybe_before"),
@@ -77,8 +81,20 @@ def measures(sums: Sequence[pl.DataFrame], years: pl.DataFrame) -> pl.DataFrame:
         (fen_before * pl.col("year_before").fill_null(0)).alias("cost_year_before"),
         (fen_after * pl.col("year_after").fill_null(0)).alias("cost_year_after"),
         count(now & ~pl.col("reachable")).alias("eligible_unreachable"),
+        # a household policy's households, once each (its people are the counts above)
+        *(
+            pl.when(condition).then(homes).otherwise(0).alias(f"households_{name}")
+            for name, condition in _changes(was, now)
+        ),
         *_weighted(rows, was, now),
     )
+
+
+def _changes(was: pl.Expr, now: pl.Expr) -> tuple[tuple[str, pl.Expr], ...]:
+    return (
+        ("eligible_before", was), ("eligible_after", now),
+        ("newly_eligible", now & ~was), ("no_longer_eligible", was & ~now),
+    )  # fmt: skip
 
 
 def _weighted(rows: pl.DataFrame, was: pl.Expr, now: pl.Expr) -> list[pl.Expr]:
@@ -88,12 +104,14 @@ def _weighted(rows: pl.DataFrame, was: pl.Expr, now: pl.Expr) -> list[pl.Expr]:
     w, v = pl.col("w"), pl.col("w_var")
     yb, ya = pl.col("year_before").fill_null(0), pl.col("year_after").fill_null(0)
     out = [pl.col("w_nulls").alias("weight_unknown")]
-    for name, condition in (
-        ("eligible_before", was), ("eligible_after", now),
-        ("newly_eligible", now & ~was), ("no_longer_eligible", was & ~now),
-    ):  # fmt: skip
+    wh = pl.col("wh").fill_null(0.0) if "wh" in rows.columns else pl.lit(0.0)
+    vh = pl.col("wh_var").fill_null(0.0) if "wh_var" in rows.columns else pl.lit(0.0)
+    for name, condition in _changes(was, now):
         out.append(pl.when(condition).then(w).otherwise(0.0).alias(f"{_W}{name}"))
         out.append(pl.when(condition).then(v).otherwise(0.0).alias(f"{_V}{name}"))
+        household = f"households_{name}"
+        out.append(pl.when(condition).then(wh).otherwise(0.0).alias(f"{_W}{household}"))
+        out.append(pl.when(condition).then(vh).otherwise(0.0).alias(f"{_V}{household}"))
     before, after = pl.col("w_fen_before") * yb, pl.col("w_fen_after") * ya
     out += [
         (before / 100).alias(f"{_W}cost_year_before"),
@@ -114,8 +132,14 @@ def _weighted(rows: pl.DataFrame, was: pl.Expr, now: pl.Expr) -> list[pl.Expr]:
 
 
 _W, _V = "beijing_", "beijing_var_"
+# Households: of the policies whose unit is the household (the eligible counts are then the
+# people living in those households); only those policies have rows of them.
+HOUSEHOLDS: Final = (
+    "households_eligible_before", "households_eligible_after", "households_newly_eligible",
+    "households_no_longer_eligible",
+)  # fmt: skip
 SCALED: Final = (
-    "eligible_before", "eligible_after", "newly_eligible", "no_longer_eligible",
+    "eligible_before", "eligible_after", "newly_eligible", "no_longer_eligible", *HOUSEHOLDS,
     "cost_year_before", "cost_year_after", "cost_year_delta",
 )  # fmt: skip
 Z95: Final = 1.959964
@@ -135,18 +159,22 @@ def beijing_scale(table: pl.DataFrame, policies: pl.DataFrame) -> pl.DataFrame |
         return None
     if int(table["weight_unknown"].sum() or 0) > 0:
         return None
-    per = table.group_by("policy_id").agg(pl.col(columns).sum())
-    total = per.select(pl.lit(ALL).alias("policy_id"), pl.col(columns).sum())
+    per = table.group_by("policy_id").agg(pl.col(columns).sum(), pl.col(HOUSEHOLDS).sum())
+    total = per.select(pl.lit(ALL).alias("policy_id"), pl.exclude("policy_id").sum())
     wide = pl.concat([total, per.sort("policy_id")])
+    homes = wide.select("policy_id", *(pl.col(m).cast(pl.Float64) for m in HOUSEHOLDS))
     sample = policies.select(
         "policy_id",
-        *(pl.col(m).cast(pl.Float64) for m in SCALED),
-    )
+        *(pl.col(m).cast(pl.Float64) for m in SCALED if m not in HOUSEHOLDS),
+    ).join(homes, on="policy_id", how="left")
+    # household rows only for policies counted in households
+    counted = set(homes.filter(pl.sum_horizontal(pl.col(HOUSEHOLDS)) > 0)["policy_id"].to_list())
     long = []
     for m in SCALED:
         half = Z95 * pl.col(f"{_V}{m}").clip(lower_bound=0).sqrt()
+        rows = wide.filter(pl.col("policy_id").is_in(list(counted))) if m in HOUSEHOLDS else wide
         long.append(
-            wide.join(sample.select("policy_id", pl.col(m).alias("sample")), on="policy_id").select(
+            rows.join(sample.select("policy_id", pl.col(m).alias("sample")), on="policy_id").select(
                 "policy_id",
                 pl.lit(m).alias("measure"),
                 "sample",

@@ -205,6 +205,44 @@ def _reference(
 
     old, new_all = pairs(baseline, changed), pairs(reform, None)
     new = new_all.filter(pl.col("policy_id").is_in(list(changed)))
+    # A household's benefit (unit: household) is one pair of the household, eligible if any
+    # member is (else maybe), its benefit the largest eligible member's, told to its head:
+    # counted once, with the people living in it ("n"); everyone else's pair counts one.
+    homes = {p.id for p in (*baseline.policies, *reform.policies) if p.unit_kind == "household"}
+    members = frames["resident"].select("person_id", "household_id", "relation_to_head").collect()
+    heads = members.filter(pl.col("relation_to_head") == "head").select(
+        "household_id", pl.col("person_id").alias("head")
+    )
+    sizes = members.group_by("household_id").agg(pl.len().alias("n"))
+
+    def by_unit(found: pl.DataFrame) -> pl.DataFrame:
+        mine = found.filter(pl.col("policy_id").is_in(list(homes)))
+        rest = found.filter(~pl.col("policy_id").is_in(list(homes)))
+        per_home = (
+            mine.join(members, left_on="subject_id", right_on="person_id")
+            .group_by("household_id", "policy_id")
+            .agg(
+                pl.when((pl.col("status") == "eligible").any())
+                .then(pl.lit("eligible"))
+                .otherwise(pl.lit("maybe"))
+                .alias("status"),
+                pl.col("benefit").filter(pl.col("status") == "eligible").max(),
+            )
+            .join(heads, on="household_id")
+            .join(sizes, on="household_id")
+            .select(
+                pl.col("head").alias("subject_id"),
+                "policy_id",
+                "status",
+                "benefit",
+                "n",
+                pl.lit(1).alias("h"),
+            )
+        )
+        ones = rest.with_columns(pl.lit(1, pl.UInt32).alias("n"), pl.lit(0).alias("h"))
+        return pl.concat([ones, per_home], how="diagonal_relaxed")
+
+    old, new = by_unit(old), by_unit(new)
     people = pl.concat(
         [
             with_derived(frame, SCHEMA.entity(name), as_of=AS_OF)
@@ -223,28 +261,34 @@ def _reference(
     per_year_old = {p.id: year.get(p.benefit_period or "", 0) for p in baseline.policies}
     per_year_new = {p.id: year.get(p.benefit_period or "", 0) for p in reform.policies}
     both = (
-        old.rename({"status": "s_old", "benefit": "b_old"})
-        .join(new.rename({"status": "s_new", "benefit": "b_new"}),
+        old.rename({"status": "s_old", "benefit": "b_old", "n": "n_old", "h": "h_old"})
+        .join(new.rename({"status": "s_new", "benefit": "b_new", "n": "n_new", "h": "h_new"}),
               on=["subject_id", "policy_id"], how="full", coalesce=True)
         .join(people, on="subject_id", how="left")
+        .with_columns(pl.coalesce("n_old", "n_new").alias("n"))
     )  # fmt: skip
     was, now = pl.col("s_old") == "eligible", pl.col("s_new") == "eligible"
+    n = pl.col("n")
     cost_old = pl.when(was).then(pl.col("b_old")).cast(pl.Decimal(20, 2))
     cost_new = pl.when(now).then(pl.col("b_new")).cast(pl.Decimal(20, 2))
     yr_old = pl.col("policy_id").replace_strict(per_year_old, default=0, return_dtype=pl.Int64)
     yr_new = pl.col("policy_id").replace_strict(per_year_new, default=0, return_dtype=pl.Int64)
+
+    def people_where(condition: pl.Expr) -> pl.Expr:
+        return pl.when(condition.fill_null(False)).then(n).otherwise(0).sum()
+
     measures = [
-        was.fill_null(False).sum().alias("eligible_before"),
-        now.fill_null(False).sum().alias("eligible_after"),
-        (pl.col("s_old") == "maybe").fill_null(False).sum().alias("maybe_before"),
-        (pl.col("s_new") == "maybe").fill_null(False).sum().alias("maybe_after"),
-        (now.fill_null(False) & ~was.fill_null(False)).sum().alias("newly_eligible"),
-        (was.fill_null(False) & ~now.fill_null(False)).sum().alias("no_longer_eligible"),
+        people_where(was).alias("eligible_before"),
+        people_where(now).alias("eligible_after"),
+        people_where(pl.col("s_old") == "maybe").alias("maybe_before"),
+        people_where(pl.col("s_new") == "maybe").alias("maybe_after"),
+        people_where(now.fill_null(False) & ~was.fill_null(False)).alias("newly_eligible"),
+        people_where(was.fill_null(False) & ~now.fill_null(False)).alias("no_longer_eligible"),
         cost_old.sum().alias("cost_period_before"),
         cost_new.sum().alias("cost_period_after"),
         (cost_old * yr_old).sum().alias("cost_year_before"),
         (cost_new * yr_new).sum().alias("cost_year_after"),
-        (now.fill_null(False) & ~pl.col("reachable")).sum().alias("eligible_unreachable"),
+        people_where(now & ~pl.col("reachable")).alias("eligible_unreachable"),
     ]
     per_policy = both.group_by("policy_id").agg(measures)
     by_group = pl.concat(
@@ -477,3 +521,52 @@ def test_progress_counts_the_batches_and_leaves_the_figures_unchanged(
     assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
     for name in ("policies", "groups", "overlap"):
         assert_frame_equal(getattr(told, name), getattr(quiet, name))
+
+
+def test_a_household_benefit_is_counted_once_per_household_with_its_people(
+    population: Path,
+) -> None:
+    from rules.parameters import builtin_library
+
+    catalog = load_catalog([CATALOG], SCHEMA)
+    reformed = builtin_library().with_override("dibao_standard=1500", on=AS_OF)
+    reach = simulate_reach(
+        population, catalog, catalog, SCHEMA, as_of=AS_OF,
+        parameters=(builtin_library(), reformed),
+    )  # fmt: skip
+    dibao = reach.policies.filter(pl.col("policy_id") == "bj-dibao-invitation").row(0, named=True)
+    # the people of the households the standard reaches, each household's benefit once
+    linked = linked_frames(scan_population(population, SCHEMA), as_of=AS_OF)
+    homes = (
+        with_derived(linked["resident"], SCHEMA.resident, as_of=AS_OF)
+        .filter(
+            (pl.col("hukou_city") == "北京市")
+            & (pl.col("household_income_per_capita") < 1500)
+            & (pl.col("subsistence_status") == "none")
+        )
+        .group_by("household_id")
+        .agg(
+            ((1500 - pl.col("household_income_per_capita")) * pl.col("household_size"))
+            .max()
+            .alias("benefit")
+        )
+        .collect()
+    )
+    people = linked["resident"].join(homes.lazy(), on="household_id", how="semi")
+    assert dibao["eligible_after"] == people.select(pl.len()).collect().item() > homes.height
+    assert float(dibao["cost_period_after"]) == pytest.approx(
+        homes["benefit"].sum(), abs=0.01 * homes.height
+    )
+    scaled = reach.beijing
+    assert scaled is not None
+    rows = dict(
+        scaled.filter(pl.col("policy_id") == "bj-dibao-invitation")
+        .select("measure", "sample")
+        .rows()
+    )
+    assert rows["households_eligible_after"] == homes.height
+    assert rows["households_newly_eligible"] > 0
+    # a person's benefit has no household rows
+    assert "households_eligible_after" not in set(
+        scaled.filter(pl.col("policy_id") == "bj-tekun-support")["measure"]
+    )
