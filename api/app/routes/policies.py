@@ -55,6 +55,7 @@ class PolicySummary:
     mode: str
     valid_from: date
     valid_until: date | None
+    provenance: str | None = None  # cited | modelled (None: not declared)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,16 @@ def list_policies(request: Request[Any, Any, Any]) -> list[PolicySummary]:
     """Published policies in force today (public information: every role may list them)."""
     catalog = services(request).policies.catalog(date.today())
     return [
-        PolicySummary(p.id, p.title, p.department, p.audience, p.mode, p.valid_from, p.valid_until)
+        PolicySummary(
+            p.id,
+            p.title,
+            p.department,
+            p.audience,
+            p.mode,
+            p.valid_from,
+            p.valid_until,
+            p.provenance,
+        )
         for p in sorted(catalog.policies, key=lambda p: p.id)
     ]
 
@@ -130,6 +140,10 @@ class PolicyOut:
     where: str | None
     apply_url: str | None
     contact: str | None
+    # cited (its legal text) or modelled: some condition or amount stands in for what the text
+    # or the schema does not give, and provenance_note says which and why (issue 16)
+    provenance: str | None = None
+    provenance_note: str | None = None
 
 
 @get("/api/v1/policies/{policy_id:str}", guards=[allow(*ROLES)], sync_to_thread=True,
@@ -144,7 +158,7 @@ def get_policy(request: Request[Any, Any, Any], policy_id: FromPath[str]) -> Pol
     return PolicyOut(
         p.id, p.title, p.title_en, p.department, p.audience, p.mode, p.category, p.eligibility,
         p.benefit, p.benefit_period, p.valid_from, p.valid_until, p.basis, p.summary,
-        list(p.materials), p.where, p.apply_url, p.contact,
+        list(p.materials), p.where, p.apply_url, p.contact, p.provenance, p.provenance_note,
     )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ def _step(world: World, who: str, version: int, action: str) -> tuple[int, dict[
 def test_every_role_lists_the_published_catalog(world: World) -> None:
     response = world.client.get("/api/v1/policies", headers=world.as_("resident"))
     assert [p["policy_id"] for p in response.json()] == ["bj-elderly-allowance"]
+    assert response.json()[0]["provenance"] == "cited"  # as its file declares
 
 
 def test_a_published_policy_reads_with_its_rule_and_how_to_apply(world: World) -> None:
@@ -41,6 +42,7 @@ def test_a_published_policy_reads_with_its_rule_and_how_to_apply(world: World) -
         "month",
     )
     assert body["eligibility"] == 'age >= 80 and hukou_city == "北京市"'
+    assert (body["provenance"], body["provenance_note"]) == ("cited", None)
     missing = world.client.get("/api/v1/policies/bj-nope", headers=world.as_("enterprise"))
     assert missing.status_code == 404
 
