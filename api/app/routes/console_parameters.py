@@ -44,7 +44,7 @@ def _page(request: Request[Any, Any, Any], policy_id: str | None) -> Response[An
     read_by = readers(catalog.policies)
     library = active()
     shown = sorted(library.parameters, key=lambda p: p.name)
-    title = None
+    title = provenance = None
     if policy_id is not None:
         policy = catalog.by_id.get(policy_id)
         if policy is None:
@@ -54,11 +54,17 @@ def _page(request: Request[Any, Any, Any], policy_id: str | None) -> Response[An
             )
         shown = [p for p in shown if policy_id in read_by.get(p.name, [])]
         title = policy.title
+        # cited or modelled, as the policy declares (issue 16): shown above its figures
+        provenance = {"kind": policy.provenance, "note": policy.provenance_note,
+                      "basis": policy.basis}  # fmt: skip
     rows = [
         {
             "name": p.name, "name_zh": p.name_zh, "unit": p.unit, "kind": p.kind,
             "description": p.description, "description_en": p.description_en,
-            "read_by": [(pid, catalog.by_id[pid].title) for pid in read_by.get(p.name, [])],
+            "read_by": [
+                (pid, catalog.by_id[pid].title, catalog.by_id[pid].modelled)
+                for pid in read_by.get(p.name, [])
+            ],
             "versions": [
                 {
                     "start": v.start.isoformat(),
@@ -75,7 +81,7 @@ def _page(request: Request[Any, Any, Any], policy_id: str | None) -> Response[An
     ]  # fmt: skip
     return render(
         request, "parameters.html", user=user_or_none(request), rows=rows, policy_id=policy_id,
-        policy_title=title,
+        policy_title=title, provenance=provenance,
     )  # fmt: skip
 
 

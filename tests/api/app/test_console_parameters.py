@@ -60,3 +60,22 @@ def test_the_api_lists_every_value_with_its_source(world: World) -> None:
     first, second = dibao["values"]
     assert first["modelled"] and first["end"] == "2024-06-30"
     assert second["document"] == "京民社救发〔2024〕80号" and second["end"] is None
+
+
+def test_a_policys_page_says_whether_its_figures_are_cited_or_modelled(
+    world: World, tmp_path: Path
+) -> None:
+    cited = world.client.get("/console/policies/bj-elderly-allowance/parameters").text
+    assert 'data-provenance="cited"' in cited and "京民养老发〔2019〕160号" in cited
+    (tmp_path / "more").mkdir()
+    shutil.copy(CATALOG / "bj-tekun-support.yaml", tmp_path / "more")
+    PolicyStore(world.engine).import_catalog(tmp_path / "more", author="importer", note="seed")
+    html = world.client.get("/console/policies/bj-tekun-support/parameters").text
+    line = html[html.index('id="policy-provenance"') :].split("</p>")[0]
+    assert 'data-provenance="modelled"' in line and "模型" in line
+    note = PolicyStore(world.engine).catalog().by_id["bj-tekun-support"].provenance_note
+    assert note and note.split()[0] in line
+    # the parameter's readers mark the modelled policy
+    library = world.client.get("/console/parameters").text
+    dibao = library[library.index('id="parameter-dibao_standard"') :].split("</article>")[0]
+    assert re.search(r'data-policy="bj-tekun-support">[^<]+</a>（<span class="modelled', dibao)
