@@ -129,13 +129,20 @@ def demo_cmd(residents: int, enterprises: int, seed: int, as_of: date, out: Path
         )
         .sort("eligible", descending=True)
     )
+    sources = {p.id: p.provenance or "—" for p in catalog.policies}
     table = Table(title="Reach and cost per policy (eligible only)", title_justify="left")
-    for column in ("policy", "mode", "eligible", "maybe", "cost per period (CNY)"):
-        table.add_column(column, justify="right" if column != "policy" else "left")
+    for column in ("policy", "mode", "eligible", "maybe", "cost per period (CNY)", "source"):
+        table.add_column(column, justify="left" if column in ("policy", "source") else "right")
     for pid, eligible, maybe, cost in per_policy.rows():
         cost_text = f"{cost:,.0f} / {periods[pid]}" if cost else "—"
-        table.add_row(titles[pid], modes_by_id[pid], f"{eligible:,}", f"{maybe:,}", cost_text)
+        table.add_row(
+            titles[pid], modes_by_id[pid], f"{eligible:,}", f"{maybe:,}", cost_text, sources[pid]
+        )
     console.print(table)
+    console.print(
+        "source: cited (the legal text) or modelled (some condition or amount stands in for one "
+        "the text or the schema does not give; each policy's provenance_note says which)"
+    )
 
     console.print(Heading("6. What changed since last month (the run diff)"))
     _print_run_diff(console, population_dir, catalog, schema, as_of, matches_path, out)

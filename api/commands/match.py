@@ -244,6 +244,17 @@ def match_cmd(
         f"{len(in_force)} of {len(catalog.policies)} policies in force on {as_of}; "
         f"{summary or 'no matches'}; wrote {out} in {elapsed:.1f}s"
     )
+    modelled = sorted(p.id for p in in_force if p.modelled)
+    if modelled and summary:
+        under = pl.scan_parquet(out).filter(pl.col("policy_id").is_in(modelled))
+        ids = under.select(pl.col("policy_id").unique().sort()).collect()["policy_id"].to_list()
+        pairs = under.select(pl.len()).collect().item()
+        if pairs:
+            click.echo(
+                f"modelled: {pairs:,} of the matches are under {len(ids)} modelled policies "
+                f"({', '.join(ids)}), whose conditions or amounts are not all cited; "
+                "each says why (provenance_note, rules/catalog/SOURCES.md)"
+            )
     if record:  # only now that the pairs are safely in place
         try:
             _record(

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from api.cli import main
+from rules.loader import load_catalog
 from tests.populations import Populations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,11 +23,19 @@ def population(populations: Populations) -> Path:
     return populations(3000, 300, seed=2, as_of=date(2026, 6, 30))
 
 
-def test_match_writes_the_contract_columns(population: Path, tmp_path: Path) -> None:
+def test_match_writes_the_contract_columns(
+    population: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "m.parquet"
     argv = ["match", "--population", str(population), "--policies", CATALOG]
     assert main([*argv, "--as-of", "2026-06-30", "--out", str(out)]) == 0
     pairs = pl.read_parquet(out)
+    # The summary counts the matches under modelled policies (provenance: modelled), only them.
+    ids = [p.id for p in load_catalog([Path(CATALOG)]).policies if p.modelled]
+    under = pairs.filter(pl.col("policy_id").is_in(ids)).height
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("modelled: "))
+    assert line.startswith(f"modelled: {under:,} of the matches") and under < pairs.height
+    assert "bj-tekun-support" in line and "bj-dibao-invitation" not in line  # cited
     assert pairs.columns == [
         "subject_id", "subject_type", "policy_id", "status", "benefit", "unit", "recipient_id",
     ]  # fmt: skip
@@ -195,6 +204,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main([*argv, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "matches (" in out and "Overlap check" in out
+    assert "source: cited (the legal text) or modelled" in out  # the reach table's column
     assert pl.read_parquet(tmp_path / "matches.parquet").height > 0
     assert "ndcg@5" in out and "uplift@20%" in out  # ranking
     assert "0 doubles" in out and "delivered" in out  # delivery to the stand-ins
