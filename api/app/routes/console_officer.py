@@ -26,8 +26,9 @@ from litestar.params import FromPath
 from api.app.auth import User
 from api.app.i18n import language_of, words
 from api.app.pages import gate, render
+from api.app.routes.console_review import REVIEW_CONSOLE_ROUTES
 from api.app.services import Services, services
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ZhidaError
 from profiles.schema import Entity, Schema
 from rules.store import PolicyVersion
 
@@ -170,6 +171,26 @@ async def edit_policy(request: Request[Any, Any, Any], policy_id: FromPath[str])
     return await to_thread.run_sync(_editor, request, policy_id)
 
 
+def _review_notes(svc: Services, user: User, history: list[PolicyVersion]) -> dict[str, Any]:
+    """What the review says on the editor: the newest version's return reason, its relations
+    and duplicates (a draft must declare one for each before it is submitted), and whether the
+    user may change the text (reviewers read only)."""
+    from api.app.routes.review import relations_of
+
+    newest = history[-1] if history else None
+    relations = None
+    if newest is not None and newest.status == "draft" and user.role in ("officer", "admin"):
+        try:
+            relations = relations_of(svc, newest.policy_id, newest.version)
+        except ZhidaError:
+            relations = None  # a draft that no longer loads: the validation says why
+    return {
+        "newest": newest,
+        "relations": relations,
+        "read_only": user.role not in ("officer", "admin"),
+    }
+
+
 def _editor(request: Request[Any, Any, Any], policy_id: str | None) -> Response[Any]:
     from profiles.schema import load_schema
 
@@ -192,6 +213,7 @@ def _editor(request: Request[Any, Any, Any], policy_id: str | None) -> Response[
     t = words(language_of(request))
     return render(
         request, "officer_editor.html", user=user, policy_id=policy_id, history=history,
+        review=_review_notes(svc, user, history),
         document=document, published=published[-1] if published else None,
         fields=field_choices(load_schema()),
         history_json=[
@@ -203,4 +225,4 @@ def _editor(request: Request[Any, Any, Any], policy_id: str | None) -> Response[
     )  # fmt: skip
 
 
-OFFICER_CONSOLE_ROUTES = [policy_list, new_policy, edit_policy]
+OFFICER_CONSOLE_ROUTES = [policy_list, new_policy, edit_policy, *REVIEW_CONSOLE_ROUTES]

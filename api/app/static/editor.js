@@ -616,11 +616,12 @@
     const moved = await move(target.policy_id, target.version, "submit");
     if (moved) done(`${t.pol_done}${moved.policy_id} v${moved.version} ${t["status_" + moved.status]}`, moved.policy_id);
   });
-  for (const [id, action] of [["approve", "approve"], ["reject", "reject"]]) {
+  // Approving and returning happen on the review page (a return needs a reason, an approval
+  // shows what it will cause first): the editor's buttons open it.
+  for (const id of ["approve", "reject"]) {
     wire(id, async () => {
       const review = newest("in_review");
-      const moved = review && (await move(data.policy_id, review.version, action));
-      if (moved) done(`${t.pol_done}${moved.policy_id} v${moved.version} ${t["status_" + moved.status]}`, moved.policy_id);
+      if (review) window.location.assign(`/console/review/${encodeURIComponent(data.policy_id)}/${review.version}`);
     });
   }
   wire("retire", async () => {

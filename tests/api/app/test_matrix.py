@@ -138,6 +138,8 @@ PUBLIC = {
     # The officer console (test_console_officer.py: who gets the pages, who a 403).
     ("GET", "/console/policies"), ("GET", "/console/policies/new"),
     ("GET", "/console/policies/{policy_id}"),
+    # The review queue and a version's review (test_console_review.py).
+    ("GET", "/console/review"), ("GET", "/console/review/{policy_id}/{version}"),
     # The message centre's forms, the analyst's and the operator's pages
     # (test_console_subject.py, test_console_analyst.py, test_console_operator.py: each role's
     # access, a 403 page for the wrong role, a stranger sent to log in).
