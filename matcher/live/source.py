@@ -32,7 +32,7 @@ import contextlib
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from matcher.live.file_index import FileIndex
+    from matcher.live.groups import SubjectGroups
 
 __all__ = [
     "DatabaseSource",
@@ -96,11 +97,13 @@ def today_local() -> date:
 
 @dataclass(frozen=True)
 class Subject:
-    """A subject as stored: its record (tags as stored) and its events (None: no event log)."""
+    """A subject as stored: its record (tags as stored), its events (None: no event log) and
+    the links its household, members and staff are read from (None: the source has none)."""
 
     entity: Entity
     record: Record
     events: tuple[Mapping[str, Any], ...] | None
+    groups: SubjectGroups | None = field(default=None, compare=False, repr=False)
 
     @property
     def subject_id(self) -> str:
@@ -118,10 +121,21 @@ class Subject:
         return {**self.record, "tags": sorted(tags)}
 
     def derived(self, as_of: date, library: Sequence[TagDefinition]) -> Record:
-        """:meth:`tagged` with the derived fields (``age``, ``age_years``) on ``as_of``."""
+        """:meth:`tagged` with the derived fields (``age``, ``age_years``) on ``as_of``, and
+        where the source has links, the fields they derive (household size and income per
+        capita, children under 3; a firm's employees and hires) and the groups rules over
+        groups read: the values the batch run gives the subject."""
         from profiles.derive import derive_record
 
-        return derive_record(self.tagged(as_of, library), self.entity, as_of=as_of)
+        return self.linked(
+            derive_record(self.tagged(as_of, library), self.entity, as_of=as_of), as_of
+        )
+
+    def linked(self, record: Record, as_of: date) -> Record:
+        """``record`` (this subject's, derived on ``as_of``) with its links applied."""
+        if self.groups is None:
+            return dict(record)
+        return self.groups.apply(record, self.entity, as_of=as_of)
 
 
 class SubjectSource(Protocol):
@@ -147,6 +161,11 @@ class SubjectSource(Protocol):
 
     def missing(self, subject_id: str) -> str:
         """What to do when ``subject_id`` is not there: the end of a one-line error."""
+        ...
+
+    def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
+        """The links the subjects of ``records`` read (their households with every member and
+        their children, their firms' employments and staff); None without link data."""
         ...
 
 
@@ -287,6 +306,30 @@ class FileSource:
                 out.setdefault(str(row[e.key]), (e, row))
         return out
 
+    def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
+        from matcher.live.groups import PARENT_LINKS, SubjectGroups, wanted
+
+        frames = self._scan()
+        if "resident" not in frames or not {"household", "employment"} & frames.keys():
+            return None
+        homes, people, firms = wanted(records)
+        out: dict[str, pl.DataFrame] = {}
+        staff: set[str] = set()
+        if "employment" in frames:
+            jobs = frames["employment"].filter(pl.col("enterprise_id").is_in(sorted(firms)))
+            out["employment"] = jobs.collect()
+            staff = set(out["employment"]["person_id"].to_list())
+        near = pl.col("household_id").is_in(sorted(homes)) | pl.col("person_id").is_in(
+            sorted(staff)
+        )
+        for link in PARENT_LINKS:
+            near = near | pl.col(link).is_in(sorted(people)).fill_null(False)
+        out["resident"] = frames["resident"].filter(near).collect()
+        if "household" in frames:
+            homes_of = pl.col("household_id").is_in(sorted(homes))
+            out["household"] = frames["household"].filter(homes_of).collect()
+        return SubjectGroups.of(self.schema, out)
+
     def missing(self, subject_id: str) -> str:
         return (
             f"no resident or enterprise has the id {subject_id!r} in the population "
@@ -366,6 +409,50 @@ class DatabaseSource:
     ) -> dict[str, tuple[Entity, Record]]:
         return _one_by_one(self, subject_ids, as_of, entity)
 
+    def _rows(self, conn: Connection, name: str, where: Any) -> pl.DataFrame:
+        """The rows of table ``name`` matching ``where``, in the schema's dtypes."""
+        import sqlalchemy as sa
+
+        from matcher.live.groups import conformed
+
+        entity = self.schema.entity(name)
+        rows = []
+        for row in conn.execute(sa.select(self.tables[name]).where(where)).mappings():
+            record = {f.name: row[f.name] for f in entity.stored_fields}
+            if isinstance(record.get("tags"), str):
+                record["tags"] = json.loads(record["tags"])
+            rows.append(record)
+        return conformed(pl.DataFrame(rows, schema=entity.polars_schema(), orient="row"), entity)
+
+    def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
+        import sqlalchemy as sa
+
+        from matcher.live.groups import PARENT_LINKS, SubjectGroups, wanted
+
+        homes, people, firms = wanted(records)
+        residents, households = self.tables["resident"], self.tables["household"]
+        jobs_table = self.tables["employment"]
+        with self._connection() as conn:
+            jobs = self._rows(conn, "employment", jobs_table.c.enterprise_id.in_(sorted(firms)))
+            staff = sorted(set(jobs["person_id"].to_list()))
+            near = sa.or_(
+                residents.c.household_id.in_(sorted(homes)),
+                residents.c.person_id.in_(staff),
+                *(residents.c[link].in_(sorted(people)) for link in PARENT_LINKS),
+            )
+            members = self._rows(conn, "resident", near)
+            homes_found = self._rows(
+                conn, "household", households.c.household_id.in_(sorted(homes))
+            )
+        frames = {"resident": members}
+        if homes_found.height:
+            frames["household"] = homes_found
+        if jobs.height:
+            frames["employment"] = jobs
+        if len(frames) == 1:
+            return None
+        return SubjectGroups.of(self.schema, frames)
+
     def missing(self, subject_id: str) -> str:
         return (
             f"no resident or enterprise {subject_id!r} is in the database; send its profile "
@@ -409,6 +496,12 @@ class LayeredSource:
     ) -> dict[str, tuple[Entity, Record]]:
         return _one_by_one(self, subject_ids, as_of, entity)
 
+    def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
+        from matcher.live.groups import layered
+
+        filed = self.files.groups(records) if self.files is not None else None
+        return layered(self.database.groups(records), filed)
+
     def missing(self, subject_id: str) -> str:
         hint = self.database.missing(subject_id)
         if self.files is None:
@@ -429,8 +522,9 @@ def load_subjects(
     """The subjects of ``subject_ids`` that ``source`` knows, by id."""
     records = source.records(subject_ids, entity)
     events = source.events(list(records)) if records else {}
+    groups = source.groups(records) if records else None
     return {
-        sid: Subject(e, record, None if events is None else tuple(events.get(sid, ())))
+        sid: Subject(e, record, None if events is None else tuple(events.get(sid, ())), groups)
         for sid, (e, record) in records.items()
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from matcher.batch import match_frame
 from matcher.events import EventMatcher, RuleIndex
+from matcher.live.source import FileSource, load_subjects
 from matcher.population import attach_tags, scan_population
 from profiles.schema import load_schema
 from profiles.tagging import load_tags
@@ -54,6 +56,8 @@ def test_replaying_a_day_of_events_equals_the_batch_run(population: Path, tmp_pa
     earlier.mkdir()
     residents.write_parquet(earlier / "residents.parquet")
     before.write_parquet(earlier / "events.parquet")
+    for links in ("households.parquet", "employments.parquet"):
+        shutil.copy(population / links, earlier / links)
 
     def batch(directory: Path) -> pl.DataFrame:
         frames = attach_tags(
@@ -67,10 +71,11 @@ def test_replaying_a_day_of_events_equals_the_batch_run(population: Path, tmp_pa
     by_subject: dict[str, dict[str, tuple[str, Decimal | None]]] = {}
     for (subject, policy), status in start.items():
         by_subject.setdefault(subject, {})[policy] = status
-    for record in residents.iter_rows(named=True):
-        pid = record["person_id"]
+    # Each resident as the live source gives it: with its household, members and children.
+    subjects = load_subjects(FileSource(earlier, SCHEMA), residents["person_id"].to_list())
+    for pid, subject in subjects.items():
         past = history.get((pid,), pl.DataFrame(schema=events.schema)).to_dicts()
-        matcher.load(pid, record, past, by_subject.get(pid, {}))
+        matcher.load(pid, subject.linked(subject.record, AS_OF), past, by_subject.get(pid, {}))
     changes = [c for event in day.iter_rows(named=True) for c in matcher.on_event(event)]
     assert changes, "a day of events changes something"
     replayed = {(s, p): v for s, m in matcher.matches.items() for p, v in m.items()}
