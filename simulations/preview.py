@@ -37,6 +37,7 @@ from matcher.runs import RunStore
 from rules.loader import Catalog
 from rules.parameters import active, using
 from rules.policy import Policy
+from simulations.amount_changes import amount_changes
 from simulations.disclosure import cost, money, noised, suppress
 from simulations.privacy import DEFAULT, OVERLAP_SHARE, PrivacyParameters, bounded
 from simulations.scaling import scaled_figures
@@ -134,7 +135,9 @@ def compute_dry_run(
     # The same rule as published: simulate it as an addition (a change it would skip), and
     # nobody gains or loses against the published version (unless a parameter changes).
     same = old is not None and old.content_hash == preview.content_hash and not parameters
-    baseline = bounded(Catalog(others, {}, {}) if same else published.catalog, schema, params)[0]
+    baseline, old_bounds = bounded(
+        Catalog(others, {}, {}) if same else published.catalog, schema, params
+    )
     reach = simulate_reach(population, baseline, reform, schema, as_of=as_of, parameters=libraries)
     row = reach.policies.filter(pl.col("policy_id") == draft.id)
     totals: dict[str, Any] = row.row(0, named=True) if row.height else {}
@@ -155,6 +158,12 @@ def compute_dry_run(
             "newly_eligible": 0 if same else suppress(newly),
             "no_longer_eligible": 0 if same else suppress(lost),
         }
+        if not same:  # who gains and loses how much, and the cost before -> after
+            versus |= amount_changes(
+                population, baseline.by_id[draft.id], reform.by_id[draft.id],
+                (old_bounds[draft.id], bounds[draft.id]), as_of=as_of, params=params,
+                libraries=libraries,
+            )  # fmt: skip
     return {
         "policy_id": draft.id,
         "entity": entity,

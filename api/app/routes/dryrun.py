@@ -33,6 +33,7 @@ from simulations.preview_cache import release_key
 
 __all__ = [
     "DRY_RUN_ROUTES",
+    "AmountBand",
     "DryRun",
     "DryRunIn",
     "GroupReach",
@@ -59,10 +60,21 @@ class GroupReach:
 
 
 @dataclass(frozen=True)
+class AmountBand:
+    change_per_year: str  # a fixed band of the annual change (CNY), e.g. "1 … 1200"
+    subjects: int | str  # eligible before and after, whose amount changed so ("<10": few)
+
+
+@dataclass(frozen=True)
 class Versus:
     published_version: int
     newly_eligible: int | str
     no_longer_eligible: int | str
+    # Subjects eligible under both, by how much their annual amount changes; and the annual
+    # cost of the published version and of the draft (simulations.amount_changes).
+    amount_changes: list[AmountBand] = field(default_factory=list)
+    cost_per_year_before: str | None = None
+    cost_per_year_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,12 +156,17 @@ async def dry_run(request: Request[Any, Any, Any], data: JSONBody[DryRunIn]) -> 
         cost_per_period=figures["cost_per_period"], cost_per_year=figures["cost_per_year"],
         period=figures["period"],
         by_group={d: [GroupReach(**g) for g in rows] for d, rows in figures["by_group"].items()},
-        versus_published=Versus(**versus) if versus is not None else None,
+        versus_published=_versus(versus) if versus is not None else None,
         overlaps=[Overlap(**o) for o in figures["overlaps"]],
         parameters=figures.get("parameters", []),
         beijing=BeijingScale(**figures["beijing"]) if figures.get("beijing") else None,
         elapsed_ms=round((time.perf_counter() - started) * 1000), cached=cached,
     )  # fmt: skip
+
+
+def _versus(versus: dict[str, Any]) -> Versus:
+    bands = [AmountBand(**b) for b in versus.get("amount_changes", [])]
+    return Versus(**{**versus, "amount_changes": bands})
 
 
 async def dry_run_figures(

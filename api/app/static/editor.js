@@ -450,10 +450,16 @@
       return;
     }
     const v = d.versus_published;
+    // Amount changes among those eligible before and after (a tier changed), and the cost.
+    const bands = (v.amount_changes || []).filter((b) => b.subjects);
     box.replaceChildren(
       el("p", {}, fmt(t.pol_versus, { version: v.published_version }), "：",
         el("span", { class: "v-true", id: "gains" }, `${t.pol_gains} ${v.newly_eligible}`), "，",
         el("span", { class: "v-false", id: "loses" }, `${t.pol_loses} ${v.no_longer_eligible}`)),
+      ...(bands.length ? [el("ul", { id: "amount-changes" }, ...bands.map((b) =>
+        el("li", { "data-band": b.change_per_year }, `${b.change_per_year} ¥/yr: ${b.subjects}`)))] : []),
+      ...(v.cost_per_year_before != null ? [el("p", { id: "cost-change" },
+        `${t.pol_cost_year || ""} ${v.cost_per_year_before} → ${v.cost_per_year_after}`)] : []),
     );
   }
   let previewTimer = null;

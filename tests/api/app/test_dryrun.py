@@ -115,9 +115,13 @@ def test_a_draft_shows_its_reach_cost_and_change_against_the_published_version(
     assert Decimal(body["cost_per_year"]) == new["cost"] * 12
     gained = len(new["eligible"]) - len(old["eligible"])
     assert gained == 10
-    assert body["versus_published"] == {
+    versus = body["versus_published"]
+    counts = ("published_version", "newly_eligible", "no_longer_eligible")
+    assert {k: versus[k] for k in counts} == {
         "published_version": 1, "newly_eligible": gained, "no_longer_eligible": 0,
     }  # fmt: skip
+    # The 15 eligible before and after (Beijing, 80-94) keep their amounts.
+    assert _bands(versus) == {"no change": 15}
     # Everyone eligible is 60 or over: the elderly card's eligible include them all.
     assert body["overlaps"] == [{"policy_id": "bj-elderly-card", "both": len(new["eligible"])}]
     assert body["cached"] is False
@@ -158,6 +162,7 @@ def test_the_same_rule_as_published_changes_nothing_and_a_new_policy_has_no_publ
     assert body["eligible"] == len(_expected(people, 80)["eligible"])
     assert body["versus_published"] == {
         "published_version": 1, "newly_eligible": 0, "no_longer_eligible": 0,
+        "amount_changes": [], "cost_per_year_before": None, "cost_per_year_after": None,
     }  # fmt: skip
     fresh = ALLOWANCE.replace("id: bj-elderly-allowance", "id: bj-elderly-allowance-draft")
     assert (
@@ -320,10 +325,35 @@ def test_a_parameter_change_is_dry_run_against_the_published_policy(pop_world: W
     # Beijing hukou, 80-94: ten at 100 and five aged 90+ now at 600 instead of 500
     assert Decimal(figures["cost_per_period"]) == Decimal(10 * 100 + 5 * 600)
     assert figures["versus_published"]["newly_eligible"] in (0, "<10")
+    # ... who gain 1,200 a year each: fewer than ten, withheld; the other ten keep theirs
+    assert _bands(figures["versus_published"]) == {"1 … 1200": "<10", "no change": 10}
     plain = pop_world.client.post(
         URL, json={"document": ALLOWANCE}, headers=pop_world.as_("officer")
     )
     assert Decimal(plain.json()["cost_per_period"]) == Decimal(10 * 100 + 5 * 500)
+
+
+def _bands(versus: dict[str, Any]) -> dict[str, Any]:
+    return {b["change_per_year"]: b["subjects"] for b in versus["amount_changes"] if b["subjects"]}
+
+
+def test_who_gains_shows_amount_changes_as_a_distribution_and_the_cost_before_and_after(
+    pop_world: World, people: pl.DataFrame
+) -> None:
+    """A tier changes and nobody becomes or stops being eligible: 新增 0 / 不再 0 said nothing."""
+    more = ALLOWANCE.replace(
+        "benefit: 'parameters.elderly_allowance[age]'",
+        "benefit: 'parameters.elderly_allowance[age] + 200'",
+    )
+    response = pop_world.client.post(URL, json={"document": more}, headers=pop_world.as_("officer"))
+    versus = response.json()["versus_published"]
+    assert (versus["newly_eligible"], versus["no_longer_eligible"]) == (0, 0)
+    both = _expected(people, 80)
+    assert _bands(versus) == {"> 1200": len(both["eligible"])}  # 2,400 a year more each
+    assert Decimal(versus["cost_per_year_before"]) == both["cost"] * 12
+    assert (
+        Decimal(versus["cost_per_year_after"]) == (both["cost"] + 200 * len(both["eligible"])) * 12
+    )
 
 
 def test_a_parameter_change_that_cannot_be_read_is_refused_before_anything_runs(
