@@ -46,6 +46,7 @@ UNITS: Final = {
     "CNY/year": "元/年",
     "CNY/day": "元/日",
     "ratio": "比例（0–1）",
+    "multiple": "倍",
     "years": "岁/年",
     "months": "月",
     "persons": "人",

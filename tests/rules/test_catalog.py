@@ -14,6 +14,7 @@ from rules.evaluator import evaluate, evaluate_benefit
 from rules.groups import EMPLOYEES, HOUSEHOLD
 from rules.language import parse_rule
 from rules.loader import load_catalog
+from rules.parameters import builtin_library
 
 CATALOG_DIR = Path(__file__).resolve().parents[2] / "rules" / "catalog"
 CATALOG = load_catalog([CATALOG_DIR])
@@ -46,7 +47,13 @@ def firm(jobs: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
 
 YEAR_AGO = date(2025, 6, 30)  # ON - 365 days: still "in the last 12 months"
 # Retired policies are read on their last day (the amounts they read were in force then).
-LAST_DAY = {"cn-graduate-hire-subsidy": date(2025, 12, 31)}
+LAST_DAY = {
+    "cn-graduate-hire-subsidy": date(2025, 12, 31),
+    "cn-job-stabilization-refund": date(2025, 12, 31),  # its refund rates end then
+    "bj-elderly-allowance-2010": date(2019, 12, 31),
+    "bj-small-firm-rent-relief-2022": date(2022, 12, 31),
+    "bj-long-term-care-insurance": date(2027, 1, 1),  # its first day
+}
 
 
 def hire(**fields: Any) -> dict[str, Any]:
@@ -98,6 +105,12 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         {"disability_grade": 3, "subsistence_status": "dibao", **BJ},
         True,
         "100",
+    ),
+    (  # grades 1-2 are the scale's first bracket, 3-4 its second
+        "cn-hardship-disability-living-subsidy",
+        {"disability_grade": 2, "subsistence_status": "low_income", **BJ},
+        True,
+        "200",
     ),
     (
         "cn-hardship-disability-living-subsidy",
@@ -274,6 +287,12 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         {"size_class": "micro", "annual_revenue": 99.9},
         True,
         "5000",
+    ),
+    (  # the scale's second bracket starts at 100 (10k CNY) of revenue
+        "bj-small-firm-rent-relief-2022",
+        {"size_class": "small", "annual_revenue": 100},
+        True,
+        "10000",
     ),
     # Added from the seeds (issue 16): each eligible at its boundary, not just below it.
     (
@@ -533,9 +552,9 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         "cn-job-stabilization-refund",
         firm(
             [
-                job(unemployment_insurance_months=12),
-                job(unemployment_insurance_months=40),
-                job(unemployment_insurance_months=6),
+                hire(unemployment_insurance_months=12),
+                hire(unemployment_insurance_months=40),
+                hire(unemployment_insurance_months=6),
             ],
             unemployment_insurance_months=12,
             layoff_rate=0.055,
@@ -548,7 +567,7 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     (
         "cn-job-stabilization-refund",
         firm(
-            [job(unemployment_insurance_months=24)] * 2,
+            [hire(unemployment_insurance_months=24)] * 2,
             unemployment_insurance_months=12,
             layoff_rate=0.0,
             employees=40,
@@ -559,14 +578,14 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ),
     (
         "cn-job-stabilization-refund",
-        firm([job()], unemployment_insurance_months=12, layoff_rate=0.056, employees=100),
+        firm([hire()], unemployment_insurance_months=12, layoff_rate=0.056, employees=100),
         False,
         None,
     ),
     (
         "cn-job-stabilization-refund",
         firm(
-            [job()],
+            [hire()],
             unemployment_insurance_months=30,
             layoff_rate=0.2,
             employees=30,
@@ -577,7 +596,7 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ),
     (
         "cn-job-stabilization-refund",
-        firm([job()], unemployment_insurance_months=11, layoff_rate=0.0, employees=30),
+        firm([hire()], unemployment_insurance_months=11, layoff_rate=0.0, employees=30),
         False,
         None,
     ),
@@ -659,6 +678,32 @@ def test_tekun_support_is_one_and_a_half_times_the_standard_of_its_date() -> Non
     profile = {"subsistence_status": "tekun"}
     assert evaluate_benefit(rule, profile, as_of=date(2024, 1, 1)) == Decimal("2092.50")
     assert evaluate_benefit(rule, profile, as_of=date(2024, 7, 1)) == Decimal("2175")
+
+
+def test_every_amount_the_catalog_pays_is_read_from_the_parameter_library() -> None:
+    """A benefit is a parameter or a formula over parameters and the subject's fields, so a
+    changed amount is one edit of the parameter; the figures are those the parameters hold."""
+    from rules.parameter_use import parameters_of
+
+    paying = [p for p in CATALOG.policies if p.benefit]
+    assert [p.id for p in paying if not parameters_of(p)] == []
+    library = builtin_library()
+    assert library.amount("tekun_standard_factor", ON) == Decimal("1.5")
+    assert library.amount("elderly_allowance_2010", date(2019, 12, 31)) == 100
+
+
+@pytest.mark.parametrize(
+    ("size_class", "refund"), [("micro", "216"), ("medium", "216"), ("large", "108")]
+)
+def test_the_job_stabilization_refund_rate_is_read_by_size_class(
+    size_class: str, refund: str
+) -> None:
+    """60 % of a year's contributions (360) for micro, small and medium firms, 30 % for large."""
+    policy = CATALOG.by_id["cn-job-stabilization-refund"]
+    assert policy.benefit is not None
+    rule = parse_rule(policy.benefit, SCHEMA.entity("enterprise"), kind="benefit")
+    profile = firm([hire(unemployment_insurance_months=12)], size_class=size_class)
+    assert evaluate_benefit(rule, profile, as_of=date(2025, 12, 31)) == Decimal(refund)
 
 
 def test_the_catalog_validates_without_a_warning() -> None:

@@ -66,7 +66,7 @@ def test_a_tier_amount_is_warned_of_only_where_its_field_chooses_it() -> None:
     tiers = _warned("age >= 100 ? 800 : (age >= 90 ? 500 : 100)")
     assert [w.split(":")[1] for w in tiers] == ["14", "33", "39"]
     assert all("parameters.elderly_allowance[age]" in w for w in tiers)
-    assert _warned("disability_grade == 1 ? 800 : 100") == []  # not chosen by age
+    assert _warned("household_size == 1 ? 900 : 100") == []  # not chosen by age
 
 
 def test_readers_and_versions_read() -> None:
