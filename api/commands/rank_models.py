@@ -111,7 +111,7 @@ def train_cmd(
             tag_sensitivity=tag_sensitivities(tags, schema), as_of=as_of,
         )  # fmt: skip
     params = TrainingParams(max_iter=iterations)
-    with step(f"fitting response and uplift models on {int(data.train.sum()):,} offers"):
+    with step(f"fitting response and uplift models on {data.training_offers:,} offers"):
         model = fit_models(data, seed=seed, params=params)
     with step(f"evaluating on {int((~data.train).sum()):,} held-out offers"):
         metrics = evaluate(model, data, seed=seed, truth=truth_frame)

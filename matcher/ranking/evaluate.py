@@ -5,7 +5,8 @@ no 免申即享 grant: they are told first and never scored).
 
 Ordering offers (NDCG@5, relevance = applied, on the held-out subjects' pushed offers):
 ``model`` (response model), ``random`` (seeded), ``popularity`` (each policy's take-up among
-the training set's pushed offers), ``oracle`` (the simulator's true take-up if pushed).
+the training set's pushed offers, of every campaign the models learn from), ``oracle`` (the
+simulator's true take-up if pushed).
 ``ndcg@5 uplift expected`` judges the order ranking uses — by the uplift model — with the true
 uplift as relevance (its oracle: the true uplift).
 
@@ -55,8 +56,10 @@ def evaluate(
     rows = data.rows
     test = rows["held_out"].to_numpy()
     x = data.x[test]
+    # learnt from the same offers as the models: every campaign's training subjects
     popularity = (
-        rows.filter(~pl.col("held_out") & pl.col("pushed"))
+        data.fitting()[1]
+        .filter(pl.col("pushed"))
         .group_by("policy_id")
         .agg(pl.col("applied").cast(pl.Float64).mean().alias("popularity"))
     )
