@@ -409,47 +409,57 @@ class DatabaseSource:
     ) -> dict[str, tuple[Entity, Record]]:
         return _one_by_one(self, subject_ids, as_of, entity)
 
-    def _rows(self, conn: Connection, name: str, where: Any) -> pl.DataFrame:
-        """The rows of table ``name`` matching ``where``, in the schema's dtypes."""
+    def rows(self, conn: Connection, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
+        """The rows of table ``name`` whose ``column`` is one of ``ids``, in the schema's
+        dtypes (one query per 500 ids)."""
         import sqlalchemy as sa
 
         from matcher.live.groups import conformed
 
-        entity = self.schema.entity(name)
-        rows = []
-        for row in conn.execute(sa.select(self.tables[name]).where(where)).mappings():
-            record = {f.name: row[f.name] for f in entity.stored_fields}
-            if isinstance(record.get("tags"), str):
-                record["tags"] = json.loads(record["tags"])
-            rows.append(record)
+        entity, table = self.schema.entity(name), self.tables[name]
+        wanted, rows = sorted(set(ids)), []
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = sa.select(table).where(table.c[column].in_(chunk))
+            for row in conn.execute(query).mappings():
+                record = {f.name: row[f.name] for f in entity.stored_fields}
+                if isinstance(record.get("tags"), str):
+                    record["tags"] = json.loads(record["tags"])
+                rows.append(record)
         return conformed(pl.DataFrame(rows, schema=entity.polars_schema(), orient="row"), entity)
 
-    def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
+    def _any(self, conn: Connection, name: str) -> bool:
         import sqlalchemy as sa
 
+        return (
+            conn.execute(sa.select(sa.literal(1)).select_from(self.tables[name]).limit(1)).first()
+            is not None
+        )
+
+    def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
         from matcher.live.groups import PARENT_LINKS, SubjectGroups, wanted
 
         homes, people, firms = wanted(records)
-        residents, households = self.tables["resident"], self.tables["household"]
-        jobs_table = self.tables["employment"]
         with self._connection() as conn:
-            jobs = self._rows(conn, "employment", jobs_table.c.enterprise_id.in_(sorted(firms)))
-            staff = sorted(set(jobs["person_id"].to_list()))
-            near = sa.or_(
-                residents.c.household_id.in_(sorted(homes)),
-                residents.c.person_id.in_(staff),
-                *(residents.c[link].in_(sorted(people)) for link in PARENT_LINKS),
-            )
-            members = self._rows(conn, "resident", near)
-            homes_found = self._rows(
-                conn, "household", households.c.household_id.in_(sorted(homes))
-            )
+            jobs = self.rows(conn, "employment", "enterprise_id", firms)
+            staff = set(jobs["person_id"].to_list())
+            near = [
+                self.rows(conn, "resident", "household_id", homes),
+                self.rows(conn, "resident", "person_id", staff),
+                *(self.rows(conn, "resident", link, people) for link in PARENT_LINKS),
+            ]
+            members = pl.concat(near).unique("person_id", keep="first", maintain_order=True)
+            homes_found = self.rows(conn, "household", "household_id", homes)
+            # A firm with no employment on file has no staff when the table holds any (the
+            # links are the record, as in the batch); without any, its typed-in count stands.
+            with_jobs = jobs.height > 0 or (firms and self._any(conn, "employment"))
+        # Only what is there: the files under a layered source may hold the rest.
         frames = {"resident": members}
         if homes_found.height:
             frames["household"] = homes_found
-        if jobs.height:
+        if with_jobs:
             frames["employment"] = jobs
-        if len(frames) == 1:
+        if len(frames) == 1 and not members.height:
             return None
         return SubjectGroups.of(self.schema, frames)
 
@@ -497,10 +507,19 @@ class LayeredSource:
         return _one_by_one(self, subject_ids, as_of, entity)
 
     def groups(self, records: Mapping[str, tuple[Entity, Record]]) -> SubjectGroups | None:
-        from matcher.live.groups import layered
+        from matcher.live.groups import SubjectGroups, layered
 
         filed = self.files.groups(records) if self.files is not None else None
-        return layered(self.database.groups(records), filed)
+        stored = self.database.groups(records)
+        if filed is not None and "resident" in filed.frames:
+            # A filed member the database has since changed (moved out, a new income) is read
+            # as the database has it.
+            ids = filed.frames["resident"]["person_id"].to_list()
+            with self.database.connection() as conn:
+                newer = self.database.rows(conn, "resident", "person_id", ids)
+            if newer.height:
+                stored = layered(stored, SubjectGroups(self.schema, {"resident": newer}))
+        return layered(stored, filed)
 
     def missing(self, subject_id: str) -> str:
         hint = self.database.missing(subject_id)

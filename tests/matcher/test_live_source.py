@@ -10,6 +10,7 @@ import pytest
 
 from core.db import get_engine, upgrade
 from core.errors import NotFoundError
+from matcher.batch import match_frame
 from matcher.live.source import (
     DatabaseSource,
     FileSource,
@@ -22,9 +23,14 @@ from matcher.live.source import (
 from matcher.population import attach_tags, scan_population
 from profiles.schema import load_schema
 from profiles.store import ProfileStore
+from rules.evaluator import evaluate
+from rules.language import parse_rule
+from rules.loader import load_catalog
+from rules.policy import Policy
 from tests.populations import Populations
 
 SCHEMA = load_schema()
+Key = tuple[str, str]
 AS_OF = date(2026, 6, 30)
 
 
@@ -135,3 +141,129 @@ def test_a_subject_nowhere_is_none_or_an_error_saying_what_to_do(sqlite_url: str
     assert find_subject(source, "P404") is None
     with pytest.raises(NotFoundError, match=r"PUT /api/v1/profiles/resident/P404.*--population"):
         require_subject(source, "P404")
+
+
+def _live_statuses(source: object, ids: list[str], policies: list[Policy]) -> dict[Key, str]:
+    """Each subject's status for each policy of its kind, evaluated one subject at a time on
+    the record the live source gives (with its links)."""
+    library = tag_library(SCHEMA)
+    out: dict[Key, str] = {}
+    for sid, subject in load_subjects(source, ids).items():  # type: ignore[arg-type]
+        record = subject.derived(AS_OF, library)
+        for policy in policies:
+            if policy.audience != subject.entity.name:
+                continue
+            result = evaluate(parse_rule(policy.eligibility, subject.entity), record, as_of=AS_OF)
+            if result is not False:
+                out[(sid, policy.id)] = "eligible" if result else "maybe"
+    return out
+
+
+def _linked_policies() -> list[Policy]:
+    """The catalog's policies in force that read what links give (household fields and
+    aggregates, household income and size, children under 3, staff)."""
+    catalog = load_catalog([Path(__file__).resolve().parents[2] / "rules" / "catalog"])
+    reads = {"household_income_per_capita", "household_size", "children_under_3", "employees"}
+    chosen = []
+    for p in catalog.in_force(AS_OF):
+        if p.audience not in ("resident", "enterprise"):
+            continue
+        rule = parse_rule(p.eligibility, SCHEMA.entity(p.audience))
+        if rule.groups or rule.fields & reads:
+            chosen.append(p)
+    return chosen
+
+
+def _batch_statuses(population: Path, policies: list[Policy], ids: set[str]) -> dict[Key, str]:
+    frames = attach_tags(scan_population(population, SCHEMA), population, SCHEMA, as_of=AS_OF)
+    pairs = match_frame(frames, policies, SCHEMA, as_of=AS_OF)
+    return {
+        (s, p): st
+        for s, p, st in pairs.select(
+            "subject_id", "policy_id", pl.col("status").cast(pl.String)
+        ).rows()
+        if s in ids
+    }
+
+
+def test_a_live_subject_reads_its_links_as_the_batch_run_does(
+    population: Path, database_url: str
+) -> None:
+    """Files, the database and the database over files give each subject its household,
+    members and staff: its match for every policy reading links is the batch run's."""
+    from profiles.validation import conform
+
+    policies = _linked_policies()
+    assert {p.id for p in policies} >= {"bj-dibao-invitation", "bj-market-rent-subsidy"}
+    residents = pl.read_parquet(population / "residents.parquet")
+    homes = residents.filter(pl.col("household_size") > 1)["household_id"].unique().sort()
+    people = residents.filter(pl.col("household_id").is_in(homes.head(40).to_list()))
+    firms = pl.read_parquet(population / "enterprises.parquet")["enterprise_id"].to_list()
+    ids = [*people["person_id"].to_list(), *firms]
+    expected = _batch_statuses(population, policies, set(ids))
+    assert "eligible" in expected.values()  # the comparison has something to compare
+
+    engine = get_engine(database_url)
+    upgrade(engine)
+    files = [("resident", "residents"), ("enterprise", "enterprises"),
+             ("household", "households"), ("employment", "employments"),
+             ("event", "events")]  # fmt: skip
+    read = {name: pl.read_parquet(population / f"{file}.parquet") for name, file in files}
+    ProfileStore(engine, SCHEMA).load_all(
+        [(name, conform(frame, SCHEMA.entity(name), source=name)) for name, frame in read.items()]
+    )
+    database = DatabaseSource(engine, SCHEMA)
+    for source in (
+        FileSource(population, SCHEMA),
+        FileSource(population, SCHEMA, indexed=True),
+        database,
+        LayeredSource(database, FileSource(population, SCHEMA)),
+    ):
+        assert _live_statuses(source, ids, policies) == expected, type(source).__name__
+
+
+def test_without_link_files_the_typed_in_household_fields_stand(tmp_path: Path) -> None:
+    pl.DataFrame(
+        {"person_id": ["P1"], "household_id": ["H1"], "household_size": [3],
+         "household_income_per_capita": [900.0], "birth_date": [date(1990, 1, 1)]}
+    ).write_parquet(tmp_path / "residents.parquet")  # fmt: skip
+    subject = require_subject(FileSource(tmp_path, SCHEMA), "P1")
+    record = subject.derived(AS_OF, tag_library(SCHEMA))
+    assert subject.groups is None
+    assert (record["household_size"], record["household_income_per_capita"]) == (3, 900.0)
+
+
+def test_a_household_member_ingested_later_counts_in_the_household(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The database over files: a baby sent after the files were loaded is a member, a member
+    the database has moved out is not, and the household's size and income count so."""
+    pl.DataFrame(
+        {"person_id": ["M1", "F1"], "household_id": ["H1", "H1"],
+         "relation_to_head": ["head", "spouse"],
+         "birth_date": [date(1990, 1, 1)] * 2, "monthly_income": [3000.0, 6000.0]}
+    ).write_parquet(tmp_path / "residents.parquet")  # fmt: skip
+    pl.DataFrame({"household_id": ["H1"]}).write_parquet(tmp_path / "households.parquet")
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    store = ProfileStore(engine, SCHEMA)
+    store.upsert(
+        "resident",
+        {"person_id": "B1", "household_id": "H1", "relation_to_head": "child",
+         "mother_id": "M1", "birth_date": date(2026, 5, 1)},
+    )  # fmt: skip
+    store.upsert(
+        "resident",
+        {"person_id": "F1", "household_id": "H2", "relation_to_head": "head",
+         "birth_date": date(1990, 1, 1), "monthly_income": 6000.0},
+    )  # fmt: skip
+    files = FileSource(tmp_path, SCHEMA)
+    filed = require_subject(files, "M1").derived(AS_OF, tag_library(SCHEMA))
+    assert (filed["household_size"], filed["household_income_per_capita"]) == (2, 4500.0)
+    assert filed["children_under_3"] == 0
+    source = LayeredSource(DatabaseSource(engine, SCHEMA), files)
+    mother = require_subject(source, "M1").derived(AS_OF, tag_library(SCHEMA))
+    assert mother["household_size"] == 2
+    assert mother["household_income_per_capita"] == 1500.0
+    assert mother["children_under_3"] == 1
+    assert sorted(m["person_id"] for m in mother["@members"]) == ["B1", "M1"]
