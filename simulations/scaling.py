@@ -52,8 +52,8 @@ SCALED: Final = (
 Z95: Final = 1.959964
 LABEL: Final = "Beijing scale: the sample weighted to Beijing's official totals (targets.yaml)"
 INTERVAL_NOTE: Final = (
-    "interval: 95 % sampling interval (Poisson-sampling approximation; calibration and the "
-    "clustering of residents in households ignored)"
+    "interval: 95 % sampling interval (Poisson-sampling approximation; calibration ignored; "
+    "a household policy's households drawn whole, other residents as if one by one)"
 )
 _COST_OF: Final = {"cost_year_before": "eligible_before", "cost_year_after": "eligible_after"}
 
