@@ -27,6 +27,7 @@ from simulations.population._work import (
     graduated_on,
     income_by_status,
     no_earner_fix,
+    unemployment_registration,
 )
 
 __all__ = ["Drawn", "draw_residents", "generate_residents"]
@@ -285,6 +286,7 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
     first_adult[hh_of[candidates[::-1]]] = candidates[::-1]  # the first in member order
     elderly_head = (head_age >= 75) & (first_adult >= 0) & bernoulli(rng, 0.6, s.households)
     contact[elderly_head] = first_adult[elderly_head]
+    residents = residents.with_columns(**_documents(rng, age, employment, non_hukou, as_of))
     households = pl.DataFrame(
         {
             "household_id": household_id,
@@ -295,6 +297,36 @@ def draw_residents(rng: np.random.Generator, n: int, *, as_of: date) -> Drawn:
         }
     )
     return Drawn(residents=residents, households=households)
+
+
+# Documents and statuses, modelled (SOURCES.md): a Beijing 居住证 for 55 % of non-hukou residents
+# aged 16 and over (the age from which one applies); 计划生育特殊家庭 (an only child died or
+# disabled) for 0.4 % of hukou residents aged 50 and over, their parents' generation.
+_PERMIT_SHARE = 0.55
+_FAMILY_PLANNING_SPECIAL_SHARE = 0.004
+
+
+def _documents(
+    rng: np.random.Generator,
+    age: npt.NDArray[np.int64],
+    employment: npt.NDArray[np.object_],
+    non_hukou: npt.NDArray[np.bool_],
+    as_of: date,
+) -> dict[str, pl.Series | npt.NDArray[np.bool_]]:
+    """The 就业创业证 and its registration date, the 居住证 and the 计生特殊家庭 flag, drawn
+    from a jumped copy of ``rng`` so every field drawn before them keeps its bytes."""
+    # jumped() returns an advanced copy and leaves rng as it was (PCG64; the stub lacks it)
+    side = np.random.Generator(rng.bit_generator.jumped())  # type: ignore[attr-defined]
+    n = age.size
+    card, registered = unemployment_registration(side, age, employment, as_of)
+    permit = non_hukou & (age >= 16) & bernoulli(side, _PERMIT_SHARE, n)
+    special = ~non_hukou & (age >= 50) & bernoulli(side, _FAMILY_PLANNING_SPECIAL_SHARE, n)
+    return {
+        "employment_card": card,
+        "unemployment_registered_on": registered,
+        "residence_permit": permit,
+        "family_planning_special": special,
+    }
 
 
 _LINKS = ("household_id", "relation_to_head", "mother_id", "father_id", "guardian_id")

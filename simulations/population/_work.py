@@ -18,12 +18,24 @@ from simulations.population._households import Skeleton
 from simulations.population._sampling import bernoulli, categorical
 from simulations.population._sampling import lognormal_median as lognormal
 
-__all__ = ["employment_by_age", "graduated_on", "income_by_status", "no_earner_fix"]
+__all__ = [
+    "employment_by_age",
+    "graduated_on",
+    "income_by_status",
+    "no_earner_fix",
+    "unemployment_registration",
+]
 
 # Level of schooling finished, by age at graduation (modelled on Beijing's high share of
 # graduates among young adults): upper secondary 18, bachelor 22, master 25.
 _GRADUATION_AGE = {18: 0.30, 22: 0.50, 25: 0.20}
 _GRADUATION_RECORDED_UP_TO = 35  # age up to which a graduation date is on file
+# Unemployment registration (失业登记, recorded on the 就业创业证), modelled: every unemployed
+# resident is registered, a spell so far of up to 18 months; of the employed aged 16-59, 6 % were
+# registered once, 6 months to 6 years ago, and have found work since (SOURCES.md).
+_SPELL_DAYS = (0, 540)
+_ONCE_REGISTERED_EMPLOYED = 0.06
+_ONCE_DAYS = (180, 2190)
 
 
 def employment_by_age(
@@ -115,3 +127,37 @@ def graduated_on(
         .select(pl.when(pl.col("keep")).then(pl.date(pl.col("y"), 7, 1)).otherwise(None).alias("d"))
         .to_series()
     )
+
+
+def unemployment_registration(
+    rng: np.random.Generator,
+    age: npt.NDArray[np.int64],
+    status: npt.NDArray[np.object_],
+    as_of: date,
+) -> tuple[npt.NDArray[np.bool_], pl.Series]:
+    """Who holds a 就业创业证 and the date of their latest unemployment registration (null
+    for those who never registered: ``employment_card`` false says so for certain)."""
+    n = age.size
+    unemployed = status == "unemployed"
+    once = (
+        (status == "employed") & (age >= 16) & (age < 60)
+        & bernoulli(rng, _ONCE_REGISTERED_EMPLOYED, n)
+    )  # fmt: skip
+    days = np.where(
+        unemployed,
+        rng.integers(_SPELL_DAYS[0], _SPELL_DAYS[1] + 1, size=n),
+        rng.integers(_ONCE_DAYS[0], _ONCE_DAYS[1] + 1, size=n),
+    )
+    card = unemployed | once
+    registered = (
+        pl.DataFrame({"days": days, "card": card})
+        .select(
+            pl.when(pl.col("card"))
+            .then(pl.lit(as_of) - pl.duration(days=pl.col("days")))
+            .otherwise(None)
+            .cast(pl.Date)
+            .alias("d")
+        )
+        .to_series()
+    )
+    return card, registered

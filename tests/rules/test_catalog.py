@@ -84,9 +84,33 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ),
     (  # 特困 people are not listed by the measures
         "bj-hardship-elderly-care-subsidy",
-        {"age": 70, **BJ, "subsistence_status": "tekun"},
+        {"age": 70, **BJ, "subsistence_status": "tekun", "family_planning_special": False},
         False,
         None,
+    ),
+    (  # the third category: 计划生育特殊家庭, 100 a month
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 60, **BJ, "subsistence_status": "none", "family_planning_special": True},
+        True,
+        "100",
+    ),
+    (  # in both a 低保 family and a 计生特殊家庭: the assistance category's (higher) amount
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 60, **BJ, "subsistence_status": "dibao", "family_planning_special": True},
+        True,
+        "300",
+    ),
+    (
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 60, **OUT, "subsistence_status": "none", "family_planning_special": True},
+        False,
+        None,
+    ),
+    (  # not in a listed category, the 计生 status unknown: maybe, at the 计生 amount
+        "bj-hardship-elderly-care-subsidy",
+        {"age": 60, **BJ, "subsistence_status": "none"},
+        None,
+        "100",
     ),
     (
         "bj-hardship-elderly-care-subsidy",
@@ -215,9 +239,13 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ("bj-maternity-allowance", {"tags": None, "employment_status": "employed"}, None, None),
     ("bj-premarital-health-check", {"tags": ["newly_married"]}, True, None),
     ("bj-retiree-community-service", {"tags": ["recently_retired"]}, True, None),
-    ("bj-elderly-card", {"age": 60}, True, None),
+    ("bj-elderly-card", {"age": 60}, None, None),  # hukou and permit unknown
     ("bj-elderly-card", {"age": 59}, False, None),
-    ("bj-elderly-card", {"age": 60, **OUT}, True, None),  # with a 居住证, not in the schema
+    ("bj-elderly-card", {"age": 60, **BJ}, True, None),
+    ("bj-elderly-card", {"age": 60, **OUT, "residence_permit": True}, True, None),  # 居住证
+    ("bj-elderly-card", {"age": 60, **OUT, "residence_permit": False}, False, None),
+    ("bj-elderly-card", {"age": 60, **OUT}, None, None),  # the permit not on file: maybe
+    ("bj-elderly-card", {"age": 59, **OUT, "residence_permit": True}, False, None),
     ("bj-assistive-devices-subsidy", {"disability_grade": 2, **BJ}, True, "3000"),
     ("bj-assistive-devices-subsidy", {"disability_grade": 4, **BJ}, True, "1500"),
     (
@@ -464,6 +492,74 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
         "bj-market-rent-subsidy",
         {**BJ, HOUSEHOLD: {"housing": "public_rental"}, "household_income_per_capita": 1000},
         False,
+        None,
+    ),
+    # 财政部 税务总局 人力资源社会保障部 农业农村部公告2023年第15号: 6,000 a year per hire
+    # registered unemployed (就业创业证) at least 183 days before the hire, for three years.
+    (
+        "cn-unemployed-hire-tax-deduction",
+        firm([job(employment_card=True, unemployment_registered_on=date(2025, 7, 2))] * 2),
+        True,
+        "12000",
+    ),
+    (  # registered 182 days before the hire: not yet half a year
+        "cn-unemployed-hire-tax-deduction",
+        firm([job(employment_card=True, unemployment_registered_on=date(2025, 7, 3))]),
+        False,
+        None,
+    ),
+    (  # hired three years (1,095 days) before the as-of date: the last year of the deduction
+        "cn-unemployed-hire-tax-deduction",
+        firm(
+            [
+                job(
+                    hired_on=date(2023, 7, 1),
+                    employment_card=True,
+                    unemployment_registered_on=date(2022, 12, 1),
+                )
+            ]
+        ),
+        True,
+        "6000",
+    ),
+    (
+        "cn-unemployed-hire-tax-deduction",
+        firm(
+            [
+                job(
+                    hired_on=date(2023, 6, 30),
+                    employment_card=True,
+                    unemployment_registered_on=date(2022, 12, 1),
+                )
+            ]
+        ),
+        False,
+        None,
+    ),
+    (  # never registered (no 就业创业证): known, so no maybe
+        "cn-unemployed-hire-tax-deduction",
+        firm([job(employment_card=False)]),
+        False,
+        None,
+    ),
+    (  # a contract under a year does not count
+        "cn-unemployed-hire-tax-deduction",
+        firm(
+            [
+                job(
+                    contract_months=11,
+                    employment_card=True,
+                    unemployment_registered_on=date(2024, 1, 1),
+                )
+            ]
+        ),
+        False,
+        None,
+    ),
+    (  # whether the hire holds the card is not on file: maybe
+        "cn-unemployed-hire-tax-deduction",
+        firm([job(unemployment_registered_on=date(2024, 1, 1))]),
+        None,
         None,
     ),
     # Over a firm's employments (employments.parquet): per qualifying hire or insured employee.

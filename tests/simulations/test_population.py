@@ -53,7 +53,10 @@ def test_files_have_exactly_the_schemas_stored_columns_and_dtypes(
 
 # Links that do not apply to everyone: a parent outside the population, no appointed guardian,
 # no graduation date on file (students, people over 35).
-_WHERE_THEY_APPLY = {"mother_id", "father_id", "guardian_id", "graduated_on", "left_on"}
+_WHERE_THEY_APPLY = {
+    "mother_id", "father_id", "guardian_id", "graduated_on", "left_on",
+    "unemployment_registered_on",  # only for those who registered (employment_card)
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("entity", ["resident", "enterprise", "household", "employment"])
