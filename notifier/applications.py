@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.errors import NotFoundError, ZhidaError
-from notifier.tables import application_drafts
+from notifier.tables import application_drafts, outbox
 
 __all__ = [
     "APPLICANT_FIELDS",
@@ -125,6 +125,15 @@ class ApplicationStore:
         )
         with self.engine.connect() as conn:
             return [_application(m) for m in conn.execute(query).mappings()]
+
+    def told_to(self, token: str, subject_id: str) -> bool:
+        """Whether ``subject_id`` was sent the invitation linking to ``token`` — for a child's
+        or a household's application, the guardian or head who was told of it."""
+        query = sa.select(outbox.c.id).where(
+            outbox.c.subject_id == subject_id, outbox.c.payload.contains(token)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
 
     def confirm(self, token: str, *, now: datetime) -> Application:
         """The applicant confirmed the draft; a second confirmation is a conflict."""

@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from playwright.sync_api import expect
 
 from notifier.channels.inbox import inbox_messages
 from notifier.grants import GrantStore
 from notifier.tables import application_drafts
+from rules.store import PolicyStore
 from tests.browser.conftest import ARTIFACTS, LiveWorld, PageFactory
 
 POLICY = "bj-phone-meals"
@@ -35,16 +35,12 @@ def _publish(live: LiveWorld, district: str) -> None:
         "where: 居住地街道（乡镇）民政科\n"
         f"application_conditions:\n{conditions}"
     )
-    with httpx.Client(base_url=live.base_url, timeout=30) as api:
-        draft = api.post(
-            "/api/v1/policies/drafts", json={"document": document}, headers=live.bearer("officer")
-        )
-        assert draft.status_code == 201, draft.text
-        path = f"/api/v1/policies/{POLICY}/versions/{draft.json()['version']}"
-        submitted = api.post(f"{path}/submit", headers=live.bearer("officer"))
-        assert submitted.is_success, submitted.text
-        approved = api.post(f"{path}/approve", headers=live.bearer("reviewer"))
-        assert approved.json()["status"] == "published", approved.text
+    # Published through the store: this test is about the resident's pages, not the review
+    # (tests/browser/test_officer_console.py and the review's own tests drive that).
+    store = PolicyStore(live.engine)
+    version = store.draft(document, author="officer", note="phone test")
+    store.submit(POLICY, version)
+    store.publish(POLICY, version, reviewer="reviewer")
 
 
 def _seed(live: LiveWorld) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,7 +14,7 @@ from core.db import get_engine, upgrade
 from core.errors import NotFoundError, ValidationError
 from notifier.applications import AlreadyConfirmedError, ApplicationStore, prefill
 from notifier.grants import GrantStore
-from notifier.tables import application_drafts
+from notifier.tables import application_drafts, outbox
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -97,3 +98,21 @@ def test_prefill_takes_the_record_then_the_draft_and_leaves_the_unknown_to_confi
     missing: tuple[str, ...],
 ) -> None:
     assert prefill(["age", "children_under_3", "age"], record, drafted) == (filled, missing)
+
+
+def test_a_childs_application_is_the_guardians_who_was_sent_the_invitation(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            outbox.insert().values(
+                idempotency_key="k1", subject_id="M1", subject_type="resident", channel="inbox",
+                locale="zh", purpose="fast_track_invitation", status="pending", max_attempts=5,
+                payload=json.dumps({"items": [{"subject_id": "C1", "draft_token": "tok-c1"}]}),
+                created_at=AT.replace(tzinfo=None), next_attempt_at=AT.replace(tzinfo=None),
+                not_before=AT.replace(tzinfo=None),
+            )
+        )  # fmt: skip
+    store = ApplicationStore(engine)
+    assert store.told_to("tok-c1", "M1")
+    assert not store.told_to("tok-c1", "F1") and not store.told_to("tok-other", "M1")

@@ -9,7 +9,8 @@ a condition left unticked is said beside that condition, in the page's language,
 stored.
 
 Who sees it: the applicant (their own values; identifiers partly hidden, as any page a phone
-may show), the officers of the policy's department and admins.  Staff see every field the
+may show) or, for a child's or a household's, the guardian or head the invitation went to; the
+officers of the policy's department and admins.  Staff see every field the
 schema does not mark ordinary masked (:func:`api.app.masking.shown`, as the test panel), and
 each staff reading is a ``profile.read`` in the audit log; anyone else gets the same 404 as a
 token that does not exist.
@@ -64,9 +65,13 @@ async def confirm_form(request: Request[Any, Any, Any], token: FromPath[str]) ->
     return await to_thread.run_sync(_confirm, request, token, form)
 
 
-def _visible(user: User, application: Application, policy: Policy | None) -> bool:
+def _visible(svc: Services, user: User, application: Application, policy: Policy | None) -> bool:
     if user.role in SUBJECT_ROLES:
-        return user.subject_id == application.subject_id
+        if user.subject_id is None:
+            return False
+        own = user.subject_id == application.subject_id
+        # A child's or household's application: the guardian or head the invitation went to.
+        return own or ApplicationStore(svc.engine).told_to(application.token, user.subject_id)
     if user.role == "admin":
         return True
     return user.role == "officer" and policy is not None and user.department == policy.department
@@ -89,7 +94,7 @@ def _find(
     except NotFoundError:
         return render(request, "application.html", status=404, user=user, error=missing)
     policy = svc.policies.catalog(svc.live.as_of()).by_id.get(application.policy_id)
-    if not _visible(user, application, policy):
+    if not _visible(svc, user, application, policy):
         return render(request, "application.html", status=404, user=user, error=missing)
     return user, svc, application, policy
 

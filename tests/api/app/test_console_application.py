@@ -87,6 +87,8 @@ def test_the_applicant_sees_what_is_filled_what_to_confirm_and_the_amount_with_i
     assert "本人未入住养老机构" in text and 'name="confirm" value="1"' in text
     assert "身份证、北京通-养老助残卡" in text and "户籍所在地街道（乡镇）民政科" in text
     assert _reads(world) == []  # one's own data is no staff read
+    english = world.client.get(f"/console/apply/{TOKEN}?lang=en").text
+    assert "CNY 200 / month" in english and "<dt>age</dt>" in english
 
 
 def test_the_invitations_link_opens_the_application(world: World) -> None:
@@ -153,3 +155,12 @@ def test_the_message_centre_links_the_offer_to_its_application(world: World) -> 
     login(world, "resident")
     page = world.client.get("/console")
     assert f'href="/console/apply/{TOKEN}"' in page.text
+
+
+def test_the_why_page_shows_the_conditions_checked_at_application(world: World) -> None:
+    login(world, "resident")
+    page = world.client.get(f"/console/why/{POLICY}")
+    assert page.status_code == 200, page.text
+    assert "申请时需要您确认的条件" in page.text
+    assert "<li>本人未入住养老机构</li>" in page.text
+    assert "户籍所在地街道（乡镇）民政科" in page.text
