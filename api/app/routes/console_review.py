@@ -99,15 +99,22 @@ def _item(request: Request[Any, Any, Any], policy_id: str, version: int) -> Resp
         return render(request, "denied.html", status=404, user=user, needed=err.message)
     item = next(v for v in history if v.version == version)
     published = [v for v in history if v.status == "published" and v.version != version]
-    against = published[-1] if published else None
+    old, old_name = (
+        (published[-1].document, f"{policy_id}@v{published[-1].version}")
+        if published
+        else ("", "(none)")
+    )
+    if not published:  # a new policy replacing another: the change is against that one
+        replaced = [r.policy_id for r in found.declared if r.kind == "replaces"]
+        texts = svc.policies.catalog().texts
+        if replaced and replaced[0] in texts:
+            old, old_name = texts[replaced[0]], replaced[0]
     diff = "".join(
         difflib.unified_diff(
-            (against.document if against else "").splitlines(keepends=True),
-            item.document.splitlines(keepends=True),
-            fromfile=f"{policy_id}@v{against.version}" if against else "(none)",
-            tofile=f"{policy_id}@v{version}",
+            old.splitlines(keepends=True), item.document.splitlines(keepends=True),
+            fromfile=old_name, tofile=f"{policy_id}@v{version}",
         )
-    )
+    )  # fmt: skip
     return render(
         request, "officer_review.html", user=user, rows=None, item=item, history=history,
         relations=found, diff=diff, own=item.author == user.username,

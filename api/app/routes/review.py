@@ -34,6 +34,7 @@ from rules.loader import load_policy_text
 from rules.policy import Policy
 from rules.relations import Duplicate, check_declared, duplicates_of, undeclared
 from rules.store import PolicyVersion
+from simulations.preview import preview_as_of
 
 __all__ = [
     "REVIEW_ROUTES",
@@ -96,14 +97,12 @@ def _population_reach(
         return None
     from matcher.batch import match_frame
     from matcher.population import scan_population
-    from simulations.preview import preview_as_of
 
     as_of = preview_as_of(svc.runs)
-    # Relations left out: an exclusion would hide the very overlap being looked for.
-    policies = [
-        replace(p, relations=(), valid_from=min(p.valid_from, as_of), valid_until=None)
-        for p in [draft, *others]
-    ]
+    # Relations left out: an exclusion would hide the very overlap being looked for.  The
+    # draft as if in force that day (as the dry-run previews it); the others are.
+    preview = replace(draft, valid_from=min(draft.valid_from, as_of), valid_until=None)
+    policies = [replace(p, relations=()) for p in [preview, *others]]
     frames = scan_population(svc.population, svc.policies.schema)
     pairs = match_frame(frames, policies, svc.policies.schema, as_of=as_of)
     eligible = pairs.filter(pairs["status"] == "eligible")
@@ -117,7 +116,9 @@ def relations_of(svc: Services, policy_id: str, version: int) -> Relations:
     row = find_version(svc, policy_id, version)
     draft = load_policy_text(row.document, Path(f"{policy_id}@v{version}"))
     published = {p.id: p for p in svc.policies.catalog().policies if p.id != draft.id}
-    same = [p for p in published.values() if p.audience == draft.audience]
+    # The policies a duplicate would meet: those in force on the served population's date.
+    as_of = preview_as_of(svc.runs)
+    same = [p for p in published.values() if p.audience == draft.audience and p.in_force(as_of)]
     reach = _population_reach(svc, draft, same) if same else None
     found = duplicates_of(draft, same, eligible=reach)
     missing = undeclared(draft, found)
