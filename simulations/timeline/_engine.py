@@ -38,6 +38,7 @@ from matcher.batch import (
 )
 from matcher.population import scan_population
 from matcher.runs import run_diff
+from matcher.units import Links, attribute_units, told_pairs, units_of
 from notifier.planner import candidates_from_changes, plan
 from notifier.steps import Contact, History, PlanContext, Told
 from profiles.schema import Entity, Schema
@@ -167,7 +168,7 @@ def _with_households(state: State, changed: set[str]) -> set[str]:
 
 def _match_subjects(
     state: State, schema: Schema, plans: Sequence[object], library: Sequence[TagDefinition],
-    day: date, subjects: set[str] | None,
+    day: date, subjects: set[str] | None, units: dict[str, tuple[str, str]],
 ) -> pl.DataFrame:  # fmt: skip
     parts = []
     wanted = None if subjects is None else pl.Series(sorted(subjects), dtype=pl.String)
@@ -182,7 +183,22 @@ def _match_subjects(
         if wanted is not None:
             frame = frame.filter(pl.col(entity.key).is_in(wanted.implode()))
         parts += _match(frame, state.events, entity, plans, library, day, groups)
-    return pl.concat(parts) if parts else MATCH_SCHEMA.to_frame()
+    pairs = pl.concat(parts) if parts else MATCH_SCHEMA.to_frame()
+    return _told(pairs, frames, units)
+
+
+def _told(
+    pairs: pl.DataFrame, frames: dict[str, pl.DataFrame], units: dict[str, tuple[str, str]]
+) -> pl.DataFrame:
+    """``pairs`` as the people told of them see them (``matcher.units``): a household-unit
+    policy's members' pairs become one pair of its recipient (the head), so it is told, taken
+    up and counted once per household; without household links, as matched."""
+    homes = any(unit == "household" for unit, _ in units.values())
+    if not homes or "household" not in frames or not pairs.height:
+        return pairs
+    links = Links.from_frames({k: frames[k].lazy() for k in ("resident", "household")})
+    attributed = pl.concat(attribute_units([pairs], units, links))
+    return told_pairs(attributed).select(pl.col(c).cast(t) for c, t in MATCH_SCHEMA.items())
 
 
 def _contacts(state: State, schema: Schema, subjects: set[str]) -> dict[str, Contact]:
@@ -272,7 +288,8 @@ def run_seed(
     end = add_months(start, months)
     plans = plan_policies(policies, schema, as_of=start)
     state = initial
-    pairs = _match_subjects(state, schema, plans, library, start, None)
+    units = units_of(policies)
+    pairs = _match_subjects(state, schema, plans, library, start, None, units)
     opened = [pairs.select("subject_id", "subject_type", "policy_id", "status", "benefit",
                            pl.lit(None, pl.Date).alias("start"))]  # fmt: skip
     closed: list[pl.DataFrame] = []
@@ -305,7 +322,7 @@ def run_seed(
                 assert key is not None
                 kept.append(_own(_frame(before, name).filter(pl.col(key).is_in(list(gone)))))
         subset = None if sweep else changed
-        new = _match_subjects(state, schema, plans, library, day, subset)
+        new = _match_subjects(state, schema, plans, library, day, subset, units)
         old = pairs if sweep else pairs.filter(pl.col("subject_id").is_in(list(changed)))
         diff = _own(
             run_diff(old.lazy(), new.lazy()).collect().with_columns(pl.lit(day).alias("day"))

@@ -321,3 +321,19 @@ def test_a_newborn_joins_the_parents_household_and_its_rules_see_the_baby(
     assert set(spells["subject_id"]) == {"P-mum", "P-dad", *born["person_id"]}
     dad = spells.filter(pl.col("subject_id") == "P-dad")
     assert dad["start"].to_list() == [first]
+
+
+def test_a_household_benefit_is_told_once_to_the_head(tmp_path: Path) -> None:
+    (tmp_path / "catalog").mkdir()
+    text = HOUSEHOLD_POLICY.replace("audience: resident\n", "audience: resident\nunit: household\n")
+    (tmp_path / "catalog" / "baby.yaml").write_text(text)
+    policies = load_catalog([tmp_path / "catalog"], SCHEMA).in_force(AS_OF)
+    assert policies[0].unit_kind == "household"
+    rates = replace(RATES, births=30.0, death_60_79=0.0, death_80_plus=0.0, death_under_60=0.0)
+    run = run_seed(
+        load_state(_couple(tmp_path), SCHEMA), policies, SCHEMA,
+        start=AS_OF, months=1, seed=3, rates=rates,
+    )  # fmt: skip
+    # one spell and one item told, both the head's, however many members match
+    assert run.spells.filter(pl.col("status") == "eligible")["subject_id"].to_list() == ["P-mum"]
+    assert run.told["subject_id"].to_list() == ["P-mum"]
