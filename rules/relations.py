@@ -152,13 +152,13 @@ def duplicates_of(
 ) -> list[Duplicate]:
     """The published policies whose eligible set equals or holds ``draft``'s.
 
-    Decided by :func:`rules.analysis.implies` where the rules allow it, and on ``eligible`` (the
+    Decided by :func:`rules.analysis.implies` where it is a proof, and on ``eligible`` (the
     served population's eligible subjects per policy id, the draft's under its own id) where
     given: a draft reaching nobody there is contained in nothing.  Other versions of the draft's
     own policy are never duplicates of it.
     """
     from profiles.schema import load_schema
-    from rules.analysis import implies
+    from rules.analysis import implies, is_exact
     from rules.language import parse_rule
 
     schema = load_schema()
@@ -171,7 +171,9 @@ def duplicates_of(
             continue
         theirs = parse_rule(other.eligibility, entity)
         kind, by = None, "analysis"
-        if implies(mine, theirs):
+        # The analysis decides only where it proves (atoms comparing a field with literals);
+        # elsewhere (a regex, arithmetic) the population does.
+        if is_exact(mine) and is_exact(theirs) and implies(mine, theirs):
             kind = "equivalent" if implies(theirs, mine) else "contained"
         elif reach and eligible is not None and reach <= eligible.get(other.id, frozenset()):
             by = "population"
