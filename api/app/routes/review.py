@@ -216,6 +216,9 @@ class Consequences:
     retires: list[str]  # the policies it replaces, retired on publish
     excludes: list[str]  # policies a subject gets only one of, with this one
     cost_per_year: str | int
+    # Published policies sharing its eligible subjects (noisy, named only when clearly shared):
+    # the overlapping reach the reviewer weighs beside the declared relations.
+    overlaps: list[dict[str, Any]] = field(default_factory=list)
     cached: bool = False
 
 
@@ -244,7 +247,8 @@ async def consequences(
         supersedes=max(published) if published else None,
         retires=[r.policy_id for r in draft.relations if r.kind == "replaces"],
         excludes=[r.policy_id for r in draft.relations if r.kind == "excludes"],
-        cost_per_year=figures["cost_per_year"], cached=cached,
+        cost_per_year=figures["cost_per_year"], overlaps=list(figures["overlaps"]),
+        cached=cached,
     )  # fmt: skip
 
 

@@ -36,6 +36,7 @@
     ];
     if (e.supersedes) lines.push([t.supersedes, `v${e.supersedes}`]);
     if (e.retires.length) lines.push([t.retires, e.retires.join("、")]);
+    for (const o of e.overlaps || []) lines.push([`${t.overlap} ${o.policy_id}`, o.both]);
     return lines;
   }
   async function checkEffect() {

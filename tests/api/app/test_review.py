@@ -19,6 +19,7 @@ TWIN = DOC.replace("id: bj-elderly-allowance", "id: bj-elderly-allowance-2026").
 INSIDE = TWIN.replace("age >= 80 and", "age >= 90 and")
 REPLACES = TWIN + "relations:\n  - replaces: bj-elderly-allowance\n"
 LIFE = "/api/v1/policies/{pid}/versions/{v}"
+OLD = "bj-elderly-allowance"
 
 
 def _draft(world: World, doc: str, who: str = "officer") -> tuple[str, int]:
@@ -162,3 +163,25 @@ def test_review_rules_hold_on_postgres(pg_world: World) -> None:
     _step(pg_world, "officer", pid, v2, "submit")
     _step(pg_world, "reviewer", pid, v2, "approve")
     assert _statuses(pg_world, pid) == ["draft", "superseded", "published"]
+
+
+def test_the_confirmation_says_what_publishing_will_cause(served_world: World) -> None:
+    pid, v = _draft(served_world, REPLACES)
+    assert _step(served_world, "officer", pid, v, "submit")[0] == 200
+    url = LIFE.format(pid=pid, v=v) + "/consequences"
+    assert served_world.client.get(url, headers=served_world.as_("officer")).status_code == 403
+    effect = served_world.client.get(url, headers=served_world.as_("reviewer")).json()
+    assert (effect["mode"], effect["retires"], effect["supersedes"]) == ("auto_grant", [OLD], None)
+    # A new 免申即享 policy grants everyone it reaches in its first run, each told once.
+    assert effect["grants"] == effect["notices"] and effect["questions"] == 0
+    assert effect["grants"] == "<10" or effect["grants"] > 10
+    # The same answer again costs nothing more (the dry-run's cache and budget).
+    again = served_world.client.get(url, headers=served_world.as_("reviewer")).json()
+    assert again["cached"] is True and again["grants"] == effect["grants"]
+    # A new version of the published policy: it supersedes v1, nobody newly granted.
+    _, v2 = _draft(served_world, DOC.replace("title: 高龄老年人津贴", "title: 高龄津贴"))
+    _step(served_world, "officer", OLD, v2, "submit")
+    mine = served_world.client.get(
+        LIFE.format(pid=OLD, v=v2) + "/consequences", headers=served_world.as_("reviewer")
+    ).json()
+    assert (mine["supersedes"], mine["grants"], mine["no_longer_eligible"]) == (1, 0, 0)
