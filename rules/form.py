@@ -120,6 +120,8 @@ class PolicyForm:
     apply_url: str | None = None
     contact: str | None = None
     objection_days: int | None = None
+    provenance: str | None = None  # cited | modelled, kept as the document has it
+    provenance_note: str | None = None
     comment: str = ""  # the document's leading comment (its source: "# cited: …"), kept
 
 
@@ -136,7 +138,7 @@ class FormReading:
 
 _TEXT: Final = (
     "title_en", "basis", "category", "unit", "recipient", "summary", "summary_en", "where",
-    "apply_url", "contact",
+    "apply_url", "contact", "provenance", "provenance_note",
 )  # fmt: skip
 
 
@@ -276,7 +278,9 @@ def write_form(form: PolicyForm) -> str:
     _check(form)
     values: dict[str, Any] = {
         "id": form.id, "title": form.title, "title_en": form.title_en,
-        "department": form.department, "basis": form.basis, "audience": form.audience,
+        "department": form.department, "basis": form.basis,
+        "provenance": form.provenance, "provenance_note": form.provenance_note,
+        "audience": form.audience,
         "unit": form.unit, "recipient": form.recipient, "mode": form.mode,
         "category": form.category,
         "eligibility": conditions_text(form.conditions, form.audience),

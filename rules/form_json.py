@@ -89,7 +89,7 @@ def form_from_json(data: Any) -> PolicyForm:
 _TEXT_KEYS = (
     "id", "title", "department", "audience", "mode", "benefit_period", "title_en", "basis",
     "category", "unit", "recipient", "summary", "summary_en", "where", "apply_url", "contact",
-    "comment",
+    "provenance", "provenance_note", "comment",
 )  # fmt: skip
 _KEY_ZH = {
     "id": "政策编号", "title": "政策名称", "department": "主管部门", "audience": "服务对象",

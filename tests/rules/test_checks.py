@@ -183,7 +183,7 @@ def test_the_loader_refuses_an_unreachable_tier_at_its_file_position() -> None:
 
 def test_warnings_do_not_refuse_the_policy() -> None:
     doc = DOC.replace("    年龄 < 80\n", "    年龄 < 90\n").replace(
-        "年龄 >= 90 ? 500 : 年龄 >= 100 ? 800 : 100", "残疾等级 <= 2 ? 300 : 退役军人 ? 200 : 100"
+        "年龄 >= 90 ? 500 : 年龄 >= 100 ? 800 : 100", "残疾等级 <= 2 ? 350 : 退役军人 ? 250 : 150"
     )
     checked = check_policy_text(doc, Path("x.yaml"))
     assert checked.policy is not None and checked.problems == ()
@@ -215,7 +215,7 @@ def test_validate_prints_warnings_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     doc = DOC.replace("    年龄 < 80\n", "    年龄 < 90\n").replace(
-        "年龄 >= 90 ? 500 : 年龄 >= 100 ? 800 : 100", "残疾等级 <= 2 ? 300 : 退役军人 ? 200 : 100"
+        "年龄 >= 90 ? 500 : 年龄 >= 100 ? 800 : 100", "残疾等级 <= 2 ? 350 : 退役军人 ? 250 : 150"
     )
     (tmp_path / "w.yaml").write_text(doc, encoding="utf-8")
     assert main(["policies", "validate", str(tmp_path)]) == 0
