@@ -4,6 +4,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from core.db import get_engine, upgrade
 from core.errors import NotFoundError
@@ -76,3 +77,48 @@ def test_unknown_policy_or_version(store: PolicyStore) -> None:
         store.versions("nope")
     with pytest.raises(NotFoundError):
         store.submit("nope", 1)
+
+
+def test_an_import_that_changes_a_policy_supersedes_its_published_version(
+    store: PolicyStore, tmp_path: Path
+) -> None:
+    (tmp_path / "a.yaml").write_text(DOC.format(age=80, start="2020-01-01"), encoding="utf-8")
+    store.import_catalog(tmp_path, author="admin", note="one")
+    (tmp_path / "a.yaml").write_text(DOC.format(age=75, start="2020-01-01"), encoding="utf-8")
+    store.import_catalog(tmp_path, author="admin", note="two")
+    assert [v.status for v in store.versions("test-allowance")] == ["superseded", "published"]
+
+
+def test_a_return_keeps_its_reason_and_who_gave_it(store: PolicyStore) -> None:
+    v = store.draft(DOC.format(age=80, start="2020-01-01"), author="li", note="")
+    store.submit("test-allowance", v)
+    with pytest.raises(ValueError, match="退回修改需要写明原因"):
+        store.reject("test-allowance", v, reviewer="wang", reason=" ")
+    assert store.versions("test-allowance")[0].status == "in_review"
+    store.reject("test-allowance", v, reviewer="wang", reason="请写明依据")
+    (returned,) = store.versions("test-allowance")
+    assert (returned.status, returned.return_reason, returned.returned_by) == (
+        "draft", "请写明依据", "wang",
+    )  # fmt: skip
+
+
+def test_migration_0018_keeps_only_the_newest_published_version_published(
+    database_url: str,
+) -> None:
+    engine = get_engine(database_url)
+    upgrade(engine, "0017")
+    row = {"audience": "resident", "mode": "auto_grant", "valid_from": date(2020, 1, 1),
+           "document": "id: x", "document_hash": "h", "content_hash": "c", "author": "li",
+           "change_note": "", "created_at": date(2020, 1, 1)}  # fmt: skip
+    statuses = {("a", 1): "published", ("a", 2): "published", ("a", 3): "draft",
+                ("b", 1): "published", ("c", 1): "retired", ("c", 2): "published"}  # fmt: skip
+    versions = sa.table("policy_versions", *(sa.column(k) for k in
+                        ["policy_id", "version", "status", *row]))  # fmt: skip
+    with engine.begin() as conn:
+        for (pid, n), status in statuses.items():
+            conn.execute(versions.insert().values(policy_id=pid, version=n, status=status, **row))
+    upgrade(engine)
+    store = PolicyStore(engine)
+    assert [v.status for v in store.versions("a")] == ["superseded", "published", "draft"]
+    assert [v.status for v in store.versions("b")] == ["published"]
+    assert [v.status for v in store.versions("c")] == ["retired", "published"]
