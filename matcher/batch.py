@@ -141,11 +141,11 @@ def plan_policies(
             continue
         entity = schema.entity(policy.audience)
         rules = [parse_rule(policy.eligibility, entity, schema=schema)]
-        eligible = compile_rule(rules[0], as_of=as_of)
+        eligible = compile_rule(rules[0], as_of=as_of, bounds=True)
         fields: frozenset[str] = frozenset()
         if policy.benefit:
             rule = parse_rule(policy.benefit, entity, kind="benefit", schema=schema)
-            benefit = compile_rule(rule, as_of=as_of).cast(BENEFIT_DTYPE)
+            benefit = compile_rule(rule, as_of=as_of, bounds=True).cast(BENEFIT_DTYPE)
             fields = rule.fields
             rules.append(rule)
         else:
@@ -213,7 +213,7 @@ def _with_groups(
     employees: pl.LazyFrame | None,
 ) -> pl.LazyFrame:
     """One batch with the columns its plans' rules over groups read (``records`` derived)."""
-    from rules.group_frames import aggregate, attach
+    from rules.group_frames import aggregate, attach, bound_columns, with_figure_bounds
 
     fields = sorted({f for p in plans for f in p.household_fields})
     if fields:
@@ -239,6 +239,10 @@ def _with_groups(
     staff = _unique((a for p in plans for a in p.aggregates), "employees")
     if staff:
         records = attach(records, employees, "enterprise_id", staff)
+    # a figure the links bound (a household's income with a member's unknown) settles by them
+    bounds = bound_columns([e for p in plans for e in (p.eligible, p.benefit)])
+    if bounds:
+        records = with_figure_bounds(records, groups.households, bounds)
     return records
 
 
@@ -360,7 +364,10 @@ def group_joiner(
     whole households when a rule aggregates over members (:func:`subject_batches`,
     :func:`household_slice`)."""
     mine = tuple(p for p in plans if p.audience == entity.name)
-    if not any(p.aggregates or p.household_fields for p in mine):
+    from rules.group_frames import bound_columns
+
+    bounded = bound_columns([e for p in mine for e in (p.eligible, p.benefit)])
+    if not bounded and not any(p.aggregates or p.household_fields for p in mine):
         return None
     employees = _employee_aggregates(mine, groups, as_of)
     return GroupJoin(entity, mine, groups, employees, frozenset(_read_columns(mine, entity)))

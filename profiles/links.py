@@ -25,7 +25,11 @@ The functions (the group-rule compiler and the matcher build on them):
 
 Unknown stays unknown: a household's income is unknown when any member's is, except that a
 member under 16 with no income recorded earns 0 (what is known by rule is not unknown); a
-count over members is unknown when a member's birth date is.
+count over members is unknown when a member's birth date is.  What is known is not unknown
+either: an income total or per capita figure carries its bounds beside it (columns
+:func:`lower_bound` and :func:`upper_bound` of the field), each unknown income counted at the
+least and the most ``monthly_income`` may be (the schema's ``min`` and ``max``; null where
+none is declared), so a rule can settle ``< 1450`` on the members whose income is known.
 
 >>> from datetime import date
 >>> people = pl.LazyFrame({
@@ -37,6 +41,8 @@ count over members is unknown when a member's birth date is.
 >>> out = household_aggregates(people, homes, as_of=date(2026, 6, 1)).collect()
 >>> out.select("household_id", "size", "income_per_capita", "members_under_3", "head_id").rows()
 [('h1', 3, 1100.0, 1, 'a'), ('h2', 1, None, 0, 'd')]
+>>> out.select(lower_bound("income_per_capita"), upper_bound("income_per_capita")).rows()
+[(1100.0, 1100.0), (0.0, None)]
 """
 
 from __future__ import annotations
@@ -51,12 +57,16 @@ from profiles.derive import whole_years
 from profiles.schema import Schema, load_schema
 
 __all__ = [
+    "BOUNDED_AGGREGATES",
     "EARNS_BY_RULE_UNDER",
+    "LINKED_FIGURES",
     "MEMBER_AGGREGATES",
     "current_employments",
     "employer_aggregates",
     "household_aggregates",
+    "lower_bound",
     "member_income",
+    "upper_bound",
     "with_employer_fields",
     "with_household_fields",
     "with_links",
@@ -67,6 +77,27 @@ __all__ = [
 EARNS_BY_RULE_UNDER = 16
 # graduate_hires: hires aged 16-24 (at hire) in the 12 months up to the as-of date
 _HIRE_AGES = (16, 24)
+
+
+# The member aggregates that carry bounds where a member's income is unknown, and the resident
+# fields the links derive from them (a resident's household_income_per_capita is its
+# household's income_per_capita).
+BOUNDED_AGGREGATES = frozenset(("income_total", "income_per_capita"))
+LINKED_FIGURES = {"household_income_per_capita": "income_per_capita"}
+
+
+def lower_bound(column: str) -> str:
+    """The column of the least value ``column`` may have (null: no bound known).
+
+    >>> lower_bound("income_total"), upper_bound("income_total")
+    ('income_total:least', 'income_total:greatest')
+    """
+    return f"{column}:least"
+
+
+def upper_bound(column: str) -> str:
+    """The column of the greatest value ``column`` may have (null: no bound known)."""
+    return f"{column}:greatest"
 
 
 def _age(as_of: date) -> pl.Expr:
@@ -102,6 +133,14 @@ def _known_count(condition: pl.Expr) -> pl.Expr:
     )
 
 
+def _bounded_sum(income: pl.Expr, bound: float | None) -> pl.Expr:
+    """The members' total with each unknown income counted as ``bound``; unknown (no bound)
+    when an income is unknown and ``bound`` is None."""
+    if bound is None:
+        return pl.when(income.null_count() > 0).then(None).otherwise(income.sum()).cast(pl.Float64)
+    return income.fill_null(float(bound)).sum().cast(pl.Float64)
+
+
 def _member_aggregates() -> dict[str, pl.Expr]:
     """Each aggregate a household field may be derived ``as``, over the per-household
     columns :func:`household_aggregates` computes."""
@@ -110,6 +149,10 @@ def _member_aggregates() -> dict[str, pl.Expr]:
         "size": size,
         "income_total": pl.col("__income_total"),
         "income_per_capita": pl.col("__income_total") / size,
+        lower_bound("income_total"): pl.col("__income_least"),
+        upper_bound("income_total"): pl.col("__income_greatest"),
+        lower_bound("income_per_capita"): pl.col("__income_least") / size,
+        upper_bound("income_per_capita"): pl.col("__income_greatest") / size,
         "members_under_3": pl.col("__members_under_3"),
         "members_over_80": pl.col("__members_over_80"),
         "living_alone": size == 1,
@@ -118,7 +161,7 @@ def _member_aggregates() -> dict[str, pl.Expr]:
 
 
 # What a household field may be ``derived: {from: members, as: ...}`` (profiles/schema/core.yaml)
-MEMBER_AGGREGATES = tuple(_member_aggregates())
+MEMBER_AGGREGATES = tuple(n for n in _member_aggregates() if ":" not in n)
 
 
 def household_aggregates(
@@ -139,8 +182,12 @@ def household_aggregates(
                 f"household.{f.name} is derived from members as {f.derived_as!r}; expected one "
                 f"of {', '.join(MEMBER_AGGREGATES)}"
             )
+    schema = schema or load_schema()
     age = _age(as_of)
     income = member_income(as_of)
+    # an unknown income lies within the field's declared range (profiles/schema/core.yaml)
+    income_field = schema.resident.by_name.get("monthly_income")
+    least, most = (None, None) if income_field is None else (income_field.min, income_field.max)
     per_household = (
         residents.filter(pl.col("household_id").is_not_null())
         .group_by("household_id")
@@ -151,6 +198,8 @@ def household_aggregates(
             .otherwise(income.sum())
             .cast(pl.Float64)
             .alias("__income_total"),
+            _bounded_sum(income, least).alias("__income_least"),
+            _bounded_sum(income, most).alias("__income_greatest"),
             _known_count(age < 3).alias("__members_under_3"),
             _known_count(age >= 80).alias("__members_over_80"),
             pl.col("person_id")
@@ -162,12 +211,19 @@ def household_aggregates(
     derived = {f.name for f in entity.derived_fields}
     stored = [c for c in households.collect_schema().names() if c not in derived]
     computed = _member_aggregates()
+    bounds = [
+        computed[side(str(f.derived_as))].cast(f.polars_dtype).alias(side(f.name))
+        for f in wanted
+        if f.derived_as in BOUNDED_AGGREGATES
+        for side in (lower_bound, upper_bound)
+    ]
     return (
         households.select(stored)
         .join(per_household, on="household_id", how="left", maintain_order="left")
         .select(
             *stored,
             *(computed[str(f.derived_as)].cast(f.polars_dtype).alias(f.name) for f in wanted),
+            *bounds,
         )
     )
 

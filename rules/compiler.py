@@ -27,15 +27,19 @@ from typing import Any
 import polars as pl
 import rule_engine.ast as rast
 
+from profiles.schema import load_schema
 from rules.groups import (
     AGGREGATES,
     HOUSEHOLD_PREFIX,
     AggregateOp,
     Group,
     bounded,
+    bounded_figure,
     count_comparison,
+    figure_comparison,
     greatest,
     least,
+    value_range,
 )
 from rules.language import RType, Rule, literal_value
 from rules.numbers import DECIMAL, MONEY, to_number
@@ -67,7 +71,9 @@ class GroupAggregate:
     group's rows of ``value`` where ``condition`` holds (``rules.group_frames`` computes it).
 
     ``value`` and ``condition`` are polars expressions over a member (or employment + employee)
-    frame; ``None`` means none given (count/any/all; every row).
+    frame; ``None`` means none given (count/any/all; every row).  ``range``: the least and
+    the most a sum's ``value`` may be where it is unknown (its field's declared ``min`` and
+    ``max``; None where none is), for the sum's bounds.
     """
 
     column: str
@@ -75,12 +81,14 @@ class GroupAggregate:
     op: AggregateOp
     value: pl.Expr | None
     condition: pl.Expr | None
+    range: tuple[float | None, float | None] = (None, None)
 
 
 class _Compiler:
-    def __init__(self, rule: Rule, as_of: date) -> None:
+    def __init__(self, rule: Rule, as_of: date, *, bounds: bool = False) -> None:
         self.rule = rule
         self.as_of = as_of
+        self.bounds = bounds  # the subject frame carries its figures' bounds (profiles.links)
         self.aggregates: dict[str, GroupAggregate] = {}
 
     def number(self, value: _Value) -> pl.Expr:
@@ -166,6 +174,11 @@ class _Compiler:
         counted = count_comparison(node)
         if counted is not None:
             return self._count_compared(*counted)
+        figure = figure_comparison(self.rule.entity, node)
+        if figure is not None and (
+            self.bounds or bounded_figure(self.rule.entity, figure[0]) is None
+        ):
+            return self._figure_compared(node, *figure)
         left, right = self.compile(node.left), self.compile(node.right)
         result: pl.Expr = _CMP[node.type](self._side(left, right), self._side(right, left))
         return result
@@ -232,6 +245,18 @@ class _Compiler:
         holds, fails = bounded(op, low, high, right)
         return pl.when(holds).then(True).when(fails).then(False).otherwise(None)
 
+    def _figure_compared(self, node: Any, figure: Any, other: Any, op: str) -> pl.Expr:
+        """``figure OP other`` as compared, else (the figure unknown) settled by its bounds
+        where they settle it."""
+        value = self.compile(figure)
+        x = self.compile(other)
+        plain: pl.Expr = _CMP[op](self._side(value, x), self._side(x, value))
+        column = bounded_figure(self.rule.entity, figure) or value.expr.meta.output_name()
+        low, high = pl.col(least(column)).cast(DECIMAL), pl.col(greatest(column)).cast(DECIMAL)
+        holds, fails = bounded(op, low, high, self.number(x))
+        settled = pl.when(holds).then(True).when(fails).then(False).otherwise(None)
+        return pl.when(value.expr.is_not_null() | x.expr.is_null()).then(plain).otherwise(settled)
+
     def _group(self, node: Any) -> pl.Expr:
         if isinstance(node, rast.GetAttributeExpression):
             return pl.col(f"{HOUSEHOLD_PREFIX}.{node.name}")
@@ -240,14 +265,18 @@ class _Compiler:
         inner = _Compiler(self.rule, self.as_of)
         args = list(node.arguments)
         value = None
+        span: tuple[float | None, float | None] = (None, None)
         if agg.takes_value:
-            compiled = inner.compile(args.pop(0))
+            value_node = args.pop(0)
+            compiled = inner.compile(value_node)
             integer = compiled.rtype.kind != "number" or compiled.rtype.integer
             value = compiled.expr if integer else inner.number(compiled)
+            if agg.op == "sum":
+                span = value_range(load_schema(), agg.group, value_node)
         condition = inner.compile(args[0]).expr if args else None
         start, end = self.rule.span(node)
         column = f"__{agg.group}:{self.rule.text[start:end]}"
-        self.aggregates[column] = GroupAggregate(column, agg.group, agg.op, value, condition)
+        self.aggregates[column] = GroupAggregate(column, agg.group, agg.op, value, condition, span)
         return pl.col(column)
 
 
@@ -267,9 +296,25 @@ def compile_groups(rule: Rule, *, as_of: date) -> tuple[GroupAggregate, ...]:
     return tuple(compiler.aggregates.values())
 
 
-def compile_rule(rule: Rule, *, as_of: date) -> pl.Expr:
-    """The polars expression of ``rule`` evaluated at ``as_of`` (``$today``)."""
-    value = _Compiler(rule, as_of).compile(rule.expression)
+def compile_rule(rule: Rule, *, as_of: date, bounds: bool = False) -> pl.Expr:
+    """The polars expression of ``rule`` evaluated at ``as_of`` (``$today``).
+
+    ``bounds``: the frame carries the bounds of the figures the links derive (a household's
+    ``income_total:least``… from ``profiles.links``, a resident's
+    ``household_income_per_capita:least``… from ``rules.group_frames.with_figure_bounds``), and
+    a comparison of such a figure that is unknown is settled by them where they settle it.
+    A sum aggregate's bounds are always read (``rules.group_frames`` computes them).
+
+    >>> from profiles.schema import load_schema
+    >>> from rules.language import parse_rule
+    >>> rule = parse_rule("income_per_capita < 1450", load_schema().entity("household"))
+    >>> frame = pl.DataFrame({"income_per_capita": [None, None, 900.0],
+    ...     "income_per_capita:least": [1500.0, 1000.0, 900.0],
+    ...     "income_per_capita:greatest": [None, None, 900.0]})
+    >>> frame.select(compile_rule(rule, as_of=date(2026, 1, 1), bounds=True)).to_series().to_list()
+    [False, None, True]
+    """
+    value = _Compiler(rule, as_of, bounds=bounds).compile(rule.expression)
     if rule.kind == "benefit":
         amount = _Compiler(rule, as_of).number(value)
         return amount.round(2, mode="half_away_from_zero").cast(MONEY)

@@ -33,12 +33,18 @@ from rules.groups import (
     AGGREGATES,
     EMPLOYEES,
     HOUSEHOLD,
+    HOUSEHOLD_PREFIX,
     MEMBERS,
     Aggregate,
     bounded,
+    bounded_figure,
     count_comparison,
+    figure_comparison,
+    greatest,
     is_current_employment,
+    least,
     row_known_by_rule,
+    value_range,
 )
 from rules.language import Rule, literal_value
 from rules.numbers import divide, floor_divide, modulo, money, multiply, to_number
@@ -185,6 +191,9 @@ class _Evaluator:
             return self._count_compared(*counted)
         left, right = self.value(node.left), self.value(node.right)
         if left is None or right is None:
+            figure = figure_comparison(self.rule.entity, node)
+            if figure is not None and (right is not None or left is not None):
+                return self._figure_compared(*figure)
             return None
         if isinstance(left, int | Decimal) and not isinstance(left, bool):
             left, right = Decimal(left), Decimal(right)
@@ -242,6 +251,66 @@ class _Evaluator:
         high = low + sum(1 for c in conditions if c is None)
         holds, fails = bounded(op, Decimal(low), Decimal(high), Decimal(x))
         return True if holds else (False if fails else None)
+
+    def _figure_compared(self, figure: Any, other: Any, op: str) -> bool | None:
+        """``figure OP other`` with the figure unknown: settled by its bounds where they
+        settle it (``rules.groups.bounded``; no bound is infinite)."""
+        x = self.value(other)
+        if x is None:
+            return None
+        low, high = self._bounds(figure)
+        if low is None and high is None:
+            return None
+        lo = Decimal("-Infinity") if low is None else to_number(low)
+        hi = Decimal("Infinity") if high is None else to_number(high)
+        holds, fails = bounded(op, lo, hi, Decimal(x))
+        return True if holds else (False if fails else None)
+
+    def _bounds(self, figure: Any) -> tuple[Any, Any]:
+        """The least and greatest values an unknown figure may have (None: no bound)."""
+        from profiles.links import LINKED_FIGURES
+
+        column = bounded_figure(self.rule.entity, figure)
+        if column is None:
+            return self._sum_bounds(figure)
+        if column.startswith(f"{HOUSEHOLD_PREFIX}."):
+            home, name = self.record.get(HOUSEHOLD), column.split(".", 1)[1]
+        elif least(column) in self.record or column not in LINKED_FIGURES:
+            home, name = self.record, column
+        else:  # a resident's figure is its household's (profiles.links)
+            home, name = self.record.get(HOUSEHOLD), LINKED_FIGURES[column]
+        if home is None:
+            return None, None
+        return home.get(least(name)), home.get(greatest(name))
+
+    def _sum_bounds(self, node: Any) -> tuple[Any, Any]:
+        """A sum's bounds over its rows: a row whose condition is unknown adds between 0 and
+        its value; an unknown value counts as its field's declared min and max."""
+        from profiles.schema import load_schema
+
+        agg = AGGREGATES[node.function.name]
+        rows = group_rows(self.record, agg, self.as_of)
+        if rows is None:
+            return None, None
+        value_node, *rest = node.arguments
+        span = value_range(load_schema(), agg.group, value_node)
+        totals: list[Any] = [Decimal(0), Decimal(0)]
+        for row in rows:
+            inner = _Evaluator(self.rule, row, self.as_of, self.deadline)
+            inner.steps = self.steps
+            c = True if not rest else inner.value(rest[0])
+            v = inner.value(value_node) if c is not False else 0
+            self.steps = inner.steps
+            for side, pick in ((0, min), (1, max)):
+                if totals[side] is None:
+                    continue
+                w = v if v is not None else span[side]
+                if w is None:
+                    totals[side] = None
+                    continue
+                w = to_number(w)
+                totals[side] += pick(Decimal(0), w) if c is None else w
+        return totals[0], totals[1]
 
     def _conditions(self, node: Any) -> list[bool | None] | None:
         """Each row's condition of the aggregate ``node`` (None: its rows are unknown)."""

@@ -8,7 +8,11 @@ with its employee's resident fields), one row per group key, and joined to the s
 - ``count(c)``: the number of rows where ``c`` is true; unknown if ``c`` is unknown for any row
   (the count is then not known, whatever the known rows say);
 - ``sum(v, c)``: the total of ``v`` over rows where ``c`` is true; unknown if any row's ``c``
-  is unknown, or ``c`` is true and ``v`` unknown; 0 over no rows;
+  is unknown, or ``c`` is true and ``v`` unknown; 0 over no rows.  Beside it, its bounds
+  (``rules.groups.least``/``greatest`` of its column): each row adds between 0 and ``v`` where
+  ``c`` is unknown, and an unknown ``v`` counts as the least and the most its field may be (the
+  schema's ``min``/``max``; no bound where none is declared), so a comparison the known rows
+  already settle is settled;
 - ``min``/``max(v, c)``: likewise, and unknown over no rows (there is no least of nothing);
 - ``any(c)``: true if ``c`` is true for some row, else unknown if unknown for some, else false;
 - ``all(c)``: false if ``c`` is false for some row, else unknown if unknown for some, else true.
@@ -30,6 +34,8 @@ one subject, and the property test holds them equal.
 >>> out = aggregate(members, "household_id", aggs).sort("household_id").collect()
 >>> out[aggs[0].column].to_list()
 [Decimal('2000.000000'), None]
+>>> out[least(aggs[0].column)].to_list(), out[greatest(aggs[0].column)].to_list()
+([Decimal('2000.000000'), Decimal('2500.000000')], [Decimal('2000.000000'), None])
 """
 
 from __future__ import annotations
@@ -37,13 +43,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
 
 from rules.compiler import GroupAggregate
 from rules.groups import current_employment, greatest, known_by_rule, least
+from rules.numbers import DECIMAL
 
-__all__ = ["aggregate", "attach", "employee_rows", "empty_value"]
+__all__ = ["aggregate", "attach", "bound_columns", "employee_rows", "empty_value",
+           "with_figure_bounds"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class _Steps:
     rows: list[pl.Expr]
     stats: list[pl.Expr]
     value: pl.Expr
-    bounds: tuple[pl.Expr, pl.Expr] | None = None  # a count's least and greatest
+    bounds: tuple[pl.Expr, pl.Expr] | None = None  # a count's or a sum's least and greatest
 
 
 def _steps(agg: GroupAggregate, n: int) -> _Steps:
@@ -86,7 +95,39 @@ def _steps(agg: GroupAggregate, n: int) -> _Steps:
              "max": pl.col(v_name).max()}[agg.op]  # fmt: skip
     stats = [pl.col(f"__b{n}").any().alias(f"__u{n}"), total.alias(f"__s{n}")]
     value = pl.when(pl.col(f"__u{n}")).then(None).otherwise(pl.col(f"__s{n}"))
-    return _Steps([condition, counted, bad], stats, value)
+    if agg.op != "sum":
+        return _Steps([condition, counted, bad], stats, value)
+    rows, bound_stats, bounds = _sum_bounds(agg, n)
+    return _Steps([condition, counted, bad, *rows], stats + bound_stats, value, bounds)
+
+
+def _sum_bounds(agg: GroupAggregate, n: int) -> tuple[list[pl.Expr], list[pl.Expr], Any]:
+    """Per-row least and greatest additions to a sum, their per-group totals, and the
+    bounds (null where a row's addition has no bound)."""
+    assert agg.value is not None
+    c = pl.col(f"__c{n}")
+    low, high = agg.range
+
+    def side(bound: float | None, pick: Any) -> pl.Expr:
+        v = agg.value.cast(DECIMAL)  # type: ignore[union-attr]
+        if bound is not None:
+            v = v.fill_null(pl.lit(bound).cast(DECIMAL))
+        zero = pl.lit(0).cast(DECIMAL)
+        either = pl.when(v.is_null()).then(None).otherwise(pick(zero, v))  # c unknown: 0 or v
+        return pl.when(c.is_null()).then(either).when(c).then(v).otherwise(zero)
+
+    names = (f"__lo{n}", f"__hi{n}")
+    rows = [side(low, pl.min_horizontal).alias(names[0]),
+            side(high, pl.max_horizontal).alias(names[1])]  # fmt: skip
+    stats = [
+        e
+        for name in names
+        for e in (pl.col(name).sum().alias(f"{name}s"), pl.col(name).null_count().alias(f"{name}u"))
+    ]
+    bounds = tuple(
+        pl.when(pl.col(f"{name}u") > 0).then(None).otherwise(pl.col(f"{name}s")) for name in names
+    )
+    return rows, stats, bounds
 
 
 def _rows(key: str) -> str:
@@ -100,7 +141,7 @@ def aggregate(rows: pl.LazyFrame, key: str, aggregates: Sequence[GroupAggregate]
     by_rule = known_by_rule(framed.collect_schema().names())  # a child's income: 0
     if by_rule:
         framed = framed.with_columns(by_rule)
-    for phase in range(3):  # the condition, then the counted value, then what is unknown
+    for phase in range(5):  # the condition, the counted value, what is unknown, the bounds
         exprs = [s.rows[phase] for s in steps if len(s.rows) > phase]
         if exprs:
             framed = framed.with_columns(exprs)
@@ -117,8 +158,8 @@ def aggregate(rows: pl.LazyFrame, key: str, aggregates: Sequence[GroupAggregate]
 
 
 def _columns(agg: GroupAggregate) -> list[str]:
-    """The columns ``agg`` gives a subject: its value, and a count's bounds."""
-    if agg.op == "count":
+    """The columns ``agg`` gives a subject: its value, and a count's or a sum's bounds."""
+    if agg.op in ("count", "sum"):
         return [agg.column, least(agg.column), greatest(agg.column)]
     return [agg.column]
 
@@ -164,3 +205,63 @@ def employee_rows(employments: pl.LazyFrame, residents: pl.LazyFrame, as_of: dat
     person = [c for c in residents.collect_schema().names() if c not in own or c == "person_id"]
     current = employments.filter(current_employment(as_of))
     return current.join(residents.select(person), on="person_id", how="left")
+
+
+_SIDES = (":least", ":greatest")
+
+
+def bound_columns(exprs: Sequence[pl.Expr]) -> set[str]:
+    """The bound columns (``rules.groups.least``/``greatest``) ``exprs`` read."""
+    return {n for e in exprs for n in e.meta.root_names() if n.endswith(_SIDES)}
+
+
+def with_figure_bounds(
+    records: pl.LazyFrame, households: pl.LazyFrame | None, wanted: set[str]
+) -> pl.LazyFrame:
+    """``records`` with each bound column of ``wanted`` it lacks: a resident's
+    ``household_income_per_capita`` and ``household.x`` bounds are its household's
+    (``profiles.links`` puts them beside the household's figures), else (no household on
+    file) the figure itself bounds itself: known, it is its own bound; unknown, there is none.
+
+    >>> people = pl.LazyFrame({"household_id": ["h", None],
+    ...                        "household_income_per_capita": [None, 800.0]})
+    >>> homes = pl.LazyFrame({"household_id": ["h"], "income_per_capita:least": [1500.0],
+    ...                       "income_per_capita:greatest": [None]})
+    >>> with_figure_bounds(people, homes, {"household_income_per_capita:least"}).collect().rows()
+    [('h', None, 1500.0), (None, 800.0, 800.0)]
+    """
+    from profiles.links import LINKED_FIGURES
+
+    names = records.collect_schema().names()
+    missing = sorted(c for c in wanted if c not in names)
+    if not missing:
+        return records
+    home_columns = [] if households is None else households.collect_schema().names()
+    own: dict[str, str] = {}  # the household's column for each missing one
+    for column in missing:
+        figure, _, side = column.rpartition(":")
+        group, _, name = figure.partition(".")
+        source = name if group == "household" else LINKED_FIGURES.get(figure)
+        if source is not None and f"{source}:{side}" in home_columns:
+            own[column] = f"{source}:{side}"
+    if own and "household_id" in names:
+        assert households is not None
+        homes = households.select(
+            "household_id",
+            pl.lit(True).alias("__home"),
+            *(pl.col(c).alias(f"__{m}") for m, c in own.items()),
+        )
+        records = records.join(homes, on="household_id", how="left", maintain_order="left")
+        found = pl.col("__home").fill_null(False)
+    else:
+        own, found = {}, pl.lit(False)
+    fills = []
+    for column in missing:
+        figure = column.rpartition(":")[0]
+        itself = pl.col(figure) if figure in names else pl.lit(None)
+        if column in own:
+            fills.append(pl.when(found).then(pl.col(f"__{column}")).otherwise(itself).alias(column))
+        else:
+            fills.append(itself.alias(column))
+    dropped = ["__home", *(f"__{m}" for m in own)] if own else []
+    return records.with_columns(fills).drop(dropped)

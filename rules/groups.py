@@ -42,14 +42,17 @@ __all__ = [
     "Group",
     "aggregates_of",
     "bounded",
+    "bounded_figure",
     "count_comparison",
     "current_employment",
+    "figure_comparison",
     "greatest",
     "group_field",
     "is_current_employment",
     "known_by_rule",
     "least",
     "row_known_by_rule",
+    "value_range",
 ]
 
 Group = Literal["members", "employees"]
@@ -194,13 +197,19 @@ _FLIP = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
 
 
 def least(column: str) -> str:
-    """The column of a count's least value (its true rows)."""
-    return f"{column}:least"
+    """The column of a count's least value (its true rows), or a bounded figure's
+    (``profiles.links.lower_bound``: one naming for both)."""
+    from profiles.links import lower_bound
+
+    return lower_bound(column)
 
 
 def greatest(column: str) -> str:
-    """The column of a count's greatest value (its true and unknown rows)."""
-    return f"{column}:greatest"
+    """The column of a count's greatest value (its true and unknown rows), or a bounded
+    figure's (``profiles.links.upper_bound``)."""
+    from profiles.links import upper_bound
+
+    return upper_bound(column)
 
 
 def count_comparison(node: Any) -> tuple[Any, Any, str] | None:
@@ -215,6 +224,76 @@ def count_comparison(node: Any) -> tuple[Any, Any, str] | None:
             if name in AGGREGATES and AGGREGATES[name].op == "count":
                 return count, other, op
     return None
+
+
+# -- a figure's bounds -----------------------------------------------------------------------
+# The same holds for a sum over members of a field with a declared range (``min``/``max`` in the
+# schema): an unknown income is at least 0, so a household whose known incomes already reach
+# the threshold is over it whatever the others earn.  The links carry these bounds beside a
+# household's income_total and income_per_capita and (through LINKED_FIGURES) a resident's
+# household_income_per_capita; a sum aggregate's are computed with it (rules.group_frames).
+
+
+def _is_sum(node: Any) -> bool:
+    if not isinstance(node, rast.FunctionCallExpression):
+        return False
+    name = getattr(node.function, "name", "")
+    return name in AGGREGATES and AGGREGATES[name].op == "sum"
+
+
+def bounded_figure(entity: str, node: Any) -> str | None:
+    """The column whose bounds a figure read by a rule of ``entity`` carries: a resident's
+    ``household_income_per_capita``, a household's ``income_total`` or ``income_per_capita``
+    (as ``household.x`` in a resident rule); else None.
+
+    >>> import rule_engine
+    >>> expr = rule_engine.Rule("household.income_per_capita < 1").statement.expression
+    >>> bounded_figure("resident", expr.left), bounded_figure("resident", expr.right)
+    ('household.income_per_capita', None)
+    """
+    from profiles.links import BOUNDED_AGGREGATES, LINKED_FIGURES
+
+    if isinstance(node, rast.SymbolExpression) and node.scope != "built-in":
+        if entity == "resident" and node.name in LINKED_FIGURES:
+            return str(node.name)
+        if entity == "household" and node.name in BOUNDED_AGGREGATES:
+            return str(node.name)
+    named = isinstance(node, rast.GetAttributeExpression) and node.name in BOUNDED_AGGREGATES
+    if named and entity == "resident":
+        return f"{HOUSEHOLD_PREFIX}.{node.name}"
+    return None
+
+
+def figure_comparison(entity: str, node: Any) -> tuple[Any, Any, str] | None:
+    """``(figure, other, op)`` when ``node`` compares a bounded figure (:func:`bounded_figure`)
+    or a sum aggregate with something, read figure-first; else None."""
+    if not isinstance(node, rast.ComparisonExpression) or node.type not in _FLIP:
+        return None
+    for figure, other, op in ((node.left, node.right, node.type),
+                              (node.right, node.left, _FLIP[node.type])):  # fmt: skip
+        if _is_sum(figure) or bounded_figure(entity, figure) is not None:
+            return figure, other, op
+    return None
+
+
+def value_range(schema: Schema, group: Group, value: Any) -> tuple[float | None, float | None]:
+    """The declared (min, max) of a sum's value when it is one number field of the group's
+    rows; (None, None) when unbounded or not a bare field.
+
+    >>> import rule_engine
+    >>> from profiles.schema import load_schema
+    >>> field = rule_engine.Rule("monthly_income").statement.expression
+    >>> value_range(load_schema(), "members", field)
+    (0.0, None)
+    """
+    if not isinstance(value, rast.SymbolExpression) or value.scope == "built-in":
+        return None, None
+    found = group_field(schema, f"{group}.{value.name}")
+    if found is None or found.type not in ("number", "integer"):
+        return None, None
+    low = None if found.min is None else float(found.min)
+    high = None if found.max is None else float(found.max)
+    return low, high
 
 
 def bounded(op: str, low: Any, high: Any, x: Any) -> tuple[Any, Any]:

@@ -95,7 +95,30 @@ def test_a_member_s_unknown_birth_date_makes_the_age_counts_unknown() -> None:
 
 def test_the_derived_columns_have_the_schema_s_dtypes() -> None:
     frame = household_aggregates(family(), homes("h1"), as_of=AS_OF).collect()
-    assert frame.schema == SCHEMA.household.polars_schema(include_derived=True)
+    fields = frame.select(c for c in frame.columns if ":" not in c)
+    assert fields.schema == SCHEMA.household.polars_schema(include_derived=True)
+    # and each income figure its bounds beside it, in the figure's dtype
+    bounds = {c: t for c, t in frame.schema.items() if ":" in c}
+    assert bounds == {f"{f}:{side}": pl.Float64 for f in ("income_total", "income_per_capita")
+                      for side in ("least", "greatest")}  # fmt: skip
+
+
+def test_known_incomes_bound_a_household_s_unknown_income() -> None:
+    # an adult's income unknown: at least what the others earn (monthly_income's min is 0),
+    # and no most (no max is declared); a child under 16 earns 0 by rule
+    frame = people(person_id=["a", "b", "c"], household_id=["h"] * 3,
+                   relation_to_head=["head", "spouse", "child"],
+                   birth_date=[date(1980, 1, 1), date(1981, 1, 1), date(2020, 1, 1)],
+                   monthly_income=[6000.0, None, None])  # fmt: skip
+    row = household_aggregates(frame, homes("h"), as_of=AS_OF).collect().row(0, named=True)
+    assert (row["income_total"], row["income_per_capita"]) == (None, None)
+    assert (row["income_total:least"], row["income_total:greatest"]) == (6000.0, None)
+    assert (row["income_per_capita:least"], row["income_per_capita:greatest"]) == (2000.0, None)
+
+
+def test_a_known_income_is_its_own_bound() -> None:
+    row = aggregates()["h2"]
+    assert row["income_per_capita:least"] == row["income_per_capita:greatest"] == 1200.0
 
 
 def test_an_unknown_aggregate_name_in_a_schema_extension_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ AS_OF = date(2026, 6, 1)
 SCHEMA = load_schema()
 RELATIONS = SCHEMA.resident.field("relation_to_head").values
 _AGGREGATES = [f.name for f in SCHEMA.household.derived_fields]
+_BOUNDS = [f"{f}:{s}" for f in ("income_total", "income_per_capita") for s in ("least", "greatest")]
 
 # Any age, young children often, and the boundaries: 3, 16 and 80 on the as-of date itself.
 births = st.one_of(
@@ -53,7 +54,7 @@ def reference(rows: list[dict[str, Any]], household: str) -> dict[str, Any]:
         dict(r, person_id=f"p{i}") for i, r in enumerate(rows) if r["household_id"] == household
     ]
     if not mine:  # no members: nothing is known but that (refused by the link checks)
-        return dict.fromkeys(_AGGREGATES) | {"size": 0, "living_alone": False}
+        return dict.fromkeys(_AGGREGATES + _BOUNDS) | {"size": 0, "living_alone": False}
     ages = [whole_years_between(r["birth_date"], AS_OF) if r["birth_date"] else None for r in mine]
     incomes = []
     for r, age in zip(mine, ages, strict=True):
@@ -64,6 +65,8 @@ def reference(rows: list[dict[str, Any]], household: str) -> dict[str, Any]:
         else:
             incomes.append(None)
     total = None if None in incomes else sum(incomes)
+    # an unknown income is at least 0 (monthly_income's min) and at most anything (no max)
+    least = sum(i if i is not None else 0.0 for i in incomes)
     count = lambda test: None if None in ages else sum(1 for a in ages if test(a))  # noqa: E731
     heads = [r["person_id"] for r in mine if r["relation_to_head"] == "head"]
     return {
@@ -74,6 +77,10 @@ def reference(rows: list[dict[str, Any]], household: str) -> dict[str, Any]:
         "members_over_80": count(lambda a: a >= 80),
         "living_alone": len(mine) == 1,
         "head_id": heads[0] if heads else None,
+        "income_total:least": least,
+        "income_total:greatest": total,
+        "income_per_capita:least": least / len(mine),
+        "income_per_capita:greatest": total / len(mine) if total is not None else None,
     }
 
 
@@ -84,7 +91,7 @@ def test_household_aggregates_equal_the_reference(rows: list[dict[str, Any]]) ->
     got = household_aggregates(residents(rows), homes, as_of=AS_OF).collect()
     for row in got.iter_rows(named=True):
         want = reference(rows, row.pop("household_id"))
-        for key in ("income_total", "income_per_capita"):
+        for key in ("income_total", "income_per_capita", *_BOUNDS):
             if want[key] is not None:
                 assert abs(row[key] - want[key]) <= 1e-6 * max(1.0, abs(want[key])), key
                 row[key] = want[key]

@@ -166,6 +166,108 @@ def _count_bounds(node: Any, row: dict[str, Any], today: date) -> Any:
     return answers.pop() if len(answers) == 1 else U
 
 
+def _is_sum(node: Any) -> bool:
+    name = getattr(getattr(node, "function", None), "name", "")
+    return isinstance(node, rast.FunctionCallExpression) and GROUP_OPS.get(name, ("", ""))[1] == (
+        "sum"
+    )
+
+
+def _field_range(key: str, name: str) -> tuple[Decimal | None, Decimal | None]:
+    """The schema's declared min and max of a group row's field (None: not declared)."""
+    from profiles.schema import load_schema
+
+    schema = load_schema()
+    entities = [schema.entity("employment"), schema.resident] if key == "@employees" else [
+        schema.resident]  # fmt: skip
+    for entity in entities:
+        f = entity.by_name.get(name)
+        if f is not None:
+            if f.type not in ("number", "integer"):
+                return None, None
+            return (None if f.min is None else Decimal(str(f.min)),
+                    None if f.max is None else Decimal(str(f.max)))  # fmt: skip
+    return None, None
+
+
+def _sum_interval(node: Any, row: dict[str, Any], today: date) -> tuple[Any, Any] | None:
+    """The least and greatest a sum may be (rules.group_frames' documentation): a row whose
+    condition is true adds its value, false nothing, unknown nothing or its value; an unknown
+    value, when the value is one field, lies in the field's declared range.  None: no rows."""
+    key, _ = GROUP_OPS[node.function.name]
+    rows = _rows(key, row, today)
+    if rows is None:
+        return None
+    conds = _conditions(node, rows, today)
+    value = node.arguments[0]
+    span = (None, None)
+    if isinstance(value, rast.SymbolExpression) and value.scope != "built-in":
+        span = _field_range(key, value.name)
+    low: Any = Decimal(0)
+    high: Any = Decimal(0)
+    for r, c in zip(rows, conds, strict=True):
+        if c is False:
+            continue
+        v = _eval(value, r, today)
+        lo, hi = (span[0], span[1]) if isinstance(v, str) and v == U else (v, v)
+        if c == U:
+            lo = None if lo is None else min(Decimal(0), lo)
+            hi = None if hi is None else max(Decimal(0), hi)
+        low = None if low is None or lo is None else low + lo
+        high = None if high is None or hi is None else high + hi
+    return low, high
+
+
+def _interval_settles(op: str, low: Any, high: Any, x: Decimal) -> Any:
+    """True, False or unknown for ``s OP x`` knowing only low <= s <= high (None: unbounded)."""
+    lo = Decimal("-Infinity") if low is None else _num(low)
+    hi = Decimal("Infinity") if high is None else _num(high)
+    truth = {
+        "lt": (hi < x, lo >= x), "le": (hi <= x, lo > x), "gt": (lo > x, hi <= x),
+        "ge": (lo >= x, hi < x), "eq": (lo == hi == x, x < lo or x > hi),
+        "ne": (x < lo or x > hi, lo == hi == x),
+    }[op]  # fmt: skip
+    return True if truth[0] else (False if truth[1] else U)
+
+
+FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
+
+
+def _carried(record: dict[str, Any], name: str) -> tuple[Any, Any] | None:
+    """The bounds ``record`` carries beside its figure ``name`` (profiles.links), if any."""
+    if f"{name}:least" not in record:
+        return None
+    return record.get(f"{name}:least"), record.get(f"{name}:greatest")
+
+
+def _bounded_compare(node: Any, row: dict[str, Any], today: date) -> Any:
+    """A sum (or a figure carrying ``:least``/``:greatest`` beside it in its record) that is
+    unknown, compared with a known value: settled where its bounds settle it; None: not
+    such a comparison."""
+    if node.type not in FLIP:
+        return None
+    for figure, other, op in ((node.left, node.right, node.type),
+                              (node.right, node.left, FLIP[node.type])):  # fmt: skip
+        interval = None
+        if _is_sum(figure):
+            interval = _sum_interval(figure, row, today)
+        elif isinstance(figure, rast.GetAttributeExpression) and row.get("@household"):
+            interval = _carried(row["@household"], figure.name)
+        elif isinstance(figure, rast.SymbolExpression) and figure.scope != "built-in":
+            interval = _carried(row, figure.name)
+            if interval is None and figure.name == "household_income_per_capita":
+                interval = _carried(row.get("@household") or {}, "income_per_capita")
+        if interval is None:
+            continue
+        if not (isinstance(_eval(figure, row, today), str)):
+            return None  # known: compared as it is
+        x = _eval(other, row, today)
+        if isinstance(x, str) and x == U:
+            return U
+        return _interval_settles(op, interval[0], interval[1], x)
+    return None
+
+
 def _eval(node: Any, row: dict[str, Any], today: date) -> Any:
     if isinstance(node, rast.SymbolExpression):
         if node.scope == "built-in":
@@ -175,6 +277,9 @@ def _eval(node: Any, row: dict[str, Any], today: date) -> Any:
         return _group(node, row, today)
     if isinstance(node, rast.ComparisonExpression):
         bounded = _count_bounds(node, row, today)
+        if bounded is not None:
+            return bounded
+        bounded = _bounded_compare(node, row, today)
         if bounded is not None:
             return bounded
     if isinstance(node, rast.ArrayExpression):

@@ -17,7 +17,7 @@ from rules.compiler import compile_groups, compile_rule
 from rules.errors import RuleTypeError
 from rules.evaluator import evaluate, evaluate_benefit
 from rules.explainer import explain
-from rules.group_frames import aggregate, attach, employee_rows
+from rules.group_frames import aggregate, attach, bound_columns, employee_rows, with_figure_bounds
 from rules.groups import EMPLOYEES, HOUSEHOLD, MEMBERS
 from rules.language import Rule, parse_rule
 from tests.rules.reference import U, reference, reference_money
@@ -35,6 +35,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 CMP = st.sampled_from(["==", "!=", "<", "<=", ">", ">="])
+FIGURES = ("income_total", "income_per_capita")  # a household's, bounded by its known incomes
 
 
 def group_atom(p: str, member_condition: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -50,6 +51,12 @@ def group_atom(p: str, member_condition: st.SearchStrategy[str]) -> st.SearchStr
                   st.sampled_from(["members_min", "members_max"]), numeric(0), CMP, amount),
         st.builds(lambda c: f"{p}any_member({c})", member_condition),
         st.builds(lambda c: f"{p}all_members({c})", member_condition),
+        st.builds(lambda c, o, n: f"{p}members_sum(monthly_income, {c}) {o} {n}",
+                  member_condition, CMP, amount),
+        st.builds(lambda f, o, n: f"{p}{f} {o} {n}", st.sampled_from(FIGURES), CMP, amount),
+        # a resident's own copy of its household's figure (profiles.links)
+        st.builds(lambda o, n: f"household_income_per_capita {o} {n}" if p
+                  else f"income_per_capita {o} {n}", CMP, amount),
         st.builds(lambda o, n: f"{p}declared_assets {o} {n}", CMP, amount),
         st.builds(lambda v: f'{p}housing == "{v}"', st.sampled_from(HOUSING)),
     )  # fmt: skip
@@ -96,16 +103,44 @@ def _frames(homes: list[dict[str, Any]]) -> tuple[pl.LazyFrame, pl.LazyFrame, li
             "household_id": hid,
             "declared_assets": home["declared_assets"],
             "housing": home["housing"],
+            **_figures(rows),
         }
         records.append({**fields, MEMBERS: rows})
     columns = {k: RESIDENT_SCHEMA[k] for k in ["person_id", "household_id", *profiles_keys()]}
     member_frame = pl.DataFrame(members, schema=columns).lazy()
     household_schema = SCHEMA.entity("household").polars_schema()
+    kept = ("household_id", "declared_assets", "housing", *FIGURE_COLUMNS)
     home_frame = pl.DataFrame(
-        [{k: r[k] for k in ("household_id", "declared_assets", "housing")} for r in records],
-        schema={k: household_schema[k] for k in ("household_id", "declared_assets", "housing")},
+        [{k: r[k] for k in kept} for r in records],
+        schema={k: household_schema.get(k, pl.Float64) for k in kept},
     ).lazy()
     return home_frame, member_frame, records
+
+
+FIGURE_COLUMNS = tuple(f"{f}{side}" for f in FIGURES for side in ("", ":least", ":greatest"))
+
+
+def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A household's income total and per capita with their bounds, spelled out: a member
+    under 16 with none recorded earns 0; an unknown income is at least 0 (monthly_income's
+    min) and has no most; the figure itself is unknown when any income is."""
+    incomes = [
+        0.0 if r["monthly_income"] is None and r["age"] is not None and r["age"] < 16
+        else r["monthly_income"]
+        for r in rows
+    ]  # fmt: skip
+    if not rows:
+        return dict.fromkeys(FIGURE_COLUMNS)
+    least = sum(i or 0.0 for i in incomes)
+    known = None not in incomes
+    total = least if known else None
+    n = len(rows)
+    return {
+        "income_total": total, "income_total:least": least, "income_total:greatest": total,
+        "income_per_capita": None if total is None else total / n,
+        "income_per_capita:least": least / n,
+        "income_per_capita:greatest": None if total is None else total / n,
+    }  # fmt: skip
 
 
 def profiles_keys() -> list[str]:
@@ -118,14 +153,22 @@ def _ref_bool(value: Any) -> bool | None:
 
 
 def _compiled(
-    rule: Rule, subjects: pl.LazyFrame, rows: pl.LazyFrame, key: str, subject: str = ""
+    rule: Rule,
+    subjects: pl.LazyFrame,
+    rows: pl.LazyFrame,
+    key: str,
+    subject: str = "",
+    homes: pl.LazyFrame | None = None,
 ) -> list[Any]:
     """The compiled rule's values in the order of ``subject`` (default ``key``): a join need
     not keep row order, so each value is read beside its subject's id, as matching does."""
     aggs = compile_groups(rule, as_of=TODAY)
     grouped = aggregate(rows, key, aggs) if aggs else None
     framed = attach(subjects, grouped, key, aggs)
-    out = framed.select(pl.col(subject or key), compile_rule(rule, as_of=TODAY).alias("out"))
+    compiled = compile_rule(rule, as_of=TODAY, bounds=True)
+    if homes is not None:
+        framed = with_figure_bounds(framed, homes, bound_columns([compiled]))
+    out = framed.select(pl.col(subject or key), compiled.alias("out"))
     return out.collect().sort(subject or key)["out"].to_list()
 
 
@@ -152,16 +195,20 @@ def test_household_rules_agree(text: str, homes: list[dict[str, Any]]) -> None:
 def test_resident_rules_over_their_household_agree(text: str, homes: list[dict[str, Any]]) -> None:
     rule = _parsed(text, SCHEMA.resident, "eligibility")
     home_frame, member_frame, records = _frames(homes)
+    read = ("declared_assets", "housing", *FIGURES)
     fields = home_frame.select(
-        "household_id", *(pl.col(c).alias(f"household.{c}") for c in ("declared_assets", "housing"))
+        "household_id",
+        *(pl.col(c).alias(f"household.{c}") for c in read),
+        pl.col("income_per_capita").alias("household_income_per_capita"),
     )
     subjects = member_frame.join(fields, on="household_id", how="left", maintain_order="left")
-    compiled = _compiled(rule, subjects, member_frame, "household_id", "person_id")
+    compiled = _compiled(rule, subjects, member_frame, "household_id", "person_id", home_frame)
     people = [
-        {**m, HOUSEHOLD: {k: v for k, v in r.items() if k != MEMBERS}, MEMBERS: r[MEMBERS]}
+        {**m, "household_income_per_capita": r["income_per_capita"],
+         HOUSEHOLD: {k: v for k, v in r.items() if k != MEMBERS}, MEMBERS: r[MEMBERS]}
         for r in records
         for m in r[MEMBERS]
-    ]
+    ]  # fmt: skip
     assert len(people) == len(compiled)
     for person, got in zip(people, compiled, strict=True):
         expected = _ref_bool(reference(rule.text, person, TODAY))
