@@ -177,7 +177,8 @@ def test_the_form_fits_a_phone_screen(page_as: Any, live: LiveWorld) -> None:
     page = page_as("officer", width=390, height=844)
     page.goto(live.url("/console/policies/bj-hardship-elderly-care-subsidy"))
     page.locator("#tab-form").click()
-    expect(page.locator("#form-conditions .cond-rows > li")).to_have_count(3)
+    # age, hukou and a group (低保/低收入 or 计生特殊家庭) of two rows: five rows in all
+    expect(page.locator("#form-conditions .cond-rows > li")).to_have_count(5)
     panel = page.locator("#form-panel")
     overflow = panel.evaluate("(p) => p.scrollWidth - p.clientWidth")
     right = panel.evaluate("(p) => p.getBoundingClientRect().right")
