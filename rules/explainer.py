@@ -35,6 +35,7 @@ import rule_engine.ast as rast
 from profiles.schema import Schema, load_schema
 from rules.evaluator import deadline_after, evaluate, evaluate_node
 from rules.group_explainer import MemberFact, group_values, member_facts
+from rules.groups import MEMBERS
 from rules.language import Rule, children, literal_value
 from rules.parameters import parameter_values
 
@@ -280,5 +281,7 @@ def explain(
         if result is None
         else ()
     )
-    facts = member_facts(rule, record, as_of=as_of) if rule.groups and result is None else ()
+    # a group's facts, and a resident's household figure's (its members' incomes)
+    grouped = rule.groups or MEMBERS in record
+    facts = member_facts(rule, record, as_of=as_of) if grouped and result is None else ()
     return Explanation(rule.source, result, tuple(clauses), unknown, settle, facts)

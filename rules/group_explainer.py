@@ -31,6 +31,7 @@ from typing import Any
 
 import rule_engine.ast as rast
 
+from profiles.links import LINKED_FIGURES
 from profiles.schema import Entity, load_schema
 from rules.evaluator import evaluate_node, group_rows
 from rules.groups import AGGREGATES, HOUSEHOLD, MEMBERS
@@ -65,12 +66,18 @@ class MemberFact:
         }
 
 
-def _group_nodes(node: Any) -> Iterator[Any]:
+def _group_nodes(node: Any, entity: str = "") -> Iterator[Any]:
+    """The group values in ``node``; with a resident rule's ``entity``, also its own copy of
+    the household's figure (``household_income_per_capita``, ``profiles.links``)."""
     if isinstance(node, rast.GetAttributeExpression | rast.FunctionCallExpression):
         yield node
         return
+    if entity == "resident" and isinstance(node, rast.SymbolExpression):
+        if node.name in LINKED_FIGURES:
+            yield node
+        return
     for child in children(node):
-        yield from _group_nodes(child)
+        yield from _group_nodes(child, entity)
 
 
 def _symbols(node: Any) -> list[str]:
@@ -99,11 +106,12 @@ def _facts_of(rule: Rule, node: Any, record: Mapping[str, Any], as_of: date) -> 
     text = rule.snippet(node)
     found: list[tuple[str | None, tuple[str, ...]]] = []
     missing: tuple[str, ...]
-    if isinstance(node, rast.GetAttributeExpression):
+    if isinstance(node, rast.GetAttributeExpression | rast.SymbolExpression):
         home = record.get(HOUSEHOLD) or {}
-        for m in record.get(MEMBERS) or [] if node.name in _FROM_INCOME | _FROM_AGE else []:
+        name = LINKED_FIGURES.get(node.name, node.name)  # a resident's copy of the figure
+        for m in record.get(MEMBERS) or [] if name in _FROM_INCOME | _FROM_AGE else []:
             age = m.get("age")
-            if node.name in _FROM_AGE:
+            if name in _FROM_AGE:
                 missing = ("birth_date",) if age is None else ()
             elif m.get("monthly_income") is not None or (age is not None and age < _EARNS_UNDER):
                 missing = ()  # known, or none by rule (no income under 16 unless recorded)
@@ -113,8 +121,8 @@ def _facts_of(rule: Rule, node: Any, record: Mapping[str, Any], as_of: date) -> 
                 )
             if missing:
                 found.append((m.get("person_id"), missing))
-        if node.name not in _FROM_INCOME | _FROM_AGE:
-            found.append((home.get("household_id"), (node.name,)))
+        if name not in _FROM_INCOME | _FROM_AGE:
+            found.append((home.get("household_id"), (name,)))
     else:
         agg = AGGREGATES[node.function.name]
         args = list(node.arguments)
@@ -148,7 +156,7 @@ def member_facts(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> tuple
     [('b', ('monthly_income',), True)]
     """
     facts: list[MemberFact] = []
-    for clause, nodes in _group_clauses(rule.expression):
+    for clause, nodes in _group_clauses(rule.expression, rule.entity):
         if evaluate_node(rule, clause, record, as_of=as_of) is not None:
             continue  # settled, though a count in it may be unknown (its bounds agree)
         for node in nodes:
@@ -157,11 +165,11 @@ def member_facts(rule: Rule, record: Mapping[str, Any], *, as_of: date) -> tuple
     return tuple(facts)
 
 
-def _group_clauses(node: Any) -> Iterator[tuple[Any, list[Any]]]:
+def _group_clauses(node: Any, entity: str = "") -> Iterator[tuple[Any, list[Any]]]:
     """Each clause reading a group (a comparison, or a group value read as true/false) with
     the group values in it."""
     if isinstance(node, rast.ComparisonExpression):
-        nodes = list(_group_nodes(node))
+        nodes = list(_group_nodes(node, entity))
         if nodes:
             yield node, nodes
             return
@@ -169,7 +177,7 @@ def _group_clauses(node: Any) -> Iterator[tuple[Any, list[Any]]]:
         yield node, [node]
         return
     for child in children(node):
-        yield from _group_clauses(child)
+        yield from _group_clauses(child, entity)
 
 
 # -- plain words ----------------------------------------------------------------------------

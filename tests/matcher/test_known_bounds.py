@@ -127,9 +127,10 @@ def test_one_subject_is_evaluated_as_the_batch_does(policy: P) -> None:
         assert explain(rule, record, as_of=AS_OF, schema=SCHEMA).result == result
 
 
-def test_a_maybe_the_bounds_leave_names_the_member_whose_income_settles_it() -> None:
+@pytest.mark.parametrize("text", ["household.income_per_capita < 1450", DIBAO])
+def test_a_maybe_the_bounds_leave_names_the_member_whose_income_settles_it(text: str) -> None:
     frames = population()
-    rule = parse_rule("household.income_per_capita < 1450", SCHEMA.resident)
+    rule = parse_rule(text, SCHEMA.resident)
     b1 = with_links(frames, as_of=AS_OF)["resident"].filter(pl.col("person_id") == "b1")
     record = with_group_context(b1.collect().row(0, named=True), SCHEMA.resident, frames,
                                 as_of=AS_OF, schema=SCHEMA)  # fmt: skip
