@@ -134,7 +134,10 @@ def _guarded(
     if verdict is None or summary.already_planned:
         return summary
     PlanHolds.record(conn, summary.plan_id, verdict, now=now)
-    return dataclasses.replace(summary, due_ids=()) if verdict.held else summary
+    if not verdict.held:
+        return summary
+    # Held, but the endings a deliberate act made are sent (notifier.holds).
+    return dataclasses.replace(summary, due_ids=PlanHolds.still_pending(conn, summary.due_ids))
 
 
 def record_and_plan(
@@ -188,8 +191,9 @@ def record_and_plan(
     )
     explain = _evidence(population, policies, as_of, changes)
     verdict, counts = guard_run(
-        settings, engine, store, previous, pairs_file, changes, as_of=as_of, policies=policies
-    )
+        settings, engine, store, previous, pairs_file, changes, as_of=as_of, policies=policies,
+        parameters=parameters,
+    )  # fmt: skip
     planned: list[PlanSummary] = []
 
     def plan_in(conn: Connection, run: Run) -> None:

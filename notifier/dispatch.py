@@ -110,7 +110,8 @@ def load_history(
             .where(
                 outbox.c.subject_id.in_(chunk),
                 outbox.c.created_at >= since,
-                outbox.c.status != "cancelled",
+                # A held plan's rows are not sent until released: they use no budget yet.
+                outbox.c.status.not_in(("cancelled", "held")),
             )
             .group_by(outbox.c.subject_id)
         )

@@ -14,10 +14,15 @@ would end before anything is sent, and holds the plan (recorded, not sent) when:
 - or the subjects holding any offer fell by more than ``population_drop`` (5 %) against the
   previous run.
 
-Deliberate acts are not anomalies: the endings of a policy retired through the review, or
-whose published validity (``valid_until``) ended, are let through and noted, so the operator
-page still shows them.  The decision is :func:`judge`, a
-pure function; :func:`guard_run` gathers its inputs from the runs and the policy store.
+Deliberate acts are not anomalies.  The endings of a policy retired through the review (by
+itself, or because a published policy declared that it ``replaces`` it: ``rules.relations``),
+of one whose published validity (``valid_until``) ended, and of one that reads a parameter
+whose value in force changed since the previous run (the runs record the parameter versions
+they read) are let through and noted with their act, so the operator page still shows them.
+They release themselves: when the plan is held for something else, the messages that carry
+only such endings are sent all the same (:mod:`notifier.holds`).  The decision is
+:func:`judge`, a pure function; :func:`guard_run` gathers its inputs from the runs, the
+catalog and the policy store.
 
 >>> ends = [PolicyEnding("bj-elderly", offers=1000, ended=950),
 ...         PolicyEnding("bj-age-window", offers=1000, ended=40)]
@@ -31,6 +36,12 @@ bj-elderly: this run ends 950 of 1,000 offers (95.0 %)
 above 2.0 % and above 3× its median of 0.1 % over the last 2 runs
 >>> print(judge(ends[1:], history, subjects_before=5000, subjects_after=4900).line())
 passed: no policy ends an unusual share of its offers and the subjects with an offer fell 2.0 %
+>>> acted = judge(ends, history, subjects_before=5000, subjects_after=4900,
+...               deliberate={"bj-elderly": "retired through the review (version 3)"})
+>>> acted.held, acted.released
+(False, ('bj-elderly',))
+>>> print(acted.deliberate[0])
+bj-elderly: 950 of 1,000 offers end, retired through the review (version 3)
 """
 
 from __future__ import annotations
@@ -102,6 +113,7 @@ class Verdict:
     reasons: tuple[str, ...] = ()  # why it is held (empty when it passed)
     deliberate: tuple[str, ...] = ()  # endings let through because an act made them
     checked: str = ""  # what passing means, in words
+    released: tuple[str, ...] = ()  # the policies of those endings: sent even from a held plan
 
     def line(self) -> str:
         """One line for a summary: ``held: …`` or ``passed: …``."""
@@ -136,6 +148,7 @@ def judge(
     deliberate = deliberate or {}
     reasons = []
     noted = []
+    released = []
     for e in sorted(endings, key=lambda e: e.policy_id):
         if not e.ended:
             continue
@@ -143,6 +156,7 @@ def judge(
             noted.append(
                 f"{e.policy_id}: {e.ended:,} of {e.offers:,} offers end, {deliberate[e.policy_id]}"
             )
+            released.append(e.policy_id)
             continue
         past = list(history.get(e.policy_id, ()))[-limits.window :]
         # Before a policy has a history, its rhythm is the share of offers it starts now: a
@@ -171,7 +185,7 @@ def judge(
     checked = "no policy ends an unusual share of its offers and the subjects with an offer " + (
         f"fell {_pct(drop)}" if drop > 0 else "did not fall"
     )
-    return Verdict(bool(reasons), tuple(reasons), tuple(noted), checked)
+    return Verdict(bool(reasons), tuple(reasons), tuple(noted), checked, tuple(released))
 
 
 @dataclass(frozen=True)
@@ -194,17 +208,23 @@ def guard_run(
     as_of: date,
     policies: Mapping[str, Policy],
     run_id: int | None = None,
+    parameters: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[Verdict, dict[str, tuple[int, int]]]:
     """Judge the diff ``changes`` of ``pairs_file`` against ``previous`` (the I/O edge).
 
     Offers per policy come from the previous run's pairs, endings from the diff, the history
     of shares ended from the runs store (the runs before ``run_id`` when it is recorded
     already), and the deliberate acts from the catalog (``policies``: a policy whose validity
-    ended before ``as_of``) and the policy store (a policy retired through the review).
-    Returns the verdict and, per policy, (offers, ended): for
+    ended before ``as_of``), the policy store (a policy retired through the review, or
+    replaced by a published one) and the parameter versions the runs read (``parameters``:
+    this run's, as :meth:`matcher.runs.RunStore.record` keeps them; default: those recorded
+    for ``run_id``).  Returns the verdict and, per policy, (offers, ended): for
     :meth:`matcher.runs.RunStore.keep_endings`, the history of later runs.
     """
-    inputs = _gather(engine, store, previous, pairs_file, changes, as_of, policies)
+    if parameters is None:
+        parameters = store.parameters(run_id) if run_id is not None else {}
+    read = _Read(store.parameters(previous.run_id), parameters)
+    inputs = _gather(engine, store, previous, pairs_file, changes, as_of, policies, read)
     verdict = judge(
         inputs.endings,
         store.ended_shares(GuardLimits.of(settings).window, before=run_id),
@@ -216,9 +236,17 @@ def guard_run(
     return verdict, inputs.counts
 
 
+@dataclass(frozen=True)
+class _Read:
+    """The parameter versions (name → (first day, value)) the previous run and this one read."""
+
+    before: Mapping[str, tuple[str, str]]
+    after: Mapping[str, tuple[str, str]]
+
+
 def _gather(
     engine: Engine, store: RunStore, previous: Run, pairs_file: Path, changes: pl.DataFrame,
-    as_of: date, policies: Mapping[str, Policy],
+    as_of: date, policies: Mapping[str, Policy], read: _Read,
 ) -> _Inputs:  # fmt: skip
     old = pl.scan_parquet(previous.pairs_file)
     new = pl.scan_parquet(pairs_file)
@@ -232,7 +260,9 @@ def _gather(
     started = per_policy("newly_eligible", "newly_maybe")
     current = set(new.select("policy_id").unique().collect()["policy_id"].to_list())
     gone = sorted(p for p in ended if p not in current)
-    deliberate = {**_retired(engine, gone), **_expired(policies, gone, as_of)}
+    deliberate = {**_retired(engine, gone, policies), **_expired(policies, gone, as_of)}
+    staying = [p for p in sorted(ended) if p in current]
+    deliberate.update(_parameter_changes(policies, staying, read))
     kept = pl.col("policy_id").is_in(sorted(deliberate)).not_()
 
     def subjects(frame: pl.LazyFrame) -> int:
@@ -262,9 +292,12 @@ def _expired(
     return out
 
 
-def _retired(engine: Engine, policy_ids: Sequence[str]) -> dict[str, str]:
+def _retired(
+    engine: Engine, policy_ids: Sequence[str], policies: Mapping[str, Policy]
+) -> dict[str, str]:
     """Of ``policy_ids`` (no longer matched), those whose newest version was retired through
-    the review, with the act in words."""
+    the review, with the act in words: a published policy of ``policies`` that declares it
+    ``replaces`` one is named."""
     if not policy_ids:
         return {}
     from rules.store import PolicyStore
@@ -273,10 +306,53 @@ def _retired(engine: Engine, policy_ids: Sequence[str]) -> dict[str, str]:
     newest = {  # ordered by version: the last published or retired one stays
         v.policy_id: v
         for v in PolicyStore(engine).all_versions()
-        if v.policy_id in wanted and v.status in ("published", "retired")
+        if v.status in ("published", "retired")
     }
-    return {
-        pid: f"retired through the review (version {v.version})"
-        for pid, v in newest.items()
-        if v.status == "retired"
+    replaced_by = {
+        r.policy_id: (p.id, newest[p.id].version)
+        for p in policies.values()
+        if p.id in newest and newest[p.id].status == "published"
+        for r in p.relations
+        if r.kind == "replaces" and r.policy_id in wanted
     }
+    out = {}
+    for pid in sorted(wanted):
+        v = newest.get(pid)
+        if v is None or v.status != "retired":
+            continue
+        if pid in replaced_by:
+            by, version = replaced_by[pid]
+            out[pid] = (
+                f"replaced by {by} (version {version}, published through the review; "
+                f"{pid} version {v.version} retired)"
+            )
+        else:
+            out[pid] = f"retired through the review (version {v.version})"
+    return out
+
+
+def _parameter_changes(
+    policies: Mapping[str, Policy], policy_ids: Sequence[str], read: _Read
+) -> dict[str, str]:
+    """Of ``policy_ids`` (still matched), those reading a parameter whose version in force
+    differs between the previous run and this one, with the change in words.
+
+    A parameter a run did not record (runs before parameters were kept, or a policy that
+    started reading it) is no evidence of a change: those endings stay guarded.
+    """
+    from rules.parameter_use import parameters_of
+
+    out = {}
+    for pid in policy_ids:
+        if pid not in policies:
+            continue
+        changed = [
+            f"{name} changed from {read.before[name][0]} ({read.before[name][1]}) to "
+            f"{read.after[name][0]} ({read.after[name][1]})"
+            for name in sorted(parameters_of(policies[pid]))
+            if name in read.before and name in read.after
+            and read.before[name][0] != read.after[name][0]
+        ]  # fmt: skip
+        if changed:
+            out[pid] = "a parameter it reads changed: " + "; ".join(changed)
+    return out

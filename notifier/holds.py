@@ -7,6 +7,13 @@ end keep running (``end_held``) until the plan is released.  Releasing turns the
 keep their idempotency keys.  A plan made from a wrong run can instead be discarded: nothing
 of it is sent and nobody counts as told.  Every guarded plan has a row in ``plan_guards`` —
 passed ones too, with the endings a deliberate act let through, for the operator page.
+
+A deliberate act releases its own endings: when the guard holds a plan, a message whose every
+item is the ending of a policy the verdict ``released`` (retired, replaced, expired, or
+moved by a parameter change) stays pending and is sent; a message that also carries anything
+else (a digest with another policy's ending) waits with the rest.  Held rows are not counted
+against a recipient's weekly contact budget (``notifier.dispatch.load_history``) until they
+are released.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from notifier.tables import delivery_plans, grants, notices, outbox, plan_guards
 
 __all__ = ["GuardedPlan", "PlanHolds"]
 
+_ENDED = "no_longer_eligible"  # the run diff's change for an offer that ended
+
 
 @dataclass(frozen=True)
 class GuardedPlan:
@@ -48,10 +57,16 @@ class GuardedPlan:
     def line(self) -> str:
         """What the guard (or an operator) decided, in one line for a summary."""
         if self.status == "held":
+            sent = (
+                f" (sent all the same, a deliberate act's: {'; '.join(self.deliberate)})"
+                if self.deliberate
+                else ""
+            )
             return (
                 f"HELD for an operator ({self.held_rows:,} messages not sent): "
                 + "; ".join(self.reasons)
                 + f" — `zhida deliveries release {self.plan_id}` sends it"
+                + sent
             )
         if self.status in ("released", "discarded"):
             return f"held, then {self.status} by {self.released_by}"
@@ -68,7 +83,8 @@ class PlanHolds:
     @staticmethod
     def record(conn: Connection, plan_id: int, verdict: Verdict, *, now: datetime) -> int:
         """Record the guard's verdict on ``plan_id`` in the caller's transaction (the one that
-        wrote the plan); a held verdict holds the plan's rows.  Returns the rows held."""
+        wrote the plan); a held verdict holds the plan's rows but those a deliberate act
+        released (:meth:`still_pending` says which).  Returns the rows held."""
         conn.execute(
             plan_guards.insert().values(
                 plan_id=plan_id,
@@ -79,7 +95,17 @@ class PlanHolds:
                 decided_by="guard",
             )
         )
-        return _hold_rows(conn, plan_id) if verdict.held else 0
+        return _hold_rows(conn, plan_id, keep=verdict.released) if verdict.held else 0
+
+    @staticmethod
+    def still_pending(conn: Connection, row_ids: Sequence[int]) -> tuple[int, ...]:
+        """Of ``row_ids``, those pending (not held), in order: what a held plan still sends."""
+        found: set[int] = set()
+        for start in range(0, len(row_ids), 5000):
+            chunk = list(row_ids[start : start + 5000])
+            query = sa.select(outbox.c.id).where(outbox.c.id.in_(chunk))
+            found.update(conn.execute(query.where(outbox.c.status == "pending")).scalars())
+        return tuple(i for i in row_ids if i in found)
 
     def hold(self, plan_id: int, *, by: str, note: str, now: datetime) -> int:
         """Hold any plan: its rows not yet taken by a worker wait for a release.
@@ -309,13 +335,20 @@ def _held_ids(conn: Connection, plan_id: int) -> list[int]:
     return [int(i) for i in conn.execute(query.order_by(outbox.c.id)).scalars()]
 
 
-def _hold_rows(conn: Connection, plan_id: int) -> int:
-    """Hold the plan's rows no worker has taken, and the ends of grants they would announce."""
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.plan_id == plan_id, outbox.c.status == "pending")
-        .values(status="held")
-    )
+def _hold_rows(conn: Connection, plan_id: int, keep: Sequence[str] = ()) -> int:
+    """Hold the plan's rows no worker has taken, and the ends of grants they would announce.
+
+    ``keep``: policies whose endings a deliberate act made; a row carrying only such endings
+    is not held."""
+    pending = sa.and_(outbox.c.plan_id == plan_id, outbox.c.status == "pending")
+    if keep:
+        mine = notices.c.outbox_id == outbox.c.id
+        act = sa.and_(notices.c.policy_id.in_(sorted(keep)), notices.c.change == _ENDED)
+        only_acts = sa.and_(
+            sa.exists().where(mine, act), sa.not_(sa.exists().where(mine, sa.not_(act)))
+        )
+        pending = sa.and_(pending, sa.not_(only_acts))
+    conn.execute(outbox.update().where(pending).values(status="held"))
     held = _held_ids(conn, plan_id)
     _end_grants(conn, held, "ending", "end_held")
     return len(held)

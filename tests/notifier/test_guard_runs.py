@@ -75,15 +75,19 @@ class Runs:
             started_at=NOON, seconds=1.0, policies=len(offers),
         )  # fmt: skip
 
-    def plan(self, offers: dict[str, Iterable[str]], how: str = "match --plan") -> PlanSummary:
-        """Record a run and plan its diff, as ``zhida match --plan`` or ``deliveries plan``."""
+    def plan(
+        self, offers: dict[str, Iterable[str]], how: str = "match --plan",
+        parameters: dict[str, tuple[str, str]] | None = None,
+    ) -> PlanSummary:  # fmt: skip
+        """Record a run and plan its diff, as ``zhida match --plan`` or ``deliveries plan``;
+        ``parameters``: the parameter versions the run read (default: those in force)."""
         if how == "deliveries plan":
             self.record(offers)
             return plan_run(self.settings, self.policies, now=NOON, channels=frozenset({"inbox"}))
         _, summary = record_and_plan(
             self.settings, self.pairs(offers), self.policies, as_of=AS_OF, catalog_hash="c",
             population_id="pop", started_at=NOON, seconds=1.0, now=NOON,
-            channels=frozenset({"inbox"}),
+            channels=frozenset({"inbox"}), parameters=parameters,
         )  # fmt: skip
         assert summary is not None
         return summary
@@ -276,3 +280,143 @@ def test_the_history_a_plan_keeps_equals_the_history_read_from_the_pairs(runs: R
     for cache in store.directory.glob("*.ended.json"):
         cache.unlink()
     assert store.ended_shares(6) == kept  # computed again from the pairs
+
+
+def _import(runs: Runs, tmp_path: Path, *documents: str) -> dict[str, int]:
+    review = tmp_path / "review"
+    review.mkdir(exist_ok=True)
+    for name in documents:
+        (review / f"{name}.yaml").write_text(
+            (CATALOG / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    return PolicyStore(runs.engine).import_catalog(review, author="li", note="in force")
+
+
+SUCCESSOR = "bj-elderly-allowance-2027"
+MEALS = "bj-elderly-meal-subsidy"  # auto_grant too
+# Two versions of the parameter the allowance reads (the second made up for the tests).
+ALLOWANCE_2020 = {"elderly_allowance": ("2020-01-01", "≥80: 100; ≥90: 500; ≥100: 800")}
+ALLOWANCE_2027 = {"elderly_allowance": ("2027-01-01", "≥85: 150; ≥90: 500; ≥100: 800")}
+
+
+def _successor(policies: dict[str, Policy]) -> str:
+    """The elderly allowance again under a new id, declaring that it replaces the old one."""
+    text = (CATALOG / f"{GRANTED}.yaml").read_text(encoding="utf-8")
+    text = text.replace(f"id: {GRANTED}\n", f"id: {SUCCESSOR}\n")
+    return text + f"relations:\n  - replaces: {GRANTED}\n"
+
+
+def test_a_declared_replacement_published_through_the_review_releases_its_endings(
+    runs: Runs, tmp_path: Path
+) -> None:
+    from rules.loader import load_policy_text
+
+    _import(runs, tmp_path, GRANTED)
+    store = PolicyStore(runs.engine)
+    document = _successor(runs.policies)
+    version = store.draft(document, author="wang", note="the 2027 allowance")
+    store.submit(SUCCESSOR, version)
+    store.publish(SUCCESSOR, version, reviewer="li", retire=[GRANTED])
+    runs.record({STEADY: people("s", 2000), GRANTED: people("o", 300)})
+    del runs.policies[GRANTED]  # retired: the run matches its successor instead
+    runs.policies[SUCCESSOR] = load_policy_text(document, tmp_path / "s.yaml")
+    summary = runs.plan({STEADY: people("s", 2000), SUCCESSOR: people("n", 250)})
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None and guarded.status == "passed", guarded
+    assert guarded.deliberate == (
+        f"{GRANTED}: 300 of 300 offers end, replaced by {SUCCESSOR} (version 1, published "
+        f"through the review; {GRANTED} version 1 retired)",
+    )
+
+
+def test_a_replacement_that_is_not_published_is_no_deliberate_act(
+    runs: Runs, tmp_path: Path
+) -> None:
+    """A draft declaring the replacement, with the old policy gone from the files: held."""
+    from rules.loader import load_policy_text
+
+    _import(runs, tmp_path, GRANTED)
+    document = _successor(runs.policies)
+    PolicyStore(runs.engine).draft(document, author="wang", note="not reviewed yet")
+    runs.record({STEADY: people("s", 2000), GRANTED: people("o", 300)})
+    del runs.policies[GRANTED]
+    runs.policies[SUCCESSOR] = load_policy_text(document, tmp_path / "s.yaml")
+    summary = runs.plan({STEADY: people("s", 2000), SUCCESSOR: people("n", 250)})
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None and guarded.status == "held" and guarded.deliberate == ()
+
+
+@pytest.mark.parametrize("changed", [True, False], ids=["changed", "unchanged"])
+def test_a_parameter_change_releases_the_endings_of_the_policies_reading_it(
+    runs: Runs, changed: bool
+) -> None:
+    """The runs record the parameter versions they read; a new version between two runs is a
+    deliberate act for the policies reading it (the allowance reads elderly_allowance)."""
+    RunStore(runs.engine, runs.settings.data_dir).record(
+        runs.pairs({STEADY: people("s", 2000), GRANTED: people("o", 300)}), as_of=AS_OF,
+        catalog_hash="c", population="pop", started_at=NOON, seconds=1.0, policies=2,
+        parameters=ALLOWANCE_2020,
+    )  # fmt: skip
+    summary = runs.plan(
+        {STEADY: people("s", 2000), GRANTED: people("o", 120)},
+        parameters=ALLOWANCE_2027 if changed else ALLOWANCE_2020,
+    )
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None
+    if changed:
+        assert guarded.status == "passed" and guarded.deliberate == (
+            f"{GRANTED}: 180 of 300 offers end, a parameter it reads changed: elderly_allowance "
+            "changed from 2020-01-01 (≥80: 100; ≥90: 500; ≥100: 800) to 2027-01-01 (≥85: 150; "
+            "≥90: 500; ≥100: 800)",
+        )
+        assert len(summary.due_ids) == 180  # the revocation notices go out
+    else:
+        assert guarded.status == "held" and guarded.deliberate == ()
+        assert guarded.reasons[-1] == (
+            f"{GRANTED}: this run ends 180 of 300 offers (60.0 %), above 2.0 % and above 3× "
+            "the 0.0 % it starts (no earlier runs to compare with)"
+        )
+
+
+def test_a_held_plan_still_sends_the_endings_a_deliberate_act_made(runs: Runs) -> None:
+    """A parameter change ends 180 of the allowance's offers as a cut file ends 380 of the meal
+    subsidy's: the plan is held, the allowance's 180 revocations go out all the same (and
+    are listed on the operator page), the meal subsidy's wait for an operator."""
+    inbox = MemoryChannel("inbox")
+    runs.record({})
+    offers = {GRANTED: people("o", 300), MEALS: people("m", 400)}
+    runs.deliver(inbox, runs.plan(offers, parameters=ALLOWANCE_2020).due_ids)  # 700 grants
+    inbox.clear()
+    summary = runs.plan(
+        {GRANTED: people("o", 120), MEALS: people("m", 20)}, parameters=ALLOWANCE_2027
+    )
+    guarded = PlanHolds(runs.engine).of(summary.plan_id)
+    assert guarded is not None and guarded.status == "held"
+    assert len(guarded.deliberate) == 1
+    assert guarded.deliberate[0].startswith(f"{GRANTED}: 180 of 300 offers end, a parameter")
+    assert guarded.reasons[-1].startswith(f"{MEALS}: this run ends 380 of 400 offers")
+    assert guarded.held_rows == 380 and guarded.revocations == 380
+    assert len(summary.due_ids) == 180
+    runs.deliver(inbox)  # the workers and the sweeper: the held rows stay
+    told = {m.subject_id for m in inbox.sent}
+    assert told == set(people("o", 180, start=120)) and len(inbox.sent) == 180
+    assert grant_statuses(runs.engine, people("o", 180, start=120)) == {"ending"}
+    assert Outbox(runs.engine).counts()["inbox"]["held"] == 380
+
+
+def test_held_rows_do_not_count_against_the_weekly_budget_until_released(runs: Runs) -> None:
+    from notifier.dispatch import load_history
+
+    everyone = people("p", 200)
+    runs.record({GRANTED: everyone})
+    cut = runs.plan({GRANTED: everyone[:10]})  # held: 190 revocations wait
+    held_person = everyone[50]
+
+    def sent_this_week() -> int:
+        with runs.engine.connect() as conn:
+            history = load_history(conn, [held_person], NOON)
+        return history.sent_this_week.get(held_person, 0)
+
+    assert sent_this_week() == 0
+    PlanHolds(runs.engine).release(cut.plan_id, by="li", now=datetime.now(UTC))
+    assert sent_this_week() == 1
