@@ -224,10 +224,17 @@ class FileSource:
         from matcher.population import scan_population
 
         self._frames = scan_population(self.directory, self.schema)  # the files as they are now
+        from matcher.live.groups import PARENT_LINKS
+
         keys = {e.name: e.key for e in _entities(self.schema, None) if e.key is not None}
-        # Subjects only: the households and employments beside them are read by their frames.
+        # Subjects by key; households, employments and residents also by what links them.
         subjects = {n: f for n, f in self._frames.items() if n in keys}
-        return FileIndex.build(subjects, keys, self.directory / "events.parquet")
+        links = {
+            "resident": (None, ("person_id", "household_id", *PARENT_LINKS)),
+            "household": (self._frames.get("household"), ("household_id",)),
+            "employment": (self._frames.get("employment"), ("enterprise_id",)),
+        }
+        return FileIndex.build(subjects, keys, self.directory / "events.parquet", links)
 
     def _scan(self) -> dict[str, pl.LazyFrame]:
         from matcher.population import scan_population
@@ -315,6 +322,18 @@ class FileSource:
         homes, people, firms = wanted(records)
         out: dict[str, pl.DataFrame] = {}
         staff: set[str] = set()
+        index = self._indexed()
+        if index is not None and "resident" in index.linked:  # lookups, not scans
+            linked = index.linked
+            if "employment" in frames:
+                out["employment"] = linked["employment"].where({"enterprise_id": firms})
+                staff = set(out["employment"]["person_id"].to_list())
+            by = {"household_id": homes, "person_id": staff}
+            by.update({link: people for link in PARENT_LINKS})
+            out["resident"] = linked["resident"].where(by)
+            if "household" in frames:
+                out["household"] = linked["household"].where({"household_id": homes})
+            return SubjectGroups.of(self.schema, out)
         if "employment" in frames:
             jobs = frames["employment"].filter(pl.col("enterprise_id").is_in(sorted(firms)))
             out["employment"] = jobs.collect()
