@@ -116,6 +116,12 @@ def beijing_rows(beijing: pl.DataFrame | None) -> list[dict[str, Any]]:
     return out
 
 
+def _provenance(policy_id: str, reform: Catalog, baseline: Catalog) -> str | None:
+    """``cited`` or ``modelled`` as the policy declares it (the reform's, else the baseline's)."""
+    policy = reform.by_id.get(policy_id) or baseline.by_id.get(policy_id)
+    return policy.provenance if policy is not None else None
+
+
 def reach_summary(
     population: Path,
     baseline: Catalog,
@@ -144,6 +150,8 @@ def reach_summary(
                 "change": c.change,
                 "old": c.old_eligibility,
                 "new": c.new_eligibility,
+                # cited or modelled, as the reformed (else the baseline) policy declares it
+                "provenance": _provenance(c.policy_id, reform, baseline),
             }
             for c in reach.changes
         ],

@@ -152,6 +152,7 @@ def test_the_analyst_summary_carries_released_beijing_rows(
     assert low < float(after["beijing"].replace(",", "")) < high
     assert summary["beijing_modelled"][0].startswith("the synthetic population")
     assert "policy test-elderly (modelled): a test amount" in summary["beijing_modelled"]
+    assert [c["provenance"] for c in summary["changes"]] == ["modelled"]  # as the policy says
 
 
 def test_a_dry_run_shows_the_draft_at_beijing_scale(

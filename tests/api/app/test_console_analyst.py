@@ -168,3 +168,15 @@ def test_a_suppressed_count_is_a_stub_in_the_chart_and_its_number_is_nowhere() -
     assert labels.count("&lt;10") == 1 and {"12", "30", "40"} <= set(labels) and "7" not in labels
     assert "before: &lt;10" in svg and ": 7<" not in svg  # nor in the bar's tooltip
     assert 'width="4.0" height="10" fill="none"' in svg  # a stub, not a bar of 7/40 of the width
+
+
+def test_a_modelled_draft_is_marked_modelled_beside_its_change(served_world: World) -> None:
+    login(served_world, "analyst")
+    status, cited = run(served_world, REFORM)
+    assert status == 200 and 'data-provenance="modelled"' not in cited
+    note = "provenance: modelled\nprovenance_note: 'a test'"
+    modelled = REFORM.replace("provenance: cited", note)
+    status, text = run(served_world, modelled)
+    assert status == 200, text
+    change = text[text.index('<ul class="changes">') :].split("</ul>")[0]
+    assert 'bj-elderly-allowance <span class="modelled-policy" data-provenance="modelled"' in change
