@@ -608,8 +608,40 @@ CASES: list[tuple[str, dict[str, Any], bool | None, str | None]] = [
     ),
     (
         "cn-startup-guaranteed-loan",
-        firm([job(age=22)] * 14 + [job(age=25)], size_class="small", employees=100),
+        firm(
+            [job(age=22)] * 14 + [job(age=25, employment_card=False)],
+            size_class="small",
+            employees=100,
+        ),
         False,
+        None,
+    ),
+    (  # a hire registered unemployed (就业创业证) before the hire counts; one registered after not
+        "cn-startup-guaranteed-loan",
+        firm(
+            [job(age=22)] * 14
+            + [job(age=40, employment_card=True, unemployment_registered_on=date(2026, 1, 1))],
+            size_class="small",
+            employees=100,
+        ),
+        True,
+        None,
+    ),
+    (
+        "cn-startup-guaranteed-loan",
+        firm(
+            [job(age=22)] * 14
+            + [job(age=40, employment_card=True, unemployment_registered_on=date(2026, 1, 2))],
+            size_class="small",
+            employees=100,
+        ),
+        False,
+        None,
+    ),
+    (  # whether the older hire holds the card is not on file: maybe
+        "cn-startup-guaranteed-loan",
+        firm([job(age=22)] * 14 + [job(age=25)], size_class="small", employees=100),
+        None,
         None,
     ),
     (  # 8 % above 100: 16 of 200 (a disabled hire counts; a one-year contract is enough)
