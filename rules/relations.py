@@ -171,10 +171,12 @@ def duplicates_of(
             continue
         theirs = parse_rule(other.eligibility, entity)
         kind, by = None, "analysis"
-        # The analysis decides only where it proves (atoms comparing a field with literals);
-        # elsewhere (a regex, arithmetic) the population does.
-        if is_exact(mine) and is_exact(theirs) and implies(mine, theirs):
-            kind = "equivalent" if implies(theirs, mine) else "contained"
+        # The analysis decides where it proves (atoms comparing a field with literals), either
+        # way: a sample that happens to hold no counter-example does not make a duplicate.
+        # Elsewhere (a regex, arithmetic, a group) the served population decides.
+        if is_exact(mine) and is_exact(theirs) and not (mine.groups or theirs.groups):
+            if implies(mine, theirs):
+                kind = "equivalent" if implies(theirs, mine) else "contained"
         elif reach and eligible is not None and reach <= eligible.get(other.id, frozenset()):
             by = "population"
             kind = "equivalent" if reach == eligible.get(other.id) else "contained"

@@ -34,6 +34,10 @@ def _document(policy_id: str, eligibility: str, department: str = "北京市民�
         "benefit: '200'\n"
         "benefit_period: month\n"
         "valid_from: 2020-01-01\n"
+        # Everyone 60 and over in Beijing holds the elderly card too: this one supplements it
+        # (a draft inside a published policy declares how they stand, or cannot be submitted).
+        "relations:\n"
+        "  - supplements: bj-elderly-card\n"
     )
 
 
@@ -204,11 +208,15 @@ def test_a_reviewer_sees_who_gains_then_approves_and_publishes(
     assert gained == "<10" or abs(int(gained) - gains) <= DEFAULT.count_scale * 14
     expect(page.locator("#loses")).to_have_text(re.compile(r"^不再符合 (\d+|<10)$"))
 
+    # Approving happens on the review page: confirmed, then published.
     page.click("#approve")
-    expect(page.locator("#action-result")).to_contain_text("已发布")
+    expect(page).to_have_url(live.url(f"/console/review/bj-elderly-allowance/{version}"))
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#approve")
     expect(page.locator(f"#versions tr[data-version='{version}']")).to_have_attribute(
-        "data-status", "published"
+        "data-status", "published", timeout=60_000
     )
+    page.goto(live.url("/console/policies/bj-elderly-allowance"))
     published = httpx.get(
         live.url("/api/v1/policies/bj-elderly-allowance"), headers=live.bearer("analyst"),
         timeout=30,

@@ -134,3 +134,9 @@ def test_exclusions_leave_other_policies_and_subjects_alone() -> None:
     ]  # fmt: skip
     # The excluded policy is not in the catalog (not in force): both are kept.
     assert apply_exclusions(pairs, EXCLUSIVE[1:]).height == 4
+
+
+def test_a_sample_without_a_counter_example_does_not_overrule_the_analysis() -> None:
+    # 96 and over anywhere is not inside 80 and over in Beijing, whoever the sample holds.
+    reach = {"bj-new": frozenset({"P1"}), "bj-old": frozenset({"P1", "P2"})}
+    assert duplicates_of(_policy("bj-new", "age >= 96"), [PUBLISHED], eligible=reach) == []

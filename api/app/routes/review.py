@@ -121,7 +121,10 @@ def relations_of(svc: Services, policy_id: str, version: int) -> Relations:
     same = [p for p in published.values() if p.audience == draft.audience and p.in_force(as_of)]
     reach = _population_reach(svc, draft, same) if same else None
     found = duplicates_of(draft, same, eligible=reach)
-    missing = undeclared(draft, found)
+    # A new version is held to the duplicates it adds: those its published version had were
+    # accepted when that was published (shown, not required again).
+    accepted = _accepted(svc, policy_id, same)
+    missing = [d for d in undeclared(draft, found) if d.policy_id not in accepted]
     settled = {
         r.policy_id
         for v in svc.policies.versions(policy_id)
@@ -147,6 +150,16 @@ def relations_of(svc: Services, policy_id: str, version: int) -> Relations:
         policy_id, version, [_out(d) for d in found], declared, [_out(d) for d in missing],
         problems, can_submit=not missing and not problems,
     )  # fmt: skip
+
+
+def _accepted(svc: Services, policy_id: str, same: list[Policy]) -> set[str]:
+    """The published policies the policy's published version already lay inside (by the
+    analysis: its reach on the population is not computed again)."""
+    published = [v for v in svc.policies.versions(policy_id) if v.status == "published"]
+    if not published:
+        return set()
+    current = load_policy_text(published[-1].document, Path(f"{policy_id}@published"))
+    return {d.policy_id for d in duplicates_of(current, same)}
 
 
 def _out(d: Duplicate) -> DuplicateOut:
