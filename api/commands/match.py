@@ -501,6 +501,9 @@ def explain_cmd(
         "status": explanation.status,
         "benefit": benefit,
         "benefit_period": policy.benefit_period,
+        # the figures' source: cited, or modelled with what and why (issue 16)
+        "provenance": policy.provenance,
+        "provenance_note": policy.provenance_note,
         **{k: v for k, v in explanation.to_dict().items() if k not in ("status",)},
     }
     if rule.groups:  # what the household's recipient reads, and what any other member does

@@ -120,6 +120,11 @@ def test_explain_prints_json_with_clauses(
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == "eligible"
     assert data["clauses"][0]["text"] == "age >= 60"
+    assert (data["provenance"], data["provenance_note"]) == ("cited", None)
+    argv[argv.index("bj-elderly-card")] = "bj-retiree-community-service"
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["provenance"] == "modelled" and "not verified" in data["provenance_note"]
 
 
 def test_explain_shows_the_events_behind_a_tag_the_rule_reads(
