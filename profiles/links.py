@@ -208,7 +208,10 @@ def household_aggregates(
             .alias("__head_id"),
         )
     )
-    derived = {f.name for f in entity.derived_fields}
+    # what an earlier pass derived (and its bounds) is derived again, not kept
+    derived = {
+        side(f.name) for f in entity.derived_fields for side in (str, lower_bound, upper_bound)
+    }
     stored = [c for c in households.collect_schema().names() if c not in derived]
     computed = _member_aggregates()
     bounds = [

@@ -240,3 +240,9 @@ def test_with_links_derives_households_residents_and_firms() -> None:
     assert mum["household_size"].item() == 4
     assert out["enterprise"].collect().rows() == [("F1", 2, 1)]
     assert out["employment"] is not None
+
+
+def test_linking_an_already_linked_household_gives_it_again() -> None:
+    once = household_aggregates(family(), homes("h1"), as_of=AS_OF)
+    twice = household_aggregates(family(), once, as_of=AS_OF).collect()
+    assert twice.equals(once.collect())
