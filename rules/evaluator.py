@@ -57,6 +57,7 @@ __all__ = [
     "evaluate",
     "evaluate_benefit",
     "evaluate_node",
+    "figure_bounds",
     "group_rows",
     "kleene_aggregate",
 ]
@@ -411,6 +412,22 @@ def evaluate_node(
     if deadline is None:
         deadline = deadline_after(EVALUATION_SECONDS)
     return _Evaluator(rule, record, as_of, deadline).value(node)
+
+
+def figure_bounds(
+    rule: Rule, node: Any, record: Mapping[str, Any], *, as_of: date
+) -> tuple[Any, Any]:
+    """The least and greatest an unknown figure ``node`` of ``rule`` may be for ``record``
+    (``rules.groups.bounded_figure``, or a sum over members or staff); None where unbounded.
+
+    >>> from profiles.schema import load_schema
+    >>> from rules.language import parse_rule
+    >>> rule = parse_rule("income_per_capita < 1450", load_schema().entity("household"))
+    >>> home = {"income_per_capita": None, "income_per_capita:least": 1500.0}
+    >>> figure_bounds(rule, rule.expression.left, home, as_of=date(2026, 1, 1))
+    (1500.0, None)
+    """
+    return _Evaluator(rule, record, as_of, deadline_after(EVALUATION_SECONDS))._bounds(node)
 
 
 def evaluate(

@@ -33,7 +33,7 @@ import rule_engine.ast as rast
 
 from profiles.links import LINKED_FIGURES
 from profiles.schema import Entity, load_schema
-from rules.evaluator import evaluate_node, group_rows
+from rules.evaluator import evaluate_node, figure_bounds, group_rows
 from rules.groups import AGGREGATES, HOUSEHOLD, MEMBERS
 from rules.language import Rule, children, literal_value
 from rules.plain_words import plain_clause
@@ -258,10 +258,25 @@ def plain_group_clauses(
         shown = "未知" if lang == "zh" else "unknown"
         if value is not None:
             shown = _amount(value, unit, lang)
+        elif met is not None:  # unknown, but its known part settles it: say what is known
+            shown = _known_part(rule, node, record, as_of, unit, lang) or shown
         detail = _household_total(node, record, lang) if value is not None else ""
         gap = "" if lang == "zh" and detail else " "
         out.append(f"{name} {shown}{detail}{gap}{verb} {threshold} {mark}")
     return out
+
+
+def _known_part(
+    rule: Rule, node: Any, record: Mapping[str, Any], as_of: date, unit: str | None, lang: str
+) -> str:
+    """「至少 1,500 元」 for an unknown figure whose bounds settle its clause."""
+    low, high = figure_bounds(rule, node, record, as_of=as_of)
+    words = []
+    if low is not None:
+        words.append(("至少 " if lang == "zh" else "at least ") + _amount(low, unit, lang))
+    if high is not None:
+        words.append(("至多 " if lang == "zh" else "at most ") + _amount(high, unit, lang))
+    return ("，" if lang == "zh" else ", ").join(words)
 
 
 def _household_total(node: Any, record: Mapping[str, Any], lang: str) -> str:

@@ -137,3 +137,21 @@ def test_a_count_its_known_members_settle_is_not_maybe() -> None:
     fewer = parse_rule("members_count(age < 3) == 1", SCHEMA.entity("household"))
     assert explain(fewer, record, as_of=AS_OF).result is None  # b could be a baby too
     assert [f.subject_id for f in member_facts(fewer, record, as_of=AS_OF)] == ["b"]
+
+
+def test_known_incomes_that_settle_the_household_figure_are_not_maybe_and_read_as_such() -> None:
+    # 4,000 known over two members: at least 2,000 a head, whatever b earns (profiles.links)
+    rule = parse_rule("家庭.人均月收入 < 1450", SCHEMA.resident)
+    members = [person("a", 40, 4000.0), person("b", 38, None)]
+    home = {"household_id": "h1", "size": 2, "income_total": None, "income_per_capita": None,
+            "income_per_capita:least": 2000.0, "income_per_capita:greatest": None}  # fmt: skip
+    record = {**members[0], HOUSEHOLD: home, MEMBERS: members}
+    e = explain(rule, record, as_of=AS_OF)
+    assert (e.result, e.member_facts) == (False, ())
+    (line,) = plain_group_clauses(rule, record, as_of=AS_OF, lang="zh", recipient=True)
+    assert line == "家庭人均月收入 至少 2,000 元 低于 1,450 元 ✗"
+    # a lower known part leaves it open, and names the member it waits for
+    lower = {**home, "income_per_capita:least": 1000.0}
+    e = explain(rule, {**record, HOUSEHOLD: lower}, as_of=AS_OF)
+    assert e.result is None
+    assert [(f.subject_id, f.fields) for f in e.member_facts] == [("b", ("monthly_income",))]
