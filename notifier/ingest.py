@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -38,6 +39,7 @@ from matcher.live.checks import (
     conformed_record,
     conformed_records,
 )
+from matcher.live.fanout import has_links, neighbourhood, pairs_frame, rematch_linked
 from matcher.live.ledger import (
     change_rows,
     changes_of_cause,
@@ -45,6 +47,8 @@ from matcher.live.ledger import (
     store_changes,
     store_many_changes,
 )
+from matcher.live.linked import Affected, Touched, affected
+from matcher.live.offers import offers_now
 from matcher.live.recipients import household_heads
 from matcher.live.source import bound_to, tag_library
 from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
@@ -60,7 +64,14 @@ from rules.loader import Catalog
 if TYPE_CHECKING:
     from notifier.dispatch import Explain
 
-__all__ = ["Ingested", "Outcome", "ingest_event", "ingest_events", "ingest_profile"]
+__all__ = [
+    "Ingested",
+    "Outcome",
+    "ingest_employment",
+    "ingest_event",
+    "ingest_events",
+    "ingest_profile",
+]
 
 Published = Callable[[date], Catalog]  # the catalog published and in force on a date
 
@@ -85,7 +96,7 @@ _NOTHING = {"planned": 0, "deferred": 0, "suppressed": 0}
 def _plan(
     live: LiveStores, rows: list[dict[str, Any]], catalog: Catalog, record: Mapping[str, Any],
     entity: Entity, cause: str, run_id: int | None, as_of: date, clock: Clock,
-    conn: Connection | None = None,
+    conn: Connection | None = None, explainer: Explain | None = None,
 ) -> tuple[dict[str, int], int]:  # fmt: skip
     """Plan the notices ``rows`` call for (once per cause); the decisions and messages.
 
@@ -97,7 +108,7 @@ def _plan(
     summary = dispatch.plan_changes(
         live.engine, rows, catalog.by_id, cause=cause, as_of=as_of, now=clock.now(),
         settings=get_settings(), run_id=run_id,
-        explain=_explainer(live, catalog, record, entity, as_of), conn=conn,
+        explain=explainer or _explainer(live, catalog, record, entity, as_of), conn=conn,
     )  # fmt: skip
     return dict(summary.decisions), summary.messages
 
@@ -153,11 +164,22 @@ def ingest_profile(
         current = matcher.records[subject_id]  # with the tags its events give
         rows = _of_units(live, conn, catalog, rows, current)
         cause = f"profile {subject_id} {clock.now().isoformat(timespec='microseconds')}"
+        touched = (
+            Touched(residents=frozenset({subject_id}))
+            if entity_name == "resident"
+            else Touched(enterprises=frozenset({subject_id}))
+        )
+        linked = _Linked.read(live, conn, touched, as_of)
         store.upsert(entity_name, record, conn=conn)
+        explainer = None
+        after = linked.after(live, conn)
+        if linked.applies(after):
+            rows, explainer = linked.changes(live, conn, catalog, as_of, state.run_id, after)
         store_changes(conn, _stored(rows), cause, state.run_id, as_of)
         planned, messages = _plan(
-            live, rows, catalog, current, entity, cause, state.run_id, as_of, clock, conn
-        )
+            live, rows, catalog, current, entity, cause, state.run_id, as_of, clock, conn,
+            explainer,
+        )  # fmt: skip
     result = Ingested(
         subject_id, entity_name, cause, False, plain_changes(rows), planned, messages, as_of
     )
@@ -196,18 +218,84 @@ def ingest_event(
         matcher = rematcher(state, catalog.policies, schema, as_of)
         rows = change_rows(matcher.on_event(event), entity_name)
         rows = _of_units(live, conn, catalog, rows, matcher.records[subject_id])
+        touched = (
+            Touched(residents=frozenset({subject_id}))
+            if entity_name == "resident"
+            else Touched(enterprises=frozenset({subject_id}))
+        )
+        linked = _Linked.read(live, conn, touched, as_of)
         values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
         inserted = conn.execute(table.insert().values(values)).inserted_primary_key
         assert inserted is not None
         cause = f"event {int(inserted[0])}"
+        explainer = None
+        after = linked.after(live, conn)
+        if linked.applies(after):
+            rows, explainer = linked.changes(live, conn, catalog, as_of, state.run_id, after)
         store_changes(conn, _stored(rows), cause, state.run_id, as_of)
         planned, messages = _plan(
             live, rows, catalog, matcher.records[subject_id], state.entity, cause,
-            state.run_id, as_of, clock, conn,
+            state.run_id, as_of, clock, conn, explainer,
         )  # fmt: skip
     return Ingested(
         subject_id, entity_name, cause, False, plain_changes(rows), planned, messages, as_of
     )
+
+
+def ingest_employment(
+    live: LiveStores, published: Published, as_of: date, body: Mapping[str, Any],
+    *, clock: Clock | None = None,
+) -> tuple[Ingested, bool]:  # fmt: skip
+    """Create or replace one employment (a hire filed by a firm, a job that ended: its
+    ``left_on``), keyed by person, firm and hire date; (result, created).
+
+    Its firm and person must be known.  Every unit it reaches is re-matched
+    (:mod:`matcher.live.fanout`): the firm's staff counts and hires, the person's household
+    (an income that depends on the job is sent as the person's profile)."""
+    import sqlalchemy as sa
+
+    clock = clock or SystemClock()
+    schema = live.source.schema
+    record = conformed_record(dict(body), schema.employment, "employment")
+    person, firm = str(record["person_id"]), str(record["enterprise_id"])
+    check_subject_id(person, "person_id", "employment")
+    check_subject_id(firm, "enterprise_id", "employment")
+    table = _tables(schema)["employment"]
+    catalog = published(as_of)
+    subjects = {("resident", person), ("enterprise", firm)}
+    with live.locks.transaction_many(live.engine, subjects) as conn:
+        source = bound_to(live.source, conn)
+        known = source.records([person], "resident"), source.records([firm], "enterprise")
+        if not known[0]:
+            raise _unknown("resident", person)
+        if not known[1]:
+            raise _unknown("enterprise", firm)
+        run = live.runs.latest()
+        run_id = run.run_id if run else None
+        touched = Touched(employments=frozenset({(person, firm)}))
+        linked = _Linked.read(live, conn, touched, as_of)
+        same = sa.and_(
+            table.c.person_id == person, table.c.enterprise_id == firm,
+            table.c.hired_on == record["hired_on"],
+        )  # fmt: skip
+        values = {f.name: record.get(f.name) for f in schema.employment.stored_fields}
+        created = conn.execute(sa.select(table.c.employment_id).where(same)).first() is None
+        if created:
+            conn.execute(table.insert().values(values))
+        else:
+            conn.execute(table.update().where(same).values(values))
+        cause = f"employment {person} {firm} {clock.now().isoformat(timespec='microseconds')}"
+        rows, explainer = linked.changes(
+            live, conn, catalog, as_of, run_id, linked.after(live, conn)
+        )
+        store_changes(conn, _stored(rows), cause, run_id, as_of)
+        planned, messages = _plan(
+            live, rows, catalog, {}, schema.enterprise, cause, run_id, as_of, clock, conn,
+            explainer,
+        )  # fmt: skip
+    result = Ingested(firm, "enterprise", cause, False, plain_changes(rows), planned, messages,
+                      as_of)  # fmt: skip
+    return result, created
 
 
 def _replayed(
@@ -255,8 +343,93 @@ def _of_units(
 
 
 def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ledger's columns of ``rows`` (the recipient is planning's, not the ledger's)."""
-    return [{k: v for k, v in r.items() if k != "recipient_id"} for r in rows]
+    """The ledger's columns of ``rows`` (unit and recipient are planning's, not the ledger's)."""
+    return [{k: v for k, v in r.items() if k not in ("recipient_id", "unit")} for r in rows]
+
+
+@dataclass(frozen=True)
+class _Linked:
+    """One ingestion across links (:mod:`matcher.live.fanout`): the neighbourhood of what it
+    touched read before the write; :meth:`changes` reads it again after and re-matches every
+    unit it reaches — the household, its members, parents and children, the employers."""
+
+    touched: Touched
+    before: dict[str, pl.DataFrame]
+    as_of: date
+
+    @classmethod
+    def read(cls, live: LiveStores, conn: Connection, touched: Touched, as_of: date) -> _Linked:
+        source = bound_to(live.source, conn)
+        return cls(touched, neighbourhood(source, touched, as_of), as_of)  # type: ignore[arg-type]
+
+    def after(self, live: LiveStores, conn: Connection) -> dict[str, pl.DataFrame]:
+        source = bound_to(live.source, conn)
+        return neighbourhood(source, self.touched, self.as_of)  # type: ignore[arg-type]
+
+    def applies(self, after: Mapping[str, pl.DataFrame]) -> bool:
+        """Whether links are on record around what was touched, before or after the write
+        (else the subject's own re-match, on the fields typed into its record, stands)."""
+        return has_links(self.before) or has_links(after)
+
+    def changes(
+        self, live: LiveStores, conn: Connection, catalog: Catalog, as_of: date,
+        run_id: int | None, after: dict[str, pl.DataFrame],
+    ) -> tuple[list[dict[str, Any]], Explain]:  # fmt: skip
+        """The change rows (with unit and recipient) of every unit reached, and an explainer
+        of each subject's offer as it stands after the write."""
+        reached = affected(self.before, after, self.touched)
+        _, changes = rematch_linked(
+            _held(live, conn, reached), self.before, after, self.touched,
+            catalog.in_force(as_of), live.source.schema, as_of,
+        )  # fmt: skip
+        return changes.to_dicts(), _linked_explainer(live, conn, catalog, after, as_of)
+
+
+def _held(live: LiveStores, conn: Connection, reached: Affected) -> pl.DataFrame:
+    """The offers held now (latest run and the ledger since) for every unit reached."""
+    kinds = {"resident": reached.residents, "household": reached.households,
+             "enterprise": reached.enterprises}  # fmt: skip
+    ids = set().union(*kinds.values())
+    _, offers = offers_now(conn, live.runs, live.offers, ids)
+    held = {
+        (kind, sid): [(o.policy_id, o.status, o.benefit) for o in offers.get(sid, [])]
+        for kind, sids in kinds.items()
+        for sid in sids
+    }
+    return pairs_frame(held)
+
+
+def _linked_explainer(
+    live: LiveStores, conn: Connection, catalog: Catalog, after: Mapping[str, pl.DataFrame],
+    as_of: date,
+) -> Explain:  # fmt: skip
+    """Why a unit's policy matches, for notices: a resident's or firm's record as the source
+    gives it now (with its links); a household's through its head's record."""
+    from matcher.live.source import load_subjects
+
+    source = bound_to(live.source, conn)
+    library = tag_library(source.schema)
+    residents = after.get("resident")
+
+    def why(subject: str, policy_id: str) -> Mapping[str, Any]:
+        policy = catalog.by_id.get(policy_id)
+        if policy is None:
+            return {}
+        sid = subject
+        if residents is not None and subject not in set(residents["person_id"].to_list()):
+            heads = residents.filter(
+                (pl.col("household_id") == subject) & (pl.col("relation_to_head") == "head")
+            )
+            if heads.height:
+                sid = str(heads["person_id"][0])
+        found = load_subjects(source, [sid]).get(sid)
+        if found is None or found.entity.name != policy.audience:
+            return {}
+        record = found.derived(as_of, library)
+        rule = parse_rule(policy.eligibility, found.entity)
+        return explain(rule, record, as_of=as_of, schema=source.schema).to_dict()
+
+    return why
 
 
 def _unknown(entity_name: str, subject_id: str) -> NotFoundError:

@@ -36,7 +36,15 @@ import polars as pl
 
 from profiles.schema import Entity, Schema
 
-__all__ = ["LINKED_FIELDS", "PARENT_LINKS", "SubjectGroups", "conformed", "layered", "wanted"]
+__all__ = [
+    "KEYS",
+    "LINKED_FIELDS",
+    "PARENT_LINKS",
+    "SubjectGroups",
+    "conformed",
+    "layered",
+    "wanted",
+]
 
 # What the links derive for a subject, by entity (``profiles.links``: the batch's values).
 LINKED_FIELDS = {
@@ -140,9 +148,10 @@ class SubjectGroups:
         return {name: counts[name][0] for name in LINKED_FIELDS["enterprise"]}
 
 
-_KEYS = {
+KEYS = {  # each link frame's key
     "resident": ["person_id"],
     "household": ["household_id"],
+    "enterprise": ["enterprise_id"],
     "employment": ["person_id", "enterprise_id", "hired_on"],
 }
 
@@ -157,7 +166,7 @@ def layered(over: SubjectGroups | None, under: SubjectGroups | None) -> SubjectG
         frames[name] = (
             frame
             if below is None
-            else pl.concat([frame, below]).unique(_KEYS[name], keep="first", maintain_order=True)
+            else pl.concat([frame, below]).unique(KEYS[name], keep="first", maintain_order=True)
         )
     return SubjectGroups(over.schema, frames)
 

@@ -349,6 +349,37 @@ class FileSource:
             out["household"] = frames["household"].filter(homes_of).collect()
         return SubjectGroups.of(self.schema, out)
 
+    def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
+        """The ``name`` rows (resident, household, enterprise, employment) whose ``column`` is
+        one of ``ids``, in the schema's stored fields (none when the file is absent)."""
+        from matcher.live.groups import conformed
+
+        entity = self.schema.entity(name)
+        frame = self._scan().get(name)
+        if frame is None or not ids or column not in frame.collect_schema().names():
+            return entity.polars_schema().to_frame()
+        index = self._indexed()
+        rows = index.linked.get(name) if index is not None else None
+        if rows is not None and column in rows.by:  # a server's lookup, not a scan
+            return conformed(rows.where({column: ids}), entity)
+        return conformed(frame.filter(pl.col(column).is_in(sorted(set(ids)))).collect(), entity)
+
+    def deaths(self, person_ids: Collection[str]) -> set[str]:
+        """Those of ``person_ids`` whose events hold a death registration."""
+        path = self.directory / "events.parquet"
+        if not path.is_file() or not person_ids:
+            return set()
+        found = (
+            pl.scan_parquet(path)
+            .filter(
+                pl.col("subject_id").is_in(sorted(set(person_ids)))
+                & (pl.col("item_code").cast(pl.String) == "death_registration")
+            )
+            .select("subject_id")
+            .collect()
+        )
+        return set(found["subject_id"].to_list())
+
     def missing(self, subject_id: str) -> str:
         return (
             f"no resident or enterprise has the id {subject_id!r} in the population "
@@ -482,6 +513,25 @@ class DatabaseSource:
             return None
         return SubjectGroups.of(self.schema, frames)
 
+    def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
+        """:meth:`FileSource.linked_rows` from the profile tables."""
+        with self._connection() as conn:
+            return self.rows(conn, name, column, ids)
+
+    def deaths(self, person_ids: Collection[str]) -> set[str]:
+        """:meth:`FileSource.deaths` from the event table."""
+        import sqlalchemy as sa
+
+        table, wanted, found = self.tables["event"], sorted(set(person_ids)), set()
+        with self._connection() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                query = sa.select(table.c.subject_id).where(
+                    table.c.subject_id.in_(wanted[start : start + _CHUNK]),
+                    table.c.item_code == "death_registration",
+                )
+                found |= {str(s) for s in conn.execute(query).scalars()}
+        return found
+
     def missing(self, subject_id: str) -> str:
         return (
             f"no resident or enterprise {subject_id!r} is in the database; send its profile "
@@ -539,6 +589,26 @@ class LayeredSource:
             if newer.height:
                 stored = layered(stored, SubjectGroups(self.schema, {"resident": newer}))
         return layered(stored, filed)
+
+    def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
+        """The database's rows over the files': a filed row the database holds too is read
+        as the database has it (and kept only if it still matches)."""
+        from matcher.live.groups import KEYS
+
+        stored = self.database.linked_rows(name, column, ids)
+        if self.files is None:
+            return stored
+        filed = self.files.linked_rows(name, column, ids)
+        key = KEYS[name]
+        if not filed.height:
+            return stored
+        newer = self.database.linked_rows(name, key[0], filed[key[0]].to_list())
+        both = pl.concat([stored, newer, filed]).unique(key, keep="first", maintain_order=True)
+        return both.filter(pl.col(column).is_in(sorted(set(ids))))
+
+    def deaths(self, person_ids: Collection[str]) -> set[str]:
+        filed = self.files.deaths(person_ids) if self.files is not None else set()
+        return self.database.deaths(person_ids) | filed
 
     def missing(self, subject_id: str) -> str:
         hint = self.database.missing(subject_id)

@@ -22,7 +22,7 @@ from matcher.live.source import (
 )
 from matcher.population import attach_tags, scan_population
 from profiles.schema import load_schema
-from profiles.store import ProfileStore
+from profiles.store import ProfileStore, add_missing_columns
 from rules.evaluator import evaluate
 from rules.language import parse_rule
 from rules.loader import load_catalog
@@ -113,6 +113,7 @@ def test_the_database_record_wins_and_the_events_of_both_count_once(
     ).write_parquet(tmp_path / "events.parquet")  # fmt: skip
     engine = get_engine(sqlite_url)
     upgrade(engine)
+    add_missing_columns(engine, SCHEMA)  # as `zhida serve` does at start
     store = ProfileStore(engine, SCHEMA)
     store.upsert("resident", {"person_id": "P1", "hukou_city": "上海市"})
     store.load(
@@ -137,6 +138,7 @@ def test_the_database_record_wins_and_the_events_of_both_count_once(
 def test_a_subject_nowhere_is_none_or_an_error_saying_what_to_do(sqlite_url: str) -> None:
     engine = get_engine(sqlite_url)
     upgrade(engine)
+    add_missing_columns(engine, SCHEMA)  # as `zhida serve` does at start
     source = LayeredSource(DatabaseSource(engine, SCHEMA), None)
     assert find_subject(source, "P404") is None
     with pytest.raises(NotFoundError, match=r"PUT /api/v1/profiles/resident/P404.*--population"):
@@ -205,6 +207,7 @@ def test_a_live_subject_reads_its_links_as_the_batch_run_does(
 
     engine = get_engine(database_url)
     upgrade(engine)
+    add_missing_columns(engine, SCHEMA)  # as `zhida serve` does at start
     files = [("resident", "residents"), ("enterprise", "enterprises"),
              ("household", "households"), ("employment", "employments"),
              ("event", "events")]  # fmt: skip
@@ -246,6 +249,7 @@ def test_a_household_member_ingested_later_counts_in_the_household(
     pl.DataFrame({"household_id": ["H1"]}).write_parquet(tmp_path / "households.parquet")
     engine = get_engine(sqlite_url)
     upgrade(engine)
+    add_missing_columns(engine, SCHEMA)  # as `zhida serve` does at start
     store = ProfileStore(engine, SCHEMA)
     store.upsert(
         "resident",

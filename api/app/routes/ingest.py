@@ -30,7 +30,14 @@ from api.app.services import Services, services
 from core.errors import NotFoundError, ValidationError
 from matcher.live.checks import FieldProblem
 from matcher.live.ledger import changes_since
-from notifier.ingest import Ingested, Outcome, ingest_event, ingest_events, ingest_profile
+from notifier.ingest import (
+    Ingested,
+    Outcome,
+    ingest_employment,
+    ingest_event,
+    ingest_events,
+    ingest_profile,
+)
 from rules.loader import Catalog
 
 __all__ = ["INGEST_ROUTES", "BatchItem", "BatchOut", "IngestOut", "OfferChange", "StoredChange"]
@@ -123,6 +130,24 @@ def post_event(
     return Response(
         _out(result, not result.duplicate), status_code=200 if result.duplicate else 201
     )
+
+
+@post("/api/v1/employments", guards=[_ingesters], sync_to_thread=True, tags=["ingestion"])
+def post_employment(
+    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
+) -> Response[IngestOut]:
+    """Create or replace one employment (a hire a firm files, or a job that ended).
+
+    Body: ``person_id``, ``enterprise_id``, ``hired_on`` (together its key), and ``left_on``
+    (null while employed), ``contract_months``, ``unemployment_insurance_months``.  The person
+    and the firm must be known (send their profiles first).  Every unit it changes is
+    re-matched: the firm's staff counts and hires, the person's household.  201 for a new
+    employment, 200 for a replaced one; the answer is the firm's.
+    """
+    svc = services(request)
+    result, created = ingest_employment(svc.live, _published(svc), svc.live.as_of(), data)
+    _audit(request, "employment.write", result)
+    return Response(_out(result, created), status_code=201 if created else 200)
 
 
 MAX_BATCH = 5000  # events per batch: a few seconds of work and one transaction's locks
@@ -277,4 +302,4 @@ def subject_changes(
     ]
 
 
-INGEST_ROUTES = [put_profile, post_event, post_events, subject_changes]
+INGEST_ROUTES = [put_profile, post_event, post_events, post_employment, subject_changes]
