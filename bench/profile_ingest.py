@@ -66,8 +66,9 @@ class Sampler:
             stack.append(frame)
             frame = frame.f_back
         names = [f"{f.f_code.co_filename.split('/')[-1]}:{f.f_code.co_name}" for f in stack]
-        if any("threading.py:wait" in n or "selectors.py" in n for n in names[:2]):
-            return None  # idle
+        idle = ("threading.py:wait", "selectors.py:select", "thread.py:_worker")
+        if any(n.startswith(idle) for n in names[:2]):
+            return None  # a worker thread waiting for work, the event loop waiting for I/O
         own = [
             f"{f.f_code.co_filename.split('/work/main/')[-1]}:{f.f_code.co_name}"
             for f in stack
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         add_missing_columns(get_engine(url), load_schema())  # as `zhida serve` does
 
         app = create_app(get_engine(url), data_dir=Path(data), population=population.resolve())
+        gc.collect()
+        gc.freeze()  # as `zhida serve` does after start-up
         births = Births(residents, 1)
         rows = []
         with TestClient(app) as client:
