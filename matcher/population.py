@@ -90,10 +90,14 @@ def readable_parquet(path: Path) -> pl.LazyFrame:
     return frame
 
 
-def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
+def scan_population(
+    directory: Path, schema: Schema, *, checked: Path | None = None
+) -> dict[str, pl.LazyFrame]:
     """Lazy frames of the residents and enterprises present in ``directory``, and of its
     households and employments when it has them (links checked: a bad link is a
-    :class:`ValidationError` naming the file, row and field)."""
+    :class:`ValidationError` naming the file, row and field).  ``checked``: a cache of the
+    files that passed the checks (:mod:`matcher.checked_links`); unchanged, they are not
+    checked again."""
     if not directory.is_dir():
         raise InputFileError(
             f"population directory {directory} does not exist; make one with "
@@ -106,12 +110,13 @@ def scan_population(directory: Path, schema: Schema) -> dict[str, pl.LazyFrame]:
             frames[name] = _conform(readable_parquet(path), schema.entity(name), path)
     if not frames:
         raise InputFileError(f"{directory} holds neither residents.parquet nor enterprises.parquet")
-    return _with_link_frames(frames, directory, schema)
+    return _with_link_frames(frames, directory, schema, checked)
 
 
 def _with_link_frames(
-    frames: dict[str, pl.LazyFrame], directory: Path, schema: Schema
+    frames: dict[str, pl.LazyFrame], directory: Path, schema: Schema, checked: Path | None
 ) -> dict[str, pl.LazyFrame]:
+    from matcher.checked_links import files_key, passed, remember
     from profiles.link_checks import check_links
 
     for name, file in LINK_FILES.items():
@@ -119,7 +124,11 @@ def _with_link_frames(
         if path.is_file():
             frames[name] = _conform(readable_parquet(path), schema.entity(name), path)
     files = {**POPULATION_FILES, **LINK_FILES}
-    check_links(frames, {name: str(directory / files[name]) for name in frames})
+    key = files_key(directory / files[name] for name in frames) if checked else ""
+    if checked is None or not passed(checked, key):
+        check_links(frames, {name: str(directory / files[name]) for name in frames})
+        if checked is not None:
+            remember(checked, key)
     return frames
 
 

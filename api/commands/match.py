@@ -210,9 +210,11 @@ def match_cmd(
         return
     started = time.perf_counter()
     if population is not None:
+        from core.settings import get_settings
         from matcher.population import scan_population
 
-        frames = scan_population(population, schema)
+        checked = get_settings().data_dir / "link-checks.json"
+        frames = scan_population(population, schema, checked=checked)
         source: Path | pl.LazyFrame = population
     else:
         from core.db import get_engine, upgrade
