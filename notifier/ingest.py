@@ -360,11 +360,11 @@ class _Linked:
     @classmethod
     def read(cls, live: LiveStores, conn: Connection, touched: Touched, as_of: date) -> _Linked:
         source = bound_to(live.source, conn)
-        return cls(touched, neighbourhood(source, touched, as_of), as_of)  # type: ignore[arg-type]
+        return cls(touched, neighbourhood(source, touched, as_of), as_of)
 
     def after(self, live: LiveStores, conn: Connection) -> dict[str, pl.DataFrame]:
         source = bound_to(live.source, conn)
-        return neighbourhood(source, self.touched, self.as_of)  # type: ignore[arg-type]
+        return neighbourhood(source, self.touched, self.as_of)
 
     def applies(self, after: Mapping[str, pl.DataFrame]) -> bool:
         """Whether links are on record around what was touched, before or after the write
@@ -494,6 +494,15 @@ def ingest_events(
     if not good:
         return [_resolved(o, outcomes) for o in outcomes]
     subjects = {(str(e["subject_type"]), str(e["subject_id"])) for _, e in good}
+    if _linked_batch(live, subjects, as_of):
+        # Across links each event's fan-out reads what the previous ones stored: the items
+        # are ingested one by one, each in its own transaction, in the batch's order.
+        for i, event in good:
+            try:
+                outcomes[i] = ingest_event(live, published, as_of, event, clock=clock, run=run)
+            except ZhidaError as err:
+                outcomes[i] = err
+        return [_resolved(o, outcomes) for o in outcomes]
     catalog = published(as_of)
     with live.locks.transaction_many(live.engine, subjects) as conn:
         stored = _stored_events(conn, table, {sid for _, sid in subjects})
@@ -568,6 +577,17 @@ def ingest_events(
                     plain_changes(rows), planned, summary.messages if summary else 0, as_of,
                 )  # fmt: skip
     return [_resolved(o, outcomes) for o in outcomes]
+
+
+def _linked_batch(live: LiveStores, subjects: Collection[tuple[str, str]], as_of: date) -> bool:
+    """Whether the batch's subjects have households or employments on record."""
+    touched = Touched(
+        residents=frozenset(sid for kind, sid in subjects if kind == "resident"),
+        enterprises=frozenset(sid for kind, sid in subjects if kind == "enterprise"),
+    )
+    with live.engine.connect() as conn:
+        source = bound_to(live.source, conn)
+        return has_links(neighbourhood(source, touched, as_of, tagged=False))
 
 
 def _resolved(outcome: Outcome | int | None, outcomes: Sequence[Outcome | int | None]) -> Outcome:

@@ -76,10 +76,12 @@ def _people_around(source: LinkedRows, people: set[str]) -> pl.DataFrame:
     return _union(more, ["person_id"])
 
 
-def neighbourhood(source: LinkedRows, touched: Touched, as_of: date) -> dict[str, pl.DataFrame]:
+def neighbourhood(
+    source: LinkedRows, touched: Touched, as_of: date, *, tagged: bool = True
+) -> dict[str, pl.DataFrame]:
     """The frames around ``touched`` (``resident``, ``household``, ``enterprise``,
     ``employment``; see the module docstring), the dead left out, residents and firms with
-    the tags their events give on ``as_of``."""
+    the tags their events give on ``as_of`` (``tagged``; else the tags as stored)."""
     people = set(touched.residents) | {p for p, _ in touched.employments}
     firms = set(touched.enterprises) | {e for _, e in touched.employments}
     homes = set(touched.households)
@@ -102,15 +104,19 @@ def neighbourhood(source: LinkedRows, touched: Touched, as_of: date) -> dict[str
     dead = source.deaths(_ids(residents, "person_id"))
     residents = residents.filter(~pl.col("person_id").is_in(sorted(dead)))
     jobs = jobs.filter(~pl.col("person_id").is_in(sorted(dead)))
+    if tagged:
+        residents = _tagged(source, residents, "resident", "person_id", as_of)
     out = {
-        "resident": _tagged(source, residents, "resident", "person_id", as_of),
+        "resident": residents,
         "household": source.linked_rows(
             "household", "household_id", _ids(residents, "household_id") | homes
         ),
         "employment": jobs,
     }
     enterprises = source.linked_rows("enterprise", "enterprise_id", firms)
-    out["enterprise"] = _tagged(source, enterprises, "enterprise", "enterprise_id", as_of)
+    if tagged:
+        enterprises = _tagged(source, enterprises, "enterprise", "enterprise_id", as_of)
+    out["enterprise"] = enterprises
     return out
 
 

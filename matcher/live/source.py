@@ -168,6 +168,15 @@ class SubjectSource(Protocol):
         their children, their firms' employments and staff); None without link data."""
         ...
 
+    def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
+        """The ``name`` rows (resident, household, enterprise, employment) whose ``column`` is
+        one of ``ids`` (what ingestion's fan-out reads, :mod:`matcher.live.fanout`)."""
+        ...
+
+    def deaths(self, person_ids: Collection[str]) -> set[str]:
+        """Those of ``person_ids`` whose events hold a death registration."""
+        ...
+
 
 def _one_by_one(
     source: SubjectSource, subject_ids: Collection[str], as_of: date, entity: str | None
@@ -369,6 +378,13 @@ class FileSource:
         path = self.directory / "events.parquet"
         if not path.is_file() or not person_ids:
             return set()
+        index = self._indexed()
+        if index is not None and index.events is not None:  # a server's lookup, not a scan
+            return {
+                sid
+                for sid, rows in index.events.rows(person_ids).items()
+                if any(str(r["item_code"]) == "death_registration" for r in rows)
+            }
         found = (
             pl.scan_parquet(path)
             .filter(

@@ -174,8 +174,9 @@ def _pairs(frame: pl.DataFrame) -> dict[tuple[str, str], tuple[str, Decimal | No
     }
 
 
+@pytest.mark.parametrize("death_by", ["/api/v1/events", "/api/v1/events/batch"])
 def test_a_birth_a_job_lost_a_hire_and_a_death_sent_one_by_one_equal_the_batch_run(
-    linked_world: tuple[World, Path],
+    linked_world: tuple[World, Path], death_by: str
 ) -> None:
     world, catalog = linked_world
     admin = world.as_("admin")
@@ -205,7 +206,15 @@ def test_a_birth_a_job_lost_a_hire_and_a_death_sent_one_by_one_equal_the_batch_r
     changed("hire", world.client.post("/api/v1/employments", json=hire, headers=admin))
     death = {"subject_id": "aunt", "subject_type": "resident", "item_code": "death_registration",
              "occurred_at": "2030-06-20T10:00:00"}  # fmt: skip
-    changed("death", world.client.post("/api/v1/events", json=death, headers=admin))
+    if death_by.endswith("batch"):  # a batch's events fan out as single ones do
+        response = world.client.post(death_by, json=[death], headers=admin)
+        assert response.status_code == 200, response.text
+        (item,) = response.json()["items"]
+        assert item["status"] == 201, item
+        told["death"] = {(c["policy_id"], c["change"], c.get("new_status") or "")
+                         for c in item["result"]["changes"]}  # fmt: skip
+    else:
+        changed("death", world.client.post(death_by, json=death, headers=admin))
 
     assert _held(world, ids) == _pairs(_batch(_final(_start()), catalog))
     # The baby's birth reaches both parents and the household: not only the baby's own record.
@@ -213,3 +222,5 @@ def test_a_birth_a_job_lost_a_hire_and_a_death_sent_one_by_one_equal_the_batch_r
     assert ("t-dibao", "newly_eligible", "eligible") in told["birth"]
     assert ("t-staff", "no_longer_eligible", "") in told["job lost"]
     assert ("t-young-hire", "newly_eligible", "eligible") in told["hire"]
+    # The aunt's death leaves her firm one employee (tom): its staff subsidy ends.
+    assert ("t-staff", "no_longer_eligible", "") in told["death"]
