@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -58,3 +58,16 @@ def test_linked_rows_are_each_row_once_in_the_frames_order() -> None:
     assert found["person_id"].to_list() == ["a", "b", "c"]
     assert rows.where({"household_id": set()}).height == 0
     assert rows.where({"household_id": {"h9"}}).columns == frame.columns
+
+
+def test_an_indexed_source_finds_the_deaths_the_scan_finds(tmp_path: Path) -> None:
+    pl.DataFrame({"person_id": ["P1", "P2", "P3"]}).write_parquet(tmp_path / "residents.parquet")
+    pl.DataFrame(
+        {"subject_id": ["P1", "P2", "P2", "P3"], "subject_type": ["resident"] * 4,
+         "item_code": ["birth_registration", "marriage_registration", "death_registration",
+                       "death_registration"],
+         "occurred_at": [datetime(2026, 1, d, 9) for d in (1, 2, 3, 4)]}
+    ).write_parquet(tmp_path / "events.parquet")  # fmt: skip
+    asked = ["P1", "P2", "P9"]
+    assert FileSource(tmp_path, SCHEMA, indexed=True).deaths(asked) == {"P2"}
+    assert FileSource(tmp_path, SCHEMA).deaths(asked) == {"P2"}
