@@ -168,6 +168,15 @@ class SubjectSource(Protocol):
         their children, their firms' employments and staff); None without link data."""
         ...
 
+    def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
+        """The ``name`` rows (resident, household, enterprise, employment) whose ``column`` is
+        one of ``ids`` (what ingestion's fan-out reads, :mod:`matcher.live.fanout`)."""
+        ...
+
+    def deaths(self, person_ids: Collection[str]) -> set[str]:
+        """Those of ``person_ids`` whose events hold a death registration."""
+        ...
+
 
 def _one_by_one(
     source: SubjectSource, subject_ids: Collection[str], as_of: date, entity: str | None
