@@ -73,6 +73,7 @@ class PolicyVersion:
     valid_until: date | None
     return_reason: str | None = None  # the latest 退回修改's reason (kept once resubmitted)
     returned_by: str | None = None
+    submitted_at: datetime | None = None  # the latest submission for review
 
 
 def _now() -> datetime:
@@ -100,6 +101,7 @@ def _version(row: Any) -> PolicyVersion:
         valid_until=row.valid_until,
         return_reason=row.return_reason,
         returned_by=row.returned_by,
+        submitted_at=row.submitted_at,
     )
 
 

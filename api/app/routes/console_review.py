@@ -32,7 +32,7 @@ _REVIEWERS: Final = ("reviewer", "admin")
 
 
 def queue_rows(versions: list[PolicyVersion]) -> list[dict[str, Any]]:
-    """The versions awaiting review, oldest first (pure).
+    """The versions awaiting review, the longest waiting first (pure).
 
     >>> from datetime import date, datetime
     >>> def v(pid, n, status, day):
@@ -45,7 +45,8 @@ def queue_rows(versions: list[PolicyVersion]) -> list[dict[str, Any]]:
     [('c', 1, '津贴', '民政局'), ('b', 2, '津贴', '民政局')]
     """
     waiting = sorted(
-        (v for v in versions if v.status == "in_review"), key=lambda v: (v.created_at, v.policy_id)
+        (v for v in versions if v.status == "in_review"),
+        key=lambda v: (v.submitted_at or v.created_at, v.policy_id),
     )
     return [
         {
@@ -54,7 +55,7 @@ def queue_rows(versions: list[PolicyVersion]) -> list[dict[str, Any]]:
             "title": _key(v.document, "title"),
             "department": _key(v.document, "department"),
             "author": v.author,
-            "created_at": v.created_at,
+            "submitted_at": v.submitted_at or v.created_at,
         }
         for v in waiting
     ]
