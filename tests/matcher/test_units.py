@@ -160,3 +160,19 @@ def test_a_run_diff_carries_the_recipient_and_reads_pairs_written_before_units(
 def test_links_name_the_head_when_no_contact_is_designated() -> None:
     links = Links.from_frames(FRAMES)
     assert dict(links.households.rows()) == {"h1": "mum", "h2": "gran", "h3": "aunt"}
+
+
+def test_a_guardian_or_parent_who_does_not_reside_is_passed_over() -> None:
+    # the baby's mother has moved away (not among the residents): the father is told; the
+    # grandchild's aunt has too, and no parent is named: the household's head is told
+    moved = RESIDENTS.with_columns(
+        pl.when(pl.col("person_id") == "baby")
+        .then(pl.lit("gone"))
+        .otherwise(pl.col("mother_id"))
+        .alias("mother_id")
+    ).filter(pl.col("person_id") != "aunt")
+    pairs = match_units_frame({**FRAMES, "resident": moved}, [CHILDCARE], SCHEMA, as_of=ON)
+    assert rows(pairs) == {
+        ("baby", "resident", "childcare", Decimal("300.00"), "person", "dad"),
+        ("grandkid", "resident", "childcare", Decimal("300.00"), "person", "gran"),
+    }
