@@ -17,7 +17,7 @@ members, so no household is split across batches (:func:`household_batches`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -397,17 +397,23 @@ def _employee_aggregates(
     return aggregate(rows, "enterprise_id", staff).collect().lazy()
 
 
-def linked_frames(frames: dict[str, pl.LazyFrame], *, as_of: date) -> dict[str, pl.LazyFrame]:
+def linked_frames(
+    frames: dict[str, pl.LazyFrame],
+    *,
+    as_of: date,
+    read: Collection[str] = ("household", "enterprise"),
+) -> dict[str, pl.LazyFrame]:
     """A population's frames with the links' aggregates (``profiles.links.with_links``):
-    households and firms computed once (residents join them); without links, as given."""
+    households and firms computed once (residents join them); without links, as given.
+    ``read``: which of ``household`` and ``enterprise`` are computed now; the others stay
+    lazy, computed only if something reads them (a run without enterprise rules never does).
+    """
     from profiles.links import with_links
 
     if "household" not in frames and "employment" not in frames:
         return frames
     linked = with_links(frames, as_of=as_of)
-    return {
-        k: f.collect().lazy() if k in ("household", "enterprise") else f for k, f in linked.items()
-    }
+    return {k: f.collect().lazy() if k in read else f for k, f in linked.items()}
 
 
 def match_population(
@@ -425,7 +431,11 @@ def match_population(
     fields first (``profiles.links.with_links``), and rules over groups read them.
     """
     plans = plan_policies(policies, schema, as_of=as_of)
-    frames = linked_frames(frames, as_of=as_of)
+    # Households are read by every resident batch (their fields and aggregates); firms only by
+    # enterprise rules: without one, the firms' employee counts are never computed.
+    firms = any(p.audience == "enterprise" for p in plans)
+    read = ("household", "enterprise") if firms else ("household",)
+    frames = linked_frames(frames, as_of=as_of, read=read)
     groups = GroupFrames.of(frames, schema, as_of=as_of)
     # Mutually exclusive policies (rules.relations): a subject keeps one of the two, so grants,
     # offers and notices downstream never see both.  A batch holds all of a subject's pairs.
