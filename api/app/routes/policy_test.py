@@ -10,7 +10,10 @@ subject's fields that the schema does not mark ordinary are masked in everything
 the values a clause read, the "it is …" of a counterfactual, the benefit when its rule reads
 such a field (:func:`api.app.masking.derived_masked`) and the subject's own id — and reading a
 subject is audited as a profile read, as every staff read of a profile is.  A typed profile is
-echoed as typed: the officer wrote it.
+echoed as typed: the officer wrote it.  A subject is evaluated with its household, members and
+staff, as the batch run sees it (rules over groups: 家庭.人均月收入, 员工数(…)); a household's
+figure or an aggregate is masked as the fields it is computed from are
+(:func:`group_value_masked`).
 
 >>> from profiles.schema import load_schema
 >>> typed_profile({"年龄": "82", "hukou_city": "北京市"}, load_schema().resident)
@@ -19,6 +22,8 @@ echoed as typed: the officer wrote it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -34,7 +39,7 @@ from api.app.masking import derived_masked, mask, shown
 from api.app.services import services
 from core.errors import NotFoundError, ValidationError
 from matcher.live.source import find_subject, tag_library
-from profiles.schema import Entity, Field
+from profiles.schema import Entity, Field, Schema
 from rules.plain_words import plain_clause, plain_counterfactual, tag_names
 from rules.suggest import nearest
 
@@ -173,6 +178,75 @@ def mask_counterfactual(text: str | None, sensitive: bool) -> str | None:
     return f"{head}{sep}***" if sep and tail != "unknown" else text
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def group_value_masked(name: str, entity: Entity, schema: Schema) -> bool:
+    """Whether a value a rule over groups read is masked for staff, as a field's value is:
+    a household field by the household's sensitivity (income per capita and declared assets
+    are sensitive, the size is not); an aggregate over members or staff when its condition or
+    value reads a masked field of a resident or an employment (a sum of incomes), and a count
+    (any, all) when its condition reads a sensitive one (members on 低保): the household's
+    own counts by age are ordinary in the schema, its income figures sensitive.
+
+    >>> from profiles.schema import load_schema
+    >>> schema = load_schema()
+    >>> [group_value_masked(n, schema.resident, schema) for n in (
+    ...     "household.income_per_capita", "household.size", "household.housing")]
+    [True, False, False]
+    >>> group_value_masked("household.members_sum(monthly_income)", schema.resident, schema)
+    True
+    >>> [group_value_masked(n, schema.enterprise, schema) for n in (
+    ...     "employees_count(age <= 24)", "employees_min(age)")]
+    [False, True]
+    >>> group_value_masked('household.members_count(subsistence_status == "dibao")',
+    ...                    schema.resident, schema)
+    True
+    """
+    household = schema.entity("household")
+    if name.startswith("household.") and "(" not in name:
+        f = household.by_name.get(name.removeprefix("household."))
+        return f is None or f.masked
+    if "(" not in name:  # a field of the subject's own entity
+        f = entity.by_name.get(name)
+        return f is not None and f.masked
+    from rules.groups import AGGREGATES
+
+    function = name[: name.index("(")].removeprefix("household.")
+    aggregate = AGGREGATES.get(function)
+    counts = aggregate is not None and aggregate.op in ("count", "any", "all")
+    people = (schema.resident, schema.entity("employment"), household)
+    read = [e.by_name[w] for w in _NAME.findall(name[name.index("(") :]) for e in people
+            if w in e.by_name]  # fmt: skip
+    # A count says how many members are so, not what anyone's value is: masked only when
+    # the condition reads a sensitive field (as the household's own members_under_3 is
+    # ordinary and its income per capita sensitive); a sum, min or max shows values.
+    if counts:
+        return any(f.sensitivity == "sensitive" for f in read)
+    return any(f.masked for f in read)
+
+
+def _reads_masked(names: Iterable[str], entity: Entity, schema: Schema) -> bool:
+    """Whether a value computed from ``names`` (own fields, household fields, aggregates) is
+    masked for staff: when any of them is."""
+    return any(
+        group_value_masked(n, entity, schema) if ("." in n or "(" in n) else
+        derived_masked([n], entity)
+        for n in names
+        if not n.startswith("parameters.")
+    )  # fmt: skip
+
+
+def _shown_value(name: str, value: Any, entity: Entity, schema: Schema) -> Any:
+    """A value a clause read, as staff see it (masked per the schema's sensitivity)."""
+    if name in entity.by_name:
+        return shown(value, entity.by_name[name].sensitivity)
+    grouped = ("." in name or "(" in name) and not name.startswith("parameters.")
+    if grouped and value is not None and group_value_masked(name, entity, schema):
+        return "***"
+    return value
+
+
 @post(
     "/api/v1/policies/test", guards=[allow("officer", "reviewer", "admin")],
     status_code=200, sync_to_thread=True, tags=["policies"],
@@ -204,7 +278,8 @@ def policy_test_panel(
                 f"{svc.subjects.missing(data.subject_id)}; or type a profile instead"
             )
         found = subject_found.entity
-        record = subject_found.tagged(as_of, tag_library(schema))
+        # As the batch run sees it: its household, members and staff (matcher.live.groups).
+        record = subject_found.derived(as_of, tag_library(schema))
         if found.name != policy.audience:
             raise ValidationError(
                 f"{policy.id} is for {policy.audience}s but {data.subject_id} is a "
@@ -220,24 +295,26 @@ def policy_test_panel(
     else:
         assert data.profile is not None
         record, subject = typed_profile(data.profile, entity), None
-    typed = set(record) if data.subject_id is None else set()
-    full = derive_record(record, entity, as_of=as_of)
-    full.update({k: v for k, v in record.items() if k in typed})  # a typed age wins
+    if data.subject_id is None:
+        full = derive_record(record, entity, as_of=as_of)
+        full.update(record)  # a typed age wins
+    else:
+        full = record
     explanation = explain(parse_rule(policy.eligibility, entity), full, as_of=as_of, schema=schema)
     hide = data.subject_id is not None  # a real subject's values are masked for staff
     benefit: Decimal | str | None = None
     if explanation.status == "eligible" and policy.benefit:
         benefit_rule = parse_rule(policy.benefit, entity, kind="benefit")
         benefit = evaluate_benefit(benefit_rule, full, as_of=as_of)
-        if hide and benefit is not None and derived_masked(benefit_rule.fields, entity):
+        if hide and benefit is not None and _reads_masked(benefit_rule.fields, entity, schema):
             benefit = "***"
     t = words(lang)
     names = tag_names() if any("tags" in c.text for c in explanation.clauses) else {}
     clauses = []
     for c in explanation.clauses:
-        sensitive = hide and derived_masked(c.values, entity)
+        sensitive = hide and _reads_masked(c.values, entity, schema)
         values = {
-            n: (shown(v, entity.by_name[n].sensitivity) if hide and n in entity.by_name else v)
+            n: (_shown_value(n, v, entity, schema) if hide else v)
             for n, v in c.to_dict()["values"].items()
         }
         clauses.append(

@@ -188,3 +188,73 @@ def test_a_subjects_tags_come_from_its_own_service_events(pop_world: World) -> N
     parent = _test(pop_world, {"document": doc, "subject_id": "110101199001010022"}).json()
     other = _test(pop_world, {"document": doc, "subject_id": "110101194001010011"}).json()
     assert (parent["status"], other["status"]) == ("eligible", "not_eligible")
+
+
+DRAFT = """id: {id}
+title: 草案
+department: 北京市民政局
+provenance: modelled
+provenance_note: a draft under test
+audience: {audience}
+mode: proactive_push
+eligibility: '{rule}'
+valid_from: 2020-01-01
+"""
+HOUSEHOLD_RULE = DRAFT.format(
+    id="draft-household", audience="resident",
+    rule="household.income_per_capita < 1600 and household.members_count(age < 3) >= 1",
+)  # fmt: skip
+STAFF_RULE = DRAFT.format(
+    id="draft-staff", audience="enterprise",
+    rule="employees_count(hired_on >= $today - 365) >= 2",
+)  # fmt: skip
+FIRM = "91110108MA00000001"
+
+
+@pytest.fixture
+def linked_world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
+    """A household of three (a mother earning 3,000 a month, her partner earning nothing
+    recorded as 0, a baby) and a firm that hired two people this year."""
+    today = live_as_of(today_local(), AS_OF)
+    population = tmp_path / "linked"
+    population.mkdir()
+    pl.DataFrame(
+        {"person_id": ["M1", "F1", "B1"], "household_id": ["H1"] * 3,
+         "relation_to_head": ["head", "spouse", "child"],
+         "birth_date": [date(1990, 1, 1), date(1989, 1, 1), today - timedelta(days=200)],
+         "monthly_income": [3000.0, 0.0, None], "hukou_city": ["北京市"] * 3,
+         "mother_id": [None, None, "M1"]}
+    ).write_parquet(population / "residents.parquet")  # fmt: skip
+    pl.DataFrame({"household_id": ["H1"]}).write_parquet(population / "households.parquet")
+    pl.DataFrame({"enterprise_id": [FIRM]}).write_parquet(population / "enterprises.parquet")
+    pl.DataFrame(
+        {"person_id": ["M1", "F1"], "enterprise_id": [FIRM] * 2,
+         "hired_on": [today - timedelta(days=30), today - timedelta(days=60)]}
+    ).write_parquet(population / "employments.parquet")  # fmt: skip
+    yield from make_world(sqlite_url, tmp_path, population)
+
+
+def test_a_subjects_household_is_read_and_its_sensitive_figures_masked(
+    linked_world: World,
+) -> None:
+    """The panel reads the household as the batch run does: 3,000 over three members is
+    1,000 a month, and one member is under 3; the income figure is masked, the count not."""
+    answer = _test(linked_world, {"document": HOUSEHOLD_RULE, "subject_id": "F1"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "eligible", body
+    income, young = body["clauses"]
+    assert income["value"] == "true"
+    assert income["values"] == {"household.income_per_capita": "***"}
+    assert "1000" not in str(body) and "3000" not in str(body)
+    assert young["value"] == "true"
+    assert list(young["values"].values()) == [1]
+    typed = _test(linked_world, {"document": HOUSEHOLD_RULE, "profile": {"age": 30}}).json()
+    assert typed["status"] == "maybe"  # a typed profile has no household: unknown, not false
+
+
+def test_a_firms_staff_are_counted_from_its_employments(linked_world: World) -> None:
+    body = _test(linked_world, {"document": STAFF_RULE, "subject_id": FIRM}).json()
+    assert body["status"] == "eligible", body
+    (clause,) = body["clauses"]
+    assert list(clause["values"].values()) == [2]  # hires are not a masked figure
