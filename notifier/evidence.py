@@ -2,7 +2,8 @@
 
 An I/O edge around :func:`rules.explainer.explain`: it reads the subjects being told from a
 :class:`~matcher.live.source.SubjectSource` (a population directory: one filtered scan per file,
-not one per subject), with the tags their events give on the as-of date, and explains each
+not one per subject), with the tags their events give on the as-of date and their households,
+members and staff (:mod:`matcher.live.groups`), and explains each
 (subject, policy) asked for.  Grant records keep it as their evidence; messages quote it as
 the reason.
 """
@@ -55,8 +56,13 @@ class PopulationEvidence:
         from profiles.derive import derive_record
 
         wanted = set(subject_ids) - set(self._records)
-        for subject_id, (entity, record) in self.source.tagged(wanted, self.as_of).items():
+        found = self.source.tagged(wanted, self.as_of)
+        # With their households, members and staff, as the batch run matched them.
+        groups = self.source.groups(found) if found else None
+        for subject_id, (entity, record) in found.items():
             derived = derive_record(record, entity, as_of=self.as_of)
+            if groups is not None:
+                derived = groups.apply(derived, entity, as_of=self.as_of)
             self._records[subject_id] = (entity.name, derived)
 
     def __call__(self, subject_id: str, policy_id: str) -> dict[str, Any]:
