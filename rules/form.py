@@ -40,6 +40,8 @@ from rules.policy import (
     RECIPIENTS,
     UNITS,
 )
+from rules.relations import KINDS as RELATION_KINDS
+from rules.relations import Relation, read_relations
 from rules.tables import AmountValue, DecisionTable, amount_text, read_amount_value, read_table
 from rules.tables import table_text as _table_text
 
@@ -48,6 +50,7 @@ __all__ = [
     "MODE_WORDS",
     "PERIOD_WORDS",
     "RECIPIENT_WORDS",
+    "RELATION_WORDS",
     "UNIT_WORDS",
     "Amount",
     "FormReading",
@@ -76,6 +79,12 @@ RECIPIENT_WORDS: Final = {
     "self": ("本人", "the subject"),
     "head": ("户主（或家庭联系人）", "the household's head (or contact)"),
     "guardian": ("一位监护人（每孩一次）", "one guardian, once per child"),
+}
+# How a policy stands to a published one (rules.relations), as the form's section says it.
+RELATION_WORDS: Final = {
+    "replaces": ("替代", "replaces (it is retired on publishing)"),
+    "supplements": ("补充", "supplements (both apply)"),
+    "excludes": ("互斥", "excludes (a subject gets one of the two)"),
 }
 AUDIENCE_WORDS: Final = {
     "resident": ("居民", "residents"),
@@ -122,6 +131,8 @@ class PolicyForm:
     objection_days: int | None = None
     provenance: str | None = None  # cited | modelled, kept as the document has it
     provenance_note: str | None = None
+    # 与已发布政策的关系: replaces / supplements / excludes (and which wins), in the YAML's order
+    relations: tuple[Relation, ...] = ()
     comment: str = ""  # the document's leading comment (its source: "# cited: …"), kept
 
 
@@ -178,12 +189,15 @@ def read_form(text: str, schema: Schema | None = None) -> FormReading:
         if not isinstance(items, list) or any(isinstance(i, list | dict) for i in items):
             return _cannot(f"{key} is not a list of texts", "清单格式不正确")
         lists[key] = tuple(str(i) for i in items)
+    relations, problem = read_relations(data.get("relations"))
+    if problem is not None:
+        return _cannot(problem, "与已发布政策的关系写法不正确")
     form = PolicyForm(
         id=data["id"], title=data["title"], department=data["department"], audience=audience,
         mode=data["mode"], conditions=conditions, valid_from=data["valid_from"], amount=amount,
         benefit_period=data.get("benefit_period"), valid_until=data.get("valid_until"),
-        objection_days=data.get("objection_days"), comment=_leading_comment(text),
-        **values, **lists,
+        objection_days=data.get("objection_days"), relations=relations,
+        comment=_leading_comment(text), **values, **lists,
     )  # fmt: skip
     lost = _inline_comments(text)
     return FormReading(form, lost=lost)
@@ -292,6 +306,7 @@ def write_form(form: PolicyForm) -> str:
         "materials": list(form.materials) or None, "where": form.where,
         "apply_url": form.apply_url, "contact": form.contact,
         "objection_days": form.objection_days,
+        "relations": [_relation_item(r) for r in form.relations] or None,
     }  # fmt: skip
     lines = [form.comment] if form.comment else []
     for key, value in values.items():
@@ -303,6 +318,12 @@ def write_form(form: PolicyForm) -> str:
             dumped = yaml.safe_dump({key: value}, allow_unicode=True, sort_keys=False, width=2**20)
             lines.append(dumped.rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+def _relation_item(relation: Relation) -> dict[str, str]:
+    """One ``relations:`` item as the catalog writes it: ``{replaces: bj-x}``, ``wins`` after."""
+    item = {relation.kind: relation.policy_id}
+    return item if relation.wins is None else {**item, "wins": relation.wins}
 
 
 def _check(form: PolicyForm) -> None:
@@ -317,6 +338,7 @@ def _check(form: PolicyForm) -> None:
                 f"{key} {getattr(form, key)!r} is not one of {shown}",
                 zh=f"“{getattr(form, key)}”不在可选范围内（{shown}），请从列表中选择",
             )
+    _check_relations(form)
     if form.amount.kind != "none" and form.benefit_period is None:
         raise FormError(
             "an amount needs its period: once, month or year",
@@ -332,3 +354,34 @@ def _check(form: PolicyForm) -> None:
             "或将服务方式改为直达快享或服务找人",
             section="application",
         )
+
+
+def _check_relations(form: PolicyForm) -> None:
+    """What the form can tell of a relation without the catalog (whether the other policy is
+    published and of the same audience is the review's check, ``rules.relations``)."""
+    for n, r in enumerate(form.relations, 1):
+        where = f"relation {n}"
+        if r.kind not in RELATION_KINDS:
+            raise FormError(
+                f"{where}: {r.kind!r} is not one of replaces, supplements, excludes",
+                zh=f"第 {n} 项关系：“{r.kind}”不是替代、补充或互斥之一，请从列表中选择",
+                section="relations",
+            )
+        if not r.policy_id:
+            raise FormError(
+                f"{where}: pick the published policy it {r.kind}",
+                zh=f"第 {n} 项关系：请选择与之{RELATION_WORDS[r.kind][0]}的已发布政策",
+                section="relations",
+            )
+        if r.policy_id == form.id:
+            raise FormError(
+                f"{where}: {form.id} cannot {r.kind} itself; a new version replaces the old",
+                zh=f"第 {n} 项关系：政策不能与自身建立关系；新版本本身就会替代旧版本",
+                section="relations",
+            )
+        if r.wins is not None and (r.kind != "excludes" or r.wins not in (form.id, r.policy_id)):
+            raise FormError(
+                f"{where}: wins belongs to excludes and names {form.id} or {r.policy_id}",
+                zh=f"第 {n} 项关系：只有互斥关系可指定以哪项为准，且须为本政策或{r.policy_id}",
+                section="relations",
+            )

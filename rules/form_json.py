@@ -29,6 +29,7 @@ from typing import Any
 from rules.conditions import Condition, Conditions, GroupRow, ParameterRef, Value, number_text
 from rules.errors import FormError
 from rules.form import Amount, PolicyForm
+from rules.relations import KINDS, Relation
 from rules.tables import AmountValue, DecisionTable, Tier
 
 __all__ = ["form_from_json", "form_json"]
@@ -83,6 +84,7 @@ def form_from_json(data: Any) -> PolicyForm:
         application_conditions=_texts(data, "application_conditions"),
         materials=_texts(data, "materials"),
         objection_days=days if days != "" else None,
+        relations=_relations(data.get("relations")),
     )
 
 
@@ -95,6 +97,7 @@ _KEY_ZH = {
     "id": "政策编号", "title": "政策名称", "department": "主管部门", "audience": "服务对象",
     "mode": "服务方式", "valid_from": "生效日期", "valid_until": "截止日期",
     "materials": "所需材料", "application_conditions": "申请时核验的条件",
+    "relations": "与已发布政策的关系",
 }  # fmt: skip
 
 
@@ -134,6 +137,33 @@ def _texts(data: dict[str, Any], key: str) -> tuple[str, ...]:
             section="application" if key == "application_conditions" else "basics",
         )
     return tuple(i.strip() for i in items if i.strip())
+
+
+def _relations(items: Any) -> tuple[Relation, ...]:
+    """``[{"kind": "excludes", "policy_id": "bj-x", "wins": null}, …]``: a relation per row."""
+    if items in (None, ""):
+        return ()
+    if not isinstance(items, list):
+        raise FormError(
+            "relations: expected a list of {kind, policy_id, wins}",
+            zh="与已发布政策的关系：应为关系列表",
+            section="relations",
+        )
+    out = []
+    for n, item in enumerate(items, 1):
+        where = _Where(f"relation {n}", f"第 {n} 项关系", "relations")
+        if not isinstance(item, dict) or item.get("kind") not in KINDS:
+            raise where.error(
+                "choose replaces (替代), supplements (补充) or excludes (互斥)",
+                "请选择替代、补充或互斥",
+            )
+        target, wins = item.get("policy_id"), item.get("wins")
+        if not isinstance(target, str) or not target.strip():
+            raise where.error("pick the published policy by its title", "请按名称选择已发布政策")
+        if wins not in (None, "") and not isinstance(wins, str):
+            raise where.error("wins names a policy id", "以哪项为准：应为政策编号")
+        out.append(Relation(item["kind"], target.strip(), wins.strip() if wins else None))
+    return tuple(out)
 
 
 def _date(value: Any, key: str, *, required: bool = False) -> date | None:

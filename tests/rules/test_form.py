@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from profiles.schema import load_schema
 from rules.conditions import Condition, Conditions, GroupRow, ParameterRef, read_conditions
@@ -222,3 +223,86 @@ def test_a_category_outside_the_fixed_list_is_a_warning_naming_the_nearest() -> 
     assert [(w.line, w.code) for w in checked.warnings] == [(10, "unknown_category")]
     assert "您是否要写“养老”？" in checked.warnings[0].in_language("zh")
     assert check_policy_text(text, Path("p.yaml")).warnings == ()
+
+
+# A fast-track policy with every key of rules.policy.POLICY_KEYS the form reads, and a relation of
+# each kind (excludes with and without wins), so writing the form back can drop none of them.
+EVERY_KEY = """\
+# modelled: a test document, not a real policy.
+id: bj-every-key
+title: 高龄津贴（新）
+title_en: Allowance for residents aged 80 and over (new)
+department: 北京市民政局
+basis: 京民养老发〔2019〕160号
+provenance: modelled
+provenance_note: 金额为示例
+audience: resident
+unit: person
+recipient: self
+mode: fast_track
+category: 养老
+eligibility: 'age >= 80 and hukou_city == "北京市"'
+application_conditions:
+- 未享受其他同类补贴
+benefit: '150'
+benefit_period: month
+valid_from: 2026-01-01
+valid_until: 2027-12-31
+summary: 您已年满80周岁。
+summary_en: You are 80 or older.
+materials:
+- 身份证
+where: 街道民政科
+apply_url: https://example.org/apply
+contact: '12345'
+objection_days: 30
+relations:
+- replaces: bj-elderly-allowance
+- supplements: bj-elderly-card
+- excludes: bj-childcare-subsidy
+  wins: bj-every-key
+- excludes: bj-other
+"""
+
+
+def test_writing_the_form_back_keeps_every_key_and_each_relation() -> None:
+    from rules.policy import POLICY_KEYS
+    from rules.relations import Relation
+
+    assert set(yaml.safe_load(EVERY_KEY)) == set(POLICY_KEYS)  # the document holds every key
+    reading = read_form(EVERY_KEY)
+    assert reading.form is not None, reading.note
+    written = write_form(reading.form)
+    assert _canonical(written) == _canonical(EVERY_KEY)
+    assert load_policy_text(written, Path("p.yaml")).relations == (
+        Relation("replaces", "bj-elderly-allowance"),
+        Relation("supplements", "bj-elderly-card"),
+        Relation("excludes", "bj-childcare-subsidy", wins="bj-every-key"),
+        Relation("excludes", "bj-other"),
+    )
+    # and through the console's JSON
+    assert write_form(form_from_json(form_json(reading.form))) == written
+
+
+def test_a_relation_the_form_declares_is_written_and_a_wrong_one_is_named() -> None:
+    from rules.relations import Relation
+
+    replacing = _form(relations=(Relation("replaces", "bj-elderly-allowance"),))
+    text = write_form(replacing)
+    assert "relations:\n- replaces: bj-elderly-allowance\n" in text
+    data = form_json(replacing)
+    assert data["relations"] == [
+        {"kind": "replaces", "policy_id": "bj-elderly-allowance", "wins": None}
+    ]
+    assert form_from_json(data) == replacing
+    with pytest.raises(FormError, match="relation 1: choose replaces"):
+        form_from_json({**data, "relations": [{"kind": "替代", "policy_id": "bj-a"}]})
+    with pytest.raises(FormError, match="relation 1: pick the published policy"):
+        form_from_json({**data, "relations": [{"kind": "excludes", "policy_id": ""}]})
+    with pytest.raises(FormError, match="cannot replaces itself") as caught:
+        write_form(_form(relations=(Relation("replaces", "bj-form-test"),)))
+    assert caught.value.section == "relations"
+    with pytest.raises(FormError, match="wins belongs to excludes"):
+        write_form(_form(relations=(Relation("supplements", "bj-a", wins="bj-a"),)))
+    with pytest.raises(FormError, match="names bj-form-test or bj-a"):
+        write_form(_form(relations=(Relation("excludes", "bj-a", wins="bj-b"),)))
