@@ -27,7 +27,7 @@ ingestion and the notifier's evidence so evaluate a subject on the values ``zhid
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -80,6 +80,18 @@ class SubjectGroups:
     def of(cls, schema: Schema, frames: Mapping[str, pl.DataFrame]) -> SubjectGroups:
         """Frames conformed to the schema (columns a source lacks are unknown)."""
         return cls(schema, {n: conformed(f, schema.entity(n)) for n, f in frames.items()})
+
+    def without(self, dead: Collection[str]) -> SubjectGroups:
+        """These links without the ``dead`` (a death registration on record): no member of a
+        household, no one's employee (as :mod:`matcher.live.fanout` reads them)."""
+        if not dead:
+            return self
+        gone = sorted(set(dead))
+        frames = dict(self.frames)
+        for name in ("resident", "employment"):
+            if name in frames:
+                frames[name] = frames[name].filter(~pl.col("person_id").is_in(gone))
+        return SubjectGroups(self.schema, frames)
 
     def _residents(self, record: Mapping[str, Any], entity: Entity) -> pl.DataFrame:
         """The residents read, with ``record`` (the subject as evaluated now) in place of its

@@ -647,6 +647,8 @@ def load_subjects(
     records = source.records(subject_ids, entity)
     events = source.events(list(records)) if records else {}
     groups = source.groups(records) if records else None
+    if groups is not None and "resident" in groups.frames:
+        groups = groups.without(source.deaths(groups.frames["resident"]["person_id"].to_list()))
     return {
         sid: Subject(e, record, None if events is None else tuple(events.get(sid, ())), groups)
         for sid, (e, record) in records.items()

@@ -271,3 +271,30 @@ def test_a_household_member_ingested_later_counts_in_the_household(
     assert mother["household_income_per_capita"] == 1500.0
     assert mother["children_under_3"] == 1
     assert sorted(m["person_id"] for m in mother["@members"]) == ["B1", "M1"]
+
+
+def test_a_member_whose_death_is_registered_leaves_the_household(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    pl.DataFrame(
+        {"person_id": ["M1", "F1"], "household_id": ["H1", "H1"],
+         "relation_to_head": ["head", "spouse"],
+         "birth_date": [date(1950, 1, 1)] * 2, "monthly_income": [3000.0, 0.0]}
+    ).write_parquet(tmp_path / "residents.parquet")  # fmt: skip
+    pl.DataFrame({"household_id": ["H1"]}).write_parquet(tmp_path / "households.parquet")
+    engine = get_engine(sqlite_url)
+    upgrade(engine)
+    add_missing_columns(engine, SCHEMA)
+    source = LayeredSource(DatabaseSource(engine, SCHEMA), FileSource(tmp_path, SCHEMA))
+    before = require_subject(source, "M1").derived(AS_OF, tag_library(SCHEMA))
+    assert (before["household_size"], before["household_income_per_capita"]) == (2, 1500.0)
+    death = {
+        "subject_id": ["F1"],
+        "subject_type": ["resident"],
+        "item_code": ["death_registration"],
+        "occurred_at": [datetime(2026, 6, 1, 9, 0)],
+    }
+    ProfileStore(engine, SCHEMA).load("event", pl.DataFrame(death))  # fmt: skip
+    after = require_subject(source, "M1").derived(AS_OF, tag_library(SCHEMA))
+    assert (after["household_size"], after["household_income_per_capita"]) == (1, 3000.0)
+    assert [m["person_id"] for m in after["@members"]] == ["M1"]
