@@ -7,6 +7,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,67 @@ def test_the_form_fits_a_phone_screen(page_as: Any, live: LiveWorld) -> None:
     right = panel.evaluate("(p) => p.getBoundingClientRect().right")
     assert overflow == 0 and right <= 390, (overflow, right)  # nothing wider than the screen
     _shot(page, "8-phone")
+
+
+def test_a_duplicate_declares_replaces_through_the_form_and_can_be_submitted(
+    officer_page: Any, live: LiveWorld
+) -> None:
+    page = officer_page
+    new, old, card = "bj-elderly-allowance-renewed", "bj-elderly-allowance", "bj-elderly-card"
+    page.goto(live.url("/console/policies/new"))
+    page.locator("#tab-form").click()
+    panel = page.locator("#form-panel")
+    panel.locator("input[name=id]").fill(new)
+    panel.locator("input[name=title]").fill("高龄津贴（新版）")
+    panel.locator("#form-mode").get_by_label("免申即享").check()
+    first = page.locator('#form-conditions .cond-rows > li[data-row="1"]')
+    first.locator("[data-role=value]").fill("80")  # 年龄 不低于 80 and 户籍城市 等于 北京市
+    expect(page.locator("#document")).to_have_value(re.compile("age >= 80"))
+    expect(page.locator("#validity")).to_have_class("ok")
+    page.locator("#save-draft").click()
+    page.wait_for_url(f"**/console/policies/{new}")
+    # The same people as the published 高龄老年人津贴: the draft page says so.
+    expect(page.locator(f'#draft-relations .duplicate[data-policy="{old}"]')).to_be_visible()
+
+    relations = page.locator("#form-relations")
+    expect(relations.locator("h3")).to_have_text("与已发布政策的关系")
+    relations.locator("#add-relation").click()
+    row = relations.locator('#relation-rows > li[data-relation="1"]')
+    row.locator("select[data-role=relation-kind]").select_option(label="互斥")
+    row.locator("select[data-role=relation-policy]").select_option(
+        label=f"高龄老年人津贴（北京市民政局，{old}）"
+    )
+    # 互斥 asks which one a subject keeps; the larger annual benefit unless one is picked.
+    wins = row.locator("select[data-role=relation-wins]")
+    expect(wins.locator("option:checked")).to_have_text("年度待遇较高者")
+    row.locator("select[data-role=relation-kind]").select_option(label="替代")
+    expect(wins).to_have_count(0)  # only 互斥 asks
+    expect(page.locator("#document")).to_have_value(
+        re.compile(re.escape(f"relations:\n- replaces: {old}\n"))
+    )
+    # The duplicate notice's own button adds its line to the YAML; the form reads it back, and
+    # its next write keeps it.
+    notice = page.locator(f'#draft-relations .duplicate[data-policy="{card}"]')
+    notice.locator('button.declare[data-kind="supplements"]').click()
+    second = relations.locator('#relation-rows > li[data-relation="2"]')
+    expect(second.locator("select[data-role=relation-kind] option:checked")).to_have_text("补充")
+    expect(second.locator("select[data-role=relation-policy] option:checked")).to_have_text(
+        f"北京通-养老助残卡申领（北京市民政局，{card}）"
+    )
+    panel.locator("input[name=contact]").fill("12345")
+    expect(page.locator("#document")).to_have_value(re.compile("contact: '12345'"))
+    expect(page.locator("#document")).to_have_value(
+        re.compile(re.escape(f"relations:\n- replaces: {old}\n- supplements: {card}\n"))
+    )
+    expect(page.locator("#validity")).to_have_class("ok")
+    _shot(page, "9-relations")
+
+    page.locator("#submit-review").click()
+    expect(page.locator('#versions tr[data-version="2"]')).to_have_attribute(
+        "data-status", "in_review", timeout=60_000
+    )
+    submitted = load_policy_text(PolicyStore(live.engine).versions(new)[-1].document, Path("p"))
+    assert [(r.kind, r.policy_id) for r in submitted.relations] == [
+        ("replaces", old),
+        ("supplements", card),
+    ]

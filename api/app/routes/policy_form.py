@@ -3,10 +3,11 @@
 ``GET /api/v1/policies/form/choices`` gives the pickers their entries, in Chinese and English:
 the schema's fields per audience (and a household's, a member's, an employee's), the tag library
 with its descriptions, the parameters with their brackets, the operators, modes, periods, units,
-recipients and the fixed list of categories.  ``POST /api/v1/policies/form/read`` reads a YAML
-document into the form (or says why the form cannot show it); ``POST /api/v1/policies/form/write``
-writes a form as YAML — the source of truth, validated as any draft is — with each decision
-table row's problems.  Nothing is stored: saving is the ordinary draft.
+recipients, the relation kinds (替代 / 补充 / 互斥) and the fixed list of categories.
+``POST /api/v1/policies/form/read`` reads a YAML document into the form (or says why the form
+cannot show it); ``POST /api/v1/policies/form/write`` writes a form as YAML — the source of
+truth, validated as any draft is — with each decision table row's problems.  Nothing is
+stored: saving is the ordinary draft.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rules.form import (
     MODE_WORDS,
     PERIOD_WORDS,
     RECIPIENT_WORDS,
+    RELATION_WORDS,
     UNIT_WORDS,
     read_form,
     write_form,
@@ -140,6 +142,7 @@ def form_choices(schema: Schema) -> dict[str, Any]:
         "units": _words(UNIT_WORDS),
         "recipients": _words(RECIPIENT_WORDS),
         "audiences": _words(AUDIENCE_WORDS),
+        "relations": _words(RELATION_WORDS),
         "categories": list(CATEGORIES),
     }
 

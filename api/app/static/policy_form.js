@@ -29,6 +29,9 @@
       written: "已写入 YAML", cannot: "表单暂不能写入 YAML：", lost: "切换到表单会丢弃这些注释：",
       members: "家庭成员", employees: "员工", count_is: "人数", first_match: "从上到下，取第一个符合的档位。",
       row_problem: "第 {n} 档：", table_problem: "决策表：",
+      relations: "与已发布政策的关系", relation_kind: "关系", relation_policy: "已发布政策", add_relation: "＋ 关系",
+      relation_hint: "资格范围与已发布政策相同或被其包含时，须声明关系才能提交审核。替代：本政策发布后原政策停用；补充：两项都享受；互斥：只享受其中一项。",
+      wins: "互斥时以哪项为准", wins_larger: "年度待遇较高者", wins_this: "本政策", wins_other: "该政策：{title}",
     },
     en: {
       tab_form: "Policy form", tab_yaml: "YAML", loading: "Reading…",
@@ -49,6 +52,9 @@
       written: "Written to the YAML", cannot: "The form cannot be written yet: ", lost: "The form drops these comments: ",
       members: "Household members", employees: "Employees", count_is: "count", first_match: "Read top to bottom; the first tier that matches applies.",
       row_problem: "Tier {n}: ", table_problem: "Table: ",
+      relations: "How it stands to published policies", relation_kind: "Relation", relation_policy: "Published policy", add_relation: "+ relation",
+      relation_hint: "A policy whose eligible set equals or lies inside a published one must declare how the two stand before it can be submitted. Replaces: the other is retired on publishing; supplements: both apply; excludes: a subject gets one.",
+      wins: "Which one a subject keeps", wins_larger: "The larger annual benefit", wins_this: "This policy", wins_other: "That policy: {title}",
     },
   };
   const w = WORDS[lang];
@@ -102,6 +108,7 @@
   panel.after(status);
 
   let choices = null;
+  let published = null; // the policies in force, to pick a relation's by title
   let form = null;
   let tableProblems = [];
   const readOnly = () => area.readOnly || area.disabled;
@@ -122,6 +129,10 @@
       const r = await api("GET", "/api/v1/policies/form/choices");
       if (!r.ok) { note.hidden = false; note.textContent = (r.json && r.json.error && r.json.error.message) || `HTTP ${r.status}`; return; }
       choices = r.json;
+    }
+    if (!published) {
+      const r = await api("GET", "/api/v1/policies");
+      published = r.ok ? r.json : [];
     }
     status.textContent = w.loading;
     const r = await api("POST", `/api/v1/policies/form/read?lang=${lang}`, { document: area.value });
@@ -471,6 +482,36 @@
     });
   }
 
+  // ---------------------------------------------------------------- relations
+  // How the draft stands to published policies (rules.relations): the kind in words, the other
+  // policy picked by its title among those of the same audience, and for 互斥 which one wins.
+  function relationsSection() {
+    form.relations = form.relations || [];
+    const list = el("ol", { class: "relations-list", id: "relation-rows" });
+    const others = () => published.filter((p) => p.audience === form.audience && p.policy_id !== form.id);
+    const titleOf = (id) => { const p = published.find((x) => x.policy_id === id); return p ? p.title : id; };
+    form.relations.forEach((r, i) => {
+      const options = [["", w.pick], ...others().map((p) => [p.policy_id, `${p.title}（${p.department}，${p.policy_id}）`])];
+      if (r.policy_id && !options.some(([v]) => v === r.policy_id)) options.push([r.policy_id, r.policy_id]);
+      const wins = r.kind === "excludes"
+        ? labelled(w.wins, selectOf([["", w.wins_larger], [form.id, w.wins_this], ...(r.policy_id ? [[r.policy_id, fmt(w.wins_other, { title: titleOf(r.policy_id) })]] : [])],
+            r.wins, (v) => { r.wins = v || null; changed(false); }, { "data-role": "relation-wins" }))
+        : null;
+      list.append(el("li", { "data-relation": i + 1 },
+        el("div", { class: "form-grid" },
+          labelled(w.relation_kind, selectOf(choices.relations.map((k) => [k.value, word(k)]), r.kind,
+            (v) => { r.kind = v; if (v !== "excludes") r.wins = null; changed(true); }, { "data-role": "relation-kind" })),
+          labelled(w.relation_policy, selectOf(options, r.policy_id,
+            (v) => { r.policy_id = v; if (r.wins && r.wins !== form.id) r.wins = null; changed(true); }, { "data-role": "relation-policy" })),
+          wins),
+        el("span", { class: "row-tools" }, moveButtons(form.relations, i, () => changed(true)))));
+    });
+    return el("section", { class: "form-section", id: "form-relations", "data-key": "relations" }, el("h3", {}, w.relations),
+      el("p", { class: "hint" }, w.relation_hint), list,
+      readOnly() ? null : el("button", { type: "button", id: "add-relation",
+        onclick: () => { form.relations.push({ kind: "replaces", policy_id: "", wins: null }); changed(true); } }, w.add_relation));
+  }
+
   // ---------------------------------------------------------------- the whole form
   function render() {
     const f = form;
@@ -509,6 +550,7 @@
           auto ? labelled(w.objection_days, el("input", { type: "number", min: 0, name: "objection_days", value: f.objection_days ?? "", disabled: readOnly(),
             oninput: (e) => { f.objection_days = e.target.value === "" ? null : Number(e.target.value); changed(false); } })) : null),
         labelled(w.materials, linesInput("materials"))),
+      relationsSection(),
     );
     renderTableProblems();
     placeProblems();
@@ -538,6 +580,11 @@
     }
   }
   new MutationObserver(placeProblems).observe($("problems"), { childList: true });
+  // The duplicate notice's 声明替代/补充/互斥 buttons add a line to the YAML: the form reads it
+  // again, or its next write would drop the relation just declared.
+  document.addEventListener("click", (e) => {
+    if (e.target.closest && e.target.closest("button.declare") && !panel.hidden) showForm();
+  });
 
   // The tab last chosen is remembered; the YAML editor is the default.  A document the form
   // cannot show says so on opening.
