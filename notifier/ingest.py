@@ -159,10 +159,6 @@ def ingest_profile(
     with live.locks.transaction(live.engine, entity_name, subject_id) as conn:
         state = load_state(live, subject_id, entity_name, conn)
         created = state.record is None
-        matcher = rematcher(state, catalog.policies, schema, as_of)
-        rows = change_rows(matcher.on_profile_change(subject_id, record), entity_name)
-        current = matcher.records[subject_id]  # with the tags its events give
-        rows = _of_units(live, conn, catalog, rows, current)
         cause = f"profile {subject_id} {clock.now().isoformat(timespec='microseconds')}"
         touched = (
             Touched(residents=frozenset({subject_id}))
@@ -170,6 +166,12 @@ def ingest_profile(
             else Touched(enterprises=frozenset({subject_id}))
         )
         linked = _Linked.read(live, conn, touched, as_of)
+        rows, current = [], dict(record)
+        if not has_links(linked.before):  # else the fan-out below re-matches it with the rest
+            matcher = rematcher(state, catalog.policies, schema, as_of)
+            rows = change_rows(matcher.on_profile_change(subject_id, record), entity_name)
+            current = matcher.records[subject_id]  # with the tags its events give
+            rows = _of_units(live, conn, catalog, rows, current)
         store.upsert(entity_name, record, conn=conn)
         explainer = None
         after = linked.after(live, conn)
@@ -215,15 +217,18 @@ def ingest_event(
         state = load_state(live, subject_id, entity_name, conn, run)
         if state.record is None:
             raise _unknown(entity_name, subject_id)
-        matcher = rematcher(state, catalog.policies, schema, as_of)
-        rows = change_rows(matcher.on_event(event), entity_name)
-        rows = _of_units(live, conn, catalog, rows, matcher.records[subject_id])
         touched = (
             Touched(residents=frozenset({subject_id}))
             if entity_name == "resident"
             else Touched(enterprises=frozenset({subject_id}))
         )
         linked = _Linked.read(live, conn, touched, as_of)
+        rows, current = [], dict(state.record)
+        if not has_links(linked.before):  # else the fan-out below re-matches it with the rest
+            matcher = rematcher(state, catalog.policies, schema, as_of)
+            rows = change_rows(matcher.on_event(event), entity_name)
+            current = matcher.records[subject_id]
+            rows = _of_units(live, conn, catalog, rows, current)
         values = {f.name: event.get(f.name) for f in schema.event.stored_fields}
         inserted = conn.execute(table.insert().values(values)).inserted_primary_key
         assert inserted is not None
@@ -234,8 +239,8 @@ def ingest_event(
             rows, explainer = linked.changes(live, conn, catalog, as_of, state.run_id, after)
         store_changes(conn, _stored(rows), cause, state.run_id, as_of)
         planned, messages = _plan(
-            live, rows, catalog, matcher.records[subject_id], state.entity, cause,
-            state.run_id, as_of, clock, conn, explainer,
+            live, rows, catalog, current, state.entity, cause, state.run_id, as_of, clock, conn,
+            explainer,
         )  # fmt: skip
     return Ingested(
         subject_id, entity_name, cause, False, plain_changes(rows), planned, messages, as_of

@@ -98,14 +98,17 @@ def neighbourhood(
         [jobs, source.linked_rows("employment", "enterprise_id", firms)],
         ["person_id", "enterprise_id", "hired_on"],
     )
+    if tagged:
+        # Those whose pairs may be matched again carry the tags their events give; an
+        # employer's other staff (and their households), read for the firm's counts, keep
+        # their stored tags: tagging a large firm's staff one by one would cost seconds.
+        residents = _tagged(source, residents, "resident", "person_id", as_of)
     staff = _ids(jobs, "person_id") - _ids(residents, "person_id")
     if staff:
         residents = _union([residents, _people_around(source, staff)], ["person_id"])
     dead = source.deaths(_ids(residents, "person_id"))
     residents = residents.filter(~pl.col("person_id").is_in(sorted(dead)))
     jobs = jobs.filter(~pl.col("person_id").is_in(sorted(dead)))
-    if tagged:
-        residents = _tagged(source, residents, "resident", "person_id", as_of)
     out = {
         "resident": residents,
         "household": source.linked_rows(

@@ -480,10 +480,10 @@ class DatabaseSource:
         dtypes (one query per 500 ids)."""
         import sqlalchemy as sa
 
-        from matcher.live.groups import conformed
-
         entity, table = self.schema.entity(name), self.tables[name]
         wanted, rows = sorted(set(ids)), []
+        if not wanted:  # no query, and no frame built row by row
+            return entity.polars_schema().to_frame()
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = sa.select(table).where(table.c[column].in_(chunk))
@@ -492,7 +492,8 @@ class DatabaseSource:
                 if isinstance(record.get("tags"), str):
                     record["tags"] = json.loads(record["tags"])
                 rows.append(record)
-        return conformed(pl.DataFrame(rows, schema=entity.polars_schema(), orient="row"), entity)
+        # The schema's dtypes already: the rows are built in them (no conforming pass).
+        return pl.DataFrame(rows, schema=entity.polars_schema(), orient="row")
 
     def _any(self, conn: Connection, name: str) -> bool:
         import sqlalchemy as sa
