@@ -91,3 +91,27 @@ def test_table_rows_are_checked_and_a_bad_form_is_a_clear_422(world: World) -> N
     english = _post(world, "write", {"form": form}, lang="en").json()["error"]["message"]
     assert english.startswith("an auto-grant (免申即享) has no application")
     assert "Traceback" not in refused.text
+
+
+def test_a_relation_travels_through_the_form_and_a_wrong_one_is_a_422_beside_its_section(
+    world: World,
+) -> None:
+    choices = world.client.get("/api/v1/policies/form/choices", headers=world.as_("officer"))
+    assert [r["zh"] for r in choices.json()["relations"]] == ["替代", "补充", "互斥"]
+    twin = ALLOWANCE.replace("id: bj-elderly-allowance", "id: bj-elderly-allowance-2026")
+    old = "bj-elderly-allowance"
+    typed = f"{twin}relations:\n  - excludes: {old}\n    wins: {old}\n"
+    form = _post(world, "read", {"document": typed}).json()["form"]
+    assert form["relations"] == [
+        {"kind": "excludes", "policy_id": "bj-elderly-allowance", "wins": "bj-elderly-allowance"}
+    ]
+    form["contact"] = "12345"  # an edit elsewhere keeps the relation
+    document = _post(world, "write", {"form": form}).json()["document"]
+    assert document.endswith(
+        "relations:\n- excludes: bj-elderly-allowance\n  wins: bj-elderly-allowance\n"
+    )
+    form["relations"][0]["kind"] = "replaces"  # wins stays: only excludes has one
+    refused = _post(world, "write", {"form": form})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"].startswith("第 1 项关系：只有互斥关系")
+    assert refused.json()["error"]["section"] == "relations"
