@@ -82,7 +82,9 @@ _KINDS = {
     "policy": ("政策本身", "the policy itself"),
     "pair": ("规则判断结果", "the rule's result"),
     "history": ("您对以往通知的反应", "how you responded to earlier messages"),
-}
+    "policy_rate": ("这类政策以往被告知后的办理比例",
+                    "how often this policy was taken up once told, in earlier campaigns"),
+}  # fmt: skip
 _LEVELS = {
     "protected": ("受保护特征", "protected characteristic"),
     "sensitive": ("敏感信息", "sensitive information"),
@@ -97,6 +99,10 @@ _ITEMS = {
 }
 _METRIC_TEXT = {
     "ndcg@5": ("排序质量 NDCG@5（按实际办理）", "order quality, NDCG@5 (by actual take-up)"),
+    "ndcg@5 redrawn": (
+        "排序质量 NDCG@5（按办理结果，重抽取 100 次的平均）",
+        "order quality, NDCG@5 by take-up, mean of 100 redrawn outcomes",
+    ),
     "ndcg@5 expected": ("排序质量 NDCG@5（按真实概率）", "order quality, NDCG@5 (true odds)"),
     "ndcg@5 uplift expected": ("按提升排序的质量 NDCG@5", "NDCG@5 of the uplift order"),
     "qini": ("Qini 系数（推送带来的增益）", "Qini coefficient (gain caused by pushing)"),

@@ -15,7 +15,12 @@ randomised holdout measures what the push gained): ``uplift`` (T-learner), ``res
 ``popularity``, ``random``, ``oracle`` (true uplift).
 
 With the truth at hand the ``expected`` variants score each ordering by the true propensities
-instead of the drawn outcomes (less noisy; the oracle's expected NDCG is 1 by construction).
+instead of the drawn outcomes (less noisy; the oracle's expected NDCG is 1 by construction),
+and ``ndcg@5 redrawn`` is the observed NDCG@5's expectation: its mean over ``redraws`` fresh
+draws of the held-out pushed offers' take-up from the true propensities.  Observed once, the
+NDCG@5 counts only the ~140 held-out subjects of 20,000 residents with two pushed offers and
+one taken up, and the outcome draw alone moves model minus popularity by ±0.015 (one standard
+deviation, 100 draws at 20,000 residents) — more than the differences it is asked to show.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = ["METRIC_ROWS", "evaluate", "format_metrics"]
 
 METRIC_ROWS = (
     ("ndcg@5", ("model", "random", "popularity", "oracle")),
+    ("ndcg@5 redrawn", ("model", "random", "popularity", "oracle")),
     ("ndcg@5 expected", ("model", "random", "popularity", "oracle")),
     ("ndcg@5 uplift expected", ("uplift", "random", "popularity", "oracle")),
     ("qini", ("uplift", "response", "popularity", "random", "oracle")),
@@ -45,14 +51,30 @@ def _expected_uplift_at(frame: pl.DataFrame, score: str, share: float = 0.2) -> 
     return float(top.head(max(1, round(frame.height * share)))["true_uplift"].mean())  # type: ignore[arg-type]
 
 
+def _redrawn_ndcg(pushed: pl.DataFrame, redraws: int, *, seed: int) -> dict[str, float]:
+    """Each ordering's NDCG@5 on ``pushed``, averaged over ``redraws`` draws of its take-up
+    from the true propensity (``oracle``): the observed metric without the luck of one draw."""
+    rng = np.random.default_rng([seed, 13])
+    p = pushed["oracle"].fill_null(0.0).to_numpy()
+    names = [n for n in ("model", "random", "popularity", "oracle") if n in pushed.columns]
+    sums = dict.fromkeys(names, 0.0)
+    for _ in range(redraws):
+        drawn = pushed.with_columns(pl.Series("_drawn", rng.random(len(p)) < p))
+        for name in names:
+            sums[name] += ndcg_at_k(drawn, name, "_drawn", k=5)
+    return {name: total / redraws for name, total in sums.items()}
+
+
 def evaluate(
     model: RankingModel,
     data: TrainingData,
     *,
     seed: int,
     truth: pl.DataFrame | None = None,
+    redraws: int = 100,
 ) -> dict[str, dict[str, float]]:
-    """Every metric of :data:`METRIC_ROWS` that the inputs allow (no truth: no oracle)."""
+    """Every metric of :data:`METRIC_ROWS` that the inputs allow (no truth: no oracle, nothing
+    redrawn)."""
     rows = data.rows
     test = rows["held_out"].to_numpy()
     x = data.x[test]
@@ -90,6 +112,8 @@ def evaluate(
             out["ndcg@5"][name] = ndcg_at_k(pushed, name, "applied", k=5)
             if truth is not None:
                 out["ndcg@5 expected"][name] = ndcg_at_k(frame, name, "oracle", k=5)
+    if truth is not None and redraws > 0:
+        out["ndcg@5 redrawn"] = _redrawn_ndcg(pushed, redraws, seed=seed)
     ordering = {
         "uplift": "uplift",
         "response": "model",

@@ -29,7 +29,13 @@ def metrics() -> dict[str, dict[str, float]]:
 def test_the_model_orders_offers_better_than_popularity_and_random(
     metrics: dict[str, dict[str, float]],
 ) -> None:
-    observed, expected = metrics["ndcg@5"], metrics["ndcg@5 expected"]
+    """The observed NDCG@5 is judged by its expectation over redrawn outcomes: drawn once,
+    it rests on ~140 held-out subjects (two pushed offers, one taken up), and the draw alone
+    moves model minus popularity by ±0.015 — beyond the +0.01 claimed, so a single draw
+    passed or failed by luck.  The mean of 100 redraws of the same held-out offers' take-up
+    from the simulated world's true propensities measures the same claim without that luck
+    (see ``ndcg@5 redrawn`` in :mod:`matcher.ranking.evaluate`)."""
+    observed, expected = metrics["ndcg@5 redrawn"], metrics["ndcg@5 expected"]
     assert observed["model"] > observed["popularity"] + 0.01
     assert observed["model"] > observed["random"] + 0.02
     assert expected["model"] > expected["popularity"] + 0.005
@@ -63,5 +69,13 @@ def test_uplift_model_finds_whom_a_push_helps_better_than_the_response_model(
 
 def test_the_table_prints_every_row(metrics: dict[str, dict[str, float]]) -> None:
     text = "\n".join(format_metrics(metrics))
-    for row in ("ndcg@5", "qini", "uplift@20%", "popularity", "oracle", "response"):
+    for row in (
+        "ndcg@5",
+        "ndcg@5 redrawn",
+        "qini",
+        "uplift@20%",
+        "popularity",
+        "oracle",
+        "response",
+    ):
         assert row in text
