@@ -23,6 +23,7 @@ reads (nothing keeps a flag of its own):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ class Field:
         coarsened derived ones (age in whole years)."""
         return self.sensitivity in ("sensitive", "protected") and not self.is_derived
 
-    @property
+    @functools.cached_property  # read per column of every frame ingestion builds
     def polars_dtype(self) -> pl.DataType:
         """The column type of this field in every frame and Parquet file."""
         match self.type:
@@ -223,7 +224,7 @@ class Entity:
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
-    @property
+    @functools.cached_property  # read per record and frame on every ingested event
     def stored_fields(self) -> tuple[Field, ...]:
         """Fields read from input and stored (everything but derived ones)."""
         return tuple(f for f in self.fields if not f.is_derived)
@@ -234,8 +235,15 @@ class Entity:
 
     def polars_schema(self, *, include_derived: bool = False) -> pl.Schema:
         """The polars schema of this entity's stored (and optionally derived) columns."""
-        chosen = self.fields if include_derived else self.stored_fields
-        return pl.Schema({f.name: f.polars_dtype for f in chosen})
+        return pl.Schema(self._all_dtypes if include_derived else self._stored_dtypes)
+
+    @functools.cached_property
+    def _stored_dtypes(self) -> dict[str, pl.DataType]:
+        return {f.name: f.polars_dtype for f in self.stored_fields}
+
+    @functools.cached_property
+    def _all_dtypes(self) -> dict[str, pl.DataType]:
+        return {f.name: f.polars_dtype for f in self.fields}
 
 
 @dataclass(frozen=True)

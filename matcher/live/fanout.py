@@ -43,7 +43,7 @@ class LinkedRows(Protocol):
 
     schema: Schema
 
-    def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame: ...
+    def linked_where(self, name: str, wanted: Mapping[str, Collection[str]]) -> pl.DataFrame: ...
 
     def deaths(self, person_ids: Collection[str]) -> set[str]: ...
 
@@ -62,18 +62,19 @@ def _union(frames: Sequence[pl.DataFrame], key: list[str]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed").unique(key, keep="first", maintain_order=True)
 
 
-def _people_around(source: LinkedRows, people: set[str]) -> pl.DataFrame:
-    """The rows of ``people``, their households' members, parents and children."""
-    found = [source.linked_rows("resident", "person_id", people)]
-    for link in _PARENTS:
-        found.append(source.linked_rows("resident", link, people))
-    rows = _union(found, ["person_id"])
+def _people_around(
+    source: LinkedRows, people: set[str], homes: Collection[str] = ()
+) -> pl.DataFrame:
+    """The rows of ``people``, their households' members (and of ``homes``), parents and
+    children: two reads, the people with their children, then the households and parents."""
+    wanted: dict[str, Collection[str]] = {"person_id": people}
+    wanted.update({link: people for link in _PARENTS})
+    rows = source.linked_where("resident", wanted)
     parents = set().union(*(_ids(rows, link) for link in _PARENTS)) - _ids(rows, "person_id")
-    homes = _ids(rows, "household_id")
-    more = [rows, source.linked_rows("resident", "household_id", homes)]
-    if parents:
-        more.append(source.linked_rows("resident", "person_id", parents))
-    return _union(more, ["person_id"])
+    more = source.linked_where(
+        "resident", {"household_id": _ids(rows, "household_id") | set(homes), "person_id": parents}
+    )
+    return _union([rows, more], ["person_id"])
 
 
 def neighbourhood(
@@ -85,19 +86,19 @@ def neighbourhood(
     people = set(touched.residents) | {p for p, _ in touched.employments}
     firms = set(touched.enterprises) | {e for _, e in touched.employments}
     homes = set(touched.households)
-    residents = _people_around(source, people)
-    residents = _union(
-        [residents, source.linked_rows("resident", "household_id", homes)], ["person_id"]
-    )
+    residents = _people_around(source, people, homes)
     # Two hops: the households of the parents and children of the touched are reached too.
     residents = _union([residents, _people_around(source, _ids(residents, "person_id"))],
                        ["person_id"])  # fmt: skip
-    jobs = source.linked_rows("employment", "person_id", _ids(residents, "person_id"))
-    firms |= _ids(jobs, "enterprise_id")
-    jobs = _union(
-        [jobs, source.linked_rows("employment", "enterprise_id", firms)],
-        ["person_id", "enterprise_id", "hired_on"],
+    jobs = source.linked_where(
+        "employment", {"person_id": _ids(residents, "person_id"), "enterprise_id": firms}
     )
+    if more_firms := _ids(jobs, "enterprise_id") - firms:  # the staff of the people's employers
+        firms |= more_firms
+        jobs = _union(
+            [jobs, source.linked_where("employment", {"enterprise_id": more_firms})],
+            ["person_id", "enterprise_id", "hired_on"],
+        )
     if tagged:
         # Those whose pairs may be matched again carry the tags their events give; an
         # employer's other staff (and their households), read for the firm's counts, keep
@@ -111,12 +112,12 @@ def neighbourhood(
     jobs = jobs.filter(~pl.col("person_id").is_in(sorted(dead)))
     out = {
         "resident": residents,
-        "household": source.linked_rows(
-            "household", "household_id", _ids(residents, "household_id") | homes
+        "household": source.linked_where(
+            "household", {"household_id": _ids(residents, "household_id") | homes}
         ),
         "employment": jobs,
     }
-    enterprises = source.linked_rows("enterprise", "enterprise_id", firms)
+    enterprises = source.linked_where("enterprise", {"enterprise_id": firms})
     if tagged:
         enterprises = _tagged(source, enterprises, "enterprise", "enterprise_id", as_of)
     out["enterprise"] = enterprises

@@ -173,6 +173,11 @@ class SubjectSource(Protocol):
         one of ``ids`` (what ingestion's fan-out reads, :mod:`matcher.live.fanout`)."""
         ...
 
+    def linked_where(self, name: str, wanted: Mapping[str, Collection[str]]) -> pl.DataFrame:
+        """The ``name`` rows whose column is one of its ids for any (column, ids) of
+        ``wanted``, each once, in one read (a person, the children naming them as a parent)."""
+        ...
+
     def deaths(self, person_ids: Collection[str]) -> set[str]:
         """Those of ``person_ids`` whose events hold a death registration."""
         ...
@@ -181,12 +186,16 @@ class SubjectSource(Protocol):
 def _one_by_one(
     source: SubjectSource, subject_ids: Collection[str], as_of: date, entity: str | None
 ) -> dict[str, tuple[Entity, Record]]:
-    """:meth:`SubjectSource.tagged` by :meth:`Subject.tagged`, subject by subject."""
+    """:meth:`SubjectSource.tagged` by :meth:`Subject.tagged`, subject by subject: their
+    records and events only (tags read no links, so their groups are not loaded)."""
     library = tag_library(source.schema)
-    return {
-        sid: (s.entity, s.tagged(as_of, library))
-        for sid, s in load_subjects(source, subject_ids, entity).items()
-    }
+    records = source.records(subject_ids, entity)
+    events = source.events(list(records)) if records else {}
+    out = {}
+    for sid, (e, record) in records.items():
+        own = None if events is None else tuple(events.get(sid, ()))
+        out[sid] = (e, Subject(e, record, own).tagged(as_of, library))
+    return out
 
 
 def _entities(schema: Schema, entity: str | None) -> list[Entity]:
@@ -361,17 +370,25 @@ class FileSource:
     def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
         """The ``name`` rows (resident, household, enterprise, employment) whose ``column`` is
         one of ``ids``, in the schema's stored fields (none when the file is absent)."""
+        return self.linked_where(name, {column: ids})
+
+    def linked_where(self, name: str, wanted: Mapping[str, Collection[str]]) -> pl.DataFrame:
+        """:meth:`SubjectSource.linked_where` of the files (a column the file lacks has none)."""
         from matcher.live.groups import conformed
 
         entity = self.schema.entity(name)
         frame = self._scan().get(name)
-        if frame is None or not ids or column not in frame.collect_schema().names():
+        if frame is None:
+            return entity.polars_schema().to_frame()
+        present = frame.collect_schema().names()
+        asked = {c: ids for c, ids in wanted.items() if ids and c in present}
+        if not asked:
             return entity.polars_schema().to_frame()
         index = self._indexed()
         rows = index.linked.get(name) if index is not None else None
-        if rows is not None and column in rows.by:  # a server's lookup, not a scan
-            return conformed(rows.where({column: ids}), entity)
-        return conformed(frame.filter(pl.col(column).is_in(sorted(set(ids)))).collect(), entity)
+        if rows is not None and all(c in rows.by for c in asked):  # lookups, not a scan
+            return conformed(rows.where(asked), entity)
+        return conformed(frame.filter(_any_of(asked)).collect(), entity)
 
     def deaths(self, person_ids: Collection[str]) -> set[str]:
         """Those of ``person_ids`` whose events hold a death registration."""
@@ -478,22 +495,46 @@ class DatabaseSource:
     def rows(self, conn: Connection, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
         """The rows of table ``name`` whose ``column`` is one of ``ids``, in the schema's
         dtypes (one query per 500 ids)."""
+        return self.rows_where(conn, name, {column: ids})
+
+    def rows_where(
+        self, conn: Connection, name: str, wanted: Mapping[str, Collection[str]]
+    ) -> pl.DataFrame:
+        """The rows of table ``name`` whose column is one of its ids for any (column, ids) of
+        ``wanted``, each once: one query ``col1 IN (…) OR col2 IN (…)`` while they number at
+        most 500 ids, else one query per 500 ids of a column."""
         import sqlalchemy as sa
 
+        from matcher.live.groups import KEYS
+
         entity, table = self.schema.entity(name), self.tables[name]
-        wanted, rows = sorted(set(ids)), []
-        if not wanted:  # no query, and no frame built row by row
+        asked = [(c, sorted({str(i) for i in ids})) for c, ids in wanted.items() if ids]
+        if not asked:  # no query, and no frame built row by row
             return entity.polars_schema().to_frame()
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            query = sa.select(table).where(table.c[column].in_(chunk))
-            for row in conn.execute(query).mappings():
-                record = {f.name: row[f.name] for f in entity.stored_fields}
-                if isinstance(record.get("tags"), str):
-                    record["tags"] = json.loads(record["tags"])
-                rows.append(record)
+        if sum(len(ids) for _, ids in asked) <= _CHUNK:
+            queries = [sa.or_(*(table.c[c].in_(ids) for c, ids in asked))]
+        else:
+            queries = [
+                table.c[c].in_(ids[start : start + _CHUNK])
+                for c, ids in asked
+                for start in range(0, len(ids), _CHUNK)
+            ]
+        names = [f.name for f in entity.stored_fields]
+        key = KEYS[name]
+        rows: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for where in queries:
+            for row in conn.execute(sa.select(*(table.c[n] for n in names)).where(where)):
+                values = tuple(row)
+                rows.setdefault(tuple(values[names.index(k)] for k in key), values)
+        found = list(rows.values())
+        if "tags" in names:
+            at = names.index("tags")
+            found = [
+                (*v[:at], json.loads(v[at]), *v[at + 1 :]) if isinstance(v[at], str) else v
+                for v in found
+            ]
         # The schema's dtypes already: the rows are built in them (no conforming pass).
-        return pl.DataFrame(rows, schema=entity.polars_schema(), orient="row")
+        return pl.DataFrame(found, schema=entity.polars_schema(), orient="row")
 
     def _any(self, conn: Connection, name: str) -> bool:
         import sqlalchemy as sa
@@ -510,12 +551,9 @@ class DatabaseSource:
         with self._connection() as conn:
             jobs = self.rows(conn, "employment", "enterprise_id", firms)
             staff = set(jobs["person_id"].to_list())
-            near = [
-                self.rows(conn, "resident", "household_id", homes),
-                self.rows(conn, "resident", "person_id", staff),
-                *(self.rows(conn, "resident", link, people) for link in PARENT_LINKS),
-            ]
-            members = pl.concat(near).unique("person_id", keep="first", maintain_order=True)
+            near = {"household_id": homes, "person_id": staff}
+            near.update({link: people for link in PARENT_LINKS})
+            members = self.rows_where(conn, "resident", near)
             homes_found = self.rows(conn, "household", "household_id", homes)
             # A firm with no employment on file has no staff when the table holds any (the
             # links are the record, as in the batch); without any, its typed-in count stands.
@@ -532,8 +570,12 @@ class DatabaseSource:
 
     def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
         """:meth:`FileSource.linked_rows` from the profile tables."""
+        return self.linked_where(name, {column: ids})
+
+    def linked_where(self, name: str, wanted: Mapping[str, Collection[str]]) -> pl.DataFrame:
+        """:meth:`FileSource.linked_where` from the profile tables (:meth:`rows_where`)."""
         with self._connection() as conn:
-            return self.rows(conn, name, column, ids)
+            return self.rows_where(conn, name, wanted)
 
     def deaths(self, person_ids: Collection[str]) -> set[str]:
         """:meth:`FileSource.deaths` from the event table."""
@@ -610,18 +652,24 @@ class LayeredSource:
     def linked_rows(self, name: str, column: str, ids: Collection[str]) -> pl.DataFrame:
         """The database's rows over the files': a filed row the database holds too is read
         as the database has it (and kept only if it still matches)."""
+        return self.linked_where(name, {column: ids})
+
+    def linked_where(self, name: str, wanted: Mapping[str, Collection[str]]) -> pl.DataFrame:
+        """:meth:`linked_rows` for several columns: the files read first, then one database
+        read for the rows asked for and the database's version of every filed row found."""
         from matcher.live.groups import KEYS
 
-        stored = self.database.linked_rows(name, column, ids)
         if self.files is None:
-            return stored
-        filed = self.files.linked_rows(name, column, ids)
-        key = KEYS[name]
+            return self.database.linked_where(name, wanted)
+        filed = self.files.linked_where(name, wanted)
         if not filed.height:
-            return stored
-        newer = self.database.linked_rows(name, key[0], filed[key[0]].to_list())
-        both = pl.concat([stored, newer, filed]).unique(key, keep="first", maintain_order=True)
-        return both.filter(pl.col(column).is_in(sorted(set(ids))))
+            return self.database.linked_where(name, wanted)
+        key = KEYS[name]
+        asked = {c: set(ids) for c, ids in wanted.items()}
+        asked[key[0]] = asked.get(key[0], set()) | set(filed[key[0]].to_list())
+        stored = self.database.linked_where(name, asked)
+        both = pl.concat([stored, filed]).unique(key, keep="first", maintain_order=True)
+        return both.filter(_any_of({c: ids for c, ids in wanted.items() if ids}))
 
     def deaths(self, person_ids: Collection[str]) -> set[str]:
         filed = self.files.deaths(person_ids) if self.files is not None else set()
@@ -632,6 +680,12 @@ class LayeredSource:
         if self.files is None:
             hint += ", or start the server with `zhida serve --population DIR`"
         return hint
+
+
+def _any_of(wanted: Mapping[str, Collection[str]]) -> pl.Expr:
+    """Whether a row's column is one of its ids, for any (column, ids) of ``wanted``."""
+    exprs = [pl.col(c).is_in(sorted({str(i) for i in ids})) for c, ids in wanted.items()]
+    return pl.any_horizontal(exprs).fill_null(False) if exprs else pl.lit(False)
 
 
 def bound_to(source: SubjectSource, conn: Connection) -> SubjectSource:
