@@ -82,9 +82,7 @@ _KINDS = {
     "policy": ("政策本身", "the policy itself"),
     "pair": ("规则判断结果", "the rule's result"),
     "history": ("您对以往通知的反应", "how you responded to earlier messages"),
-    "policy_rate": ("这类政策以往被告知后的办理比例",
-                    "how often this policy was taken up once told, in earlier campaigns"),
-}  # fmt: skip
+}
 _LEVELS = {
     "protected": ("受保护特征", "protected characteristic"),
     "sensitive": ("敏感信息", "sensitive information"),

@@ -18,7 +18,7 @@ With the truth at hand the ``expected`` variants score each ordering by the true
 instead of the drawn outcomes (less noisy; the oracle's expected NDCG is 1 by construction),
 and ``ndcg@5 redrawn`` is the observed NDCG@5's expectation: its mean over ``redraws`` fresh
 draws of the held-out pushed offers' take-up from the true propensities.  Observed once, the
-NDCG@5 counts only the ~140 held-out subjects of 20,000 residents with two pushed offers and
+NDCG@5 counts only the ~110 held-out subjects of 20,000 residents with two pushed offers and
 one taken up, and the outcome draw alone moves model minus popularity by ±0.015 (one standard
 deviation, 100 draws at 20,000 residents) — more than the differences it is asked to show.
 """

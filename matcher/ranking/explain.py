@@ -18,10 +18,6 @@ by :func:`probability_parts`.  A model that orders offers reads only citable fea
 >>> mode = Feature("policy.mode=auto_grant", "办理方式", "mode", "policy", value="auto_grant")
 >>> describe(mode, 1.0, 0.3, labels=MODE_LABELS)
 '办理方式 免申即享 提高得分 (mode auto_grant raises the score)'
->>> told = Feature("policy_rate.told", "这类政策被告知后办理的比例", "take-up once told",
-...                "policy_rate")
->>> describe(told, 0.42, 0.2)
-'这类政策被告知后办理的比例 42% 提高得分 (take-up once told 42% raises the score)'
 """
 
 from __future__ import annotations
@@ -100,8 +96,6 @@ def _value_words(f: Feature, value: float, labels: Mapping[str, str]) -> tuple[s
         return (f"{f.zh}", f"{f.en}") if value else (f"无{f.zh}", f"no {f.en}")
     if f.source == "pair":
         return (f.zh, f.en) if value else ("资格已确认", "eligibility confirmed")
-    if f.source == "policy_rate":  # a share of offers: said as a percentage
-        return f"{f.zh} {value:.0%}", f"{f.en} {value:.0%}"
     return f"{f.zh} {_number(value)}", f"{f.en} {_number(value)}"
 
 

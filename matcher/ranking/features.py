@@ -17,13 +17,7 @@ and policies exist) and stored with the model, so scoring builds exactly the tra
   deadline; unknown for an open-ended policy);
 * the pair: ``maybe`` or ``eligible``;
 * the subject's own behaviour in earlier campaigns: pushes per campaign, open, take-up
-  (of offers, not grants) and complaint rates;
-* the policy's record in earlier campaigns (:data:`POLICY_RATE_COLUMNS`): the share of its
-  offers taken up once told, shrunk towards the campaign-wide rate (:func:`policy_rates`),
-  learnt from the log given as history (a model in training never sees the campaign it is
-  measured on).  Once offers became
-  households' and firms', most of the take-up a push causes lies between policies, which
-  per-subject trees on one campaign's offers estimated too noisily.
+  (of offers, not grants) and complaint rates.
 
 Every feature records the sensitivity of what it reads; one stored without it (an older
 model) counts as not citable.  Categoricals are encoded explicitly, never as
@@ -59,18 +53,15 @@ from rules.policy import AUDIENCES, BENEFIT_PERIODS, MODES, Policy
 __all__ = [
     "DAYS_LEFT",
     "HISTORY_COLUMNS",
-    "POLICY_RATE_COLUMNS",
-    "PRIOR_OFFERS",
     "Feature",
     "FeatureSpec",
     "build_features",
     "data_hash",
     "fit_feature_spec",
     "history_counts",
-    "policy_rates",
 ]
 
-Source = Literal["profile", "onehot", "tag", "policy", "pair", "history", "policy_rate"]
+Source = Literal["profile", "onehot", "tag", "policy", "pair", "history"]
 
 # Past outcomes per subject as rates (so a longer log does not shift them), with labels.
 HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
@@ -79,19 +70,6 @@ HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
     "apply_rate": ("既往申领率", "earlier take-up rate"),
     "complaint_rate": ("既往投诉率", "earlier complaint rate"),
 }
-# Each policy's take-up in earlier campaigns once told: plain words a resident can read
-# (「这类政策被告知后办理的比例较高」), about the policy, not the person.  The take-up when
-# not told and the difference (:func:`policy_rates` computes both) were features too and made
-# the uplift order worse on average: NDCG@5 by true uplift minus popularity's, seeds 1/2/3 at
-# 20,000 residents, +0.0047/-0.0018/+0.0059 with all three against +0.0042/+0.0054/+0.0056
-# with this one alone (none: +0.0016/+0.0130/+0.0060) — one campaign's untreated take-up is
-# rare, and its difference from the treated is mostly noise.
-POLICY_RATE_COLUMNS: dict[str, tuple[str, str]] = {
-    "told": ("这类政策被告知后办理的比例", "share of this policy's offers taken up once told"),
-}
-# How many offers' worth of the campaign-wide rate a policy's own rate is shrunk towards: a
-# policy offered 20 times is half its own record, half the average (a Beta prior).
-PRIOR_OFFERS = 20.0
 _POLICY_LABELS = {
     "mode": ("办理方式", "mode"),
     "benefit_period": ("发放周期", "benefit period"),
@@ -268,56 +246,7 @@ def fit_feature_spec(
                 Feature(f"history.{column}", zh, en, "history",
                         monotonic=1 if column == "apply_rate" else 0, sensitivity=_ORDINARY)
             )  # fmt: skip
-        for column, (zh, en) in POLICY_RATE_COLUMNS.items():
-            features.append(
-                Feature(f"policy_rate.{column}", zh, en, "policy_rate", sensitivity=_ORDINARY)
-            )
     return FeatureSpec(tuple(features))
-
-
-def policy_rates(
-    log: pl.DataFrame, policy_ids: Sequence[str] = (), prior_offers: float = PRIOR_OFFERS
-) -> pl.DataFrame:
-    """Per policy (of the log and ``policy_ids``): the smoothed share of its offers taken up
-    when told (``pushed``) and when not, and their difference.
-
-    Each rate is ``(taken up + m · campaign-wide rate) / (offers + m)`` with ``m =
-    prior_offers``, so a policy rarely offered keeps close to the average, and one never
-    offered (in that arm) gets the average.  Rows whose ``applied`` is null (grants) are not
-    offers; an arm with no offer at all in the log is unknown.
-
-    >>> log = pl.DataFrame({"policy_id": ["a"] * 4 + ["b"] * 4,
-    ...     "pushed": [True, True, False, False] * 2,
-    ...     "applied": [True, True, False, False, False, True, False, None]})
-    >>> for row in policy_rates(log, ["c"], prior_offers=2).rows():
-    ...     print(row[0], [round(v, 3) for v in row[1:]])
-    a [0.875, 0.0, 0.875]
-    b [0.625, 0.0, 0.625]
-    c [0.75, 0.0, 0.75]
-    """
-    offers = log.filter(pl.col("applied").is_not_null()).select(
-        "policy_id", "pushed", pl.col("applied").cast(pl.Float64)
-    )
-    ids = sorted(set(offers["policy_id"].to_list()) | set(policy_ids))
-    out = pl.DataFrame({"policy_id": ids}, schema={"policy_id": pl.String})
-    for arm, told in (("told", True), ("untold", False)):
-        name = f"policy_rate.{arm}"
-        rows = offers.filter(pl.col("pushed") == told)
-        if rows.height == 0:
-            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
-            continue
-        overall = float(rows["applied"].mean())  # type: ignore[arg-type]
-        rates = rows.group_by("policy_id").agg(
-            ((pl.col("applied").sum() + prior_offers * overall) / (pl.len() + prior_offers)).alias(
-                name
-            )
-        )
-        out = out.join(rates, on="policy_id", how="left").with_columns(
-            pl.col(name).fill_null(overall)
-        )
-    return out.with_columns(
-        (pl.col("policy_rate.told") - pl.col("policy_rate.untold")).alias("policy_rate.gain")
-    )
 
 
 def history_counts(log: pl.DataFrame) -> pl.DataFrame:
@@ -349,7 +278,6 @@ def _joined(
     policies: Sequence[Policy],
     schema: Schema,
     history: pl.DataFrame | None,
-    rates_from: pl.DataFrame | None,
 ) -> pl.DataFrame:
     frame = pairs.select("subject_id", "policy_id", "status", "benefit")
     for name in sorted(profiles):
@@ -384,17 +312,6 @@ def _joined(
         frame = frame.join(history_counts(history), on="subject_id", how="left").with_columns(
             pl.col("history.pushes").fill_null(0.0)
         )
-        source = history if rates_from is None else rates_from
-        if rates_from is not None and "policy_id" in source.columns:
-            source = source.with_columns(
-                pl.when(pl.col("policy_id").is_in(grants))
-                .then(None)
-                .otherwise(pl.col("applied"))
-                .alias("applied")
-            )
-        frame = frame.join(
-            policy_rates(source, table["policy_id"].to_list()), on="policy_id", how="left"
-        )
     return frame
 
 
@@ -426,7 +343,7 @@ def _expr(
         return (pl.col(column).cast(pl.String) == f.value).fill_null(False).cast(pl.Float64)
     if f.source == "pair":
         return (pl.col("status").cast(pl.String) == "maybe").cast(pl.Float64)
-    # history and policy_rate: NaN when no log was given at all
+    # history: NaN when no log was given at all, 0 for a subject the log never mentions
     return pl.col(f.name).cast(pl.Float64) if f.name in columns else pl.lit(float("nan"))
 
 
@@ -439,15 +356,12 @@ def build_features(
     *,
     history: pl.DataFrame | None = None,
     as_of: date | None = None,
-    rates_from: pl.DataFrame | None = None,
 ) -> np.ndarray:
     """The feature matrix (float64, NaN = unknown) of ``pairs``, rows in the order of ``pairs``.
 
     ``profiles`` maps entity names to frames with derived fields and tags; ``history`` is the
     outcome log of earlier campaigns (None: past outcomes unknown); ``as_of`` the date the
-    days to a policy's deadline count from (None: unknown).  Each policy's take-up rates
-    (:func:`policy_rates`) are learnt from ``rates_from`` — by default all of ``history``;
-    training passes its training subjects' rows only.
+    days to a policy's deadline count from (None: unknown).
     """
     missing = [c for c in ("subject_id", "policy_id", "status") if c not in pairs.columns]
     if missing:
@@ -456,7 +370,7 @@ def build_features(
         )
     if "benefit" not in pairs.columns:
         pairs = pairs.with_columns(pl.lit(None, dtype=pl.Float64).alias("benefit"))
-    frame = _joined(pairs, profiles, policies, schema, history, rates_from)
+    frame = _joined(pairs, profiles, policies, schema, history)
     exprs = [
         _expr(f, frame, profiles, as_of).fill_null(float("nan")).alias(f.name)
         for f in spec.features

@@ -30,7 +30,7 @@ def test_the_model_orders_offers_better_than_popularity_and_random(
     metrics: dict[str, dict[str, float]],
 ) -> None:
     """The observed NDCG@5 is judged by its expectation over redrawn outcomes: drawn once,
-    it rests on ~140 held-out subjects (two pushed offers, one taken up), and the draw alone
+    it rests on ~110 held-out subjects (two pushed offers, one taken up), and the draw alone
     moves model minus popularity by ±0.015 — beyond the +0.01 claimed, so a single draw
     passed or failed by luck.  The mean of 100 redraws of the same held-out offers' take-up
     from the simulated world's true propensities measures the same claim without that luck
