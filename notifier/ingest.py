@@ -39,7 +39,7 @@ from matcher.live.checks import (
     conformed_record,
     conformed_records,
 )
-from matcher.live.fanout import has_links, neighbourhood, pairs_frame, rematch_linked
+from matcher.live.fanout import DEATH, has_links, neighbourhood, pairs_frame, rematch_linked
 from matcher.live.ledger import (
     change_rows,
     changes_of_cause,
@@ -49,6 +49,7 @@ from matcher.live.ledger import (
 )
 from matcher.live.linked import Affected, Touched, affected
 from matcher.live.offers import offers_now
+from matcher.live.reach import Reach, event_reach
 from matcher.live.recipients import household_heads
 from matcher.live.source import bound_to, tag_library
 from matcher.live.state import LiveStores, SubjectState, load_state, load_states, rematcher
@@ -222,9 +223,10 @@ def ingest_event(
             if entity_name == "resident"
             else Touched(enterprises=frozenset({subject_id}))
         )
-        linked = _Linked.read(live, conn, touched, as_of)
+        reach = _reach(state, event, catalog, schema, as_of)
+        linked = _Linked.reaching(live, conn, touched, as_of, reach)
         rows, current = [], dict(state.record)
-        if not has_links(linked.before):  # else the fan-out below re-matches it with the rest
+        if linked is None or not has_links(linked.before):  # else the fan-out re-matches it
             matcher = rematcher(state, catalog.policies, schema, as_of)
             rows = change_rows(matcher.on_event(event), entity_name)
             current = matcher.records[subject_id]
@@ -234,8 +236,8 @@ def ingest_event(
         assert inserted is not None
         cause = f"event {int(inserted[0])}"
         explainer = None
-        after = linked.after(live, conn)
-        if linked.applies(after):
+        after = linked.after(live, conn) if linked is not None else {}
+        if linked is not None and linked.applies(after):
             rows, explainer = linked.changes(live, conn, catalog, as_of, state.run_id, after)
         store_changes(conn, _stored(rows), cause, state.run_id, as_of)
         planned, messages = _plan(
@@ -303,6 +305,23 @@ def ingest_employment(
     return result, created
 
 
+def _reach(
+    state: SubjectState, event: Mapping[str, Any], catalog: Catalog, schema: Schema, as_of: date
+) -> Reach:
+    """How far ``event`` reaches (:mod:`matcher.live.reach`): the tags it changes of its
+    subject, against the tags the rules in force read (worked out once per catalog)."""
+    from profiles.tagging.single import subject_tags
+
+    if state.entity.name != "resident":
+        return "links"
+    own = [t for t in tag_library(schema) if t.audience == "resident"]
+    record = state.record or {"person_id": state.subject_id}
+    before = subject_tags(record, state.events, own, entity=state.entity, as_of=as_of)
+    after = subject_tags(record, [*state.events, event], own, entity=state.entity, as_of=as_of)
+    dead = str(event["item_code"]) == DEATH
+    return event_reach(catalog.in_force(as_of), schema).of(before ^ after, dead=dead)
+
+
 def _replayed(
     live: LiveStores, published: Published, subject_id: str, entity_name: str, cause: str,
     clock: Clock, conn: Connection,
@@ -361,15 +380,32 @@ class _Linked:
     touched: Touched
     before: dict[str, pl.DataFrame]
     as_of: date
+    wide: bool = True  # else only the touched residents' own pairs can change
 
     @classmethod
     def read(cls, live: LiveStores, conn: Connection, touched: Touched, as_of: date) -> _Linked:
         source = bound_to(live.source, conn)
         return cls(touched, neighbourhood(source, touched, as_of), as_of)
 
+    @classmethod
+    def reaching(
+        cls, live: LiveStores, conn: Connection, touched: Touched, as_of: date, reach: Reach
+    ) -> _Linked | None:
+        """The neighbourhood before the write; None when nothing ``reach``es (no pair can
+        change).  For the touched alone (``self``), their own links are read, or every one's
+        when they have no household (their links run through employers or relatives)."""
+        if reach == "none":
+            return None
+        source = bound_to(live.source, conn)
+        if reach == "self":
+            own = neighbourhood(source, touched, as_of, wide=False)
+            if has_links(own):
+                return cls(touched, own, as_of, wide=False)
+        return cls.read(live, conn, touched, as_of)
+
     def after(self, live: LiveStores, conn: Connection) -> dict[str, pl.DataFrame]:
         source = bound_to(live.source, conn)
-        return neighbourhood(source, self.touched, self.as_of)
+        return neighbourhood(source, self.touched, self.as_of, wide=self.wide)
 
     def applies(self, after: Mapping[str, pl.DataFrame]) -> bool:
         """Whether links are on record around what was touched, before or after the write
@@ -383,9 +419,11 @@ class _Linked:
         """The change rows (with unit and recipient) of every unit reached, and an explainer
         of each subject's offer as it stands after the write."""
         reached = affected(self.before, after, self.touched)
+        if not self.wide:  # an event that reaches no one else: its subject's own pairs
+            reached = Affected(self.touched.residents, frozenset(), frozenset())
         _, changes = rematch_linked(
             _held(live, conn, reached), self.before, after, self.touched,
-            catalog.in_force(as_of), live.source.schema, as_of,
+            catalog.in_force(as_of), live.source.schema, as_of, reached,
         )  # fmt: skip
         return changes.to_dicts(), _linked_explainer(live, conn, catalog, after, as_of)
 

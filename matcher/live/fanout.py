@@ -78,15 +78,22 @@ def _people_around(
 
 
 def neighbourhood(
-    source: LinkedRows, touched: Touched, as_of: date, *, tagged: bool = True
-) -> dict[str, pl.DataFrame]:
+    source: LinkedRows, touched: Touched, as_of: date, *, tagged: bool = True,
+    wide: bool = True,
+) -> dict[str, pl.DataFrame]:  # fmt: skip
     """The frames around ``touched`` (``resident``, ``household``, ``enterprise``,
     ``employment``; see the module docstring), the dead left out, residents and firms with
-    the tags their events give on ``as_of`` (``tagged``; else the tags as stored)."""
+    the tags their events give on ``as_of`` (``tagged``; else the tags as stored).
+
+    Not ``wide``: only what the touched residents' own pairs read (their households, parents
+    and children; no second hop, no employments), for an event that reaches no one else
+    (:mod:`matcher.live.reach`)."""
     people = set(touched.residents) | {p for p, _ in touched.employments}
     firms = set(touched.enterprises) | {e for _, e in touched.employments}
     homes = set(touched.households)
     residents = _people_around(source, people, homes)
+    if not wide:
+        return _own(source, residents, as_of, tagged=tagged)
     # Two hops: the households of the parents and children of the touched are reached too.
     residents = _union([residents, _people_around(source, _ids(residents, "person_id"))],
                        ["person_id"])  # fmt: skip
@@ -122,6 +129,22 @@ def neighbourhood(
         enterprises = _tagged(source, enterprises, "enterprise", "enterprise_id", as_of)
     out["enterprise"] = enterprises
     return out
+
+
+def _own(
+    source: LinkedRows, residents: pl.DataFrame, as_of: date, *, tagged: bool
+) -> dict[str, pl.DataFrame]:
+    """:func:`neighbourhood`'s frames of ``residents`` alone (no employments or firms)."""
+    if tagged:
+        residents = _tagged(source, residents, "resident", "person_id", as_of)
+    dead = source.deaths(_ids(residents, "person_id"))
+    residents = residents.filter(~pl.col("person_id").is_in(sorted(dead)))
+    homes = source.linked_where("household", {"household_id": _ids(residents, "household_id")})
+    empty = {n: source.schema.entity(n).polars_schema().to_frame() for n in _FIRMS}
+    return {"resident": residents, "household": homes, **empty}
+
+
+_FIRMS = ("employment", "enterprise")
 
 
 def _tagged(
@@ -163,13 +186,15 @@ def pairs_frame(held: Mapping[tuple[str, str], Sequence[tuple[str, str, Any]]]) 
 def rematch_linked(
     held: pl.DataFrame, before: Mapping[str, pl.DataFrame], after: Mapping[str, pl.DataFrame],
     touched: Touched, policies: Sequence[Policy], schema: Schema, as_of: date,
+    reached: Affected | None = None,
 ) -> tuple[Affected, pl.DataFrame]:  # fmt: skip
-    """The units ``touched`` reaches and their changes (``matcher.runs.run_diff`` rows with
-    unit and recipient), matched by the batch run's matcher on ``after``."""
+    """The units ``touched`` reaches (or ``reached``, when the caller knows fewer can change)
+    and their changes (``matcher.runs.run_diff`` rows with unit and recipient), matched by
+    the batch run's matcher on ``after``."""
 
     def match(frames: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
         return match_units_frame(frames, policies, schema, as_of=as_of)
 
-    reached = affected(before, after, touched)
-    _, changes = rematch(held, before, after, touched, match)
+    reached = reached or affected(before, after, touched)
+    _, changes = rematch(held, before, after, touched, match, reached)
     return reached, changes

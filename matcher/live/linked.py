@@ -142,15 +142,17 @@ def context(population: Frames, reached: Affected) -> dict[str, pl.LazyFrame]:
 
 
 def rematch(
-    pairs: pl.DataFrame, before: Frames, after: Frames, touched: Touched, match: Match
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+    pairs: pl.DataFrame, before: Frames, after: Frames, touched: Touched, match: Match,
+    reached: Affected | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     """The pairs after an event, and its changes (``matcher.runs.run_diff`` rows, each with
     its unit and recipient: what :func:`notifier.dispatch.plan_changes` plans).
 
     ``pairs`` are the population's pairs before the event (:data:`PAIRS_SCHEMA`); only the
-    affected units are matched again, on :func:`context` of the population after it.
+    affected units (or ``reached``, when fewer can change) are matched again, on
+    :func:`context` of the population after it.
     """
-    reached = affected(before, after, touched)
+    reached = reached or affected(before, after, touched)
     fresh = match(context(after, reached)).cast(PAIRS_SCHEMA).filter(reached.holds())
     old = pairs.filter(reached.holds())
     kept = pairs.filter(~reached.holds())
