@@ -20,7 +20,9 @@ schema.  It has no batch endpoint: its throughput is 4 concurrent clients postin
 The load generator shares the machine's cores with the server and PostgreSQL.
 
 Run: ``.venv/bin/python -m bench.bench_ingest [--residents 50000] [--events 100]
-[--batch-size 500] [--batches 3] [--rounds 3] [--ndjson] [--baseline REV | --no-baseline]``
+[--batch-size 500] [--batches 3] [--rounds 3] [--ndjson] [--single-only]
+[--baseline REV | --no-baseline]`` (``--single-only``: the sequential events and ``/health``
+alone, in both codes: a quick before/after of one change with ``--baseline REV``)
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ def _round(
             lambda: client.post("/api/v1/events", json=births.next()), args.events, (201,)
         )
         health = _timed(lambda: client.get("/health"), args.events, (200,))
+    if args.single_only:
+        return {"single": _latency(single), "health": _latency(health)}
     streams = [Births(residents, seed * 100 + c + 1) for c in range(CLIENTS)]
 
     def client_run(stream: Births) -> int:
@@ -253,6 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ndjson", action="store_true",
         help="send the batches as NDJSON (one event per line) instead of a JSON array",
+    )  # fmt: skip
+    parser.add_argument(
+        "--single-only", action="store_true",
+        help="measure the sequential single events and /health only (no batches, no concurrent "
+        "clients): a quick before/after of one change, e.g. --baseline HEAD --single-only",
     )  # fmt: skip
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--baseline", default=BASELINE)
