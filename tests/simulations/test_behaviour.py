@@ -91,7 +91,7 @@ def test_observed_take_up_matches_the_true_propensities(world: World) -> None:
         offers = rows.drop_nulls(p)  # grants have no take-up
         # four standard errors of a mean of independent draws with these probabilities (a
         # fixed 0.01 was 1.5 of them at this size, so a fair draw failed one run in seven)
-        se = float((offers[p] * (1 - offers[p])).sum() ** 0.5 / offers.height)
+        se = float((offers[p] * (1 - offers[p])).sum()) ** 0.5 / offers.height
         assert 0 < se < 0.01
         assert offers["applied"].mean() == pytest.approx(offers[p].mean(), abs=4 * se)
 

@@ -66,10 +66,16 @@ def _samplics_rake(
             "a": {"0": totals[0], "1": totals[1], "2": totals[2]},
             "b": {"0": totals[3], "1": totals[4]},
         }
-        return np.asarray(
-            SampleWeight().rake(base, margins, control=control, tol=1e-10, ctrl_tol=1e-10),
-            dtype=np.float64,
+        # samplics 0.6 annotates margins and control as {category: number}; rake's body reads
+        # margins as {margin: categories} and control as {margin: {category: total}}.
+        weights = SampleWeight().rake(
+            base,
+            margins,  # type: ignore[arg-type]
+            control=control,  # type: ignore[arg-type]
+            tol=1e-10,
+            ctrl_tol=1e-10,
         )
+        return np.asarray(weights, dtype=np.float64)
 
 
 def test_with_wide_bounds_it_is_samplics_raking_ratio() -> None:

@@ -16,6 +16,7 @@ from rules.loader import load_catalog
 from simulations.reach import ALL, simulate_reach
 from simulations.reach_release import private_reach
 from tests.populations import Populations
+from tests.scalars import number
 
 AS_OF = date(2026, 6, 30)
 SCHEMA = load_schema()
@@ -52,7 +53,7 @@ def catalogs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "baseline", root / "reform"
 
 
-def _reach(population: Path, catalogs: tuple[Path, Path]):  # type: ignore[no-untyped-def]
+def _reach(population: Path, catalogs: tuple[Path, Path]):
     baseline, reform = (load_catalog([c], SCHEMA) for c in catalogs)
     return simulate_reach(population, baseline, reform, SCHEMA, as_of=AS_OF), baseline, reform
 
@@ -166,7 +167,7 @@ def test_a_dry_run_shows_the_draft_at_beijing_scale(
         draft, Published(baseline, {"test-elderly": 1}), population, as_of=AS_OF
     )
     beijing = figures["beijing"]
-    mean = float(pl.read_parquet(population / "residents.parquet")["weight"].mean())  # type: ignore[arg-type]
+    mean = number(pl.read_parquet(population / "residents.parquet")["weight"].mean())
     assert beijing["mean_weight"] == pytest.approx(mean, abs=0.01)
     eligible = float(beijing["eligible"].replace(",", ""))
     assert eligible == pytest.approx(figures["eligible"] * mean, abs=1)
