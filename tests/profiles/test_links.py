@@ -121,7 +121,7 @@ def test_a_known_income_is_its_own_bound() -> None:
     assert row["income_per_capita:least"] == row["income_per_capita:greatest"] == 1200.0
 
 
-def test_an_unknown_aggregate_name_in_a_schema_extension_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_aggregate_name_in_a_schema_extension_is_refused(tmp_path) -> None:
     ext = tmp_path / "ext.yaml"
     ext.write_text(
         "entities:\n  household:\n    fields:\n      - {name: pets, type: integer, zh: x, "

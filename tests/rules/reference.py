@@ -200,7 +200,7 @@ def _sum_interval(node: Any, row: dict[str, Any], today: date) -> tuple[Any, Any
         return None
     conds = _conditions(node, rows, today)
     value = node.arguments[0]
-    span = (None, None)
+    span: tuple[Decimal | None, Decimal | None] = (None, None)
     if isinstance(value, rast.SymbolExpression) and value.scope != "built-in":
         span = _field_range(key, value.name)
     low: Any = Decimal(0)

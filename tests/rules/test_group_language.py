@@ -34,7 +34,7 @@ RESIDENT, HOUSEHOLD, ENTERPRISE = SCHEMA.resident, SCHEMA.entity("household"), S
          "members_sum(monthly_income, age >= 16) / size < 1450"),
     ],
 )  # fmt: skip
-def test_chinese_group_words_read_as_the_english(entity, chinese: str, english: str) -> None:  # type: ignore[no-untyped-def]
+def test_chinese_group_words_read_as_the_english(entity, chinese: str, english: str) -> None:
     assert parse_rule(chinese, entity).text == english
 
 
@@ -70,7 +70,7 @@ def test_an_enum_label_of_a_household_field_reads_as_its_value() -> None:
         (ENTERPRISE, "employees_count(hired_on >= $today - 1.5) > 0", 38, "whole number of days"),
     ],
 )
-def test_group_mistakes_are_located_and_say_how_to_fix(entity, text, col, words) -> None:  # type: ignore[no-untyped-def]
+def test_group_mistakes_are_located_and_say_how_to_fix(entity, text, col, words) -> None:
     with pytest.raises(RuleTypeError) as caught:
         parse_rule(text, entity)
     assert (caught.value.line, caught.value.col) == (1, col), str(caught.value)

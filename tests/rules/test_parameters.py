@@ -46,7 +46,7 @@ def _write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
 def _problems(tmp_path: Path, text: str) -> list[str]:
     with pytest.raises(ParameterFileError) as caught:
         read_library([_write(tmp_path, text)])
-    return caught.value.problems
+    return list(caught.value.problems)
 
 
 def test_the_value_in_force_is_chosen_by_date(tmp_path: Path) -> None:
