@@ -111,6 +111,7 @@ def test_a_parameter_change_is_a_reform(population: Path, catalog: Path) -> None
         parameters=(builtin_library(), reformed),
     )  # fmt: skip
     [change] = reach.changes
+    assert change.new_eligibility is not None
     assert change.new_eligibility.endswith("# parameters.dibao_standard: 1450 → 1500")
     row = reach.policies.filter(pl.col("policy_id") == "bj-dibao-test").row(0, named=True)
     assert (row["eligible_before"], row["eligible_after"], row["newly_eligible"]) == (1, 2, 1)

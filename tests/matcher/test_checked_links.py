@@ -36,7 +36,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ran: list[str] = []
     real = profiles.link_checks.check_links
 
-    def counted(frames, sources, **kw):  # type: ignore[no-untyped-def]
+    def counted(frames, sources, **kw):
         ran.append(sources["resident"])
         return real(frames, sources, **kw)
 

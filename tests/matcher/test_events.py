@@ -73,9 +73,9 @@ def test_replaying_a_day_of_events_equals_the_batch_run(population: Path, tmp_pa
         by_subject.setdefault(subject, {})[policy] = status
     # Each resident as the live source gives it: with its household, members and children.
     subjects = load_subjects(FileSource(earlier, SCHEMA), residents["person_id"].to_list())
-    for pid, subject in subjects.items():
+    for pid, loaded in subjects.items():
         past = history.get((pid,), pl.DataFrame(schema=events.schema)).to_dicts()
-        matcher.load(pid, subject.linked(subject.record, AS_OF), past, by_subject.get(pid, {}))
+        matcher.load(pid, loaded.linked(loaded.record, AS_OF), past, by_subject.get(pid, {}))
     changes = [c for event in day.iter_rows(named=True) for c in matcher.on_event(event)]
     assert changes, "a day of events changes something"
     replayed = {(s, p): v for s, m in matcher.matches.items() for p, v in m.items()}

@@ -171,7 +171,7 @@ def test_re_matching_only_the_touched_record_would_miss_what_the_links_change() 
     _, after, touched = events()[0]
     alone = Affected(frozenset(touched.residents), frozenset(), frozenset())
     fresh = match(context(after, alone)).filter(alone.holds())
-    naive = pl.concat([batch(START).filter(~alone.holds()), fresh.cast(dict(batch(START).schema))])
+    naive = pl.concat([batch(START).filter(~alone.holds()), fresh.cast(batch(START).schema)])
     assert not naive.sort("subject_type", "subject_id", "policy_id").equals(batch(after))
     assert batch(after).filter(pl.col("subject_id") == "h1")["benefit"].to_list() == [
         Decimal("1350.00")  # (1450 - 3000 / 3) x 3

@@ -128,7 +128,7 @@ def test_without_links_every_pair_is_its_subjects_and_told_to_them() -> None:
     plain = match_frame({"resident": flat}, [DIBAO, CHILDCARE], SCHEMA, as_of=ON)
     units = match_units_frame({"resident": flat}, [DIBAO, CHILDCARE], SCHEMA, as_of=ON)
     columns = plain.columns
-    assert units.select(columns).equals(plain.cast(dict(units.select(columns).schema)))
+    assert units.select(columns).equals(plain.cast(units.select(columns).schema))
     assert (units["recipient_id"] == units["subject_id"]).all()
 
 

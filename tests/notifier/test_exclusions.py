@@ -17,6 +17,7 @@ from notifier.campaign import record_and_plan
 from notifier.tables import grants
 from profiles.schema import load_schema
 from rules.loader import load_catalog
+from rules.policy import Policy
 from rules.relations import Relation
 
 CATALOG = Path(__file__).resolve().parents[2] / "rules" / "catalog"
@@ -33,7 +34,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )  # fmt: skip
 
 
-def _catalog(wins: str | None) -> dict[str, object]:
+def _catalog(wins: str | None) -> dict[str, Policy]:
     allowance = load_catalog([CATALOG / "bj-elderly-allowance.yaml"]).by_id["bj-elderly-allowance"]
     # A second 高龄 benefit of 1,500 a year that excludes the allowance (100 / 500 / 800 a month).
     bonus = replace(

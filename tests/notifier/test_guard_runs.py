@@ -4,7 +4,7 @@ and a retirement through the review are not held."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -57,7 +57,7 @@ class Runs:
         self.engine = get_engine(settings.database_url)
         self.n = 0
 
-    def pairs(self, offers: dict[str, Iterable[str]]) -> Path:
+    def pairs(self, offers: Mapping[str, Iterable[str]]) -> Path:
         self.n += 1
         rows = [
             (s, "resident", policy, "eligible", 100.0 if policy == GRANTED else None)
@@ -68,7 +68,7 @@ class Runs:
         pl.DataFrame(rows, schema=PAIRS, orient="row").write_parquet(path)
         return path
 
-    def record(self, offers: dict[str, Iterable[str]]) -> None:
+    def record(self, offers: Mapping[str, Iterable[str]]) -> None:
         """Record a run without planning it (history)."""
         RunStore(self.engine, self.settings.data_dir).record(
             self.pairs(offers), as_of=AS_OF, catalog_hash="c", population="pop",
@@ -76,7 +76,7 @@ class Runs:
         )  # fmt: skip
 
     def plan(
-        self, offers: dict[str, Iterable[str]], how: str = "match --plan",
+        self, offers: Mapping[str, Iterable[str]], how: str = "match --plan",
         parameters: dict[str, tuple[str, str]] | None = None,
     ) -> PlanSummary:  # fmt: skip
         """Record a run and plan its diff, as ``zhida match --plan`` or ``deliveries plan``;

@@ -81,7 +81,7 @@ def told(live: LiveStores) -> list[tuple[str, str, str]]:
             .join(notices, notices.c.outbox_id == outbox.c.id)
             .order_by(notices.c.id)
         ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def test_a_household_offer_reaches_its_head_once_and_a_newborns_its_mother(

@@ -96,7 +96,7 @@ def test_a_grant_notice_says_what_why_how_to_object_and_whom_to_ask() -> None:
         assert part in body
 
 
-WRITTEN = {
+WRITTEN: dict[str, Any] = {
     "summary": "三岁以下婴幼儿的父母每年可领育儿补贴。",
     "summary_en": "Parents of children under three get a yearly childcare subsidy.",
     "materials": ["身份证", "出生医学证明"],

@@ -82,7 +82,9 @@ def _frame(entity: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
-def _person(pid: str, born: date, home: str, relation: str, income: float, **kw: Any) -> dict:
+def _person(
+    pid: str, born: date, home: str, relation: str, income: float, **kw: Any
+) -> dict[str, Any]:
     return {"person_id": pid, "birth_date": born, "household_id": home, "hukou_city": "北京市",
             "relation_to_head": relation, "monthly_income": income, **kw}  # fmt: skip
 
