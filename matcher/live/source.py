@@ -247,10 +247,17 @@ class FileSource:
         keys = {e.name: e.key for e in _entities(self.schema, None) if e.key is not None}
         # Subjects by key; households, employments and residents also by what links them.
         subjects = {n: f for n, f in self._frames.items() if n in keys}
+        # Every column the fan-out looks rows up by (matcher.live.fanout), so none is a scan.
         links = {
-            "resident": (None, ("person_id", "household_id", *PARENT_LINKS)),
+            "resident": (None, ("person_id", "household_id", *PARENT_LINKS, "guardian_id")),
             "household": (self._frames.get("household"), ("household_id",)),
-            "employment": (self._frames.get("employment"), ("enterprise_id",)),
+            "employment": (self._frames.get("employment"), ("enterprise_id", "person_id")),
+            "enterprise": (None, ("enterprise_id",)),
+        }
+        links = {
+            name: (frame, tuple(c for c in by if c in names))
+            for name, (frame, by) in links.items()
+            if (names := _columns(frame if frame is not None else self._frames.get(name)))
         }
         return FileIndex.build(subjects, keys, self.directory / "events.parquet", links)
 
@@ -680,6 +687,10 @@ class LayeredSource:
         if self.files is None:
             hint += ", or start the server with `zhida serve --population DIR`"
         return hint
+
+
+def _columns(frame: pl.LazyFrame | None) -> set[str]:
+    return set() if frame is None else set(frame.collect_schema().names())
 
 
 def _any_of(wanted: Mapping[str, Collection[str]]) -> pl.Expr:
