@@ -77,22 +77,27 @@ def _schema(database: str) -> Iterator[str]:
         admin.dispose()
 
 
-def _prepare(url: str, population: Path, data_dir: Path) -> str:
-    """Migrations, the catalog published, the population's match run recorded; an admin token."""
+def _prepare(code: Path, url: str, population: Path, data_dir: Path) -> str:
+    """Migrations, the catalog published, the population's match run recorded; an admin token.
+
+    The migrations and the match run are the served code's own (``code``): a baseline older
+    than a migration must not find the schema at a revision it does not know."""
     from argon2 import PasswordHasher
 
     from api.app.auth import UserStore
-    from core.db import get_engine, upgrade
+    from core.db import get_engine
     from rules.store import PolicyStore
 
+    env = {**os.environ, "ZHIDA_DATABASE_URL": url, "ZHIDA_DATA_DIR": str(data_dir),
+           "PYTHONPATH": str(code)}  # fmt: skip
+    subprocess.run([sys.executable, "-m", "api.cli", "db", "upgrade"], check=True, cwd=code,
+                   env=env, stdout=subprocess.DEVNULL)  # fmt: skip
     engine = get_engine(url)
-    upgrade(engine)
-    PolicyStore(engine).import_catalog(Path("rules/catalog"), author="bench", note="bench")
+    PolicyStore(engine).import_catalog(code / "rules/catalog", author="bench", note="bench")
     subprocess.run(
-        [sys.executable, "-m", "api.cli", "match", "--population", str(population),
+        [sys.executable, "-m", "api.cli", "match", "--population", str(population.resolve()),
          "--policies", "rules/catalog", "--out", str(data_dir / "pairs.parquet")],
-        check=True, stdout=subprocess.DEVNULL,
-        env={**os.environ, "ZHIDA_DATABASE_URL": url, "ZHIDA_DATA_DIR": str(data_dir)},
+        check=True, stdout=subprocess.DEVNULL, cwd=code, env=env,
     )  # fmt: skip
     users = UserStore(engine, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     token = users.issue(users.create("bench-admin", "bench-password", role="admin"))
@@ -222,7 +227,7 @@ def _measure(
     batch: bool,
 ) -> dict[str, Any]:  # fmt: skip
     with _schema(database) as url, tempfile.TemporaryDirectory() as data:
-        token = _prepare(url, population, Path(data))
+        token = _prepare(code, url, population, Path(data))
         with _served(code, url, population, Path(data)) as base:
             rounds = [
                 _round(base, token, residents, seed, args, batch)

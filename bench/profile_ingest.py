@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         import os
 
         os.environ.update(ZHIDA_DATABASE_URL=url, ZHIDA_DATA_DIR=data)
-        token = _prepare(url, population, Path(data))
+        token = _prepare(Path.cwd(), url, population, Path(data))
         import logging
 
         logging.disable(logging.INFO)
