@@ -373,6 +373,10 @@ def group_joiner(
     return GroupJoin(entity, mine, groups, employees, frozenset(_read_columns(mine, entity)))
 
 
+_GROUP_KEYS = ("household_id", "enterprise_id")  # a member's household, an employee's firm
+_KNOWN_BY_AGE = "age"
+
+
 def _read_columns(plans: Sequence[PolicyPlan], entity: Entity) -> set[str]:
     """The subject columns ``plans`` read, their members' included, and the group keys."""
     exprs = [e for p in plans for e in (p.eligible, p.benefit)]
@@ -381,7 +385,8 @@ def _read_columns(plans: Sequence[PolicyPlan], entity: Entity) -> set[str]:
     ]
     names = {n for e in exprs for n in e.meta.root_names()}
     # age too: a member's unrecorded income is 0 under 16 (rules.groups.known_by_rule)
-    return names | {c for c in (entity.key, "household_id", "enterprise_id", "age") if c}
+    keys = {entity.key, *_GROUP_KEYS, _KNOWN_BY_AGE}
+    return names | {c for c in keys if c}
 
 
 def _employee_aggregates(

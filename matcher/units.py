@@ -52,7 +52,7 @@ from typing import Protocol
 import polars as pl
 
 from matcher.batch import DEFAULT_BATCH_ROWS, MATCH_SCHEMA, Tagger, match_population
-from profiles.schema import Schema
+from profiles.schema import Schema, load_schema
 
 __all__ = [
     "PAIRS_SCHEMA",
@@ -84,8 +84,10 @@ PAIRS_SCHEMA = pl.Schema(
 )
 _UNIT_OF_TYPE = {"resident": "person", "enterprise": "enterprise", "household": "household"}
 # The links read from residents, and what a missing one means: unknown.
-_PARENTS = ("guardian_id", "mother_id", "father_id")  # who is told for a child, in order
-_PERSON_LINKS = ("household_id", "relation_to_head", *_PARENTS)
+# Who is told for a child, in the order asked: the schema's guardian fields.
+_PARENTS = load_schema().resident.guardian_fields
+_HOUSEHOLD_LINK = ("household_id", "relation_to_head")  # the resident's place in a household
+_PERSON_LINKS = (*_HOUSEHOLD_LINK, *_PARENTS)
 
 
 class UnitPolicy(Protocol):

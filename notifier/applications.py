@@ -18,7 +18,7 @@ the draft (:meth:`ApplicationStore.confirm`); the department then processes it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,18 +28,39 @@ from sqlalchemy.engine import Engine
 
 from core.errors import NotFoundError, ZhidaError
 from notifier.tables import application_drafts, outbox
+from profiles.schema import Entity
 
 __all__ = [
-    "APPLICANT_FIELDS",
     "AlreadyConfirmedError",
     "Application",
     "ApplicationStore",
+    "applicant_fields",
     "form_fields",
     "prefill",
 ]
 
-# Who applies, as every application form asks it first (those the entity's schema has).
-APPLICANT_FIELDS = ("person_id", "enterprise_id", "name", "phone", "contact_phone", "address")
+_EMAIL = "email"  # a contact point the applicant gives on the form, not a fact it states
+
+
+def applicant_fields(entity: Entity) -> tuple[str, ...]:
+    """Who applies, as every application form asks it first: the entity's identifiers that
+    name the subject itself (its key, name, phone, address), not its links to other records
+    (a household, a parent) nor its e-mail.
+
+    >>> from profiles.schema import load_schema
+    >>> applicant_fields(load_schema().resident)
+    ('person_id', 'name', 'address', 'phone')
+    >>> applicant_fields(load_schema().enterprise)
+    ('enterprise_id', 'name', 'contact_phone')
+    """
+    return tuple(
+        f.name
+        for f in entity.fields
+        if f.sensitivity == "identifier"
+        and f.guardian is None
+        and (f.name == entity.key or not f.name.endswith("_id"))
+        and not f.name.endswith(_EMAIL)
+    )
 
 
 class AlreadyConfirmedError(ZhidaError, RuntimeError):
@@ -59,16 +80,20 @@ class Application:
     confirmed_at: datetime | None = None
 
 
-def form_fields(schema_order: Sequence[str], rule_fields: Iterable[str]) -> list[str]:
+def form_fields(entity: Entity, rule_fields: Iterable[str]) -> list[str]:
     """The fields an application lists: the applicant's, then what the rule reads, each in
     the schema's order (tags are conditions, not fields of the form).
 
-    >>> form_fields(["person_id", "name", "age", "hukou_city", "tags"], {"tags", "age"})
-    ['person_id', 'name', 'age']
+    >>> from profiles.schema import load_schema
+    >>> form_fields(load_schema().resident, {"tags", "age"})
+    ['person_id', 'name', 'address', 'phone', 'age']
     """
     read = set(rule_fields) - {"tags"}
-    applicant = [n for n in schema_order if n in APPLICANT_FIELDS]
-    return applicant + [n for n in schema_order if n in read and n not in APPLICANT_FIELDS]
+    applicant = applicant_fields(entity)
+    order = [f.name for f in entity.fields]
+    return [n for n in order if n in applicant] + [
+        n for n in order if n in read and n not in applicant
+    ]
 
 
 def prefill(

@@ -76,6 +76,7 @@ _FIELD_KEYS = frozenset(
         "derived",
         "pattern",
         "missing",
+        "guardian",
         "zh",
         "en",
     )
@@ -116,6 +117,7 @@ class Field:
     values_zh: tuple[str, ...] = ()  # labels of ``values``, in order, as people read them
     values_en: tuple[str, ...] = ()
     derived_as: str | None = None  # how: whole_years, or an aggregate over links (size, ...)
+    guardian: int | None = None  # a link to a person told for this one (1 asked first, ...)
 
     def label(self, value: str, lang: str) -> str:
         """How ``value`` of this enum reads in ``lang`` (zh, en); the value itself without a label.
@@ -219,6 +221,17 @@ class Entity:
             raise SchemaError(
                 f"{self.name} has no field {name!r}; its fields are: " + ", ".join(self.field_names)
             ) from None
+
+    @property
+    def guardian_fields(self) -> tuple[str, ...]:
+        """The fields naming who is told for a subject (a child's guardian, then its mother,
+        then its father: ``recipient: guardian``), in the order they are asked.
+
+        >>> load_schema().resident.guardian_fields
+        ('guardian_id', 'mother_id', 'father_id')
+        """
+        ranked = sorted((f.guardian, f.name) for f in self.fields if f.guardian is not None)
+        return tuple(name for _, name in ranked)
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -334,7 +347,19 @@ def _parse_field(raw: Any, where: str) -> Field:
         missing=float(raw.get("missing", 0.0)),
         values_zh=labels["zh"],
         values_en=labels["en"],
+        guardian=_guardian_rank(raw.get("guardian"), name, ftype, where),
     )
+
+
+def _guardian_rank(raw: Any, name: str, ftype: str, where: str) -> int | None:
+    if raw is None:
+        return None
+    if ftype != "string" or isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise SchemaError(
+            f"{where}: 'guardian' of {name!r} must be a whole number from 1 (asked first) on a "
+            f"string field holding a person_id"
+        )
+    return int(raw)
 
 
 def _labels(

@@ -67,7 +67,7 @@ def profile_tables(schema: Schema, metadata: sa.MetaData | None = None) -> dict[
         for name in ("resident", "enterprise", "household")
     }
     sa.Index("ix_residents_household", tables["resident"].c.household_id)
-    for link in ("mother_id", "father_id", "guardian_id"):  # a person's children (fan-out)
+    for link in schema.resident.guardian_fields:  # a person's children (the fan-out)
         sa.Index(f"ix_residents_{link}", tables["resident"].c[link])
     tables["employment"] = sa.Table(
         TABLE_NAMES["employment"],

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -61,6 +62,10 @@ def create_app(
         ],
         exception_handlers=exception_handlers,
         response_class=UtcResponse,
+        # Litestar's own logger only: an app built inside a command or a test must not hand the
+        # whole process's root logger a handler on the stderr of the moment (later INFO lines of
+        # alembic and others then went to a closed stream as "--- Logging error ---").
+        logging_config=LoggingConfig(configure_root_logger=False),
         # Forged cookie-authenticated changes are refused before any handler (api.app.csrf);
         # the public URL's host is this server too when a proxy rewrites Host.
         middleware=[

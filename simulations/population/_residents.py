@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from profiles.schema import load_schema
 from simulations.population import _marginals as m
 from simulations.population._assistance import assess
 from simulations.population._households import COLLECTIVE, Skeleton, draw_households
@@ -329,7 +330,8 @@ def _documents(
     }
 
 
-_LINKS = ("household_id", "relation_to_head", "mother_id", "father_id", "guardian_id")
+_HOUSEHOLD_LINK = ("household_id", "relation_to_head")  # filled when households are drawn
+_LINKS = (*_HOUSEHOLD_LINK, *load_schema().resident.guardian_fields)
 
 
 def generate_residents(rng: np.random.Generator, n: int, *, as_of: date) -> pl.DataFrame:

@@ -75,6 +75,8 @@ def test_there_is_no_second_list_of_fields_in_the_packages() -> None:
     offenders = []
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:  # a migration is a frozen copy of its day's schema
+                continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 if isinstance(node, ast.List | ast.Tuple | ast.Set):

@@ -125,7 +125,7 @@ def _page(
     subject = find_subject(svc.subjects, application.subject_id)
     record = dict(subject.derived(as_of, tag_library(schema))) if subject is not None else {}
     rule = parse_rule(policy.eligibility, entity)
-    names = form_fields([f.name for f in entity.fields], rule.fields)
+    names = form_fields(entity, rule.fields)
     filled, missing = prefill(names, record, application.fields)
     if staff:  # a person-level read by staff: audited as the test panel's
         svc.audit.append(
