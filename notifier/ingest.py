@@ -418,8 +418,9 @@ class _Linked:
     ) -> tuple[list[dict[str, Any]], Explain]:  # fmt: skip
         """The change rows (with unit and recipient) of every unit reached, and an explainer
         of each subject's offer as it stands after the write."""
-        reached = affected(self.before, after, self.touched)
-        if not self.wide:  # an event that reaches no one else: its subject's own pairs
+        if self.wide:
+            reached = affected(self.before, after, self.touched)
+        else:  # an event that reaches no one else: its subject's own pairs
             reached = Affected(self.touched.residents, frozenset(), frozenset())
         _, changes = rematch_linked(
             _held(live, conn, reached), self.before, after, self.touched,
