@@ -59,6 +59,8 @@ FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime"
 _FIELD_TYPES: frozenset[str] = frozenset(
     ("string", "integer", "number", "boolean", "date", "datetime", "enum", "tags")
 )
+# What a flat field's ``linked:`` may name: the links that derive it where they exist.
+LINKED_FROM = ("household", "children", "employments")
 _FIELD_KEYS = frozenset(
     (
         "name",
@@ -77,6 +79,7 @@ _FIELD_KEYS = frozenset(
         "pattern",
         "missing",
         "guardian",
+        "linked",
         "zh",
         "en",
     )
@@ -118,6 +121,7 @@ class Field:
     values_en: tuple[str, ...] = ()
     derived_as: str | None = None  # how: whole_years, or an aggregate over links (size, ...)
     guardian: int | None = None  # a link to a person told for this one (1 asked first, ...)
+    linked: str | None = None  # typed in, but derived from these links where they exist
 
     def label(self, value: str, lang: str) -> str:
         """How ``value`` of this enum reads in ``lang`` (zh, en); the value itself without a label.
@@ -221,6 +225,17 @@ class Entity:
             raise SchemaError(
                 f"{self.name} has no field {name!r}; its fields are: " + ", ".join(self.field_names)
             ) from None
+
+    @property
+    def linked_fields(self) -> tuple[str, ...]:
+        """Fields a flat file types in but links derive where they exist (``profiles.links``).
+
+        >>> load_schema().resident.linked_fields
+        ('household_size', 'children_under_3', 'household_income_per_capita')
+        >>> load_schema().enterprise.linked_fields
+        ('employees', 'graduate_hires')
+        """
+        return tuple(f.name for f in self.fields if f.linked is not None)
 
     @property
     def guardian_fields(self) -> tuple[str, ...]:
@@ -348,7 +363,19 @@ def _parse_field(raw: Any, where: str) -> Field:
         values_zh=labels["zh"],
         values_en=labels["en"],
         guardian=_guardian_rank(raw.get("guardian"), name, ftype, where),
+        linked=_linked(raw.get("linked"), name, where),
     )
+
+
+def _linked(raw: Any, name: str, where: str) -> str | None:
+    if raw is None:
+        return None
+    if raw not in LINKED_FROM:
+        raise SchemaError(
+            f"{where}: 'linked' of {name!r} is {raw!r}; expected one of {', '.join(LINKED_FROM)} "
+            "(the links profiles.links derives it from)"
+        )
+    return str(raw)
 
 
 def _guardian_rank(raw: Any, name: str, ftype: str, where: str) -> int | None:

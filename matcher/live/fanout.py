@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
+from matcher.live.groups import KEYS
 from matcher.live.linked import Affected, Touched, affected, rematch
 from matcher.units import PAIRS_SCHEMA, match_units_frame
+from profiles.schema import load_schema
 
 if TYPE_CHECKING:
     from profiles.schema import Schema
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["DEATH", "LinkedRows", "has_links", "neighbourhood", "pairs_frame", "rematch_linked"]
 
 DEATH = "death_registration"
-_PARENTS = ("mother_id", "father_id", "guardian_id")
+_PARENTS = load_schema().resident.guardian_fields  # who a child's offers are told to
 
 
 class LinkedRows(Protocol):
@@ -104,7 +106,7 @@ def neighbourhood(
         firms |= more_firms
         jobs = _union(
             [jobs, source.linked_where("employment", {"enterprise_id": more_firms})],
-            ["person_id", "enterprise_id", "hired_on"],
+            KEYS["employment"],
         )
     if tagged:
         # Those whose pairs may be matched again carry the tags their events give; an

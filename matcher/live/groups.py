@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from profiles.schema import Entity, Schema
+from profiles.schema import Entity, Schema, load_schema
 
 __all__ = [
     "KEYS",
@@ -47,10 +47,8 @@ __all__ = [
 ]
 
 # What the links derive for a subject, by entity (``profiles.links``: the batch's values).
-LINKED_FIELDS = {
-    "resident": ("household_size", "household_income_per_capita", "children_under_3"),
-    "enterprise": ("employees", "graduate_hires"),
-}
+_SCHEMA = load_schema()
+LINKED_FIELDS = {e: _SCHEMA.entity(e).linked_fields for e in ("resident", "enterprise")}
 PARENT_LINKS = ("mother_id", "father_id")  # a parent's children_under_3 counts these children
 
 
@@ -164,7 +162,8 @@ KEYS = {  # each link frame's key
     "resident": ["person_id"],
     "household": ["household_id"],
     "enterprise": ["enterprise_id"],
-    "employment": ["person_id", "enterprise_id", "hired_on"],
+    # one person's job at one firm from one day
+    "employment": [_SCHEMA.resident.key or "", _SCHEMA.enterprise.key or "", "hired_on"],
 }
 
 

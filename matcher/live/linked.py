@@ -30,6 +30,7 @@ import polars as pl
 
 from matcher.runs import run_diff
 from matcher.units import PAIRS_SCHEMA
+from profiles.schema import load_schema
 
 __all__ = ["Affected", "Frames", "Match", "Touched", "affected", "context", "rematch"]
 
@@ -37,7 +38,7 @@ __all__ = ["Affected", "Frames", "Match", "Touched", "affected", "context", "rem
 Frames = Mapping[str, pl.DataFrame]
 # Matches frames into unit pairs (matcher.units.PAIRS_SCHEMA): the batch run's own matcher.
 Match = Callable[[Mapping[str, pl.LazyFrame]], pl.DataFrame]
-_PARENTS = ("mother_id", "father_id", "guardian_id")
+_PARENTS = load_schema().resident.guardian_fields  # who a child's offers are told to
 
 
 @dataclass(frozen=True)

@@ -242,14 +242,15 @@ class FileSource:
         from matcher.population import scan_population
 
         self._frames = scan_population(self.directory, self.schema)  # the files as they are now
-        from matcher.live.groups import PARENT_LINKS
 
         keys = {e.name: e.key for e in _entities(self.schema, None) if e.key is not None}
+        people = self.schema.resident  # by key, household and those who are told for them
+        household_key = self.schema.household.key or ""
         # Subjects by key; households, employments and residents also by what links them.
         subjects = {n: f for n, f in self._frames.items() if n in keys}
         # Every column the fan-out looks rows up by (matcher.live.fanout), so none is a scan.
         links = {
-            "resident": (None, ("person_id", "household_id", *PARENT_LINKS, "guardian_id")),
+            "resident": (None, (people.key or "", household_key, *people.guardian_fields)),
             "household": (self._frames.get("household"), ("household_id",)),
             "employment": (self._frames.get("employment"), ("enterprise_id", "person_id")),
             "enterprise": (None, ("enterprise_id",)),
