@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from matcher.runs import RunStore
-from profiles.store import ProfileStore
+from profiles.store import ProfileStore, add_missing_columns
 from profiles.validation import conform
 from rules.store import PolicyStore
 from tests.api.app import test_ingest_links as links
@@ -26,7 +26,7 @@ eligibility: '"newly_married" in tags'
 @pytest.fixture
 def wed_world(database_url: str, tmp_path: Path) -> Iterator[tuple[World, Path]]:
     for world in make_world(database_url, tmp_path):
-        links.add_missing_columns(world.engine, links.SCHEMA)
+        add_missing_columns(world.engine, links.SCHEMA)
         catalog = links._write_catalog(tmp_path / "linked-catalog")
         (catalog / "t-wed.yaml").write_text(
             "id: t-wed\ndepartment: 北京市民政局\nmode: proactive_push\naudience: resident\n"
