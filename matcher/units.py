@@ -51,7 +51,13 @@ from typing import Protocol
 
 import polars as pl
 
-from matcher.batch import DEFAULT_BATCH_ROWS, MATCH_SCHEMA, Tagger, match_population
+from matcher.batch import (
+    DEFAULT_BATCH_ROWS,
+    MATCH_SCHEMA,
+    MatchablePolicy,
+    Tagger,
+    match_population,
+)
 from profiles.schema import Schema, load_schema
 
 __all__ = [
@@ -90,21 +96,9 @@ _HOUSEHOLD_LINK = ("household_id", "relation_to_head")  # the resident's place i
 _PERSON_LINKS = (*_HOUSEHOLD_LINK, *_PARENTS)
 
 
-class UnitPolicy(Protocol):
-    """What attribution needs of a policy (``rules.policy.Policy`` has it)."""
+class UnitPolicy(MatchablePolicy, Protocol):
+    """What attribution needs of a policy besides matching (``rules.policy.Policy`` has it)."""
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def audience(self) -> str: ...
-    @property
-    def eligibility(self) -> str: ...
-    @property
-    def benefit(self) -> str | None: ...
-    @property
-    def valid_from(self) -> date | None: ...
-    @property
-    def valid_until(self) -> date | None: ...
     @property
     def unit_kind(self) -> str: ...
     @property
